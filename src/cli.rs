@@ -1,0 +1,485 @@
+//! The `leadmap` command line (clap): `check`, `classify` and `zones`. Parses arguments into plain
+//! values, calls the domain, and prints. `main.rs` only runs [`run`].
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::Error;
+use crate::coord::LonLat;
+use crate::eligibility::PointEligibility;
+use crate::formats::points::{self, ColumnChoice, Rejected};
+use crate::formats::zonefile::{self, Selection, ZoneFileOptions};
+use crate::zones::{DEFAULT_BORDERLINE_M, IndexOptions, ZoneCatalog, ZoneIndex, ZoneSet, area_m2};
+
+const ABOUT: &str =
+    "LEAD (Law Enforcement Assisted Diversion) eligibility by location: is a contact inside a LEAD area?";
+
+const EXAMPLES: &str = "\
+Coordinates are always LON then LAT (WGS84 degrees), as in GeoJSON.
+
+Examples:
+  leadmap check -122.6793 45.5189                 # built-in Portland zones in force today
+  leadmap check -122.6793 45.5189 --at 2017-06-01 # the 2017 pilot boundaries
+  leadmap classify contacts.csv -o contacts-zoned.csv
+  leadmap zones list
+  leadmap zones export --format fgb -o zones.fgb
+  leadmap check -122.6793 45.5189 \\
+      --zones ../shared/data/portland/neighborhoods-regions-2021.geojson --zone-field NAME \\
+      --select 'PORTLAND DOWNTOWN=downtown,OLD TOWN COMMUNITY ASSOCIATION=old-town,LLOYD DISTRICT COMMUNITY ASSOCIATION=lloyd'";
+
+/// Command-line arguments.
+#[derive(Debug, Parser)]
+#[command(name = "leadmap", version, about = ABOUT, after_help = EXAMPLES)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Is a contact location in a LEAD zone? Prints one JSON object.
+    #[command(
+        allow_negative_numbers = true,
+        after_help = "Prints: eligible, zone {id,name} or null, on_boundary, borderline, distance_m (to the nearest zone edge; \
+inside a zone, to its boundary), nearest_zone (when outside), zone_set {name,version,effective_from,effective_to}.\n\
+A point exactly on a zone edge is inside it (on_boundary: true); on an edge shared by two zones, the zone whose id sorts first.\n\n\
+Examples:\n  leadmap check -122.6793 45.5189\n  leadmap check -122.6793 45.5189 --at 2017-06-01 --borderline-m 50"
+    )]
+    Check(CheckArgs),
+    /// Add a `zone` column to every row of a CSV (or a `zone` property to GeoJSON points).
+    #[command(
+        after_help = "Rows whose coordinates are missing or invalid are reported on stderr (file:line: field: reason), \
+left out of the output, counted in the summary, and written to --rejects FILE if given.\n\
+Exit status: 0 all rows classified; 3 some rows rejected; 1 the file could not be processed.\n\n\
+Examples:\n  leadmap classify calls.csv -o calls-zoned.csv\n  leadmap classify ppb.csv --lon-col OpenDataLon --lat-col OpenDataLat -o out.csv --rejects bad.csv\n  leadmap classify points.geojson -o zoned.geojson"
+    )]
+    Classify(ClassifyArgs),
+    /// List, show, validate and export zone sets.
+    #[command(subcommand)]
+    Zones(ZonesCommand),
+}
+
+/// Where zones come from; the same on every command.
+#[derive(Debug, Args, Clone)]
+pub struct ZoneArgs {
+    /// Zone file (GeoJSON or FlatGeobuf, lon/lat); repeat for several dated sets. Default: the built-in
+    /// Portland sets (2017 pilot, 2018 expansion).
+    #[arg(long = "zones", value_name = "FILE", global = true)]
+    pub zones: Vec<PathBuf>,
+    /// Property that identifies each feature (e.g. NAME). Default: the feature id or `id` property.
+    #[arg(long, value_name = "FIELD", global = true)]
+    pub zone_field: Option<String>,
+    /// Property holding the display name. Default: `name`, else the key.
+    #[arg(long, value_name = "FIELD", global = true)]
+    pub name_field: Option<String>,
+    /// Keep only these features, as these zone ids: 'KEY=id[:Name],...'. Several keys may map to one id
+    /// (those features are merged).
+    #[arg(long, value_name = "KEY=ID,...", value_parser = parse_selection, global = true)]
+    pub select: Option<Selection>,
+    /// Points within this many metres of a zone edge are `borderline`.
+    #[arg(long, value_name = "METRES", default_value_t = DEFAULT_BORDERLINE_M, global = true)]
+    pub borderline_m: f64,
+}
+
+fn parse_selection(s: &str) -> Result<Selection, String> {
+    s.parse()
+}
+
+/// `leadmap check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Longitude, degrees east (e.g. -122.6793).
+    pub lon: f64,
+    /// Latitude, degrees north (e.g. 45.5189).
+    pub lat: f64,
+    /// Date whose zone set applies (YYYY-MM-DD). Default: today.
+    #[arg(long, value_name = "DATE")]
+    pub at: Option<NaiveDate>,
+    /// Zone options.
+    #[command(flatten)]
+    pub zones: ZoneArgs,
+}
+
+/// `leadmap classify`.
+#[derive(Debug, Args)]
+pub struct ClassifyArgs {
+    /// CSV (with a header) or GeoJSON FeatureCollection of points; `-` reads CSV from stdin.
+    pub input: PathBuf,
+    /// Output file (same format as the input). Default: stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Longitude column. Default: the first of lon, lng, long, longitude, x, OpenDataLon.
+    #[arg(long, value_name = "COLUMN")]
+    pub lon_col: Option<String>,
+    /// Latitude column. Default: the first of lat, latitude, y, OpenDataLat.
+    #[arg(long, value_name = "COLUMN")]
+    pub lat_col: Option<String>,
+    /// Write rejected rows here as CSV: line, field, reason, then the row's fields.
+    #[arg(long, value_name = "FILE")]
+    pub rejects: Option<PathBuf>,
+    /// Date whose zone set applies (YYYY-MM-DD). Default: today.
+    #[arg(long, value_name = "DATE")]
+    pub at: Option<NaiveDate>,
+    /// No progress bar and no per-row reports; the summary is still printed.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Zone options.
+    #[command(flatten)]
+    pub zones: ZoneArgs,
+}
+
+/// `leadmap zones ...`.
+#[derive(Debug, Subcommand)]
+pub enum ZonesCommand {
+    /// List the zone sets and their zones (dates, version, area).
+    List {
+        /// Zone options.
+        #[command(flatten)]
+        zones: ZoneArgs,
+    },
+    /// Print one zone of the set in force as a GeoJSON Feature.
+    Show {
+        /// Zone id, e.g. old-town.
+        id: String,
+        /// Date whose zone set applies. Default: today.
+        #[arg(long, value_name = "DATE")]
+        at: Option<NaiveDate>,
+        /// Zone options.
+        #[command(flatten)]
+        zones: ZoneArgs,
+    },
+    /// Check zone files and report every problem (file, feature, reason). Default: the loaded sets.
+    Validate {
+        /// Files to check (GeoJSON or FlatGeobuf).
+        files: Vec<PathBuf>,
+        /// Zone options.
+        #[command(flatten)]
+        zones: ZoneArgs,
+    },
+    /// Write the zone set in force as GeoJSON or FlatGeobuf.
+    #[command(
+        after_help = "Examples:\n  leadmap zones export -o zones.geojson\n  leadmap zones export --format fgb -o zones.fgb --at 2017-06-01"
+    )]
+    Export {
+        /// Output format. Default: from the -o extension, else geojson.
+        #[arg(long, value_enum)]
+        format: Option<ExportFormat>,
+        /// Output file. Default: stdout (GeoJSON only).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Date whose zone set applies. Default: today.
+        #[arg(long, value_name = "DATE")]
+        at: Option<NaiveDate>,
+        /// Zone options.
+        #[command(flatten)]
+        zones: ZoneArgs,
+    },
+}
+
+/// Zone export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// RFC 7946 GeoJSON.
+    Geojson,
+    /// FlatGeobuf.
+    Fgb,
+}
+
+/// Runs a parsed command.
+pub fn run(cli: Cli) -> Result<ExitCode, Error> {
+    match cli.command {
+        Command::Check(args) => check(&args),
+        Command::Classify(args) => classify(&args),
+        Command::Zones(cmd) => zones(cmd),
+    }
+}
+
+fn today() -> NaiveDate {
+    chrono::Local::now().date_naive()
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io { path: path.display().to_string(), source }
+}
+
+fn file_options(args: &ZoneArgs) -> ZoneFileOptions {
+    ZoneFileOptions {
+        zone_field: args.zone_field.clone(),
+        name_field: args.name_field.clone(),
+        select: args.select.clone(),
+    }
+}
+
+/// Loads the zone sets named by the arguments (or the built-in ones).
+pub fn load_sets(args: &ZoneArgs) -> Result<Vec<ZoneSet>, Error> {
+    if args.zones.is_empty() {
+        if args.zone_field.is_some() || args.select.is_some() {
+            return Err(Error::Usage("--zone-field and --select apply to --zones FILE; no file was given".into()));
+        }
+        return Ok(crate::builtin::zone_sets()?);
+    }
+    let opts = file_options(args);
+    args.zones.iter().map(|p| zonefile::read_zone_file(p, &opts).map_err(Error::from)).collect()
+}
+
+fn load_catalog(args: &ZoneArgs) -> Result<ZoneCatalog, Error> {
+    if !(args.borderline_m.is_finite() && args.borderline_m >= 0.0) {
+        return Err(Error::Usage(format!(
+            "--borderline-m {} must be a distance in metres, 0 or more",
+            args.borderline_m
+        )));
+    }
+    Ok(ZoneCatalog::new(load_sets(args)?, IndexOptions { borderline_m: args.borderline_m }))
+}
+
+fn in_force(catalog: &ZoneCatalog, at: NaiveDate) -> Result<Arc<ZoneIndex>, Error> {
+    Ok(Arc::clone(catalog.in_force(at)?))
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value).map_err(|e| Error::Io { path: "stdout".into(), source: e.into() })?;
+    writeln!(out).map_err(io_err(Path::new("stdout")))
+}
+
+fn check(args: &CheckArgs) -> Result<ExitCode, Error> {
+    let point = LonLat::new(args.lon, args.lat)?;
+    let catalog = load_catalog(&args.zones)?;
+    let at = args.at.unwrap_or_else(today);
+    let index = in_force(&catalog, at)?;
+    print_json(&PointEligibility::of(&index, point, at))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn classify(args: &ClassifyArgs) -> Result<ExitCode, Error> {
+    let catalog = load_catalog(&args.zones)?;
+    let at = args.at.unwrap_or_else(today);
+    let index = in_force(&catalog, at)?;
+    let name = args.input.display().to_string();
+    let is_geojson =
+        args.input.extension().is_some_and(|e| e.eq_ignore_ascii_case("geojson") || e.eq_ignore_ascii_case("json"));
+    let (input, len): (Box<dyn Read>, Option<u64>) = if args.input.as_os_str() == "-" {
+        (Box::new(std::io::stdin().lock()), None)
+    } else {
+        let f = File::open(&args.input).map_err(io_err(&args.input))?;
+        let len = f.metadata().ok().map(|m| m.len());
+        (Box::new(BufReader::with_capacity(1 << 20, f)), len)
+    };
+    let output: Box<dyn Write> = match &args.output {
+        Some(p) => Box::new(BufWriter::with_capacity(1 << 20, File::create(p).map_err(io_err(p))?)),
+        None => Box::new(BufWriter::new(std::io::stdout().lock())),
+    };
+    let mut rejects_out = match &args.rejects {
+        Some(p) => {
+            let mut w = csv::Writer::from_path(p).map_err(|e| Error::Usage(format!("{}: {e}", p.display())))?;
+            w.write_record(["line", "field", "reason"]).map_err(|e| Error::Usage(format!("{}: {e}", p.display())))?;
+            Some(w)
+        }
+        None => None,
+    };
+    let quiet = args.quiet;
+    let mut shown = 0u64;
+    let mut reject_err = None;
+    let on_reject = |r: Rejected| {
+        if !quiet && shown < 20 {
+            eprintln!("{name}:{}: {}: {}", r.line, r.field, r.reason);
+        }
+        shown += 1;
+        if let Some(w) = rejects_out.as_mut() {
+            let head = [r.line.to_string(), r.field, r.reason];
+            if let Err(e) = w.write_record(head.iter().chain(r.fields.iter())) {
+                reject_err.get_or_insert(e);
+            }
+        }
+    };
+    let bar = progress_bar(len, quiet);
+    let summary = if is_geojson {
+        points::classify_geojson(input, output, &name, &index, on_reject)?
+    } else {
+        let columns = ColumnChoice { lon: args.lon_col.clone(), lat: args.lat_col.clone() };
+        points::classify_csv(input, output, &name, &index, &columns, on_reject, |b| bar.set_position(b))?
+    };
+    bar.finish_and_clear();
+    if let Some(e) = reject_err {
+        return Err(Error::Usage(format!("writing rejects: {e}")));
+    }
+    if let (Some(mut w), Some(p)) = (rejects_out, &args.rejects) {
+        w.flush().map_err(io_err(p))?;
+    }
+    if !quiet && summary.rejected > 20 {
+        eprintln!(
+            "{name}: ... and {} more rejected rows{}",
+            summary.rejected - 20,
+            if args.rejects.is_some() { "" } else { " (use --rejects FILE to keep them all)" }
+        );
+    }
+    let zones = index.set().zones();
+    let per_zone: Vec<String> = zones.iter().zip(&summary.per_zone).map(|(z, n)| format!("{} {n}", z.id)).collect();
+    eprintln!(
+        "{name}: read {}, classified {} ({}; outside {}), rejected {} [zone set {} {}]",
+        summary.read,
+        summary.classified,
+        per_zone.join(", "),
+        summary.outside,
+        summary.rejected,
+        index.set().meta().name,
+        index.set().version()
+    );
+    Ok(if summary.rejected > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })
+}
+
+fn progress_bar(len: Option<u64>, quiet: bool) -> indicatif::ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = len.map_or_else(indicatif::ProgressBar::new_spinner, indicatif::ProgressBar::new);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn zones(cmd: ZonesCommand) -> Result<ExitCode, Error> {
+    match cmd {
+        ZonesCommand::List { zones } => zones_list(&zones),
+        ZonesCommand::Show { id, at, zones } => zones_show(&id, at, &zones),
+        ZonesCommand::Validate { files, zones } => Ok(zones_validate(&files, &zones)),
+        ZonesCommand::Export { format, output, at, zones } => zones_export(format, output.as_deref(), at, &zones),
+    }
+}
+
+fn zones_list(zones: &ZoneArgs) -> Result<ExitCode, Error> {
+    let catalog = load_catalog(zones)?;
+    let now = catalog.in_force(today()).ok().map(|i| i.set().version().clone());
+    let mut out = std::io::stdout().lock();
+    let w = |out: &mut std::io::StdoutLock<'_>, s: String| writeln!(out, "{s}").map_err(io_err(Path::new("stdout")));
+    for idx in catalog.indexes() {
+        let set = idx.set();
+        let m = set.meta();
+        let show = |d: Option<NaiveDate>| d.map_or_else(|| "open".to_owned(), |d| d.to_string());
+        let mark = if now.as_ref() == Some(set.version()) { "  (in force today)" } else { "" };
+        w(
+            &mut out,
+            format!(
+                "{}  version {}  {} to {}{mark}",
+                m.name,
+                set.version(),
+                show(m.effective_from),
+                show(m.effective_to)
+            ),
+        )?;
+        if let Some(t) = &m.title {
+            w(&mut out, format!("  {t}"))?;
+        }
+        for z in set.zones() {
+            let vertices: usize = z
+                .geometry
+                .0
+                .iter()
+                .map(|p| p.exterior().0.len() + p.interiors().iter().map(|r| r.0.len()).sum::<usize>())
+                .sum();
+            w(
+                &mut out,
+                format!(
+                    "  {:<20} {:<28} {} polygon(s), {vertices} vertices, {:.3} km²",
+                    z.id.as_str(),
+                    z.name,
+                    z.geometry.0.len(),
+                    area_m2(&z.geometry) / 1e6
+                ),
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn zones_show(id: &str, at: Option<NaiveDate>, zones: &ZoneArgs) -> Result<ExitCode, Error> {
+    let catalog = load_catalog(zones)?;
+    let index = in_force(&catalog, at.unwrap_or_else(today))?;
+    let set = index.set();
+    let zone = set.zone(id).ok_or_else(|| {
+        let ids: Vec<&str> = set.zones().iter().map(|z| z.id.as_str()).collect();
+        Error::Usage(format!("zone set {} has no zone {id:?}; it has: {}", set.meta().name, ids.join(", ")))
+    })?;
+    print_json(&serde_json::json!({
+        "type": "Feature",
+        "id": zone.id,
+        "properties": {
+            "id": zone.id, "name": zone.name, "source": zone.source,
+            "area_km2": (area_m2(&zone.geometry) / 1e4).round() / 100.0,
+            "zone_set": crate::eligibility::ZoneSetRef::from(set),
+        },
+        "geometry": zonefile::geometry_json(&zone.geometry),
+    }))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn zones_validate(files: &[PathBuf], zones: &ZoneArgs) -> ExitCode {
+    let opts = file_options(zones);
+    let mut failed = false;
+    let mut report = |name: String, result: Result<ZoneSet, Error>| match result {
+        Ok(set) => eprintln!(
+            "ok: {name}: zone set {} ({} zones), version {}",
+            set.meta().name,
+            set.zones().len(),
+            set.version()
+        ),
+        Err(e) => {
+            failed = true;
+            eprintln!("error: {e}");
+        }
+    };
+    if files.is_empty() {
+        match load_sets(zones) {
+            Ok(sets) => sets.into_iter().for_each(|s| report(s.meta().name.clone(), Ok(s))),
+            Err(e) => report(String::new(), Err(e)),
+        }
+    } else {
+        for f in files {
+            report(f.display().to_string(), zonefile::read_zone_file(f, &opts).map_err(Error::from));
+        }
+    }
+    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+fn zones_export(
+    format: Option<ExportFormat>,
+    output: Option<&Path>,
+    at: Option<NaiveDate>,
+    zones: &ZoneArgs,
+) -> Result<ExitCode, Error> {
+    let catalog = load_catalog(zones)?;
+    let index = in_force(&catalog, at.unwrap_or_else(today))?;
+    let by_ext = output.and_then(Path::extension).is_some_and(|e| e.eq_ignore_ascii_case("fgb"));
+    let format = format.unwrap_or(if by_ext { ExportFormat::Fgb } else { ExportFormat::Geojson });
+    let out: Box<dyn Write> = match output {
+        Some(p) => Box::new(BufWriter::new(File::create(p).map_err(io_err(p))?)),
+        None if format == ExportFormat::Fgb && std::io::stdout().is_terminal() => {
+            return Err(Error::Usage("FlatGeobuf is binary: give -o FILE.fgb".into()));
+        }
+        None => Box::new(BufWriter::new(std::io::stdout().lock())),
+    };
+    let target = output.map_or_else(|| "stdout".to_owned(), |p| p.display().to_string());
+    match format {
+        ExportFormat::Geojson => {
+            let mut out = out;
+            serde_json::to_writer(&mut out, &zonefile::zone_set_to_geojson(index.set()))
+                .map_err(|e| Error::Io { path: target.clone(), source: e.into() })?;
+            writeln!(out).and_then(|()| out.flush()).map_err(|source| Error::Io { path: target, source })?;
+        }
+        ExportFormat::Fgb => {
+            zonefile::write_zone_set_fgb(index.set(), out).map_err(|e| Error::Usage(format!("{target}: {e}")))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,287 @@
+//! Point files for bulk classification: CSV (any columns, lon/lat by name) and GeoJSON (Point features).
+//! Streams CSV row by row, adds a `zone` column, and reports every rejected row with its line, field and
+//! reason; nothing is dropped silently.
+
+use std::io::{Read, Write};
+
+use serde_json::{Map, Value};
+
+use crate::coord::LonLat;
+use crate::zones::ZoneIndex;
+
+/// Column names tried, in order, when `--lon-col` is not given (case-insensitive).
+pub const LON_CANDIDATES: &[&str] = &["lon", "lng", "long", "longitude", "x", "opendatalon"];
+/// Column names tried, in order, when `--lat-col` is not given (case-insensitive).
+pub const LAT_CANDIDATES: &[&str] = &["lat", "latitude", "y", "opendatalat"];
+
+/// Which columns hold the coordinates.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ColumnChoice {
+    /// Longitude column; default: the first of [`LON_CANDIDATES`] present.
+    pub lon: Option<String>,
+    /// Latitude column; default: the first of [`LAT_CANDIDATES`] present.
+    pub lat: Option<String>,
+}
+
+/// A row or feature that could not be classified.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rejected {
+    /// CSV: 1-based line where the record starts (the header is line 1). GeoJSON: 1-based feature number.
+    pub line: u64,
+    /// The field at fault (`lon`, `lat`, or the column name), or `record` for a malformed row.
+    pub field: String,
+    /// What is wrong.
+    pub reason: String,
+    /// The raw CSV fields, to write a rejects file.
+    pub fields: Vec<String>,
+}
+
+/// Counts at the end of a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ClassifySummary {
+    /// Data rows read.
+    pub read: u64,
+    /// Rows written with a zone column.
+    pub classified: u64,
+    /// Rows rejected (not written).
+    pub rejected: u64,
+    /// Classified rows outside every zone.
+    pub outside: u64,
+    /// Classified rows per zone, in zone order (as the set sorts them).
+    pub per_zone: Vec<u64>,
+}
+
+/// Why a point file could not be processed at all.
+#[derive(Debug, thiserror::Error)]
+pub enum PointFileError {
+    /// Reading or writing failed.
+    #[error("{file}: {source}")]
+    Io {
+        /// The file.
+        file: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The CSV is malformed beyond a single row (e.g. unreadable header).
+    #[error("{file}: line {line}: {reason}")]
+    Csv {
+        /// The file.
+        file: String,
+        /// 1-based line.
+        line: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The coordinate columns cannot be found.
+    #[error("{file}: no {which} column {wanted}; the header has: {available}. Name it with --{which}-col")]
+    MissingColumn {
+        /// The file.
+        file: String,
+        /// `lon` or `lat`.
+        which: &'static str,
+        /// What was looked for.
+        wanted: String,
+        /// The header's columns.
+        available: String,
+    },
+    /// The GeoJSON is not a FeatureCollection of points.
+    #[error("{file}: {reason}")]
+    GeoJson {
+        /// The file.
+        file: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+fn find_column(
+    headers: &csv::ByteRecord,
+    wanted: Option<&str>,
+    candidates: &[&str],
+    which: &'static str,
+    file: &str,
+) -> Result<usize, PointFileError> {
+    let names: Vec<String> = headers.iter().map(|h| String::from_utf8_lossy(h).trim().to_owned()).collect();
+    let found = match wanted {
+        Some(w) => names.iter().position(|n| n == w).or_else(|| names.iter().position(|n| n.eq_ignore_ascii_case(w))),
+        None => candidates.iter().find_map(|c| names.iter().position(|n| n.eq_ignore_ascii_case(c))),
+    };
+    found.ok_or_else(|| PointFileError::MissingColumn {
+        file: file.to_owned(),
+        which,
+        wanted: wanted.map_or_else(|| format!("(looked for {})", candidates.join(", ")), |w| format!("{w:?}")),
+        available: names.join(", "),
+    })
+}
+
+fn parse_number(bytes: &[u8], column: &str) -> Result<f64, String> {
+    let t = bytes.trim_ascii();
+    if t.is_empty() {
+        return Err(format!("{column} is empty (no coordinates)"));
+    }
+    fast_float2::parse::<f64, _>(t).map_err(|_| format!("{column} {:?} is not a number", String::from_utf8_lossy(t)))
+}
+
+/// Streams a CSV from `input` to `output`, adding a `zone` column (zone id, empty when outside every
+/// zone). Rejected rows are passed to `on_reject` and left out of the output. `progress` is called
+/// with the bytes read so far every 64 Ki rows.
+pub fn classify_csv(
+    input: impl Read,
+    output: impl Write,
+    file: &str,
+    index: &ZoneIndex,
+    columns: &ColumnChoice,
+    mut on_reject: impl FnMut(Rejected),
+    mut progress: impl FnMut(u64),
+) -> Result<ClassifySummary, PointFileError> {
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).buffer_capacity(1 << 20).from_reader(input);
+    let mut wtr = csv::WriterBuilder::new().buffer_capacity(1 << 20).from_writer(output);
+    let csv_err = |e: csv::Error| {
+        let line = e.position().map_or(0, csv::Position::line);
+        match e.into_kind() {
+            csv::ErrorKind::Io(source) => PointFileError::Io { file: file.to_owned(), source },
+            kind => PointFileError::Csv { file: file.to_owned(), line, reason: format!("{kind:?}") },
+        }
+    };
+    let headers = rdr.byte_headers().map_err(csv_err)?.clone();
+    let lon_i = find_column(&headers, columns.lon.as_deref(), LON_CANDIDATES, "lon", file)?;
+    let lat_i = find_column(&headers, columns.lat.as_deref(), LAT_CANDIDATES, "lat", file)?;
+    let lon_name = String::from_utf8_lossy(&headers[lon_i]).into_owned();
+    let lat_name = String::from_utf8_lossy(&headers[lat_i]).into_owned();
+    let zone_col: &[u8] = if headers.iter().any(|h| h == b"zone") { b"leadmap_zone" } else { b"zone" };
+    wtr.write_record(headers.iter().chain(std::iter::once(zone_col))).map_err(csv_err)?;
+
+    let zone_ids: Vec<&[u8]> = index.set().zones().iter().map(|z| z.id.as_str().as_bytes()).collect();
+    let mut summary = ClassifySummary { per_zone: vec![0; zone_ids.len()], ..ClassifySummary::default() };
+    let mut rec = csv::ByteRecord::new();
+    let width = headers.len();
+    loop {
+        match rdr.read_byte_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                // A malformed record (e.g. bad quoting): report it, keep going.
+                let line = e.position().map_or(0, csv::Position::line);
+                if let csv::ErrorKind::Io(source) = e.into_kind() {
+                    return Err(PointFileError::Io { file: file.to_owned(), source });
+                }
+                summary.read += 1;
+                summary.rejected += 1;
+                on_reject(Rejected {
+                    line,
+                    field: "record".into(),
+                    reason: "malformed CSV record".into(),
+                    fields: vec![],
+                });
+                continue;
+            }
+        }
+        summary.read += 1;
+        if summary.read.trailing_zeros() >= 16 {
+            progress(rdr.position().byte());
+        }
+        let line = rec.position().map_or(0, csv::Position::line);
+        let reject = |field: &str, reason: String, rec: &csv::ByteRecord| Rejected {
+            line,
+            field: field.to_owned(),
+            reason,
+            fields: rec.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect(),
+        };
+        if rec.len() != width {
+            summary.rejected += 1;
+            on_reject(reject("record", format!("has {} fields, the header has {width}", rec.len()), &rec));
+            continue;
+        }
+        let lon = parse_number(&rec[lon_i], &lon_name);
+        let lat = parse_number(&rec[lat_i], &lat_name);
+        let point = match (lon, lat) {
+            (Err(r), _) => Err((lon_name.as_str(), r)),
+            (_, Err(r)) => Err((lat_name.as_str(), r)),
+            (Ok(lon), Ok(lat)) => LonLat::new(lon, lat).map_err(|e| {
+                let field =
+                    if matches!(e, crate::coord::CoordError::LonOutOfRange { .. }) { &lon_name } else { &lat_name };
+                (field.as_str(), e.to_string())
+            }),
+        };
+        let point = match point {
+            Ok(p) => p,
+            Err((field, reason)) => {
+                summary.rejected += 1;
+                on_reject(reject(field, reason, &rec));
+                continue;
+            }
+        };
+        let zone = index.classify(point.lon(), point.lat());
+        let zone_bytes: &[u8] = if let Some(z) = zone {
+            summary.per_zone[z] += 1;
+            zone_ids[z]
+        } else {
+            summary.outside += 1;
+            b""
+        };
+        wtr.write_record(rec.iter().chain(std::iter::once(zone_bytes))).map_err(csv_err)?;
+        summary.classified += 1;
+    }
+    wtr.flush().map_err(|source| PointFileError::Io { file: "output".to_owned(), source })?;
+    Ok(summary)
+}
+
+/// Reads a GeoJSON FeatureCollection of Point features and writes it back with a `zone` property on
+/// each classified feature. Features without a valid Point are rejected (by feature number).
+pub fn classify_geojson(
+    input: impl Read,
+    output: impl Write,
+    file: &str,
+    index: &ZoneIndex,
+    mut on_reject: impl FnMut(Rejected),
+) -> Result<ClassifySummary, PointFileError> {
+    let gj_err = |reason: String| PointFileError::GeoJson { file: file.to_owned(), reason };
+    let mut doc: Value = serde_json::from_reader(input)
+        .map_err(|e| gj_err(format!("not valid JSON at line {}, column {}: {e}", e.line(), e.column())))?;
+    let features = doc
+        .get_mut("features")
+        .and_then(Value::as_array_mut)
+        .ok_or_else(|| gj_err("not a FeatureCollection (no \"features\" array)".to_owned()))?;
+    let zones = index.set().zones();
+    let mut summary = ClassifySummary { per_zone: vec![0; zones.len()], ..ClassifySummary::default() };
+    let mut kept = Vec::with_capacity(features.len());
+    for (i, mut f) in features.drain(..).enumerate() {
+        summary.read += 1;
+        let coords = f.pointer("/geometry/coordinates").and_then(Value::as_array).cloned();
+        let is_point = f.pointer("/geometry/type").and_then(Value::as_str) == Some("Point");
+        let point = match (is_point, coords.as_deref()) {
+            (true, Some([x, y, ..])) => match (x.as_f64(), y.as_f64()) {
+                (Some(x), Some(y)) => LonLat::new(x, y).map_err(|e| e.to_string()),
+                _ => Err("coordinates are not numbers".to_owned()),
+            },
+            (true, _) => Err("Point needs [lon, lat] coordinates".to_owned()),
+            (false, _) => Err("geometry is not a Point".to_owned()),
+        };
+        let point = match point {
+            Ok(p) => p,
+            Err(reason) => {
+                summary.rejected += 1;
+                on_reject(Rejected { line: i as u64 + 1, field: "geometry".into(), reason, fields: vec![] });
+                continue;
+            }
+        };
+        let zone = index.classify(point.lon(), point.lat());
+        let value = if let Some(z) = zone {
+            summary.per_zone[z] += 1;
+            Value::String(zones[z].id.as_str().to_owned())
+        } else {
+            summary.outside += 1;
+            Value::Null
+        };
+        if !f.get("properties").is_some_and(Value::is_object) {
+            f["properties"] = Value::Object(Map::new());
+        }
+        f["properties"]["zone"] = value;
+        summary.classified += 1;
+        kept.push(f);
+    }
+    *features = kept;
+    serde_json::to_writer(output, &doc)
+        .map_err(|e| PointFileError::Io { file: "output".to_owned(), source: e.into() })?;
+    Ok(summary)
+}

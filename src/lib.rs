@@ -1,0 +1,54 @@
+//! leadmap: tells police field apps whether a contact location qualifies for LEAD (Law Enforcement
+//! Assisted Diversion), and (in later modules) shows planners and analysts where referrals and arrests
+//! happen.
+//!
+//! # Code map
+//! - [`coord`]: a validated (lon, lat) point; errors with swapped-axis hints.
+//! - [`geodesy`]: metres per degree on WGS84 and point-to-edge distances.
+//! - [`zones`]: the domain core for LEAD areas: [`zones::ZoneId`], [`zones::ZoneSet`] (versioned by
+//!   content hash, effective-dated), validation, the [`zones::ZoneIndex`] (R-trees, exact
+//!   point-in-polygon with a documented boundary rule, distances, a batch grid) and the
+//!   [`zones::ZoneCatalog`] that picks the set in force on a date.
+//! - [`eligibility`]: the answer for one point, as `leadmap check` prints it.
+//! - [`builtin`]: the Portland zone sets embedded from `geodata/`.
+//! - [`formats`]: zone files (GeoJSON, FlatGeobuf) and point files (CSV, GeoJSON) in and out.
+//! - [`cli`]: the `leadmap` commands; `main.rs` only parses and runs them.
+//!
+//! The domain modules (`coord`, `geodesy`, `zones`, `eligibility`) do no I/O; `formats` and `cli` sit
+//! around them. Coordinates are (lon, lat) everywhere: `x = lon`, `y = lat`.
+
+pub mod builtin;
+pub mod cli;
+pub mod coord;
+pub mod eligibility;
+pub mod formats;
+pub mod geodesy;
+pub mod zones;
+
+/// Every error a leadmap command can end with; each names what went wrong and where.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A zone set is not valid or none is in force.
+    #[error(transparent)]
+    Zone(#[from] zones::ZoneError),
+    /// A zone file could not be loaded.
+    #[error(transparent)]
+    ZoneFile(#[from] formats::zonefile::ZoneFileError),
+    /// A point file could not be processed.
+    #[error(transparent)]
+    PointFile(#[from] formats::points::PointFileError),
+    /// A coordinate given on the command line is not valid.
+    #[error(transparent)]
+    Coord(#[from] coord::CoordError),
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The command was asked something it cannot do (e.g. an unknown zone id).
+    #[error("{0}")]
+    Usage(String),
+}

@@ -1,0 +1,201 @@
+//! The batch grid: a two-level regular grid over a zone set's bounding box that answers "which zone?"
+//! for most points with one or two memory reads. Built once with the index.
+//!
+//! Top cells (about 64 K, square in metres) that no zone edge touches hold their zone (or "outside")
+//! outright. Top cells crossed by an edge hold a 16 × 16 subgrid whose cells are settled the same way; the
+//! subcells still crossed by an edge say "test exactly". A cell counts as touched when an edge comes within a
+//! thousandth of a cell of it, far more than the rounding in computing a point's cell, so a settled cell is
+//! never wrong for any point that maps to it. Points outside the grid are outside every zone.
+
+use geo::Rect;
+
+use super::index::EdgeRef;
+use crate::geodesy::LocalScale;
+
+/// Subgrid side, in cells.
+const SUB: usize = 16;
+/// Aim for about this many top cells.
+const TARGET_TOP_CELLS: f64 = 65_536.0;
+/// Code for "outside every zone".
+const OUTSIDE: u16 = u16::MAX;
+/// Code for "crossed by an edge: test exactly".
+const EXACT: u16 = u16::MAX - 1;
+/// Top-cell flag: the low 31 bits index a subgrid.
+const SUBGRID_FLAG: u32 = 1 << 31;
+
+/// What the grid says about a point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Lookup {
+    /// Settled: in this zone.
+    Zone(u16),
+    /// Settled: outside every zone (or not a finite point).
+    Outside,
+    /// Near an edge: run the exact test.
+    Exact,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct ZoneGrid {
+    x0: f64,
+    y0: f64,
+    inv_w: f64,
+    inv_h: f64,
+    nx: usize,
+    ny: usize,
+    /// Per top cell: a zone code, or `SUBGRID_FLAG | subgrid number`.
+    top: Vec<u32>,
+    /// `SUB * SUB` codes per subgrid, row-major.
+    sub: Vec<u16>,
+}
+
+impl ZoneGrid {
+    /// Builds the grid over `bounds` for these edges; `exact` gives the zone of a point no edge is near.
+    pub(super) fn build(bounds: &Rect<f64>, edges: &[EdgeRef], exact: impl Fn([f64; 2]) -> Option<usize>) -> Self {
+        let code_of = |p: [f64; 2]| exact(p).map_or(OUTSIDE, |z| u16::try_from(z).unwrap_or(OUTSIDE));
+        // Pad the box so every zone lies strictly inside the grid.
+        let (w0, h0) = (bounds.width(), bounds.height());
+        let pad_x = w0 * 0.01 + 1e-9;
+        let pad_y = h0 * 0.01 + 1e-9;
+        let (x0, y0) = (bounds.min().x - pad_x, bounds.min().y - pad_y);
+        let (w, h) = (w0 + 2.0 * pad_x, h0 + 2.0 * pad_y);
+        let scale = LocalScale::at_lat(bounds.center().y);
+        let (w_m, h_m) = (w * scale.m_per_deg_lon, h * scale.m_per_deg_lat);
+        let cell_m = (w_m * h_m / TARGET_TOP_CELLS).sqrt();
+        let nx = ((w_m / cell_m).ceil() as usize).clamp(1, 1024);
+        let ny = ((h_m / cell_m).ceil() as usize).clamp(1, 1024);
+        let (cw, ch) = (w / nx as f64, h / ny as f64);
+
+        // Which edges touch which top cell.
+        let mut touching: Vec<Vec<u32>> = vec![Vec::new(); nx * ny];
+        for (ei, e) in edges.iter().enumerate() {
+            let (ex0, ex1) = (e.a[0].min(e.b[0]), e.a[0].max(e.b[0]));
+            let (ey0, ey1) = (e.a[1].min(e.b[1]), e.a[1].max(e.b[1]));
+            let ix0 = (((ex0 - x0) / cw).floor() as isize - 1).max(0) as usize;
+            let ix1 = (((ex1 - x0) / cw).floor() as usize + 1).min(nx - 1);
+            let iy0 = (((ey0 - y0) / ch).floor() as isize - 1).max(0) as usize;
+            let iy1 = (((ey1 - y0) / ch).floor() as usize + 1).min(ny - 1);
+            for iy in iy0..=iy1 {
+                for ix in ix0..=ix1 {
+                    let cell = expanded_cell(x0 + ix as f64 * cw, y0 + iy as f64 * ch, cw, ch);
+                    if segment_touches_rect(e.a, e.b, cell) {
+                        touching[iy * nx + ix].push(ei as u32);
+                    }
+                }
+            }
+        }
+
+        let mut top = vec![0u32; nx * ny];
+        let mut sub = Vec::new();
+        let (sw, sh) = (cw / SUB as f64, ch / SUB as f64);
+        for iy in 0..ny {
+            for ix in 0..nx {
+                let (cx, cy) = (x0 + ix as f64 * cw, y0 + iy as f64 * ch);
+                let near = &touching[iy * nx + ix];
+                if near.is_empty() {
+                    top[iy * nx + ix] = u32::from(code_of([cx + cw / 2.0, cy + ch / 2.0]));
+                    continue;
+                }
+                let n = sub.len() / (SUB * SUB);
+                top[iy * nx + ix] = SUBGRID_FLAG | n as u32;
+                for sy in 0..SUB {
+                    for sx in 0..SUB {
+                        let (scx, scy) = (cx + sx as f64 * sw, cy + sy as f64 * sh);
+                        let cell = expanded_cell(scx, scy, sw, sh);
+                        let crossed = near.iter().any(|&ei| {
+                            let e = &edges[ei as usize];
+                            segment_touches_rect(e.a, e.b, cell)
+                        });
+                        sub.push(if crossed { EXACT } else { code_of([scx + sw / 2.0, scy + sh / 2.0]) });
+                    }
+                }
+            }
+        }
+        Self { x0, y0, inv_w: 1.0 / cw, inv_h: 1.0 / ch, nx, ny, top, sub }
+    }
+
+    /// What the grid knows about (`lon`, `lat`).
+    #[inline]
+    pub(super) fn lookup(&self, lon: f64, lat: f64) -> Lookup {
+        let fx = (lon - self.x0) * self.inv_w;
+        let fy = (lat - self.y0) * self.inv_h;
+        // Written so that NaN fails the test too.
+        if !(fx >= 0.0 && fy >= 0.0 && fx < self.nx as f64 && fy < self.ny as f64) {
+            return Lookup::Outside;
+        }
+        let (ix, iy) = (fx as usize, fy as usize);
+        let t = self.top[iy * self.nx + ix];
+        let code = if t & SUBGRID_FLAG == 0 {
+            t as u16
+        } else {
+            let sx = (((fx - ix as f64) * SUB as f64) as usize).min(SUB - 1);
+            let sy = (((fy - iy as f64) * SUB as f64) as usize).min(SUB - 1);
+            self.sub[(t & !SUBGRID_FLAG) as usize * SUB * SUB + sy * SUB + sx]
+        };
+        match code {
+            OUTSIDE => Lookup::Outside,
+            EXACT => Lookup::Exact,
+            z => Lookup::Zone(z),
+        }
+    }
+
+    /// Cells settled outright vs. needing a subgrid, for reports and tests.
+    #[cfg(test)]
+    pub(super) fn subgrid_count(&self) -> usize {
+        self.sub.len() / (SUB * SUB)
+    }
+}
+
+/// A cell grown by a thousandth of its size on every side: `[xmin, ymin, xmax, ymax]`.
+fn expanded_cell(x: f64, y: f64, w: f64, h: f64) -> [f64; 4] {
+    let (mx, my) = (w * 1e-3, h * 1e-3);
+    [x - mx, y - my, x + w + mx, y + h + my]
+}
+
+/// Whether segment `a`–`b` meets the closed rectangle (conservative: true on a near touch).
+fn segment_touches_rect(a: [f64; 2], b: [f64; 2], r: [f64; 4]) -> bool {
+    if a[0].max(b[0]) < r[0] || a[0].min(b[0]) > r[2] || a[1].max(b[1]) < r[1] || a[1].min(b[1]) > r[3] {
+        return false;
+    }
+    let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+    let side = |x: f64, y: f64| dx * (y - a[1]) - dy * (x - a[0]);
+    let s = [side(r[0], r[1]), side(r[2], r[1]), side(r[2], r[3]), side(r[0], r[3])];
+    !(s.iter().all(|&v| v > 0.0) || s.iter().all(|&v| v < 0.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_rectangle_touching() {
+        let r = [0.0, 0.0, 1.0, 1.0];
+        assert!(segment_touches_rect([-1.0, 0.5], [2.0, 0.5], r), "crosses");
+        assert!(segment_touches_rect([0.2, 0.2], [0.3, 0.3], r), "inside");
+        assert!(!segment_touches_rect([-1.0, 2.0], [2.0, 1.5], r), "above");
+        assert!(!segment_touches_rect([1.5, -1.0], [3.0, 0.9], r), "beside, boxes overlap");
+        assert!(segment_touches_rect([1.0, 1.0], [2.0, 2.0], r), "corner touch");
+    }
+
+    #[test]
+    fn grid_settles_most_cells_and_agrees_with_exact() {
+        let sq = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.0, 0.0]];
+        let edges: Vec<EdgeRef> = sq.windows(2).map(|w| EdgeRef { zone: 0, a: w[0], b: w[1] }).collect();
+        let inside = |p: [f64; 2]| (p[0] >= 0.0 && p[0] <= 1.0 && p[1] >= 0.0 && p[1] <= 1.0).then_some(0);
+        let bounds = Rect::new(geo::Coord { x: 0.0, y: 0.0 }, geo::Coord { x: 1.0, y: 1.0 });
+        let g = ZoneGrid::build(&bounds, &edges, inside);
+        assert!(g.subgrid_count() > 0 && g.subgrid_count() < g.top.len() / 10);
+        assert_eq!(g.lookup(0.5, 0.5), Lookup::Zone(0));
+        assert_eq!(g.lookup(5.0, 0.5), Lookup::Outside);
+        assert_eq!(g.lookup(f64::NAN, 0.5), Lookup::Outside);
+        assert_eq!(g.lookup(1.0, 0.5), Lookup::Exact);
+        for i in 0..2000 {
+            let x = -0.02 + 1.04 * f64::from(i) / 2000.0;
+            let y = 0.5 + 0.3 * (f64::from(i) * 0.37).sin();
+            match g.lookup(x, y) {
+                Lookup::Zone(z) => assert_eq!(inside([x, y]), Some(usize::from(z)), "({x}, {y})"),
+                Lookup::Outside => assert_eq!(inside([x, y]), None, "({x}, {y})"),
+                Lookup::Exact => {}
+            }
+        }
+    }
+}

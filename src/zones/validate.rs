@@ -1,0 +1,250 @@
+//! Geometry validation for zone boundaries as they come from a file: lon/lat ranges (catching projected
+//! coordinates and swapped axes), closed rings, enough positions, and polygon validity (no
+//! self-intersection, holes inside their shell). Winding order is accepted either way.
+
+use std::fmt;
+
+use geo::{Coord, LineString, MultiPolygon, Polygon, Validation};
+
+/// One polygon as written in the file: rings of (lon, lat) positions, exterior first, holes after.
+pub type RawPolygon = Vec<Vec<[f64; 2]>>;
+
+/// Which ring of which polygon a problem is in (1-based, as a person counts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RingRef {
+    /// 1-based polygon number within the (multi)polygon.
+    pub polygon: usize,
+    /// 0 for the exterior ring, k for the k-th hole.
+    pub ring: usize,
+}
+
+impl fmt::Display for RingRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.ring == 0 {
+            write!(f, "polygon {} exterior ring", self.polygon)
+        } else {
+            write!(f, "polygon {} hole {}", self.polygon, self.ring)
+        }
+    }
+}
+
+/// Why a zone's geometry was rejected.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum GeometryProblem {
+    /// The geometry has no coordinates at all.
+    #[error("empty geometry: a zone needs a Polygon or MultiPolygon with at least one ring")]
+    Empty,
+    /// The geometry type is not Polygon or MultiPolygon.
+    #[error("geometry type {0} is not supported: zones must be Polygon or MultiPolygon")]
+    UnsupportedType(String),
+    /// A position has fewer than two numbers, or NaN/infinite values.
+    #[error("{at}, position {index}: coordinate is not a finite [lon, lat] pair")]
+    NonFinite {
+        /// Where.
+        at: RingRef,
+        /// 1-based position in the ring.
+        index: usize,
+    },
+    /// Values far outside lon/lat degrees: the file is in a projected CRS (State Plane feet, UTM metres).
+    #[error(
+        "{at}, position {index}: [{x}, {y}] is not lon/lat degrees; it looks like projected coordinates (e.g. State Plane feet or UTM metres). Reproject the file to EPSG:4326 (CRS84), e.g. `ogr2ogr -t_srs EPSG:4326 out.geojson in.geojson`"
+    )]
+    NotLonLat {
+        /// Where.
+        at: RingRef,
+        /// 1-based position in the ring.
+        index: usize,
+        /// First value as written.
+        x: f64,
+        /// Second value as written.
+        y: f64,
+    },
+    /// The first value fits a latitude and the second a longitude: the axes are swapped.
+    #[error(
+        "{at}, position {index}: [{x}, {y}] has a second value outside -90..90; the axes look swapped ([lat, lon]). GeoJSON positions are [lon, lat]"
+    )]
+    SwappedAxes {
+        /// Where.
+        at: RingRef,
+        /// 1-based position in the ring.
+        index: usize,
+        /// First value as written.
+        x: f64,
+        /// Second value as written.
+        y: f64,
+    },
+    /// A ring has fewer than four positions (three distinct plus the closing one).
+    #[error("{at} has {count} positions; a ring needs at least 4 (first and last equal)")]
+    TooFewPositions {
+        /// Where.
+        at: RingRef,
+        /// How many it has.
+        count: usize,
+    },
+    /// The last position of a ring differs from the first.
+    #[error("{at} is not closed: first position {first:?} differs from last {last:?}")]
+    Unclosed {
+        /// Where.
+        at: RingRef,
+        /// First position.
+        first: [f64; 2],
+        /// Last position.
+        last: [f64; 2],
+    },
+    /// geo's OGC validity check failed (self-intersection, hole outside its shell, rings crossing).
+    #[error("polygon {polygon}: {reason}")]
+    Invalid {
+        /// 1-based polygon number.
+        polygon: usize,
+        /// geo's explanation, e.g. "exterior ring has a self-intersection".
+        reason: String,
+    },
+    /// The parts of a MultiPolygon overlap one another.
+    #[error("the parts of the multipolygon overlap: {0}")]
+    PartsOverlap(String),
+}
+
+/// Checks the rings of a (multi)polygon as written and turns them into a geo `MultiPolygon`.
+/// Returns every problem found (coordinate problems stop the polygon checks, which would be noise).
+///
+/// # Examples
+/// ```
+/// use leadmap::zones::validate_polygons;
+/// let square = vec![vec![[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.0, 0.0]]];
+/// assert!(validate_polygons(&[square]).is_ok());
+/// let open = vec![vec![[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]];
+/// assert!(validate_polygons(&[open]).is_err());
+/// ```
+pub fn validate_polygons(raw: &[RawPolygon]) -> Result<MultiPolygon<f64>, Vec<GeometryProblem>> {
+    if raw.is_empty() || raw.iter().all(|p| p.iter().all(Vec::is_empty)) {
+        return Err(vec![GeometryProblem::Empty]);
+    }
+    let mut problems = Vec::new();
+    // Coordinate ranges first: one report per geometry is enough to name the cause.
+    'coords: for (pi, poly) in raw.iter().enumerate() {
+        for (ri, ring) in poly.iter().enumerate() {
+            let at = RingRef { polygon: pi + 1, ring: ri };
+            for (i, &[x, y]) in ring.iter().enumerate() {
+                if let Some(p) = coordinate_problem(at, i + 1, x, y) {
+                    problems.push(p);
+                    break 'coords;
+                }
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    for (pi, poly) in raw.iter().enumerate() {
+        if poly.is_empty() || poly[0].is_empty() {
+            problems.push(GeometryProblem::Empty);
+            continue;
+        }
+        for (ri, ring) in poly.iter().enumerate() {
+            let at = RingRef { polygon: pi + 1, ring: ri };
+            if ring.len() < 4 {
+                problems.push(GeometryProblem::TooFewPositions { at, count: ring.len() });
+            } else if ring[0] != ring[ring.len() - 1] {
+                problems.push(GeometryProblem::Unclosed { at, first: ring[0], last: ring[ring.len() - 1] });
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let polygons: Vec<Polygon<f64>> = raw
+        .iter()
+        .map(|poly| {
+            let mut rings = poly.iter().map(|ring| LineString(ring.iter().map(|&[x, y]| Coord { x, y }).collect()));
+            let exterior = rings.next().unwrap_or_else(|| LineString(vec![]));
+            Polygon::new(exterior, rings.collect())
+        })
+        .collect();
+    for (pi, poly) in polygons.iter().enumerate() {
+        for reason in poly.validation_errors() {
+            problems.push(GeometryProblem::Invalid { polygon: pi + 1, reason: reason.to_string() });
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let multi = MultiPolygon(polygons);
+    if multi.0.len() > 1
+        && let Err(e) = multi.check_validation()
+    {
+        return Err(vec![GeometryProblem::PartsOverlap(e.to_string())]);
+    }
+    Ok(multi)
+}
+
+fn coordinate_problem(at: RingRef, index: usize, x: f64, y: f64) -> Option<GeometryProblem> {
+    if !x.is_finite() || !y.is_finite() {
+        return Some(GeometryProblem::NonFinite { at, index });
+    }
+    if (-180.0..=180.0).contains(&x) && (-90.0..=90.0).contains(&y) {
+        return None;
+    }
+    if (-90.0..=90.0).contains(&x) && (-180.0..=180.0).contains(&y) {
+        return Some(GeometryProblem::SwappedAxes { at, index, x, y });
+    }
+    Some(GeometryProblem::NotLonLat { at, index, x, y })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring(pts: &[[f64; 2]]) -> Vec<[f64; 2]> {
+        pts.to_vec()
+    }
+
+    #[test]
+    fn accepts_either_winding() {
+        let ccw = ring(&[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.0, 0.0]]);
+        let mut cw = ccw.clone();
+        cw.reverse();
+        assert!(validate_polygons(&[vec![ccw]]).is_ok());
+        assert!(validate_polygons(&[vec![cw]]).is_ok());
+    }
+
+    #[test]
+    fn names_projected_and_swapped_coordinates() {
+        let feet = ring(&[
+            [7_645_653.2, 684_826.8],
+            [7_645_700.0, 684_826.8],
+            [7_645_700.0, 684_900.0],
+            [7_645_653.2, 684_826.8],
+        ]);
+        let e = validate_polygons(&[vec![feet]]).unwrap_err();
+        assert!(matches!(e[0], GeometryProblem::NotLonLat { index: 1, .. }), "{e:?}");
+        assert!(e[0].to_string().contains("State Plane"));
+        let swapped = ring(&[[45.52, -122.68], [45.53, -122.68], [45.53, -122.67], [45.52, -122.68]]);
+        let e = validate_polygons(&[vec![swapped]]).unwrap_err();
+        assert!(matches!(e[0], GeometryProblem::SwappedAxes { .. }), "{e:?}");
+        assert!(e[0].to_string().contains("swapped"));
+    }
+
+    #[test]
+    fn names_unclosed_short_empty_and_self_intersecting_rings() {
+        let open = ring(&[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]);
+        assert!(matches!(validate_polygons(&[vec![open]]).unwrap_err()[0], GeometryProblem::Unclosed { .. }));
+        let short = ring(&[[0.0, 0.0], [1.0, 0.0], [0.0, 0.0]]);
+        assert!(matches!(
+            validate_polygons(&[vec![short]]).unwrap_err()[0],
+            GeometryProblem::TooFewPositions { count: 3, .. }
+        ));
+        assert_eq!(validate_polygons(&[]).unwrap_err(), vec![GeometryProblem::Empty]);
+        assert_eq!(validate_polygons(&[vec![vec![]]]).unwrap_err(), vec![GeometryProblem::Empty]);
+        let bowtie = ring(&[[0.0, 0.0], [1.0, 1.0], [1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]);
+        let e = validate_polygons(&[vec![bowtie]]).unwrap_err();
+        assert!(e[0].to_string().contains("self-intersection"), "{e:?}");
+    }
+
+    #[test]
+    fn names_a_hole_outside_its_shell() {
+        let shell = ring(&[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.0, 0.0]]);
+        let hole = ring(&[[2.0, 2.0], [3.0, 2.0], [3.0, 3.0], [2.0, 2.0]]);
+        let e = validate_polygons(&[vec![shell, hole]]).unwrap_err();
+        assert!(matches!(e[0], GeometryProblem::Invalid { polygon: 1, .. }), "{e:?}");
+    }
+}
