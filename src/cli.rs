@@ -278,24 +278,34 @@ fn classify(args: &ClassifyArgs) -> Result<ExitCode, Error> {
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
     let mut rejects_out = match &args.rejects {
-        Some(p) => {
-            let mut w = csv::Writer::from_path(p).map_err(|e| Error::Usage(format!("{}: {e}", p.display())))?;
-            w.write_record(["line", "field", "reason"]).map_err(|e| Error::Usage(format!("{}: {e}", p.display())))?;
-            Some(w)
-        }
+        Some(p) => Some(
+            csv::WriterBuilder::new()
+                .flexible(true)
+                .from_path(p)
+                .map_err(|e| Error::Usage(format!("{}: {e}", p.display())))?,
+        ),
         None => None,
     };
+    let mut rejects_header_written = false;
     let quiet = args.quiet;
     let mut shown = 0u64;
     let mut reject_err = None;
-    let on_reject = |r: Rejected| {
+    let on_reject = |header: &[String], r: Rejected| {
         if !quiet && shown < 20 {
-            eprintln!("{name}:{}: {}: {}", r.line, r.field, r.reason);
+            let what = if is_geojson { "feature " } else { "" };
+            eprintln!("{name}:{what}{}: {}: {}", r.line, r.field, r.reason);
         }
         shown += 1;
         if let Some(w) = rejects_out.as_mut() {
+            let mut result = Ok(());
+            if !rejects_header_written {
+                rejects_header_written = true;
+                let head = ["line", "field", "reason"].map(str::to_owned);
+                result = w.write_record(head.iter().chain(header));
+            }
             let head = [r.line.to_string(), r.field, r.reason];
-            if let Err(e) = w.write_record(head.iter().chain(r.fields.iter())) {
+            result = result.and_then(|()| w.write_record(head.iter().chain(r.fields.iter())));
+            if let Err(e) = result {
                 reject_err.get_or_insert(e);
             }
         }

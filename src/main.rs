@@ -10,8 +10,9 @@ fn main() -> ExitCode {
     match leadmap::cli::run(cli) {
         Ok(code) => code,
         Err(e) => {
+            // Each error's message already names its cause; print it once.
             let e = anyhow::Error::from(e);
-            eprintln!("leadmap: error: {e:#}");
+            eprintln!("leadmap: error: {e}");
             ExitCode::FAILURE
         }
     }

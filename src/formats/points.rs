@@ -131,7 +131,7 @@ pub fn classify_csv(
     file: &str,
     index: &ZoneIndex,
     columns: &ColumnChoice,
-    mut on_reject: impl FnMut(Rejected),
+    mut on_reject: impl FnMut(&[String], Rejected),
     mut progress: impl FnMut(u64),
 ) -> Result<ClassifySummary, PointFileError> {
     let mut rdr = csv::ReaderBuilder::new().flexible(true).buffer_capacity(1 << 20).from_reader(input);
@@ -144,6 +144,7 @@ pub fn classify_csv(
         }
     };
     let headers = rdr.byte_headers().map_err(csv_err)?.clone();
+    let header_names: Vec<String> = headers.iter().map(|h| String::from_utf8_lossy(h).into_owned()).collect();
     let lon_i = find_column(&headers, columns.lon.as_deref(), LON_CANDIDATES, "lon", file)?;
     let lat_i = find_column(&headers, columns.lat.as_deref(), LAT_CANDIDATES, "lat", file)?;
     let lon_name = String::from_utf8_lossy(&headers[lon_i]).into_owned();
@@ -167,12 +168,10 @@ pub fn classify_csv(
                 }
                 summary.read += 1;
                 summary.rejected += 1;
-                on_reject(Rejected {
-                    line,
-                    field: "record".into(),
-                    reason: "malformed CSV record".into(),
-                    fields: vec![],
-                });
+                on_reject(
+                    &header_names,
+                    Rejected { line, field: "record".into(), reason: "malformed CSV record".into(), fields: vec![] },
+                );
                 continue;
             }
         }
@@ -189,7 +188,10 @@ pub fn classify_csv(
         };
         if rec.len() != width {
             summary.rejected += 1;
-            on_reject(reject("record", format!("has {} fields, the header has {width}", rec.len()), &rec));
+            on_reject(
+                &header_names,
+                reject("record", format!("has {} fields, the header has {width}", rec.len()), &rec),
+            );
             continue;
         }
         let lon = parse_number(&rec[lon_i], &lon_name);
@@ -207,7 +209,7 @@ pub fn classify_csv(
             Ok(p) => p,
             Err((field, reason)) => {
                 summary.rejected += 1;
-                on_reject(reject(field, reason, &rec));
+                on_reject(&header_names, reject(field, reason, &rec));
                 continue;
             }
         };
@@ -233,7 +235,7 @@ pub fn classify_geojson(
     output: impl Write,
     file: &str,
     index: &ZoneIndex,
-    mut on_reject: impl FnMut(Rejected),
+    mut on_reject: impl FnMut(&[String], Rejected),
 ) -> Result<ClassifySummary, PointFileError> {
     let gj_err = |reason: String| PointFileError::GeoJson { file: file.to_owned(), reason };
     let mut doc: Value = serde_json::from_reader(input)
@@ -261,7 +263,7 @@ pub fn classify_geojson(
             Ok(p) => p,
             Err(reason) => {
                 summary.rejected += 1;
-                on_reject(Rejected { line: i as u64 + 1, field: "geometry".into(), reason, fields: vec![] });
+                on_reject(&[], Rejected { line: i as u64 + 1, field: "geometry".into(), reason, fields: vec![] });
                 continue;
             }
         };

@@ -16,9 +16,14 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::NaiveDate;
-use geo::{Area, BoundingRect, Coord, MultiPolygon, Rect, Relate};
+use geo::{Area, BooleanOps, BoundingRect, Coord, MultiPolygon, Rect, Relate};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+
+/// Overlaps between zones up to this many square metres are tolerated: slivers from digitising or from
+/// merging features (floating-point unions move vertices by nanometres). Points in such a sliver follow
+/// the shared-edge rule (first id wins).
+pub const OVERLAP_TOLERANCE_M2: f64 = 1.0;
 
 /// The most zones one set may hold (the batch grid stores zone numbers in 16 bits).
 pub const MAX_ZONES: usize = 60_000;
@@ -230,7 +235,14 @@ fn check_no_overlaps(zones: &[Zone]) -> Result<(), ZoneError> {
             if m.get(geo::coordinate_position::CoordPos::Inside, geo::coordinate_position::CoordPos::Inside)
                 == geo::dimensions::Dimensions::TwoDimensional
             {
-                return Err(ZoneError::Overlap(zones[i].id.clone(), zones[j].id.clone()));
+                let overlap = area_m2(&zones[i].geometry.intersection(&zones[j].geometry));
+                if overlap > OVERLAP_TOLERANCE_M2 {
+                    return Err(ZoneError::Overlap {
+                        a: zones[i].id.clone(),
+                        b: zones[j].id.clone(),
+                        area_m2: overlap,
+                    });
+                }
             }
         }
     }
@@ -284,9 +296,17 @@ pub enum ZoneError {
         "duplicate zone id {0:?}: every zone of a set needs its own id (use --select to merge features into one zone)"
     )]
     DuplicateId(ZoneId),
-    /// Two zones' interiors overlap; a point could then be in two LEAD areas. Fix the boundaries.
-    #[error("zones {0:?} and {1:?} overlap: zones of one set may share edges but not area")]
-    Overlap(ZoneId, ZoneId),
+    /// Two zones' interiors overlap by more than [`OVERLAP_TOLERANCE_M2`]; a point could then be in two
+    /// LEAD areas. Fix the boundaries.
+    #[error("zones \"{a}\" and \"{b}\" overlap by {area_m2:.1} m²: zones of one set may share edges but not area")]
+    Overlap {
+        /// First zone.
+        a: ZoneId,
+        /// Second zone.
+        b: ZoneId,
+        /// Overlapping area, square metres.
+        area_m2: f64,
+    },
     /// The set has no zones at all (e.g. a `--select` that matched nothing).
     #[error("zone set {0:?} has no zones")]
     Empty(String),
@@ -353,7 +373,7 @@ mod tests {
         let dup = ZoneSet::new(meta.clone(), vec![square("a", 0.0, 0.0, 1.0), square("a", 5.0, 0.0, 1.0)]);
         assert!(matches!(dup, Err(ZoneError::DuplicateId(_))));
         let overlap = ZoneSet::new(meta.clone(), vec![square("a", 0.0, 0.0, 1.0), square("b", 0.5, 0.5, 1.0)]);
-        assert!(matches!(overlap, Err(ZoneError::Overlap(_, _))));
+        assert!(matches!(overlap, Err(ZoneError::Overlap { .. })), "{overlap:?}");
         // Sharing an edge is fine.
         let shared = ZoneSet::new(meta, vec![square("b", 1.0, 0.0, 1.0), square("a", 0.0, 0.0, 1.0)]).unwrap();
         assert_eq!(shared.zones()[0].id.as_str(), "a", "zones are sorted by id");
