@@ -11,7 +11,7 @@ vertex is inside; shared edge -> lowest id). contains_xy and intersects_xy diffe
 exactly on a zone boundary; that difference is reported, and leadmap's counts are expected to equal
 the intersects_xy counts exactly.
 
-leadmap: runs  LEADMAP_CMD --points POINTS --zones ZONES  and reads ONE JSON object from its stdout:
+leadmap: runs  LEADMAP_CMD --points POINTS --zones ZONES [--zone-field F --select S]  and reads ONE JSON object from its stdout:
   {"points": N, "seconds": s, "points_per_sec": r, "counts": {"zone-id": n, ..., "outside": n}}
 (build output on stderr is passed through). Its "seconds" is whatever leadmap measures.
 
@@ -88,8 +88,10 @@ def parse_json_object(stdout: str) -> dict:
     raise ValueError("no JSON object found on stdout")
 
 
-def run_leadmap(cmd: str, points: Path, zones: Path, timeout: float) -> tuple[dict | None, str | None]:
-    argv = shlex.split(cmd) + ["--points", str(points), "--zones", str(zones)]
+def run_leadmap(
+    cmd: str, points: Path, zones: Path, zone_args: list[str], timeout: float
+) -> tuple[dict | None, str | None]:
+    argv = shlex.split(cmd) + ["--points", str(points), "--zones", str(zones)] + zone_args
     print(f"running: {shlex.join(argv)}", file=sys.stderr)
     try:
         proc = subprocess.run(
@@ -114,6 +116,16 @@ def run_leadmap(cmd: str, points: Path, zones: Path, timeout: float) -> tuple[di
     return obj, None
 
 
+def zone_cli_args(args) -> list[str]:
+    """--zone-field/--select as given, to forward to leadmap (same flag names)."""
+    out = []
+    if args.zone_field:
+        out += ["--zone-field", args.zone_field]
+    if args.select:
+        out += ["--select", args.select]
+    return out
+
+
 def fmt_rate(r: float | None) -> str:
     return "-" if r is None else f"{r / 1e6:,.2f} M/s"
 
@@ -130,6 +142,7 @@ def main() -> int:
         help=f"leadmap command; '--points P --zones Z' are appended (default: {DEFAULT_CMD!r}); "
         "'' skips leadmap",
     )
+    zoneio.add_zone_args(ap)
     ap.add_argument("--runs", type=int, default=3, help="shapely runs, best is kept (default 3)")
     ap.add_argument("--timeout", type=float, default=3600, help="leadmap timeout in s (default 3600)")
     ap.add_argument("--json", default="target/bench/batch.json", help="summary output path")
@@ -138,7 +151,7 @@ def main() -> int:
         zoneio.die("--runs must be >= 1")
 
     try:
-        zones = zoneio.load_zones(args.zones)
+        zones = zoneio.load_zones_from_args(args)
         pts = load_points(Path(args.points))
     except zoneio.ToolError as exc:
         zoneio.die(str(exc))
@@ -191,7 +204,9 @@ def main() -> int:
 
     lm, err = (None, "skipped (--leadmap-cmd '')")
     if args.leadmap_cmd.strip():
-        lm, err = run_leadmap(args.leadmap_cmd, Path(args.points), Path(args.zones), args.timeout)
+        lm, err = run_leadmap(
+            args.leadmap_cmd, Path(args.points), Path(args.zones), zone_cli_args(args), args.timeout
+        )
     summary["leadmap"] = lm if lm is not None else {"error": err}
 
     status = 0

@@ -5,6 +5,7 @@ After one warm-up read of the CSV and zones files (page cache), runs each once a
 process (wall clock, including interpreter start-up, reading and writing):
   1. python3 tools/classify_pandas.py CSV --zones ZONES -o PANDAS_OUT [--predicate P]
   2. LEADMAP classify CSV --zones ZONES -o LEADMAP_OUT
+(--zone-field/--select, if given, are passed to both)
 then compares the two outputs' zone columns row by row (empty = no zone). Mismatched rows whose
 point lies exactly on a zone boundary, and where leadmap gave the edge-inclusive answer (lowest
 covering id), are reported as explained by the edge rule (contains_xy puts them outside); any
@@ -126,6 +127,7 @@ def main() -> int:
         help="leadmap binary or command ('classify CSV --zones Z -o OUT' is appended; "
         "default target/release/leadmap); '' skips leadmap",
     )
+    zoneio.add_zone_args(ap)
     ap.add_argument("--pandas-out", default="target/bench/classify-pandas.csv")
     ap.add_argument("--leadmap-out", default="target/bench/classify-leadmap.csv")
     ap.add_argument(
@@ -143,7 +145,7 @@ def main() -> int:
 
     csv, zones_path = Path(args.csv), Path(args.zones)
     try:
-        zones = zoneio.load_zones(zones_path)
+        zones = zoneio.load_zones_from_args(args)
         nbytes = warm(csv)
         warm(zones_path)
     except FileNotFoundError as exc:
@@ -154,9 +156,14 @@ def main() -> int:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
     print(f"warm-up: read {nbytes:,} bytes of {csv}", file=sys.stderr)
 
+    zone_args = []  # forwarded unchanged to both commands
+    if args.zone_field:
+        zone_args += ["--zone-field", args.zone_field]
+    if args.select:
+        zone_args += ["--select", args.select]
     summary: dict = {"csv": str(csv), "csv_bytes": nbytes, "zones": str(zones_path)}
     p_argv = [sys.executable, str(TOOLS / "classify_pandas.py"), str(csv), "--zones",
-              str(zones_path), "-o", args.pandas_out, "--predicate", args.predicate]
+              str(zones_path), *zone_args, "-o", args.pandas_out, "--predicate", args.predicate]
     p_secs, p_err = timed(p_argv, args.timeout)
     summary["pandas"] = {
         "command": shlex.join(p_argv),
@@ -170,7 +177,7 @@ def main() -> int:
     l_secs, l_err = None, "skipped (--leadmap '')"
     if args.leadmap.strip():
         l_argv = shlex.split(args.leadmap) + ["classify", str(csv), "--zones", str(zones_path),
-                                              "-o", args.leadmap_out]
+                                              *zone_args, "-o", args.leadmap_out]
         l_secs, l_err = timed(l_argv, args.timeout)
         summary["leadmap"] = {"command": shlex.join(l_argv), "seconds": l_secs, "error": l_err}
     else:

@@ -113,12 +113,28 @@ def load_zones(
         geom_json = feat.get("geometry")
         if not geom_json or geom_json.get("type") not in ("Polygon", "MultiPolygon"):
             raise ToolError(f"zone {zid!r} (feature #{i}) is not a Polygon or MultiPolygon")
+        polys = geom_json.get("coordinates") or []
+        if geom_json["type"] == "Polygon":
+            polys = [polys]
+        for poly in polys:
+            for ring in poly or []:
+                if len(ring) < 4 or ring[0] != ring[-1]:
+                    raise ToolError(
+                        f"zone {zid!r} (feature #{i}) has a ring that is not closed or has "
+                        "fewer than 4 positions"
+                    )
         try:
             geom = shape(geom_json)
         except Exception as exc:  # shapely raises several types for bad coordinates
             raise ToolError(f"zone {zid!r} (feature #{i}) has unreadable geometry: {exc}") from None
         if geom.is_empty:
             raise ToolError(f"zone {zid!r} (feature #{i}) has an empty geometry")
+        minx, miny, maxx, maxy = geom.bounds
+        if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+            raise ToolError(
+                f"zone {zid!r} (feature #{i}) has coordinates outside lon/lat range "
+                f"(bounds {geom.bounds}); projected or [lat, lon] order?"
+            )
         if require_valid and not geom.is_valid:
             raise ToolError(
                 f"zone {zid!r} (feature #{i}) is invalid: {shapely.is_valid_reason(geom)}"

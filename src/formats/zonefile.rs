@@ -79,8 +79,8 @@ impl FromStr for Selection {
 /// One problem with one feature.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FeatureProblem {
-    /// 1-based feature number in the file.
-    pub feature: usize,
+    /// 1-based feature number in the file; `None` for a problem of the file as a whole.
+    pub feature: Option<usize>,
     /// The feature's id or key, if it has one.
     pub label: Option<String>,
     /// What is wrong.
@@ -89,9 +89,10 @@ pub struct FeatureProblem {
 
 impl fmt::Display for FeatureProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.label {
-            Some(l) => write!(f, "feature {} ({l:?}): {}", self.feature, self.reason),
-            None => write!(f, "feature {}: {}", self.feature, self.reason),
+        match (self.feature, &self.label) {
+            (Some(n), Some(l)) => write!(f, "feature {n} ({l:?}): {}", self.reason),
+            (Some(n), None) => write!(f, "feature {n}: {}", self.reason),
+            (None, _) => f.write_str(&self.reason),
         }
     }
 }
@@ -185,54 +186,40 @@ fn zone_set_from_document(
 
     let mut problems = Vec::new();
     let mut zones: BTreeMap<ZoneId, Pending> = BTreeMap::new();
+    let mut first_feature_of: BTreeMap<ZoneId, usize> = BTreeMap::new();
     let mut matched_keys = vec![false; options.select.as_ref().map_or(0, |s| s.items().len())];
     for (i, feature) in features.iter().enumerate() {
         let n = i + 1;
-        let props = feature.get("properties").and_then(Value::as_object);
-        let prop = |name: &str| props.and_then(|p| p.get(name)).and_then(value_text);
-        let key = match &options.zone_field {
-            Some(field) => prop(field),
-            None => feature.get("id").and_then(value_text).or_else(|| prop("id")),
-        };
-        let Some(key) = key else {
-            let reason = match &options.zone_field {
-                Some(field) => format!("has no property {field:?}"),
-                None => {
-                    "has no id: set a feature \"id\" or an \"id\" property, or choose one with --zone-field".to_owned()
-                }
-            };
-            problems.push(FeatureProblem { feature: n, label: None, reason });
-            continue;
-        };
-        let label = Some(key.clone());
-        let (id, chosen_name) = if let Some(sel) = &options.select {
-            let Some(pos) = sel.items().iter().position(|it| it.key == key) else { continue };
-            matched_keys[pos] = true;
-            let id = sel.items()[pos].id.clone();
-            // A display name given for the id on any entry names the merged zone.
-            let name = sel.items().iter().filter(|it| it.id == id).find_map(|it| it.name.clone());
-            (id, name)
-        } else {
-            let parsed = if options.zone_field.is_some() { ZoneId::slugify(&key) } else { key.parse() };
-            match parsed {
-                Ok(id) => (id, None),
-                Err(e) => {
-                    problems.push(FeatureProblem { feature: n, label, reason: e.to_string() });
-                    continue;
-                }
-            }
-        };
-        let name = chosen_name
-            .or_else(|| options.name_field.as_deref().and_then(prop))
-            .or_else(|| prop("name"))
-            .unwrap_or_else(|| key.clone());
-        let raw = match raw_polygons(feature.get("geometry")) {
-            Ok(raw) => raw,
-            Err(reason) => {
-                problems.push(FeatureProblem { feature: n, label, reason });
+        let prop = |name: &str| feature.pointer(&format!("/properties/{name}")).and_then(value_text);
+        let Identity { key, id, name } = match identify(feature, options, &mut matched_keys) {
+            Ok(Some(found)) => found,
+            Ok(None) => continue,
+            Err((label, reason)) => {
+                problems.push(FeatureProblem { feature: Some(n), label, reason });
                 continue;
             }
         };
+        let label = Some(key);
+        let raw = match raw_polygons(feature.get("geometry")) {
+            Ok(raw) => raw,
+            Err(reason) => {
+                problems.push(FeatureProblem { feature: Some(n), label, reason });
+                continue;
+            }
+        };
+        if options.select.is_none()
+            && let Some(first) = first_feature_of.get(&id)
+        {
+            problems.push(FeatureProblem {
+                feature: Some(n),
+                label,
+                reason: format!(
+                    "duplicate zone id \"{id}\" (feature {first} has it too); give each zone its own id, or merge features on purpose with --select"
+                ),
+            });
+            continue;
+        }
+        first_feature_of.entry(id.clone()).or_insert(n);
         match validate_polygons(&raw) {
             Ok(geometry) => {
                 let entry =
@@ -241,7 +228,7 @@ fn zone_set_from_document(
             }
             Err(found) => {
                 for p in found {
-                    problems.push(FeatureProblem { feature: n, label: label.clone(), reason: p.to_string() });
+                    problems.push(FeatureProblem { feature: Some(n), label: label.clone(), reason: p.to_string() });
                 }
             }
         }
@@ -251,7 +238,7 @@ fn zone_set_from_document(
         for (item, matched) in sel.items().iter().zip(&matched_keys) {
             if !matched {
                 problems.push(FeatureProblem {
-                    feature: 0,
+                    feature: None,
                     label: None,
                     reason: format!("--select: no feature has {field} = {:?}", item.key),
                 });
@@ -259,7 +246,6 @@ fn zone_set_from_document(
         }
     }
     if !problems.is_empty() {
-        problems.iter_mut().filter(|p| p.feature == 0).for_each(|p| p.feature = features.len());
         return Err(ZoneFileError::Features { file: file.to_owned(), problems });
     }
     let mut out = Vec::with_capacity(zones.len());
@@ -268,6 +254,50 @@ fn zone_set_from_document(
         out.push(Zone { id, name, geometry, source });
     }
     ZoneSet::new(meta, out).map_err(|source| ZoneFileError::Set { file: file.to_owned(), source })
+}
+
+/// A feature's key, zone id and display name; `Ok(None)` when `--select` leaves it out; on error, the
+/// label to name it by (if any) and the reason.
+fn identify(
+    feature: &Value,
+    options: &ZoneFileOptions,
+    matched_keys: &mut [bool],
+) -> Result<Option<Identity>, (Option<String>, String)> {
+    let prop = |name: &str| feature.get("properties").and_then(|p| p.get(name)).and_then(value_text);
+    let key = match &options.zone_field {
+        Some(field) => prop(field),
+        None => feature.get("id").and_then(value_text).or_else(|| prop("id")),
+    };
+    let Some(key) = key else {
+        let reason = match &options.zone_field {
+            Some(field) => format!("has no property {field:?}"),
+            None => "has no id: set a feature \"id\" or an \"id\" property, or choose one with --zone-field".to_owned(),
+        };
+        return Err((None, reason));
+    };
+    let (id, chosen_name) = if let Some(sel) = &options.select {
+        let Some(pos) = sel.items().iter().position(|it| it.key == key) else { return Ok(None) };
+        matched_keys[pos] = true;
+        let id = sel.items()[pos].id.clone();
+        // A display name given for the id on any entry names the merged zone.
+        let name = sel.items().iter().filter(|it| it.id == id).find_map(|it| it.name.clone());
+        (id, name)
+    } else {
+        let parsed = if options.zone_field.is_some() { ZoneId::slugify(&key) } else { key.parse() };
+        (parsed.map_err(|e| (Some(key.clone()), e.to_string()))?, None)
+    };
+    let name = chosen_name
+        .or_else(|| options.name_field.as_deref().and_then(prop))
+        .or_else(|| prop("name"))
+        .unwrap_or_else(|| key.clone());
+    Ok(Some(Identity { key, id, name }))
+}
+
+/// Who a feature is: the key it was matched by, its zone id and display name.
+struct Identity {
+    key: String,
+    id: ZoneId,
+    name: String,
 }
 
 /// A zone being assembled from one or more features.

@@ -1,0 +1,17 @@
+//! leadmap's one integration-test binary (one link, one place to look). Each module tests one concern
+//! against real files: the project's fixtures, the City of Portland's boundary file and the Police
+//! Bureau's data in `../shared/`, and reference answers computed with GEOS (shapely) and PROJ (pyproj)
+//! by `tools/make_reference.py`.
+
+#![allow(clippy::unwrap_used, clippy::panic, reason = "test helpers panic on failure by design")]
+
+#[path = "integration/cli.rs"]
+mod cli;
+#[path = "integration/differential.rs"]
+mod differential;
+#[path = "integration/fixtures.rs"]
+mod fixtures;
+#[path = "integration/portland.rs"]
+mod portland;
+#[path = "integration/support.rs"]
+mod support;

@@ -1,0 +1,180 @@
+//! The `leadmap` binary as a user runs it: JSON answers, hints, exit codes, files written.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::support::{CITY_SELECT, fixture, repo, shared};
+
+fn leadmap(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_leadmap")).args(args).current_dir(std::env::temp_dir()).output().unwrap()
+}
+
+fn stdout_json(out: &Output) -> Value {
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn check_prints_one_json_answer_from_any_directory() {
+    let v = stdout_json(&leadmap(&["check", "-122.6793", "45.5189"]));
+    assert_eq!(v["eligible"], true);
+    assert_eq!(v["zone"]["id"], "downtown");
+    assert_eq!(v["zone"]["name"], "Downtown");
+    assert_eq!(v["on_boundary"], false);
+    assert_eq!(v["nearest_zone"], Value::Null);
+    assert_eq!(v["zone_set"]["name"], "portland-lead-2018");
+    assert_eq!(v["zone_set"]["effective_from"], "2018-05-01");
+    assert_eq!(v["zone_set"]["version"].as_str().unwrap().len(), 16);
+    assert!(v["distance_m"].as_f64().unwrap() > 0.0);
+
+    let old = stdout_json(&leadmap(&["check", "-122.6655", "45.5084", "--at", "2017-06-01"]));
+    assert_eq!(old["zone_set"]["name"], "portland-lead-2017");
+    assert_eq!(old["eligible"], false);
+    assert_eq!(old["zone"], Value::Null);
+    assert!(old["nearest_zone"]["id"].is_string());
+}
+
+#[test]
+fn swapped_or_bad_coordinates_fail_with_a_hint() {
+    let out = leadmap(&["check", "45.5189", "-122.6793"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("swap lon and lat"), "{}", stderr(&out));
+    let out = leadmap(&["check", "-122.6793", "95"]);
+    assert!(stderr(&out).contains("outside -90..90"), "{}", stderr(&out));
+    let out = leadmap(&["check", "-122.6793", "45.5189", "--at", "2010-01-01"]);
+    assert!(stderr(&out).contains("no zone set is in force on 2010-01-01"), "{}", stderr(&out));
+}
+
+#[test]
+fn borderline_follows_the_configured_distance() {
+    let v = stdout_json(&leadmap(&["check", "-122.6793", "45.5189"]));
+    let d = v["distance_m"].as_f64().unwrap();
+    let wide = stdout_json(&leadmap(&["check", "-122.6793", "45.5189", "--borderline-m", &format!("{}", d + 1.0)]));
+    assert_eq!((v["borderline"].as_bool(), wide["borderline"].as_bool()), (Some(false), Some(true)));
+}
+
+#[test]
+fn city_file_loads_with_zone_field_and_select() {
+    let city = shared("data/portland/neighborhoods-regions-2021.geojson");
+    let v = stdout_json(&leadmap(&[
+        "check",
+        "-122.6765",
+        "45.5245",
+        "--zones",
+        city.to_str().unwrap(),
+        "--zone-field",
+        "NAME",
+        "--select",
+        CITY_SELECT,
+    ]));
+    assert_eq!(v["zone"]["id"], "old-town");
+    assert_eq!(v["zone_set"]["name"], "Neighborhoods_(Regions)", "the file's own name member");
+    let out = leadmap(&["check", "-122.6765", "45.5245", "--zones", city.to_str().unwrap(), "--zone-field", "NAME"]);
+    assert!(!out.status.success(), "all 98 neighbourhoods include overlapping ones");
+    assert!(stderr(&out).contains("overlap"), "{}", stderr(&out));
+}
+
+#[test]
+fn classify_adds_a_zone_column_and_reports_bad_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("calls.csv");
+    std::fs::write(
+        &input,
+        "id,lon,lat,note\n1,-122.6793,45.5189,square\n2,-122.6765,abc,typo\n3,-122.60,45.52,east\n4,45.52,-122.67,swapped\n5,,,blank\n",
+    )
+    .unwrap();
+    let output = dir.path().join("out.csv");
+    let rejects = dir.path().join("rejects.csv");
+    let out = leadmap(&[
+        "classify",
+        input.to_str().unwrap(),
+        "-o",
+        output.to_str().unwrap(),
+        "--rejects",
+        rejects.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(3), "rejected rows give exit status 3: {}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("calls.csv:3: lat: lat \"abc\" is not a number"), "{err}");
+    assert!(err.contains("calls.csv:5: lat:") && err.contains("swap"), "{err}");
+    assert!(err.contains("calls.csv:6: lon: lon is empty"), "{err}");
+    assert!(err.contains("read 5, classified 2") && err.contains("rejected 3"), "{err}");
+    let written = std::fs::read_to_string(&output).unwrap();
+    assert_eq!(written, "id,lon,lat,note,zone\n1,-122.6793,45.5189,square,downtown\n3,-122.60,45.52,east,\n");
+    let rej = std::fs::read_to_string(&rejects).unwrap();
+    assert!(rej.starts_with("line,field,reason,id,lon,lat,note\n3,lat,"), "{rej}");
+    assert_eq!(rej.lines().count(), 4);
+}
+
+#[test]
+fn classify_reads_geojson_points() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("pts.geojson");
+    std::fs::write(
+        &input,
+        r#"{"type":"FeatureCollection","features":[
+          {"type":"Feature","properties":{"n":1},"geometry":{"type":"Point","coordinates":[-122.6668,45.5316]}},
+          {"type":"Feature","properties":{"n":2},"geometry":{"type":"Point","coordinates":[-122.60,45.52]}},
+          {"type":"Feature","properties":{"n":3},"geometry":null}]}"#,
+    )
+    .unwrap();
+    let output = dir.path().join("out.geojson");
+    let out = leadmap(&["classify", input.to_str().unwrap(), "-o", output.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("pts.geojson:feature 3: geometry"), "{}", stderr(&out));
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&output).unwrap()).unwrap();
+    assert_eq!(v["features"][0]["properties"]["zone"], "lloyd");
+    assert_eq!(v["features"][1]["properties"]["zone"], Value::Null);
+    assert_eq!(v["features"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn zones_list_show_validate_and_export() {
+    let list = leadmap(&["zones", "list"]);
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        text.contains("portland-lead-2017") && text.contains("(in force today)") && text.contains("Lloyd District")
+    );
+
+    let show = stdout_json(&leadmap(&["zones", "show", "old-town"]));
+    assert_eq!(show["type"], "Feature");
+    assert_eq!(show["properties"]["name"], "Old Town");
+    let missing = leadmap(&["zones", "show", "pearl"]);
+    assert!(stderr(&missing).contains("has no zone \"pearl\""), "{}", stderr(&missing));
+
+    let ok = leadmap(&["zones", "validate", repo().join("geodata/portland-2017.geojson").to_str().unwrap()]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let bad = leadmap(&["zones", "validate", fixture("invalid/bowtie.geojson").to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("bowtie.geojson") && stderr(&bad).contains("self-intersection"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let fgb = dir.path().join("zones.fgb");
+    let gj = dir.path().join("zones.geojson");
+    for p in [&fgb, &gj] {
+        let out = leadmap(&["zones", "export", "-o", p.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let original = stdout_json(&leadmap(&["check", "-122.6765", "45.5245"]));
+    for p in [&fgb, &gj] {
+        let again = stdout_json(&leadmap(&["check", "-122.6765", "45.5245", "--zones", p.to_str().unwrap()]));
+        assert_eq!(again["zone"], original["zone"], "{}", p.display());
+        assert_eq!(again["zone_set"], original["zone_set"], "{}: same name, dates and version", p.display());
+    }
+    assert!(Path::new(&fgb).metadata().unwrap().len() > 1000);
+}
+
+#[test]
+fn help_has_examples_and_states_the_axis_order() {
+    let out = leadmap(&["--help"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("LON then LAT") && text.contains("leadmap check -122.6793 45.5189"));
+    let out = leadmap(&["check", "--help"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Longitude"));
+}

@@ -1,0 +1,105 @@
+//! Differential tests: the index against a brute-force loop over every polygon with geo's own
+//! `CoordinatePosition` (an independent implementation), the batch grid against the exact test, and
+//! both against GEOS/PROJ reference answers made by `tools/make_reference.py`.
+
+use geo::coordinate_position::{CoordPos, CoordinatePosition};
+use leadmap::coord::LonLat;
+use leadmap::formats::zonefile::read_zone_file;
+use leadmap::zones::{ZoneIndex, ZoneSet};
+use serde_json::Value;
+
+use crate::support::{CITY_SELECT, city_options, fixture, index, load, repo, shared, stress_points};
+
+/// Brute force with the documented rule: strictly inside wins; else the first zone (in id order)
+/// whose boundary holds the point.
+fn brute_force(set: &ZoneSet, p: [f64; 2]) -> (Option<usize>, bool) {
+    let c = geo::Coord { x: p[0], y: p[1] };
+    let pos: Vec<CoordPos> = set.zones().iter().map(|z| z.geometry.coordinate_position(&c)).collect();
+    let inside = pos.iter().position(|&q| q == CoordPos::Inside);
+    let edge = pos.iter().position(|&q| q == CoordPos::OnBoundary);
+    (inside.or(edge), edge.is_some())
+}
+
+fn assert_index_matches_brute_force(set: &ZoneSet, seed: u64) -> usize {
+    let pts = stress_points(set, seed, 20_000);
+    let idx = index(set.clone());
+    let mut on_edge = 0;
+    for p in &pts {
+        let expect = brute_force(set, *p);
+        assert_eq!(idx.zone_at(p[0], p[1]), expect, "exact index vs brute force at {p:?} in {}", set.meta().name);
+        assert_eq!(idx.classify(p[0], p[1]), expect.0, "batch grid vs exact at {p:?} in {}", set.meta().name);
+        on_edge += usize::from(expect.1);
+    }
+    let mut batch = Vec::new();
+    idx.classify_batch(&pts, &mut batch);
+    assert_eq!(batch.len(), pts.len());
+    assert!(batch.iter().zip(&pts).all(|(z, p)| *z == idx.zone_at(p[0], p[1]).0));
+    on_edge
+}
+
+#[test]
+fn index_and_grid_equal_brute_force_on_every_fixture_and_builtin_set() {
+    for name in ["square", "donut", "shared-edge", "multipolygon", "clockwise"] {
+        let on_edge = assert_index_matches_brute_force(&load(&fixture(&format!("{name}.geojson"))), 7);
+        assert!(on_edge >= 20, "{name}: the stress points must include points exactly on edges ({on_edge})");
+    }
+    for set in leadmap::builtin::zone_sets().unwrap() {
+        assert_index_matches_brute_force(&set, 11);
+    }
+}
+
+#[test]
+fn index_and_grid_equal_brute_force_on_the_city_file() {
+    let set = read_zone_file(&shared("data/portland/neighborhoods-regions-2021.geojson"), &city_options(CITY_SELECT))
+        .unwrap();
+    assert_index_matches_brute_force(&set, 13);
+}
+
+/// Compares every reference point: zone and `on_boundary` exactly; distance to the centimetre (plus 1 part
+/// in 10 000 for far points); nearest zone when outside.
+fn check_reference(file: &str, set: ZoneSet) {
+    let text = std::fs::read_to_string(repo().join("geodata/fixtures/reference").join(file)).unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let idx: ZoneIndex = index(set);
+    let zones = idx.set().zones();
+    let points = doc["points"].as_array().unwrap();
+    assert!(points.len() >= 1000, "{file}: {} points", points.len());
+    let mut worst = 0.0f64;
+    for p in points {
+        let (lon, lat) = (p["lon"].as_f64().unwrap(), p["lat"].as_f64().unwrap());
+        let loc = idx.locate(LonLat::new(lon, lat).unwrap());
+        let zone = loc.zone.map(|z| zones[z].id.as_str());
+        assert_eq!(zone, p["zone"].as_str(), "{file}: zone at ({lon}, {lat}) [{}]", p["kind"]);
+        assert_eq!(loc.on_boundary, p["on_boundary"].as_bool().unwrap(), "{file}: on_boundary at ({lon}, {lat})");
+        let expect = p["distance_m"].as_f64().unwrap();
+        let tol = 0.01 + 1e-4 * expect;
+        if expect < 100.0 {
+            worst = worst.max((loc.distance_m - expect).abs());
+        }
+        assert!(
+            (loc.distance_m - expect).abs() <= tol,
+            "{file}: distance at ({lon}, {lat}): {} m vs reference {expect} m",
+            loc.distance_m
+        );
+        if let Some(nearest) = p["nearest_zone"].as_str()
+            && loc.zone.is_none()
+        {
+            assert_eq!(zones[loc.nearest_zone].id.as_str(), nearest, "{file}: nearest zone at ({lon}, {lat})");
+        }
+    }
+    assert!(worst < 0.01, "{file}: worst distance error within 100 m of an edge: {worst} m");
+}
+
+#[test]
+fn answers_match_geos_and_proj_reference_on_fixtures() {
+    for name in ["square", "donut", "shared-edge", "multipolygon", "clockwise"] {
+        check_reference(&format!("{name}.json"), load(&fixture(&format!("{name}.geojson"))));
+    }
+}
+
+#[test]
+fn answers_match_geos_and_proj_reference_on_the_city_file() {
+    let set = read_zone_file(&shared("data/portland/neighborhoods-regions-2021.geojson"), &city_options(CITY_SELECT))
+        .unwrap();
+    check_reference("portland-city-2021.json", set);
+}

@@ -1,0 +1,89 @@
+//! Real data: the City of Portland's neighbourhood file gives the known answers of `../shared/README.md`
+//! on the Police Bureau's 2015–2021 drug offenses; the built-in zones put landmarks where they are.
+
+use leadmap::coord::LonLat;
+use leadmap::eligibility::PointEligibility;
+use leadmap::formats::points::{ColumnChoice, classify_csv};
+use leadmap::formats::zonefile::read_zone_file;
+use leadmap::zones::{IndexOptions, ZoneCatalog, ZoneIndex};
+
+use crate::support::{CITY_SELECT, city_options, index, shared};
+
+const PPB: &str = "data/portland/ppb-drug-offenses-2015-2021.csv";
+
+fn count_ppb(idx: &ZoneIndex) -> (Vec<(String, u64)>, u64, u64) {
+    let file = std::fs::File::open(shared(PPB)).unwrap();
+    let mut rejected = Vec::new();
+    let summary =
+        classify_csv(file, std::io::sink(), PPB, idx, &ColumnChoice::default(), |_, r| rejected.push(r), |_| {})
+            .unwrap();
+    assert_eq!(summary.rejected, rejected.len() as u64);
+    assert!(
+        rejected.iter().all(|r| r.field == "OpenDataLon" && r.reason.contains("empty")),
+        "only rows without coordinates are rejected"
+    );
+    let per_zone = idx.set().zones().iter().map(|z| z.id.to_string()).zip(summary.per_zone.iter().copied()).collect();
+    (per_zone, summary.classified, summary.rejected)
+}
+
+fn counts(per_zone: &[(String, u64)]) -> Vec<(&str, u64)> {
+    per_zone.iter().map(|(id, n)| (id.as_str(), *n)).collect()
+}
+
+#[test]
+fn city_regions_file_gives_the_known_counts() {
+    let set = read_zone_file(&shared("data/portland/neighborhoods-regions-2021.geojson"), &city_options(CITY_SELECT))
+        .unwrap();
+    let idx = index(set);
+    let (per_zone, classified, rejected) = count_ppb(&idx);
+    assert_eq!(classified, 8955, "located rows");
+    assert_eq!(rejected, 9197 - 8955, "rows without coordinates");
+    assert_eq!(counts(&per_zone), [("downtown", 885), ("lloyd", 233), ("old-town", 1862)]);
+}
+
+#[test]
+fn city_boundaries_file_merging_lloyds_two_features_gives_the_same_counts() {
+    let select = format!("{CITY_SELECT},LLOYD DISTRICT COMMUNITY ASSN./SULLIVAN'S GULCH=lloyd");
+    let set =
+        read_zone_file(&shared("data/portland/neighborhood-boundaries-2020.geojson"), &city_options(&select)).unwrap();
+    let lloyd = set.zone("lloyd").unwrap();
+    assert_eq!(lloyd.geometry.0.len(), 1, "the two Lloyd features dissolve into one polygon");
+    let (per_zone, _, _) = count_ppb(&index(set));
+    assert_eq!(counts(&per_zone), [("downtown", 885), ("lloyd", 233), ("old-town", 1862)]);
+}
+
+#[test]
+fn seattle_areas_load_as_another_site() {
+    let set =
+        read_zone_file(&shared("data/seattle/spd-mcpp-areas.geojson"), &city_options("BELLTOWN=belltown")).unwrap();
+    let idx = index(set);
+    // Belltown, 2nd Ave & Bell St (lon, lat).
+    assert_eq!(idx.zone_at(-122.3465, 47.6140).0, Some(0));
+    assert_eq!(idx.zone_at(-122.3035, 47.6062).0, None, "Central District is not Belltown");
+}
+
+#[test]
+fn built_in_zones_put_landmarks_in_the_right_zone_by_date() {
+    let catalog = ZoneCatalog::new(leadmap::builtin::zone_sets().unwrap(), IndexOptions::default());
+    let pilot = chrono::NaiveDate::from_ymd_opt(2017, 6, 1).unwrap();
+    let expanded = chrono::NaiveDate::from_ymd_opt(2019, 6, 1).unwrap();
+    let cases = [
+        ("Pioneer Courthouse Square", -122.6793, 45.5189, Some("downtown"), Some("downtown")),
+        ("Union Station", -122.6765, 45.5289, Some("old-town"), Some("old-town")),
+        ("Skidmore Fountain", -122.6707, 45.5225, Some("old-town"), Some("old-town")),
+        ("Moda Center", -122.6668, 45.5316, Some("lloyd"), Some("lloyd")),
+        ("Lloyd Center", -122.6535, 45.5316, Some("lloyd"), Some("lloyd")),
+        ("OMSI", -122.6655, 45.5084, None, Some("central-eastside")),
+        ("Powell's Books (Pearl)", -122.6813, 45.5232, None, None),
+        ("Portland International Airport", -122.5951, 45.5887, None, None),
+    ];
+    for (name, lon, lat, in_2017, in_2019) in cases {
+        for (date, expect) in [(pilot, in_2017), (expanded, in_2019)] {
+            let idx = catalog.in_force(date).unwrap();
+            let a = PointEligibility::of(idx, LonLat::new(lon, lat).unwrap(), date);
+            assert_eq!(a.zone.as_ref().map(|z| z.id.as_str()), expect, "{name} on {date}");
+            assert_eq!(a.eligible, expect.is_some());
+            assert_eq!(a.nearest_zone.is_some(), expect.is_none(), "{name}: nearest zone only when outside");
+        }
+    }
+}
