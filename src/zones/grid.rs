@@ -1,7 +1,7 @@
 //! The batch grid: a two-level regular grid over a zone set's bounding box that answers "which zone?"
 //! for most points with one or two memory reads. Built once with the index.
 //!
-//! Top cells (about 64 K, square in metres) that no zone edge touches hold their zone (or "outside")
+//! Top cells (about 16 K, square in metres) that no zone edge touches hold their zone (or "outside")
 //! outright. Top cells crossed by an edge hold a 16 × 16 subgrid whose cells are settled the same way; the
 //! subcells still crossed by an edge say "test exactly". A cell counts as touched when an edge comes within a
 //! thousandth of a cell of it, far more than the rounding in computing a point's cell, so a settled cell is
@@ -12,16 +12,17 @@ use geo::Rect;
 use super::index::EdgeRef;
 use crate::geodesy::LocalScale;
 
-/// Subgrid side, in cells.
-const SUB: usize = 16;
-/// Aim for about this many top cells.
-const TARGET_TOP_CELLS: f64 = 65_536.0;
+/// Subgrid side, in cells (a power of two: the fine index splits into top and sub by shifts).
+const SUB_BITS: usize = 4;
+const SUB: usize = 1 << SUB_BITS;
+/// Aim for about this many top cells (small enough that the top table stays in L1/L2 cache).
+const TARGET_TOP_CELLS: f64 = 16_384.0;
 /// Code for "outside every zone".
-const OUTSIDE: u16 = u16::MAX;
-/// Code for "crossed by an edge: test exactly".
-const EXACT: u16 = u16::MAX - 1;
-/// Top-cell flag: the low 31 bits index a subgrid.
-const SUBGRID_FLAG: u32 = 1 << 31;
+const OUTSIDE: u8 = u8::MAX;
+/// Code for "crossed by an edge (or a zone number too large for a code): test exactly".
+const EXACT: u8 = u8::MAX - 1;
+/// Zones numbered below this get their own code; others are always tested exactly.
+const MAX_CODED_ZONE: usize = EXACT as usize;
 
 /// What the grid says about a point.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,24 +35,38 @@ pub(super) enum Lookup {
     Exact,
 }
 
+/// Every top cell points at a block of `SUB * SUB` one-byte codes. Cells no edge touches share constant
+/// blocks (one per code), so a lookup is always the same two loads with no data-dependent branch; the
+/// CPU can then overlap the cache misses of many points.
 #[derive(Debug, Default)]
 pub(super) struct ZoneGrid {
     x0: f64,
     y0: f64,
-    inv_w: f64,
-    inv_h: f64,
+    /// Fine cells (top cells × `SUB`) per degree.
+    inv_fine_w: f64,
+    inv_fine_h: f64,
+    /// Fine cells across and up, as f64 for the bounds test.
+    fine_nx: f64,
+    fine_ny: f64,
+    /// Top cells across.
     nx: usize,
-    ny: usize,
-    /// Per top cell: a zone code, or `SUBGRID_FLAG | subgrid number`.
+    /// Per top cell: the block number.
     top: Vec<u32>,
-    /// `SUB * SUB` codes per subgrid, row-major.
-    sub: Vec<u16>,
+    /// Blocks of `SUB * SUB` codes, row-major; the first blocks are the constant ones.
+    blocks: Vec<u8>,
+}
+
+fn code_for(zone: Option<usize>) -> u8 {
+    match zone {
+        None => OUTSIDE,
+        Some(z) if z < MAX_CODED_ZONE => z as u8,
+        Some(_) => EXACT,
+    }
 }
 
 impl ZoneGrid {
     /// Builds the grid over `bounds` for these edges; `exact` gives the zone of a point no edge is near.
     pub(super) fn build(bounds: &Rect<f64>, edges: &[EdgeRef], exact: impl Fn([f64; 2]) -> Option<usize>) -> Self {
-        let code_of = |p: [f64; 2]| exact(p).map_or(OUTSIDE, |z| u16::try_from(z).unwrap_or(OUTSIDE));
         // Pad the box so every zone lies strictly inside the grid.
         let (w0, h0) = (bounds.width(), bounds.height());
         let pad_x = w0 * 0.01 + 1e-9;
@@ -84,19 +99,19 @@ impl ZoneGrid {
             }
         }
 
+        // Constant blocks: block k holds code k for every code 0..=255.
+        let mut blocks: Vec<u8> = (0..=u8::MAX).flat_map(|c| std::iter::repeat_n(c, SUB * SUB)).collect();
         let mut top = vec![0u32; nx * ny];
-        let mut sub = Vec::new();
         let (sw, sh) = (cw / SUB as f64, ch / SUB as f64);
         for iy in 0..ny {
             for ix in 0..nx {
                 let (cx, cy) = (x0 + ix as f64 * cw, y0 + iy as f64 * ch);
                 let near = &touching[iy * nx + ix];
                 if near.is_empty() {
-                    top[iy * nx + ix] = u32::from(code_of([cx + cw / 2.0, cy + ch / 2.0]));
+                    top[iy * nx + ix] = u32::from(code_for(exact([cx + cw / 2.0, cy + ch / 2.0])));
                     continue;
                 }
-                let n = sub.len() / (SUB * SUB);
-                top[iy * nx + ix] = SUBGRID_FLAG | n as u32;
+                top[iy * nx + ix] = (blocks.len() / (SUB * SUB)) as u32;
                 for sy in 0..SUB {
                     for sx in 0..SUB {
                         let (scx, scy) = (cx + sx as f64 * sw, cy + sy as f64 * sh);
@@ -105,43 +120,65 @@ impl ZoneGrid {
                             let e = &edges[ei as usize];
                             segment_touches_rect(e.a, e.b, cell)
                         });
-                        sub.push(if crossed { EXACT } else { code_of([scx + sw / 2.0, scy + sh / 2.0]) });
+                        blocks.push(if crossed { EXACT } else { code_for(exact([scx + sw / 2.0, scy + sh / 2.0])) });
                     }
                 }
             }
         }
-        Self { x0, y0, inv_w: 1.0 / cw, inv_h: 1.0 / ch, nx, ny, top, sub }
+        Self {
+            x0,
+            y0,
+            inv_fine_w: SUB as f64 / cw,
+            inv_fine_h: SUB as f64 / ch,
+            fine_nx: (nx * SUB) as f64,
+            fine_ny: (ny * SUB) as f64,
+            nx,
+            top,
+            blocks,
+        }
+    }
+
+    /// The grid's code for (`lon`, `lat`): two loads and no data-dependent branch, so the CPU overlaps the
+    /// cache misses of consecutive points. Decode with [`ZoneGrid::decode`].
+    #[inline]
+    pub(super) fn code(&self, lon: f64, lat: f64) -> u8 {
+        let gx = (lon - self.x0) * self.inv_fine_w;
+        let gy = (lat - self.y0) * self.inv_fine_h;
+        // Non-short-circuit `&` so this compiles to flags, not branches; NaN fails every comparison.
+        #[expect(clippy::needless_bitwise_bool, reason = "branch-free on purpose")]
+        let inside = (gx >= 0.0) & (gy >= 0.0) & (gx < self.fine_nx) & (gy < self.fine_ny);
+        let (ix, iy) = if inside { (gx as usize, gy as usize) } else { (0, 0) };
+        let block = self.top[(iy >> SUB_BITS) * self.nx + (ix >> SUB_BITS)] as usize;
+        let code = self.blocks[(block << (2 * SUB_BITS)) | ((iy & (SUB - 1)) << SUB_BITS) | (ix & (SUB - 1))];
+        if inside { code } else { OUTSIDE }
+    }
+
+    /// What a code means.
+    #[inline]
+    pub(super) fn decode(code: u8) -> Lookup {
+        match code {
+            OUTSIDE => Lookup::Outside,
+            EXACT => Lookup::Exact,
+            z => Lookup::Zone(u16::from(z)),
+        }
+    }
+
+    /// The zone a code settles, `None` for outside and for "test exactly" (check with [`Self::decode`]).
+    #[inline]
+    pub(super) fn settled_zone(code: u8) -> Option<usize> {
+        if code < EXACT { Some(usize::from(code)) } else { None }
     }
 
     /// What the grid knows about (`lon`, `lat`).
     #[inline]
     pub(super) fn lookup(&self, lon: f64, lat: f64) -> Lookup {
-        let fx = (lon - self.x0) * self.inv_w;
-        let fy = (lat - self.y0) * self.inv_h;
-        // Written so that NaN fails the test too.
-        if !(fx >= 0.0 && fy >= 0.0 && fx < self.nx as f64 && fy < self.ny as f64) {
-            return Lookup::Outside;
-        }
-        let (ix, iy) = (fx as usize, fy as usize);
-        let t = self.top[iy * self.nx + ix];
-        let code = if t & SUBGRID_FLAG == 0 {
-            t as u16
-        } else {
-            let sx = (((fx - ix as f64) * SUB as f64) as usize).min(SUB - 1);
-            let sy = (((fy - iy as f64) * SUB as f64) as usize).min(SUB - 1);
-            self.sub[(t & !SUBGRID_FLAG) as usize * SUB * SUB + sy * SUB + sx]
-        };
-        match code {
-            OUTSIDE => Lookup::Outside,
-            EXACT => Lookup::Exact,
-            z => Lookup::Zone(z),
-        }
+        Self::decode(self.code(lon, lat))
     }
 
-    /// Cells settled outright vs. needing a subgrid, for reports and tests.
+    /// Top cells crossed by an edge (each has a block of its own).
     #[cfg(test)]
     pub(super) fn subgrid_count(&self) -> usize {
-        self.sub.len() / (SUB * SUB)
+        self.blocks.len() / (SUB * SUB) - 256
     }
 }
 
@@ -183,7 +220,7 @@ mod tests {
         let inside = |p: [f64; 2]| (p[0] >= 0.0 && p[0] <= 1.0 && p[1] >= 0.0 && p[1] <= 1.0).then_some(0);
         let bounds = Rect::new(geo::Coord { x: 0.0, y: 0.0 }, geo::Coord { x: 1.0, y: 1.0 });
         let g = ZoneGrid::build(&bounds, &edges, inside);
-        assert!(g.subgrid_count() > 0 && g.subgrid_count() < g.top.len() / 10);
+        assert!(g.subgrid_count() > 0 && g.subgrid_count() < g.top.len() / 5, "{}", g.subgrid_count());
         assert_eq!(g.lookup(0.5, 0.5), Lookup::Zone(0));
         assert_eq!(g.lookup(5.0, 0.5), Lookup::Outside);
         assert_eq!(g.lookup(f64::NAN, 0.5), Lookup::Outside);
