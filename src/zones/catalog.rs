@@ -74,3 +74,62 @@ impl ZoneCatalog {
             .join(", ")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::zones::{Zone, ZoneSetMeta};
+    use geo::{MultiPolygon, polygon};
+
+    fn set(name: &str, from: Option<(i32, u32, u32)>, to: Option<(i32, u32, u32)>) -> ZoneSet {
+        let date = |d: Option<(i32, u32, u32)>| d.and_then(|(y, m, d)| NaiveDate::from_ymd_opt(y, m, d));
+        let zone = Zone {
+            id: "z".parse().unwrap(),
+            name: "Z".into(),
+            geometry: MultiPolygon(vec![polygon![(x: 0.0, y: 0.0), (x: 1.0, y: 0.0), (x: 1.0, y: 1.0)]]),
+            source: None,
+        };
+        let meta = ZoneSetMeta {
+            name: name.into(),
+            effective_from: date(from),
+            effective_to: date(to),
+            ..ZoneSetMeta::default()
+        };
+        ZoneSet::new(meta, vec![zone]).unwrap()
+    }
+
+    fn on(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn picks_the_latest_set_in_force() {
+        let c = ZoneCatalog::new(
+            vec![
+                set("always", None, None),
+                set("pilot", Some((2017, 2, 27)), Some((2018, 4, 30))),
+                set("expanded", Some((2018, 5, 1)), None),
+            ],
+            IndexOptions::default(),
+        );
+        assert_eq!(c.in_force(on(2016, 1, 1)).unwrap().set().meta().name, "always");
+        assert_eq!(c.in_force(on(2017, 2, 27)).unwrap().set().meta().name, "pilot");
+        assert_eq!(c.in_force(on(2018, 4, 30)).unwrap().set().meta().name, "pilot");
+        assert_eq!(c.in_force(on(2018, 5, 1)).unwrap().set().meta().name, "expanded");
+    }
+
+    #[test]
+    fn says_when_nothing_or_two_sets_are_in_force() {
+        let c = ZoneCatalog::new(vec![set("pilot", Some((2017, 2, 27)), Some((2018, 4, 30)))], IndexOptions::default());
+        let e = c.in_force(on(2010, 1, 1)).unwrap_err().to_string();
+        assert!(
+            e.contains("no zone set is in force on 2010-01-01") && e.contains("pilot (2017-02-27 to 2018-04-30)"),
+            "{e}"
+        );
+        let c = ZoneCatalog::new(
+            vec![set("a", Some((2017, 1, 1)), None), set("b", Some((2017, 1, 1)), None)],
+            IndexOptions::default(),
+        );
+        assert!(matches!(c.in_force(on(2018, 1, 1)), Err(ZoneError::Ambiguous(..))));
+    }
+}
