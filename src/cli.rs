@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::Error;
 use crate::coord::LonLat;
 use crate::eligibility::PointEligibility;
-use crate::formats::points::{self, ColumnChoice, Rejected};
+use crate::formats::points::{self, ColumnChoice, Rejected, ZoneChoice};
 use crate::formats::zonefile::{self, Selection, ZoneFileOptions};
 use crate::zones::{DEFAULT_BORDERLINE_M, IndexOptions, ZoneCatalog, ZoneIndex, ZoneSet, area_m2};
 
@@ -59,7 +59,7 @@ Examples:\n  leadmap check -122.6793 45.5189\n  leadmap check -122.6793 45.5189 
         after_help = "Rows whose coordinates are missing or invalid are reported on stderr (file:line: field: reason), \
 left out of the output, counted in the summary, and written to --rejects FILE if given.\n\
 Exit status: 0 all rows classified; 3 some rows rejected; 1 the file could not be processed.\n\n\
-Examples:\n  leadmap classify calls.csv -o calls-zoned.csv\n  leadmap classify ppb.csv --lon-col OpenDataLon --lat-col OpenDataLat -o out.csv --rejects bad.csv\n  leadmap classify points.geojson -o zoned.geojson"
+Examples:\n  leadmap classify calls.csv -o calls-zoned.csv\n  leadmap classify history.csv --date-col OccurDate -o history-zoned.csv\n  leadmap classify ppb.csv --lon-col OpenDataLon --lat-col OpenDataLat -o out.csv --rejects bad.csv\n  leadmap classify points.geojson -o zoned.geojson"
     )]
     Classify(ClassifyArgs),
     /// List, show, validate and export zone sets.
@@ -125,9 +125,14 @@ pub struct ClassifyArgs {
     /// Write rejected rows here as CSV: line, field, reason, then the row's fields.
     #[arg(long, value_name = "FILE")]
     pub rejects: Option<PathBuf>,
-    /// Date whose zone set applies (YYYY-MM-DD). Default: today.
-    #[arg(long, value_name = "DATE")]
+    /// Date whose zone set applies to every row (YYYY-MM-DD). Default: today.
+    #[arg(long, value_name = "DATE", conflicts_with = "date_col")]
     pub at: Option<NaiveDate>,
+    /// Classify each row with the zone set in force on its own date, read from this column
+    /// (YYYY-MM-DD, optionally with a time, or MM/DD/YYYY); adds a `zone_set` column. For history that
+    /// spans a boundary change.
+    #[arg(long, value_name = "COLUMN")]
+    pub date_col: Option<String>,
     /// No progress bar and no per-row reports; the summary is still printed.
     #[arg(short, long)]
     pub quiet: bool,
@@ -263,6 +268,10 @@ fn classify(args: &ClassifyArgs) -> Result<ExitCode, Error> {
     let catalog = load_catalog(&args.zones)?;
     let at = args.at.unwrap_or_else(today);
     let index = in_force(&catalog, at)?;
+    let zones = match &args.date_col {
+        Some(column) => ZoneChoice::ByDate { catalog: &catalog, column },
+        None => ZoneChoice::Fixed(&index),
+    };
     let name = args.input.display().to_string();
     let is_geojson =
         args.input.extension().is_some_and(|e| e.eq_ignore_ascii_case("geojson") || e.eq_ignore_ascii_case("json"));
@@ -312,10 +321,13 @@ fn classify(args: &ClassifyArgs) -> Result<ExitCode, Error> {
     };
     let bar = progress_bar(len, quiet);
     let summary = if is_geojson {
+        if args.date_col.is_some() {
+            return Err(Error::Usage("--date-col applies to CSV input; GeoJSON points use --at".into()));
+        }
         points::classify_geojson(input, output, &name, &index, on_reject)?
     } else {
         let columns = ColumnChoice { lon: args.lon_col.clone(), lat: args.lat_col.clone() };
-        points::classify_csv(input, output, &name, &index, &columns, on_reject, |b| bar.set_position(b))?
+        points::classify_csv(input, output, &name, zones, &columns, on_reject, |b| bar.set_position(b))?
     };
     bar.finish_and_clear();
     if let Some(e) = reject_err {
@@ -331,17 +343,19 @@ fn classify(args: &ClassifyArgs) -> Result<ExitCode, Error> {
             if args.rejects.is_some() { "" } else { " (use --rejects FILE to keep them all)" }
         );
     }
-    let zones = index.set().zones();
-    let per_zone: Vec<String> = zones.iter().zip(&summary.per_zone).map(|(z, n)| format!("{} {n}", z.id)).collect();
+    let per_zone: Vec<String> = summary.per_zone.iter().map(|(id, n)| format!("{id} {n}")).collect();
+    let sets = if args.date_col.is_some() {
+        format!("zone sets by row date: {}", catalog.describe())
+    } else {
+        format!("zone set {} {}", index.set().meta().name, index.set().version())
+    };
     eprintln!(
-        "{name}: read {}, classified {} ({}; outside {}), rejected {} [zone set {} {}]",
+        "{name}: read {}, classified {} ({}; outside {}), rejected {} [{sets}]",
         summary.read,
         summary.classified,
         per_zone.join(", "),
         summary.outside,
         summary.rejected,
-        index.set().meta().name,
-        index.set().version()
     );
     Ok(if summary.rejected > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })
 }

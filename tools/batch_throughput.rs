@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use leadmap::formats::zonefile::{ZoneFileOptions, read_zone_file};
-use leadmap::zones::{IndexOptions, ZoneIndex};
+use leadmap::zones::{IndexOptions, ZoneIndex, ZoneNo};
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
@@ -53,7 +53,7 @@ fn main() -> Result<()> {
     let zones = index.set().zones();
     let mut counts = serde_json::Map::new();
     for (i, z) in zones.iter().enumerate() {
-        counts.insert(z.id.to_string(), out.iter().filter(|o| **o == Some(i)).count().into());
+        counts.insert(z.id.to_string(), out.iter().filter(|o| o.map(ZoneNo::index) == Some(i)).count().into());
     }
     counts.insert("outside".into(), out.iter().filter(|o| o.is_none()).count().into());
     let report = serde_json::json!({

@@ -2,12 +2,15 @@
 //! Streams CSV row by row, adds a `zone` column, and reports every rejected row with its line, field and
 //! reason; nothing is dropped silently.
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
+
+use chrono::NaiveDate;
 
 use serde_json::{Map, Value};
 
 use crate::coord::LonLat;
-use crate::zones::ZoneIndex;
+use crate::zones::{ZoneCatalog, ZoneIndex};
 
 /// Column names tried, in order, when `--lon-col` is not given (case-insensitive).
 pub const LON_CANDIDATES: &[&str] = &["lon", "lng", "long", "longitude", "x", "opendatalon"];
@@ -21,6 +24,38 @@ pub struct ColumnChoice {
     pub lon: Option<String>,
     /// Latitude column; default: the first of [`LAT_CANDIDATES`] present.
     pub lat: Option<String>,
+}
+
+/// Which zone set classifies each row.
+#[derive(Clone, Copy, Debug)]
+pub enum ZoneChoice<'a> {
+    /// Every row against this set.
+    Fixed(&'a ZoneIndex),
+    /// Each row against the set in force on the date in this column (`YYYY-MM-DD`, optionally followed
+    /// by a time, or `MM/DD/YYYY`); a `zone_set` column names the set that answered.
+    ByDate {
+        /// The loaded sets.
+        catalog: &'a ZoneCatalog,
+        /// The date column's name.
+        column: &'a str,
+    },
+}
+
+/// Parses a row's date: `YYYY-MM-DD` (anything after the tenth character, such as a time, is ignored)
+/// or `MM/DD/YYYY`.
+///
+/// # Examples
+/// ```
+/// use leadmap::formats::points::parse_row_date;
+/// assert_eq!(parse_row_date(b"2017-06-01T13:05:00").unwrap().to_string(), "2017-06-01");
+/// assert_eq!(parse_row_date(b"09/26/2012").unwrap().to_string(), "2012-09-26");
+/// assert!(parse_row_date(b"yesterday").is_none());
+/// ```
+#[must_use]
+pub fn parse_row_date(bytes: &[u8]) -> Option<NaiveDate> {
+    let text = std::str::from_utf8(bytes.trim_ascii()).ok()?;
+    let iso = text.get(..10).and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+    iso.or_else(|| NaiveDate::parse_from_str(text.split_whitespace().next()?, "%m/%d/%Y").ok())
 }
 
 /// A row or feature that could not be classified.
@@ -47,8 +82,8 @@ pub struct ClassifySummary {
     pub rejected: u64,
     /// Classified rows outside every zone.
     pub outside: u64,
-    /// Classified rows per zone, in zone order (as the set sorts them).
-    pub per_zone: Vec<u64>,
+    /// Classified rows per zone id (across zone sets when rows are classified by date).
+    pub per_zone: BTreeMap<String, u64>,
 }
 
 /// Why a point file could not be processed at all.
@@ -123,13 +158,14 @@ fn parse_number(bytes: &[u8], column: &str) -> Result<f64, String> {
 }
 
 /// Streams a CSV from `input` to `output`, adding a `zone` column (zone id, empty when outside every
-/// zone). Rejected rows are passed to `on_reject` and left out of the output. `progress` is called
-/// with the bytes read so far every 64 Ki rows.
+/// zone; plus `zone_set` when classifying by date). Rejected rows are passed to `on_reject` with the
+/// header, and left out of the output. `progress` is called with the bytes read so far every 64 Ki rows.
+#[expect(clippy::too_many_lines, reason = "one streaming loop; its steps read best in order")]
 pub fn classify_csv(
     input: impl Read,
     output: impl Write,
     file: &str,
-    index: &ZoneIndex,
+    zones: ZoneChoice<'_>,
     columns: &ColumnChoice,
     mut on_reject: impl FnMut(&[String], Rejected),
     mut progress: impl FnMut(u64),
@@ -149,11 +185,23 @@ pub fn classify_csv(
     let lat_i = find_column(&headers, columns.lat.as_deref(), LAT_CANDIDATES, "lat", file)?;
     let lon_name = String::from_utf8_lossy(&headers[lon_i]).into_owned();
     let lat_name = String::from_utf8_lossy(&headers[lat_i]).into_owned();
+    // The zone source with its date column resolved to an index.
+    let source = match zones {
+        ZoneChoice::Fixed(index) => Source::Fixed(index),
+        ZoneChoice::ByDate { catalog, column } => {
+            let col = find_column(&headers, Some(column), &[], "date", file)?;
+            Source::ByDate { col, name: String::from_utf8_lossy(&headers[col]).into_owned(), catalog }
+        }
+    };
+    let date_col = matches!(source, Source::ByDate { .. }).then_some(());
     let zone_col: &[u8] = if headers.iter().any(|h| h == b"zone") { b"leadmap_zone" } else { b"zone" };
-    wtr.write_record(headers.iter().chain(std::iter::once(zone_col))).map_err(csv_err)?;
+    let set_col: &[&[u8]] = if date_col.is_some() { &[b"zone_set"] } else { &[] };
+    wtr.write_record(headers.iter().chain(std::iter::once(zone_col)).chain(set_col.iter().copied()))
+        .map_err(csv_err)?;
 
-    let zone_ids: Vec<&[u8]> = index.set().zones().iter().map(|z| z.id.as_str().as_bytes()).collect();
-    let mut summary = ClassifySummary { per_zone: vec![0; zone_ids.len()], ..ClassifySummary::default() };
+    let mut summary = ClassifySummary::default();
+    // The set for the last date seen: rows usually come in date runs.
+    let mut by_date: Option<(NaiveDate, &ZoneIndex)> = None;
     let mut rec = csv::ByteRecord::new();
     let width = headers.len();
     loop {
@@ -213,19 +261,58 @@ pub fn classify_csv(
                 continue;
             }
         };
-        let zone = index.classify(point.lon(), point.lat());
-        let zone_bytes: &[u8] = if let Some(z) = zone {
-            summary.per_zone[z] += 1;
-            zone_ids[z]
+        let index = match &source {
+            Source::Fixed(index) => *index,
+            Source::ByDate { col, name, catalog } => {
+                let Some(date) = parse_row_date(&rec[*col]) else {
+                    let shown = String::from_utf8_lossy(&rec[*col]).into_owned();
+                    summary.rejected += 1;
+                    let reason = format!("{name} {shown:?} is not a date (YYYY-MM-DD or MM/DD/YYYY)");
+                    on_reject(&header_names, reject(name, reason, &rec));
+                    continue;
+                };
+                match by_date {
+                    Some((d, index)) if d == date => index,
+                    _ => match catalog.in_force(date) {
+                        Ok(index) => {
+                            by_date = Some((date, index));
+                            index
+                        }
+                        Err(e) => {
+                            summary.rejected += 1;
+                            on_reject(&header_names, reject(name, e.to_string(), &rec));
+                            continue;
+                        }
+                    },
+                }
+            }
+        };
+        let zone_bytes: &[u8] = if let Some(z) = index.classify(point.lon(), point.lat()) {
+            let id = index.set().zones()[z].id.as_str();
+            match summary.per_zone.get_mut(id) {
+                Some(n) => *n += 1,
+                None => {
+                    summary.per_zone.insert(id.to_owned(), 1);
+                }
+            }
+            id.as_bytes()
         } else {
             summary.outside += 1;
             b""
         };
-        wtr.write_record(rec.iter().chain(std::iter::once(zone_bytes))).map_err(csv_err)?;
+        let set_name: &[&[u8]] = if date_col.is_some() { &[index.set().meta().name.as_bytes()] } else { &[] };
+        wtr.write_record(rec.iter().chain(std::iter::once(zone_bytes)).chain(set_name.iter().copied()))
+            .map_err(csv_err)?;
         summary.classified += 1;
     }
     wtr.flush().map_err(|source| PointFileError::Io { file: "output".to_owned(), source })?;
     Ok(summary)
+}
+
+/// [`ZoneChoice`] with its date column found in the header.
+enum Source<'a> {
+    Fixed(&'a ZoneIndex),
+    ByDate { col: usize, name: String, catalog: &'a ZoneCatalog },
 }
 
 /// Reads a GeoJSON FeatureCollection of Point features and writes it back with a `zone` property on
@@ -245,7 +332,7 @@ pub fn classify_geojson(
         .and_then(Value::as_array_mut)
         .ok_or_else(|| gj_err("not a FeatureCollection (no \"features\" array)".to_owned()))?;
     let zones = index.set().zones();
-    let mut summary = ClassifySummary { per_zone: vec![0; zones.len()], ..ClassifySummary::default() };
+    let mut summary = ClassifySummary::default();
     let mut kept = Vec::with_capacity(features.len());
     for (i, mut f) in features.drain(..).enumerate() {
         summary.read += 1;
@@ -269,7 +356,7 @@ pub fn classify_geojson(
         };
         let zone = index.classify(point.lon(), point.lat());
         let value = if let Some(z) = zone {
-            summary.per_zone[z] += 1;
+            *summary.per_zone.entry(zones[z].id.to_string()).or_default() += 1;
             Value::String(zones[z].id.as_str().to_owned())
         } else {
             summary.outside += 1;

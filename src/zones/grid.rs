@@ -9,7 +9,7 @@
 
 use geo::Rect;
 
-use super::index::EdgeRef;
+use super::index::{EdgeRef, ZoneNo};
 use crate::geodesy::LocalScale;
 
 /// Subgrid side, in cells (a power of two: the fine index splits into top and sub by shifts).
@@ -164,9 +164,10 @@ impl ZoneGrid {
     }
 
     /// The zone a code settles, `None` for outside and for "test exactly" (check with [`Self::decode`]).
+    /// Branch-free: `Option<ZoneNo>` is a 16-bit number with 0 for `None`.
     #[inline]
-    pub(super) fn settled_zone(code: u8) -> Option<usize> {
-        if code < EXACT { Some(usize::from(code)) } else { None }
+    pub(super) fn settled_zone(code: u8) -> Option<ZoneNo> {
+        ZoneNo::from_raw(if code < EXACT { u16::from(code) + 1 } else { 0 })
     }
 
     /// What the grid knows about (`lon`, `lat`).

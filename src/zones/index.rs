@@ -20,6 +20,8 @@
 //! points with one memory read; it runs the exact test only for points in grid cells crossed by an edge,
 //! so it always equals [`ZoneIndex::zone_at`].
 
+use std::num::NonZeroU16;
+
 use geo::BoundingRect;
 use rstar::RTree;
 use rstar::primitives::{GeomWithData, Line, Rectangle};
@@ -59,6 +61,32 @@ pub struct Location {
     pub nearest_zone: usize,
     /// `distance_m` is within the borderline distance.
     pub borderline: bool,
+}
+
+/// A zone's position in its set (the index into [`ZoneSet::zones`]) in two bytes, so that
+/// `Option<ZoneNo>` is two bytes too: the compact answer of [`ZoneIndex::classify_batch`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ZoneNo(NonZeroU16);
+
+impl ZoneNo {
+    /// The zone at `index` of its set; `None` past the 16-bit range (sets hold at most
+    /// [`super::MAX_ZONES`]).
+    #[must_use]
+    pub fn new(index: usize) -> Option<Self> {
+        u16::try_from(index + 1).ok().and_then(NonZeroU16::new).map(Self)
+    }
+
+    /// The index into [`ZoneSet::zones`].
+    #[must_use]
+    pub fn index(self) -> usize {
+        usize::from(self.0.get() - 1)
+    }
+
+    /// From the stored form, index + 1; 0 is `None`.
+    #[inline]
+    pub(super) fn from_raw(index_plus_one: u16) -> Option<Self> {
+        NonZeroU16::new(index_plus_one).map(Self)
+    }
 }
 
 /// Where a point is relative to one polygon.
@@ -210,12 +238,12 @@ impl ZoneIndex {
     }
 
     /// Classifies many (lon, lat) points into `out` (cleared first), in order; equal to [`Self::classify`]
-    /// on each point.
+    /// on each point. Answers are [`ZoneNo`]s (two bytes each, `None` outside) to keep the output small.
     ///
     /// # Performance
     /// Works in chunks: first the grid codes of a chunk (branch-free loads that the CPU overlaps), then
     /// the answers, running the exact test only where a code says so.
-    pub fn classify_batch(&self, points: &[[f64; 2]], out: &mut Vec<Option<usize>>) {
+    pub fn classify_batch(&self, points: &[[f64; 2]], out: &mut Vec<Option<ZoneNo>>) {
         const CHUNK: usize = 256;
         out.clear();
         out.reserve(points.len());
@@ -228,7 +256,7 @@ impl ZoneIndex {
             out.extend(codes[..chunk.len()].iter().map(|&c| ZoneGrid::settled_zone(c)));
             for (i, (&c, p)) in codes.iter().zip(chunk).enumerate() {
                 if ZoneGrid::decode(c) == Lookup::Exact {
-                    out[start + i] = self.zone_at(p[0], p[1]).0;
+                    out[start + i] = self.zone_at(p[0], p[1]).0.and_then(ZoneNo::new);
                 }
             }
         }

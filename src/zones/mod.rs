@@ -9,7 +9,7 @@ mod index;
 mod validate;
 
 pub use catalog::ZoneCatalog;
-pub use index::{DEFAULT_BORDERLINE_M, IndexOptions, Location, ZoneIndex};
+pub use index::{DEFAULT_BORDERLINE_M, IndexOptions, Location, ZoneIndex, ZoneNo};
 pub use validate::{GeometryProblem, RawPolygon, validate_polygons};
 
 use std::fmt;

@@ -178,3 +178,62 @@ fn help_has_examples_and_states_the_axis_order() {
     let out = leadmap(&["check", "--help"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("Longitude"));
 }
+
+#[test]
+fn classify_by_row_date_uses_the_zone_set_in_force_that_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("ppb-zoned.csv");
+    let rejects = dir.path().join("rejects.csv");
+    let ppb = shared("data/portland/ppb-drug-offenses-2015-2021.csv");
+    let out = leadmap(&[
+        "classify",
+        ppb.to_str().unwrap(),
+        "--date-col",
+        "OccurDate",
+        "-o",
+        output.to_str().unwrap(),
+        "--rejects",
+        rejects.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+
+    let catalog = leadmap::zones::ZoneCatalog::new(
+        leadmap::builtin::zone_sets().unwrap(),
+        leadmap::zones::IndexOptions::default(),
+    );
+    let mut rdr = csv::Reader::from_path(&output).unwrap();
+    let headers = rdr.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (date_i, lon_i, lat_i, zone_i, set_i) =
+        (col("OccurDate"), col("OpenDataLon"), col("OpenDataLat"), col("zone"), col("zone_set"));
+    let mut by_set = std::collections::BTreeMap::<String, usize>::new();
+    for row in rdr.records() {
+        let row = row.unwrap();
+        let date: chrono::NaiveDate = row[date_i].parse().unwrap();
+        let expected_set = if date >= chrono::NaiveDate::from_ymd_opt(2018, 5, 1).unwrap() {
+            "portland-lead-2018"
+        } else {
+            "portland-lead-2017"
+        };
+        assert_eq!(&row[set_i], expected_set, "row dated {date}");
+        let idx = catalog.in_force(date).unwrap();
+        let zone = idx.zone_at(row[lon_i].parse().unwrap(), row[lat_i].parse().unwrap()).0;
+        assert_eq!(&row[zone_i], zone.map_or("", |z| idx.set().zones()[z].id.as_str()));
+        *by_set.entry(row[set_i].to_owned()).or_default() += 1;
+    }
+    assert!(by_set["portland-lead-2017"] > 500 && by_set["portland-lead-2018"] > 3000, "{by_set:?}");
+
+    // Rows before the pilot began have no zone set; rows without coordinates have no point.
+    let mut rej = csv::ReaderBuilder::new().flexible(true).from_path(&rejects).unwrap();
+    let mut reasons = std::collections::BTreeMap::<String, usize>::new();
+    for row in rej.records() {
+        let row = row.unwrap();
+        let kind = if row[2].contains("no zone set is in force") { "before the pilot" } else { &row[2] };
+        *reasons.entry(kind.to_owned()).or_default() += 1;
+    }
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert_eq!(reasons["OpenDataLon is empty (no coordinates)"], 242);
+    let located: usize = by_set.values().sum();
+    assert_eq!(located + reasons["before the pilot"], 8955);
+}

@@ -3,7 +3,7 @@
 
 use leadmap::coord::LonLat;
 use leadmap::eligibility::PointEligibility;
-use leadmap::formats::points::{ColumnChoice, classify_csv};
+use leadmap::formats::points::{ColumnChoice, ZoneChoice, classify_csv};
 use leadmap::formats::zonefile::read_zone_file;
 use leadmap::zones::{IndexOptions, ZoneCatalog, ZoneIndex};
 
@@ -14,15 +14,22 @@ const PPB: &str = "data/portland/ppb-drug-offenses-2015-2021.csv";
 fn count_ppb(idx: &ZoneIndex) -> (Vec<(String, u64)>, u64, u64) {
     let file = std::fs::File::open(shared(PPB)).unwrap();
     let mut rejected = Vec::new();
-    let summary =
-        classify_csv(file, std::io::sink(), PPB, idx, &ColumnChoice::default(), |_, r| rejected.push(r), |_| {})
-            .unwrap();
+    let summary = classify_csv(
+        file,
+        std::io::sink(),
+        PPB,
+        ZoneChoice::Fixed(idx),
+        &ColumnChoice::default(),
+        |_, r| rejected.push(r),
+        |_| {},
+    )
+    .unwrap();
     assert_eq!(summary.rejected, rejected.len() as u64);
     assert!(
         rejected.iter().all(|r| r.field == "OpenDataLon" && r.reason.contains("empty")),
         "only rows without coordinates are rejected"
     );
-    let per_zone = idx.set().zones().iter().map(|z| z.id.to_string()).zip(summary.per_zone.iter().copied()).collect();
+    let per_zone = summary.per_zone.into_iter().collect();
     (per_zone, summary.classified, summary.rejected)
 }
 
