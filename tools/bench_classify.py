@@ -19,7 +19,6 @@ arguments/inputs.
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import subprocess
 import sys
@@ -218,10 +217,7 @@ def main() -> int:
             status = 3
     summary["status"] = status
 
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(summary, indent=1) + "\n")
-    print(f"wrote {out}", file=sys.stderr)
+    zoneio.write_summary(args.json, summary)
     return status
 
 

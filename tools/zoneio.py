@@ -242,3 +242,11 @@ def near_edge_points(rng: np.random.Generator, edges: np.ndarray, n: int, max_m:
     nx, ny = -dy_m[idx] / length[idx], dx_m[idx] / length[idx]
     kbx, kby = metres_per_degree(by)
     return bx + off * nx / kbx, by + off * ny / kby
+
+
+def write_summary(path: str | os.PathLike, summary: dict) -> None:
+    """Write a benchmark's JSON summary (creating its folder) and say where on stderr."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(summary, indent=1) + "\n")
+    print(f"wrote {out}", file=sys.stderr)
