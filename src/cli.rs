@@ -80,9 +80,14 @@ pub struct ZoneArgs {
     /// Property holding the display name. Default: `name`, else the key.
     #[arg(long, value_name = "FIELD", global = true)]
     pub name_field: Option<String>,
-    /// Keep only these features, as these zone ids: 'KEY=id[:Name],...'. Several keys may map to one id
-    /// (those features are merged).
-    #[arg(long, value_name = "KEY=ID,...", value_parser = parse_selection, global = true)]
+    /// Which features to keep, under which zone ids (see `--help`).
+    #[arg(
+        long,
+        value_name = "KEY=ID,...",
+        value_parser = parse_selection,
+        global = true,
+        help = "Keep only these features, as these zone ids: 'KEY=id[:Name],...'. Several keys may map to one id (those features are merged)"
+    )]
     pub select: Option<Selection>,
     /// Points within this many metres of a zone edge are `borderline`.
     #[arg(long, value_name = "METRES", default_value_t = DEFAULT_BORDERLINE_M, global = true)]
