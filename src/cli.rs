@@ -13,9 +13,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::Error;
 use crate::coord::LonLat;
 use crate::eligibility::PointEligibility;
-use crate::formats::points::{self, ColumnChoice, Rejected, ZoneChoice};
+use crate::formats::points::{self, ColumnChoice, Files, Rejected, ZoneChoice};
 use crate::formats::zonefile::{self, Selection, ZoneFileOptions};
-use crate::zones::{DEFAULT_BORDERLINE_M, IndexOptions, ZoneCatalog, ZoneIndex, ZoneSet, area_m2};
+use crate::zones::{DEFAULT_BORDERLINE_M, IndexOptions, ZoneCatalog, ZoneIndex, ZoneSet, area_m2, date_or_open};
 
 const ABOUT: &str =
     "LEAD (Law Enforcement Assisted Diversion) eligibility by location: is a contact inside a LEAD area?";
@@ -231,8 +231,10 @@ fn file_options(args: &ZoneArgs) -> ZoneFileOptions {
 /// Loads the zone sets named by the arguments (or the built-in ones).
 pub fn load_sets(args: &ZoneArgs) -> Result<Vec<ZoneSet>, Error> {
     if args.zones.is_empty() {
-        if args.zone_field.is_some() || args.select.is_some() {
-            return Err(Error::Usage("--zone-field and --select apply to --zones FILE; no file was given".into()));
+        if args.zone_field.is_some() || args.name_field.is_some() || args.select.is_some() {
+            return Err(Error::Usage(
+                "--zone-field, --name-field and --select apply to --zones FILE; no file was given".into(),
+            ));
         }
         return Ok(crate::builtin::zone_sets()?);
     }
@@ -247,7 +249,18 @@ fn load_catalog(args: &ZoneArgs) -> Result<ZoneCatalog, Error> {
             args.borderline_m
         )));
     }
-    Ok(ZoneCatalog::new(load_sets(args)?, IndexOptions { borderline_m: args.borderline_m }))
+    let sets = load_sets(args)?;
+    for (i, a) in sets.iter().enumerate() {
+        if let Some(b) = sets[i + 1..].iter().find(|b| b.meta().name == a.meta().name) {
+            return Err(Error::Usage(format!(
+                "two zone sets are named {:?} (versions {} and {}); give each file its own \"name\" member",
+                a.meta().name,
+                a.version(),
+                b.version()
+            )));
+        }
+    }
+    Ok(ZoneCatalog::new(sets, IndexOptions { borderline_m: args.borderline_m }))
 }
 
 fn in_force(catalog: &ZoneCatalog, at: NaiveDate) -> Result<Arc<ZoneIndex>, Error> {
@@ -270,16 +283,33 @@ fn check(args: &CheckArgs) -> Result<ExitCode, Error> {
 }
 
 fn classify(args: &ClassifyArgs) -> Result<ExitCode, Error> {
-    let catalog = load_catalog(&args.zones)?;
-    let at = args.at.unwrap_or_else(today);
-    let index = in_force(&catalog, at)?;
-    let zones = match &args.date_col {
-        Some(column) => ZoneChoice::ByDate { catalog: &catalog, column },
-        None => ZoneChoice::Fixed(&index),
-    };
-    let name = args.input.display().to_string();
     let is_geojson =
         args.input.extension().is_some_and(|e| e.eq_ignore_ascii_case("geojson") || e.eq_ignore_ascii_case("json"));
+    // Usage checks first: nothing is created or truncated before they pass.
+    if is_geojson && args.date_col.is_some() {
+        return Err(Error::Usage("--date-col applies to CSV input; GeoJSON points use --at".into()));
+    }
+    for out in [&args.output, &args.rejects].into_iter().flatten() {
+        if same_file(&args.input, out) {
+            return Err(Error::Usage(format!(
+                "{} is the input file; writing it would destroy the data being read. Choose another output",
+                out.display()
+            )));
+        }
+    }
+    let catalog = load_catalog(&args.zones)?;
+    // With --date-col each row picks its set; otherwise every row uses the set in force --at.
+    let fixed = match &args.date_col {
+        Some(_) => None,
+        None => Some(in_force(&catalog, args.at.unwrap_or_else(today))?),
+    };
+    let zones = match (&fixed, &args.date_col) {
+        (Some(index), _) => ZoneChoice::Fixed(index),
+        (None, Some(column)) => ZoneChoice::ByDate { catalog: &catalog, column },
+        (None, None) => return Err(Error::Usage("no zone set chosen".into())),
+    };
+    let name = args.input.display().to_string();
+    let out_name = args.output.as_ref().map_or_else(|| "stdout".to_owned(), |p| p.display().to_string());
     let (input, len): (Box<dyn Read>, Option<u64>) = if args.input.as_os_str() == "-" {
         (Box::new(std::io::stdin().lock()), None)
     } else {
@@ -291,55 +321,34 @@ fn classify(args: &ClassifyArgs) -> Result<ExitCode, Error> {
         Some(p) => Box::new(BufWriter::with_capacity(1 << 20, File::create(p).map_err(io_err(p))?)),
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
-    let mut rejects_out = match &args.rejects {
-        Some(p) => Some(
-            csv::WriterBuilder::new()
-                .flexible(true)
-                .from_path(p)
-                .map_err(|e| Error::Usage(format!("{}: {e}", p.display())))?,
-        ),
+    let mut rejects = match &args.rejects {
+        Some(p) => Some(RejectsFile::create(p)?),
         None => None,
     };
-    let mut rejects_header_written = false;
     let quiet = args.quiet;
     let mut shown = 0u64;
-    let mut reject_err = None;
     let on_reject = |header: &[String], r: Rejected| {
         if !quiet && shown < 20 {
             let what = if is_geojson { "feature " } else { "" };
             eprintln!("{name}:{what}{}: {}: {}", r.line, r.field, r.reason);
         }
         shown += 1;
-        if let Some(w) = rejects_out.as_mut() {
-            let mut result = Ok(());
-            if !rejects_header_written {
-                rejects_header_written = true;
-                let head = ["line", "field", "reason"].map(str::to_owned);
-                result = w.write_record(head.iter().chain(header));
-            }
-            let head = [r.line.to_string(), r.field, r.reason];
-            result = result.and_then(|()| w.write_record(head.iter().chain(r.fields.iter())));
-            if let Err(e) = result {
-                reject_err.get_or_insert(e);
-            }
+        if let Some(w) = rejects.as_mut() {
+            w.write(header, r);
         }
     };
+    let files = Files { input: &name, output: &out_name };
     let bar = progress_bar(len, quiet);
     let summary = if is_geojson {
-        if args.date_col.is_some() {
-            return Err(Error::Usage("--date-col applies to CSV input; GeoJSON points use --at".into()));
-        }
-        points::classify_geojson(input, output, &name, &index, on_reject)?
+        let Some(index) = &fixed else { return Err(Error::Usage("no zone set chosen".into())) };
+        points::classify_geojson(input, output, files, index, on_reject)?
     } else {
         let columns = ColumnChoice { lon: args.lon_col.clone(), lat: args.lat_col.clone() };
-        points::classify_csv(input, output, &name, zones, &columns, on_reject, |b| bar.set_position(b))?
+        points::classify_csv(input, output, files, zones, &columns, on_reject, |b| bar.set_position(b))?
     };
     bar.finish_and_clear();
-    if let Some(e) = reject_err {
-        return Err(Error::Usage(format!("writing rejects: {e}")));
-    }
-    if let (Some(mut w), Some(p)) = (rejects_out, &args.rejects) {
-        w.flush().map_err(io_err(p))?;
+    if let Some(w) = rejects {
+        w.finish()?;
     }
     if !quiet && summary.rejected > 20 {
         eprintln!(
@@ -349,10 +358,9 @@ fn classify(args: &ClassifyArgs) -> Result<ExitCode, Error> {
         );
     }
     let per_zone: Vec<String> = summary.per_zone.iter().map(|(id, n)| format!("{id} {n}")).collect();
-    let sets = if args.date_col.is_some() {
-        format!("zone sets by row date: {}", catalog.describe())
-    } else {
-        format!("zone set {} {}", index.set().meta().name, index.set().version())
+    let sets = match &fixed {
+        Some(index) => format!("zone set {} {}", index.set().meta().name, index.set().version()),
+        None => format!("zone sets by row date: {}", catalog.describe()),
     };
     eprintln!(
         "{name}: read {}, classified {} ({}; outside {}), rejected {} [{sets}]",
@@ -363,6 +371,58 @@ fn classify(args: &ClassifyArgs) -> Result<ExitCode, Error> {
         summary.rejected,
     );
     Ok(if summary.rejected > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })
+}
+
+/// Whether two paths name the same existing file (or the same path when one does not exist yet).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// The `--rejects` CSV: `line,field,reason` then the input's own columns; the first write error is
+/// kept and reported at the end.
+struct RejectsFile {
+    path: PathBuf,
+    writer: csv::Writer<File>,
+    header_written: bool,
+    error: Option<csv::Error>,
+}
+
+impl RejectsFile {
+    fn create(path: &Path) -> Result<Self, Error> {
+        let file = File::create(path).map_err(io_err(path))?;
+        Ok(Self {
+            path: path.to_owned(),
+            writer: csv::WriterBuilder::new().flexible(true).from_writer(file),
+            header_written: false,
+            error: None,
+        })
+    }
+
+    fn write(&mut self, header: &[String], r: Rejected) {
+        if self.error.is_some() {
+            return;
+        }
+        let mut result = Ok(());
+        if !self.header_written {
+            self.header_written = true;
+            let head = ["line", "field", "reason"].map(str::to_owned);
+            result = self.writer.write_record(head.iter().chain(header));
+        }
+        let head = [r.line.to_string(), r.field, r.reason];
+        result = result.and_then(|()| self.writer.write_record(head.iter().chain(r.fields.iter())));
+        self.error = result.err();
+    }
+
+    fn finish(mut self) -> Result<(), Error> {
+        let path = self.path.display().to_string();
+        if let Some(e) = self.error {
+            return Err(Error::Io { path, source: std::io::Error::other(e.to_string()) });
+        }
+        self.writer.flush().map_err(|source| Error::Io { path, source })
+    }
 }
 
 fn progress_bar(len: Option<u64>, quiet: bool) -> indicatif::ProgressBar {
@@ -395,7 +455,6 @@ fn zones_list(zones: &ZoneArgs) -> Result<ExitCode, Error> {
     for idx in catalog.indexes() {
         let set = idx.set();
         let m = set.meta();
-        let show = |d: Option<NaiveDate>| d.map_or_else(|| "open".to_owned(), |d| d.to_string());
         let mark = if now.as_ref() == Some(set.version()) { "  (in force today)" } else { "" };
         w(
             &mut out,
@@ -403,8 +462,8 @@ fn zones_list(zones: &ZoneArgs) -> Result<ExitCode, Error> {
                 "{}  version {}  {} to {}{mark}",
                 m.name,
                 set.version(),
-                show(m.effective_from),
-                show(m.effective_to)
+                date_or_open(m.effective_from),
+                date_or_open(m.effective_to)
             ),
         )?;
         if let Some(t) = &m.title {
@@ -491,7 +550,7 @@ fn zones_export(
     let index = in_force(&catalog, at.unwrap_or_else(today))?;
     let by_ext = output.and_then(Path::extension).is_some_and(|e| e.eq_ignore_ascii_case("fgb"));
     let format = format.unwrap_or(if by_ext { ExportFormat::Fgb } else { ExportFormat::Geojson });
-    let out: Box<dyn Write> = match output {
+    let mut out: Box<dyn Write> = match output {
         Some(p) => Box::new(BufWriter::new(File::create(p).map_err(io_err(p))?)),
         None if format == ExportFormat::Fgb && std::io::stdout().is_terminal() => {
             return Err(Error::Usage("FlatGeobuf is binary: give -o FILE.fgb".into()));
@@ -501,13 +560,12 @@ fn zones_export(
     let target = output.map_or_else(|| "stdout".to_owned(), |p| p.display().to_string());
     match format {
         ExportFormat::Geojson => {
-            let mut out = out;
             serde_json::to_writer(&mut out, &zonefile::zone_set_to_geojson(index.set()))
                 .map_err(|e| Error::Io { path: target.clone(), source: e.into() })?;
             writeln!(out).and_then(|()| out.flush()).map_err(|source| Error::Io { path: target, source })?;
         }
         ExportFormat::Fgb => {
-            zonefile::write_zone_set_fgb(index.set(), out).map_err(|e| Error::Usage(format!("{target}: {e}")))?;
+            zonefile::write_zone_set_fgb(index.set(), &mut out, &target)?;
         }
     }
     Ok(ExitCode::SUCCESS)

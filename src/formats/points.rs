@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 
 use serde_json::{Map, Value};
 
-use crate::coord::LonLat;
+use crate::coord::{CoordError, LonLat};
 use crate::zones::{ZoneCatalog, ZoneIndex};
 
 /// Column names tried, in order, when `--lon-col` is not given (case-insensitive).
@@ -24,6 +24,15 @@ pub struct ColumnChoice {
     pub lon: Option<String>,
     /// Latitude column; default: the first of [`LAT_CANDIDATES`] present.
     pub lat: Option<String>,
+}
+
+/// The names of the input and output, for messages.
+#[derive(Clone, Copy, Debug)]
+pub struct Files<'a> {
+    /// The input, as the user named it.
+    pub input: &'a str,
+    /// The output (a path, or `stdout`).
+    pub output: &'a str,
 }
 
 /// Which zone set classifies each row.
@@ -50,12 +59,22 @@ pub enum ZoneChoice<'a> {
 /// assert_eq!(parse_row_date(b"2017-06-01T13:05:00").unwrap().to_string(), "2017-06-01");
 /// assert_eq!(parse_row_date(b"09/26/2012").unwrap().to_string(), "2012-09-26");
 /// assert!(parse_row_date(b"yesterday").is_none());
+/// assert!(parse_row_date(b"09/26/12").is_none(), "two-digit years are refused");
 /// ```
 #[must_use]
 pub fn parse_row_date(bytes: &[u8]) -> Option<NaiveDate> {
     let text = std::str::from_utf8(bytes.trim_ascii()).ok()?;
-    let iso = text.get(..10).and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
-    iso.or_else(|| NaiveDate::parse_from_str(text.split_whitespace().next()?, "%m/%d/%Y").ok())
+    // Four-digit years only: chrono's %Y would read "09/26/12" as the year 12.
+    let iso = text
+        .get(..10)
+        .filter(|d| d.as_bytes().get(4) == Some(&b'-'))
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+    let us = || {
+        let d = text.split_whitespace().next()?;
+        let year = d.rsplit('/').next()?;
+        (year.len() == 4).then(|| NaiveDate::parse_from_str(d, "%m/%d/%Y").ok()).flatten()
+    };
+    iso.or_else(us)
 }
 
 /// A row or feature that could not be classified.
@@ -84,6 +103,27 @@ pub struct ClassifySummary {
     pub outside: u64,
     /// Classified rows per zone id (across zone sets when rows are classified by date).
     pub per_zone: BTreeMap<String, u64>,
+}
+
+impl ClassifySummary {
+    /// Counts one classified row in `zone` (or outside).
+    fn count(&mut self, zone: Option<&str>) {
+        self.classified += 1;
+        match zone {
+            None => self.outside += 1,
+            Some(id) => match self.per_zone.get_mut(id) {
+                Some(n) => *n += 1,
+                None => {
+                    self.per_zone.insert(id.to_owned(), 1);
+                }
+            },
+        }
+    }
+}
+
+/// `wanted`, or `leadmap_<wanted>` when the input already has a column of that name.
+fn new_column_name(headers: &csv::ByteRecord, wanted: &str) -> String {
+    if headers.iter().any(|h| h == wanted.as_bytes()) { format!("leadmap_{wanted}") } else { wanted.to_owned() }
 }
 
 /// Why a point file could not be processed at all.
@@ -164,7 +204,7 @@ fn parse_number(bytes: &[u8], column: &str) -> Result<f64, String> {
 pub fn classify_csv(
     input: impl Read,
     output: impl Write,
-    file: &str,
+    files: Files<'_>,
     zones: ZoneChoice<'_>,
     columns: &ColumnChoice,
     mut on_reject: impl FnMut(&[String], Rejected),
@@ -172,12 +212,21 @@ pub fn classify_csv(
 ) -> Result<ClassifySummary, PointFileError> {
     let mut rdr = csv::ReaderBuilder::new().flexible(true).buffer_capacity(1 << 20).from_reader(input);
     let mut wtr = csv::WriterBuilder::new().buffer_capacity(1 << 20).from_writer(output);
+    let file = files.input;
     let csv_err = |e: csv::Error| {
         let line = e.position().map_or(0, csv::Position::line);
+        let reason = e.to_string();
         match e.into_kind() {
             csv::ErrorKind::Io(source) => PointFileError::Io { file: file.to_owned(), source },
-            kind => PointFileError::Csv { file: file.to_owned(), line, reason: format!("{kind:?}") },
+            _ => PointFileError::Csv { file: file.to_owned(), line, reason },
         }
+    };
+    let write_err = |e: csv::Error| {
+        let source = match e.into_kind() {
+            csv::ErrorKind::Io(source) => source,
+            kind => std::io::Error::other(format!("{kind:?}")),
+        };
+        PointFileError::Io { file: files.output.to_owned(), source }
     };
     let headers = rdr.byte_headers().map_err(csv_err)?.clone();
     let header_names: Vec<String> = headers.iter().map(|h| String::from_utf8_lossy(h).into_owned()).collect();
@@ -193,11 +242,12 @@ pub fn classify_csv(
             Source::ByDate { col, name: String::from_utf8_lossy(&headers[col]).into_owned(), catalog }
         }
     };
-    let date_col = matches!(source, Source::ByDate { .. }).then_some(());
-    let zone_col: &[u8] = if headers.iter().any(|h| h == b"zone") { b"leadmap_zone" } else { b"zone" };
-    let set_col: &[&[u8]] = if date_col.is_some() { &[b"zone_set"] } else { &[] };
-    wtr.write_record(headers.iter().chain(std::iter::once(zone_col)).chain(set_col.iter().copied()))
-        .map_err(csv_err)?;
+    let by_date_mode = matches!(source, Source::ByDate { .. });
+    let zone_col = new_column_name(&headers, "zone");
+    let set_col = new_column_name(&headers, "zone_set");
+    let added: &[&[u8]] =
+        if by_date_mode { &[zone_col.as_bytes(), set_col.as_bytes()] } else { &[zone_col.as_bytes()] };
+    wtr.write_record(headers.iter().chain(added.iter().copied())).map_err(write_err)?;
 
     let mut summary = ClassifySummary::default();
     // The set for the last date seen: rows usually come in date runs.
@@ -248,9 +298,13 @@ pub fn classify_csv(
             (Err(r), _) => Err((lon_name.as_str(), r)),
             (_, Err(r)) => Err((lat_name.as_str(), r)),
             (Ok(lon), Ok(lat)) => LonLat::new(lon, lat).map_err(|e| {
-                let field =
-                    if matches!(e, crate::coord::CoordError::LonOutOfRange { .. }) { &lon_name } else { &lat_name };
-                (field.as_str(), e.to_string())
+                // Blame the value at fault: a non-finite or out-of-range longitude is the lon column's.
+                let lon_at_fault = match e {
+                    CoordError::NotFinite { lon, .. } => !lon.is_finite(),
+                    CoordError::LonOutOfRange { .. } => true,
+                    CoordError::LatOutOfRange { .. } | CoordError::LooksSwapped { .. } => false,
+                };
+                (if lon_at_fault { lon_name.as_str() } else { lat_name.as_str() }, e.to_string())
             }),
         };
         let point = match point {
@@ -287,25 +341,14 @@ pub fn classify_csv(
                 }
             }
         };
-        let zone_bytes: &[u8] = if let Some(z) = index.classify(point.lon(), point.lat()) {
-            let id = index.set().zones()[z].id.as_str();
-            match summary.per_zone.get_mut(id) {
-                Some(n) => *n += 1,
-                None => {
-                    summary.per_zone.insert(id.to_owned(), 1);
-                }
-            }
-            id.as_bytes()
-        } else {
-            summary.outside += 1;
-            b""
-        };
-        let set_name: &[&[u8]] = if date_col.is_some() { &[index.set().meta().name.as_bytes()] } else { &[] };
+        let zone = index.classify(point.lon(), point.lat()).map(|z| index.set().zones()[z].id.as_str());
+        summary.count(zone);
+        let zone_bytes = zone.unwrap_or_default().as_bytes();
+        let set_name: &[&[u8]] = if by_date_mode { &[index.set().meta().name.as_bytes()] } else { &[] };
         wtr.write_record(rec.iter().chain(std::iter::once(zone_bytes)).chain(set_name.iter().copied()))
-            .map_err(csv_err)?;
-        summary.classified += 1;
+            .map_err(write_err)?;
     }
-    wtr.flush().map_err(|source| PointFileError::Io { file: "output".to_owned(), source })?;
+    wtr.flush().map_err(|source| PointFileError::Io { file: files.output.to_owned(), source })?;
     Ok(summary)
 }
 
@@ -319,12 +362,12 @@ enum Source<'a> {
 /// each classified feature. Features without a valid Point are rejected (by feature number).
 pub fn classify_geojson(
     input: impl Read,
-    output: impl Write,
-    file: &str,
+    mut output: impl Write,
+    files: Files<'_>,
     index: &ZoneIndex,
     mut on_reject: impl FnMut(&[String], Rejected),
 ) -> Result<ClassifySummary, PointFileError> {
-    let gj_err = |reason: String| PointFileError::GeoJson { file: file.to_owned(), reason };
+    let gj_err = |reason: String| PointFileError::GeoJson { file: files.input.to_owned(), reason };
     let mut doc: Value = serde_json::from_reader(input)
         .map_err(|e| gj_err(format!("not valid JSON at line {}, column {}: {e}", e.line(), e.column())))?;
     let features = doc
@@ -336,17 +379,7 @@ pub fn classify_geojson(
     let mut kept = Vec::with_capacity(features.len());
     for (i, mut f) in features.drain(..).enumerate() {
         summary.read += 1;
-        let coords = f.pointer("/geometry/coordinates").and_then(Value::as_array).cloned();
-        let is_point = f.pointer("/geometry/type").and_then(Value::as_str) == Some("Point");
-        let point = match (is_point, coords.as_deref()) {
-            (true, Some([x, y, ..])) => match (x.as_f64(), y.as_f64()) {
-                (Some(x), Some(y)) => LonLat::new(x, y).map_err(|e| e.to_string()),
-                _ => Err("coordinates are not numbers".to_owned()),
-            },
-            (true, _) => Err("Point needs [lon, lat] coordinates".to_owned()),
-            (false, _) => Err("geometry is not a Point".to_owned()),
-        };
-        let point = match point {
+        let point = match point_of(&f) {
             Ok(p) => p,
             Err(reason) => {
                 summary.rejected += 1;
@@ -354,23 +387,33 @@ pub fn classify_geojson(
                 continue;
             }
         };
-        let zone = index.classify(point.lon(), point.lat());
-        let value = if let Some(z) = zone {
-            *summary.per_zone.entry(zones[z].id.to_string()).or_default() += 1;
-            Value::String(zones[z].id.as_str().to_owned())
-        } else {
-            summary.outside += 1;
-            Value::Null
-        };
+        let zone = index.classify(point.lon(), point.lat()).map(|z| zones[z].id.as_str());
+        summary.count(zone);
         if !f.get("properties").is_some_and(Value::is_object) {
             f["properties"] = Value::Object(Map::new());
         }
-        f["properties"]["zone"] = value;
-        summary.classified += 1;
+        // Keep a property the input already has: add ours beside it, as CSV does.
+        let key = if f["properties"].get("zone").is_some() { "leadmap_zone" } else { "zone" };
+        f["properties"][key] = zone.map_or(Value::Null, |id| Value::String(id.to_owned()));
         kept.push(f);
     }
     *features = kept;
-    serde_json::to_writer(output, &doc)
-        .map_err(|e| PointFileError::Io { file: "output".to_owned(), source: e.into() })?;
+    let io = |source| PointFileError::Io { file: files.output.to_owned(), source };
+    serde_json::to_writer(&mut output, &doc).map_err(|e| io(e.into()))?;
+    output.flush().map_err(io)?;
     Ok(summary)
+}
+
+/// The (lon, lat) of a Point feature, or why it has none.
+fn point_of(feature: &Value) -> Result<LonLat, String> {
+    if feature.pointer("/geometry/type").and_then(Value::as_str) != Some("Point") {
+        return Err("geometry is not a Point".to_owned());
+    }
+    match feature.pointer("/geometry/coordinates").and_then(Value::as_array).map(Vec::as_slice) {
+        Some([x, y, ..]) => match (x.as_f64(), y.as_f64()) {
+            (Some(x), Some(y)) => LonLat::new(x, y).map_err(|e| e.to_string()),
+            _ => Err("coordinates are not numbers".to_owned()),
+        },
+        _ => Err("Point needs [lon, lat] coordinates".to_owned()),
+    }
 }

@@ -72,6 +72,14 @@ impl FromStr for Selection {
         if items.is_empty() {
             return Err("empty selection: give KEY=id pairs separated by commas".to_owned());
         }
+        for (i, a) in items.iter().enumerate() {
+            if let Some(b) = items[i + 1..].iter().find(|b| b.key == a.key) {
+                return Err(format!(
+                    "{:?} is selected twice (as {} and as {}); each key maps to one zone",
+                    a.key, a.id, b.id
+                ));
+            }
+        }
         Ok(Self(items))
     }
 }
@@ -190,8 +198,7 @@ fn zone_set_from_document(
     let mut matched_keys = vec![false; options.select.as_ref().map_or(0, |s| s.items().len())];
     for (i, feature) in features.iter().enumerate() {
         let n = i + 1;
-        let prop = |name: &str| feature.pointer(&format!("/properties/{name}")).and_then(value_text);
-        let Identity { key, id, name } = match identify(feature, options, &mut matched_keys) {
+        let Identity { key, id, name, source } = match identify(feature, options, &mut matched_keys) {
             Ok(Some(found)) => found,
             Ok(None) => continue,
             Err((label, reason)) => {
@@ -222,8 +229,7 @@ fn zone_set_from_document(
         first_feature_of.entry(id.clone()).or_insert(n);
         match validate_polygons(&raw) {
             Ok(geometry) => {
-                let entry =
-                    zones.entry(id).or_insert_with(|| Pending { name, source: prop("source"), parts: Vec::new() });
+                let entry = zones.entry(id).or_insert_with(|| Pending { name, source, parts: Vec::new() });
                 entry.parts.push(geometry);
             }
             Err(found) => {
@@ -290,14 +296,15 @@ fn identify(
         .or_else(|| options.name_field.as_deref().and_then(prop))
         .or_else(|| prop("name"))
         .unwrap_or_else(|| key.clone());
-    Ok(Some(Identity { key, id, name }))
+    Ok(Some(Identity { key, id, name, source: prop("source") }))
 }
 
-/// Who a feature is: the key it was matched by, its zone id and display name.
+/// Who a feature is: the key it was matched by, its zone id, display name and `source` property.
 struct Identity {
     key: String,
     id: ZoneId,
     name: String,
+    source: Option<String>,
 }
 
 /// A zone being assembled from one or more features.
@@ -432,7 +439,8 @@ fn fgb_to_document<R: std::io::Read + std::io::Seek>(mut reader: R) -> Result<Va
         let geometry = match feature.to_geo() {
             Ok(geo::Geometry::Polygon(p)) => geometry_json(&MultiPolygon(vec![p])),
             Ok(geo::Geometry::MultiPolygon(mp)) if !mp.0.is_empty() => geometry_json(&mp),
-            Ok(geo::Geometry::MultiPolygon(_)) | Err(_) => Value::Null,
+            Ok(geo::Geometry::MultiPolygon(_)) => Value::Null,
+            Err(e) => return Err(format!("feature {n}: cannot decode its geometry: {e}")),
             Ok(other) => json!({"type": geometry_type_name(&other), "coordinates": []}),
         };
         let props = feature.properties().map_err(|e| format!("feature {n}: bad properties: {e}"))?;
@@ -508,9 +516,13 @@ pub fn geometry_json(g: &MultiPolygon<f64>) -> Value {
 
 /// Writes the zone set as FlatGeobuf (MultiPolygon, EPSG:4326, columns `id`, `name`, `source`; the
 /// zone-set members go in the header metadata as JSON).
-pub fn write_zone_set_fgb(set: &ZoneSet, out: impl Write) -> Result<(), String> {
+pub fn write_zone_set_fgb(set: &ZoneSet, out: &mut impl Write, target: &str) -> Result<(), ZoneFileError> {
     use flatgeobuf::{ColumnType, FgbCrs, FgbWriter, FgbWriterOptions, GeometryType};
     use geozero::{ColumnValue, PropertyProcessor};
+    let fail = |reason: String| ZoneFileError::Format {
+        file: target.to_owned(),
+        reason: format!("writing FlatGeobuf: {reason}"),
+    };
     let m = set.meta();
     let metadata = json!({
         "name": m.name, "title": m.title, "description": m.description,
@@ -524,8 +536,8 @@ pub fn write_zone_set_fgb(set: &ZoneSet, out: impl Write) -> Result<(), String> 
         metadata: Some(&metadata),
         ..FgbWriterOptions::default()
     };
-    let mut fgb =
-        FgbWriter::create_with_options(&m.name, GeometryType::MultiPolygon, options).map_err(|e| e.to_string())?;
+    let mut fgb = FgbWriter::create_with_options(&m.name, GeometryType::MultiPolygon, options)
+        .map_err(|e| fail(e.to_string()))?;
     fgb.add_column("id", ColumnType::String, |_, c| c.nullable = false);
     fgb.add_column("name", ColumnType::String, |_, c| c.nullable = false);
     fgb.add_column("source", ColumnType::String, |_, _| {});
@@ -542,10 +554,11 @@ pub fn write_zone_set_fgb(set: &ZoneSet, out: impl Write) -> Result<(), String> 
                 })
                 .map(drop);
         })
-        .map_err(|e| e.to_string())?;
-        result.map_err(|e| e.to_string())?;
+        .map_err(|e| fail(e.to_string()))?;
+        result.map_err(|e| fail(e.to_string()))?;
     }
-    fgb.write(out).map_err(|e| e.to_string())
+    fgb.write(&mut *out).map_err(|e| fail(e.to_string()))?;
+    out.flush().map_err(|source| ZoneFileError::Io { file: target.to_owned(), source })
 }
 
 #[cfg(test)]
@@ -564,6 +577,7 @@ mod tests {
         assert_eq!(s.items()[1].name.as_deref(), Some("Old Town"));
         assert!("nothing".parse::<Selection>().is_err());
         assert!("A=Not An Id".parse::<Selection>().is_err());
+        assert!("A=x,A=y".parse::<Selection>().unwrap_err().contains("selected twice"));
     }
 
     #[test]
@@ -619,7 +633,7 @@ mod tests {
         assert_eq!(again.version(), set.version());
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("two.fgb");
-        write_zone_set_fgb(&set, std::fs::File::create(&path).unwrap()).unwrap();
+        write_zone_set_fgb(&set, &mut std::fs::File::create(&path).unwrap(), "two.fgb").unwrap();
         let back = read_zone_file(&path, &ZoneFileOptions::default()).unwrap();
         assert_eq!(back.zones().len(), 3);
         assert_eq!(back.meta().name, "two");

@@ -38,41 +38,36 @@ impl ZoneCatalog {
     /// assert_eq!(catalog.in_force(d).unwrap().set().meta().name, "portland-lead-2017");
     /// ```
     pub fn in_force(&self, date: NaiveDate) -> Result<&Arc<ZoneIndex>, ZoneError> {
-        let mut best: Option<&Arc<ZoneIndex>> = None;
-        for idx in self.indexes.iter().filter(|i| i.set().meta().in_force_on(date)) {
-            match best {
-                None => best = Some(idx),
-                Some(b) => {
-                    let (bf, f) = (b.set().meta().effective_from, idx.set().meta().effective_from);
-                    if f == bf {
-                        return Err(ZoneError::Ambiguous(
-                            b.set().meta().name.clone(),
-                            idx.set().meta().name.clone(),
-                            date,
-                        ));
-                    }
-                    if f > bf {
-                        best = Some(idx);
-                    }
-                }
-            }
+        let candidates: Vec<&Arc<ZoneIndex>> =
+            self.indexes.iter().filter(|i| i.set().meta().in_force_on(date)).collect();
+        // `None` sorts before every date, so an open start counts as the oldest.
+        let latest = candidates.iter().map(|i| i.set().meta().effective_from).max();
+        let mut starting_latest = candidates.into_iter().filter(|i| Some(i.set().meta().effective_from) == latest);
+        let best = starting_latest.next().ok_or_else(|| ZoneError::NoneInForce { date, loaded: self.describe() })?;
+        if let Some(other) = starting_latest.next() {
+            return Err(ZoneError::Ambiguous(best.set().meta().name.clone(), other.set().meta().name.clone(), date));
         }
-        best.ok_or_else(|| ZoneError::NoneInForce { date, loaded: self.describe() })
+        Ok(best)
     }
 
     /// "name (from .. to)" for every set, for messages.
     #[must_use]
     pub fn describe(&self) -> String {
-        let show = |d: Option<NaiveDate>| d.map_or_else(|| "open".to_owned(), |d| d.to_string());
         self.indexes
             .iter()
             .map(|i| {
                 let m = i.set().meta();
-                format!("{} ({} to {})", m.name, show(m.effective_from), show(m.effective_to))
+                format!("{} ({} to {})", m.name, date_or_open(m.effective_from), date_or_open(m.effective_to))
             })
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+/// A date, or `open` for an unbounded end.
+#[must_use]
+pub fn date_or_open(date: Option<NaiveDate>) -> String {
+    date.map_or_else(|| "open".to_owned(), |d| d.to_string())
 }
 
 #[cfg(test)]
@@ -131,5 +126,14 @@ mod tests {
             IndexOptions::default(),
         );
         assert!(matches!(c.in_force(on(2018, 1, 1)), Err(ZoneError::Ambiguous(..))));
+        // A tie among older sets does not matter when a newer one is in force, whatever the order.
+        for order in [["a", "c", "b"], ["a", "b", "c"], ["b", "a", "c"]] {
+            let sets = order
+                .iter()
+                .map(|n| if *n == "b" { set("b", Some((2018, 1, 1)), None) } else { set(n, Some((2017, 1, 1)), None) })
+                .collect();
+            let c = ZoneCatalog::new(sets, IndexOptions::default());
+            assert_eq!(c.in_force(on(2019, 1, 1)).unwrap().set().meta().name, "b", "{order:?}");
+        }
     }
 }

@@ -29,7 +29,7 @@ use rstar::primitives::{GeomWithData, Line, Rectangle};
 use super::ZoneSet;
 use super::grid::{Lookup, ZoneGrid};
 use crate::coord::LonLat;
-use crate::geodesy::{LocalScale, distance_origin_to_segment};
+use crate::geodesy::{LocalScale, point_segment_distance_m};
 
 /// Default borderline distance in metres: a point this close to a zone edge may be on either side of it
 /// once GPS error is allowed for.
@@ -212,17 +212,19 @@ impl ZoneIndex {
     #[must_use]
     pub fn zone_at(&self, lon: f64, lat: f64) -> (Option<usize>, bool) {
         let p = [lon, lat];
-        let mut strict: Option<u16> = None;
-        let mut on_edge: Option<u16> = None;
+        let mut zone: Option<u16> = None;
+        let mut on_edge = false;
         for env in self.polygon_tree.locate_all_at_point(&p) {
             let poly = &self.polygons[env.data];
-            match polygon_position(&poly.rings, p) {
-                Position::Inside => strict = Some(strict.map_or(poly.zone, |z| z.min(poly.zone))),
-                Position::Boundary => on_edge = Some(on_edge.map_or(poly.zone, |z| z.min(poly.zone))),
-                Position::Outside => {}
+            let pos = polygon_position(&poly.rings, p);
+            on_edge |= pos == Position::Boundary;
+            if pos != Position::Outside {
+                // First id wins among every zone holding the point (edges included), so a point in a
+                // tolerated overlap sliver follows the same rule as one on a shared edge.
+                zone = Some(zone.map_or(poly.zone, |z| z.min(poly.zone)));
             }
         }
-        (strict.or(on_edge).map(usize::from), on_edge.is_some())
+        (zone.map(usize::from), on_edge)
     }
 
     /// Zone of (`lon`, `lat`) through the batch grid: one memory read for most points, the exact test near
@@ -280,7 +282,7 @@ impl ZoneIndex {
                 break;
             }
             let e = edge.data;
-            let d = distance_origin_to_segment(local.offset_m(p, e.a), local.offset_m(p, e.b));
+            let d = point_segment_distance_m(p, e.a, e.b, local);
             if d < best.0 || (d == best.0 && e.zone < best.1) {
                 best = (d, e.zone);
             }

@@ -8,7 +8,7 @@ mod grid;
 mod index;
 mod validate;
 
-pub use catalog::ZoneCatalog;
+pub use catalog::{ZoneCatalog, date_or_open};
 pub use index::{DEFAULT_BORDERLINE_M, IndexOptions, Location, ZoneIndex, ZoneNo};
 pub use validate::{GeometryProblem, RawPolygon, validate_polygons};
 

@@ -99,8 +99,9 @@ pub enum GeometryProblem {
         /// geo's explanation, e.g. "exterior ring has a self-intersection".
         reason: String,
     },
-    /// The parts of a MultiPolygon overlap one another.
-    #[error("the parts of the multipolygon overlap: {0}")]
+    /// The parts of a MultiPolygon overlap or touch along a line (geo's OGC rule); merge them into one
+    /// polygon.
+    #[error("the parts of the multipolygon overlap or share an edge ({0}; geo counts parts from 0)")]
     PartsOverlap(String),
 }
 

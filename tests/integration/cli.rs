@@ -237,3 +237,63 @@ fn classify_by_row_date_uses_the_zone_set_in_force_that_day() {
     let located: usize = by_set.values().sum();
     assert_eq!(located + reasons["before the pilot"], 8955);
 }
+
+#[test]
+fn classify_refuses_to_overwrite_its_input_and_blames_the_right_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("calls.csv");
+    let text = "id,lon,lat,zone\n1,NaN,45.5189,x\n2,-122.6793,45.5189,y\n";
+    std::fs::write(&input, text).unwrap();
+    let out = leadmap(&["classify", input.to_str().unwrap(), "-o", input.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("is the input file"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&input).unwrap(), text, "the input is untouched");
+
+    let output = dir.path().join("out.csv");
+    let out = leadmap(&["classify", input.to_str().unwrap(), "-o", output.to_str().unwrap()]);
+    assert!(stderr(&out).contains("calls.csv:2: lon:"), "NaN longitude is the lon column's fault: {}", stderr(&out));
+    let written = std::fs::read_to_string(&output).unwrap();
+    assert_eq!(
+        written, "id,lon,lat,zone,leadmap_zone\n2,-122.6793,45.5189,y,downtown\n",
+        "an existing zone column is kept"
+    );
+}
+
+#[test]
+fn classify_by_date_works_with_history_only_zone_sets() {
+    // A set that ended long ago: --date-col must not need a set in force today.
+    let dir = tempfile::tempdir().unwrap();
+    let zones = dir.path().join("old.geojson");
+    let text = std::fs::read_to_string(repo().join("geodata/portland-2017.geojson")).unwrap();
+    std::fs::write(&zones, text).unwrap();
+    let input = dir.path().join("h.csv");
+    std::fs::write(&input, "date,lon,lat\n2017-06-01,-122.6793,45.5189\n2019-06-01,-122.6793,45.5189\n").unwrap();
+    let output = dir.path().join("out.csv");
+    let out = leadmap(&[
+        "classify",
+        input.to_str().unwrap(),
+        "--zones",
+        zones.to_str().unwrap(),
+        "--date-col",
+        "date",
+        "-o",
+        output.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("h.csv:3: date: no zone set is in force on 2019-06-01"), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(&output).unwrap(),
+        "date,lon,lat,zone,zone_set\n2017-06-01,-122.6793,45.5189,downtown,portland-lead-2017\n"
+    );
+    // Two files with the same set name are refused: the zone_set column would be ambiguous.
+    let out = leadmap(&[
+        "check",
+        "-122.6793",
+        "45.5189",
+        "--zones",
+        zones.to_str().unwrap(),
+        "--zones",
+        zones.to_str().unwrap(),
+    ]);
+    assert!(stderr(&out).contains("two zone sets are named \"portland-lead-2017\""), "{}", stderr(&out));
+}

@@ -3,7 +3,7 @@
 
 use leadmap::coord::LonLat;
 use leadmap::eligibility::PointEligibility;
-use leadmap::formats::points::{ColumnChoice, ZoneChoice, classify_csv};
+use leadmap::formats::points::{ColumnChoice, Files, ZoneChoice, classify_csv};
 use leadmap::formats::zonefile::read_zone_file;
 use leadmap::zones::{IndexOptions, ZoneCatalog, ZoneIndex};
 
@@ -17,7 +17,7 @@ fn count_ppb(idx: &ZoneIndex) -> (Vec<(String, u64)>, u64, u64) {
     let summary = classify_csv(
         file,
         std::io::sink(),
-        PPB,
+        Files { input: PPB, output: "sink" },
         ZoneChoice::Fixed(idx),
         &ColumnChoice::default(),
         |_, r| rejected.push(r),
