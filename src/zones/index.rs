@@ -4,7 +4,8 @@
 //! # The boundary rule
 //! A point **on** a zone's edge or vertex (exactly, by robust orientation predicates) is **inside** that
 //! zone, and the answer says `on_boundary`. A point on an edge shared by two zones is reported in the zone
-//! whose id sorts first (byte-wise ascending), again with `on_boundary`. A point on the edge of a hole is on
+//! whose id sorts first (byte-wise ascending), again with `on_boundary`; so is a point in one of the tiny
+//! overlap slivers a set may tolerate ([`super::OVERLAP_TOLERANCE_M2`]). A point on the edge of a hole is on
 //! the zone's boundary, hence inside. Points strictly inside a hole are outside.
 //!
 //! # Distances
