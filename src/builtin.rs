@@ -1,8 +1,11 @@
-//! The built-in Portland zone sets, embedded in the binary so `leadmap` works from any directory:
-//! the February 2017 pilot (Downtown, Old Town, Lloyd District) and the May 2018 expansion. Both are
-//! approximations the leadmap developers drew from street boundaries (see each file's `description`).
+//! The built-in Portland zone sets and rule sets, embedded in the binary so `leadmap` works from any
+//! directory: the February 2017 pilot zones (Downtown, Old Town, Lloyd District) and the May 2018
+//! expansion, both approximations the leadmap developers drew from street boundaries (see each file's
+//! `description`); the Portland/Multnomah LEAD eligibility rules transcribed from the County's published
+//! criteria; and a Seattle example rule file, which is not part of the defaults.
 
 use crate::formats::zonefile::{ZoneFileError, ZoneFileOptions, parse_zone_geojson};
+use crate::rules::{RuleError, RuleSet};
 use crate::zones::ZoneSet;
 
 /// `geodata/portland-2017.geojson`, as embedded.
@@ -19,6 +22,22 @@ pub fn zone_sets() -> Result<Vec<ZoneSet>, ZoneFileError> {
     ])
 }
 
+/// `geodata/rules/portland.json`, as embedded.
+pub const PORTLAND_RULES: &str = include_str!("../geodata/rules/portland.json");
+/// `geodata/rules/seattle.json`, as embedded: an example rule file, not official criteria.
+pub const SEATTLE_EXAMPLE_RULES: &str = include_str!("../geodata/rules/seattle.json");
+
+/// The default rule sets (Portland/Multnomah), oldest first; they match the built-in zone sets.
+pub fn rule_sets() -> Result<Vec<RuleSet>, RuleError> {
+    Ok(vec![RuleSet::from_json(PORTLAND_RULES, "geodata/rules/portland.json")?])
+}
+
+/// The Seattle example rule set (possession and delivery of 3 g or less). Not in the defaults: it is an
+/// illustration of the format for another jurisdiction, and leadmap has no Seattle zones.
+pub fn seattle_example_rules() -> Result<RuleSet, RuleError> {
+    RuleSet::from_json(SEATTLE_EXAMPLE_RULES, "geodata/rules/seattle.json")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -32,5 +51,15 @@ mod tests {
             assert!(z.source.as_deref().unwrap_or_default().contains("pproximation"), "{}", z.id);
         }
         assert!(sets[0].meta().effective_to < sets[1].meta().effective_from);
+    }
+
+    #[test]
+    fn built_in_rules_load_and_start_with_the_pilot() {
+        let rules = super::rule_sets().unwrap();
+        assert_eq!(rules.len(), 1);
+        let zones = super::zone_sets().unwrap();
+        assert_eq!(Some(rules[0].spec().effective_from), zones[0].meta().effective_from);
+        let seattle = super::seattle_example_rules().unwrap();
+        assert_eq!(seattle.spec().status, crate::rules::RuleStatus::Example);
     }
 }

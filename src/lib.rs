@@ -10,11 +10,13 @@
 //!   point-in-polygon with a documented boundary rule, distances, a batch grid) and the
 //!   [`zones::ZoneCatalog`] that picks the set in force on a date.
 //! - [`eligibility`]: the answer for one point, as `leadmap check` prints it.
-//! - [`builtin`]: the Portland zone sets embedded from `geodata/`.
+//! - [`rules`]: eligibility screening beyond the location: versioned, effective-dated rule sets as data
+//!   ([`rules::RuleSet`], [`rules::RuleCatalog`]) and [`rules::screen`] (decision, criteria, reasons).
+//! - [`builtin`]: the Portland zone sets and rule sets embedded from `geodata/`.
 //! - [`formats`]: zone files (GeoJSON, FlatGeobuf) and point files (CSV, GeoJSON) in and out.
 //! - [`cli`]: the `leadmap` commands; `main.rs` only parses and runs them.
 //!
-//! The domain modules (`coord`, `geodesy`, `zones`, `eligibility`) do no I/O; `formats` and `cli` sit
+//! The domain modules (`coord`, `geodesy`, `zones`, `eligibility`, `rules`) do no I/O; `formats` and `cli` sit
 //! around them. Coordinates are (lon, lat) everywhere: `x = lon`, `y = lat`.
 
 pub mod builtin;
@@ -23,6 +25,7 @@ pub mod coord;
 pub mod eligibility;
 pub mod formats;
 pub mod geodesy;
+pub mod rules;
 pub mod zones;
 
 /// Every error a leadmap command can end with; each names what went wrong and where.
