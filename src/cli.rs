@@ -65,6 +65,55 @@ Examples:\n  leadmap classify calls.csv -o calls-zoned.csv\n  leadmap classify h
     /// List, show, validate and export zone sets.
     #[command(subcommand)]
     Zones(ZonesCommand),
+    /// Run the eligibility service for field apps (HTTP, JSON).
+    #[command(after_help = SERVE_HELP)]
+    Serve(ServeArgs),
+}
+
+const SERVE_HELP: &str = "\
+Routes: GET/POST /v1/eligibility, POST /v1/screenings, GET /v1/zones, GET /v1/zones/{id}, GET /v1/rules,
+GET /healthz, /readyz, /metrics, /openapi.json. Errors are application/problem+json.
+
+Access: API tokens with roles field < planner < analyst < admin, from --tokens FILE (a JSON array of
+{\"name\", \"role\", \"token\"}) or the environment variable LEADMAP_TOKENS (name:role:token,...).
+Eligibility, screening, zones and rules need the field role or above. With no tokens the service is
+open and refuses to listen anywhere but loopback.
+
+Signals: SIGTERM or Ctrl-C stop after finishing requests in flight; SIGHUP reloads the zone and rule
+files (a failed reload keeps serving the previous ones).
+
+Examples:
+  leadmap serve
+  leadmap serve --addr 127.0.0.1:9000 --zones official.geojson --zone-field NAME --select 'A=downtown'
+  LEADMAP_TOKENS='patrol:field:$(openssl rand -hex 16)' leadmap serve --addr 0.0.0.0:8080";
+
+/// `leadmap serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080", env = "LEADMAP_ADDR")]
+    pub addr: std::net::SocketAddr,
+    /// Rule file (JSON); repeat for several dated rule sets. Default: the built-in Portland rules.
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+    /// API tokens file (JSON array of {name, role, token}). Default: the `LEADMAP_TOKENS` variable, else none.
+    #[arg(long, value_name = "FILE", env = "LEADMAP_TOKENS_FILE")]
+    pub tokens: Option<PathBuf>,
+    /// Most points in one POST /v1/eligibility.
+    #[arg(long, value_name = "N", default_value_t = crate::http::Limits::default().max_batch_points)]
+    pub max_batch: usize,
+    /// Largest request body, bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::http::Limits::default().max_body_bytes)]
+    pub max_body_bytes: usize,
+    /// Longest a request may run, milliseconds; slower ones get 503.
+    #[arg(long, value_name = "MS", default_value_t = crate::http::Limits::default().request_timeout_ms)]
+    pub request_timeout_ms: u64,
+    /// Most requests in flight; more get 503 at once.
+    #[arg(long, value_name = "N", default_value_t = crate::http::Limits::default().max_concurrency)]
+    pub max_concurrency: usize,
+    /// Zone options.
+    #[command(flatten)]
+    pub zones: ZoneArgs,
 }
 
 /// Where zones come from; the same on every command.
@@ -209,6 +258,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Check(args) => check(&args),
         Command::Classify(args) => classify(&args),
         Command::Zones(cmd) => zones(cmd),
+        Command::Serve(args) => serve(&args),
     }
 }
 
@@ -568,5 +618,70 @@ fn zones_export(
             zonefile::write_zone_set_fgb(index.set(), &mut out, &target)?;
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Loads the zone and rule sets the service answers with (also on SIGHUP).
+fn load_service(zones: &ZoneArgs, rules: &[PathBuf]) -> Result<crate::http::Loaded, Error> {
+    let zones = load_catalog(zones)?;
+    let sets = if rules.is_empty() {
+        crate::builtin::rule_sets()?
+    } else {
+        rules
+            .iter()
+            .map(|p| {
+                let text = std::fs::read_to_string(p).map_err(io_err(p))?;
+                Ok(crate::rules::RuleSet::from_json(&text, &p.display().to_string())?)
+            })
+            .collect::<Result<Vec<_>, Error>>()?
+    };
+    Ok(crate::http::Loaded { zones, rules: crate::rules::RuleCatalog::new(sets)? })
+}
+
+fn load_tokens(args: &ServeArgs) -> Result<crate::http::Tokens, Error> {
+    if let Some(path) = &args.tokens {
+        let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+        return crate::http::Tokens::parse_file(&text, &path.display().to_string()).map_err(Error::Usage);
+    }
+    match std::env::var("LEADMAP_TOKENS") {
+        Ok(text) => crate::http::Tokens::parse_env(&text).map_err(|e| Error::Usage(format!("LEADMAP_TOKENS: {e}"))),
+        Err(_) => Ok(crate::http::Tokens::default()),
+    }
+}
+
+fn serve(args: &ServeArgs) -> Result<ExitCode, Error> {
+    let started = std::time::Instant::now();
+    let loaded = load_service(&args.zones, &args.rules)?;
+    let tokens = load_tokens(args)?;
+    let limits = crate::http::Limits {
+        max_body_bytes: args.max_body_bytes,
+        max_batch_points: args.max_batch,
+        request_timeout_ms: args.request_timeout_ms,
+        max_concurrency: args.max_concurrency,
+    };
+    let auth = if tokens.is_open() {
+        "OPEN: no API tokens configured, so only loopback clients can reach it".to_owned()
+    } else {
+        format!("{} API token(s)", tokens.len())
+    };
+    let zones_text = loaded.zones.describe();
+    let rules_text = loaded.rules.describe();
+    let config = crate::http::ServeConfig { addr: args.addr, tokens, limits };
+    let (zone_args, rule_files) = (args.zones.clone(), args.rules.clone());
+    let reload = move || load_service(&zone_args, &rule_files).map_err(|e| e.to_string());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Io { path: "tokio runtime".into(), source })?;
+    runtime.block_on(crate::http::serve(config, loaded, reload, |addr| {
+        tracing::info!(
+            url = format!("http://{addr}"),
+            zone_sets = zones_text,
+            rule_sets = rules_text,
+            auth,
+            startup_ms = started.elapsed().as_millis() as u64,
+            "leadmap serving"
+        );
+    }))?;
     Ok(ExitCode::SUCCESS)
 }

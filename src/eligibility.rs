@@ -14,7 +14,7 @@ use crate::coord::LonLat;
 use crate::zones::{Zone, ZoneIndex, ZoneSet};
 
 /// `{id, name}` of a zone.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ZoneRef {
     /// Zone id, e.g. `old-town`.
     pub id: String,
@@ -29,7 +29,7 @@ impl From<&Zone> for ZoneRef {
 }
 
 /// Which zone set answered: name, version (content hash) and dates in force.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ZoneSetRef {
     /// Zone set name.
     pub name: String,
@@ -53,7 +53,7 @@ impl From<&ZoneSet> for ZoneSetRef {
 }
 
 /// The point as echoed back, (lon, lat).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PointRef {
     /// Longitude, degrees.
     pub lon: f64,
@@ -62,7 +62,7 @@ pub struct PointRef {
 }
 
 /// The answer for one point.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PointEligibility {
     /// The location lies in a LEAD zone (boundary included).
     pub eligible: bool,

@@ -14,6 +14,7 @@
 //!   ([`rules::RuleSet`], [`rules::RuleCatalog`]) and [`rules::screen`] (decision, criteria, reasons).
 //! - [`builtin`]: the Portland zone sets and rule sets embedded from `geodata/`.
 //! - [`formats`]: zone files (GeoJSON, FlatGeobuf) and point files (CSV, GeoJSON) in and out.
+//! - [`http`]: the service (axum): routes, problem+json errors, auth, metrics, `OpenAPI`, lifecycle.
 //! - [`cli`]: the `leadmap` commands; `main.rs` only parses and runs them.
 //!
 //! The domain modules (`coord`, `geodesy`, `zones`, `eligibility`, `rules`) do no I/O; `formats` and `cli` sit
@@ -25,6 +26,7 @@ pub mod coord;
 pub mod eligibility;
 pub mod formats;
 pub mod geodesy;
+pub mod http;
 pub mod rules;
 pub mod zones;
 
@@ -40,6 +42,12 @@ pub enum Error {
     /// A point file could not be processed.
     #[error(transparent)]
     PointFile(#[from] formats::points::PointFileError),
+    /// A rule file could not be loaded, or no rule set is in force.
+    #[error(transparent)]
+    Rule(#[from] rules::RuleError),
+    /// The service could not start.
+    #[error(transparent)]
+    Serve(#[from] http::ServeError),
     /// A coordinate given on the command line is not valid.
     #[error(transparent)]
     Coord(#[from] coord::CoordError),

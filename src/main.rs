@@ -1,4 +1,4 @@
-//! The `leadmap` binary: parse the command line, run the command, report errors. All logic lives in the
+//! The `leadmap` binary: parse the command line, start logging, run the command, report errors. All logic lives in the
 //! library (`leadmap::cli`).
 
 use std::process::ExitCode;
@@ -7,6 +7,10 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = leadmap::cli::Cli::parse();
+    // Logs go to stderr; LEADMAP_LOG (e.g. `debug`, `leadmap=info,tower=warn`) picks what is shown.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LEADMAP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     match leadmap::cli::run(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -11,6 +11,8 @@ mod cli;
 mod differential;
 #[path = "integration/fixtures.rs"]
 mod fixtures;
+#[path = "integration/http.rs"]
+mod http;
 #[path = "integration/portland.rs"]
 mod portland;
 #[path = "integration/support.rs"]

@@ -1,0 +1,211 @@
+//! The HTTP service: the only module that imports axum and tower. [`router`] composes the routes over an
+//! [`AppState`] (tests call it in-process); [`serve`] owns the lifecycle: bind, refuse an open service
+//! off loopback, graceful shutdown on SIGTERM/Ctrl-C, reload on SIGHUP. One file per resource; errors
+//! become problem+json in `error.rs` only.
+
+mod auth;
+mod eligibility;
+mod error;
+mod metrics;
+mod openapi;
+mod ops;
+mod rules;
+mod screenings;
+mod state;
+mod zones;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{BoxError, Router};
+use tower::ServiceBuilder;
+
+pub use auth::{Role, TokenEntry, Tokens};
+pub use error::{ApiError, Problem};
+pub use openapi::document_json;
+pub use state::{AppState, Limits, Loaded};
+
+/// Builds the routes, auth, limits and metrics over `state`.
+pub fn router(state: AppState) -> Router {
+    let limits = state.limits();
+    let field = middleware::from_fn_with_state((state.clone(), Role::Field), auth::require);
+    let api = Router::new()
+        .route("/v1/eligibility", get(eligibility::get_eligibility).post(eligibility::post_eligibility))
+        .route("/v1/screenings", axum::routing::post(screenings::post_screening))
+        .route("/v1/zones", get(zones::get_zones))
+        .route("/v1/zones/{id}", get(zones::get_zone))
+        .route("/v1/rules", get(rules::get_rules))
+        .route_layer(field);
+    // Metrics reveal traffic patterns: with tokens configured they need the admin role.
+    let admin = middleware::from_fn_with_state((state.clone(), Role::Admin), auth::require);
+    let metrics = Router::new().route("/metrics", get(ops::get_metrics)).route_layer(admin);
+    let ops = Router::new()
+        .route("/healthz", get(ops::get_healthz))
+        .route("/readyz", get(ops::get_readyz))
+        .route("/openapi.json", get(ops::get_openapi))
+        .merge(metrics);
+    let guard = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(overloaded))
+        .load_shed()
+        .concurrency_limit(limits.max_concurrency)
+        .timeout(Duration::from_millis(limits.request_timeout_ms));
+    api.merge(ops)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(guard)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError::not_found(format!("no route {}; see /openapi.json for the API", req.uri().path()))
+}
+
+async fn method_not_allowed(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{} is not allowed on {}; see /openapi.json", req.method(), req.uri().path()),
+    )
+}
+
+async fn overloaded(err: BoxError) -> ApiError {
+    if err.is::<tower::timeout::error::Elapsed>() {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the request took too long and was stopped; try again")
+    } else {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the service is at its concurrency limit; retry shortly")
+    }
+}
+
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error; the request was not completed").into_response()
+}
+
+/// One log line per request (method, route, status, latency; never the query string, which may hold a
+/// contact's location, nor the token) and the route's metrics.
+async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "other".to_owned(), |m| m.as_str().to_owned());
+    let res = next.run(req).await;
+    let latency = start.elapsed();
+    state.metrics().record(&route, res.status().as_u16(), latency);
+    tracing::info!(%method, route, status = res.status().as_u16(), latency_us = latency.as_micros() as u64, "request");
+    res
+}
+
+/// How to run the service.
+#[derive(Debug)]
+pub struct ServeConfig {
+    /// Where to listen.
+    pub addr: SocketAddr,
+    /// API tokens (empty: open, loopback only).
+    pub tokens: Tokens,
+    /// Request limits.
+    pub limits: Limits,
+}
+
+/// Why the service could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Asked to listen beyond loopback with no tokens.
+    #[error(
+        "refusing to serve {0} without API tokens: anyone on the network could query it. Configure tokens (--tokens FILE or LEADMAP_TOKENS) or listen on 127.0.0.1"
+    )]
+    OpenOffLoopback(SocketAddr),
+    /// The address cannot be bound or the server failed.
+    #[error("{addr}: {source}")]
+    Io {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// Serves until SIGTERM or Ctrl-C, finishing requests in flight. `reload` is called on SIGHUP and, when
+/// it succeeds, its catalogs replace the served ones whole (requests in flight keep their snapshot).
+pub async fn serve(
+    config: ServeConfig,
+    loaded: Loaded,
+    reload: impl Fn() -> Result<Loaded, String> + Send + Sync + 'static,
+    on_ready: impl FnOnce(SocketAddr),
+) -> Result<(), ServeError> {
+    if config.tokens.is_open() && !config.addr.ip().is_loopback() {
+        return Err(ServeError::OpenOffLoopback(config.addr));
+    }
+    let state = AppState::new(loaded, config.tokens, config.limits);
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|source| ServeError::Io { addr: config.addr, source })?;
+    let addr = listener.local_addr().map_err(|source| ServeError::Io { addr: config.addr, source })?;
+    spawn_reloader(state.clone(), reload);
+    on_ready(addr);
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|source| ServeError::Io { addr, source })
+}
+
+#[cfg(unix)]
+fn spawn_reloader(state: AppState, reload: impl Fn() -> Result<Loaded, String> + Send + Sync + 'static) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; reload is off");
+        return;
+    };
+    let reload = std::sync::Arc::new(reload);
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            let reload = std::sync::Arc::clone(&reload);
+            match tokio::task::spawn_blocking(move || reload()).await {
+                Ok(Ok(loaded)) => {
+                    let summary = loaded.zones.describe();
+                    state.replace(loaded);
+                    state.metrics().record_reload(true);
+                    tracing::info!(zone_sets = summary, "reloaded zones and rules");
+                }
+                Ok(Err(e)) => {
+                    state.metrics().record_reload(false);
+                    tracing::error!(error = e, "reload failed; still serving the previous zones and rules");
+                }
+                Err(e) => {
+                    state.metrics().record_reload(false);
+                    tracing::error!(error = %e, "reload task failed");
+                }
+            }
+        }
+    });
+}
+
+#[cfg(not(unix))]
+fn spawn_reloader(_: AppState, _: impl Fn() -> Result<Loaded, String> + Send + Sync + 'static) {}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

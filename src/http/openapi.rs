@@ -1,0 +1,59 @@
+//! The OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]` annotations and the
+//! response types' schemas, served at `GET /openapi.json`.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// The API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "leadmap",
+        description = "LEAD (Law Enforcement Assisted Diversion) eligibility by location and by the program's rules. Coordinates are WGS84 lon/lat. Errors are RFC 9457 application/problem+json.",
+    ),
+    paths(
+        super::eligibility::get_eligibility,
+        super::eligibility::post_eligibility,
+        super::screenings::post_screening,
+        super::zones::get_zones,
+        super::zones::get_zone,
+        super::rules::get_rules,
+        super::ops::get_healthz,
+        super::ops::get_readyz,
+        super::ops::get_metrics,
+        super::ops::get_openapi,
+    ),
+    components(schemas(super::error::Problem, super::error::ItemError)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "eligibility", description = "Is a contact location in a LEAD area? Needs the field role or above."),
+        (name = "screening", description = "Location plus the program's offense and exclusion rules."),
+        (name = "zones", description = "The LEAD areas in force, as GeoJSON."),
+        (name = "rules", description = "The eligibility rules in force, as data."),
+        (name = "operations", description = "Health, readiness, metrics, this document. No token needed."),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API token: Authorization: Bearer TOKEN"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document as JSON text.
+#[must_use]
+pub fn document_json() -> String {
+    ApiDoc::openapi().to_pretty_json().unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}

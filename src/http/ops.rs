@@ -1,0 +1,55 @@
+//! Operations endpoints: liveness, readiness (what is loaded), Prometheus metrics and the OpenAPI
+//! document.
+
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::state::AppState;
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Alive", body = Value)))]
+pub async fn get_healthz() -> axum::Json<Value> {
+    axum::Json(json!({"status": "ok"}))
+}
+
+/// Readiness: zones and rules are loaded; says which.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "Ready, with the loaded zone and rule sets", body = Value)))]
+pub async fn get_readyz(State(state): State<AppState>) -> axum::Json<Value> {
+    let loaded = state.loaded();
+    let zones: Vec<Value> = loaded
+        .zones
+        .indexes()
+        .iter()
+        .map(|i| json!({"name": i.set().meta().name, "version": i.set().version(), "effective_from": i.set().meta().effective_from, "effective_to": i.set().meta().effective_to}))
+        .collect();
+    let rules: Vec<Value> =
+        loaded.rules.sets().iter().map(|r| json!({"name": r.name(), "version": r.version()})).collect();
+    axum::Json(json!({"status": "ready", "zone_sets": zones, "rule_sets": rules}))
+}
+
+/// Prometheus text: request counts and latency histograms per route. Needs the admin role when tokens
+/// are configured.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain", body = String),
+        (status = 401, description = "No valid token", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin token", body = super::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_metrics(State(state): State<AppState>) -> Response {
+    let mut res = state.metrics().render().into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    res
+}
+
+/// This API's OpenAPI 3.1 document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "OpenAPI 3.1", body = Value)))]
+pub async fn get_openapi() -> Response {
+    let mut res = super::openapi::document_json().into_response();
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res
+}

@@ -1,0 +1,39 @@
+//! `GET /v1/rules`: the eligibility rule set in force, as data, with its version as a strong `ETag`.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+
+use super::eligibility::{date_param, only_params};
+use super::error::{ApiError, AppQuery};
+use super::state::AppState;
+use super::zones::conditional;
+
+/// The rule set in force: referral paths, offenses, substance limits, exclusions, deadlines, sources.
+#[utoipa::path(
+    get,
+    path = "/v1/rules",
+    tag = "rules",
+    params(("at" = Option<String>, Query, description = "Date whose rule set applies, YYYY-MM-DD; default today")),
+    responses(
+        (status = 200, description = "The rule set (the rule file plus `version`)", body = serde_json::Value),
+        (status = 304, description = "Not modified"),
+        (status = 422, description = "No rule set in force on that date", body = super::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_rules(
+    State(state): State<AppState>,
+    AppQuery(q): AppQuery<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    only_params(&q, &["at"])?;
+    let at = date_param(&q)?;
+    let loaded = state.loaded();
+    let rules = loaded.rules.in_force(at).map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    let body = serde_json::to_value(rules.as_ref())
+        .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, format!("rules: {e}")))?;
+    Ok(conditional(&headers, rules.version().as_str(), "application/json", || body))
+}

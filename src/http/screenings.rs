@@ -1,0 +1,78 @@
+//! `POST /v1/screenings`: the location plus the program's rules (offense, substances and grams, the
+//! exclusion facts the officer knows) give `eligible`, `ineligible` or `needs_review`, every criterion
+//! with a plain-language reason, and what to ask when a fact is unknown.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::eligibility::{index_on, only_params};
+use super::error::{ApiError, AppJson, AppQuery};
+use super::state::AppState;
+use crate::coord::LonLat;
+use crate::eligibility::PointEligibility;
+use crate::rules::{LocationFact, Screening, ScreeningRequest, screen};
+
+/// The screening and the location answer it used.
+#[derive(Debug, Serialize)]
+pub struct ScreeningAnswer {
+    /// The screening: decision, criteria, questions, deadline, rule set.
+    #[serde(flatten)]
+    pub screening: Screening,
+    /// The location answer, as `GET /v1/eligibility` gives it.
+    pub point: PointEligibility,
+}
+
+fn number(body: &serde_json::Map<String, Value>, name: &str, example: &str) -> Result<f64, ApiError> {
+    match body.get(name) {
+        Some(v) => {
+            v.as_f64().ok_or_else(|| ApiError::unprocessable(format!("{name} must be a number of degrees, got {v}")))
+        }
+        None => Err(ApiError::unprocessable(format!("{name} is required (WGS84 degrees, e.g. \"{name}\": {example})"))),
+    }
+}
+
+/// Screens one referral.
+#[utoipa::path(
+    post,
+    path = "/v1/screenings",
+    tag = "screening",
+    request_body(content = Value, content_type = "application/json", description = "`lon`, `lat` (WGS84 degrees), `referral_path` (`arrest` or `social_contact`), `offense` (`PCS`, `SQ`, `CDO`, other text), `substances` ([{substance, grams}]), `facts` ({fact id: true/false/null}; ids as in GET /v1/rules), optional `at` (YYYY-MM-DD). Unknown fields are refused.",
+        example = json!({"lon": -122.6765, "lat": 45.5245, "referral_path": "arrest", "offense": "PCS", "substances": [{"substance": "heroin", "grams": 1.2}], "facts": {"active_warrant": false}})),
+    responses(
+        (status = 200, description = "decision (eligible | ineligible | needs_review), summary, criteria [{id, status: passed | failed | unknown, reason, question}], questions, assessment_due (arrest diversions), rule_set {name, version}, location, point", body = Value),
+        (status = 400, description = "Malformed JSON", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is missing, unknown or invalid (named in detail)", body = super::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn post_screening(
+    State(state): State<AppState>,
+    AppQuery(q): AppQuery<BTreeMap<String, String>>,
+    AppJson(body): AppJson<Value>,
+) -> Result<axum::Json<ScreeningAnswer>, ApiError> {
+    only_params(&q, &[])?;
+    let Value::Object(mut body) = body else {
+        return Err(ApiError::unprocessable(
+            "send a JSON object with lon, lat, referral_path, offense, substances and facts",
+        ));
+    };
+    let lon = number(&body, "lon", "-122.6765")?;
+    let lat = number(&body, "lat", "45.5245")?;
+    body.remove("lon");
+    body.remove("lat");
+    let point = LonLat::new(lon, lat).map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    let request: ScreeningRequest =
+        serde_json::from_value(Value::Object(body)).map_err(|e| ApiError::unprocessable(format!("screening: {e}")))?;
+    let today = chrono::Local::now().date_naive();
+    let at = request.at.unwrap_or(today);
+    let index = index_on(&state, at)?;
+    let loaded = state.loaded();
+    let rules = loaded.rules.in_force(at).map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    request.check(rules).map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    let location = PointEligibility::of(&index, point, at);
+    let screening = screen(rules, &request, LocationFact::from(&location), today);
+    Ok(axum::Json(ScreeningAnswer { screening, point: location }))
+}

@@ -1,0 +1,106 @@
+//! The service's shared state: the loaded zone and rule catalogs behind an `ArcSwap` (read without a
+//! lock, replaced whole on reload), the tokens, the metrics and the limits.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use super::auth::Tokens;
+use super::metrics::Metrics;
+use crate::rules::RuleCatalog;
+use crate::zones::ZoneCatalog;
+
+/// What a reload replaces, as one unit: zones and rules always match each other.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The zone sets, indexed.
+    pub zones: ZoneCatalog,
+    /// The rule sets.
+    pub rules: RuleCatalog,
+}
+
+/// Request limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest request body, bytes.
+    pub max_body_bytes: usize,
+    /// Most points in one `POST /v1/eligibility`.
+    pub max_batch_points: usize,
+    /// Longest a request may take, milliseconds.
+    pub request_timeout_ms: u64,
+    /// Most requests in flight at once; more are refused with 503.
+    pub max_concurrency: usize,
+}
+
+/// Default request body limit: 4 MiB (about 40 000 points as GeoJSON).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 4 << 20;
+/// Default batch size limit.
+pub const DEFAULT_MAX_BATCH_POINTS: usize = 10_000;
+/// Default request timeout.
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
+/// Default concurrency limit.
+pub const DEFAULT_MAX_CONCURRENCY: usize = 1024;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_batch_points: DEFAULT_MAX_BATCH_POINTS,
+            request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
+            max_concurrency: DEFAULT_MAX_CONCURRENCY,
+        }
+    }
+}
+
+/// Cheap to clone: everything sits behind one `Arc`.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    loaded: ArcSwap<Loaded>,
+    tokens: Tokens,
+    metrics: Metrics,
+    limits: Limits,
+}
+
+impl AppState {
+    /// State serving `loaded`.
+    #[must_use]
+    pub fn new(loaded: Loaded, tokens: Tokens, limits: Limits) -> Self {
+        Self {
+            inner: Arc::new(Inner { loaded: ArcSwap::from_pointee(loaded), tokens, metrics: Metrics::new(), limits }),
+        }
+    }
+
+    /// The catalogs in force now (a lock-free snapshot; hold it for one request).
+    #[must_use]
+    pub fn loaded(&self) -> arc_swap::Guard<Arc<Loaded>> {
+        self.inner.loaded.load()
+    }
+
+    /// Replaces the catalogs; requests in flight finish with the snapshot they took.
+    pub fn replace(&self, loaded: Loaded) {
+        self.inner.loaded.store(Arc::new(loaded));
+    }
+
+    /// The tokens.
+    #[must_use]
+    pub fn tokens(&self) -> &Tokens {
+        &self.inner.tokens
+    }
+
+    /// The metrics.
+    #[must_use]
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// The limits.
+    #[must_use]
+    pub fn limits(&self) -> Limits {
+        self.inner.limits
+    }
+}

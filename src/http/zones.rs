@@ -1,0 +1,109 @@
+//! `GET /v1/zones` and `GET /v1/zones/{id}`: the zone set in force as GeoJSON, with a strong `ETag` from
+//! the zone set version and `304 Not Modified` on `If-None-Match`.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::eligibility::{date_param, index_on, only_params};
+use super::error::{ApiError, AppQuery};
+use super::state::AppState;
+use crate::formats::zonefile::{geometry_json, zone_set_to_geojson};
+
+/// How long clients may reuse a zones answer before revalidating.
+const CACHE_CONTROL: &str = "public, max-age=300, must-revalidate";
+
+/// A body with its strong `ETag`, or 304 when the client already has it (RFC 9110 §13.1.2: the 304 repeats
+/// `ETag` and `Cache-Control`).
+pub(super) fn conditional(
+    headers: &HeaderMap,
+    etag: &str,
+    content_type: &'static str,
+    body: impl FnOnce() -> Value,
+) -> Response {
+    let quoted = format!("\"{etag}\"");
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() == "*" || v.split(',').any(|t| t.trim() == quoted));
+    let mut res = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut r = axum::Json(body()).into_response();
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        r
+    };
+    if let Ok(v) = HeaderValue::from_str(&quoted) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));
+    res
+}
+
+/// The zones in force as a GeoJSON FeatureCollection.
+#[utoipa::path(
+    get,
+    path = "/v1/zones",
+    tag = "zones",
+    params(("at" = Option<String>, Query, description = "Date whose zone set applies, YYYY-MM-DD; default today")),
+    responses(
+        (status = 200, description = "GeoJSON FeatureCollection (lon/lat), with the zone-set members name, dates and version", content_type = "application/geo+json", body = Value,
+            headers(("ETag" = String, description = "The zone set version, quoted"))),
+        (status = 304, description = "Not modified (If-None-Match matched)"),
+        (status = 400, description = "Bad query", body = super::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_zones(
+    State(state): State<AppState>,
+    AppQuery(q): AppQuery<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    only_params(&q, &["at"])?;
+    let index = index_on(&state, date_param(&q)?)?;
+    let set = index.set();
+    Ok(conditional(&headers, set.version().as_str(), "application/geo+json", || zone_set_to_geojson(set)))
+}
+
+/// One zone as a GeoJSON Feature.
+#[utoipa::path(
+    get,
+    path = "/v1/zones/{id}",
+    tag = "zones",
+    params(
+        ("id" = String, Path, description = "Zone id, e.g. old-town"),
+        ("at" = Option<String>, Query, description = "Date whose zone set applies, YYYY-MM-DD; default today"),
+    ),
+    responses(
+        (status = 200, description = "GeoJSON Feature", content_type = "application/geo+json", body = Value),
+        (status = 304, description = "Not modified"),
+        (status = 404, description = "No such zone in the set in force", body = super::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_zone(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    AppQuery(q): AppQuery<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    only_params(&q, &["at"])?;
+    let index = index_on(&state, date_param(&q)?)?;
+    let set = index.set();
+    let zone = set.zone(&id).ok_or_else(|| {
+        let ids: Vec<&str> = set.zones().iter().map(|z| z.id.as_str()).collect();
+        ApiError::not_found(format!("zone set {} has no zone {id:?}; it has {}", set.meta().name, ids.join(", ")))
+    })?;
+    let etag = format!("{}-{}", set.version(), zone.id);
+    Ok(conditional(&headers, &etag, "application/geo+json", || {
+        json!({
+            "type": "Feature",
+            "id": zone.id,
+            "properties": {"id": zone.id, "name": zone.name, "source": zone.source, "zone_set": set.meta().name, "version": set.version()},
+            "geometry": geometry_json(&zone.geometry),
+        })
+    }))
+}

@@ -1,0 +1,374 @@
+//! The HTTP service: every route and error shape in-process through `leadmap::http::router`, auth by
+//! role, ETag/304, screening over HTTP, the OpenAPI document, and a real `leadmap serve` process on an
+//! ephemeral port with SIGHUP reload under concurrent requests and graceful SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use leadmap::http::{AppState, Limits, Loaded, Tokens, router};
+use leadmap::rules::RuleCatalog;
+use leadmap::zones::{IndexOptions, ZoneCatalog};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::support::repo;
+
+const FIELD: &str = "field-token-0123456789";
+const PLANNER: &str = "planner-token-0123456789";
+const ADMIN: &str = "admin-token-0123456789ab";
+
+fn state(tokens: Tokens, limits: Limits) -> AppState {
+    let zones = ZoneCatalog::new(leadmap::builtin::zone_sets().unwrap(), IndexOptions::default());
+    let rules = RuleCatalog::new(leadmap::builtin::rule_sets().unwrap()).unwrap();
+    AppState::new(Loaded { zones, rules }, tokens, limits)
+}
+
+fn open_app() -> axum::Router {
+    router(state(Tokens::default(), Limits::default()))
+}
+
+fn secured_app() -> axum::Router {
+    let tokens = Tokens::parse_env(&format!("app:field:{FIELD},plan:planner:{PLANNER},ops:admin:{ADMIN}")).unwrap();
+    router(state(tokens, Limits::default()))
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    fn content_type(&self) -> &str {
+        self.headers.get(header::CONTENT_TYPE).map_or("", |v| v.to_str().unwrap())
+    }
+
+    /// Asserts a problem+json error with this status whose detail contains `needle`.
+    fn problem(&self, status: u16, needle: &str) {
+        assert_eq!(self.status.as_u16(), status, "{}", String::from_utf8_lossy(&self.body));
+        assert_eq!(self.content_type(), "application/problem+json");
+        let p = self.json();
+        assert_eq!(p["status"], status);
+        assert!(p["title"].is_string() && p["type"].is_string());
+        let detail = p["detail"].as_str().unwrap();
+        assert!(detail.contains(needle), "detail {detail:?} should contain {needle:?}");
+    }
+}
+
+async fn call(app: &axum::Router, req: Request<Body>) -> Reply {
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap().to_vec();
+    Reply { status, headers, body }
+}
+
+async fn get(app: &axum::Router, uri: &str) -> Reply {
+    call(app, Request::get(uri).body(Body::empty()).unwrap()).await
+}
+
+async fn post_json(app: &axum::Router, uri: &str, body: &Value) -> Reply {
+    let req = Request::post(uri).header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string()));
+    call(app, req.unwrap()).await
+}
+
+#[tokio::test]
+async fn get_eligibility_gives_the_same_answer_as_check() {
+    let app = open_app();
+    let r = get(&app, "/v1/eligibility?lon=-122.6793&lat=45.5189&at=2017-06-01").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let v = r.json();
+    let catalog = ZoneCatalog::new(leadmap::builtin::zone_sets().unwrap(), IndexOptions::default());
+    let at = chrono::NaiveDate::from_ymd_opt(2017, 6, 1).unwrap();
+    let expect = leadmap::eligibility::PointEligibility::of(
+        catalog.in_force(at).unwrap(),
+        leadmap::coord::LonLat::new(-122.6793, 45.5189).unwrap(),
+        at,
+    );
+    assert_eq!(v, serde_json::to_value(expect).unwrap());
+    assert_eq!(v["zone_set"]["name"], "portland-lead-2017");
+}
+
+#[tokio::test]
+async fn bad_queries_are_problems_a_person_can_act_on() {
+    let app = open_app();
+    get(&app, "/v1/eligibility?lat=45.5").await.problem(400, "lon is required");
+    get(&app, "/v1/eligibility?lon=abc&lat=45.5").await.problem(400, "\"abc\" is not a number");
+    get(&app, "/v1/eligibility?lon=45.5189&lat=-122.6793").await.problem(400, "did you swap lon and lat?");
+    get(&app, "/v1/eligibility?lon=-122.6&lat=200").await.problem(400, "outside -90..90");
+    get(&app, "/v1/eligibility?lon=-122.6&lat=45.5&zoom=3").await.problem(400, "unknown query parameter \"zoom\"");
+    get(&app, "/v1/eligibility?lon=-122.6&lat=45.5&at=June").await.problem(400, "YYYY-MM-DD");
+    get(&app, "/v1/eligibility?lon=-122.6&lat=45.5&at=2010-01-01").await.problem(422, "no zone set is in force");
+    get(&app, "/v2/nothing").await.problem(404, "no route /v2/nothing");
+    let r = call(&app, Request::delete("/v1/eligibility").body(Body::empty()).unwrap()).await;
+    r.problem(405, "DELETE is not allowed");
+}
+
+#[tokio::test]
+async fn batches_answer_in_order_and_name_every_bad_item() {
+    let app = open_app();
+    let pts = json!([[-122.6793, 45.5189], [-122.60, 45.52], [-122.6668, 45.5316]]);
+    let r = post_json(&app, "/v1/eligibility", &pts).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+    let v = r.json();
+    assert_eq!(v["count"], 3);
+    let zones: Vec<Value> = v["results"].as_array().unwrap().iter().map(|x| x["zone"].clone()).collect();
+    assert_eq!(zones, [json!("downtown"), Value::Null, json!("lloyd")]);
+    assert_eq!(v["results"][1]["nearest_zone"], "lloyd");
+
+    let fc = json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": [-122.6668, 45.5316]}},
+        {"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": [-122.6793, 45.5189]}}]});
+    let v = post_json(&app, "/v1/eligibility", &fc).await.json();
+    assert_eq!((v["results"][0]["zone"].as_str(), v["results"][1]["zone"].as_str()), (Some("lloyd"), Some("downtown")));
+
+    let bad = json!([[-122.6793, 45.5189], [45.5, -122.6], "x", [1]]);
+    let r = post_json(&app, "/v1/eligibility", &bad).await;
+    r.problem(422, "3 of 4 points are not valid");
+    let errors = r.json()["errors"].clone();
+    let indexes: Vec<u64> = errors.as_array().unwrap().iter().map(|e| e["index"].as_u64().unwrap()).collect();
+    assert_eq!(indexes, [1, 2, 3]);
+    assert!(errors[0]["detail"].as_str().unwrap().contains("swap"));
+
+    let req =
+        Request::post("/v1/eligibility").header(header::CONTENT_TYPE, "application/json").body(Body::from("[[1,2],"));
+    call(&app, req.unwrap()).await.problem(400, "not valid JSON");
+    let req = Request::post("/v1/eligibility").body(Body::from("[[1,2]]"));
+    call(&app, req.unwrap()).await.problem(415, "Content-Type: application/json");
+}
+
+#[tokio::test]
+async fn limits_refuse_oversized_batches_and_bodies() {
+    let app =
+        router(state(Tokens::default(), Limits { max_batch_points: 5, max_body_bytes: 2000, ..Limits::default() }));
+    let six: Vec<[f64; 2]> = vec![[-122.67, 45.52]; 6];
+    post_json(&app, "/v1/eligibility", &json!(six)).await.problem(413, "limit of 5");
+    let big: Vec<[f64; 2]> = vec![[-122.67, 45.52]; 200];
+    let r = post_json(&app, "/v1/eligibility", &json!(big)).await;
+    r.problem(413, "too large");
+}
+
+#[tokio::test]
+async fn zones_carry_a_strong_etag_and_answer_304() {
+    let app = open_app();
+    let r = get(&app, "/v1/zones").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.content_type(), "application/geo+json");
+    let etag = r.headers[header::ETAG].to_str().unwrap().to_owned();
+    let v = r.json();
+    assert_eq!(etag, format!("\"{}\"", v["version"].as_str().unwrap()));
+    assert_eq!(v["features"].as_array().unwrap().len(), 4);
+    let req = Request::get("/v1/zones").header(header::IF_NONE_MATCH, &etag).body(Body::empty()).unwrap();
+    let r = call(&app, req).await;
+    assert_eq!(r.status, StatusCode::NOT_MODIFIED);
+    assert!(r.body.is_empty());
+    assert_eq!(r.headers[header::ETAG].to_str().unwrap(), etag);
+    assert!(r.headers.contains_key(header::CACHE_CONTROL));
+    let old = get(&app, "/v1/zones?at=2017-06-01").await;
+    assert_ne!(old.headers[header::ETAG].to_str().unwrap(), etag, "another set, another ETag");
+
+    let one = get(&app, "/v1/zones/old-town").await;
+    assert_eq!(one.status, StatusCode::OK);
+    assert_eq!(one.json()["properties"]["name"], "Old Town");
+    get(&app, "/v1/zones/pearl").await.problem(404, "has no zone \"pearl\"");
+    let rules = get(&app, "/v1/rules").await;
+    assert_eq!(rules.status, StatusCode::OK);
+    assert!(rules.headers.contains_key(header::ETAG));
+    assert_eq!(rules.json()["version"].as_str().unwrap().len(), 16);
+}
+
+#[tokio::test]
+async fn tokens_and_roles_guard_the_routes() {
+    let app = secured_app();
+    let with = |uri: &str, token: &str| {
+        Request::get(uri).header(header::AUTHORIZATION, format!("Bearer {token}")).body(Body::empty()).unwrap()
+    };
+    let r = get(&app, "/v1/eligibility?lon=-122.6793&lat=45.5189").await;
+    r.problem(401, "needs an API token");
+    assert_eq!(r.headers[header::WWW_AUTHENTICATE], "Bearer");
+    call(&app, with("/v1/eligibility?lon=-122.6793&lat=45.5189", "not-a-valid-token-123"))
+        .await
+        .problem(401, "not valid");
+    for token in [FIELD, PLANNER, ADMIN] {
+        let r = call(&app, with("/v1/eligibility?lon=-122.6793&lat=45.5189", token)).await;
+        assert_eq!(r.status, StatusCode::OK, "field or above may ask");
+    }
+    call(&app, with("/metrics", FIELD)).await.problem(403, "needs the admin role");
+    call(&app, with("/metrics", PLANNER)).await.problem(403, "the token has the planner role");
+    let r = call(&app, with("/metrics", ADMIN)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let text = String::from_utf8(r.body).unwrap();
+    assert!(text.contains("leadmap_http_requests_total{route=\"/v1/eligibility\",status=\"2xx\"} 3"), "{text}");
+    assert!(text.contains("leadmap_http_request_duration_seconds_bucket{route=\"/v1/eligibility\",le=\"+Inf\"}"));
+    for open in ["/healthz", "/readyz", "/openapi.json"] {
+        assert_eq!(get(&app, open).await.status, StatusCode::OK, "{open} needs no token");
+    }
+}
+
+#[tokio::test]
+async fn screenings_apply_the_rules_over_http() {
+    let app = open_app();
+    let rules = get(&app, "/v1/rules").await.json();
+    let fact_ids: Vec<String> =
+        rules["exclusions"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect();
+    let all_false: serde_json::Map<String, Value> = fact_ids.iter().map(|id| (id.clone(), json!(false))).collect();
+    let base = json!({"lon": -122.6765, "lat": 45.5245, "referral_path": "arrest", "offense": "PCS",
+        "substances": [{"substance": "heroin", "grams": 4.99}], "facts": all_false, "at": "2019-03-01"});
+    let v = post_json(&app, "/v1/screenings", &base).await.json();
+    assert_eq!(v["decision"], "eligible", "{v:#}");
+    assert_eq!(v["assessment_due"], "2019-03-31", "30 days after the arrest");
+    assert_eq!(v["point"]["zone"]["id"], "old-town");
+    assert!(v["rule_set"]["version"].is_string());
+
+    let mut five = base.clone();
+    five["substances"] = json!([{"substance": "heroin", "grams": 5.0}]);
+    assert_eq!(post_json(&app, "/v1/screenings", &five).await.json()["decision"], "ineligible");
+
+    let mut unknown = base.clone();
+    unknown["facts"] = json!({});
+    let v = post_json(&app, "/v1/screenings", &unknown).await.json();
+    assert_eq!(v["decision"], "needs_review");
+    assert!(!v["questions"].as_array().unwrap().is_empty(), "says what to ask");
+
+    let mut outside = base.clone();
+    outside["lon"] = json!(-122.60);
+    assert_eq!(post_json(&app, "/v1/screenings", &outside).await.json()["decision"], "ineligible");
+
+    let mut typo = base.clone();
+    typo["colour"] = json!("blue");
+    post_json(&app, "/v1/screenings", &typo).await.problem(422, "colour");
+    let mut no_lat = base;
+    no_lat.as_object_mut().unwrap().remove("lat");
+    post_json(&app, "/v1/screenings", &no_lat).await.problem(422, "lat is required");
+}
+
+#[tokio::test]
+async fn openapi_document_covers_every_route() {
+    let v = get(&open_app(), "/openapi.json").await.json();
+    assert!(v["openapi"].as_str().unwrap().starts_with("3.1"), "{}", v["openapi"]);
+    let paths = v["paths"].as_object().unwrap();
+    for p in [
+        "/v1/eligibility",
+        "/v1/screenings",
+        "/v1/zones",
+        "/v1/zones/{id}",
+        "/v1/rules",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+    ] {
+        assert!(paths.contains_key(p), "{p} is documented");
+    }
+    assert!(paths["/v1/eligibility"]["post"].is_object() && paths["/v1/eligibility"]["get"].is_object());
+    assert!(v["components"]["schemas"]["Problem"].is_object());
+    assert!(v["components"]["securitySchemes"]["bearer"].is_object());
+}
+
+/// A tiny HTTP/1.1 client: one request per connection, returns (status, body).
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
+    (status, body)
+}
+
+/// Starts `leadmap serve` on an ephemeral port; returns the child and its port (read from the log).
+fn spawn_server(args: &[&str]) -> (std::process::Child, u16) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_leadmap"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(args)
+        .env("LEADMAP_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let port = loop {
+        let line = lines.next().expect("server exited before serving").unwrap();
+        if let Some(rest) = line.split("http://127.0.0.1:").nth(1) {
+            break rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, port)
+}
+
+fn signal(child: &std::process::Child, sig: &str) {
+    let ok = Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap();
+    assert!(ok.success());
+}
+
+#[test]
+fn real_server_reloads_on_sighup_under_load_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let zones = dir.path().join("zones.geojson");
+    std::fs::copy(repo().join("geodata/portland-2017.geojson"), &zones).unwrap();
+    let zones_arg = zones.to_str().unwrap().to_owned();
+    let (mut child, port) = spawn_server(&["--zones", &zones_arg]);
+    let version =
+        |body: &str| serde_json::from_str::<Value>(body).unwrap()["zone_set"]["version"].as_str().unwrap().to_owned();
+    let (status, body) = http_get(port, "/v1/eligibility?lon=-122.6793&lat=45.5189&at=2017-06-01");
+    assert_eq!(status, 200, "{body}");
+    let before = version(&body);
+
+    // Change the file (a new name member gives a new version), then reload while requests run.
+    let text = std::fs::read_to_string(&zones).unwrap().replacen("portland-lead-2017", "portland-lead-2017-edited", 1);
+    std::fs::write(&zones, text).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = std::sync::Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let (status, body) = http_get(port, "/v1/eligibility?lon=-122.6793&lat=45.5189&at=2017-06-01");
+                    assert_eq!(status, 200, "no request fails during a reload: {body}");
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    signal(&child, "-HUP");
+    let mut after = before.clone();
+    for _ in 0..100 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        after = version(&http_get(port, "/v1/eligibility?lon=-122.6793&lat=45.5189&at=2017-06-01").1);
+        if after != before {
+            break;
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let served: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert!(served > 4, "requests ran during the reload ({served})");
+    assert_ne!(after, before, "SIGHUP swapped in the edited zones");
+
+    signal(&child, "-TERM");
+    let status = child.wait().unwrap();
+    assert!(status.success(), "graceful shutdown exits 0: {status:?}");
+}
+
+#[test]
+fn an_open_server_refuses_to_listen_beyond_loopback() {
+    let out = Command::new(env!("CARGO_BIN_EXE_leadmap"))
+        .args(["serve", "--addr", "0.0.0.0:0"])
+        .env_remove("LEADMAP_TOKENS")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("refusing to serve 0.0.0.0:0 without API tokens"), "{err}");
+}
