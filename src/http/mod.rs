@@ -33,7 +33,6 @@ pub use state::{AppState, Limits, Loaded};
 
 /// Builds the routes, auth, limits and metrics over `state`.
 pub fn router(state: AppState) -> Router {
-    let limits = state.limits();
     let field = middleware::from_fn_with_state((state.clone(), Role::Field), auth::require);
     let api = Router::new()
         .route("/v1/eligibility", get(eligibility::get_eligibility).post(eligibility::post_eligibility))
@@ -50,12 +49,28 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ops::get_readyz))
         .route("/openapi.json", get(ops::get_openapi))
         .merge(metrics);
+    with_layers(api.merge(ops), state)
+}
+
+/// The same stack as [`router`] (limits, panic catching, logging, metrics) around a single route,
+/// `GET /ceiling`, that answers a constant JSON body: the HTTP ceiling the load benchmark compares
+/// `GET /v1/eligibility` against (`tools/bench_http.sh`). Not part of the API.
+#[doc(hidden)]
+pub fn ceiling_router(state: AppState) -> Router {
+    let constant =
+        || async { axum::Json(serde_json::json!({"eligible": true, "zone": {"id": "downtown", "name": "Downtown"}})) };
+    with_layers(Router::new().route("/ceiling", get(constant)), state)
+}
+
+/// Limits, panic catching, fallbacks, logging and metrics around `routes`.
+fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
+    let limits = state.limits();
     let guard = ServiceBuilder::new()
         .layer(HandleErrorLayer::new(overloaded))
         .load_shed()
         .concurrency_limit(limits.max_concurrency)
         .timeout(Duration::from_millis(limits.request_timeout_ms));
-    api.merge(ops)
+    routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
