@@ -63,6 +63,7 @@ pub struct PointRef {
 
 /// The answer for one point.
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+#[expect(clippy::struct_excessive_bools, reason = "a wire format: each flag is a field of the JSON answer")]
 pub struct PointEligibility {
     /// The location lies in a LEAD zone (boundary included).
     pub eligible: bool,
@@ -74,6 +75,12 @@ pub struct PointEligibility {
     pub borderline: bool,
     /// Metres to the nearest zone edge (inside a zone: to its boundary), to the centimetre.
     pub distance_m: f64,
+    /// The point is within the borderline distance of an edge between a LEAD area and the outside, so
+    /// GPS error could change whether it is in a LEAD area (edges two zones share do not count: crossing
+    /// them changes the zone, not eligibility).
+    pub coverage_borderline: bool,
+    /// Metres to the nearest edge between a LEAD area and the outside, to the centimetre.
+    pub coverage_distance_m: f64,
     /// When outside every zone: the nearest zone. `null` when inside.
     pub nearest_zone: Option<ZoneRef>,
     /// The borderline distance used, metres.
@@ -109,6 +116,8 @@ impl PointEligibility {
             on_boundary: loc.on_boundary,
             borderline: loc.borderline,
             distance_m: (loc.distance_m * 100.0).round() / 100.0,
+            coverage_borderline: loc.coverage_borderline,
+            coverage_distance_m: (loc.coverage_distance_m * 100.0).round() / 100.0,
             nearest_zone: loc.zone.is_none().then(|| ZoneRef::from(&zones[loc.nearest_zone])),
             borderline_m: index.options().borderline_m,
             point: PointRef { lon: point.lon(), lat: point.lat() },

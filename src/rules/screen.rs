@@ -157,14 +157,15 @@ pub enum LocationFact {
 }
 
 impl From<&PointEligibility> for LocationFact {
-    /// `borderline` wins over inside/outside: a point within the borderline distance of an edge is
-    /// [`LocationFact::Borderline`] even when it is inside.
+    /// `coverage_borderline` wins over inside/outside: a point within the borderline distance of an edge
+    /// between a LEAD area and the outside is [`LocationFact::Borderline`] even when it is inside. Near an
+    /// edge two zones share, the point is in a LEAD area either way, so it is simply inside.
     fn from(p: &PointEligibility) -> Self {
-        if p.borderline {
+        if p.coverage_borderline {
             Self::Borderline {
                 zone: p.zone.clone().or_else(|| p.nearest_zone.clone()),
                 inside: p.eligible,
-                distance_m: p.distance_m,
+                distance_m: p.coverage_distance_m,
             }
         } else if let (true, Some(zone)) = (p.eligible, &p.zone) {
             Self::Inside { zone: zone.clone() }

@@ -598,6 +598,10 @@ fn location_fact_from_point_eligibility() {
         panic!("not borderline")
     };
     assert!(inside && distance_m == 0.0 && zone.is_some());
+    // Just north of Burnside on the edge Old Town shares with Downtown: in a LEAD area either way.
+    let near_shared = PointEligibility::of(&index, LonLat::new(-122.675, 45.5232).unwrap(), at);
+    assert!(near_shared.borderline && !near_shared.coverage_borderline, "{near_shared:?}");
+    assert_eq!(LocationFact::from(&near_shared), LocationFact::Inside { zone: near_shared.zone.clone().unwrap() });
     // Far away (Portland airport): outside, with the nearest zone.
     let LocationFact::Outside { nearest_zone, distance_m } = fact(-122.5951, 45.5898) else { panic!("not outside") };
     assert!(nearest_zone.is_some() && distance_m > 1000.0);

@@ -217,7 +217,7 @@ mod tests {
     #[test]
     fn grid_settles_most_cells_and_agrees_with_exact() {
         let sq = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.0, 0.0]];
-        let edges: Vec<EdgeRef> = sq.windows(2).map(|w| EdgeRef { zone: 0, a: w[0], b: w[1] }).collect();
+        let edges: Vec<EdgeRef> = sq.windows(2).map(|w| EdgeRef { zone: 0, a: w[0], b: w[1], shared: false }).collect();
         let inside = |p: [f64; 2]| (p[0] >= 0.0 && p[0] <= 1.0 && p[1] >= 0.0 && p[1] <= 1.0).then_some(0);
         let bounds = Rect::new(geo::Coord { x: 0.0, y: 0.0 }, geo::Coord { x: 1.0, y: 1.0 });
         let g = ZoneGrid::build(&bounds, &edges, inside);

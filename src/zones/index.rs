@@ -62,6 +62,11 @@ pub struct Location {
     pub nearest_zone: usize,
     /// `distance_m` is within the borderline distance.
     pub borderline: bool,
+    /// Metres to the nearest edge between a zone and the outside (edges shared by two zones skipped):
+    /// how far GPS error would have to move the point to change whether it is in a LEAD area.
+    pub coverage_distance_m: f64,
+    /// `coverage_distance_m` is within the borderline distance.
+    pub coverage_borderline: bool,
 }
 
 /// A zone's position in its set (the index into [`ZoneSet::zones`]) in two bytes, so that
@@ -111,6 +116,9 @@ pub(super) struct EdgeRef {
     pub(super) zone: u16,
     pub(super) a: [f64; 2],
     pub(super) b: [f64; 2],
+    /// Another zone has the same edge (same end points, either direction): crossing it changes the zone
+    /// but not whether the point is in a LEAD area.
+    pub(super) shared: bool,
 }
 
 type PolygonEnvelope = GeomWithData<Rectangle<[f64; 2]>, usize>;
@@ -128,6 +136,8 @@ pub struct ZoneIndex {
     plane_origin: [f64; 2],
     plane_scale: LocalScale,
     grid: ZoneGrid,
+    /// Some edge is shared by two zones (else coverage distances equal edge distances).
+    has_shared_edges: bool,
 }
 
 impl ZoneIndex {
@@ -158,7 +168,7 @@ impl ZoneIndex {
                     .collect();
                 for ring in &rings {
                     for w in ring.windows(2) {
-                        let e = EdgeRef { zone: zone_no, a: w[0], b: w[1] };
+                        let e = EdgeRef { zone: zone_no, a: w[0], b: w[1], shared: false };
                         let line =
                             Line::new(plane_scale.offset_m(plane_origin, e.a), plane_scale.offset_m(plane_origin, e.b));
                         edges.push(PlaneEdge::new(line, e));
@@ -171,6 +181,7 @@ impl ZoneIndex {
                 polygons.push(PreparedPolygon { zone: zone_no, rings });
             }
         }
+        mark_shared_edges(&mut edges);
         let edge_refs: Vec<EdgeRef> = edges.iter().map(|e| e.data).collect();
         let mut index = Self {
             set,
@@ -181,6 +192,7 @@ impl ZoneIndex {
             plane_origin,
             plane_scale,
             grid: ZoneGrid::default(),
+            has_shared_edges: edge_refs.iter().any(|e| e.shared),
         };
         index.grid = ZoneGrid::build(&bounds, &edge_refs, |p| index.zone_at(p[0], p[1]).0);
         index
@@ -205,7 +217,18 @@ impl ZoneIndex {
         let (lon, lat) = (point.lon(), point.lat());
         let (zone, on_boundary) = self.zone_at(lon, lat);
         let (distance_m, nearest_zone) = self.nearest_edge(point);
-        Location { zone, on_boundary, distance_m, nearest_zone, borderline: distance_m <= self.options.borderline_m }
+        let coverage_distance_m =
+            if self.has_shared_edges { self.nearest_edge_where(point, |e| !e.shared).0 } else { distance_m };
+        let borderline_m = self.options.borderline_m;
+        Location {
+            zone,
+            on_boundary,
+            distance_m,
+            nearest_zone,
+            borderline: distance_m <= borderline_m,
+            coverage_distance_m,
+            coverage_borderline: coverage_distance_m <= borderline_m,
+        }
     }
 
     /// Exact zone test for (`lon`, `lat`): the zone index (boundary rule applied) and whether the point is
@@ -268,6 +291,11 @@ impl ZoneIndex {
     /// Distance in metres from the point to the nearest zone edge, and that edge's zone index.
     #[must_use]
     pub fn nearest_edge(&self, point: LonLat) -> (f64, usize) {
+        self.nearest_edge_where(point, |_| true)
+    }
+
+    /// [`Self::nearest_edge`] among the edges `keep` accepts (`f64::INFINITY` when it accepts none).
+    fn nearest_edge_where(&self, point: LonLat, keep: impl Fn(&EdgeRef) -> bool) -> (f64, usize) {
         let (lon, lat) = (point.lon(), point.lat());
         let p = [lon, lat];
         let local = LocalScale::at_lat(lat);
@@ -283,12 +311,34 @@ impl ZoneIndex {
                 break;
             }
             let e = edge.data;
+            if !keep(&e) {
+                continue;
+            }
             let d = point_segment_distance_m(p, e.a, e.b, local);
             if d < best.0 || (d == best.0 && e.zone < best.1) {
                 best = (d, e.zone);
             }
         }
         (best.0, usize::from(best.1))
+    }
+}
+
+/// Flags every edge that another zone also has (same end points, either direction).
+fn mark_shared_edges(edges: &mut [PlaneEdge]) {
+    let key = |e: &EdgeRef| {
+        let (a, b) = ([e.a[0].to_bits(), e.a[1].to_bits()], [e.b[0].to_bits(), e.b[1].to_bits()]);
+        if a <= b { (a, b) } else { (b, a) }
+    };
+    let mut zones_of: std::collections::HashMap<([u64; 2], [u64; 2]), (u16, bool)> =
+        std::collections::HashMap::with_capacity(edges.len());
+    for e in edges.iter() {
+        zones_of
+            .entry(key(&e.data))
+            .and_modify(|(zone, shared)| *shared |= *zone != e.data.zone)
+            .or_insert((e.data.zone, false));
+    }
+    for e in edges.iter_mut() {
+        e.data.shared = zones_of.get(&key(&e.data)).is_some_and(|&(_, shared)| shared);
     }
 }
 
