@@ -15,8 +15,21 @@ use crate::coord::LonLat;
 use crate::eligibility::PointEligibility;
 use crate::rules::{LocationFact, Screening, ScreeningRequest, screen};
 
+/// The request body: the location and the screening request (its fields at the same level).
+#[derive(Debug, utoipa::ToSchema)]
+#[expect(dead_code, reason = "describes the body for the OpenAPI document; the handler parses it field by field")]
+pub struct ScreeningBody {
+    /// Longitude, WGS84 degrees east.
+    lon: f64,
+    /// Latitude, WGS84 degrees north.
+    lat: f64,
+    /// Referral path, offense, substances, facts, date.
+    #[serde(flatten)]
+    request: ScreeningRequest,
+}
+
 /// The screening and the location answer it used.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ScreeningAnswer {
     /// The screening: decision, criteria, questions, deadline, rule set.
     #[serde(flatten)]
@@ -39,10 +52,10 @@ fn number(body: &serde_json::Map<String, Value>, name: &str, example: &str) -> R
     post,
     path = "/v1/screenings",
     tag = "screening",
-    request_body(content = Value, content_type = "application/json", description = "`lon`, `lat` (WGS84 degrees), `referral_path` (`arrest` or `social_contact`), `offense` (`PCS`, `SQ`, `CDO`, other text), `substances` ([{substance, grams}]), `facts` ({fact id: true/false/null}; ids as in GET /v1/rules), optional `at` (YYYY-MM-DD). Unknown fields are refused.",
+    request_body(content = ScreeningBody, content_type = "application/json", description = "`lon`, `lat` (WGS84 degrees), `referral_path` (`arrest` or `social_contact`), `offense` (`PCS`, `SQ`, `CDO`, other text), `substances` ([{substance, grams}]), `facts` ({fact id: true/false/null}; ids as in GET /v1/rules), optional `at` (YYYY-MM-DD). Unknown fields are refused.",
         example = json!({"lon": -122.6765, "lat": 45.5245, "referral_path": "arrest", "offense": "PCS", "substances": [{"substance": "heroin", "grams": 1.2}], "facts": {"active_warrant": false}})),
     responses(
-        (status = 200, description = "decision (eligible | ineligible | needs_review), summary, criteria [{id, status: passed | failed | unknown, reason, question}], questions, assessment_due (arrest diversions), rule_set {name, version}, location, point", body = Value),
+        (status = 200, description = "decision (eligible | ineligible | needs_review), summary, criteria [{id, status: passed | failed | unknown, reason, question}], questions, assessment_due (arrest diversions), rule_set {name, version}, location, point", body = ScreeningAnswer),
         (status = 400, description = "Malformed JSON", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is missing, unknown or invalid (named in detail)", body = super::error::Problem, content_type = "application/problem+json"),
     ),

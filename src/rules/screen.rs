@@ -13,7 +13,7 @@ use super::{Effect, Grams, PathRules, RuleSet, RuleStatus, SubstanceLimit};
 use crate::eligibility::{PointEligibility, ZoneRef};
 
 /// The way into LEAD a referral takes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReferralPath {
     /// Post-arrest/pre-booking diversion: the officer has probable cause to arrest and diverts instead.
@@ -43,7 +43,7 @@ impl fmt::Display for ReferralPath {
 }
 
 /// A substance name as given in a request: not blank.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String")]
 pub struct SubstanceName(String);
 
@@ -65,19 +65,20 @@ impl TryFrom<String> for SubstanceName {
 }
 
 /// One substance the person had, and how much.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubstanceAmount {
     /// The substance, e.g. `heroin` (matched against the rule set's names and aliases, ignoring case).
     pub substance: SubstanceName,
     /// Grams; absent or `null` when not yet weighed. Entries of one substance are added up.
     #[serde(default)]
+    #[schema(value_type = Option<f64>)]
     pub grams: Option<Grams>,
 }
 
 /// What the officer knows about a referral. Unknown fields are rejected. The location is not part of
 /// it: the caller locates the point and passes a [`LocationFact`] to [`screen`].
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScreeningRequest {
     /// `arrest` or `social_contact`.
@@ -130,7 +131,7 @@ pub enum ScreeningError {
 }
 
 /// Where the contact happened, relative to the LEAD areas in force, as the screening needs it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum LocationFact {
     /// Inside a LEAD zone, clear of its edge.
@@ -176,7 +177,7 @@ impl From<&PointEligibility> for LocationFact {
 }
 
 /// The answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     /// Every criterion passed.
@@ -188,7 +189,7 @@ pub enum Decision {
 }
 
 /// One criterion's outcome.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CriterionStatus {
     /// Met: does not stand in the way.
@@ -200,7 +201,7 @@ pub enum CriterionStatus {
 }
 
 /// One criterion of a screening.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Criterion {
     /// `location`, `referral_path`, `offense`, `quantity` (no substances reported), `quantity.<substance>`,
     /// or an exclusion's fact id.
@@ -216,7 +217,7 @@ pub struct Criterion {
 }
 
 /// Which rule set answered.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RuleSetRef {
     /// Its name.
     pub name: String,
@@ -247,7 +248,7 @@ impl From<&RuleSet> for RuleSetRef {
 }
 
 /// The result of a screening.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Screening {
     /// `eligible`, `ineligible` or `needs_review`.
     pub decision: Decision,

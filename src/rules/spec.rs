@@ -57,7 +57,7 @@ pub struct RuleSpec {
 }
 
 /// How authoritative a rule file is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleStatus {
     /// Transcribed from the program's published criteria; the program's own policy document is the authority.
@@ -180,7 +180,7 @@ impl SubstanceLimit {
 }
 
 /// What a failed criterion does to the decision.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Effect {
     /// The person is not eligible.
