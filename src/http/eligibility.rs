@@ -64,6 +64,7 @@ pub(super) fn index_on(state: &AppState, at: NaiveDate) -> Result<std::sync::Arc
         (status = 401, description = "No valid token", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The token's role is too low", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "No zone set is in force on that date", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Timed out or over the concurrency limit", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -198,6 +199,10 @@ fn answer_all(index: &ZoneIndex, points: &[LonLat]) -> Vec<BatchItem> {
         (status = 400, description = "Malformed JSON or query", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Too many points or too large a body", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Some points are invalid (each named in `errors`)", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's role is too low", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not sent as application/json", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Timed out or over the concurrency limit", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -15,17 +15,28 @@ use crate::coord::LonLat;
 use crate::eligibility::PointEligibility;
 use crate::rules::{LocationFact, Screening, ScreeningRequest, screen};
 
-/// The request body: the location and the screening request (its fields at the same level).
+/// The request body, as the OpenAPI document describes it: the location and the fields of
+/// [`ScreeningRequest`] at one level (unknown fields are refused).
 #[derive(Debug, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[expect(dead_code, reason = "describes the body for the OpenAPI document; the handler parses it field by field")]
 pub struct ScreeningBody {
     /// Longitude, WGS84 degrees east.
     lon: f64,
     /// Latitude, WGS84 degrees north.
     lat: f64,
-    /// Referral path, offense, substances, facts, date.
-    #[serde(flatten)]
-    request: ScreeningRequest,
+    /// `arrest` or `social_contact`.
+    referral_path: crate::rules::ReferralPath,
+    /// `PCS`, `SQ`, `CDO`, `other` or free text; absent when not known.
+    offense: Option<String>,
+    /// Substances with grams.
+    #[serde(default)]
+    substances: Vec<crate::rules::SubstanceAmount>,
+    /// Exclusion facts by id (see `GET /v1/rules`): true, false, or null/absent when not known.
+    #[serde(default)]
+    facts: BTreeMap<String, Option<bool>>,
+    /// Date of the arrest or contact, YYYY-MM-DD; default today.
+    at: Option<chrono::NaiveDate>,
 }
 
 /// The screening and the location answer it used.
@@ -58,6 +69,11 @@ fn number(body: &serde_json::Map<String, Value>, name: &str, example: &str) -> R
         (status = 200, description = "decision (eligible | ineligible | needs_review), summary, criteria [{id, status: passed | failed | unknown, reason, question}], questions, assessment_due (arrest diversions), rule_set {name, version}, location, point", body = ScreeningAnswer),
         (status = 400, description = "Malformed JSON", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is missing, unknown or invalid (named in detail)", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's role is too low", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Too many points or too large a body", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not sent as application/json", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Timed out or over the concurrency limit", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -54,6 +54,10 @@ pub(super) fn conditional(
             headers(("ETag" = String, description = "The zone set version, quoted"))),
         (status = 304, description = "Not modified (If-None-Match matched)"),
         (status = 400, description = "Bad query", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's role is too low", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No zone or rule set is in force on that date", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Timed out or over the concurrency limit", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -81,6 +85,11 @@ pub async fn get_zones(
         (status = 200, description = "GeoJSON Feature", content_type = "application/geo+json", body = Value),
         (status = 304, description = "Not modified"),
         (status = 404, description = "No such zone in the set in force", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A query value is missing or wrong", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's role is too low", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No zone or rule set is in force on that date", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Timed out or over the concurrency limit", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
