@@ -10,7 +10,13 @@ fn main() -> ExitCode {
     // Logs go to stderr; LEADMAP_LOG (e.g. `debug`, `leadmap=info,tower=warn`) picks what is shown.
     let filter = tracing_subscriber::EnvFilter::try_from_env("LEADMAP_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    // LEADMAP_LOG_FORMAT=json gives one JSON object per line, for log shippers.
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::env::var("LEADMAP_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
     match leadmap::cli::run(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -305,8 +305,9 @@ fn spawn_server(args: &[&str]) -> (std::process::Child, u16) {
     (child, port)
 }
 
+/// Sends a signal with the shell's built-in `kill` (no external tool needed).
 fn signal(child: &std::process::Child, sig: &str) {
-    let ok = Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap();
+    let ok = Command::new("sh").args(["-c", &format!("kill {sig} {}", child.id())]).status().unwrap();
     assert!(ok.success());
 }
 
@@ -371,4 +372,33 @@ fn an_open_server_refuses_to_listen_beyond_loopback() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("refusing to serve 0.0.0.0:0 without API tokens"), "{err}");
+}
+
+#[tokio::test]
+async fn seattle_rules_and_areas_screen_with_their_own_limit() {
+    use leadmap::formats::zonefile::read_zone_file;
+    let set = read_zone_file(
+        &crate::support::shared("data/seattle/spd-mcpp-areas.geojson"),
+        &crate::support::city_options("BELLTOWN=belltown:Belltown"),
+    )
+    .unwrap();
+    let zones = ZoneCatalog::new(vec![set], IndexOptions::default());
+    let rules = RuleCatalog::new(vec![leadmap::builtin::seattle_example_rules().unwrap()]).unwrap();
+    let app = router(AppState::new(Loaded { zones, rules }, Tokens::default(), Limits::default()));
+    let rules = get(&app, "/v1/rules").await.json();
+    let all_false: serde_json::Map<String, Value> = rules["exclusions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["id"].as_str().unwrap().to_owned(), json!(false)))
+        .collect();
+    let screening = |grams: f64, offense: &str| {
+        json!({"lon": -122.3465, "lat": 47.6140, "referral_path": "arrest", "offense": offense,
+               "substances": [{"substance": "cocaine", "grams": grams}], "facts": all_false, "at": "2012-06-01"})
+    };
+    let v = post_json(&app, "/v1/screenings", &screening(3.0, "delivery")).await.json();
+    assert_eq!(v["decision"], "eligible", "3 g or less, sales included: {v:#}");
+    assert_eq!(v["point"]["zone"]["id"], "belltown");
+    let v = post_json(&app, "/v1/screenings", &screening(3.01, "possession")).await.json();
+    assert_eq!(v["decision"], "ineligible", "more than 3 g");
 }
