@@ -7,7 +7,9 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::error::{ApiError, AppJson, AppQuery, ItemError};
+use axum::response::IntoResponse;
+
+use super::error::{ApiError, AppBytes, AppQuery, ItemError};
 use super::state::AppState;
 use crate::coord::LonLat;
 use crate::eligibility::{PointEligibility, ZoneSetRef};
@@ -83,24 +85,27 @@ pub async fn get_eligibility(
 
 /// One point's answer inside a batch (zone ids only; the zone set is given once).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct BatchItem {
+#[expect(clippy::struct_excessive_bools, reason = "a wire format: each flag is a field of the JSON answer")]
+pub struct BatchItem<'a> {
     /// In a LEAD zone (edges included).
     pub eligible: bool,
     /// Zone id, or null.
-    pub zone: Option<String>,
+    pub zone: Option<&'a str>,
     /// Exactly on a zone edge.
     pub on_boundary: bool,
-    /// Within the borderline distance of an edge.
+    /// Within the borderline distance of a zone edge.
     pub borderline: bool,
+    /// Within the borderline distance of an edge between a LEAD area and the outside.
+    pub coverage_borderline: bool,
     /// Metres to the nearest zone edge.
     pub distance_m: f64,
     /// Nearest zone id when outside every zone, else null.
-    pub nearest_zone: Option<String>,
+    pub nearest_zone: Option<&'a str>,
 }
 
 /// A batch's answers, in input order.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct BatchAnswer {
+pub struct BatchAnswer<'a> {
     /// The date whose zone set answered.
     pub at: NaiveDate,
     /// The zone set that answered.
@@ -110,12 +115,35 @@ pub struct BatchAnswer {
     /// How many points.
     pub count: usize,
     /// One answer per input point, in order.
-    pub results: Vec<BatchItem>,
+    pub results: Vec<BatchItem<'a>>,
 }
 
-/// Reads the points of a batch body: a JSON array of `[lon, lat]` pairs or a GeoJSON FeatureCollection of
-/// Points. Every bad item is named.
-fn batch_points(body: &Value, max: usize) -> Result<Vec<LonLat>, ApiError> {
+/// Reads the points of a batch body: a JSON array of `[lon, lat]` pairs (the fast path, parsed straight
+/// into numbers) or a GeoJSON FeatureCollection of Points. Every bad item is named.
+fn batch_points(body: &[u8], max: usize) -> Result<Vec<LonLat>, ApiError> {
+    if let Ok(pairs) = serde_json::from_slice::<Vec<[f64; 2]>>(body) {
+        if pairs.len() > max {
+            return Err(too_many(pairs.len(), max));
+        }
+        if let Ok(points) = pairs.iter().map(|&[lon, lat]| LonLat::new(lon, lat)).collect::<Result<Vec<_>, _>>() {
+            return Ok(points);
+        }
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!("the body is not valid JSON: line {}, column {}: {e}", e.line(), e.column()))
+    })?;
+    batch_points_from_value(&value, max)
+}
+
+fn too_many(n: usize, max: usize) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+        format!("{n} points is more than the limit of {max} per request; split the batch"),
+    )
+}
+
+/// The slow path of [`batch_points`]: any JSON shape, every bad item named.
+fn batch_points_from_value(body: &Value, max: usize) -> Result<Vec<LonLat>, ApiError> {
     let items: Vec<&Value> = match body {
         Value::Array(a) => a.iter().collect(),
         Value::Object(o) if o.get("type").and_then(Value::as_str) == Some("FeatureCollection") => o
@@ -132,10 +160,7 @@ fn batch_points(body: &Value, max: usize) -> Result<Vec<LonLat>, ApiError> {
         }
     };
     if items.len() > max {
-        return Err(ApiError::new(
-            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            format!("{} points is more than the limit of {max} per request; split the batch", items.len()),
-        ));
+        return Err(too_many(items.len(), max));
     }
     let mut points = Vec::with_capacity(items.len());
     let mut errors = Vec::new();
@@ -162,17 +187,18 @@ fn batch_points(body: &Value, max: usize) -> Result<Vec<LonLat>, ApiError> {
 }
 
 /// Answers every point; large batches are split across the CPU cores.
-fn answer_all(index: &ZoneIndex, points: &[LonLat]) -> Vec<BatchItem> {
+fn answer_all<'a>(index: &'a ZoneIndex, points: &[LonLat]) -> Vec<BatchItem<'a>> {
     let zones = index.set().zones();
     let one = |p: &LonLat| {
         let loc = index.locate(*p);
         BatchItem {
             eligible: loc.zone.is_some(),
-            zone: loc.zone.map(|z| zones[z].id.to_string()),
+            zone: loc.zone.map(|z| zones[z].id.as_str()),
             on_boundary: loc.on_boundary,
             borderline: loc.borderline,
+            coverage_borderline: loc.coverage_borderline,
             distance_m: (loc.distance_m * 100.0).round() / 100.0,
-            nearest_zone: loc.zone.is_none().then(|| zones[loc.nearest_zone].id.to_string()),
+            nearest_zone: loc.zone.is_none().then(|| zones[loc.nearest_zone].id.as_str()),
         }
     };
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
@@ -209,21 +235,27 @@ fn answer_all(index: &ZoneIndex, points: &[LonLat]) -> Vec<BatchItem> {
 pub async fn post_eligibility(
     State(state): State<AppState>,
     AppQuery(q): AppQuery<BTreeMap<String, String>>,
-    AppJson(body): AppJson<Value>,
-) -> Result<axum::Json<BatchAnswer>, ApiError> {
+    AppBytes(body): AppBytes,
+) -> Result<axum::response::Response, ApiError> {
     only_params(&q, &["at"])?;
     let at = date_param(&q)?;
-    let points = batch_points(&body, state.limits().max_batch_points)?;
     let index = index_on(&state, at)?;
-    let answer_index = std::sync::Arc::clone(&index);
-    let results = tokio::task::spawn_blocking(move || answer_all(&answer_index, &points))
-        .await
-        .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, format!("batch failed: {e}")))?;
-    Ok(axum::Json(BatchAnswer {
-        at,
-        zone_set: ZoneSetRef::from(index.set()),
-        borderline_m: index.options().borderline_m,
-        count: results.len(),
-        results,
-    }))
+    let max = state.limits().max_batch_points;
+    // Parsing, answering and serializing 10 000 points is CPU work: keep it off the async workers.
+    let json = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
+        let points = batch_points(&body, max)?;
+        let results = answer_all(&index, &points);
+        let answer = BatchAnswer {
+            at,
+            zone_set: ZoneSetRef::from(index.set()),
+            borderline_m: index.options().borderline_m,
+            count: results.len(),
+            results,
+        };
+        serde_json::to_vec(&answer)
+            .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+    })
+    .await
+    .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, format!("batch failed: {e}")))??;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], json).into_response())
 }

@@ -133,6 +133,40 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AppJson<T> {
     }
 }
 
+/// The raw body of a JSON request: checks the `Content-Type` and the size limit, with [`ApiError`]
+/// rejections, and leaves parsing to the handler (for a fast typed path with a detailed fallback).
+#[derive(Debug, Clone)]
+pub struct AppBytes(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for AppBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| {
+                let m = m.trim();
+                m.eq_ignore_ascii_case("application/json") || m.eq_ignore_ascii_case("application/geo+json")
+            });
+        if !is_json {
+            return Err(Self::Rejection::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "send the body as JSON with the header Content-Type: application/json",
+            ));
+        }
+        match axum::body::Bytes::from_request(req, state).await {
+            Ok(b) => Ok(Self(b)),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is too large: {}", e.body_text())))
+            }
+            Err(e) => Err(ApiError::new(e.status(), e.body_text())),
+        }
+    }
+}
+
 /// `axum::extract::Query` whose rejections are [`ApiError`]s.
 #[derive(Debug, Clone, Default)]
 pub struct AppQuery<T>(pub T);
