@@ -24,8 +24,8 @@
 use std::num::NonZeroU16;
 
 use geo::BoundingRect;
-use rstar::RTree;
 use rstar::primitives::{GeomWithData, Line, Rectangle};
+use rstar::{PointDistance, RTree};
 
 use super::ZoneSet;
 use super::grid::{Lookup, ZoneGrid};
@@ -136,8 +136,6 @@ pub struct ZoneIndex {
     plane_origin: [f64; 2],
     plane_scale: LocalScale,
     grid: ZoneGrid,
-    /// Some edge is shared by two zones (else coverage distances equal edge distances).
-    has_shared_edges: bool,
 }
 
 impl ZoneIndex {
@@ -192,7 +190,6 @@ impl ZoneIndex {
             plane_origin,
             plane_scale,
             grid: ZoneGrid::default(),
-            has_shared_edges: edge_refs.iter().any(|e| e.shared),
         };
         index.grid = ZoneGrid::build(&bounds, &edge_refs, |p| index.zone_at(p[0], p[1]).0);
         index
@@ -216,9 +213,7 @@ impl ZoneIndex {
     pub fn locate(&self, point: LonLat) -> Location {
         let (lon, lat) = (point.lon(), point.lat());
         let (zone, on_boundary) = self.zone_at(lon, lat);
-        let (distance_m, nearest_zone) = self.nearest_edge(point);
-        let coverage_distance_m =
-            if self.has_shared_edges { self.nearest_edge_where(point, |e| !e.shared).0 } else { distance_m };
+        let Nearest { distance_m, zone: nearest_zone, coverage_distance_m } = self.nearest(point);
         let borderline_m = self.options.borderline_m;
         Location {
             zone,
@@ -291,7 +286,48 @@ impl ZoneIndex {
     /// Distance in metres from the point to the nearest zone edge, and that edge's zone index.
     #[must_use]
     pub fn nearest_edge(&self, point: LonLat) -> (f64, usize) {
-        self.nearest_edge_where(point, |_| true)
+        let n = self.nearest(point);
+        (n.distance_m, n.zone)
+    }
+
+    /// The nearest edge, and the nearest edge between a zone and the outside.
+    ///
+    /// # Performance
+    /// One nearest-neighbour descent in the metric plane finds a candidate; every edge that could be
+    /// nearer in the point's own local metric lies within a slightly larger radius (the two metrics differ
+    /// by the axis ratios), so one range query finds them all, with no priority queue. Only a point whose
+    /// nearest edge is shared by two zones needs a second, filtered search for the coverage distance.
+    fn nearest(&self, point: LonLat) -> Nearest {
+        let (lon, lat) = (point.lon(), point.lat());
+        let p = [lon, lat];
+        let local = LocalScale::at_lat(lat);
+        let rx = self.plane_scale.m_per_deg_lon / local.m_per_deg_lon;
+        let ry = self.plane_scale.m_per_deg_lat / local.m_per_deg_lat;
+        let q = self.plane_scale.offset_m(self.plane_origin, p);
+        let Some(first) = self.edge_tree.nearest_neighbor(&q) else {
+            return Nearest { distance_m: f64::INFINITY, zone: 0, coverage_distance_m: f64::INFINITY };
+        };
+        let first_local = point_segment_distance_m(p, first.data.a, first.data.b, local);
+        // Plane distance <= max ratio * local distance and >= min ratio * local distance, so any edge at
+        // least as near as `first` in the local metric lies within this plane radius.
+        let radius = first.distance_2(&q).sqrt() * (rx.max(ry) / rx.min(ry)) * (1.0 + 1e-9) + 1e-9;
+        let mut best = (f64::INFINITY, u16::MAX);
+        let mut best_coverage = f64::INFINITY;
+        for edge in self.edge_tree.locate_within_distance(q, radius * radius) {
+            let e = edge.data;
+            let d = point_segment_distance_m(p, e.a, e.b, local);
+            if d < best.0 || (d == best.0 && e.zone < best.1) {
+                best = (d, e.zone);
+            }
+            if !e.shared {
+                best_coverage = best_coverage.min(d);
+            }
+        }
+        // Every edge nearer than `first` was a candidate, so a coverage edge found at or below
+        // `first_local` is the nearest one; otherwise search the coverage edges alone.
+        let coverage_distance_m =
+            if best_coverage <= first_local { best_coverage } else { self.nearest_edge_where(point, |e| !e.shared).0 };
+        Nearest { distance_m: best.0, zone: usize::from(best.1), coverage_distance_m }
     }
 
     /// [`Self::nearest_edge`] among the edges `keep` accepts (`f64::INFINITY` when it accepts none).
@@ -321,6 +357,13 @@ impl ZoneIndex {
         }
         (best.0, usize::from(best.1))
     }
+}
+
+/// What [`ZoneIndex::nearest`] finds.
+struct Nearest {
+    distance_m: f64,
+    zone: usize,
+    coverage_distance_m: f64,
 }
 
 /// Flags every edge that another zone also has (same end points, either direction).
@@ -428,6 +471,28 @@ mod tests {
         assert_eq!(idx.zone_at(0.5, 2.0), (Some(0), false));
         for (x, y) in [(2.0, 2.0), (2.0, 1.0), (0.5, 2.0), (3.0, 3.0), (5.0, 5.0), (f64::NAN, 1.0)] {
             assert_eq!(idx.classify(x, y), idx.zone_at(x, y).0, "({x}, {y})");
+        }
+    }
+
+    #[test]
+    fn fast_nearest_search_equals_brute_force_over_all_edges() {
+        let idx = ZoneIndex::new(crate::builtin::zone_sets().unwrap().remove(1), IndexOptions::default());
+        let edges: Vec<EdgeRef> = idx.edge_tree.iter().map(|e| e.data).collect();
+        assert!(edges.iter().any(|e| e.shared) && edges.iter().any(|e| !e.shared));
+        let b = idx.set().bounds();
+        for i in 0..3000u32 {
+            // A deterministic scatter over the zones' box grown by half on each side.
+            let (fx, fy) = ((f64::from(i) * 0.618_034).fract(), (f64::from(i) * 0.414_214).fract());
+            let lon = b.min().x - 0.5 * b.width() + 2.0 * b.width() * fx;
+            let lat = b.min().y - 0.5 * b.height() + 2.0 * b.height() * fy;
+            let p = LonLat::new(lon, lat).unwrap();
+            let local = LocalScale::at_lat(lat);
+            let dist = |e: &EdgeRef| point_segment_distance_m([lon, lat], e.a, e.b, local);
+            let all = edges.iter().map(dist).fold(f64::INFINITY, f64::min);
+            let coverage = edges.iter().filter(|e| !e.shared).map(dist).fold(f64::INFINITY, f64::min);
+            let loc = idx.locate(p);
+            assert_eq!(loc.distance_m, all, "at ({lon}, {lat})");
+            assert_eq!(loc.coverage_distance_m, coverage, "at ({lon}, {lat})");
         }
     }
 }
