@@ -32,6 +32,9 @@ use super::grid::{Lookup, ZoneGrid};
 use crate::coord::LonLat;
 use crate::geodesy::{LocalScale, point_segment_distance_m};
 
+/// Up to this many edges, nearest-edge search scans a flat list instead of walking the R-tree.
+const LINEAR_SCAN_MAX_EDGES: usize = 512;
+
 /// Default borderline distance in metres: a point this close to a zone edge may be on either side of it
 /// once GPS error is allowed for.
 pub const DEFAULT_BORDERLINE_M: f64 = 25.0;
@@ -133,6 +136,8 @@ pub struct ZoneIndex {
     polygon_tree: RTree<PolygonEnvelope>,
     /// Edges in a plane of metres around `plane_origin`, for nearest-edge search.
     edge_tree: RTree<PlaneEdge>,
+    /// The same edges in a flat list, scanned instead of the tree when there are few of them.
+    edge_list: Vec<PlaneEdge>,
     plane_origin: [f64; 2],
     plane_scale: LocalScale,
     grid: ZoneGrid,
@@ -186,6 +191,7 @@ impl ZoneIndex {
             options,
             polygons,
             polygon_tree: RTree::bulk_load(envelopes),
+            edge_list: if edges.len() <= LINEAR_SCAN_MAX_EDGES { edges.clone() } else { Vec::new() },
             edge_tree: RTree::bulk_load(edges),
             plane_origin,
             plane_scale,
@@ -304,7 +310,13 @@ impl ZoneIndex {
         let rx = self.plane_scale.m_per_deg_lon / local.m_per_deg_lon;
         let ry = self.plane_scale.m_per_deg_lat / local.m_per_deg_lat;
         let q = self.plane_scale.offset_m(self.plane_origin, p);
-        let Some(first) = self.edge_tree.nearest_neighbor(&q) else {
+        let first = if self.edge_list.is_empty() {
+            self.edge_tree.nearest_neighbor(&q)
+        } else {
+            // A city's zones have tens to hundreds of edges: a straight scan beats the tree's heap.
+            self.edge_list.iter().min_by(|a, b| a.distance_2(&q).total_cmp(&b.distance_2(&q)))
+        };
+        let Some(first) = first else {
             return Nearest { distance_m: f64::INFINITY, zone: 0, coverage_distance_m: f64::INFINITY };
         };
         let first_local = point_segment_distance_m(p, first.data.a, first.data.b, local);
@@ -313,7 +325,7 @@ impl ZoneIndex {
         let radius = first.distance_2(&q).sqrt() * (rx.max(ry) / rx.min(ry)) * (1.0 + 1e-9) + 1e-9;
         let mut best = (f64::INFINITY, u16::MAX);
         let mut best_coverage = f64::INFINITY;
-        for edge in self.edge_tree.locate_within_distance(q, radius * radius) {
+        let mut visit = |edge: &PlaneEdge| {
             let e = edge.data;
             let d = point_segment_distance_m(p, e.a, e.b, local);
             if d < best.0 || (d == best.0 && e.zone < best.1) {
@@ -322,6 +334,12 @@ impl ZoneIndex {
             if !e.shared {
                 best_coverage = best_coverage.min(d);
             }
+        };
+        let r2 = radius * radius;
+        if self.edge_list.is_empty() {
+            self.edge_tree.locate_within_distance(q, r2).for_each(&mut visit);
+        } else {
+            self.edge_list.iter().filter(|e| e.distance_2(&q) <= r2).for_each(&mut visit);
         }
         // Every edge nearer than `first` was a candidate, so a coverage edge found at or below
         // `first_local` is the nearest one; otherwise search the coverage edges alone.
@@ -476,10 +494,13 @@ mod tests {
 
     #[test]
     fn fast_nearest_search_equals_brute_force_over_all_edges() {
-        let idx = ZoneIndex::new(crate::builtin::zone_sets().unwrap().remove(1), IndexOptions::default());
-        let edges: Vec<EdgeRef> = idx.edge_tree.iter().map(|e| e.data).collect();
+        let scan = ZoneIndex::new(crate::builtin::zone_sets().unwrap().remove(1), IndexOptions::default());
+        assert!(!scan.edge_list.is_empty(), "few edges: the flat scan is used");
+        let mut tree = ZoneIndex::new(crate::builtin::zone_sets().unwrap().remove(1), IndexOptions::default());
+        tree.edge_list.clear(); // as for a set with many edges: the R-tree path
+        let edges: Vec<EdgeRef> = scan.edge_tree.iter().map(|e| e.data).collect();
         assert!(edges.iter().any(|e| e.shared) && edges.iter().any(|e| !e.shared));
-        let b = idx.set().bounds();
+        let b = scan.set().bounds();
         for i in 0..3000u32 {
             // A deterministic scatter over the zones' box grown by half on each side.
             let (fx, fy) = ((f64::from(i) * 0.618_034).fract(), (f64::from(i) * 0.414_214).fract());
@@ -490,9 +511,11 @@ mod tests {
             let dist = |e: &EdgeRef| point_segment_distance_m([lon, lat], e.a, e.b, local);
             let all = edges.iter().map(dist).fold(f64::INFINITY, f64::min);
             let coverage = edges.iter().filter(|e| !e.shared).map(dist).fold(f64::INFINITY, f64::min);
-            let loc = idx.locate(p);
-            assert_eq!(loc.distance_m, all, "at ({lon}, {lat})");
-            assert_eq!(loc.coverage_distance_m, coverage, "at ({lon}, {lat})");
+            for idx in [&scan, &tree] {
+                let loc = idx.locate(p);
+                assert_eq!(loc.distance_m, all, "at ({lon}, {lat})");
+                assert_eq!(loc.coverage_distance_m, coverage, "at ({lon}, {lat})");
+            }
         }
     }
 }
