@@ -1,0 +1,445 @@
+#!/usr/bin/env node
+// Helpers for tools/bench_http.sh (Node's standard library only; no npm packages needed):
+//
+//   benchutil.js points --n N --seed S [--zones Z] (--lines FILE | --json FILE)
+//       Seeded points in and around the zones: 80 % uniform in the zones' bounding box widened by 25 % of
+//       its width/height on each side, 20 % within ±50 m (perpendicular) of a random zone edge, edges
+//       weighted by length, shuffled together (the mix of tools/gen_points.py; its own PRNG, mulberry32,
+//       so not the same points). --lines writes "lon lat" per line (shortest round-trip decimals) for
+//       tools/bench_http.lua; --json writes a JSON array of [lon, lat] pairs for POST /v1/eligibility.
+//   benchutil.js check --n N --seed S URL_A URL_B
+//       GETs URL?lon=..&lat=.. on both servers for the first N points and compares `eligible` and
+//       `zone.id`; prints the counts per zone; exit 3 if any answer differs.
+//   benchutil.js coldstart --bin LEADMAP --port P [--runs 5] [--idle-ms 1000]
+//       Spawns `LEADMAP serve --addr 127.0.0.1:P` RUNS times (LEADMAP_LOG=info, the default) and times
+//       exec to the first 200 from /healthz (polled every ~1 ms); then, idle for IDLE_MS, reads VmRSS
+//       from /proc/PID/status. Prints one JSON object.
+//   benchutil.js report DIR OUT.json
+//       Reads what bench_http.sh left in DIR, writes OUT.json and prints the table.
+'use strict';
+
+const fs = require('node:fs');
+const http = require('node:http');
+const path = require('node:path');
+const { spawn } = require('node:child_process');
+
+const REPO = path.join(__dirname, '..', '..');
+
+function die(msg, code = 2) {
+  process.stderr.write(`benchutil: ${msg}\n`);
+  process.exit(code);
+}
+
+function opts(argv) {
+  const o = { _: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a.startsWith('--')) {
+      if (i + 1 >= argv.length) die(`${a} needs a value`);
+      o[a.slice(2)] = argv[++i];
+    } else o._.push(a);
+  }
+  return o;
+}
+
+// ---- seeded points -------------------------------------------------------------------------------
+
+function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function rings(geometry) {
+  const polys = geometry.type === 'Polygon' ? [geometry.coordinates] : geometry.coordinates;
+  return polys.flat();
+}
+
+function points(n, seed, zonesPath) {
+  const fc = JSON.parse(fs.readFileSync(zonesPath, 'utf8'));
+  const rnd = mulberry32(seed);
+  let [minx, miny, maxx, maxy] = [Infinity, Infinity, -Infinity, -Infinity];
+  const edges = []; // [x0, y0, x1, y1, cumulative length m]
+  let total = 0;
+  for (const f of fc.features) {
+    for (const ring of rings(f.geometry)) {
+      for (let i = 0; i + 1 < ring.length; i++) {
+        const [x0, y0] = ring[i];
+        const [x1, y1] = ring[i + 1];
+        minx = Math.min(minx, x0);
+        miny = Math.min(miny, y0);
+        maxx = Math.max(maxx, x0);
+        maxy = Math.max(maxy, y0);
+        const ky = 111_320;
+        const kx = ky * Math.cos((((y0 + y1) / 2) * Math.PI) / 180);
+        const len = Math.hypot((x1 - x0) * kx, (y1 - y0) * ky);
+        if (len > 0) edges.push([x0, y0, x1, y1, (total += len)]);
+      }
+    }
+  }
+  const w = maxx - minx;
+  const h = maxy - miny;
+  const nNear = Math.round(n * 0.2);
+  const out = [];
+  for (let i = 0; i < n - nNear; i++) {
+    out.push([minx - 0.25 * w + rnd() * 1.5 * w, miny - 0.25 * h + rnd() * 1.5 * h]);
+  }
+  for (let i = 0; i < nNear; i++) {
+    const target = rnd() * total;
+    let lo = 0;
+    let hi = edges.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (edges[mid][4] < target) lo = mid + 1;
+      else hi = mid;
+    }
+    const [x0, y0, x1, y1] = edges[lo];
+    const t = rnd();
+    const x = x0 + t * (x1 - x0);
+    const y = y0 + t * (y1 - y0);
+    const ky = 111_320;
+    const kx = ky * Math.cos((y * Math.PI) / 180);
+    const dx = (x1 - x0) * kx;
+    const dy = (y1 - y0) * ky;
+    const len = Math.hypot(dx, dy);
+    const off = (rnd() * 2 - 1) * 50; // metres, perpendicular
+    out.push([x + ((-dy / len) * off) / kx, y + ((dx / len) * off) / ky]);
+  }
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+function pointsArgs(o) {
+  const n = Number(o.n ?? 10000);
+  const seed = Number(o.seed ?? 42);
+  if (!Number.isInteger(n) || n <= 0 || !Number.isInteger(seed)) die('--n and --seed must be integers');
+  return points(n, seed, o.zones ?? path.join(REPO, 'geodata', 'portland-2018.geojson'));
+}
+
+function cmdPoints(o) {
+  const pts = pointsArgs(o);
+  if (o.lines) fs.writeFileSync(o.lines, pts.map(([x, y]) => `${x} ${y}\n`).join(''));
+  if (o.json) fs.writeFileSync(o.json, JSON.stringify(pts));
+  if (!o.lines && !o.json) die('give --lines FILE and/or --json FILE');
+}
+
+// ---- answer check --------------------------------------------------------------------------------
+
+function getJson(url, timeoutMs = 5000) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => {
+        if (res.statusCode !== 200) return reject(new Error(`${url}: HTTP ${res.statusCode}: ${body}`));
+        try {
+          resolve(JSON.parse(body));
+        } catch (e) {
+          reject(new Error(`${url}: ${e.message}`));
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`${url}: timed out`)));
+    req.on('error', reject);
+  });
+}
+
+async function cmdCheck(o) {
+  const [a, b] = o._;
+  if (!a || !b) die('check needs URL_A URL_B');
+  const pts = pointsArgs(o);
+  const counts = {};
+  let diffs = 0;
+  for (const [x, y] of pts) {
+    const q = `?lon=${x}&lat=${y}`;
+    const [ra, rb] = await Promise.all([getJson(a + q), getJson(b + q)]);
+    const za = ra.eligible ? ra.zone.id : 'outside';
+    const zb = rb.eligible ? rb.zone.id : 'outside';
+    counts[za] = (counts[za] ?? 0) + 1;
+    if (za !== zb || ra.eligible !== rb.eligible) {
+      if (diffs < 10) process.stderr.write(`differ at lon=${x} lat=${y}: ${za} vs ${zb}\n`);
+      diffs++;
+    }
+  }
+  process.stdout.write(`${JSON.stringify({ points: pts.length, differ: diffs, counts })}\n`);
+  if (diffs) process.exit(3);
+}
+
+// ---- cold start ----------------------------------------------------------------------------------
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function healthz(port) {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/healthz', agent: false, timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(0));
+  });
+}
+
+function status(pid) {
+  const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k) => Number((s.match(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm')) ?? [])[1]);
+  return { rss_mb: kb('VmRSS') / 1024, hwm_mb: kb('VmHWM') / 1024 };
+}
+
+function stop(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+async function coldOnce(bin, port, idleMs) {
+  if ((await healthz(port)) !== 0) die(`port ${port} is already answering; pick another`);
+  let log = '';
+  const t0 = process.hrtime.bigint();
+  const child = spawn(bin, ['serve', '--addr', `127.0.0.1:${port}`], {
+    env: { ...process.env, LEADMAP_LOG: 'info', NO_COLOR: '1' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  child.stderr.on('data', (c) => (log += c));
+  const deadline = Date.now() + 10_000;
+  let ms = null;
+  while (Date.now() < deadline && child.exitCode === null) {
+    if ((await healthz(port)) === 200) {
+      ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      break;
+    }
+    await sleep(1);
+  }
+  if (ms === null) {
+    await stop(child);
+    die(`leadmap serve did not answer /healthz within 10 s (exit ${child.exitCode}); log:\n${log}`, 1);
+  }
+  await sleep(idleMs);
+  const mem = status(child.pid);
+  await stop(child);
+  // eslint-disable-next-line no-control-regex
+  const plain = log.replace(/\x1b\[[0-9;]*m/g, '');
+  const m = plain.match(/startup_ms=(\d+)/);
+  return { ms, log_startup_ms: m ? Number(m[1]) : null, ...mem };
+}
+
+const median = (xs) => {
+  const s = xs.filter((x) => x !== null && Number.isFinite(x)).sort((a, b) => a - b);
+  if (!s.length) return null;
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+async function cmdColdstart(o) {
+  const bin = o.bin ?? die('--bin is required');
+  const port = Number(o.port ?? die('--port is required'));
+  const runs = Number(o.runs ?? 5);
+  const idleMs = Number(o['idle-ms'] ?? 1000);
+  const out = [];
+  for (let i = 0; i < runs; i++) out.push(await coldOnce(bin, port, idleMs));
+  const res = {
+    runs: out,
+    median_ms: median(out.map((r) => r.ms)),
+    median_log_startup_ms: median(out.map((r) => r.log_startup_ms)),
+    median_idle_rss_mb: median(out.map((r) => r.rss_mb)),
+    idle_ms: idleMs,
+  };
+  process.stdout.write(`${JSON.stringify(res)}\n`);
+}
+
+// ---- report --------------------------------------------------------------------------------------
+
+function wrkResult(file) {
+  const text = fs.readFileSync(file, 'utf8');
+  const line = text.split('\n').find((l) => l.startsWith('WRKJSON '));
+  if (!line) die(`${file}: no WRKJSON line (did wrk fail?)`, 1);
+  const r = JSON.parse(line.slice(8));
+  const errors = Object.values(r.errors).reduce((a, b) => a + b, 0);
+  const cpuLine = text.split('\n').find((l) => l.startsWith('CPUJSON '));
+  const c = cpuLine ? JSON.parse(cpuLine.slice(8)) : null;
+  const cpu = c && {
+    server_us_per_req: (c.server_cpu_s / r.requests) * 1e6,
+    wrk_us_per_req: (c.wrk_cpu_s / r.requests) * 1e6,
+    other_load_pct: (c.other_cpu_s / (c.elapsed_s * c.cpus)) * 100,
+    ...c,
+  };
+  return {
+    rps: r.requests / (r.duration_us / 1e6),
+    requests: r.requests,
+    p50_ms: r.latency_us.p50 / 1000,
+    p90_ms: r.latency_us.p90 / 1000,
+    p99_ms: r.latency_us.p99 / 1000,
+    max_ms: r.latency_us.max / 1000,
+    errors,
+    error_kinds: r.errors,
+    server_cpu_us_per_req: cpu ? cpu.server_us_per_req : null,
+    wrk_cpu_us_per_req: cpu ? cpu.wrk_us_per_req : null,
+    other_load_pct: cpu ? cpu.other_load_pct : null,
+    cpu,
+  };
+}
+
+function cmdReport(o) {
+  const [dir, outFile] = o._;
+  if (!dir || !outFile) die('report needs DIR OUT.json');
+  const meta = JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8'));
+  const names = meta.servers; // e.g. ["leadmap", "ceiling", "node", "leadmap_info"]
+  const rounds = [];
+  for (let r = 1; r <= meta.rounds; r++) {
+    const row = {};
+    for (const n of names) row[n] = wrkResult(path.join(dir, `wrk-${n}-r${r}.txt`));
+    rounds.push(row);
+  }
+  const agg = {};
+  for (const n of names) {
+    const keys = ['rps', 'p50_ms', 'p90_ms', 'p99_ms', 'max_ms', 'server_cpu_us_per_req', 'wrk_cpu_us_per_req'];
+    agg[n] = Object.fromEntries(keys.map((k) => [k, median(rounds.map((row) => row[n][k]))]));
+    agg[n].errors = rounds.reduce((a, row) => a + row[n].errors, 0);
+    agg[n].max_other_load_pct = Math.max(...rounds.map((row) => row[n].other_load_pct ?? 0));
+  }
+  const ratio = (a, b) => median(rounds.map((row) => row[a].rps / row[b].rps));
+  const ratios = {
+    leadmap_over_node: ratio('leadmap', 'node'),
+    leadmap_over_ceiling: ratio('leadmap', 'ceiling'),
+  };
+  if (names.includes('leadmap_info')) ratios.leadmap_info_over_leadmap = ratio('leadmap_info', 'leadmap');
+
+  // Batch: curl timings (seconds) and the /metrics deltas.
+  const batchLines = fs.readFileSync(path.join(dir, 'batch-curl.txt'), 'utf8').trim().split('\n');
+  // curl 7.x stamps time_starttransfer when a POST body starts to go out, not at the first response
+  // byte, so it is reported but not used; time_total includes sending and receiving the bodies.
+  const ttfb = [];
+  const totals = [];
+  for (const l of batchLines) {
+    const [code, st, tt] = l.trim().split(/\s+/);
+    if (code !== '200') die(`batch POST answered HTTP ${code}`, 1);
+    ttfb.push(Number(st) * 1000);
+    totals.push(Number(tt) * 1000);
+  }
+  const m = JSON.parse(fs.readFileSync(path.join(dir, 'batch-metrics.json'), 'utf8'));
+  const batch = {
+    points: meta.batch_points,
+    posts: batchLines.length,
+    server_mean_ms: ((m.sum_after - m.sum_before) / (m.count_after - m.count_before)) * 1000,
+    metrics_count_delta: m.count_after - m.count_before,
+    server_cpu_ms_per_post: (m.server_cpu_s / batchLines.length) * 1000,
+    curl_ttfb_median_ms: median(ttfb),
+    curl_ttfb_min_ms: Math.min(...ttfb),
+    curl_total_median_ms: median(totals),
+    curl_total_min_ms: Math.min(...totals),
+    curl_version: meta.versions.curl,
+    request_bytes: meta.batch_request_bytes,
+    response_bytes: meta.batch_response_bytes,
+  };
+  const cold = JSON.parse(fs.readFileSync(path.join(dir, 'coldstart.json'), 'utf8'));
+  const res = {
+    when: meta.when,
+    busy_before_pct: meta.busy_before_pct,
+    commit: meta.commit,
+    machine: meta.machine,
+    settings: meta.settings,
+    versions: meta.versions,
+    check: meta.check,
+    get_eligibility: agg,
+    ratios,
+    rounds,
+    batch,
+    cold_start: cold,
+    memory: meta.memory,
+  };
+  const idle = cold.median_idle_rss_mb;
+  const targets = [
+    ['leadmap rps >= 1.5x node', ratios.leadmap_over_node, '>=', 1.5, 'x'],
+    ['leadmap rps >= 90% of ceiling', ratios.leadmap_over_ceiling * 100, '>=', 90, '%'],
+    ['leadmap p99 < 5 ms at 64 conns', agg.leadmap.p99_ms, '<', 5, 'ms'],
+    ['batch 10k server time < 5 ms', batch.server_mean_ms, '<', 5, 'ms'],
+    ['cold start < 200 ms (median)', cold.median_ms, '<', 200, 'ms'],
+    ['idle RSS < 50 MB (median)', idle, '<', 50, 'MB'],
+  ].map(([what, value, op, target, unit]) => ({
+    what,
+    value,
+    target,
+    unit,
+    met: op === '>=' ? value >= target : value < target,
+  }));
+  res.targets = targets;
+  res.unreliable_runs = names.filter((n) => agg[n].max_other_load_pct > 5);
+  fs.mkdirSync(path.dirname(outFile), { recursive: true });
+  fs.writeFileSync(outFile, `${JSON.stringify(res, null, 2)}\n`);
+
+  const f = (x, d = 2) => (x === null || x === undefined ? '-' : Number(x).toFixed(d));
+  const s = meta.settings;
+  const p = (l) => process.stdout.write(`${l}\n`);
+  p('');
+  p(`GET load: wrk -t${s.threads} -c${s.connections} -d${s.duration_s}s (after ${s.warmup_s}s warm-up), ` +
+    `${s.points} seeded points cycled, ${meta.rounds} round(s), medians; loopback, ${meta.machine.cpus} CPUs shared with wrk`);
+  p('');
+  p('| server                                         |    req/s | p50 ms | p90 ms | p99 ms | max ms | errors | server CPU µs/req | wrk CPU µs/req | other load |');
+  p('|------------------------------------------------|---------:|-------:|-------:|-------:|-------:|-------:|------------------:|---------------:|-----------:|');
+  const label = {
+    leadmap: 'leadmap GET /v1/eligibility (LEADMAP_LOG=warn)',
+    ceiling: 'ceiling GET /ceiling (same stack)',
+    node: 'node + turf GET /v1/eligibility',
+    leadmap_info: 'leadmap, default info logging',
+  };
+  for (const n of names) {
+    const a = agg[n];
+    p(`| ${(label[n] ?? n).padEnd(46)} | ${f(a.rps, 0).padStart(8)} | ${f(a.p50_ms).padStart(6)} | ` +
+      `${f(a.p90_ms).padStart(6)} | ${f(a.p99_ms).padStart(6)} | ${f(a.max_ms).padStart(6)} | ${String(a.errors).padStart(6)} | ` +
+      `${f(a.server_cpu_us_per_req, 1).padStart(17)} | ${f(a.wrk_cpu_us_per_req, 1).padStart(14)} | ` +
+      `${(f(a.max_other_load_pct, 0) + ' %').padStart(10)} |`);
+  }
+  const busy = names.filter((n) => agg[n].max_other_load_pct > 5);
+  if (busy.length) {
+    p('');
+    p(`WARNING: other processes used more than 5 % of the machine during the ${busy.join(', ')} run(s) ` +
+      '(column "other load"): those figures are unreliable; rerun on a quiet machine.');
+  }
+  p('');
+  p(`leadmap / node    = ${f(ratios.leadmap_over_node)}x`);
+  p(`leadmap / ceiling = ${f(ratios.leadmap_over_ceiling * 100, 1)} %`);
+  if (ratios.leadmap_info_over_leadmap) p(`info logging / warn = ${f(ratios.leadmap_info_over_leadmap * 100, 1)} %`);
+  p('');
+  p(`batch POST /v1/eligibility, ${batch.points} points x ${batch.posts}: server mean ${f(batch.server_mean_ms)} ms ` +
+    `(/metrics sum/count), ` +
+    `server CPU ${f(batch.server_cpu_ms_per_post, 1)} ms a post; curl time_total median ${f(batch.curl_total_median_ms)} ms (min ${f(batch.curl_total_min_ms)}; ` +
+    `${(batch.request_bytes / 1e6).toFixed(2)} MB up, ${(batch.response_bytes / 1e6).toFixed(2)} MB down); ` +
+    `curl time_starttransfer median ${f(batch.curl_ttfb_median_ms)} ms (curl 7.x: upload start, not server time)`);
+  p(`cold start (exec -> first 200 /healthz), ${cold.runs.length} runs: median ${f(cold.median_ms, 1)} ms ` +
+    `[${cold.runs.map((r) => f(r.ms, 1)).join(', ')}]; startup_ms in the log: ${f(cold.median_log_startup_ms, 0)}`);
+  p(`idle RSS ${cold.idle_ms} ms after start: median ${f(idle, 1)} MB; ` +
+    `after the GET load: RSS ${f(meta.memory.after_load_rss_mb, 1)} MB, peak ${f(meta.memory.after_load_hwm_mb, 1)} MB`);
+  p('');
+  const noisy = busy.length ? `   (unreliable: other load during ${busy.join(', ')})` : '';
+  for (const t of targets) {
+    p(`${t.met ? 'MET   ' : 'MISSED'} ${t.what.padEnd(32)} ${f(t.value)} ${t.unit}${noisy}`);
+  }
+  if (meta.busy_before_pct > 10) {
+    p('');
+    p(`WARNING: the machine was ${f(meta.busy_before_pct, 0)} % busy before the run started.`);
+  }
+  p('');
+  p(`summary: ${outFile}`);
+}
+
+// ---- main ----------------------------------------------------------------------------------------
+
+const [cmd, ...rest] = process.argv.slice(2);
+const o = opts(rest);
+const run = { points: cmdPoints, check: cmdCheck, coldstart: cmdColdstart, report: cmdReport }[cmd];
+if (!run) die('usage: benchutil.js points|check|coldstart|report ... (see the comment at the top)');
+Promise.resolve(run(o)).catch((e) => die(e.stack ?? String(e), 1));
