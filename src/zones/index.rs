@@ -314,7 +314,14 @@ impl ZoneIndex {
             self.edge_tree.nearest_neighbor(&q)
         } else {
             // A city's zones have tens to hundreds of edges: a straight scan beats the tree's heap.
-            self.edge_list.iter().min_by(|a, b| a.distance_2(&q).total_cmp(&b.distance_2(&q)))
+            let mut best: Option<(&PlaneEdge, f64)> = None;
+            for e in &self.edge_list {
+                let d2 = e.distance_2(&q);
+                if best.is_none_or(|(_, b)| d2 < b) {
+                    best = Some((e, d2));
+                }
+            }
+            best.map(|(e, _)| e)
         };
         let Some(first) = first else {
             return Nearest { distance_m: f64::INFINITY, zone: 0, coverage_distance_m: f64::INFINITY };
