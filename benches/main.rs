@@ -2,7 +2,8 @@
 //! points). Each group asserts its expected answer so a fast wrong answer fails.
 //!
 //! - `index_build`: validate-free index construction (R-trees + batch grid) for the built-in 2018 set.
-//! - `locate`: one full point answer (zone, boundary, distance, borderline): target under 1 µs.
+//! - `locate`: one full point answer (zone, boundary, distance, borderline): target under 1 µs; and
+//!   10 000 seeded points in a row, as a batch request answers them.
 //! - `classify_batch`: 10 million seeded points through the batch grid, against the exact per-point test
 //!   and a brute-force loop over every polygon (geo `CoordinatePosition`) on the same points.
 //!   Target: at least 100 million points per second on one core.
@@ -76,6 +77,20 @@ fn locate(c: &mut Criterion) {
             let loc = idx.locate(black_box(outside));
             assert!(loc.zone.is_none());
             loc
+        });
+    });
+    // Seeded points in and around the zones, as a batch request brings them.
+    let scatter: Vec<LonLat> = seeded_points(idx.set(), 10_000, 7)
+        .into_iter()
+        .map(|[lon, lat]| LonLat::new(lon, lat).expect("valid"))
+        .collect();
+    let inside = scatter.iter().filter(|p| idx.zone_at(p.lon(), p.lat()).0.is_some()).count();
+    g.throughput(Throughput::Elements(scatter.len() as u64));
+    g.bench_function(BenchmarkId::new("scatter", scatter.len()), |b| {
+        b.iter(|| {
+            let n = scatter.iter().filter(|p| idx.locate(**p).zone.is_some()).count();
+            assert_eq!(n, inside);
+            n
         });
     });
     g.finish();

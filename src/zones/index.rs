@@ -15,11 +15,12 @@
 //! (default [`DEFAULT_BORDERLINE_M`], about a phone's GPS accuracy).
 //!
 //! # Performance
-//! [`ZoneIndex::locate`] does an R-tree lookup of polygon envelopes, an exact crossing-number test with
-//! robust predicates, and a nearest-edge R-tree query: well under a microsecond for city-sized zones.
 //! [`ZoneIndex::classify`] answers only the zone, through a precomputed two-level grid that settles most
-//! points with one memory read; it runs the exact test only for points in grid cells crossed by an edge,
-//! so it always equals [`ZoneIndex::zone_at`].
+//! points with one memory read; it runs the exact test (an R-tree lookup of polygon envelopes and a
+//! crossing-number test with robust predicates) only for points in grid cells crossed by an edge,
+//! so it always equals [`ZoneIndex::zone_at`]. [`ZoneIndex::locate`] uses the same grid for the zone, then
+//! measures only the few edges a coarser grid lists as possibly nearest for the point's cell (see
+//! `edgegrid`); beyond that grid's margin it scans the edges, or walks an R-tree of them for large sets.
 
 use std::num::NonZeroU16;
 
@@ -28,6 +29,7 @@ use rstar::primitives::{GeomWithData, Line, Rectangle};
 use rstar::{PointDistance, RTree};
 
 use super::ZoneSet;
+use super::edgegrid::EdgeGrid;
 use super::grid::{Lookup, ZoneGrid};
 use crate::coord::LonLat;
 use crate::geodesy::{LocalScale, point_segment_distance_m};
@@ -138,6 +140,10 @@ pub struct ZoneIndex {
     edge_tree: RTree<PlaneEdge>,
     /// The same edges in a flat list, scanned instead of the tree when there are few of them.
     edge_list: Vec<PlaneEdge>,
+    /// Every edge, numbered as the candidate lists of `edge_grid` number them.
+    edges: Vec<EdgeRef>,
+    /// Nearest-edge candidates per cell over the zones and a margin around them.
+    edge_grid: EdgeGrid,
     plane_origin: [f64; 2],
     plane_scale: LocalScale,
     grid: ZoneGrid,
@@ -186,6 +192,13 @@ impl ZoneIndex {
         }
         mark_shared_edges(&mut edges);
         let edge_refs: Vec<EdgeRef> = edges.iter().map(|e| e.data).collect();
+        let lines: Vec<Line<[f64; 2]>> = edges.iter().map(|e| *e.geom()).collect();
+        let coverage: Vec<bool> = edge_refs.iter().map(|e| !e.shared).collect();
+        let plane_bounds = (
+            plane_scale.offset_m(plane_origin, [bounds.min().x, bounds.min().y]),
+            plane_scale.offset_m(plane_origin, [bounds.max().x, bounds.max().y]),
+        );
+        let edge_grid = EdgeGrid::build(&lines, &coverage, plane_bounds, plane_scale, plane_origin[1]);
         let mut index = Self {
             set,
             options,
@@ -193,6 +206,8 @@ impl ZoneIndex {
             polygon_tree: RTree::bulk_load(envelopes),
             edge_list: if edges.len() <= LINEAR_SCAN_MAX_EDGES { edges.clone() } else { Vec::new() },
             edge_tree: RTree::bulk_load(edges),
+            edges: edge_refs.clone(),
+            edge_grid,
             plane_origin,
             plane_scale,
             grid: ZoneGrid::default(),
@@ -218,7 +233,12 @@ impl ZoneIndex {
     #[must_use]
     pub fn locate(&self, point: LonLat) -> Location {
         let (lon, lat) = (point.lon(), point.lat());
-        let (zone, on_boundary) = self.zone_at(lon, lat);
+        // A settled grid cell touches no edge, so a point in it is not on one.
+        let (zone, on_boundary) = match self.grid.lookup(lon, lat) {
+            Lookup::Zone(z) => (Some(usize::from(z)), false),
+            Lookup::Outside => (None, false),
+            Lookup::Exact => self.zone_at(lon, lat),
+        };
         let Nearest { distance_m, zone: nearest_zone, coverage_distance_m } = self.nearest(point);
         let borderline_m = self.options.borderline_m;
         Location {
@@ -310,6 +330,25 @@ impl ZoneIndex {
         let rx = self.plane_scale.m_per_deg_lon / local.m_per_deg_lon;
         let ry = self.plane_scale.m_per_deg_lat / local.m_per_deg_lat;
         let q = self.plane_scale.offset_m(self.plane_origin, p);
+        if let Some((all, coverage)) = self.edge_grid.candidates(q) {
+            // The usual case: a few candidate edges, each measured once (see `edgegrid`).
+            let mut best = (f64::INFINITY, u16::MAX);
+            for &i in all {
+                let e = &self.edges[i as usize];
+                let d = point_segment_distance_m(p, e.a, e.b, local);
+                if d < best.0 || (d == best.0 && e.zone < best.1) {
+                    best = (d, e.zone);
+                }
+            }
+            let coverage_distance_m = coverage
+                .iter()
+                .map(|&i| {
+                    let e = &self.edges[i as usize];
+                    point_segment_distance_m(p, e.a, e.b, local)
+                })
+                .fold(f64::INFINITY, f64::min);
+            return Nearest { distance_m: best.0, zone: usize::from(best.1), coverage_distance_m };
+        }
         let first = if self.edge_list.is_empty() {
             self.edge_tree.nearest_neighbor(&q)
         } else {
@@ -501,28 +540,52 @@ mod tests {
 
     #[test]
     fn fast_nearest_search_equals_brute_force_over_all_edges() {
-        let scan = ZoneIndex::new(crate::builtin::zone_sets().unwrap().remove(1), IndexOptions::default());
+        let build = || ZoneIndex::new(crate::builtin::zone_sets().unwrap().remove(1), IndexOptions::default());
+        let grid = build();
+        let mut scan = build();
+        scan.edge_grid = EdgeGrid::default(); // the path beyond the grid's margin
         assert!(!scan.edge_list.is_empty(), "few edges: the flat scan is used");
-        let mut tree = ZoneIndex::new(crate::builtin::zone_sets().unwrap().remove(1), IndexOptions::default());
+        let mut tree = build();
+        tree.edge_grid = EdgeGrid::default();
         tree.edge_list.clear(); // as for a set with many edges: the R-tree path
         let edges: Vec<EdgeRef> = scan.edge_tree.iter().map(|e| e.data).collect();
         assert!(edges.iter().any(|e| e.shared) && edges.iter().any(|e| !e.shared));
         let b = scan.set().bounds();
-        for i in 0..3000u32 {
-            // A deterministic scatter over the zones' box grown by half on each side.
+        let mut points = Vec::new();
+        for i in 0..6000u32 {
+            // A deterministic scatter over the zones' box grown by 1.5 times on each side (the grid reaches
+            // half a box beyond, so both grid and fallback are exercised).
             let (fx, fy) = ((f64::from(i) * 0.618_034).fract(), (f64::from(i) * 0.414_214).fract());
-            let lon = b.min().x - 0.5 * b.width() + 2.0 * b.width() * fx;
-            let lat = b.min().y - 0.5 * b.height() + 2.0 * b.height() * fy;
+            points.push([
+                b.min().x - 1.5 * b.width() + 4.0 * b.width() * fx,
+                b.min().y - 1.5 * b.height() + 4.0 * b.height() * fy,
+            ]);
+        }
+        for e in &edges {
+            // On, beside and just off every vertex and edge midpoint, where ties and near-ties live.
+            for base in [e.a, [f64::midpoint(e.a[0], e.b[0]), f64::midpoint(e.a[1], e.b[1])]] {
+                for (dx, dy) in [(0.0, 0.0), (1e-7, 0.0), (0.0, -1e-7), (3e-4, 2e-4), (-2e-4, 3e-4)] {
+                    points.push([base[0] + dx, base[1] + dy]);
+                }
+            }
+        }
+        let mut on_grid = 0;
+        for [lon, lat] in points {
             let p = LonLat::new(lon, lat).unwrap();
             let local = LocalScale::at_lat(lat);
             let dist = |e: &EdgeRef| point_segment_distance_m([lon, lat], e.a, e.b, local);
             let all = edges.iter().map(dist).fold(f64::INFINITY, f64::min);
             let coverage = edges.iter().filter(|e| !e.shared).map(dist).fold(f64::INFINITY, f64::min);
-            for idx in [&scan, &tree] {
+            let zone = edges.iter().filter(|e| dist(e) == all).map(|e| usize::from(e.zone)).min().unwrap();
+            let q = grid.plane_scale.offset_m(grid.plane_origin, [lon, lat]);
+            on_grid += usize::from(grid.edge_grid.candidates(q).is_some());
+            for idx in [&grid, &scan, &tree] {
                 let loc = idx.locate(p);
                 assert_eq!(loc.distance_m, all, "at ({lon}, {lat})");
                 assert_eq!(loc.coverage_distance_m, coverage, "at ({lon}, {lat})");
+                assert_eq!(loc.nearest_zone, zone, "at ({lon}, {lat})");
             }
         }
+        assert!(on_grid > 2000, "many points are on the grid ({on_grid})");
     }
 }

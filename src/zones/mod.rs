@@ -4,6 +4,7 @@
 //! Coordinates are always (lon, lat) WGS84 degrees, `x = lon`, `y = lat` (geo's convention).
 
 mod catalog;
+mod edgegrid;
 mod grid;
 mod index;
 mod validate;
