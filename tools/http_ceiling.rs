@@ -12,6 +12,10 @@ use leadmap::http::{AppState, Limits, Loaded, Tokens};
 use leadmap::rules::RuleCatalog;
 use leadmap::zones::{IndexOptions, ZoneCatalog};
 
+/// The same allocator as the `leadmap` binary, so the ceiling is the same stack.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> Result<()> {
     let addr: std::net::SocketAddr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:18081".to_owned()).parse()?;
     let zones = ZoneCatalog::new(leadmap::builtin::zone_sets()?, IndexOptions::default());

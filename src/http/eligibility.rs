@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use chrono::NaiveDate;
 use serde::Serialize;
 use serde_json::Value;
@@ -13,24 +13,19 @@ use super::error::{ApiError, AppBytes, AppQuery, ItemError};
 use super::state::AppState;
 use crate::coord::LonLat;
 use crate::eligibility::{PointEligibility, ZoneSetRef};
-use crate::zones::ZoneIndex;
-
-/// Parses a required coordinate query value.
-fn coordinate(q: &BTreeMap<String, String>, name: &str, example: &str) -> Result<f64, ApiError> {
-    let raw = q.get(name).ok_or_else(|| {
-        ApiError::bad_request(format!("query parameter {name} is required (WGS84 degrees, e.g. {name}={example})"))
-    })?;
-    raw.trim().parse::<f64>().map_err(|_| ApiError::bad_request(format!("{name} {raw:?} is not a number of degrees")))
-}
+use crate::zones::{Location, ZoneIndex};
 
 /// Parses the optional `at` date (default today).
 pub(super) fn date_param(q: &BTreeMap<String, String>) -> Result<NaiveDate, ApiError> {
     match q.get("at") {
         None => Ok(chrono::Local::now().date_naive()),
-        Some(raw) => raw.parse().map_err(|_| {
-            ApiError::bad_request(format!("at {raw:?} is not a date: use YYYY-MM-DD, e.g. at=2018-06-01"))
-        }),
+        Some(raw) => parse_date(raw),
     }
+}
+
+fn parse_date(raw: &str) -> Result<NaiveDate, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::bad_request(format!("at {raw:?} is not a date: use YYYY-MM-DD, e.g. at=2018-06-01")))
 }
 
 /// Refuses query parameters other than `allowed`.
@@ -72,15 +67,58 @@ pub(super) fn index_on(state: &AppState, at: NaiveDate) -> Result<std::sync::Arc
 )]
 pub async fn get_eligibility(
     State(state): State<AppState>,
-    AppQuery(q): AppQuery<BTreeMap<String, String>>,
+    RawQuery(query): RawQuery,
 ) -> Result<axum::Json<PointEligibility>, ApiError> {
-    only_params(&q, &["lon", "lat", "at"])?;
-    let lon = coordinate(&q, "lon", "-122.6793")?;
-    let lat = coordinate(&q, "lat", "45.5189")?;
+    let q = PointQuery::parse(query.as_deref().unwrap_or(""))?;
+    let lon = PointQuery::coordinate(q.lon.as_deref(), "lon", "-122.6793")?;
+    let lat = PointQuery::coordinate(q.lat.as_deref(), "lat", "45.5189")?;
     let point = LonLat::new(lon, lat).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let at = date_param(&q)?;
+    let at = match q.at.as_deref() {
+        None => chrono::Local::now().date_naive(),
+        Some(raw) => parse_date(raw)?,
+    };
     let index = index_on(&state, at)?;
     Ok(axum::Json(PointEligibility::of(&index, point, at)))
+}
+
+/// The query of `GET /v1/eligibility`, read straight from the raw query string: the hot path of the
+/// service, so no map is built and values are only copied when percent-decoding needs it.
+struct PointQuery<'a> {
+    lon: Option<std::borrow::Cow<'a, str>>,
+    lat: Option<std::borrow::Cow<'a, str>>,
+    at: Option<std::borrow::Cow<'a, str>>,
+}
+
+impl<'a> PointQuery<'a> {
+    fn parse(raw: &'a str) -> Result<Self, ApiError> {
+        let mut q = Self { lon: None, lat: None, at: None };
+        for (key, value) in form_urlencoded::parse(raw.as_bytes()) {
+            let slot = match key.as_ref() {
+                "lon" => &mut q.lon,
+                "lat" => &mut q.lat,
+                "at" => &mut q.at,
+                other => {
+                    return Err(ApiError::bad_request(format!(
+                        "unknown query parameter {other:?}; this endpoint takes lon, lat, at"
+                    )));
+                }
+            };
+            if slot.replace(value).is_some() {
+                return Err(ApiError::bad_request(format!("query parameter {key} is given more than once")));
+            }
+        }
+        Ok(q)
+    }
+
+    /// Parses a required coordinate value.
+    fn coordinate(raw: Option<&str>, name: &str, example: &str) -> Result<f64, ApiError> {
+        let raw = raw.ok_or_else(|| {
+            ApiError::bad_request(format!("query parameter {name} is required (WGS84 degrees, e.g. {name}={example})"))
+        })?;
+        raw.trim()
+            .parse::<f64>()
+            .map_err(|_| ApiError::bad_request(format!("{name} {raw:?} is not a number of degrees")))
+    }
 }
 
 /// One point's answer inside a batch (zone ids only; the zone set is given once).
@@ -121,7 +159,7 @@ pub struct BatchAnswer<'a> {
 /// Reads the points of a batch body: a JSON array of `[lon, lat]` pairs (the fast path, parsed straight
 /// into numbers) or a GeoJSON FeatureCollection of Points. Every bad item is named.
 fn batch_points(body: &[u8], max: usize) -> Result<Vec<LonLat>, ApiError> {
-    if let Ok(pairs) = serde_json::from_slice::<Vec<[f64; 2]>>(body) {
+    if let Some(pairs) = parse_pairs(body) {
         if pairs.len() > max {
             return Err(too_many(pairs.len(), max));
         }
@@ -133,6 +171,148 @@ fn batch_points(body: &[u8], max: usize) -> Result<Vec<LonLat>, ApiError> {
         ApiError::bad_request(format!("the body is not valid JSON: line {}, column {}: {e}", e.line(), e.column()))
     })?;
     batch_points_from_value(&value, max)
+}
+
+/// The fast path of [`batch_points`]: exactly `[[lon, lat], ...]` with JSON numbers and whitespace, with
+/// no intermediate values; large bodies are split at pair boundaries and parsed on every core. `None` for
+/// anything else, and the general path then parses the body or names what is wrong with it.
+fn parse_pairs(body: &[u8]) -> Option<Vec<[f64; 2]>> {
+    let mut s = Scanner { b: body, i: 0 };
+    s.expect(b'[')?;
+    let open = s.i;
+    let mut end = body.len();
+    while end > open && matches!(body[end - 1], b' ' | b'\t' | b'\n' | b'\r') {
+        end -= 1;
+    }
+    if end == open || body[end - 1] != b']' {
+        return None;
+    }
+    let inner = &body[open..end - 1];
+    if inner.iter().all(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r')) {
+        return Some(Vec::new());
+    }
+    let runs = split_runs(inner, worker_threads(inner.len() / 20));
+    if runs.len() == 1 {
+        return parse_run(inner);
+    }
+    // The runs joined by commas are `inner`, so all of them parse exactly when `inner` does.
+    let parsed: Vec<Option<Vec<[f64; 2]>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = runs.iter().map(|r| scope.spawn(move || parse_run(r))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    });
+    let mut pairs = Vec::with_capacity(parsed.iter().map(|p| p.as_ref().map_or(0, Vec::len)).sum());
+    for run in parsed {
+        pairs.extend(run?);
+    }
+    Some(pairs)
+}
+
+/// How many threads to share `items` of batch work (1 below a couple of thousand items).
+fn worker_threads(items: usize) -> usize {
+    if items < 2048 { 1 } else { std::thread::available_parallelism().map_or(1, std::num::NonZero::get) }
+}
+
+/// Splits the inside of a pairs array into up to `parts` runs of whole pairs, cutting at the comma after
+/// a `]` (numbers hold no `]`, so in a well-formed body each one closes a pair; in any other body some
+/// run fails to parse).
+fn split_runs(inner: &[u8], parts: usize) -> Vec<&[u8]> {
+    let mut runs = Vec::with_capacity(parts);
+    let mut start = 0;
+    for k in 1..parts {
+        let from = (inner.len() * k / parts).max(start);
+        let Some(close) = inner[from..].iter().position(|&c| c == b']').map(|i| from + i) else { break };
+        let Some(comma) = inner[close + 1..]
+            .iter()
+            .position(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+            .map(|i| close + 1 + i)
+            .filter(|&i| inner[i] == b',')
+        else {
+            break;
+        };
+        runs.push(&inner[start..=close]);
+        start = comma + 1;
+    }
+    runs.push(&inner[start..]);
+    runs
+}
+
+/// Parses `[lon, lat] (, [lon, lat])*`, whitespace allowed, and nothing else.
+fn parse_run(run: &[u8]) -> Option<Vec<[f64; 2]>> {
+    let mut s = Scanner { b: run, i: 0 };
+    let mut pairs = Vec::with_capacity(run.len() / 24);
+    loop {
+        s.expect(b'[')?;
+        let lon = s.number()?;
+        s.expect(b',')?;
+        let lat = s.number()?;
+        s.expect(b']')?;
+        pairs.push([lon, lat]);
+        s.skip_ws();
+        if s.i == run.len() {
+            return Some(pairs);
+        }
+        s.expect(b',')?;
+    }
+}
+
+/// A cursor over JSON bytes, for [`parse_pairs`].
+struct Scanner<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Scanner<'_> {
+    fn skip_ws(&mut self) {
+        while self.b.get(self.i).is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    /// Skips whitespace, then takes `c` if it is next.
+    fn eat(&mut self, c: u8) -> bool {
+        self.skip_ws();
+        let found = self.b.get(self.i) == Some(&c);
+        self.i += usize::from(found);
+        found
+    }
+
+    fn expect(&mut self, c: u8) -> Option<()> {
+        self.eat(c).then_some(())
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.i;
+        while self.b.get(self.i).is_some_and(u8::is_ascii_digit) {
+            self.i += 1;
+        }
+        self.i - start
+    }
+
+    /// A number in JSON's grammar (`-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`), correctly rounded.
+    fn number(&mut self) -> Option<f64> {
+        self.skip_ws();
+        let start = self.i;
+        self.i += usize::from(self.b.get(self.i) == Some(&b'-'));
+        let int_start = self.i;
+        let int_digits = self.digits();
+        if int_digits == 0 || (int_digits > 1 && self.b[int_start] == b'0') {
+            return None;
+        }
+        if self.b.get(self.i) == Some(&b'.') {
+            self.i += 1;
+            if self.digits() == 0 {
+                return None;
+            }
+        }
+        if matches!(self.b.get(self.i), Some(b'e' | b'E')) {
+            self.i += 1;
+            self.i += usize::from(matches!(self.b.get(self.i), Some(b'+' | b'-')));
+            if self.digits() == 0 {
+                return None;
+            }
+        }
+        fast_float2::parse::<f64, _>(&self.b[start..self.i]).ok()
+    }
 }
 
 fn too_many(n: usize, max: usize) -> ApiError {
@@ -186,31 +366,77 @@ fn batch_points_from_value(body: &Value, max: usize) -> Result<Vec<LonLat>, ApiE
     }
 }
 
-/// Answers every point; large batches are split across the CPU cores.
-fn answer_all<'a>(index: &'a ZoneIndex, points: &[LonLat]) -> Vec<BatchItem<'a>> {
-    let zones = index.set().zones();
-    let one = |p: &LonLat| {
-        let loc = index.locate(*p);
-        BatchItem {
-            eligible: loc.zone.is_some(),
-            zone: loc.zone.map(|z| zones[z].id.as_str()),
-            on_boundary: loc.on_boundary,
-            borderline: loc.borderline,
-            coverage_borderline: loc.coverage_borderline,
-            distance_m: (loc.distance_m * 100.0).round() / 100.0,
-            nearest_zone: loc.zone.is_none().then(|| zones[loc.nearest_zone].id.as_str()),
+/// Writes the [`BatchItem`] of `loc` as serializing it would (the batch's hot loop: fixed keys, zone ids
+/// escaped beforehand in `ids`, numbers formatted by `serde_json`).
+fn write_item(out: &mut Vec<u8>, loc: &Location, ids: &[Vec<u8>]) -> Result<(), serde_json::Error> {
+    let flag = |b: bool| if b { &b"true"[..] } else { &b"false"[..] };
+    let zone_or_null = |z: Option<usize>| z.map_or(&b"null"[..], |z| ids[z].as_slice());
+    out.extend_from_slice(b"{\"eligible\":");
+    out.extend_from_slice(flag(loc.zone.is_some()));
+    out.extend_from_slice(b",\"zone\":");
+    out.extend_from_slice(zone_or_null(loc.zone));
+    out.extend_from_slice(b",\"on_boundary\":");
+    out.extend_from_slice(flag(loc.on_boundary));
+    out.extend_from_slice(b",\"borderline\":");
+    out.extend_from_slice(flag(loc.borderline));
+    out.extend_from_slice(b",\"coverage_borderline\":");
+    out.extend_from_slice(flag(loc.coverage_borderline));
+    out.extend_from_slice(b",\"distance_m\":");
+    serde_json::to_writer(&mut *out, &((loc.distance_m * 100.0).round() / 100.0))?;
+    out.extend_from_slice(b",\"nearest_zone\":");
+    out.extend_from_slice(zone_or_null(loc.zone.is_none().then_some(loc.nearest_zone)));
+    out.push(b'}');
+    Ok(())
+}
+
+/// The JSON of a [`BatchAnswer`] for `points`, byte for byte what serializing one would give. Answering
+/// and serializing are split across the CPU cores for large batches (each core renders its own run of
+/// `results`; the runs are joined in order).
+fn render_batch(index: &ZoneIndex, points: &[LonLat], at: NaiveDate) -> Result<Vec<u8>, serde_json::Error> {
+    // Zone ids as JSON strings, escaped once.
+    let ids = index.set().zones().iter().map(|z| serde_json::to_vec(z.id.as_str())).collect::<Result<Vec<_>, _>>()?;
+    let render = |chunk: &[LonLat]| -> Result<Vec<u8>, serde_json::Error> {
+        let mut out = Vec::with_capacity(chunk.len() * 160);
+        for (i, p) in chunk.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_item(&mut out, &index.locate(*p), &ids)?;
         }
+        Ok(out)
     };
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    if points.len() < 2048 || threads < 2 {
-        return points.iter().map(one).collect();
+    let threads = worker_threads(points.len());
+    let runs = if threads < 2 {
+        vec![render(points)?]
+    } else {
+        let chunk = points.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = points.chunks(chunk).map(|c| s.spawn(move || render(c))).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .collect::<Result<Vec<_>, _>>()
+        })?
+    };
+    let head = BatchAnswer {
+        at,
+        zone_set: ZoneSetRef::from(index.set()),
+        borderline_m: index.options().borderline_m,
+        count: points.len(),
+        results: Vec::new(),
+    };
+    let mut out = serde_json::to_vec(&head)?;
+    // `head` ends in `"results":[]}`: open the array again and append the runs.
+    out.truncate(out.len() - 2);
+    out.reserve(runs.iter().map(|r| r.len() + 1).sum::<usize>() + 2);
+    for (i, run) in runs.iter().filter(|r| !r.is_empty()).enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(run);
     }
-    let chunk = points.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> =
-            points.chunks(chunk).map(|c| s.spawn(move || c.iter().map(one).collect::<Vec<_>>())).collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
-    })
+    out.extend_from_slice(b"]}");
+    Ok(out)
 }
 
 /// Many points at once (up to the documented limit, 10 000 by default), answers in input order.
@@ -244,18 +470,121 @@ pub async fn post_eligibility(
     // Parsing, answering and serializing 10 000 points is CPU work: keep it off the async workers.
     let json = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
         let points = batch_points(&body, max)?;
-        let results = answer_all(&index, &points);
-        let answer = BatchAnswer {
-            at,
-            zone_set: ZoneSetRef::from(index.set()),
-            borderline_m: index.options().borderline_m,
-            count: results.len(),
-            results,
-        };
-        serde_json::to_vec(&answer)
+        render_batch(&index, &points, at)
             .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
     })
     .await
     .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, format!("batch failed: {e}")))??;
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], json).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One point's batch answer, as the schema's struct: the reference `write_item` must match.
+    fn batch_item(index: &ZoneIndex, p: LonLat) -> BatchItem<'_> {
+        let zones = index.set().zones();
+        let loc = index.locate(p);
+        BatchItem {
+            eligible: loc.zone.is_some(),
+            zone: loc.zone.map(|z| zones[z].id.as_str()),
+            on_boundary: loc.on_boundary,
+            borderline: loc.borderline,
+            coverage_borderline: loc.coverage_borderline,
+            distance_m: (loc.distance_m * 100.0).round() / 100.0,
+            nearest_zone: loc.zone.is_none().then(|| zones[loc.nearest_zone].id.as_str()),
+        }
+    }
+
+    #[test]
+    fn rendered_batches_equal_the_serialized_answer() {
+        let set = crate::builtin::zone_sets().unwrap().remove(1);
+        let index = ZoneIndex::new(set, crate::zones::IndexOptions::default());
+        let at = NaiveDate::from_ymd_opt(2019, 1, 1).unwrap();
+        for n in [0, 1, 7, 2047, 2048, 5001] {
+            #[expect(clippy::cast_precision_loss, reason = "small test counts")]
+            let points: Vec<LonLat> = (0..n)
+                .map(|i| {
+                    let f = i as f64;
+                    LonLat::new(-122.70 + 0.06 * (f * 0.618_034).fract(), 45.50 + 0.05 * (f * 0.414_214).fract())
+                        .unwrap()
+                })
+                .collect();
+            let expected = serde_json::to_vec(&BatchAnswer {
+                at,
+                zone_set: ZoneSetRef::from(index.set()),
+                borderline_m: index.options().borderline_m,
+                count: n,
+                results: points.iter().map(|p| batch_item(&index, *p)).collect(),
+            })
+            .unwrap();
+            let rendered = render_batch(&index, &points, at).unwrap();
+            assert_eq!(String::from_utf8(rendered).unwrap(), String::from_utf8(expected).unwrap(), "{n} points");
+        }
+    }
+
+    #[test]
+    fn the_fast_pair_parser_agrees_with_serde_json_or_declines() {
+        let agree = [
+            "[]",
+            " [ ] ",
+            "[[-122.6793,45.5189]]",
+            "[[-122.6793, 45.5189], [0,0] ,[ -1e-3 , 4.5E+1 ],[1.7976931348623157e308,-0.0]]\n",
+            "[[-122.67930000000000000001,45.518899999999999999999999]]",
+            "[[5e-324,2.2250738585072011e-308]]",
+        ];
+        let big: String = format!(
+            "[{}]",
+            (0..30_000).map(|i| format!("[{}.{i} , -{i}e-3]", i % 180)).collect::<Vec<_>>().join(", \n")
+        );
+        for body in agree.iter().copied().chain([big.as_str()]) {
+            let fast = parse_pairs(body.as_bytes()).unwrap_or_else(|| panic!("declined {body}"));
+            let reference: Vec<[f64; 2]> = serde_json::from_str(body).unwrap();
+            let bits = |v: &[[f64; 2]]| v.iter().map(|p| [p[0].to_bits(), p[1].to_bits()]).collect::<Vec<_>>();
+            assert_eq!(bits(&fast), bits(&reference), "{body}");
+        }
+        let decline = [
+            "",
+            "[",
+            "[[1,2]",
+            "[[1,2],]",
+            "[[1,2,3]]",
+            "[[01,2]]",
+            "[[1.,2]]",
+            "[[.5,2]]",
+            "[[+1,2]]",
+            "[[NaN,2]]",
+            "[[1e,2]]",
+            "[[1,2]] x",
+            "{\"type\":\"FeatureCollection\"}",
+            "[[\"1\",2]]",
+            "[[-,2]]",
+        ];
+        for body in decline {
+            assert!(parse_pairs(body.as_bytes()).is_none(), "accepted {body:?}");
+        }
+        // Runs cut at pair boundaries, whatever the number of cores here.
+        let inner = &big.as_bytes()[1..big.len() - 1];
+        let runs = split_runs(inner, 5);
+        assert_eq!(runs.len(), 5);
+        let joined: Vec<[f64; 2]> = runs.iter().flat_map(|r| parse_run(r).unwrap()).collect();
+        assert_eq!(joined, parse_run(inner).unwrap());
+        // Large bodies are parsed in runs: a flaw anywhere, including at a cut, still declines.
+        let cut = big.len() / 2;
+        for (at, with) in [(cut, "x"), (big.len() - 3, ",,"), (2, "\"]\","), (big.rfind(']').unwrap(), ",")] {
+            let mut bad = big.clone();
+            bad.insert_str(at, with);
+            assert!(parse_pairs(bad.as_bytes()).is_none(), "accepted a flaw at {at}");
+        }
+        for at in [cut - 40, cut, cut + 40] {
+            // A string holding `]` and a comma right where a cut could fall.
+            let bad = format!(
+                "{}\"a],[b\",{}",
+                &big[..=big[at..].find(',').unwrap() + at],
+                &big[big[at..].find(',').unwrap() + at + 1..]
+            );
+            assert!(parse_pairs(bad.as_bytes()).is_none(), "accepted a string near {at}");
+        }
+    }
 }
