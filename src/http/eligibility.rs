@@ -7,12 +7,12 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use serde_json::Value;
 
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 
 use super::error::{ApiError, AppBytes, AppQuery, ItemError};
 use super::state::AppState;
 use crate::coord::LonLat;
-use crate::eligibility::{PointEligibility, ZoneSetRef};
+use crate::eligibility::{PointEligibility, ZoneRef, ZoneSetRef};
 use crate::zones::{Location, ZoneIndex};
 
 /// Parses the optional `at` date (default today).
@@ -65,10 +65,7 @@ pub(super) fn index_on(state: &AppState, at: NaiveDate) -> Result<std::sync::Arc
     ),
     security(("bearer" = []))
 )]
-pub async fn get_eligibility(
-    State(state): State<AppState>,
-    RawQuery(query): RawQuery,
-) -> Result<axum::Json<PointEligibility>, ApiError> {
+pub async fn get_eligibility(State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
     let q = PointQuery::parse(query.as_deref().unwrap_or(""))?;
     let lon = PointQuery::coordinate(q.lon.as_deref(), "lon", "-122.6793")?;
     let lat = PointQuery::coordinate(q.lat.as_deref(), "lat", "45.5189")?;
@@ -77,8 +74,79 @@ pub async fn get_eligibility(
         None => chrono::Local::now().date_naive(),
         Some(raw) => parse_date(raw)?,
     };
-    let index = index_on(&state, at)?;
-    Ok(axum::Json(PointEligibility::of(&index, point, at)))
+    let served = state.loaded();
+    let (index, template) = served.answering(at).map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    let Some(template) = template else {
+        return Ok(axum::Json(PointEligibility::of(index, point, at)).into_response());
+    };
+    let json = template.render(&index.locate(point), point, at).map_err(internal)?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], json).into_response())
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+}
+
+/// The constant parts of one zone set's [`PointEligibility`] answers, rendered once when the set is
+/// loaded, so that answering a point writes only what varies. [`AnswerTemplate::render`] gives the bytes
+/// serializing a [`PointEligibility`] would.
+#[derive(Debug)]
+pub struct AnswerTemplate {
+    /// `{"id":..,"name":..}` of each zone.
+    zones: Vec<Vec<u8>>,
+    /// `,"borderline_m":..,"point":{"lon":`
+    borderline: Vec<u8>,
+    /// `,"zone_set":{..}}`
+    tail: Vec<u8>,
+}
+
+impl AnswerTemplate {
+    /// Renders the constant parts for `index` (serializing plain structs into memory does not fail in
+    /// practice; if it did, answers would be serialized whole instead).
+    pub fn new(index: &ZoneIndex) -> Result<Self, serde_json::Error> {
+        let zones =
+            index.set().zones().iter().map(|z| serde_json::to_vec(&ZoneRef::from(z))).collect::<Result<_, _>>()?;
+        let borderline_m = index.options().borderline_m;
+        let mut borderline = b",\"borderline_m\":".to_vec();
+        serde_json::to_writer(&mut borderline, &borderline_m)?;
+        borderline.extend_from_slice(b",\"point\":{\"lon\":");
+        let mut tail = b",\"zone_set\":".to_vec();
+        serde_json::to_writer(&mut tail, &ZoneSetRef::from(index.set()))?;
+        tail.push(b'}');
+        Ok(Self { zones, borderline, tail })
+    }
+
+    /// The answer for `point` located as `loc` on `at`.
+    fn render(&self, loc: &Location, point: LonLat, at: NaiveDate) -> Result<Vec<u8>, serde_json::Error> {
+        let flag = |b: bool| if b { &b"true"[..] } else { &b"false"[..] };
+        let zone_or_null = |z: Option<usize>| z.map_or(&b"null"[..], |z| self.zones[z].as_slice());
+        let cm = |m: f64| (m * 100.0).round() / 100.0;
+        let mut out = Vec::with_capacity(512);
+        out.extend_from_slice(b"{\"eligible\":");
+        out.extend_from_slice(flag(loc.zone.is_some()));
+        out.extend_from_slice(b",\"zone\":");
+        out.extend_from_slice(zone_or_null(loc.zone));
+        out.extend_from_slice(b",\"on_boundary\":");
+        out.extend_from_slice(flag(loc.on_boundary));
+        out.extend_from_slice(b",\"borderline\":");
+        out.extend_from_slice(flag(loc.borderline));
+        out.extend_from_slice(b",\"distance_m\":");
+        serde_json::to_writer(&mut out, &cm(loc.distance_m))?;
+        out.extend_from_slice(b",\"coverage_borderline\":");
+        out.extend_from_slice(flag(loc.coverage_borderline));
+        out.extend_from_slice(b",\"coverage_distance_m\":");
+        serde_json::to_writer(&mut out, &cm(loc.coverage_distance_m))?;
+        out.extend_from_slice(b",\"nearest_zone\":");
+        out.extend_from_slice(zone_or_null(loc.zone.is_none().then_some(loc.nearest_zone)));
+        out.extend_from_slice(&self.borderline);
+        serde_json::to_writer(&mut out, &point.lon())?;
+        out.extend_from_slice(b",\"lat\":");
+        serde_json::to_writer(&mut out, &point.lat())?;
+        out.extend_from_slice(b"},\"at\":");
+        serde_json::to_writer(&mut out, &at)?;
+        out.extend_from_slice(&self.tail);
+        Ok(out)
+    }
 }
 
 /// The query of `GET /v1/eligibility`, read straight from the raw query string: the hot path of the
@@ -521,6 +589,23 @@ mod tests {
             .unwrap();
             let rendered = render_batch(&index, &points, at).unwrap();
             assert_eq!(String::from_utf8(rendered).unwrap(), String::from_utf8(expected).unwrap(), "{n} points");
+        }
+    }
+
+    #[test]
+    fn templated_answers_equal_the_serialized_answer() {
+        for set in crate::builtin::zone_sets().unwrap() {
+            let index = ZoneIndex::new(set, crate::zones::IndexOptions { borderline_m: 30.5 });
+            let template = AnswerTemplate::new(&index).unwrap();
+            for i in 0..3000 {
+                let f = f64::from(i);
+                let p = LonLat::new(-122.70 + 0.06 * (f * 0.618_034).fract(), 45.50 + 0.05 * (f * 0.414_214).fract())
+                    .unwrap();
+                let at = NaiveDate::from_ymd_opt(2017 + i % 4, 1 + (i % 12).cast_unsigned(), 28).unwrap();
+                let expected = serde_json::to_string(&PointEligibility::of(&index, p, at)).unwrap();
+                let rendered = String::from_utf8(template.render(&index.locate(p), p, at).unwrap()).unwrap();
+                assert_eq!(rendered, expected);
+            }
         }
     }
 

@@ -29,7 +29,7 @@ use tower::ServiceBuilder;
 pub use auth::{Role, TokenEntry, Tokens};
 pub use error::{ApiError, Problem};
 pub use openapi::document_json;
-pub use state::{AppState, Limits, Loaded};
+pub use state::{AppState, Limits, Loaded, Served};
 
 /// Builds the routes, auth, limits and metrics over `state`.
 pub fn router(state: AppState) -> Router {

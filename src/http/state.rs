@@ -8,7 +8,10 @@ use arc_swap::ArcSwap;
 use super::auth::Tokens;
 use super::metrics::Metrics;
 use crate::rules::RuleCatalog;
-use crate::zones::ZoneCatalog;
+use chrono::NaiveDate;
+
+use super::eligibility::AnswerTemplate;
+use crate::zones::{ZoneCatalog, ZoneError, ZoneIndex};
 
 /// What a reload replaces, as one unit: zones and rules always match each other.
 #[derive(Debug)]
@@ -58,9 +61,40 @@ pub struct AppState {
     inner: Arc<Inner>,
 }
 
+/// What is served: the catalogs, and for each zone set (in [`ZoneCatalog::indexes`] order) the
+/// constant parts of its eligibility answers, rendered once per load.
+#[derive(Debug)]
+pub struct Served {
+    loaded: Loaded,
+    answers: Vec<(Arc<ZoneIndex>, Option<AnswerTemplate>)>,
+}
+
+impl Served {
+    fn new(loaded: Loaded) -> Self {
+        let answers =
+            loaded.zones.indexes().iter().map(|index| (Arc::clone(index), AnswerTemplate::new(index).ok())).collect();
+        Self { loaded, answers }
+    }
+
+    /// The zone set in force on `at` and its answer template.
+    pub(super) fn answering(&self, at: NaiveDate) -> Result<(&Arc<ZoneIndex>, Option<&AnswerTemplate>), ZoneError> {
+        let index = self.loaded.zones.in_force(at)?;
+        let template = self.answers.iter().find(|(i, _)| Arc::ptr_eq(i, index)).and_then(|(_, t)| t.as_ref());
+        Ok((index, template))
+    }
+}
+
+impl std::ops::Deref for Served {
+    type Target = Loaded;
+
+    fn deref(&self) -> &Loaded {
+        &self.loaded
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
-    loaded: ArcSwap<Loaded>,
+    loaded: ArcSwap<Served>,
     tokens: Tokens,
     metrics: Metrics,
     limits: Limits,
@@ -71,19 +105,24 @@ impl AppState {
     #[must_use]
     pub fn new(loaded: Loaded, tokens: Tokens, limits: Limits) -> Self {
         Self {
-            inner: Arc::new(Inner { loaded: ArcSwap::from_pointee(loaded), tokens, metrics: Metrics::new(), limits }),
+            inner: Arc::new(Inner {
+                loaded: ArcSwap::from_pointee(Served::new(loaded)),
+                tokens,
+                metrics: Metrics::new(),
+                limits,
+            }),
         }
     }
 
     /// The catalogs in force now (a lock-free snapshot; hold it for one request).
     #[must_use]
-    pub fn loaded(&self) -> arc_swap::Guard<Arc<Loaded>> {
+    pub fn loaded(&self) -> arc_swap::Guard<Arc<Served>> {
         self.inner.loaded.load()
     }
 
     /// Replaces the catalogs; requests in flight finish with the snapshot they took.
     pub fn replace(&self, loaded: Loaded) {
-        self.inner.loaded.store(Arc::new(loaded));
+        self.inner.loaded.store(Arc::new(Served::new(loaded)));
     }
 
     /// The tokens.

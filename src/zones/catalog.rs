@@ -38,11 +38,10 @@ impl ZoneCatalog {
     /// assert_eq!(catalog.in_force(d).unwrap().set().meta().name, "portland-lead-2017");
     /// ```
     pub fn in_force(&self, date: NaiveDate) -> Result<&Arc<ZoneIndex>, ZoneError> {
-        let candidates: Vec<&Arc<ZoneIndex>> =
-            self.indexes.iter().filter(|i| i.set().meta().in_force_on(date)).collect();
+        let candidates = || self.indexes.iter().filter(|i| i.set().meta().in_force_on(date));
         // `None` sorts before every date, so an open start counts as the oldest.
-        let latest = candidates.iter().map(|i| i.set().meta().effective_from).max();
-        let mut starting_latest = candidates.into_iter().filter(|i| Some(i.set().meta().effective_from) == latest);
+        let latest = candidates().map(|i| i.set().meta().effective_from).max();
+        let mut starting_latest = candidates().filter(|i| Some(i.set().meta().effective_from) == latest);
         let best = starting_latest.next().ok_or_else(|| ZoneError::NoneInForce { date, loaded: self.describe() })?;
         if let Some(other) = starting_latest.next() {
             return Err(ZoneError::Ambiguous(best.set().meta().name.clone(), other.set().meta().name.clone(), date));
