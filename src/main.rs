@@ -16,13 +16,23 @@ fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LEADMAP_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // LEADMAP_LOG_FORMAT=json gives one JSON object per line, for log shippers.
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Lines are written by a background thread, so a request never waits on a write to stderr; none are
+    // dropped (a full buffer makes callers wait instead), and all are flushed when `guard` goes.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("leadmap-log")
+        .finish(std::io::stderr());
+    // Colours only on a terminal: log files and journald get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(ansi);
     if std::env::var("LEADMAP_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
         builder.json().init();
     } else {
         builder.init();
     }
-    match leadmap::cli::run(cli) {
+    let result = leadmap::cli::run(cli);
+    drop(guard); // every log line out before the error message or the exit
+    match result {
         Ok(code) => code,
         Err(e) => {
             // Each error's message already names its cause; print it once.
