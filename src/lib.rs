@@ -27,6 +27,7 @@ pub mod eligibility;
 pub mod formats;
 pub mod geodesy;
 pub mod http;
+pub mod projection;
 pub mod rules;
 pub mod zones;
 

@@ -101,3 +101,27 @@ fn answers_match_geos_and_proj_reference_on_the_city_file() {
         .unwrap();
     check_reference("portland-city-2021.json", set);
 }
+
+/// State Plane and UTM to lon/lat against PROJ (`tools/make_projection_reference.py`): within 1 cm
+/// everywhere each system is used (and half a degree beyond).
+#[test]
+fn projections_match_pyproj_to_the_centimetre() {
+    let text = std::fs::read_to_string(fixture("reference/projection.csv")).unwrap();
+    let mut worst: f64 = 0.0;
+    let mut codes = std::collections::BTreeSet::new();
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let code: u32 = f[0].parse().unwrap();
+        let [x, y, lon, lat] = [f[1], f[2], f[3], f[4]].map(|v| v.parse::<f64>().unwrap());
+        let crs = leadmap::projection::Crs::from_epsg(code).unwrap();
+        let (got_lon, got_lat) = crs.to_lon_lat(x, y);
+        let scale = leadmap::geodesy::LocalScale::at_lat(lat);
+        let err_m = scale.offset_m([lon, lat], [got_lon, got_lat]);
+        let err = err_m[0].hypot(err_m[1]);
+        assert!(err < 0.01, "EPSG:{code} ({x}, {y}): ({got_lon}, {got_lat}) vs pyproj ({lon}, {lat}): {err} m");
+        worst = worst.max(err);
+        codes.insert(code);
+    }
+    assert!(codes.len() >= 12, "every system is covered: {codes:?}");
+    eprintln!("worst projection error vs pyproj: {worst:.2e} m");
+}

@@ -1,0 +1,419 @@
+//! Projected coordinates to WGS84 (lon, lat): the State Plane and UTM systems police departments publish
+//! their data in. Inverse Lambert Conformal Conic (Snyder, *Map Projections: A Working Manual*, 15) and
+//! inverse Transverse Mercator (Krüger's series to n⁴, as in Karney 2011 and PROJ's `tmerc`), on the
+//! GRS80 or WGS84 ellipsoid. Datum shifts follow PROJ's defaults without grids: NAD83 is taken as WGS84
+//! (a null transformation), NAD83(HARN) goes through PROJ's seven-parameter Helmert for the conterminous
+//! US (about 1 m). So results equal pyproj's `Transformer.from_crs(code, "EPSG:4326", always_xy=True)`
+//! to well under a centimetre onshore (tested against fixtures made with pyproj).
+//!
+//! Input is (x = easting, y = northing) in the system's unit; output is (lon, lat) in degrees.
+
+use std::f64::consts::{FRAC_PI_2, FRAC_PI_4};
+
+/// A supported projected coordinate system, by EPSG code.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Crs {
+    code: u32,
+    projection: Projection,
+    /// Metres per unit of x and y.
+    unit_m: f64,
+    datum: Datum,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Projection {
+    Lcc(Lcc),
+    Tm(Tm),
+}
+
+/// Why a coordinate system cannot be used.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CrsError {
+    /// Not of the form `EPSG:NNNN`.
+    #[error("{0:?} is not a coordinate system code; use e.g. EPSG:2913")]
+    Syntax(String),
+    /// A code this build does not know.
+    #[error("EPSG:{0} is not supported; supported: EPSG:4326 (lon/lat), {list}", list = supported_list())]
+    Unsupported(u32),
+}
+
+const GRS80_INV_F: f64 = 298.257_222_101;
+const WGS84_INV_F: f64 = 298.257_223_563;
+const A: f64 = 6_378_137.0;
+const FOOT: f64 = 0.3048;
+const US_FOOT: f64 = 1200.0 / 3937.0;
+
+/// Which datum shift to apply after the inverse projection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Datum {
+    /// NAD83 or WGS84: none (PROJ's "NAD83 to WGS 84 (1)" is a null transformation).
+    None,
+    /// NAD83(HARN): PROJ's default "NAD83(HARN) to WGS 84 (3)" (EPSG:1901 family, CONUS onshore), a
+    /// seven-parameter Helmert, coordinate-frame convention.
+    Harn,
+}
+
+/// State Plane zones in the Pacific Northwest (LCC): (code, name, `lat_1`, `lat_2`, `lat_0`, `lon_0`, false
+/// easting in the system's unit, false northing, metres per unit, datum). Foot systems define the
+/// false easting in feet (8 202 099.738 ft is 2 500 000.000 142 m), as EPSG and PROJ do.
+#[expect(clippy::type_complexity, reason = "a table of constants")]
+const STATE_PLANE: &[(u32, &str, f64, f64, f64, f64, f64, f64, f64, Datum)] = &[
+    (
+        2913,
+        "NAD83(HARN) / Oregon North (ft)",
+        46.0,
+        44.0 + 20.0 / 60.0,
+        43.0 + 40.0 / 60.0,
+        -120.5,
+        8_202_099.738,
+        0.0,
+        FOOT,
+        Datum::Harn,
+    ),
+    (
+        2269,
+        "NAD83 / Oregon North (ft)",
+        46.0,
+        44.0 + 20.0 / 60.0,
+        43.0 + 40.0 / 60.0,
+        -120.5,
+        8_202_099.738,
+        0.0,
+        FOOT,
+        Datum::None,
+    ),
+    (
+        2838,
+        "NAD83(HARN) / Oregon North",
+        46.0,
+        44.0 + 20.0 / 60.0,
+        43.0 + 40.0 / 60.0,
+        -120.5,
+        2_500_000.0,
+        0.0,
+        1.0,
+        Datum::Harn,
+    ),
+    (
+        32126,
+        "NAD83 / Oregon North",
+        46.0,
+        44.0 + 20.0 / 60.0,
+        43.0 + 40.0 / 60.0,
+        -120.5,
+        2_500_000.0,
+        0.0,
+        1.0,
+        Datum::None,
+    ),
+    (
+        2914,
+        "NAD83(HARN) / Oregon South (ft)",
+        44.0,
+        42.0 + 20.0 / 60.0,
+        41.0 + 40.0 / 60.0,
+        -120.5,
+        4_921_259.843,
+        0.0,
+        FOOT,
+        Datum::Harn,
+    ),
+    (
+        2285,
+        "NAD83 / Washington North (ftUS)",
+        48.0 + 44.0 / 60.0,
+        47.5,
+        47.0,
+        -120.0 - 50.0 / 60.0,
+        1_640_416.667,
+        0.0,
+        US_FOOT,
+        Datum::None,
+    ),
+    (
+        2286,
+        "NAD83 / Washington South (ftUS)",
+        47.0 + 20.0 / 60.0,
+        45.0 + 50.0 / 60.0,
+        45.0 + 20.0 / 60.0,
+        -120.5,
+        1_640_416.667,
+        0.0,
+        US_FOOT,
+        Datum::None,
+    ),
+    (
+        2926,
+        "NAD83(HARN) / Washington North (ftUS)",
+        48.0 + 44.0 / 60.0,
+        47.5,
+        47.0,
+        -120.0 - 50.0 / 60.0,
+        1_640_416.667,
+        0.0,
+        US_FOOT,
+        Datum::Harn,
+    ),
+    (
+        2927,
+        "NAD83(HARN) / Washington South (ftUS)",
+        47.0 + 20.0 / 60.0,
+        45.0 + 50.0 / 60.0,
+        45.0 + 20.0 / 60.0,
+        -120.5,
+        1_640_416.667,
+        0.0,
+        US_FOOT,
+        Datum::Harn,
+    ),
+];
+
+fn supported_list() -> String {
+    let mut codes: Vec<String> = STATE_PLANE.iter().map(|z| format!("EPSG:{} ({})", z.0, z.1)).collect();
+    codes.push("EPSG:269NN NAD83 / UTM zone NN N (1-23)".to_owned());
+    codes.push("EPSG:326NN / 327NN WGS 84 / UTM zone NN N / S".to_owned());
+    codes.join(", ")
+}
+
+impl Crs {
+    /// The system for `EPSG:NNNN` (case-insensitive; a bare number works too). `Ok(None)` for EPSG:4326 and
+    /// CRS84, which need no transformation.
+    ///
+    /// # Examples
+    /// ```
+    /// let crs = leadmap::projection::Crs::parse("EPSG:2913").unwrap().unwrap();
+    /// // A Portland intersection, NW Davis St & NW 1st Ave, from the 2012 police data (international feet).
+    /// let (lon, lat) = crs.to_lon_lat(7_645_653.239_17, 684_826.795_6);
+    /// assert!((lon - -122.6715).abs() < 0.001 && (lat - 45.5245).abs() < 0.001);
+    /// ```
+    pub fn parse(text: &str) -> Result<Option<Self>, CrsError> {
+        let t = text.trim();
+        if t.eq_ignore_ascii_case("CRS84") || t.eq_ignore_ascii_case("OGC:CRS84") {
+            return Ok(None);
+        }
+        let digits = t.get(..5).filter(|p| p.eq_ignore_ascii_case("EPSG:")).map_or(t, |_| &t[5..]);
+        let code: u32 = digits.parse().map_err(|_| CrsError::Syntax(text.to_owned()))?;
+        if code == 4326 {
+            return Ok(None);
+        }
+        Self::from_epsg(code).map(Some)
+    }
+
+    /// The system with this EPSG code.
+    pub fn from_epsg(code: u32) -> Result<Self, CrsError> {
+        if let Some(&(_, _, lat_1, lat_2, lat_0, lon_0, x_0, y_0, unit_m, datum)) =
+            STATE_PLANE.iter().find(|z| z.0 == code)
+        {
+            let lcc = Lcc::new(GRS80_INV_F, lat_1, lat_2, lat_0, lon_0, x_0 * unit_m, y_0 * unit_m);
+            return Ok(Self { code, projection: Projection::Lcc(lcc), unit_m, datum });
+        }
+        let utm = |zone: u32, south: bool, inv_f: f64| {
+            (1..=60).contains(&zone).then(|| Self {
+                code,
+                projection: Projection::Tm(Tm::utm(zone, south, inv_f)),
+                unit_m: 1.0,
+                datum: Datum::None,
+            })
+        };
+        let found = match code {
+            26901..=26923 => utm(code - 26900, false, GRS80_INV_F),
+            32601..=32660 => utm(code - 32600, false, WGS84_INV_F),
+            32701..=32760 => utm(code - 32700, true, WGS84_INV_F),
+            _ => None,
+        };
+        found.ok_or(CrsError::Unsupported(code))
+    }
+
+    /// The EPSG code.
+    #[must_use]
+    pub fn code(&self) -> u32 {
+        self.code
+    }
+
+    /// (lon, lat) degrees of the projected point (`x` easting, `y` northing, in the system's unit).
+    #[must_use]
+    pub fn to_lon_lat(&self, x: f64, y: f64) -> (f64, f64) {
+        let (x, y) = (x * self.unit_m, y * self.unit_m);
+        let (lon, lat) = match &self.projection {
+            Projection::Lcc(p) => p.inverse(x, y),
+            Projection::Tm(p) => p.inverse(x, y),
+        };
+        match self.datum {
+            Datum::None => (lon, lat),
+            Datum::Harn => harn_to_wgs84(lon, lat),
+        }
+    }
+}
+
+/// NAD83(HARN) (lon, lat) on GRS80 at height 0 to WGS84, by PROJ's pipeline for "NAD83(HARN) to WGS 84
+/// (3)": to Earth-centred Cartesian, Helmert (coordinate frame), back to geodetic on WGS84.
+fn harn_to_wgs84(lon: f64, lat: f64) -> (f64, f64) {
+    const ARCSEC: f64 = std::f64::consts::PI / (180.0 * 3600.0);
+    let (tx, ty, tz) = (-0.991, 1.9072, 0.5129);
+    let (rx, ry, rz) =
+        (-0.025_789_907_519_493_2 * ARCSEC, -0.009_650_098_960_270_4 * ARCSEC, -0.011_659_943_232_342_1 * ARCSEC);
+    let [x, y, z] = to_cartesian(lon, lat, GRS80_INV_F);
+    // Coordinate-frame rotation (the transpose of the position-vector one), scale 0.
+    let xt = tx + x + rz * y - ry * z;
+    let yt = ty - rz * x + y + rx * z;
+    let zt = tz + ry * x - rx * y + z;
+    from_cartesian([xt, yt, zt], WGS84_INV_F)
+}
+
+/// Earth-centred Cartesian metres of (lon, lat) degrees at height 0.
+fn to_cartesian(lon: f64, lat: f64, inv_f: f64) -> [f64; 3] {
+    let f = 1.0 / inv_f;
+    let e2 = f * (2.0 - f);
+    let (phi, lam) = (lat.to_radians(), lon.to_radians());
+    let n = A / (1.0 - e2 * phi.sin().powi(2)).sqrt();
+    [n * phi.cos() * lam.cos(), n * phi.cos() * lam.sin(), n * (1.0 - e2) * phi.sin()]
+}
+
+/// (lon, lat) degrees of an Earth-centred Cartesian point (height dropped), iterated to convergence.
+fn from_cartesian([x, y, z]: [f64; 3], inv_f: f64) -> (f64, f64) {
+    let f = 1.0 / inv_f;
+    let e2 = f * (2.0 - f);
+    let p = x.hypot(y);
+    let mut phi = z.atan2(p * (1.0 - e2));
+    for _ in 0..10 {
+        let n = A / (1.0 - e2 * phi.sin().powi(2)).sqrt();
+        let h = p / phi.cos() - n;
+        let next = z.atan2(p * (1.0 - e2 * n / (n + h)));
+        let done = (next - phi).abs() < 1e-15;
+        phi = next;
+        if done {
+            break;
+        }
+    }
+    (y.atan2(x).to_degrees(), phi.to_degrees())
+}
+
+/// Lambert Conformal Conic with two standard parallels, on an ellipsoid.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Lcc {
+    e: f64,
+    n: f64,
+    af: f64,
+    rho_0: f64,
+    lon_0: f64,
+    x_0: f64,
+    y_0: f64,
+}
+
+impl Lcc {
+    fn new(inv_f: f64, lat_1: f64, lat_2: f64, lat_0: f64, lon_0: f64, x_0: f64, y_0: f64) -> Self {
+        let f = 1.0 / inv_f;
+        let e = (f * (2.0 - f)).sqrt();
+        let m = |phi: f64| phi.cos() / (1.0 - (e * phi.sin()).powi(2)).sqrt();
+        let t = |phi: f64| {
+            let es = e * phi.sin();
+            (FRAC_PI_4 - phi / 2.0).tan() / ((1.0 - es) / (1.0 + es)).powf(e / 2.0)
+        };
+        let (p1, p2, p0) = (lat_1.to_radians(), lat_2.to_radians(), lat_0.to_radians());
+        let n = (m(p1).ln() - m(p2).ln()) / (t(p1).ln() - t(p2).ln());
+        let af = A * m(p1) / (n * t(p1).powf(n));
+        Self { e, n, af, rho_0: af * t(p0).powf(n), lon_0: lon_0.to_radians(), x_0, y_0 }
+    }
+
+    fn inverse(&self, x: f64, y: f64) -> (f64, f64) {
+        let (dx, dy) = (x - self.x_0, self.rho_0 - (y - self.y_0));
+        let s = self.n.signum();
+        let rho = s * dx.hypot(dy);
+        let t = (rho / self.af).powf(1.0 / self.n);
+        let theta = (s * dx).atan2(s * dy);
+        let lon = theta / self.n + self.lon_0;
+        let e = self.e;
+        let mut phi = FRAC_PI_2 - 2.0 * t.atan();
+        for _ in 0..15 {
+            let es = e * phi.sin();
+            let next = FRAC_PI_2 - 2.0 * (t * ((1.0 - es) / (1.0 + es)).powf(e / 2.0)).atan();
+            let done = (next - phi).abs() < 1e-14;
+            phi = next;
+            if done {
+                break;
+            }
+        }
+        (lon.to_degrees(), phi.to_degrees())
+    }
+}
+
+/// Transverse Mercator by Krüger's series (fourth order in the third flattening).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Tm {
+    k0_a: f64,
+    beta: [f64; 4],
+    delta: [f64; 4],
+    lon_0: f64,
+    x_0: f64,
+    y_0: f64,
+}
+
+impl Tm {
+    fn utm(zone: u32, south: bool, inv_f: f64) -> Self {
+        let f = 1.0 / inv_f;
+        let n = f / (2.0 - f);
+        let (n2, n3, n4) = (n * n, n * n * n, n * n * n * n);
+        let rectifying = A / (1.0 + n) * (1.0 + n2 / 4.0 + n4 / 64.0);
+        Self {
+            k0_a: 0.9996 * rectifying,
+            beta: [
+                n / 2.0 - 2.0 * n2 / 3.0 + 37.0 * n3 / 96.0 - n4 / 360.0,
+                n2 / 48.0 + n3 / 15.0 - 437.0 * n4 / 1440.0,
+                17.0 * n3 / 480.0 - 37.0 * n4 / 840.0,
+                4397.0 * n4 / 161_280.0,
+            ],
+            delta: [
+                2.0 * n - 2.0 * n2 / 3.0 - 2.0 * n3 + 116.0 * n4 / 45.0,
+                7.0 * n2 / 3.0 - 8.0 * n3 / 5.0 - 227.0 * n4 / 45.0,
+                56.0 * n3 / 15.0 - 136.0 * n4 / 35.0,
+                4279.0 * n4 / 630.0,
+            ],
+            lon_0: (f64::from(zone) * 6.0 - 183.0).to_radians(),
+            x_0: 500_000.0,
+            y_0: if south { 10_000_000.0 } else { 0.0 },
+        }
+    }
+
+    fn inverse(&self, x: f64, y: f64) -> (f64, f64) {
+        let xi = (y - self.y_0) / self.k0_a;
+        let eta = (x - self.x_0) / self.k0_a;
+        let (mut xi_p, mut eta_p) = (xi, eta);
+        for (j, b) in self.beta.iter().enumerate() {
+            let k = 2.0 * (j as f64 + 1.0);
+            xi_p -= b * (k * xi).sin() * (k * eta).cosh();
+            eta_p -= b * (k * xi).cos() * (k * eta).sinh();
+        }
+        let chi = (xi_p.sin() / eta_p.cosh()).asin();
+        let lon = self.lon_0 + eta_p.sinh().atan2(xi_p.cos());
+        let mut lat = chi;
+        for (j, d) in self.delta.iter().enumerate() {
+            lat += d * (2.0 * (j as f64 + 1.0) * chi).sin();
+        }
+        (lon.to_degrees(), lat.to_degrees())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_parse_and_unknown_ones_are_named() {
+        assert_eq!(Crs::parse("epsg:2913").unwrap().unwrap().code(), 2913);
+        assert_eq!(Crs::parse("2913").unwrap().unwrap().code(), 2913);
+        assert!(Crs::parse("EPSG:4326").unwrap().is_none());
+        assert!(Crs::parse("CRS84").unwrap().is_none());
+        assert_eq!(Crs::parse("EPSG:32610").unwrap().unwrap().code(), 32610);
+        assert!(matches!(Crs::parse("EPSG:3857"), Err(CrsError::Unsupported(3857))));
+        assert!(Crs::parse("EPSG:3857").unwrap_err().to_string().contains("EPSG:2913"));
+        assert!(matches!(Crs::parse("Oregon North"), Err(CrsError::Syntax(_))));
+    }
+
+    #[test]
+    fn origins_map_to_the_projection_centres() {
+        let (lon, lat) = Crs::from_epsg(2269).unwrap().to_lon_lat(8_202_099.738, 0.0);
+        assert!((lon + 120.5).abs() < 1e-12 && (lat - (43.0 + 40.0 / 60.0)).abs() < 1e-12, "{lon} {lat}");
+        let (lon, lat) = Crs::from_epsg(32610).unwrap().to_lon_lat(500_000.0, 0.0);
+        assert!((lon + 123.0).abs() < 1e-12 && lat.abs() < 1e-12, "{lon} {lat}");
+    }
+}
