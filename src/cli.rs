@@ -68,6 +68,69 @@ Examples:\n  leadmap classify calls.csv -o calls-zoned.csv\n  leadmap classify h
     /// Run the eligibility service for field apps (HTTP, JSON).
     #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
+    /// Import events (arrests, referrals) from CSV into the store.
+    #[command(after_help = IMPORT_HELP)]
+    Import(ImportArgs),
+}
+
+const IMPORT_HELP: &str = "\
+Each event is identified by its source and id: importing the same file again adds nothing, and a row
+whose values changed updates its event. Rows are stored in batches, each all or nothing, so an
+interrupted import leaves whole batches and a re-run completes it. Rejected rows (no coordinates, a bad
+number, date or kind, coordinates out of range or swapped, an id repeated in the file, a truncated line)
+are reported as file:line: field: reason, counted, and written to --rejects FILE if given. Only the
+mapped fields are read: address and name columns are never stored.
+
+Fields for --map FIELD=COLUMN: external_id, occurred_on, occurred_at, kind, lon, lat, x, y (with --crs),
+offense, race_ethnicity, agency.
+
+Exit status: 0 every row stored; 3 some rows rejected; 1 the import failed.
+
+Examples:
+  leadmap import ../shared/data/portland/ppb-drug-offenses-2015-2021.csv --preset ppb
+  leadmap import incidents-2012.csv --preset ppb-2012 --rejects bad.csv
+  leadmap import referrals.csv --source lead-ops --kind diversion_referral --map external_id=ReferralNo
+  leadmap import --data /var/lib/leadmap/events.gpkg calls.csv --source cad --kind arrest --crs EPSG:2269 --map x=X --map y=Y";
+
+/// `leadmap import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// CSV files with a header row.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The store (a GeoPackage file; created if missing).
+    #[arg(long, value_name = "FILE", default_value = "leadmap.gpkg")]
+    pub data: PathBuf,
+    /// A known source format: column names, date format, coordinate system, source name.
+    #[arg(long, value_enum)]
+    pub preset: Option<crate::formats::events::Preset>,
+    /// The kind of every event, when the file has no kind column (presets: arrest).
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<crate::events::EventKind>,
+    /// The data source's name (with the id, the event's identity). Presets: ppb, ppb-2012.
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
+    /// Coordinate system of x/y columns, e.g. EPSG:2913 (Oregon North, ft), EPSG:26910 (UTM 10N).
+    #[arg(long, value_name = "EPSG:CODE")]
+    pub crs: Option<String>,
+    /// Read FIELD from COLUMN (repeatable).
+    #[arg(long = "map", value_name = "FIELD=COLUMN")]
+    pub map: Vec<String>,
+    /// Write rejected rows here as CSV: file, line, field, reason, then the row's fields.
+    #[arg(long, value_name = "FILE")]
+    pub rejects: Option<PathBuf>,
+    /// Print the summary as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar and no per-row reports; the summary is still printed.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Rows per transaction.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub batch: usize,
+    /// Zone options (which zone sets place the events).
+    #[command(flatten)]
+    pub zones: ZoneArgs,
 }
 
 const SERVE_HELP: &str = "\
@@ -259,7 +322,135 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Classify(args) => classify(&args),
         Command::Zones(cmd) => zones(cmd),
         Command::Serve(args) => serve(&args),
+        Command::Import(args) => import(&args),
     }
+}
+
+/// The end-of-import counts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ImportSummary {
+    /// Data rows read.
+    pub read: u64,
+    /// New events stored.
+    pub imported: u64,
+    /// Stored events updated.
+    pub updated: u64,
+    /// Rows already stored exactly so.
+    pub unchanged: u64,
+    /// Rows rejected.
+    pub rejected: u64,
+    /// Events in the store afterwards.
+    pub stored: u64,
+}
+
+#[expect(clippy::too_many_lines, reason = "one linear flow: options, files, batches, summary")]
+fn import(args: &ImportArgs) -> Result<ExitCode, Error> {
+    use crate::store::EventStore;
+    if args.batch == 0 {
+        return Err(Error::Usage("--batch must be at least 1".into()));
+    }
+    let mut map = std::collections::BTreeMap::new();
+    for m in &args.map {
+        let (field, col) = m
+            .split_once('=')
+            .ok_or_else(|| Error::Usage(format!("--map {m:?}: use FIELD=COLUMN, e.g. --map external_id=CaseNo")))?;
+        map.insert(field.trim().to_owned(), col.trim().to_owned());
+    }
+    let crs = match &args.crs {
+        Some(c) => crate::projection::Crs::parse(c)?,
+        None => None,
+    };
+    let opts = crate::formats::events::ImportOptions {
+        preset: args.preset,
+        kind: args.kind,
+        source: args.source.clone(),
+        crs,
+        map,
+        groups: crate::events::Groups::default(),
+    };
+    let catalog = load_catalog(&args.zones)?;
+    let mut store = crate::store::gpkg::GpkgStore::open(&args.data)?;
+    let mut rejects_out = match &args.rejects {
+        Some(p) => {
+            let mut w = csv::WriterBuilder::new()
+                .flexible(true)
+                .from_path(p)
+                .map_err(|e| Error::Io { path: p.display().to_string(), source: std::io::Error::other(e) })?;
+            w.write_record(["file", "line", "field", "reason"])
+                .map_err(|e| Error::Io { path: p.display().to_string(), source: std::io::Error::other(e) })?;
+            Some((p, w))
+        }
+        None => None,
+    };
+    let mut summary = ImportSummary::default();
+    let mut shown = 0u64;
+    for path in &args.files {
+        let name = path.display().to_string();
+        let file = std::fs::File::open(path).map_err(io_err(path))?;
+        let len = file.metadata().ok().map(|m| m.len());
+        let bar = progress_bar(len, args.quiet || args.json);
+        bar.set_message(name.clone());
+        let input = bar.wrap_read(std::io::BufReader::with_capacity(1 << 20, file));
+        let base = summary.read;
+        crate::formats::events::read_events_csv(
+            input,
+            &name,
+            &opts,
+            args.batch,
+            |events, rejects, read| -> Result<(), Error> {
+                let placed: Vec<_> = events.into_iter().map(|e| crate::events::place(e, &catalog)).collect();
+                let outcome = store.upsert(&placed)?;
+                summary.read = base + read;
+                summary.imported += outcome.inserted;
+                summary.updated += outcome.updated;
+                summary.unchanged += outcome.unchanged;
+                summary.rejected += rejects.len() as u64;
+                for r in &rejects {
+                    if !args.quiet && shown < 20 {
+                        bar.suspend(|| eprintln!("{name}:{}: {}: {}", r.line, r.field, r.reason));
+                        shown += 1;
+                    }
+                    if let Some((p, w)) = rejects_out.as_mut() {
+                        let mut row = vec![name.clone(), r.line.to_string(), r.field.clone(), r.reason.clone()];
+                        row.extend(r.fields.iter().cloned());
+                        w.write_record(&row).map_err(|e| Error::Io {
+                            path: p.display().to_string(),
+                            source: std::io::Error::other(e),
+                        })?;
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        bar.finish_and_clear();
+    }
+    if let Some((p, mut w)) = rejects_out {
+        w.flush().map_err(io_err(p))?;
+    }
+    summary.stored = store.count()?;
+    if args.json {
+        let json = serde_json::to_string(&summary).map_err(|e| Error::Usage(e.to_string()))?;
+        writeln!(std::io::stdout().lock(), "{json}").map_err(|source| Error::Io { path: "stdout".into(), source })?;
+    } else {
+        let hidden = summary.rejected.saturating_sub(shown);
+        if hidden > 0 && !args.quiet {
+            eprintln!(
+                "... and {hidden} more rejected rows{}",
+                if args.rejects.is_some() { "" } else { " (use --rejects FILE to keep them all)" }
+            );
+        }
+        eprintln!(
+            "{}: read {}, imported {}, updated {}, unchanged {}, rejected {}; {} events in the store",
+            args.data.display(),
+            summary.read,
+            summary.imported,
+            summary.updated,
+            summary.unchanged,
+            summary.rejected,
+            summary.stored
+        );
+    }
+    Ok(if summary.rejected > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })
 }
 
 fn today() -> NaiveDate {

@@ -24,11 +24,13 @@ pub mod builtin;
 pub mod cli;
 pub mod coord;
 pub mod eligibility;
+pub mod events;
 pub mod formats;
 pub mod geodesy;
 pub mod http;
 pub mod projection;
 pub mod rules;
+pub mod store;
 pub mod zones;
 
 /// Every error a leadmap command can end with; each names what went wrong and where.
@@ -49,6 +51,15 @@ pub enum Error {
     /// The service could not start.
     #[error(transparent)]
     Serve(#[from] http::ServeError),
+    /// The event store failed.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// An event file could not be read.
+    #[error(transparent)]
+    Import(#[from] formats::events::ImportError),
+    /// A coordinate system is not supported.
+    #[error(transparent)]
+    Crs(#[from] projection::CrsError),
     /// A coordinate given on the command line is not valid.
     #[error(transparent)]
     Coord(#[from] coord::CoordError),

@@ -13,6 +13,8 @@ mod differential;
 mod fixtures;
 #[path = "integration/http.rs"]
 mod http;
+#[path = "integration/import.rs"]
+mod import;
 #[path = "integration/portland.rs"]
 mod portland;
 #[path = "integration/support.rs"]

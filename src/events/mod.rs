@@ -1,0 +1,240 @@
+//! The event model: one contact (an arrest, a diversion referral or a social-contact referral) with where
+//! and when it happened, the offense, optional race/ethnicity group and agency, and its identity
+//! (`source` + `external_id`). No names, addresses or other personal fields exist here, so none can be
+//! stored. [`Placed`] adds what the store keeps beside each event: its zone under the zone set in force on
+//! its date, and its H3 cell at resolution 15.
+
+use std::fmt;
+
+use chrono::{NaiveDate, NaiveTime};
+use serde::{Deserialize, Serialize};
+
+use crate::coord::LonLat;
+use crate::zones::ZoneCatalog;
+
+/// What kind of contact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// An arrest (booked, not diverted).
+    Arrest,
+    /// Post-arrest, pre-booking diversion to LEAD.
+    DiversionReferral,
+    /// Social contact referral: no arrest.
+    SocialContactReferral,
+}
+
+impl EventKind {
+    /// Every kind, in order.
+    pub const ALL: [Self; 3] = [Self::Arrest, Self::DiversionReferral, Self::SocialContactReferral];
+
+    /// The wire name, e.g. `diversion_referral`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Arrest => "arrest",
+            Self::DiversionReferral => "diversion_referral",
+            Self::SocialContactReferral => "social_contact_referral",
+        }
+    }
+}
+
+impl std::str::FromStr for EventKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim().to_ascii_lowercase().replace(['-', ' '], "_");
+        Self::ALL.into_iter().find(|k| k.as_str() == t).ok_or_else(|| {
+            format!("unknown event kind {s:?}; use arrest, diversion_referral or social_contact_referral")
+        })
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The offense: LEAD's three codes, or the source's own text.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Offense {
+    /// Possession of a controlled substance.
+    Pcs,
+    /// Substantial quantity.
+    Sq,
+    /// Commercial drug offense.
+    Cdo,
+    /// Anything else, as the source wrote it.
+    Other(String),
+}
+
+impl Offense {
+    /// `PCS`, `SQ`, `CDO` (any case) or the text itself.
+    #[must_use]
+    pub fn parse(text: &str) -> Self {
+        let t = text.trim();
+        match t.to_ascii_uppercase().as_str() {
+            "PCS" => Self::Pcs,
+            "SQ" => Self::Sq,
+            "CDO" => Self::Cdo,
+            _ => Self::Other(t.to_owned()),
+        }
+    }
+
+    /// As stored.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Pcs => "PCS",
+            Self::Sq => "SQ",
+            Self::Cdo => "CDO",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+/// The default race/ethnicity groups (the categories used in relative-rate-index reporting); a
+/// deployment may configure its own list.
+pub const DEFAULT_GROUPS: &[&str] = &[
+    "white",
+    "black",
+    "hispanic_latino",
+    "asian",
+    "native_american",
+    "pacific_islander",
+    "multiracial",
+    "other",
+    "unknown",
+];
+
+/// The configured race/ethnicity groups.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Groups(Vec<String>);
+
+impl Default for Groups {
+    fn default() -> Self {
+        Self(DEFAULT_GROUPS.iter().map(|g| (*g).to_owned()).collect())
+    }
+}
+
+impl Groups {
+    /// A custom list (lower-case names).
+    #[must_use]
+    pub fn new(names: Vec<String>) -> Self {
+        Self(names.into_iter().map(|n| n.trim().to_ascii_lowercase()).collect())
+    }
+
+    /// The group named `text` (case-insensitive; spaces, hyphens and slashes read as `_`).
+    pub fn parse(&self, text: &str) -> Result<String, String> {
+        let t = text.trim().to_ascii_lowercase().replace([' ', '-', '/'], "_");
+        self.0
+            .iter()
+            .find(|g| **g == t)
+            .cloned()
+            .ok_or_else(|| format!("unknown group {text:?}; use one of {}", self.0.join(", ")))
+    }
+
+    /// The names.
+    #[must_use]
+    pub fn names(&self) -> &[String] {
+        &self.0
+    }
+}
+
+/// One contact, as imported or ingested.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    /// What kind of contact.
+    pub kind: EventKind,
+    /// The day it happened.
+    pub occurred_on: NaiveDate,
+    /// The time, when the source gives it.
+    pub occurred_at: Option<NaiveTime>,
+    /// Where, WGS84.
+    pub point: LonLat,
+    /// The offense.
+    pub offense: Offense,
+    /// Race/ethnicity group, one of the configured [`Groups`].
+    pub race_ethnicity: Option<String>,
+    /// The agency that made the contact.
+    pub agency: Option<String>,
+    /// The data source, e.g. `ppb`: with `external_id`, the identity.
+    pub source: String,
+    /// The source's own id (its case number).
+    pub external_id: String,
+}
+
+/// An event with what the store derives from it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Placed {
+    /// The event.
+    pub event: Event,
+    /// Zone id under the zone set in force on its date, if inside one.
+    pub zone: Option<String>,
+    /// Name and version of that zone set (none when no set is in force on the date).
+    pub zone_set: Option<(String, String)>,
+    /// H3 cell at resolution 15, from which every coarser cell follows.
+    pub cell: u64,
+}
+
+/// Places `event`: zone under the set in force on its date, and its resolution-15 H3 cell.
+#[must_use]
+pub fn place(event: Event, zones: &ZoneCatalog) -> Placed {
+    let (zone, zone_set) = match zones.in_force(event.occurred_on) {
+        Ok(index) => {
+            let p = event.point;
+            let zone = index.classify(p.lon(), p.lat()).map(|z| index.set().zones()[z].id.as_str().to_owned());
+            (zone, Some((index.set().meta().name.clone(), index.set().version().to_string())))
+        }
+        Err(_) => (None, None),
+    };
+    Placed { cell: h3_res15(event.point), event, zone, zone_set }
+}
+
+/// The resolution-15 H3 cell of a point (h3o takes latitude first).
+#[must_use]
+pub fn h3_res15(p: LonLat) -> u64 {
+    // A validated LonLat is always a valid h3o LatLng.
+    h3o::LatLng::new(p.lat(), p.lon()).map_or(0, |ll| u64::from(ll.to_cell(h3o::Resolution::Fifteen)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_offenses_and_groups_parse() {
+        assert_eq!("Diversion-Referral".parse::<EventKind>().unwrap(), EventKind::DiversionReferral);
+        assert!("booking".parse::<EventKind>().unwrap_err().contains("arrest"));
+        assert_eq!(Offense::parse(" pcs "), Offense::Pcs);
+        assert_eq!(Offense::parse("Drug Equipment Violations").as_str(), "Drug Equipment Violations");
+        let g = Groups::default();
+        assert_eq!(g.parse("Hispanic/Latino").unwrap(), "hispanic_latino");
+        assert!(g.parse("martian").unwrap_err().contains("white"));
+    }
+
+    #[test]
+    fn events_are_placed_in_the_zone_set_of_their_date() {
+        let zones = ZoneCatalog::new(crate::builtin::zone_sets().unwrap(), crate::zones::IndexOptions::default());
+        let event = |y| Event {
+            kind: EventKind::Arrest,
+            occurred_on: NaiveDate::from_ymd_opt(y, 6, 1).unwrap(),
+            occurred_at: None,
+            point: LonLat::new(-122.6793, 45.5189).unwrap(),
+            offense: Offense::Pcs,
+            race_ethnicity: None,
+            agency: None,
+            source: "test".into(),
+            external_id: "1".into(),
+        };
+        let p = place(event(2017), &zones);
+        assert_eq!(p.zone.as_deref(), Some("downtown"));
+        assert_eq!(p.zone_set.unwrap().0, "portland-lead-2017");
+        let cell = h3o::CellIndex::try_from(p.cell).unwrap();
+        assert_eq!(cell.resolution(), h3o::Resolution::Fifteen);
+        let ll = h3o::LatLng::from(cell);
+        assert!((ll.lat() - 45.5189).abs() < 1e-5 && (ll.lng() + 122.6793).abs() < 1e-5);
+        assert!(place(event(2010), &zones).zone_set.is_none(), "no set in force before the pilot");
+    }
+}

@@ -1,0 +1,230 @@
+//! `leadmap import` end to end: the Portland Police Bureau's two published formats into a real store
+//! file, checked against the known answers in `../shared/README.md` (points classified by shapely against
+//! the City's neighbourhood file); idempotent re-import; every kind of bad row rejected and named.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::support::{CITY_SELECT, city_options, index, shared};
+
+fn leadmap(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_leadmap")).args(args).output().unwrap()
+}
+
+fn summary(out: &Output) -> Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.trim())
+        .unwrap_or_else(|e| panic!("{e}: {text}\n{}", String::from_utf8_lossy(&out.stderr)))
+}
+
+fn zone_counts(store: &Path, source: &str) -> BTreeMap<String, u64> {
+    let conn = rusqlite::Connection::open(store).unwrap();
+    let mut stmt =
+        conn.prepare("SELECT coalesce(zone, 'outside'), count(*) FROM events WHERE source = ?1 GROUP BY 1").unwrap();
+    stmt.query_map([source], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.cast_unsigned())))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// Rows of the rejects file whose reason contains `what`, classified into the City's LEAD areas by
+/// their coordinates (columns `lon_col`, `lat_col` of the original row, or projected x/y).
+fn rejected_per_zone(
+    rejects: &Path,
+    what: &str,
+    lonlat: impl Fn(&csv::StringRecord) -> Option<(f64, f64)>,
+) -> BTreeMap<String, u64> {
+    let city = index(
+        leadmap::formats::zonefile::read_zone_file(
+            &shared("data/portland/neighborhoods-regions-2021.geojson"),
+            &city_options(CITY_SELECT),
+        )
+        .unwrap(),
+    );
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_path(rejects).unwrap();
+    let mut counts = BTreeMap::new();
+    for rec in rdr.records() {
+        let rec = rec.unwrap();
+        if !rec[3].contains(what) {
+            continue;
+        }
+        let zone = lonlat(&rec)
+            .and_then(|(lon, lat)| city.classify(lon, lat))
+            .map_or("outside".to_owned(), |z| city.set().zones()[z].id.as_str().to_owned());
+        *counts.entry(zone).or_insert(0) += 1;
+    }
+    counts
+}
+
+#[test]
+fn ppb_files_import_with_the_known_zone_counts_and_reimport_adds_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("events.gpkg");
+    let rejects = dir.path().join("rejects.csv");
+    let city = shared("data/portland/neighborhoods-regions-2021.geojson");
+    let zone_args = ["--zones", city.to_str().unwrap(), "--zone-field", "NAME", "--select", CITY_SELECT];
+    let file = shared("data/portland/ppb-drug-offenses-2015-2021.csv");
+    let mut args =
+        vec!["import", file.to_str().unwrap(), "--preset", "ppb", "--json", "--data", store.to_str().unwrap()];
+    args.extend(zone_args);
+    args.extend(["--rejects", rejects.to_str().unwrap()]);
+    let out = leadmap(&args);
+    assert_eq!(out.status.code(), Some(3), "some rows are rejected: {}", String::from_utf8_lossy(&out.stderr));
+    let s = summary(&out);
+    assert_eq!(s["read"], 9197);
+    // 242 rows have no coordinates; 13 repeat a case number already read (one contact, two offense rows).
+    assert_eq!(s["rejected"], 9197 - 8955 + 13);
+    assert_eq!(s["imported"], 8955 - 13);
+    let stored = zone_counts(&store, "ppb");
+    // Known answers count rows; the repeated case numbers sit at the same place as their first row.
+    let dup = rejected_per_zone(&rejects, "already read", |r| Some((r[13].parse().ok()?, r[12].parse().ok()?)));
+    for (zone, known) in [("old-town", 1862), ("downtown", 885), ("lloyd", 233)] {
+        assert_eq!(stored.get(zone).copied().unwrap_or(0) + dup.get(zone).copied().unwrap_or(0), known, "{zone}");
+    }
+    let no_coords = rejected_per_zone(&rejects, "no coordinates", |_| None);
+    assert_eq!(no_coords.values().sum::<u64>(), 9197 - 8955);
+
+    // The same file again: nothing new, nothing changed.
+    let again = summary(&leadmap(&args));
+    assert_eq!(
+        (again["imported"].as_u64(), again["updated"].as_u64(), again["unchanged"].as_u64()),
+        (Some(0), Some(0), Some(8942))
+    );
+    assert_eq!(again["stored"], 8942);
+
+    // The 2012 format: State Plane feet through EPSG:2913, MM/DD/YYYY dates.
+    let file = shared("data/portland/ppb-drug-incidents-2012-stateplane.csv");
+    let mut args =
+        vec!["import", file.to_str().unwrap(), "--preset", "ppb-2012", "--json", "--data", store.to_str().unwrap()];
+    args.extend(zone_args);
+    args.extend(["--rejects", rejects.to_str().unwrap()]);
+    let s = summary(&leadmap(&args));
+    assert_eq!(s["read"], 2892);
+    let stored = zone_counts(&store, "ppb-2012");
+    let crs = leadmap::projection::Crs::from_epsg(2913).unwrap();
+    let dup =
+        rejected_per_zone(&rejects, "already read", |r| Some(crs.to_lon_lat(r[12].parse().ok()?, r[13].parse().ok()?)));
+    for (zone, known) in [("old-town", 478), ("downtown", 631), ("lloyd", 91)] {
+        assert_eq!(stored.get(zone).copied().unwrap_or(0) + dup.get(zone).copied().unwrap_or(0), known, "2012 {zone}");
+    }
+    assert_eq!(
+        s["imported"].as_u64().unwrap() + dup.values().sum::<u64>(),
+        2852,
+        "every located row is stored or a repeat"
+    );
+    assert_eq!(s["stored"].as_u64(), Some(8942 + s["imported"].as_u64().unwrap()));
+
+    // A GeoPackage as OGC readers expect it.
+    let conn = rusqlite::Connection::open(&store).unwrap();
+    let app: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0)).unwrap();
+    assert_eq!(app, 0x4750_4B47);
+    let (t, col, srs): (String, String, i64) = conn
+        .query_row("SELECT table_name, column_name, srs_id FROM gpkg_geometry_columns", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    assert_eq!((t.as_str(), col.as_str(), srs), ("events", "geom", 4326));
+    let blob: Vec<u8> = conn.query_row("SELECT geom FROM events LIMIT 1", [], |r| r.get(0)).unwrap();
+    assert_eq!(&blob[..2], b"GP");
+    let columns: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('events')")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        !columns.iter().any(|c| c.contains("address") || c.contains("neighborhood")),
+        "no personal or address fields: {columns:?}"
+    );
+}
+
+#[test]
+fn every_kind_of_bad_row_is_rejected_by_line_and_the_rest_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("bad.csv");
+    std::fs::write(
+        &input,
+        "id,date,kind,lon,lat,offense,address\n\
+         a1,2018-06-01,arrest,-122.6793,45.5189,PCS,1 Main St\n\
+         a2,2018-06-01,arrest,,,PCS,\n\
+         a3,2018-06-01,arrest,NaN,45.5,PCS,\n\
+         a4,2018-06-01,arrest,45.5189,-122.6793,PCS,\n\
+         a5,2018-06-01,arrest,-122.6,95.0,PCS,\n\
+         a6,2018-13-45,arrest,-122.6793,45.5189,PCS,\n\
+         a7,2018-06-01,booking,-122.6793,45.5189,PCS,\n\
+         a1,2018-06-02,arrest,-122.6793,45.5189,PCS,\n\
+         a8,2018-06-01,social_contact_referral,-122.6765,45.5245,,\n\
+         a9,2018-06-01,arr",
+    )
+    .unwrap();
+    let store = dir.path().join("s.gpkg");
+    let rejects = dir.path().join("r.csv");
+    let out = leadmap(&[
+        "import",
+        input.to_str().unwrap(),
+        "--source",
+        "test",
+        "--data",
+        store.to_str().unwrap(),
+        "--json",
+        "--rejects",
+        rejects.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let s = summary(&out);
+    assert_eq!((s["read"].as_u64(), s["imported"].as_u64(), s["rejected"].as_u64()), (Some(10), Some(2), Some(8)));
+    let text = std::fs::read_to_string(&rejects).unwrap();
+    let got: Vec<(String, String)> = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.splitn(4, ',').collect();
+            (f[1].to_owned(), f[2].to_owned())
+        })
+        .collect();
+    let expect = [
+        ("3", "lon"),
+        ("4", "lon"),
+        ("5", "lon"),
+        ("6", "lon"),
+        ("7", "date"),
+        ("8", "kind"),
+        ("9", "id"),
+        ("11", "record"),
+    ];
+    assert_eq!(got, expect.map(|(a, b)| (a.to_owned(), b.to_owned())));
+    assert!(
+        text.contains("no coordinates")
+            && text.contains("swap")
+            && text.contains("not a date")
+            && text.contains("already read at line 2")
+    );
+    let conn = rusqlite::Connection::open(&store).unwrap();
+    let kinds: Vec<String> = conn
+        .prepare("SELECT kind FROM events ORDER BY external_id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(kinds, ["arrest", "social_contact_referral"]);
+    let cols: String =
+        conn.query_row("SELECT group_concat(name) FROM pragma_table_info('events')", [], |r| r.get(0)).unwrap();
+    assert!(!cols.contains("address"), "the address column is never stored: {cols}");
+    // A changed row updates its event.
+    std::fs::write(&input, "id,date,kind,lon,lat\na1,2018-06-01,arrest,-122.6790,45.5189\n").unwrap();
+    let s = summary(&leadmap(&[
+        "import",
+        input.to_str().unwrap(),
+        "--source",
+        "test",
+        "--data",
+        store.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!((s["updated"].as_u64(), s["stored"].as_u64()), (Some(1), Some(2)));
+}
