@@ -135,9 +135,10 @@ pub struct ImportArgs {
 
 const SERVE_HELP: &str = "\
 Routes: GET/POST /v1/eligibility, POST /v1/screenings, GET /v1/zones, GET /v1/zones/{id}, GET /v1/rules,
+POST /v1/events (ingest or admin), GET /v1/events (analyst or above; needs --data FILE),
 GET /healthz, /readyz, /metrics, /openapi.json. Errors are application/problem+json.
 
-Access: API tokens with roles field < planner < analyst < admin, from --tokens FILE (a JSON array of
+Access: API tokens with roles field < planner < analyst < admin (and ingest, which may only POST events), from --tokens FILE (a JSON array of
 {\"name\", \"role\", \"token\"}) or the environment variable LEADMAP_TOKENS (name:role:token,...).
 Eligibility, screening, zones and rules need the field role or above. With no tokens the service is
 open and refuses to listen anywhere but loopback.
@@ -162,6 +163,9 @@ pub struct ServeArgs {
     /// API tokens file (JSON array of {name, role, token}). Default: the `LEADMAP_TOKENS` variable, else none.
     #[arg(long, value_name = "FILE", env = "LEADMAP_TOKENS_FILE")]
     pub tokens: Option<PathBuf>,
+    /// The event store (a GeoPackage file, created if missing): enables POST and GET /v1/events.
+    #[arg(long, value_name = "FILE", env = "LEADMAP_DATA")]
+    pub data: Option<PathBuf>,
     /// Most points in one POST /v1/eligibility.
     #[arg(long, value_name = "N", default_value_t = crate::http::Limits::default().max_batch_points)]
     pub max_batch: usize,
@@ -857,7 +861,11 @@ fn serve(args: &ServeArgs) -> Result<ExitCode, Error> {
     };
     let zones_text = loaded.zones.describe();
     let rules_text = loaded.rules.describe();
-    let config = crate::http::ServeConfig { addr: args.addr, tokens, limits };
+    let store: Option<Box<dyn crate::store::EventStore>> = match &args.data {
+        Some(path) => Some(Box::new(crate::store::gpkg::GpkgStore::open(path)?)),
+        None => None,
+    };
+    let config = crate::http::ServeConfig { addr: args.addr, tokens, limits, store };
     let (zone_args, rule_files) = (args.zones.clone(), args.rules.clone());
     let reload = move || load_service(&zone_args, &rule_files).map_err(|e| e.to_string());
     let runtime = tokio::runtime::Builder::new_multi_thread()

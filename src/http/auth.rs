@@ -15,10 +15,13 @@ use subtle::ConstantTimeEq;
 use super::error::ApiError;
 use super::state::AppState;
 
-/// What a caller may see, lowest first: each role includes the ones before it.
+/// What a caller may see, lowest first: each role from `field` up includes the ones before it.
+/// `ingest` is apart: it may only send events (`POST /v1/events`), and read nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// Data feeds: may send events, nothing else.
+    Ingest,
     /// Field apps: eligibility, screening, zones, rules.
     Field,
     /// Program planners: aggregates.
@@ -32,6 +35,7 @@ pub enum Role {
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            Self::Ingest => "ingest",
             Self::Field => "field",
             Self::Planner => "planner",
             Self::Analyst => "analyst",
@@ -45,11 +49,12 @@ impl FromStr for Role {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim() {
+            "ingest" => Ok(Self::Ingest),
             "field" => Ok(Self::Field),
             "planner" => Ok(Self::Planner),
             "analyst" => Ok(Self::Analyst),
             "admin" => Ok(Self::Admin),
-            other => Err(format!("unknown role {other:?}: use field, planner, analyst or admin")),
+            other => Err(format!("unknown role {other:?}: use ingest, field, planner, analyst or admin")),
         }
     }
 }
@@ -147,10 +152,35 @@ impl Tokens {
     }
 }
 
-/// Middleware: the caller's token must carry at least `min` (nothing is checked when the service is
+/// Who may call a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// This role or any above it (never `ingest`, the lowest).
+    AtLeast(Role),
+    /// Event ingest: an `ingest` token or `admin`.
+    Ingest,
+}
+
+impl Access {
+    fn allows(self, role: Role) -> bool {
+        match self {
+            Self::AtLeast(min) => role >= min,
+            Self::Ingest => matches!(role, Role::Ingest | Role::Admin),
+        }
+    }
+
+    fn needs(self) -> String {
+        match self {
+            Self::AtLeast(min) => format!("the {min} role or above"),
+            Self::Ingest => "an ingest or admin token".to_owned(),
+        }
+    }
+}
+
+/// Middleware: the caller's token must be allowed by `access` (nothing is checked when the service is
 /// open).
 pub async fn require(
-    State((state, min)): State<(AppState, Role)>,
+    State((state, access)): State<(AppState, Access)>,
     req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
@@ -172,9 +202,9 @@ pub async fn require(
     };
     match tokens.role_of(presented.as_bytes()) {
         None => Err(ApiError::new(axum::http::StatusCode::UNAUTHORIZED, "the API token is not valid")),
-        Some(role) if role < min => Err(ApiError::new(
+        Some(role) if !access.allows(role) => Err(ApiError::new(
             axum::http::StatusCode::FORBIDDEN,
-            format!("this needs the {min} role or above; the token has the {role} role"),
+            format!("this needs {}; the token has the {role} role", access.needs()),
         )),
         Some(_) => Ok(next.run(req).await),
     }

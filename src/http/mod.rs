@@ -6,6 +6,7 @@
 mod auth;
 mod eligibility;
 mod error;
+mod events;
 mod metrics;
 mod openapi;
 mod ops;
@@ -26,7 +27,7 @@ use axum::routing::get;
 use axum::{BoxError, Router};
 use tower::ServiceBuilder;
 
-pub use auth::{Role, TokenEntry, Tokens};
+pub use auth::{Access, Role, TokenEntry, Tokens};
 pub use error::{ApiError, Problem};
 pub use openapi::document_json;
 pub use state::{AppState, Limits, Loaded, Served};
@@ -40,15 +41,23 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/zones/{id}", get(zones::get_zone))
         .route("/v1/rules", get(rules::get_rules));
     let metrics = Router::new().route("/metrics", get(ops::get_metrics));
+    let ingest = Router::new().route("/v1/events", axum::routing::post(events::post_events));
+    let read_events = Router::new().route("/v1/events", get(events::get_events));
     // Tokens are fixed for the life of the server: an open server (loopback only) has no auth layer.
-    let (api, metrics) = if state.tokens().is_open() {
-        (api, metrics)
+    let (api, metrics, ingest, read_events) = if state.tokens().is_open() {
+        (api, metrics, ingest, read_events)
     } else {
-        let field = middleware::from_fn_with_state((state.clone(), Role::Field), auth::require);
-        // Metrics reveal traffic patterns: with tokens configured they need the admin role.
-        let admin = middleware::from_fn_with_state((state.clone(), Role::Admin), auth::require);
-        (api.route_layer(field), metrics.route_layer(admin))
+        let layer = |access| middleware::from_fn_with_state((state.clone(), access), auth::require);
+        (
+            api.route_layer(layer(Access::AtLeast(Role::Field))),
+            // Metrics reveal traffic patterns: with tokens configured they need the admin role.
+            metrics.route_layer(layer(Access::AtLeast(Role::Admin))),
+            ingest.route_layer(layer(Access::Ingest)),
+            // Event-level data, even without personal fields, is for analysts only.
+            read_events.route_layer(layer(Access::AtLeast(Role::Analyst))),
+        )
     };
+    let api = api.merge(ingest.merge(read_events));
     let ops = Router::new()
         .route("/healthz", get(ops::get_healthz))
         .route("/readyz", get(ops::get_readyz))
@@ -131,6 +140,8 @@ pub struct ServeConfig {
     pub tokens: Tokens,
     /// Request limits.
     pub limits: Limits,
+    /// The event store, if any (`--data FILE`).
+    pub store: Option<Box<dyn crate::store::EventStore>>,
 }
 
 /// Why the service could not start or stopped.
@@ -162,7 +173,7 @@ pub async fn serve(
     if config.tokens.is_open() && !config.addr.ip().is_loopback() {
         return Err(ServeError::OpenOffLoopback(config.addr));
     }
-    let state = AppState::new(loaded, config.tokens, config.limits);
+    let state = AppState::with_store(loaded, config.tokens, config.limits, config.store);
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .map_err(|source| ServeError::Io { addr: config.addr, source })?;

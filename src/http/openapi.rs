@@ -18,6 +18,8 @@ use utoipa::{Modify, OpenApi};
         super::zones::get_zones,
         super::zones::get_zone,
         super::rules::get_rules,
+        super::events::post_events,
+        super::events::get_events,
         super::ops::get_healthz,
         super::ops::get_readyz,
         super::ops::get_metrics,
@@ -30,6 +32,7 @@ use utoipa::{Modify, OpenApi};
         (name = "screening", description = "Location plus the program's offense and exclusion rules."),
         (name = "zones", description = "The LEAD areas in force, as GeoJSON."),
         (name = "rules", description = "The eligibility rules in force, as data."),
+        (name = "events", description = "Contacts: ingest (ingest or admin token) and event-level reading (analyst or above)."),
         (name = "operations", description = "Health, readiness, metrics, this document. No token needed."),
     )
 )]

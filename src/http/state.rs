@@ -11,6 +11,7 @@ use crate::rules::RuleCatalog;
 use chrono::NaiveDate;
 
 use super::eligibility::AnswerTemplate;
+use crate::store::EventStore;
 use crate::zones::{ZoneCatalog, ZoneError, ZoneIndex};
 
 /// What a reload replaces, as one unit: zones and rules always match each other.
@@ -95,6 +96,8 @@ impl std::ops::Deref for Served {
 #[derive(Debug)]
 struct Inner {
     loaded: ArcSwap<Served>,
+    /// The event store, when the service was started with one; writes and reads take turns.
+    store: Option<std::sync::Mutex<Box<dyn EventStore>>>,
     tokens: Tokens,
     metrics: Metrics,
     limits: Limits,
@@ -104,9 +107,16 @@ impl AppState {
     /// State serving `loaded`.
     #[must_use]
     pub fn new(loaded: Loaded, tokens: Tokens, limits: Limits) -> Self {
+        Self::with_store(loaded, tokens, limits, None)
+    }
+
+    /// State serving `loaded` and the events in `store`.
+    #[must_use]
+    pub fn with_store(loaded: Loaded, tokens: Tokens, limits: Limits, store: Option<Box<dyn EventStore>>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 loaded: ArcSwap::from_pointee(Served::new(loaded)),
+                store: store.map(std::sync::Mutex::new),
                 tokens,
                 metrics: Metrics::new(),
                 limits,
@@ -123,6 +133,15 @@ impl AppState {
     /// Replaces the catalogs; requests in flight finish with the snapshot they took.
     pub fn replace(&self, loaded: Loaded) {
         self.inner.loaded.store(Arc::new(Served::new(loaded)));
+    }
+
+    /// Runs `f` on the event store (call from a blocking task), or says there is none.
+    pub(super) fn with_events<T>(&self, f: impl FnOnce(&mut dyn EventStore) -> T) -> Option<T> {
+        let store = self.inner.store.as_ref()?;
+        // A panic while holding the lock cannot leave a half-written batch (each batch is one
+        // transaction), so a poisoned lock is safe to keep using.
+        let mut guard = store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Some(f(guard.as_mut()))
     }
 
     /// The tokens.

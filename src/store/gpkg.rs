@@ -8,8 +8,8 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
-use super::{BatchOutcome, EventStore, StoreError};
-use crate::events::Placed;
+use super::{BatchOutcome, EventQuery, EventStore, StoreError};
+use crate::events::{Event, Offense, Placed};
 
 /// `PRAGMA application_id` of a GeoPackage: "GPKG".
 const GPKG_APPLICATION_ID: i32 = 0x4750_4B47;
@@ -141,6 +141,45 @@ impl GpkgStore {
     }
 }
 
+/// An `events` row as stored.
+struct RawRow {
+    kind: String,
+    occurred_on: String,
+    occurred_at: Option<String>,
+    lon: f64,
+    lat: f64,
+    offense: String,
+    race_ethnicity: Option<String>,
+    agency: Option<String>,
+    source: String,
+    external_id: String,
+    zone: Option<String>,
+    zone_set: Option<String>,
+    zone_set_version: Option<String>,
+    cell: i64,
+}
+
+impl RawRow {
+    fn into_placed(self) -> Result<Placed, String> {
+        let event = Event {
+            kind: self.kind.parse()?,
+            occurred_on: self.occurred_on.parse().map_err(|_| format!("bad date {:?}", self.occurred_on))?,
+            occurred_at: self
+                .occurred_at
+                .map(|t| chrono::NaiveTime::parse_from_str(&t, "%H:%M:%S").map_err(|_| format!("bad time {t:?}")))
+                .transpose()?,
+            point: crate::coord::LonLat::new(self.lon, self.lat).map_err(|e| e.to_string())?,
+            offense: Offense::parse(&self.offense),
+            race_ethnicity: self.race_ethnicity,
+            agency: self.agency,
+            source: self.source,
+            external_id: self.external_id,
+        };
+        let zone_set = self.zone_set.zip(self.zone_set_version);
+        Ok(Placed { event, zone: self.zone, zone_set, cell: self.cell.cast_unsigned() })
+    }
+}
+
 /// A GeoPackage geometry blob for a point: the `GP` header (version 0, little-endian, no envelope,
 /// SRS 4326) and the WKB point.
 #[must_use]
@@ -251,6 +290,74 @@ impl EventStore for GpkgStore {
         }
         tx.commit().map_err(err)?;
         Ok(outcome)
+    }
+
+    fn query(&self, q: &EventQuery) -> Result<Vec<(i64, Placed)>, StoreError> {
+        let mut sql = String::from(
+            "SELECT fid, kind, occurred_on, occurred_at, lon, lat, offense, race_ethnicity, agency, source, external_id,
+                zone, zone_set, zone_set_version, h3_res15 FROM events WHERE fid > ?",
+        );
+        let mut values: Vec<rusqlite::types::Value> = vec![q.after.into()];
+        let mut add = |clause: &str, v: rusqlite::types::Value| {
+            sql.push_str(clause);
+            values.push(v);
+        };
+        if let Some(d) = q.from {
+            add(" AND occurred_on >= ?", d.to_string().into());
+        }
+        if let Some(d) = q.to {
+            add(" AND occurred_on <= ?", d.to_string().into());
+        }
+        if let Some(k) = q.kind {
+            add(" AND kind = ?", k.as_str().to_owned().into());
+        }
+        match &q.zone {
+            Some(Some(z)) => add(" AND zone = ?", z.clone().into()),
+            Some(None) => add(" AND zone IS NULL AND ? = 1", 1i64.into()),
+            None => {}
+        }
+        if let Some([x0, y0, x1, y1]) = q.bbox {
+            for (clause, v) in
+                [(" AND lon >= ?", x0), (" AND lat >= ?", y0), (" AND lon <= ?", x1), (" AND lat <= ?", y1)]
+            {
+                add(clause, v.into());
+            }
+        }
+        add(" ORDER BY fid LIMIT ?", i64::try_from(q.limit).unwrap_or(i64::MAX).into());
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.sqlite(e))?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(values), |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    RawRow {
+                        kind: r.get(1)?,
+                        occurred_on: r.get(2)?,
+                        occurred_at: r.get(3)?,
+                        lon: r.get(4)?,
+                        lat: r.get(5)?,
+                        offense: r.get(6)?,
+                        race_ethnicity: r.get(7)?,
+                        agency: r.get(8)?,
+                        source: r.get(9)?,
+                        external_id: r.get(10)?,
+                        zone: r.get(11)?,
+                        zone_set: r.get(12)?,
+                        zone_set_version: r.get(13)?,
+                        cell: r.get(14)?,
+                    },
+                ))
+            })
+            .map_err(|e| self.sqlite(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (fid, raw) = row.map_err(|e| self.sqlite(e))?;
+            let placed = raw.into_placed().map_err(|reason| StoreError::Incompatible {
+                path: self.path.clone(),
+                reason: format!("event {fid}: {reason}"),
+            })?;
+            out.push((fid, placed));
+        }
+        Ok(out)
     }
 
     fn count(&self) -> Result<u64, StoreError> {

@@ -6,7 +6,28 @@ pub mod gpkg;
 
 use std::collections::BTreeMap;
 
-use crate::events::Placed;
+use chrono::NaiveDate;
+
+use crate::events::{EventKind, Placed};
+
+/// Which stored events to read, in id order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EventQuery {
+    /// First day included.
+    pub from: Option<NaiveDate>,
+    /// Last day included.
+    pub to: Option<NaiveDate>,
+    /// Only this kind.
+    pub kind: Option<EventKind>,
+    /// Only this zone id; `Some(None)`: only events outside every zone.
+    pub zone: Option<Option<String>>,
+    /// Only inside this box: (min lon, min lat, max lon, max lat), edges included.
+    pub bbox: Option<[f64; 4]>,
+    /// At most this many.
+    pub limit: usize,
+    /// Only events with a store id above this (paging).
+    pub after: i64,
+}
 
 /// What one batch did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -48,8 +69,8 @@ pub enum StoreError {
     },
 }
 
-/// An event store.
-pub trait EventStore {
+/// An event store. `Send` so the service can keep one behind a lock and use it from blocking tasks.
+pub trait EventStore: std::fmt::Debug + Send {
     /// Stores a batch atomically: after a crash either every event of it is stored or none is. Events are
     /// identified by `source` + `external_id`: a new identity is inserted, a known one with other values
     /// updated, a known one with the same values left alone.
@@ -57,6 +78,9 @@ pub trait EventStore {
 
     /// How many events are stored.
     fn count(&self) -> Result<u64, StoreError>;
+
+    /// Stored events matching `q`, each with its store id, in id order.
+    fn query(&self, q: &EventQuery) -> Result<Vec<(i64, Placed)>, StoreError>;
 
     /// Stored events per zone id (`None`: outside every zone, or no zone set in force on the date).
     fn count_by_zone(&self) -> Result<BTreeMap<Option<String>, u64>, StoreError>;

@@ -402,3 +402,85 @@ async fn seattle_rules_and_areas_screen_with_their_own_limit() {
     let v = post_json(&app, "/v1/screenings", &screening(3.01, "possession")).await.json();
     assert_eq!(v["decision"], "ineligible", "more than 3 g");
 }
+
+const ANALYST: &str = "analyst-token-0123456789";
+const INGEST: &str = "ingest-token-0123456789a";
+
+async fn with_token(app: &axum::Router, method: &str, uri: &str, token: &str, body: Option<&Value>) -> Reply {
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())));
+    call(app, req.unwrap()).await
+}
+
+#[tokio::test]
+async fn events_are_ingested_durably_and_read_back_by_analysts_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.gpkg");
+    let tokens =
+        Tokens::parse_env(&format!("app:field:{FIELD},an:analyst:{ANALYST},feed:ingest:{INGEST},ops:admin:{ADMIN}"))
+            .unwrap();
+    let zones = ZoneCatalog::new(leadmap::builtin::zone_sets().unwrap(), IndexOptions::default());
+    let rules = RuleCatalog::new(leadmap::builtin::rule_sets().unwrap()).unwrap();
+    let store = leadmap::store::gpkg::GpkgStore::open(&path).unwrap();
+    let app = router(AppState::with_store(Loaded { zones, rules }, tokens, Limits::default(), Some(Box::new(store))));
+    let event = |id: &str, lon: f64| {
+        json!({"kind": "diversion_referral", "occurred_on": "2018-06-01", "occurred_at": "14:05", "lon": lon, "lat": 45.5189,
+               "offense": "PCS", "race_ethnicity": "Black", "source": "ops", "external_id": id})
+    };
+    // One bad item: nothing is stored, every bad item is named.
+    let mut bad = event("b", -122.6793);
+    bad["lat"] = json!(200.0);
+    let r =
+        with_token(&app, "POST", "/v1/events", INGEST, Some(&json!([event("a", -122.6793), bad, {"kind": "arrest"}])))
+            .await;
+    r.problem(422, "none was stored");
+    let errors: Vec<u64> =
+        r.json()["errors"].as_array().unwrap().iter().map(|e| e["index"].as_u64().unwrap()).collect();
+    assert_eq!(errors, [1, 2]);
+    // Field tokens cannot ingest; ingest tokens cannot read.
+    with_token(&app, "POST", "/v1/events", FIELD, Some(&event("a", -122.6793))).await.problem(403, "ingest or admin");
+    with_token(&app, "GET", "/v1/events", INGEST, None).await.problem(403, "analyst");
+    with_token(&app, "GET", "/v1/events", FIELD, None).await.problem(403, "analyst");
+    // A batch, then the same batch again (a retry): nothing doubles.
+    let batch = json!([event("a", -122.6793), event("b", -122.60)]);
+    let r = with_token(&app, "POST", "/v1/events", INGEST, Some(&batch)).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!((r.json()["inserted"].as_u64(), r.json()["unchanged"].as_u64()), (Some(2), Some(0)));
+    let r = with_token(&app, "POST", "/v1/events", ADMIN, Some(&batch)).await;
+    assert_eq!((r.json()["inserted"].as_u64(), r.json()["unchanged"].as_u64()), (Some(0), Some(2)));
+    // A GeoJSON FeatureCollection, one of whose events changed.
+    let fc = json!({"type": "FeatureCollection", "features": [{"type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [-122.6765, 45.5245]},
+        "properties": {"kind": "social_contact_referral", "occurred_on": "2018-06-02", "offense": "PCS", "source": "ops", "external_id": "b"}}]});
+    let r = with_token(&app, "POST", "/v1/events", INGEST, Some(&fc)).await;
+    assert_eq!(r.json()["updated"].as_u64(), Some(1));
+    // The store file itself holds them (committed before 201).
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let n: i64 = conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 2);
+    // Reading back: GeoJSON with zones, filters, paging, CSV.
+    let r = with_token(&app, "GET", "/v1/events", ANALYST, None).await;
+    assert_eq!(r.content_type(), "application/geo+json");
+    let fc = r.json();
+    assert_eq!(fc["numberReturned"], 2);
+    assert_eq!(fc["features"][0]["properties"]["zone"], "downtown");
+    assert_eq!(fc["features"][0]["properties"]["race_ethnicity"], "black");
+    assert_eq!(fc["features"][1]["properties"]["zone"], "old-town");
+    let r = with_token(&app, "GET", "/v1/events?zone=old-town&kind=social_contact_referral", ANALYST, None).await;
+    assert_eq!(r.json()["numberReturned"], 1);
+    let r = with_token(&app, "GET", "/v1/events?limit=1", ANALYST, None).await;
+    let next = r.json()["links"][0]["href"].as_str().unwrap().to_owned();
+    let r = with_token(&app, "GET", &next, ANALYST, None).await;
+    assert_eq!(r.json()["features"][0]["properties"]["external_id"], "b");
+    let r = with_token(&app, "GET", "/v1/events?f=csv&bbox=-122.70,45.51,-122.67,45.52", ANALYST, None).await;
+    assert!(r.content_type().starts_with("text/csv"));
+    let text = String::from_utf8(r.body).unwrap();
+    assert_eq!(text.lines().count(), 2, "header and the one event in the box: {text}");
+    with_token(&app, "GET", "/v1/events?limit=0", ANALYST, None).await.problem(400, "limit");
+    // Without a store the routes say how to get one.
+    post_json(&open_app(), "/v1/events", &event("z", -122.6)).await.problem(503, "--data");
+}

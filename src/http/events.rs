@@ -1,0 +1,377 @@
+//! `POST /v1/events` (ingest: one event, a JSON array of them, or a GeoJSON FeatureCollection; answered
+//! `201` only once the batch is committed) and `GET /v1/events` (event-level reading for analysts, as
+//! GeoJSON or CSV, paged by a cursor).
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{NaiveDate, NaiveTime};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::error::{ApiError, AppBytes, AppQuery, ItemError};
+use super::state::AppState;
+use crate::coord::LonLat;
+use crate::events::{Event, EventKind, Groups, Offense, Placed, place};
+use crate::store::{BatchOutcome, EventQuery};
+
+/// One event as sent (in a GeoJSON Feature, `lon`/`lat` come from the Point geometry).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventIn {
+    /// `arrest`, `diversion_referral` or `social_contact_referral`.
+    pub kind: EventKind,
+    /// Day of the contact, YYYY-MM-DD.
+    pub occurred_on: NaiveDate,
+    /// Time of day, HH:MM or HH:MM:SS.
+    pub occurred_at: Option<String>,
+    /// Longitude, WGS84 degrees.
+    pub lon: f64,
+    /// Latitude, WGS84 degrees.
+    pub lat: f64,
+    /// `PCS`, `SQ`, `CDO`, or the source's own offense text.
+    pub offense: String,
+    /// One of the configured race/ethnicity groups.
+    pub race_ethnicity: Option<String>,
+    /// The agency.
+    pub agency: Option<String>,
+    /// The data source's name; with `external_id`, the identity.
+    pub source: String,
+    /// The source's own id (case number).
+    pub external_id: String,
+}
+
+impl EventIn {
+    fn into_event(self, groups: &Groups) -> Result<Event, String> {
+        let occurred_at = self
+            .occurred_at
+            .map(|t| {
+                NaiveTime::parse_from_str(&t, "%H:%M:%S")
+                    .or_else(|_| NaiveTime::parse_from_str(&t, "%H:%M"))
+                    .map_err(|_| format!("occurred_at {t:?} is not a time (HH:MM or HH:MM:SS)"))
+            })
+            .transpose()?;
+        let point = LonLat::new(self.lon, self.lat).map_err(|e| e.to_string())?;
+        let race_ethnicity = self.race_ethnicity.map(|g| groups.parse(&g)).transpose()?;
+        let nonempty = |name: &str, v: String| {
+            if v.trim().is_empty() { Err(format!("{name} must not be empty")) } else { Ok(v.trim().to_owned()) }
+        };
+        Ok(Event {
+            kind: self.kind,
+            occurred_on: self.occurred_on,
+            occurred_at,
+            point,
+            offense: Offense::parse(&self.offense),
+            race_ethnicity,
+            agency: self.agency,
+            source: nonempty("source", self.source)?,
+            external_id: nonempty("external_id", self.external_id)?,
+        })
+    }
+}
+
+/// What an ingest did.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct IngestAnswer {
+    /// Events in the request.
+    pub count: usize,
+    /// New events stored.
+    pub inserted: u64,
+    /// Known events whose values changed.
+    pub updated: u64,
+    /// Known events sent again unchanged (a retry).
+    pub unchanged: u64,
+}
+
+/// The items of a body: one event object, a GeoJSON Feature, an array, or a FeatureCollection; each
+/// turned into a plain event object (Feature geometry to `lon`/`lat`).
+fn items(body: &Value) -> Result<Vec<Result<Value, String>>, ApiError> {
+    let flatten = |v: &Value| -> Result<Value, String> {
+        if v.get("type").and_then(Value::as_str) != Some("Feature") {
+            return Ok(v.clone());
+        }
+        let mut props = v.get("properties").and_then(Value::as_object).cloned().ok_or("a Feature needs properties")?;
+        let coords = v
+            .pointer("/geometry/coordinates")
+            .and_then(Value::as_array)
+            .filter(|_| v.pointer("/geometry/type").and_then(Value::as_str) == Some("Point"))
+            .ok_or("a Feature needs a Point geometry")?;
+        match coords.as_slice() {
+            [lon, lat, ..] => {
+                props.insert("lon".into(), lon.clone());
+                props.insert("lat".into(), lat.clone());
+                Ok(Value::Object(props))
+            }
+            _ => Err("Point coordinates must be [lon, lat]".into()),
+        }
+    };
+    match body {
+        Value::Array(a) => Ok(a.iter().map(flatten).collect()),
+        Value::Object(o) if o.get("type").and_then(Value::as_str) == Some("FeatureCollection") => Ok(o
+            .get("features")
+            .and_then(Value::as_array)
+            .ok_or_else(|| ApiError::unprocessable("the FeatureCollection has no \"features\" array"))?
+            .iter()
+            .map(flatten)
+            .collect()),
+        Value::Object(_) => Ok(vec![flatten(body)]),
+        _ => {
+            Err(ApiError::unprocessable("send an event object, a JSON array of events, or a GeoJSON FeatureCollection"))
+        }
+    }
+}
+
+fn no_store() -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "this service has no event store; start it with --data FILE")
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("the events could not be stored: {e}"))
+}
+
+/// Store events. All or nothing: if any item is invalid, none is stored and every bad item is named.
+#[utoipa::path(
+    post,
+    path = "/v1/events",
+    tag = "events",
+    request_body(content = Vec<EventIn>, description = "One event, a JSON array of events, or a GeoJSON FeatureCollection of Point features whose properties are events without lon/lat", content_type = "application/json"),
+    responses(
+        (status = 201, description = "Committed durably", body = IngestAnswer),
+        (status = 400, description = "Malformed JSON", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs an ingest or admin token", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Too many events or too large a body", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Some events are invalid (each named in `errors`); none was stored", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No store, timed out, or over the concurrency limit", body = super::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn post_events(State(state): State<AppState>, AppBytes(body): AppBytes) -> Result<Response, ApiError> {
+    let value: Value = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!("the body is not valid JSON: line {}, column {}: {e}", e.line(), e.column()))
+    })?;
+    let items = items(&value)?;
+    let max = state.limits().max_batch_points;
+    if items.len() > max {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("{} events is more than the limit of {max} per request; split the batch", items.len()),
+        ));
+    }
+    let groups = Groups::default();
+    let mut events = Vec::with_capacity(items.len());
+    let mut errors = Vec::new();
+    let mut seen: HashMap<(String, String), usize> = HashMap::new();
+    for (index, item) in items.into_iter().enumerate() {
+        let parsed = item
+            .and_then(|v| serde_json::from_value::<EventIn>(v).map_err(|e| e.to_string()))
+            .and_then(|e| e.into_event(&groups));
+        match parsed {
+            Ok(e) => {
+                let key = (e.source.clone(), e.external_id.clone());
+                if let Some(first) = seen.get(&key) {
+                    errors.push(ItemError { index, detail: format!("{} {} is also item {first}", key.0, key.1) });
+                } else {
+                    seen.insert(key, index);
+                    events.push(e);
+                }
+            }
+            Err(detail) => errors.push(ItemError { index, detail }),
+        }
+    }
+    if !errors.is_empty() {
+        let n = errors.len();
+        return Err(ApiError::unprocessable(format!("{n} events are not valid; none was stored; see errors"))
+            .with_items(errors));
+    }
+    let count = events.len();
+    let outcome = tokio::task::spawn_blocking(move || -> Result<BatchOutcome, ApiError> {
+        let placed: Vec<Placed> = {
+            let loaded = state.loaded();
+            events.into_iter().map(|e| place(e, &loaded.zones)).collect()
+        };
+        state.with_events(|store| store.upsert(&placed)).ok_or_else(no_store)?.map_err(internal)
+    })
+    .await
+    .map_err(internal)??;
+    let answer =
+        IngestAnswer { count, inserted: outcome.inserted, updated: outcome.updated, unchanged: outcome.unchanged };
+    Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
+}
+
+/// The most events one `GET /v1/events` page holds.
+pub const MAX_PAGE: usize = 10_000;
+
+/// Read stored events (analysts and admins only).
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    tag = "events",
+    params(
+        ("from" = Option<String>, Query, description = "First day, YYYY-MM-DD"),
+        ("to" = Option<String>, Query, description = "Last day, YYYY-MM-DD"),
+        ("kind" = Option<String>, Query, description = "arrest, diversion_referral or social_contact_referral"),
+        ("zone" = Option<String>, Query, description = "A zone id, or `outside`"),
+        ("bbox" = Option<String>, Query, description = "min lon,min lat,max lon,max lat (WGS84)"),
+        ("limit" = Option<usize>, Query, description = "Events per page, 1..=10000, default 100"),
+        ("after" = Option<i64>, Query, description = "Cursor: the `next` link gives it"),
+        ("f" = Option<String>, Query, description = "geojson (default) or csv"),
+    ),
+    responses(
+        (status = 200, description = "A GeoJSON FeatureCollection (application/geo+json) with a `next` link when more remain, or CSV"),
+        (status = 400, description = "A query value is wrong", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs the analyst role", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No store", body = super::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_events(
+    State(state): State<AppState>,
+    AppQuery(q): AppQuery<BTreeMap<String, String>>,
+) -> Result<Response, ApiError> {
+    super::eligibility::only_params(&q, &["from", "to", "kind", "zone", "bbox", "limit", "after", "f"])?;
+    let date = |name: &str| -> Result<Option<NaiveDate>, ApiError> {
+        q.get(name)
+            .map(|v| {
+                v.parse().map_err(|_| ApiError::bad_request(format!("{name} {v:?} is not a date: use YYYY-MM-DD")))
+            })
+            .transpose()
+    };
+    let limit =
+        match q.get("limit") {
+            None => 100,
+            Some(v) => v.parse::<usize>().ok().filter(|n| (1..=MAX_PAGE).contains(n)).ok_or_else(|| {
+                ApiError::bad_request(format!("limit {v:?} must be a whole number from 1 to {MAX_PAGE}"))
+            })?,
+        };
+    let bbox = q
+        .get("bbox")
+        .map(|v| {
+            let n: Vec<f64> = v.split(',').filter_map(|x| x.trim().parse().ok()).collect();
+            <[f64; 4]>::try_from(n)
+                .ok()
+                .filter(|b| b[0] <= b[2] && b[1] <= b[3])
+                .ok_or_else(|| ApiError::bad_request(format!("bbox {v:?} must be min lon,min lat,max lon,max lat")))
+        })
+        .transpose()?;
+    let csv = match q.get("f").map(String::as_str) {
+        None | Some("geojson") => false,
+        Some("csv") => true,
+        Some(other) => return Err(ApiError::bad_request(format!("f {other:?}: use geojson or csv"))),
+    };
+    let query = EventQuery {
+        from: date("from")?,
+        to: date("to")?,
+        kind: q.get("kind").map(|k| k.parse()).transpose().map_err(ApiError::bad_request)?,
+        zone: q.get("zone").map(|z| (z != "outside").then(|| z.clone())),
+        bbox,
+        limit,
+        after: match q.get("after") {
+            None => 0,
+            Some(v) => {
+                v.parse().map_err(|_| ApiError::bad_request(format!("after {v:?} is not a cursor from a next link")))?
+            }
+        },
+    };
+    let state2 = state.clone();
+    let q2 = query.clone();
+    let rows = tokio::task::spawn_blocking(move || state2.with_events(|s| s.query(&q2)))
+        .await
+        .map_err(internal)?
+        .ok_or_else(no_store)?
+        .map_err(internal)?;
+    if csv {
+        return render_csv(&rows);
+    }
+    let next = (rows.len() == limit).then(|| {
+        let mut params: Vec<String> =
+            q.iter().filter(|(k, _)| k.as_str() != "after").map(|(k, v)| format!("{k}={}", urlencode(v))).collect();
+        params.push(format!("after={}", rows.last().map_or(0, |r| r.0)));
+        json!({"rel": "next", "type": "application/geo+json", "href": format!("/v1/events?{}", params.join("&"))})
+    });
+    let features: Vec<Value> = rows.iter().map(|(id, p)| feature(*id, p)).collect();
+    let body = json!({
+        "type": "FeatureCollection",
+        "numberReturned": features.len(),
+        "features": features,
+        "links": next.into_iter().collect::<Vec<_>>(),
+    });
+    Ok(([(header::CONTENT_TYPE, "application/geo+json")], body.to_string()).into_response())
+}
+
+fn urlencode(v: &str) -> String {
+    form_urlencoded::byte_serialize(v.as_bytes()).collect()
+}
+
+fn properties(id: i64, p: &Placed) -> Value {
+    let e = &p.event;
+    json!({
+        "id": id,
+        "kind": e.kind,
+        "occurred_on": e.occurred_on,
+        "occurred_at": e.occurred_at.map(|t| t.format("%H:%M:%S").to_string()),
+        "offense": e.offense.as_str(),
+        "race_ethnicity": e.race_ethnicity,
+        "agency": e.agency,
+        "source": e.source,
+        "external_id": e.external_id,
+        "zone": p.zone,
+        "zone_set": p.zone_set.as_ref().map(|z| &z.0),
+        "h3_res15": format!("{:x}", p.cell),
+    })
+}
+
+fn feature(id: i64, p: &Placed) -> Value {
+    json!({
+        "type": "Feature",
+        "id": id,
+        "geometry": {"type": "Point", "coordinates": [p.event.point.lon(), p.event.point.lat()]},
+        "properties": properties(id, p),
+    })
+}
+
+fn render_csv(rows: &[(i64, Placed)]) -> Result<Response, ApiError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let head = [
+        "id",
+        "kind",
+        "occurred_on",
+        "occurred_at",
+        "lon",
+        "lat",
+        "offense",
+        "race_ethnicity",
+        "agency",
+        "source",
+        "external_id",
+        "zone",
+        "zone_set",
+        "h3_res15",
+    ];
+    w.write_record(head).map_err(internal)?;
+    for (id, p) in rows {
+        let e = &p.event;
+        w.write_record([
+            id.to_string(),
+            e.kind.as_str().to_owned(),
+            e.occurred_on.to_string(),
+            e.occurred_at.map(|t| t.format("%H:%M:%S").to_string()).unwrap_or_default(),
+            e.point.lon().to_string(),
+            e.point.lat().to_string(),
+            e.offense.as_str().to_owned(),
+            e.race_ethnicity.clone().unwrap_or_default(),
+            e.agency.clone().unwrap_or_default(),
+            e.source.clone(),
+            e.external_id.clone(),
+            p.zone.clone().unwrap_or_default(),
+            p.zone_set.as_ref().map(|z| z.0.clone()).unwrap_or_default(),
+            format!("{:x}", p.cell),
+        ])
+        .map_err(internal)?;
+    }
+    let bytes = w.into_inner().map_err(internal)?;
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], bytes).into_response())
+}
