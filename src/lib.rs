@@ -12,8 +12,13 @@
 //! - [`eligibility`]: the answer for one point, as `leadmap check` prints it.
 //! - [`rules`]: eligibility screening beyond the location: versioned, effective-dated rule sets as data
 //!   ([`rules::RuleSet`], [`rules::RuleCatalog`]) and [`rules::screen`] (decision, criteria, reasons).
+//! - [`events`]: the event model (one contact; no personal fields) and placing an event in its zone
+//!   and resolution-15 H3 cell.
+//! - [`projection`]: State Plane and UTM coordinates to WGS84, as PROJ does it.
+//! - [`store`]: the [`store::EventStore`] trait and its `GeoPackage` backend.
 //! - [`builtin`]: the Portland zone sets and rule sets embedded from `geodata/`.
-//! - [`formats`]: zone files (GeoJSON, FlatGeobuf) and point files (CSV, GeoJSON) in and out.
+//! - [`formats`]: zone files (GeoJSON, FlatGeobuf), point files (CSV, GeoJSON) and event files (CSV)
+//!   in and out.
 //! - [`http`]: the service (axum): routes, problem+json errors, auth, metrics, `OpenAPI`, lifecycle.
 //! - [`cli`]: the `leadmap` commands; `main.rs` only parses and runs them.
 //!
