@@ -71,6 +71,57 @@ Examples:\n  leadmap classify calls.csv -o calls-zoned.csv\n  leadmap classify h
     /// Import events (arrests, referrals) from CSV into the store.
     #[command(after_help = IMPORT_HELP)]
     Import(ImportArgs),
+    /// Read events back out of the store.
+    #[command(subcommand)]
+    Events(EventsCommand),
+}
+
+/// `leadmap events ...`.
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Write stored events as GeoJSON or CSV, optionally filtered.
+    #[command(after_help = "Examples:\n  leadmap events export -o events.geojson\n  \
+leadmap events export --format csv --from 2018-05-01 --zone old-town -o old-town.csv\n  \
+leadmap events export --zone outside --kind arrest --bbox=-122.70,45.50,-122.64,45.54")]
+    Export(EventsExportArgs),
+}
+
+/// `leadmap events export`.
+#[derive(Debug, Args)]
+pub struct EventsExportArgs {
+    /// The store.
+    #[arg(long, value_name = "FILE", default_value = "leadmap.gpkg")]
+    pub data: PathBuf,
+    /// Output format (default: from the -o extension, else geojson).
+    #[arg(long, value_enum)]
+    pub format: Option<EventsFormat>,
+    /// Output file (default stdout).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// First day included (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<NaiveDate>,
+    /// Last day included.
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<NaiveDate>,
+    /// Only this kind.
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<crate::events::EventKind>,
+    /// Only this zone id, or `outside`.
+    #[arg(long, value_name = "ID")]
+    pub zone: Option<String>,
+    /// Only inside min lon,min lat,max lon,max lat.
+    #[arg(long, value_name = "BOX", allow_hyphen_values = true)]
+    pub bbox: Option<String>,
+}
+
+/// Event export formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum EventsFormat {
+    /// A GeoJSON FeatureCollection of Points.
+    Geojson,
+    /// CSV with lon and lat columns.
+    Csv,
 }
 
 const IMPORT_HELP: &str = "\
@@ -327,7 +378,79 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Zones(cmd) => zones(cmd),
         Command::Serve(args) => serve(&args),
         Command::Import(args) => import(&args),
+        Command::Events(EventsCommand::Export(args)) => events_export(&args),
     }
+}
+
+fn events_export(args: &EventsExportArgs) -> Result<ExitCode, Error> {
+    use crate::store::EventStore;
+    if !args.data.exists() {
+        return Err(Error::Usage(format!(
+            "{}: no such store; import events first (leadmap import)",
+            args.data.display()
+        )));
+    }
+    let bbox = match &args.bbox {
+        None => None,
+        Some(v) => {
+            let n: Vec<f64> = v.split(',').filter_map(|x| x.trim().parse().ok()).collect();
+            Some(<[f64; 4]>::try_from(n).ok().filter(|b| b[0] <= b[2] && b[1] <= b[3]).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--bbox {v:?}: use min lon,min lat,max lon,max lat, e.g. --bbox=-122.70,45.50,-122.64,45.54"
+                ))
+            })?)
+        }
+    };
+    let store = crate::store::gpkg::GpkgStore::open(&args.data)?;
+    let csv = match args.format {
+        Some(f) => f == EventsFormat::Csv,
+        None => args.output.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"))),
+    };
+    let mut query = crate::store::EventQuery {
+        from: args.from,
+        to: args.to,
+        kind: args.kind,
+        zone: args.zone.as_ref().map(|z| (z != "outside").then(|| z.clone())),
+        bbox,
+        limit: 50_000,
+        after: 0,
+    };
+    // Read page by page so memory stays bounded whatever the store holds.
+    let out_name = args.output.as_ref().map_or_else(|| "stdout".to_owned(), |p| p.display().to_string());
+    let io = |source: std::io::Error| Error::Io { path: out_name.clone(), source };
+    let sink: Box<dyn Write> = match &args.output {
+        Some(p) => Box::new(std::fs::File::create(p).map_err(io_err(p))?),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut out = BufWriter::new(sink);
+    let mut total = 0usize;
+    loop {
+        let rows = store.query(&query)?;
+        if csv {
+            // One header: later pages skip theirs.
+            let mut page = Vec::new();
+            crate::formats::events::write_events_csv(&mut page, &rows).map_err(|e| io(std::io::Error::other(e)))?;
+            let body = if total == 0 { &page[..] } else { page.splitn(2, |&b| b == b'\n').nth(1).unwrap_or(&[]) };
+            out.write_all(body).map_err(io)?;
+        } else {
+            for (i, (id, p)) in rows.iter().enumerate() {
+                let sep = if total + i == 0 { "{\"type\":\"FeatureCollection\",\"features\":[\n" } else { ",\n" };
+                write!(out, "{sep}{}", crate::formats::events::event_feature(*id, p)).map_err(io)?;
+            }
+        }
+        total += rows.len();
+        match rows.last() {
+            Some((id, _)) if rows.len() == query.limit => query.after = *id,
+            _ => break,
+        }
+    }
+    if !csv {
+        let text = if total == 0 { "{\"type\":\"FeatureCollection\",\"features\":[]}\n" } else { "\n]}\n" };
+        out.write_all(text.as_bytes()).map_err(io)?;
+    }
+    out.flush().map_err(io)?;
+    eprintln!("{total} events written to {out_name}");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The end-of-import counts.

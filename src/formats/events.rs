@@ -11,7 +11,9 @@ use chrono::{NaiveDate, NaiveTime};
 
 use super::points::{Rejected, parse_row_date};
 use crate::coord::LonLat;
-use crate::events::{Event, EventKind, Groups, Offense};
+use serde_json::{Value, json};
+
+use crate::events::{Event, EventKind, Groups, Offense, Placed};
 use crate::projection::Crs;
 
 /// Known source formats.
@@ -325,6 +327,82 @@ pub fn read_events_csv<E: From<ImportError>>(
         }
     }
     sink(events, rejects, read)
+}
+
+/// The properties of a stored event as GeoJSON.
+#[must_use]
+pub fn event_properties(id: i64, p: &Placed) -> Value {
+    let e = &p.event;
+    json!({
+        "id": id,
+        "kind": e.kind,
+        "occurred_on": e.occurred_on,
+        "occurred_at": e.occurred_at.map(|t| t.format("%H:%M:%S").to_string()),
+        "offense": e.offense.as_str(),
+        "race_ethnicity": e.race_ethnicity,
+        "agency": e.agency,
+        "source": e.source,
+        "external_id": e.external_id,
+        "zone": p.zone,
+        "zone_set": p.zone_set.as_ref().map(|z| &z.0),
+        "h3_res15": format!("{:x}", p.cell),
+    })
+}
+
+/// A stored event as a GeoJSON Feature (its store id as `id`).
+#[must_use]
+pub fn event_feature(id: i64, p: &Placed) -> Value {
+    json!({
+        "type": "Feature",
+        "id": id,
+        "geometry": {"type": "Point", "coordinates": [p.event.point.lon(), p.event.point.lat()]},
+        "properties": event_properties(id, p),
+    })
+}
+
+/// The CSV columns of [`write_events_csv`].
+pub const EVENT_CSV_HEADER: [&str; 14] = [
+    "id",
+    "kind",
+    "occurred_on",
+    "occurred_at",
+    "lon",
+    "lat",
+    "offense",
+    "race_ethnicity",
+    "agency",
+    "source",
+    "external_id",
+    "zone",
+    "zone_set",
+    "h3_res15",
+];
+
+/// Writes stored events as CSV with a header row.
+pub fn write_events_csv(out: impl std::io::Write, rows: &[(i64, Placed)]) -> Result<(), csv::Error> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(EVENT_CSV_HEADER)?;
+    for (id, p) in rows {
+        let e = &p.event;
+        w.write_record([
+            id.to_string(),
+            e.kind.as_str().to_owned(),
+            e.occurred_on.to_string(),
+            e.occurred_at.map(|t| t.format("%H:%M:%S").to_string()).unwrap_or_default(),
+            e.point.lon().to_string(),
+            e.point.lat().to_string(),
+            e.offense.as_str().to_owned(),
+            e.race_ethnicity.clone().unwrap_or_default(),
+            e.agency.clone().unwrap_or_default(),
+            e.source.clone(),
+            e.external_id.clone(),
+            p.zone.clone().unwrap_or_default(),
+            p.zone_set.as_ref().map(|z| z.0.clone()).unwrap_or_default(),
+            format!("{:x}", p.cell),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -292,7 +292,7 @@ pub async fn get_events(
         params.push(format!("after={}", rows.last().map_or(0, |r| r.0)));
         json!({"rel": "next", "type": "application/geo+json", "href": format!("/v1/events?{}", params.join("&"))})
     });
-    let features: Vec<Value> = rows.iter().map(|(id, p)| feature(*id, p)).collect();
+    let features: Vec<Value> = rows.iter().map(|(id, p)| crate::formats::events::event_feature(*id, p)).collect();
     let body = json!({
         "type": "FeatureCollection",
         "numberReturned": features.len(),
@@ -306,72 +306,8 @@ fn urlencode(v: &str) -> String {
     form_urlencoded::byte_serialize(v.as_bytes()).collect()
 }
 
-fn properties(id: i64, p: &Placed) -> Value {
-    let e = &p.event;
-    json!({
-        "id": id,
-        "kind": e.kind,
-        "occurred_on": e.occurred_on,
-        "occurred_at": e.occurred_at.map(|t| t.format("%H:%M:%S").to_string()),
-        "offense": e.offense.as_str(),
-        "race_ethnicity": e.race_ethnicity,
-        "agency": e.agency,
-        "source": e.source,
-        "external_id": e.external_id,
-        "zone": p.zone,
-        "zone_set": p.zone_set.as_ref().map(|z| &z.0),
-        "h3_res15": format!("{:x}", p.cell),
-    })
-}
-
-fn feature(id: i64, p: &Placed) -> Value {
-    json!({
-        "type": "Feature",
-        "id": id,
-        "geometry": {"type": "Point", "coordinates": [p.event.point.lon(), p.event.point.lat()]},
-        "properties": properties(id, p),
-    })
-}
-
 fn render_csv(rows: &[(i64, Placed)]) -> Result<Response, ApiError> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let head = [
-        "id",
-        "kind",
-        "occurred_on",
-        "occurred_at",
-        "lon",
-        "lat",
-        "offense",
-        "race_ethnicity",
-        "agency",
-        "source",
-        "external_id",
-        "zone",
-        "zone_set",
-        "h3_res15",
-    ];
-    w.write_record(head).map_err(internal)?;
-    for (id, p) in rows {
-        let e = &p.event;
-        w.write_record([
-            id.to_string(),
-            e.kind.as_str().to_owned(),
-            e.occurred_on.to_string(),
-            e.occurred_at.map(|t| t.format("%H:%M:%S").to_string()).unwrap_or_default(),
-            e.point.lon().to_string(),
-            e.point.lat().to_string(),
-            e.offense.as_str().to_owned(),
-            e.race_ethnicity.clone().unwrap_or_default(),
-            e.agency.clone().unwrap_or_default(),
-            e.source.clone(),
-            e.external_id.clone(),
-            p.zone.clone().unwrap_or_default(),
-            p.zone_set.as_ref().map(|z| z.0.clone()).unwrap_or_default(),
-            format!("{:x}", p.cell),
-        ])
-        .map_err(internal)?;
-    }
-    let bytes = w.into_inner().map_err(internal)?;
+    let mut bytes = Vec::new();
+    crate::formats::events::write_events_csv(&mut bytes, rows).map_err(internal)?;
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], bytes).into_response())
 }

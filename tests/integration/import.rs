@@ -3,6 +3,7 @@
 //! the City's neighbourhood file); idempotent re-import; every kind of bad row rejected and named.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -227,4 +228,42 @@ fn every_kind_of_bad_row_is_rejected_by_line_and_the_rest_stored() {
         "--json",
     ]));
     assert_eq!((s["updated"].as_u64(), s["stored"].as_u64()), (Some(1), Some(2)));
+}
+
+#[test]
+fn events_export_writes_what_the_store_holds_with_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.csv");
+    let mut text = String::from("id,date,kind,lon,lat\n");
+    for i in 0..120 {
+        let (lon, lat) = if i % 3 == 0 { (-122.6765, 45.5245) } else { (-122.60 - f64::from(i) * 1e-4, 45.53) };
+        writeln!(text, "e{i},2018-06-{:02},arrest,{lon},{lat}", 1 + i % 28).unwrap();
+    }
+    std::fs::write(&input, text).unwrap();
+    let store = dir.path().join("s.gpkg");
+    let out =
+        leadmap(&["import", input.to_str().unwrap(), "--source", "t", "--data", store.to_str().unwrap(), "--json"]);
+    assert_eq!(summary(&out)["imported"], 120);
+    let geojson = dir.path().join("all.geojson");
+    let out = leadmap(&["events", "export", "--data", store.to_str().unwrap(), "-o", geojson.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let fc: Value = serde_json::from_str(&std::fs::read_to_string(&geojson).unwrap()).unwrap();
+    assert_eq!(fc["features"].as_array().unwrap().len(), 120);
+    let csv_out = dir.path().join("old-town.csv");
+    let out = leadmap(&[
+        "events",
+        "export",
+        "--data",
+        store.to_str().unwrap(),
+        "--zone",
+        "old-town",
+        "-o",
+        csv_out.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(&csv_out).unwrap();
+    assert!(text.starts_with("id,kind,occurred_on"));
+    assert_eq!(text.lines().count(), 1 + 40, "a header and the 40 Old Town events");
+    let out = leadmap(&["events", "export", "--data", dir.path().join("none.gpkg").to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such store"));
 }
