@@ -484,3 +484,77 @@ async fn events_are_ingested_durably_and_read_back_by_analysts_only() {
     // Without a store the routes say how to get one.
     post_json(&open_app(), "/v1/events", &event("z", -122.6)).await.problem(503, "--data");
 }
+
+/// One POST over a fresh connection; the status, or `None` when the connection failed or was cut.
+fn http_post(port: u16, path: &str, body: &str) -> Option<u16> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    text.split(' ').nth(1).and_then(|c| c.parse().ok())
+}
+
+#[test]
+fn kill_9_under_ingest_load_loses_no_acknowledged_event_and_leaves_no_partial_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.gpkg");
+    let (mut child, port) = spawn_server(&["--data", path.to_str().unwrap()]);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Two clients post 100-event batches back to back and remember which batches got 201.
+    let clients: Vec<_> = (0..2)
+        .map(|c| {
+            let stop = std::sync::Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let mut acked = Vec::new();
+                for b in 0.. {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let batch: Vec<Value> = (0..100)
+                        .map(|i| {
+                            json!({"kind": "arrest", "occurred_on": "2018-06-01", "lon": -122.6793 + f64::from(i) * 1e-5,
+                                   "lat": 45.5189, "offense": "PCS", "source": format!("c{c}"), "external_id": format!("b{b}-{i}")})
+                        })
+                        .collect();
+                    match http_post(port, "/v1/events", &Value::Array(batch).to_string()) {
+                        Some(201) => acked.push(format!("b{b}")),
+                        Some(other) => panic!("unexpected status {other}"),
+                        None => break, // the server is gone
+                    }
+                }
+                (c, acked)
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    signal(&child, "-9");
+    child.wait().unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let acked: Vec<(i32, Vec<String>)> = clients.into_iter().map(|h| h.join().unwrap()).collect();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mut per_batch: std::collections::HashMap<(String, String), i64> = std::collections::HashMap::new();
+    let mut stmt = conn.prepare("SELECT source, external_id FROM events").unwrap();
+    for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).unwrap() {
+        let (source, id) = row.unwrap();
+        let batch = id.split('-').next().unwrap().to_owned();
+        *per_batch.entry((source, batch)).or_insert(0) += 1;
+    }
+    assert!(per_batch.values().all(|&n| n == 100), "no partial batch: {per_batch:?}");
+    let mut total_acked = 0;
+    for (c, batches) in &acked {
+        for b in batches {
+            assert_eq!(
+                per_batch.get(&(format!("c{c}"), b.clone())),
+                Some(&100),
+                "acknowledged batch {b} of client {c} is stored"
+            );
+            total_acked += 1;
+        }
+    }
+    assert!(total_acked >= 4, "the clients got batches in before the kill ({total_acked})");
+}
