@@ -38,6 +38,13 @@ pub fn seattle_example_rules() -> Result<RuleSet, RuleError> {
     RuleSet::from_json(SEATTLE_EXAMPLE_RULES, "geodata/rules/seattle.json")
 }
 
+/// The synthetic demo events (`geodata/demo/events.csv`, made by `tools/make_demo.py`): made-up contacts
+/// clustered where Portland's street drug activity is reported to concentrate. Not real data.
+pub const DEMO_EVENTS_CSV: &str = include_str!("../geodata/demo/events.csv");
+
+/// The `source` of every demo event.
+pub const DEMO_SOURCE: &str = "synthetic-demo";
+
 #[cfg(test)]
 mod tests {
     #[test]

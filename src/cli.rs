@@ -199,6 +199,7 @@ files (a failed reload keeps serving the previous ones).
 
 Examples:
   leadmap serve
+  leadmap serve --demo
   leadmap serve --addr 127.0.0.1:9000 --zones official.geojson --zone-field NAME --select 'A=downtown'
   LEADMAP_TOKENS='patrol:field:$(openssl rand -hex 16)' leadmap serve --addr 0.0.0.0:8080";
 
@@ -217,6 +218,10 @@ pub struct ServeArgs {
     /// The event store (a GeoPackage file, created if missing): enables POST and GET /v1/events.
     #[arg(long, value_name = "FILE", env = "LEADMAP_DATA")]
     pub data: Option<PathBuf>,
+    /// Serve a synthetic demo data set (12 000 made-up events, source `synthetic-demo`) from memory, so
+    /// the maps and figures have something to show. Not real data.
+    #[arg(long, conflicts_with = "data")]
+    pub demo: bool,
     /// Most points in one POST /v1/eligibility.
     #[arg(long, value_name = "N", default_value_t = crate::http::Limits::default().max_batch_points)]
     pub max_batch: usize,
@@ -451,6 +456,37 @@ fn events_export(args: &EventsExportArgs) -> Result<ExitCode, Error> {
     out.flush().map_err(io)?;
     eprintln!("{total} events written to {out_name}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// An in-memory store holding the synthetic demo events.
+fn demo_store(zones: &ZoneCatalog) -> Result<crate::store::gpkg::GpkgStore, Error> {
+    use crate::store::EventStore;
+    let mut store = crate::store::gpkg::GpkgStore::open_in_memory()?;
+    let opts = crate::formats::events::ImportOptions {
+        source: Some(crate::builtin::DEMO_SOURCE.to_owned()),
+        ..Default::default()
+    };
+    let mut stored = 0;
+    crate::formats::events::read_events_csv(
+        crate::builtin::DEMO_EVENTS_CSV.as_bytes(),
+        "built-in demo events",
+        &opts,
+        20_000,
+        |events, rejects, _| -> Result<(), Error> {
+            if let Some(r) = rejects.first() {
+                return Err(Error::Usage(format!("built-in demo events: line {}: {}: {}", r.line, r.field, r.reason)));
+            }
+            let placed: Vec<_> = events.into_iter().map(|e| crate::events::place(e, zones)).collect();
+            stored += store.upsert(&placed)?.inserted;
+            Ok(())
+        },
+    )?;
+    tracing::warn!(
+        events = stored,
+        source = crate::builtin::DEMO_SOURCE,
+        "DEMO MODE: serving synthetic, made-up events, not real data"
+    );
+    Ok(store)
 }
 
 /// The end-of-import counts.
@@ -986,6 +1022,7 @@ fn serve(args: &ServeArgs) -> Result<ExitCode, Error> {
     let rules_text = loaded.rules.describe();
     let store: Option<Box<dyn crate::store::EventStore>> = match &args.data {
         Some(path) => Some(Box::new(crate::store::gpkg::GpkgStore::open(path)?)),
+        None if args.demo => Some(Box::new(demo_store(&loaded.zones)?)),
         None => None,
     };
     let config = crate::http::ServeConfig { addr: args.addr, tokens, limits, store };

@@ -78,8 +78,19 @@ impl GpkgStore {
     /// Opens the store at `path`, creating it (or migrating it) as needed.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let name = path.display().to_string();
+        let conn = Connection::open(path).map_err(|source| StoreError::Sqlite { path: name.clone(), source })?;
+        Self::prepare(conn, name)
+    }
+
+    /// A store in memory, gone when dropped (the demo data set).
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        let name = ":memory:".to_owned();
+        let conn = Connection::open_in_memory().map_err(|source| StoreError::Sqlite { path: name.clone(), source })?;
+        Self::prepare(conn, name)
+    }
+
+    fn prepare(conn: Connection, name: String) -> Result<Self, StoreError> {
         let err = |source| StoreError::Sqlite { path: name.clone(), source };
-        let conn = Connection::open(path).map_err(err)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;

@@ -558,3 +558,19 @@ fn kill_9_under_ingest_load_loses_no_acknowledged_event_and_leaves_no_partial_ba
     }
     assert!(total_acked >= 4, "the clients got batches in before the kill ({total_acked})");
 }
+
+#[test]
+fn demo_mode_serves_the_labelled_synthetic_events() {
+    let (mut child, port) = spawn_server(&["--demo"]);
+    let (status, body) = http_get(port, "/v1/events?limit=10000&zone=old-town");
+    assert_eq!(status, 200, "{body}");
+    let fc: Value = serde_json::from_str(&body).unwrap();
+    let features = fc["features"].as_array().unwrap();
+    assert!(features.len() > 500, "Old Town holds a cluster ({})", features.len());
+    assert!(features.iter().all(|f| f["properties"]["source"] == "synthetic-demo"));
+    let kinds: std::collections::BTreeSet<&str> =
+        features.iter().map(|f| f["properties"]["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.len(), 3, "every kind appears: {kinds:?}");
+    signal(&child, "-TERM");
+    child.wait().unwrap();
+}
