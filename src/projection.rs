@@ -53,123 +53,115 @@ enum Datum {
     Harn,
 }
 
-/// State Plane zones in the Pacific Northwest (LCC): (code, name, `lat_1`, `lat_2`, `lat_0`, `lon_0`, false
-/// easting in the system's unit, false northing, metres per unit, datum). Foot systems define the
-/// false easting in feet (8 202 099.738 ft is 2 500 000.000 142 m), as EPSG and PROJ do.
-#[expect(clippy::type_complexity, reason = "a table of constants")]
-const STATE_PLANE: &[(u32, &str, f64, f64, f64, f64, f64, f64, f64, Datum)] = &[
-    (
-        2913,
-        "NAD83(HARN) / Oregon North (ft)",
-        46.0,
-        44.0 + 20.0 / 60.0,
-        43.0 + 40.0 / 60.0,
-        -120.5,
-        8_202_099.738,
-        0.0,
-        FOOT,
-        Datum::Harn,
-    ),
-    (
-        2269,
-        "NAD83 / Oregon North (ft)",
-        46.0,
-        44.0 + 20.0 / 60.0,
-        43.0 + 40.0 / 60.0,
-        -120.5,
-        8_202_099.738,
-        0.0,
-        FOOT,
-        Datum::None,
-    ),
-    (
-        2838,
-        "NAD83(HARN) / Oregon North",
-        46.0,
-        44.0 + 20.0 / 60.0,
-        43.0 + 40.0 / 60.0,
-        -120.5,
-        2_500_000.0,
-        0.0,
-        1.0,
-        Datum::Harn,
-    ),
-    (
-        32126,
-        "NAD83 / Oregon North",
-        46.0,
-        44.0 + 20.0 / 60.0,
-        43.0 + 40.0 / 60.0,
-        -120.5,
-        2_500_000.0,
-        0.0,
-        1.0,
-        Datum::None,
-    ),
-    (
-        2914,
-        "NAD83(HARN) / Oregon South (ft)",
-        44.0,
-        42.0 + 20.0 / 60.0,
-        41.0 + 40.0 / 60.0,
-        -120.5,
-        4_921_259.843,
-        0.0,
-        FOOT,
-        Datum::Harn,
-    ),
-    (
-        2285,
-        "NAD83 / Washington North (ftUS)",
-        48.0 + 44.0 / 60.0,
-        47.5,
-        47.0,
-        -120.0 - 50.0 / 60.0,
-        1_640_416.667,
-        0.0,
-        US_FOOT,
-        Datum::None,
-    ),
-    (
-        2286,
-        "NAD83 / Washington South (ftUS)",
-        47.0 + 20.0 / 60.0,
-        45.0 + 50.0 / 60.0,
-        45.0 + 20.0 / 60.0,
-        -120.5,
-        1_640_416.667,
-        0.0,
-        US_FOOT,
-        Datum::None,
-    ),
-    (
-        2926,
-        "NAD83(HARN) / Washington North (ftUS)",
-        48.0 + 44.0 / 60.0,
-        47.5,
-        47.0,
-        -120.0 - 50.0 / 60.0,
-        1_640_416.667,
-        0.0,
-        US_FOOT,
-        Datum::Harn,
-    ),
-    (
-        2927,
-        "NAD83(HARN) / Washington South (ftUS)",
-        47.0 + 20.0 / 60.0,
-        45.0 + 50.0 / 60.0,
-        45.0 + 20.0 / 60.0,
-        -120.5,
-        1_640_416.667,
-        0.0,
-        US_FOOT,
-        Datum::Harn,
-    ),
+/// The defining parameters of one State Plane zone (Lambert Conformal Conic, two standard parallels),
+/// the same for NAD83 and NAD83(HARN) and for every unit, in degrees (false eastings: see [`StatePlane`]).
+#[derive(Clone, Copy, Debug)]
+struct LccZone {
+    lat_1: f64,
+    lat_2: f64,
+    lat_0: f64,
+    lon_0: f64,
+}
+
+const OREGON_NORTH: LccZone =
+    LccZone { lat_1: 46.0, lat_2: 44.0 + 20.0 / 60.0, lat_0: 43.0 + 40.0 / 60.0, lon_0: -120.5 };
+const OREGON_SOUTH: LccZone =
+    LccZone { lat_1: 44.0, lat_2: 42.0 + 20.0 / 60.0, lat_0: 41.0 + 40.0 / 60.0, lon_0: -120.5 };
+const WASHINGTON_NORTH: LccZone =
+    LccZone { lat_1: 48.0 + 44.0 / 60.0, lat_2: 47.5, lat_0: 47.0, lon_0: -120.0 - 50.0 / 60.0 };
+const WASHINGTON_SOUTH: LccZone =
+    LccZone { lat_1: 47.0 + 20.0 / 60.0, lat_2: 45.0 + 50.0 / 60.0, lat_0: 45.0 + 20.0 / 60.0, lon_0: -120.5 };
+
+/// One supported State Plane system: a zone in a unit on a datum. The false easting is in the system's
+/// unit, as EPSG and PROJ define it for foot systems (8 202 099.738 ft is 2 500 000.000 142 m); the
+/// false northing is 0 in all of them.
+struct StatePlane {
+    code: u32,
+    name: &'static str,
+    zone: LccZone,
+    false_easting: f64,
+    unit_m: f64,
+    datum: Datum,
+}
+
+/// State Plane systems in the Pacific Northwest.
+const STATE_PLANE: &[StatePlane] = &[
+    StatePlane {
+        code: 2913,
+        name: "NAD83(HARN) / Oregon North (ft)",
+        zone: OREGON_NORTH,
+        false_easting: 8_202_099.738,
+        unit_m: FOOT,
+        datum: Datum::Harn,
+    },
+    StatePlane {
+        code: 2269,
+        name: "NAD83 / Oregon North (ft)",
+        zone: OREGON_NORTH,
+        false_easting: 8_202_099.738,
+        unit_m: FOOT,
+        datum: Datum::None,
+    },
+    StatePlane {
+        code: 2838,
+        name: "NAD83(HARN) / Oregon North",
+        zone: OREGON_NORTH,
+        false_easting: 2_500_000.0,
+        unit_m: 1.0,
+        datum: Datum::Harn,
+    },
+    StatePlane {
+        code: 32126,
+        name: "NAD83 / Oregon North",
+        zone: OREGON_NORTH,
+        false_easting: 2_500_000.0,
+        unit_m: 1.0,
+        datum: Datum::None,
+    },
+    StatePlane {
+        code: 2914,
+        name: "NAD83(HARN) / Oregon South (ft)",
+        zone: OREGON_SOUTH,
+        false_easting: 4_921_259.843,
+        unit_m: FOOT,
+        datum: Datum::Harn,
+    },
+    StatePlane {
+        code: 2285,
+        name: "NAD83 / Washington North (ftUS)",
+        zone: WASHINGTON_NORTH,
+        false_easting: 1_640_416.667,
+        unit_m: US_FOOT,
+        datum: Datum::None,
+    },
+    StatePlane {
+        code: 2286,
+        name: "NAD83 / Washington South (ftUS)",
+        zone: WASHINGTON_SOUTH,
+        false_easting: 1_640_416.667,
+        unit_m: US_FOOT,
+        datum: Datum::None,
+    },
+    StatePlane {
+        code: 2926,
+        name: "NAD83(HARN) / Washington North (ftUS)",
+        zone: WASHINGTON_NORTH,
+        false_easting: 1_640_416.667,
+        unit_m: US_FOOT,
+        datum: Datum::Harn,
+    },
+    StatePlane {
+        code: 2927,
+        name: "NAD83(HARN) / Washington South (ftUS)",
+        zone: WASHINGTON_SOUTH,
+        false_easting: 1_640_416.667,
+        unit_m: US_FOOT,
+        datum: Datum::Harn,
+    },
 ];
 
 fn supported_list() -> String {
-    let mut codes: Vec<String> = STATE_PLANE.iter().map(|z| format!("EPSG:{} ({})", z.0, z.1)).collect();
+    let mut codes: Vec<String> = STATE_PLANE.iter().map(|z| format!("EPSG:{} ({})", z.code, z.name)).collect();
     codes.push("EPSG:269NN NAD83 / UTM zone NN N (1-23)".to_owned());
     codes.push("EPSG:326NN / 327NN WGS 84 / UTM zone NN N / S".to_owned());
     codes.join(", ")
@@ -201,11 +193,10 @@ impl Crs {
 
     /// The system with this EPSG code.
     pub fn from_epsg(code: u32) -> Result<Self, CrsError> {
-        if let Some(&(_, _, lat_1, lat_2, lat_0, lon_0, x_0, y_0, unit_m, datum)) =
-            STATE_PLANE.iter().find(|z| z.0 == code)
-        {
-            let lcc = Lcc::new(GRS80_INV_F, lat_1, lat_2, lat_0, lon_0, x_0 * unit_m, y_0 * unit_m);
-            return Ok(Self { code, projection: Projection::Lcc(lcc), unit_m, datum });
+        if let Some(sp) = STATE_PLANE.iter().find(|z| z.code == code) {
+            let z = sp.zone;
+            let lcc = Lcc::new(GRS80_INV_F, z.lat_1, z.lat_2, z.lat_0, z.lon_0, sp.false_easting * sp.unit_m, 0.0);
+            return Ok(Self { code, projection: Projection::Lcc(lcc), unit_m: sp.unit_m, datum: sp.datum });
         }
         let utm = |zone: u32, south: bool, inv_f: f64| {
             (1..=60).contains(&zone).then(|| Self {
