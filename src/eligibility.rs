@@ -13,6 +13,12 @@ use serde::Serialize;
 use crate::coord::LonLat;
 use crate::zones::{Zone, ZoneIndex, ZoneSet};
 
+/// Metres to the centimetre: how every answer reports a distance.
+#[must_use]
+pub fn round_cm(m: f64) -> f64 {
+    (m * 100.0).round() / 100.0
+}
+
 /// `{id, name}` of a zone.
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ZoneRef {
@@ -115,9 +121,9 @@ impl PointEligibility {
             zone: loc.zone.map(|z| ZoneRef::from(&zones[z])),
             on_boundary: loc.on_boundary,
             borderline: loc.borderline,
-            distance_m: (loc.distance_m * 100.0).round() / 100.0,
+            distance_m: round_cm(loc.distance_m),
             coverage_borderline: loc.coverage_borderline,
-            coverage_distance_m: (loc.coverage_distance_m * 100.0).round() / 100.0,
+            coverage_distance_m: round_cm(loc.coverage_distance_m),
             nearest_zone: loc.zone.is_none().then(|| ZoneRef::from(&zones[loc.nearest_zone])),
             borderline_m: index.options().borderline_m,
             point: PointRef { lon: point.lon(), lat: point.lat() },

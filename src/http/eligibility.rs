@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use super::error::{ApiError, AppBytes, AppQuery, ItemError};
 use super::state::AppState;
 use crate::coord::LonLat;
-use crate::eligibility::{PointEligibility, ZoneRef, ZoneSetRef};
+use crate::eligibility::{PointEligibility, ZoneRef, ZoneSetRef, round_cm};
 use crate::zones::{Location, ZoneIndex};
 
 /// Parses the optional `at` date (default today).
@@ -87,6 +87,11 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
+/// A JSON boolean.
+fn flag(b: bool) -> &'static [u8] {
+    if b { b"true" } else { b"false" }
+}
+
 /// The constant parts of one zone set's [`PointEligibility`] answers, rendered once when the set is
 /// loaded, so that answering a point writes only what varies. [`AnswerTemplate::render`] gives the bytes
 /// serializing a [`PointEligibility`] would.
@@ -118,9 +123,7 @@ impl AnswerTemplate {
 
     /// The answer for `point` located as `loc` on `at`.
     fn render(&self, loc: &Location, point: LonLat, at: NaiveDate) -> Result<Vec<u8>, serde_json::Error> {
-        let flag = |b: bool| if b { &b"true"[..] } else { &b"false"[..] };
         let zone_or_null = |z: Option<usize>| z.map_or(&b"null"[..], |z| self.zones[z].as_slice());
-        let cm = |m: f64| (m * 100.0).round() / 100.0;
         let mut out = Vec::with_capacity(512);
         out.extend_from_slice(b"{\"eligible\":");
         out.extend_from_slice(flag(loc.zone.is_some()));
@@ -131,11 +134,11 @@ impl AnswerTemplate {
         out.extend_from_slice(b",\"borderline\":");
         out.extend_from_slice(flag(loc.borderline));
         out.extend_from_slice(b",\"distance_m\":");
-        serde_json::to_writer(&mut out, &cm(loc.distance_m))?;
+        serde_json::to_writer(&mut out, &round_cm(loc.distance_m))?;
         out.extend_from_slice(b",\"coverage_borderline\":");
         out.extend_from_slice(flag(loc.coverage_borderline));
         out.extend_from_slice(b",\"coverage_distance_m\":");
-        serde_json::to_writer(&mut out, &cm(loc.coverage_distance_m))?;
+        serde_json::to_writer(&mut out, &round_cm(loc.coverage_distance_m))?;
         out.extend_from_slice(b",\"nearest_zone\":");
         out.extend_from_slice(zone_or_null(loc.zone.is_none().then_some(loc.nearest_zone)));
         out.extend_from_slice(&self.borderline);
@@ -437,7 +440,6 @@ fn batch_points_from_value(body: &Value, max: usize) -> Result<Vec<LonLat>, ApiE
 /// Writes the [`BatchItem`] of `loc` as serializing it would (the batch's hot loop: fixed keys, zone ids
 /// escaped beforehand in `ids`, numbers formatted by `serde_json`).
 fn write_item(out: &mut Vec<u8>, loc: &Location, ids: &[Vec<u8>]) -> Result<(), serde_json::Error> {
-    let flag = |b: bool| if b { &b"true"[..] } else { &b"false"[..] };
     let zone_or_null = |z: Option<usize>| z.map_or(&b"null"[..], |z| ids[z].as_slice());
     out.extend_from_slice(b"{\"eligible\":");
     out.extend_from_slice(flag(loc.zone.is_some()));
@@ -450,7 +452,7 @@ fn write_item(out: &mut Vec<u8>, loc: &Location, ids: &[Vec<u8>]) -> Result<(), 
     out.extend_from_slice(b",\"coverage_borderline\":");
     out.extend_from_slice(flag(loc.coverage_borderline));
     out.extend_from_slice(b",\"distance_m\":");
-    serde_json::to_writer(&mut *out, &((loc.distance_m * 100.0).round() / 100.0))?;
+    serde_json::to_writer(&mut *out, &round_cm(loc.distance_m))?;
     out.extend_from_slice(b",\"nearest_zone\":");
     out.extend_from_slice(zone_or_null(loc.zone.is_none().then_some(loc.nearest_zone)));
     out.push(b'}');
@@ -560,7 +562,7 @@ mod tests {
             on_boundary: loc.on_boundary,
             borderline: loc.borderline,
             coverage_borderline: loc.coverage_borderline,
-            distance_m: (loc.distance_m * 100.0).round() / 100.0,
+            distance_m: round_cm(loc.distance_m),
             nearest_zone: loc.zone.is_none().then(|| zones[loc.nearest_zone].id.as_str()),
         }
     }
