@@ -397,14 +397,11 @@ fn events_export(args: &EventsExportArgs) -> Result<ExitCode, Error> {
     }
     let bbox = match &args.bbox {
         None => None,
-        Some(v) => {
-            let n: Vec<f64> = v.split(',').filter_map(|x| x.trim().parse().ok()).collect();
-            Some(<[f64; 4]>::try_from(n).ok().filter(|b| b[0] <= b[2] && b[1] <= b[3]).ok_or_else(|| {
-                Error::Usage(format!(
-                    "--bbox {v:?}: use min lon,min lat,max lon,max lat, e.g. --bbox=-122.70,45.50,-122.64,45.54"
-                ))
-            })?)
-        }
+        Some(v) => Some(crate::store::EventQuery::parse_bbox(v).ok_or_else(|| {
+            Error::Usage(format!(
+                "--bbox {v:?}: use min lon,min lat,max lon,max lat, e.g. --bbox=-122.70,45.50,-122.64,45.54"
+            ))
+        })?),
     };
     let store = crate::store::gpkg::GpkgStore::open(&args.data)?;
     let csv = match args.format {
@@ -415,7 +412,7 @@ fn events_export(args: &EventsExportArgs) -> Result<ExitCode, Error> {
         from: args.from,
         to: args.to,
         kind: args.kind,
-        zone: args.zone.as_ref().map(|z| (z != "outside").then(|| z.clone())),
+        zone: args.zone.as_deref().map(crate::store::EventQuery::zone_filter),
         bbox,
         limit: 50_000,
         after: 0,

@@ -250,10 +250,7 @@ pub async fn get_events(
     let bbox = q
         .get("bbox")
         .map(|v| {
-            let n: Vec<f64> = v.split(',').filter_map(|x| x.trim().parse().ok()).collect();
-            <[f64; 4]>::try_from(n)
-                .ok()
-                .filter(|b| b[0] <= b[2] && b[1] <= b[3])
+            EventQuery::parse_bbox(v)
                 .ok_or_else(|| ApiError::bad_request(format!("bbox {v:?} must be min lon,min lat,max lon,max lat")))
         })
         .transpose()?;
@@ -266,7 +263,7 @@ pub async fn get_events(
         from: date("from")?,
         to: date("to")?,
         kind: q.get("kind").map(|k| k.parse()).transpose().map_err(ApiError::bad_request)?,
-        zone: q.get("zone").map(|z| (z != "outside").then(|| z.clone())),
+        zone: q.get("zone").map(|z| EventQuery::zone_filter(z)),
         bbox,
         limit,
         after: match q.get("after") {

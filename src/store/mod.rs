@@ -29,6 +29,29 @@ pub struct EventQuery {
     pub after: i64,
 }
 
+impl EventQuery {
+    /// A box as users write it, `min lon,min lat,max lon,max lat`; `None` unless that is four numbers
+    /// with each minimum at most its maximum.
+    ///
+    /// # Examples
+    /// ```
+    /// use leadmap::store::EventQuery;
+    /// assert_eq!(EventQuery::parse_bbox("-122.7, 45.5,-122.6,45.6"), Some([-122.7, 45.5, -122.6, 45.6]));
+    /// assert_eq!(EventQuery::parse_bbox("-122.6,45.5,-122.7,45.6"), None);
+    /// ```
+    #[must_use]
+    pub fn parse_bbox(text: &str) -> Option<[f64; 4]> {
+        let n: Vec<f64> = text.split(',').filter_map(|x| x.trim().parse().ok()).collect();
+        <[f64; 4]>::try_from(n).ok().filter(|b| b[0] <= b[2] && b[1] <= b[3])
+    }
+
+    /// The [`EventQuery::zone`] filter for a zone id as users write it: `outside` means outside every zone.
+    #[must_use]
+    pub fn zone_filter(text: &str) -> Option<String> {
+        (text != "outside").then(|| text.to_owned())
+    }
+}
+
 /// What one batch did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BatchOutcome {
