@@ -503,7 +503,6 @@ pub struct ImportSummary {
     pub stored: u64,
 }
 
-#[expect(clippy::too_many_lines, reason = "one linear flow: options, files, batches, summary")]
 fn import(args: &ImportArgs) -> Result<ExitCode, Error> {
     use crate::store::EventStore;
     if args.batch == 0 {
@@ -530,18 +529,7 @@ fn import(args: &ImportArgs) -> Result<ExitCode, Error> {
     };
     let catalog = load_catalog(&args.zones)?;
     let mut store = crate::store::gpkg::GpkgStore::open(&args.data)?;
-    let mut rejects_out = match &args.rejects {
-        Some(p) => {
-            let mut w = csv::WriterBuilder::new()
-                .flexible(true)
-                .from_path(p)
-                .map_err(|e| Error::Io { path: p.display().to_string(), source: std::io::Error::other(e) })?;
-            w.write_record(["file", "line", "field", "reason"])
-                .map_err(|e| Error::Io { path: p.display().to_string(), source: std::io::Error::other(e) })?;
-            Some((p, w))
-        }
-        None => None,
-    };
+    let mut rejects_out = args.rejects.as_deref().map(|p| RejectsFile::with_lead(p, &["file"])).transpose()?;
     let mut summary = ImportSummary::default();
     let mut shown = 0u64;
     for path in &args.files {
@@ -565,18 +553,13 @@ fn import(args: &ImportArgs) -> Result<ExitCode, Error> {
                 summary.updated += outcome.updated;
                 summary.unchanged += outcome.unchanged;
                 summary.rejected += rejects.len() as u64;
-                for r in &rejects {
+                for r in rejects {
                     if !args.quiet && shown < 20 {
                         bar.suspend(|| eprintln!("{name}:{}: {}: {}", r.line, r.field, r.reason));
                         shown += 1;
                     }
-                    if let Some((p, w)) = rejects_out.as_mut() {
-                        let mut row = vec![name.clone(), r.line.to_string(), r.field.clone(), r.reason.clone()];
-                        row.extend(r.fields.iter().cloned());
-                        w.write_record(&row).map_err(|e| Error::Io {
-                            path: p.display().to_string(),
-                            source: std::io::Error::other(e),
-                        })?;
+                    if let Some(w) = rejects_out.as_mut() {
+                        w.write(std::slice::from_ref(&name), &[], r);
                     }
                 }
                 Ok(())
@@ -584,8 +567,8 @@ fn import(args: &ImportArgs) -> Result<ExitCode, Error> {
         )?;
         bar.finish_and_clear();
     }
-    if let Some((p, mut w)) = rejects_out {
-        w.flush().map_err(io_err(p))?;
+    if let Some(w) = rejects_out {
+        w.finish()?;
     }
     summary.stored = store.count()?;
     if args.json {
@@ -735,7 +718,7 @@ fn classify(args: &ClassifyArgs) -> Result<ExitCode, Error> {
         }
         shown += 1;
         if let Some(w) = rejects.as_mut() {
-            w.write(header, r);
+            w.write(&[], header, r);
         }
     };
     let files = Files { input: &name, output: &out_name };
@@ -782,27 +765,37 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// The `--rejects` CSV: `line,field,reason` then the input's own columns; the first write error is
-/// kept and reported at the end.
+/// The `--rejects` CSV: `line,field,reason` then the input's own columns (`import`, which reads several
+/// files, puts a `file` column first); the first write error is kept and reported at the end.
 struct RejectsFile {
     path: PathBuf,
     writer: csv::Writer<File>,
+    /// Names of the columns written before `line`.
+    lead: Vec<String>,
     header_written: bool,
     error: Option<csv::Error>,
 }
 
 impl RejectsFile {
     fn create(path: &Path) -> Result<Self, Error> {
+        Self::with_lead(path, &[])
+    }
+
+    /// A rejects file whose rows start with the columns `lead` names.
+    fn with_lead(path: &Path, lead: &[&str]) -> Result<Self, Error> {
         let file = File::create(path).map_err(io_err(path))?;
         Ok(Self {
             path: path.to_owned(),
             writer: csv::WriterBuilder::new().flexible(true).from_writer(file),
+            lead: lead.iter().map(|c| (*c).to_owned()).collect(),
             header_written: false,
             error: None,
         })
     }
 
-    fn write(&mut self, header: &[String], r: Rejected) {
+    /// Writes `r`, after `lead` (one value per lead column); the first call writes the header row, with
+    /// `header` (the input's column names) after the fixed ones.
+    fn write(&mut self, lead: &[String], header: &[String], r: Rejected) {
         if self.error.is_some() {
             return;
         }
@@ -810,10 +803,10 @@ impl RejectsFile {
         if !self.header_written {
             self.header_written = true;
             let head = ["line", "field", "reason"].map(str::to_owned);
-            result = self.writer.write_record(head.iter().chain(header));
+            result = self.writer.write_record(self.lead.iter().chain(&head).chain(header));
         }
         let head = [r.line.to_string(), r.field, r.reason];
-        result = result.and_then(|()| self.writer.write_record(head.iter().chain(r.fields.iter())));
+        result = result.and_then(|()| self.writer.write_record(lead.iter().chain(&head).chain(r.fields.iter())));
         self.error = result.err();
     }
 
