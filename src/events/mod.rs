@@ -142,6 +142,12 @@ impl Groups {
     }
 }
 
+/// A time of day written `HH:MM:SS` or `HH:MM`.
+#[must_use]
+pub fn parse_clock_time(t: &str) -> Option<NaiveTime> {
+    NaiveTime::parse_from_str(t, "%H:%M:%S").or_else(|_| NaiveTime::parse_from_str(t, "%H:%M")).ok()
+}
+
 /// One contact, as imported or ingested.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {

@@ -256,7 +256,7 @@ impl Layout {
 
 /// `HH:MM[:SS]` or the police `HHMM` (`400` is 04:00).
 fn parse_time(t: &str) -> Option<NaiveTime> {
-    NaiveTime::parse_from_str(t, "%H:%M:%S").or_else(|_| NaiveTime::parse_from_str(t, "%H:%M")).ok().or_else(|| {
+    crate::events::parse_clock_time(t).or_else(|| {
         let n: u32 = t.parse().ok().filter(|_| t.len() <= 4 && t.bytes().all(|b| b.is_ascii_digit()))?;
         NaiveTime::from_hms_opt(n / 100, n % 100, 0)
     })

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{NaiveDate, NaiveTime};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -48,9 +48,8 @@ impl EventIn {
         let occurred_at = self
             .occurred_at
             .map(|t| {
-                NaiveTime::parse_from_str(&t, "%H:%M:%S")
-                    .or_else(|_| NaiveTime::parse_from_str(&t, "%H:%M"))
-                    .map_err(|_| format!("occurred_at {t:?} is not a time (HH:MM or HH:MM:SS)"))
+                crate::events::parse_clock_time(&t)
+                    .ok_or_else(|| format!("occurred_at {t:?} is not a time (HH:MM or HH:MM:SS)"))
             })
             .transpose()?;
         let point = LonLat::new(self.lon, self.lat).map_err(|e| e.to_string())?;
