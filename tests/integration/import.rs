@@ -21,6 +21,11 @@ fn summary(out: &Output) -> Value {
         .unwrap_or_else(|e| panic!("{e}: {text}\n{}", String::from_utf8_lossy(&out.stderr)))
 }
 
+/// The first column of every row `sql` returns, as text.
+fn strings(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
+    conn.prepare(sql).unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+}
+
 fn zone_counts(store: &Path, source: &str) -> BTreeMap<String, u64> {
     let conn = rusqlite::Connection::open(store).unwrap();
     let mut stmt =
@@ -130,13 +135,7 @@ fn ppb_files_import_with_the_known_zone_counts_and_reimport_adds_nothing() {
     assert_eq!((t.as_str(), col.as_str(), srs), ("events", "geom", 4326));
     let blob: Vec<u8> = conn.query_row("SELECT geom FROM events LIMIT 1", [], |r| r.get(0)).unwrap();
     assert_eq!(&blob[..2], b"GP");
-    let columns: Vec<String> = conn
-        .prepare("SELECT name FROM pragma_table_info('events')")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let columns = strings(&conn, "SELECT name FROM pragma_table_info('events')");
     assert!(
         !columns.iter().any(|c| c.contains("address") || c.contains("neighborhood")),
         "no personal or address fields: {columns:?}"
@@ -205,13 +204,7 @@ fn every_kind_of_bad_row_is_rejected_by_line_and_the_rest_stored() {
             && text.contains("already read at line 2")
     );
     let conn = rusqlite::Connection::open(&store).unwrap();
-    let kinds: Vec<String> = conn
-        .prepare("SELECT kind FROM events ORDER BY external_id")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let kinds = strings(&conn, "SELECT kind FROM events ORDER BY external_id");
     assert_eq!(kinds, ["arrest", "social_contact_referral"]);
     let cols: String =
         conn.query_row("SELECT group_concat(name) FROM pragma_table_info('events')", [], |r| r.get(0)).unwrap();
