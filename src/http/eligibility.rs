@@ -79,12 +79,8 @@ pub async fn get_eligibility(State(state): State<AppState>, RawQuery(query): Raw
     let Some(template) = template else {
         return Ok(axum::Json(PointEligibility::of(index, point, at)).into_response());
     };
-    let json = template.render(&index.locate(point), point, at).map_err(internal)?;
+    let json = template.render(&index.locate(point), point, at).map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], json).into_response())
-}
-
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
 /// A JSON boolean.
@@ -238,9 +234,7 @@ fn batch_points(body: &[u8], max: usize) -> Result<Vec<LonLat>, ApiError> {
             return Ok(points);
         }
     }
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request(format!("the body is not valid JSON: line {}, column {}: {e}", e.line(), e.column()))
-    })?;
+    let value: Value = serde_json::from_slice(body).map_err(|e| ApiError::malformed_json(&e))?;
     batch_points_from_value(&value, max)
 }
 
@@ -540,11 +534,10 @@ pub async fn post_eligibility(
     // Parsing, answering and serializing 10 000 points is CPU work: keep it off the async workers.
     let json = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
         let points = batch_points(&body, max)?;
-        render_batch(&index, &points, at)
-            .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+        render_batch(&index, &points, at).map_err(|e| ApiError::internal(e.to_string()))
     })
     .await
-    .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, format!("batch failed: {e}")))??;
+    .map_err(|e| ApiError::internal(format!("batch failed: {e}")))??;
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], json).into_response())
 }
 

@@ -73,6 +73,17 @@ impl ApiError {
     pub fn unprocessable(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
     }
+
+    /// 400: a body that is not JSON, with where it went wrong.
+    #[must_use]
+    pub fn malformed_json(e: &serde_json::Error) -> Self {
+        Self::bad_request(format!("the body is not valid JSON: line {}, column {}: {e}", e.line(), e.column()))
+    }
+
+    /// 500: the server failed (the detail says at what; the request may be retried).
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, detail)
+    }
 }
 
 impl IntoResponse for ApiError {

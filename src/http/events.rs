@@ -127,7 +127,7 @@ fn no_store() -> ApiError {
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("the events could not be stored: {e}"))
+    ApiError::internal(format!("the events could not be stored: {e}"))
 }
 
 /// Store events. All or nothing: if any item is invalid, none is stored and every bad item is named.
@@ -148,9 +148,7 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     security(("bearer" = []))
 )]
 pub async fn post_events(State(state): State<AppState>, AppBytes(body): AppBytes) -> Result<Response, ApiError> {
-    let value: Value = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request(format!("the body is not valid JSON: line {}, column {}: {e}", e.line(), e.column()))
-    })?;
+    let value: Value = serde_json::from_slice(&body).map_err(|e| ApiError::malformed_json(&e))?;
     let items = items(&value)?;
     let max = state.limits().max_batch_points;
     if items.len() > max {

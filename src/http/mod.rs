@@ -115,7 +115,7 @@ async fn overloaded(err: BoxError) -> ApiError {
 
 fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error; the request was not completed").into_response()
+    ApiError::internal("internal error; the request was not completed").into_response()
 }
 
 /// One log line per request (method, route, status, latency; never the query string, which may hold a

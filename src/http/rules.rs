@@ -37,7 +37,6 @@ pub async fn get_rules(
     let at = date_param(&q)?;
     let loaded = state.loaded();
     let rules = loaded.rules.in_force(at).map_err(|e| ApiError::unprocessable(e.to_string()))?;
-    let body = serde_json::to_value(rules.as_ref())
-        .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, format!("rules: {e}")))?;
+    let body = serde_json::to_value(rules.as_ref()).map_err(|e| ApiError::internal(format!("rules: {e}")))?;
     Ok(conditional(&headers, rules.version().as_str(), "application/json", || body))
 }
