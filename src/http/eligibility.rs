@@ -261,15 +261,22 @@ fn parse_pairs(body: &[u8]) -> Option<Vec<[f64; 2]>> {
         return parse_run(inner);
     }
     // The runs joined by commas are `inner`, so all of them parse exactly when `inner` does.
-    let parsed: Vec<Option<Vec<[f64; 2]>>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = runs.iter().map(|r| scope.spawn(move || parse_run(r))).collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
-    });
+    let parsed = each_on_a_thread(runs, parse_run);
     let mut pairs = Vec::with_capacity(parsed.iter().map(|p| p.as_ref().map_or(0, Vec::len)).sum());
     for run in parsed {
         pairs.extend(run?);
     }
     Some(pairs)
+}
+
+/// `f` of every item, each on a scoped thread of its own, answers in item order (a panic in one is
+/// raised again here).
+fn each_on_a_thread<I: Send, R: Send>(items: impl IntoIterator<Item = I>, f: impl Fn(I) -> R + Sync) -> Vec<R> {
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items.into_iter().map(|item| scope.spawn(move || f(item))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    })
 }
 
 /// How many threads to share `items` of batch work (1 below a couple of thousand items).
@@ -474,13 +481,7 @@ fn render_batch(index: &ZoneIndex, points: &[LonLat], at: NaiveDate) -> Result<V
         vec![render(points)?]
     } else {
         let chunk = points.len().div_ceil(threads);
-        std::thread::scope(|s| {
-            let handles: Vec<_> = points.chunks(chunk).map(|c| s.spawn(move || render(c))).collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-                .collect::<Result<Vec<_>, _>>()
-        })?
+        each_on_a_thread(points.chunks(chunk), render).into_iter().collect::<Result<Vec<_>, _>>()?
     };
     let head = BatchAnswer {
         at,
