@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::Error;
 use crate::coord::LonLat;
 use crate::eligibility::PointEligibility;
+use crate::formats::events::FileFormat;
 use crate::formats::points::{self, ColumnChoice, Files, Rejected, ZoneChoice};
 use crate::formats::zonefile::{self, Selection, ZoneFileOptions};
 use crate::zones::{DEFAULT_BORDERLINE_M, IndexOptions, ZoneCatalog, ZoneIndex, ZoneSet, area_m2, date_or_open};
@@ -129,8 +130,14 @@ Each event is identified by its source and id: importing the same file again add
 whose values changed updates its event. Rows are stored in batches, each all or nothing, so an
 interrupted import leaves whole batches and a re-run completes it. Rejected rows (no coordinates, a bad
 number, date or kind, coordinates out of range or swapped, an id repeated in the file, a truncated line)
-are reported as file:line: field: reason, counted, and written to --rejects FILE if given. Only the
-mapped fields are read: address and name columns are never stored.
+are reported as file:line: field: reason (file: feature N: for GeoJSON and FlatGeobuf), counted, and
+written to --rejects FILE if given. Only the mapped fields are read: address and name columns are never
+stored.
+
+Formats, by file name unless --format says: CSV; GeoJSON FeatureCollection (.geojson, .json) and
+newline-delimited GeoJSON (.geojsonl, .ndjson), whose properties are read as columns and whose Point
+geometry gives the coordinates (a feature's id serves as its id); FlatGeobuf (.fgb), in the CRS its
+header names. All are read as streams: memory does not grow with the file.
 
 Fields for --map FIELD=COLUMN: external_id, occurred_on, occurred_at, kind, lon, lat, x, y (with --crs),
 offense, race_ethnicity, agency.
@@ -141,14 +148,19 @@ Examples:
   leadmap import ../shared/data/portland/ppb-drug-offenses-2015-2021.csv --preset ppb
   leadmap import incidents-2012.csv --preset ppb-2012 --rejects bad.csv
   leadmap import referrals.csv --source lead-ops --kind diversion_referral --map external_id=ReferralNo
+  leadmap import contacts.geojson --source outreach --kind social_contact_referral
   leadmap import --data /var/lib/leadmap/events.gpkg calls.csv --source cad --kind arrest --crs EPSG:2269 --map x=X --map y=Y";
 
 /// `leadmap import`.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// CSV files with a header row.
+    /// Event files: CSV with a header row, GeoJSON (.geojson, .json), newline-delimited GeoJSON
+    /// (.geojsonl, .ndjson) or FlatGeobuf (.fgb).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// The files' format, when their names do not say.
+    #[arg(long, value_enum)]
+    pub format: Option<crate::formats::events::FileFormat>,
     /// The store (a GeoPackage file; created if missing).
     #[arg(long, value_name = "FILE", default_value = "leadmap.gpkg")]
     pub data: PathBuf,
@@ -540,7 +552,14 @@ fn import(args: &ImportArgs) -> Result<ExitCode, Error> {
         bar.set_message(name.clone());
         let input = bar.wrap_read(std::io::BufReader::with_capacity(1 << 20, file));
         let base = summary.read;
-        crate::formats::events::read_events_csv(
+        let format = args.format.unwrap_or_else(|| crate::formats::events::FileFormat::from_path(path));
+        // Where a reject is: a line of a CSV or GeoJSON-lines file, a feature of a collection.
+        let place = |n: u64| match format {
+            FileFormat::GeoJson | FileFormat::FlatGeobuf => format!("{name}: feature {n}"),
+            FileFormat::Csv | FileFormat::GeoJsonSeq => format!("{name}:{n}"),
+        };
+        crate::formats::events::read_events(
+            format,
             input,
             &name,
             &opts,
@@ -555,7 +574,7 @@ fn import(args: &ImportArgs) -> Result<ExitCode, Error> {
                 summary.rejected += rejects.len() as u64;
                 for r in rejects {
                     if !args.quiet && shown < 20 {
-                        bar.suspend(|| eprintln!("{name}:{}: {}: {}", r.line, r.field, r.reason));
+                        bar.suspend(|| eprintln!("{}: {}: {}", place(r.line), r.field, r.reason));
                         shown += 1;
                     }
                     if let Some(w) = rejects_out.as_mut() {

@@ -82,7 +82,38 @@ pub enum ImportError {
     },
 }
 
-/// Column positions of each field in one file.
+/// The kinds of event file `leadmap import` reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FileFormat {
+    /// CSV with a header row.
+    Csv,
+    /// A GeoJSON FeatureCollection of Point features (read as a stream, feature by feature).
+    #[value(name = "geojson")]
+    GeoJson,
+    /// Newline-delimited GeoJSON: one Feature per line (`.geojsonl`, `.geojsons`, `.ndjson`).
+    #[value(name = "geojsonseq")]
+    GeoJsonSeq,
+    /// FlatGeobuf with Point geometries.
+    #[value(name = "fgb")]
+    FlatGeobuf,
+}
+
+impl FileFormat {
+    /// The format a file name suggests: `.geojson`/`.json`, `.geojsonl`/`.geojsons`/`.ndjson`/`.jsonl`,
+    /// `.fgb`; anything else is read as CSV.
+    #[must_use]
+    pub fn from_path(path: &std::path::Path) -> Self {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        match ext.as_str() {
+            "geojson" | "json" => Self::GeoJson,
+            "geojsonl" | "geojsons" | "geojsonseq" | "ndjson" | "jsonl" => Self::GeoJsonSeq,
+            "fgb" => Self::FlatGeobuf,
+            _ => Self::Csv,
+        }
+    }
+}
+
+/// Column positions of each field in one file (CSV columns, or feature property names).
 struct Layout {
     columns: HashMap<&'static str, usize>,
     names: Vec<String>,
@@ -114,9 +145,17 @@ fn preset_columns(preset: Option<Preset>) -> Vec<(&'static str, &'static str)> {
 }
 
 impl Layout {
-    fn new(header: &csv::StringRecord, file: &str, opts: &ImportOptions) -> Result<Self, ImportError> {
+    /// The layout of a file whose columns (or properties) are `names`; `geometry`: the rows are features
+    /// with a geometry, in `file_crs` when the file says so (FlatGeobuf).
+    fn new(
+        names: &[String],
+        geometry: bool,
+        file_crs: Option<Crs>,
+        file: &str,
+        opts: &ImportOptions,
+    ) -> Result<Self, ImportError> {
         let setup = |reason: String| ImportError::Setup { file: file.to_owned(), reason };
-        let names: Vec<String> = header.iter().map(|h| h.trim().trim_start_matches('\u{feff}').to_owned()).collect();
+        let names: Vec<String> = names.iter().map(|h| h.trim().trim_start_matches('\u{feff}').to_owned()).collect();
         let find = |col: &str| names.iter().position(|n| n.eq_ignore_ascii_case(col));
         let mut columns = HashMap::new();
         for (field, col) in preset_columns(opts.preset) {
@@ -140,19 +179,22 @@ impl Layout {
                 }
             }
         }
+        let what = if geometry { "property" } else { "column" };
         for (field, col) in &opts.map {
             let field = FIELDS.iter().find(|f| **f == field.as_str()).ok_or_else(|| {
                 setup(format!("--map {field}={col}: unknown field {field:?}; fields: {}", FIELDS.join(", ")))
             })?;
             let i = find(col).ok_or_else(|| {
-                setup(format!("--map {field}={col}: no column {col:?}; columns: {}", names.join(", ")))
+                setup(format!("--map {field}={col}: no {what} {col:?}; {what}s: {}", names.join(", ")))
             })?;
             columns.insert(field, i);
         }
-        let crs =
-            opts.crs.or_else(|| (opts.preset == Some(Preset::Ppb2012)).then(|| Crs::from_epsg(2913).ok()).flatten());
+        let crs = opts
+            .crs
+            .or(file_crs)
+            .or_else(|| (opts.preset == Some(Preset::Ppb2012)).then(|| Crs::from_epsg(2913).ok()).flatten());
         let has = |f: &str| columns.contains_key(f);
-        let coordinates = (has("lon") && has("lat")) || (has("x") && has("y"));
+        let coordinates = geometry || (has("lon") && has("lat")) || (has("x") && has("y"));
         let missing: Vec<&str> = ["external_id", "occurred_on"].into_iter().filter(|f| !has(f)).collect();
         if !missing.is_empty() || !coordinates {
             let mut need: Vec<String> = missing.iter().map(|f| (*f).to_owned()).collect();
@@ -160,17 +202,20 @@ impl Layout {
                 need.push("lon and lat (or x and y with --crs)".into());
             }
             return Err(setup(format!(
-                "no column for {}; columns: {}. Name them with --map FIELD=COLUMN or use --preset",
+                "no {what} for {}; {what}s: {}. Name them with --map FIELD={} or use --preset",
                 need.join(", "),
-                names.join(", ")
+                names.join(", "),
+                what.to_ascii_uppercase(),
             )));
         }
-        if has("x") && !has("lon") && crs.is_none() {
+        if !geometry && has("x") && !has("lon") && crs.is_none() {
             return Err(setup("x/y columns need --crs (e.g. --crs EPSG:2913)".into()));
         }
         let kind = opts.kind.or_else(|| opts.preset.map(|_| EventKind::Arrest));
         if kind.is_none() && !has("kind") {
-            return Err(setup("no kind column: say what these events are with --kind arrest|diversion_referral|social_contact_referral".into()));
+            return Err(setup(format!(
+                "no kind {what}: say what these events are with --kind arrest|diversion_referral|social_contact_referral"
+            )));
         }
         let source = opts.source.clone().or_else(|| {
             opts.preset.map(|p| match p {
@@ -184,33 +229,37 @@ impl Layout {
         Ok(Self { columns, names, kind, source, crs })
     }
 
-    fn get<'r>(&self, rec: &'r csv::StringRecord, field: &str) -> Option<&'r str> {
-        self.columns.get(field).and_then(|&i| rec.get(i)).map(str::trim).filter(|v| !v.is_empty())
-    }
-
     fn column(&self, field: &str) -> String {
         self.columns.get(field).and_then(|&i| self.names.get(i)).cloned().unwrap_or_else(|| field.to_owned())
     }
 
-    /// One row to an event, or the field at fault and why.
-    fn event(&self, rec: &csv::StringRecord, groups: &Groups) -> Result<Event, (String, String)> {
+    /// One row to an event, or the field at fault and why. `value(i)` is the row's value in column `i`;
+    /// `geometry` a feature's point (x, y) in the file's coordinates, or why it has none.
+    fn event<'r>(
+        &self,
+        value: impl Fn(usize) -> Option<&'r str>,
+        geometry: Option<Result<(f64, f64), String>>,
+        groups: &Groups,
+    ) -> Result<Event, (String, String)> {
+        let get =
+            |field: &str| self.columns.get(field).and_then(|&i| value(i)).map(str::trim).filter(|v| !v.is_empty());
         let bad = |field: &str, reason: String| (self.column(field), reason);
-        let external_id = self.get(rec, "external_id").ok_or_else(|| bad("external_id", "no id".into()))?.to_owned();
-        let date_text = self.get(rec, "occurred_on").ok_or_else(|| bad("occurred_on", "no date".into()))?;
+        let external_id = get("external_id").ok_or_else(|| bad("external_id", "no id".into()))?.to_owned();
+        let date_text = get("occurred_on").ok_or_else(|| bad("occurred_on", "no date".into()))?;
         let occurred_on: NaiveDate = parse_row_date(date_text.as_bytes())
             .ok_or_else(|| bad("occurred_on", format!("{date_text:?} is not a date (YYYY-MM-DD or MM/DD/YYYY)")))?;
-        let occurred_at = match self.get(rec, "occurred_at") {
+        let occurred_at = match get("occurred_at") {
             None => None,
             Some(t) => Some(
                 parse_time(t).ok_or_else(|| bad("occurred_at", format!("{t:?} is not a time (HH:MM[:SS] or HHMM)")))?,
             ),
         };
-        let kind = match self.get(rec, "kind") {
+        let kind = match get("kind") {
             Some(k) => k.parse().map_err(|e| bad("kind", e))?,
             None => self.kind.ok_or_else(|| bad("kind", "no kind".into()))?,
         };
         let number = |field: &str| -> Result<Option<f64>, (String, String)> {
-            self.get(rec, field)
+            get(field)
                 .map(|v| {
                     v.parse::<f64>()
                         .ok()
@@ -219,27 +268,30 @@ impl Layout {
                 })
                 .transpose()
         };
-        let point = if self.columns.contains_key("lon") {
-            match (number("lon")?, number("lat")?) {
+        let projected = |x: f64, y: f64, field: &str| match self.crs {
+            Some(crs) => {
+                let (lon, lat) = crs.to_lon_lat(x, y);
+                LonLat::new(lon, lat).map_err(|e| bad(field, format!("EPSG:{} ({x}, {y}) -> {e}", crs.code())))
+            }
+            None => LonLat::new(x, y).map_err(|e| bad(field, e.to_string())),
+        };
+        let point = match geometry {
+            Some(Ok((x, y))) => projected(x, y, "geometry")?,
+            // A feature without a point may still carry coordinates as properties.
+            Some(Err(reason)) if !self.columns.contains_key("lon") => return Err(("geometry".into(), reason)),
+            _ if self.columns.contains_key("lon") => match (number("lon")?, number("lat")?) {
                 (Some(lon), Some(lat)) => LonLat::new(lon, lat).map_err(|e| bad("lon", e.to_string()))?,
                 _ => return Err(bad("lon", "no coordinates".into())),
-            }
-        } else {
-            match (number("x")?, number("y")?, self.crs) {
-                (Some(x), Some(y), Some(crs)) => {
-                    let (lon, lat) = crs.to_lon_lat(x, y);
-                    LonLat::new(lon, lat).map_err(|e| bad("x", format!("EPSG:{} ({x}, {y}) -> {e}", crs.code())))?
-                }
+            },
+            _ => match (number("x")?, number("y")?) {
+                (Some(x), Some(y)) => projected(x, y, "x")?,
                 _ => return Err(bad("x", "no coordinates".into())),
-            }
+            },
         };
-        let offense = Offense::parse(self.get(rec, "offense").unwrap_or("unknown"));
-        let race_ethnicity = self
-            .get(rec, "race_ethnicity")
-            .map(|g| groups.parse(g))
-            .transpose()
-            .map_err(|e| bad("race_ethnicity", e))?;
-        let agency = self.get(rec, "agency").map(str::to_owned);
+        let offense = Offense::parse(get("offense").unwrap_or("unknown"));
+        let race_ethnicity =
+            get("race_ethnicity").map(|g| groups.parse(g)).transpose().map_err(|e| bad("race_ethnicity", e))?;
+        let agency = get("agency").map(str::to_owned);
         Ok(Event {
             kind,
             occurred_on,
@@ -262,6 +314,79 @@ fn parse_time(t: &str) -> Option<NaiveTime> {
     })
 }
 
+/// Collects rows into batches for the sink: every format's rows go through here, so a repeated id is
+/// caught the same way in each.
+struct Batcher<S> {
+    seen: HashMap<String, u64>,
+    events: Vec<Event>,
+    rejects: Vec<Rejected>,
+    read: u64,
+    batch: usize,
+    sink: S,
+    /// The name of the id column, for repeated-id rejects.
+    id_column: String,
+    /// What a row's number counts: `line` or `feature`.
+    unit: &'static str,
+}
+
+impl<S> Batcher<S> {
+    fn new(batch: usize, sink: S, layout: &Layout, unit: &'static str) -> Self {
+        Self {
+            seen: HashMap::new(),
+            events: Vec::with_capacity(batch),
+            rejects: Vec::new(),
+            read: 0,
+            batch,
+            sink,
+            id_column: layout.column("external_id"),
+            unit,
+        }
+    }
+
+    /// One row read at `line` (its raw fields from `fields`, for a rejects file).
+    fn row<E>(
+        &mut self,
+        line: u64,
+        result: Result<Event, (String, String)>,
+        fields: impl FnOnce() -> Vec<String>,
+    ) -> Result<(), E>
+    where
+        S: FnMut(Vec<Event>, Vec<Rejected>, u64) -> Result<(), E>,
+    {
+        self.read += 1;
+        match result {
+            Err((field, reason)) => self.rejects.push(Rejected { line, field, reason, fields: fields() }),
+            Ok(event) => {
+                if let Some(first) = self.seen.get(&event.external_id) {
+                    let reason =
+                        format!("id {:?} already read at {} {first}; one event per id", event.external_id, self.unit);
+                    self.rejects.push(Rejected { line, field: self.id_column.clone(), reason, fields: fields() });
+                } else {
+                    self.seen.insert(event.external_id.clone(), line);
+                    self.events.push(event);
+                }
+            }
+        }
+        if self.events.len() >= self.batch {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// A problem that ends the file (counted as a read row).
+    fn fatal(&mut self, line: u64, reason: String) {
+        self.read += 1;
+        self.rejects.push(Rejected { line, field: "record".into(), reason, fields: Vec::new() });
+    }
+
+    fn flush<E>(&mut self) -> Result<(), E>
+    where
+        S: FnMut(Vec<Event>, Vec<Rejected>, u64) -> Result<(), E>,
+    {
+        (self.sink)(std::mem::take(&mut self.events), std::mem::take(&mut self.rejects), self.read)
+    }
+}
+
 /// Reads `input` (named `file` in messages) in batches of `batch` rows, calling `sink` with each batch's
 /// events and rejected rows (which includes a repeated id within the file, naming the first line). The
 /// CSV line of each reject is where its record starts (the header is line 1).
@@ -270,63 +395,364 @@ pub fn read_events_csv<E: From<ImportError>>(
     file: &str,
     opts: &ImportOptions,
     batch: usize,
-    mut sink: impl FnMut(Vec<Event>, Vec<Rejected>, u64) -> Result<(), E>,
+    sink: impl FnMut(Vec<Event>, Vec<Rejected>, u64) -> Result<(), E>,
 ) -> Result<(), E> {
     let io = |e: csv::Error| ImportError::Io { file: file.to_owned(), source: std::io::Error::other(e.to_string()) };
     let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(input);
     let header = rdr.headers().map_err(io)?.clone();
-    let layout = Layout::new(&header, file, opts)?;
-    let mut seen: HashMap<String, u64> = HashMap::new();
-    let (mut events, mut rejects, mut read) = (Vec::with_capacity(batch), Vec::new(), 0u64);
+    let layout = Layout::new(&header.iter().map(str::to_owned).collect::<Vec<_>>(), false, None, file, opts)?;
+    let mut out = Batcher::new(batch, sink, &layout, "line");
     let mut rec = csv::StringRecord::new();
     loop {
-        let more = match rdr.read_record(&mut rec) {
-            Ok(more) => more,
+        match rdr.read_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
             Err(e) => {
                 // A broken record (bad UTF-8, an unterminated quote): name it and stop this file.
-                let line = e.position().map_or(0, csv::Position::line);
-                rejects.push(Rejected { line, field: "record".into(), reason: e.to_string(), fields: Vec::new() });
-                read += 1;
-                false
+                out.fatal(e.position().map_or(0, csv::Position::line), e.to_string());
+                break;
             }
-        };
-        if !more {
-            break;
         }
-        read += 1;
         let line = rec.position().map_or(0, csv::Position::line);
-        let reject = |field: String, reason: String| Rejected {
-            line,
-            field,
-            reason,
-            fields: rec.iter().map(str::to_owned).collect(),
+        let result = if rec.len() == header.len() {
+            layout.event(|i| rec.get(i), None, &opts.groups)
+        } else {
+            let reason =
+                format!("{} fields where the header has {} (a truncated or malformed line)", rec.len(), header.len());
+            Err(("record".into(), reason))
         };
-        if rec.len() == header.len() {
-            match layout.event(&rec, &opts.groups) {
-                Err((field, reason)) => rejects.push(reject(field, reason)),
-                Ok(event) => {
-                    if let Some(first) = seen.get(&event.external_id) {
-                        rejects.push(reject(
-                            layout.column("external_id"),
-                            format!("id {:?} already read at line {first}; one event per id", event.external_id),
-                        ));
-                    } else {
-                        seen.insert(event.external_id.clone(), line);
-                        events.push(event);
+        out.row(line, result, || rec.iter().map(str::to_owned).collect())?;
+    }
+    out.flush()
+}
+
+/// A GeoJSON feature as read: anything may be missing or of the wrong type (it is then rejected, not
+/// fatal).
+#[derive(serde::Deserialize)]
+struct RawFeature {
+    #[serde(default)]
+    id: Value,
+    #[serde(default)]
+    geometry: Value,
+    #[serde(default)]
+    properties: Value,
+}
+
+impl RawFeature {
+    /// The point (x, y) of a Point geometry, or why there is none.
+    fn point(&self) -> Result<(f64, f64), String> {
+        match self.geometry.get("type").and_then(Value::as_str) {
+            Some("Point") => {}
+            Some(other) => return Err(format!("geometry is a {other}, not a Point")),
+            None if self.geometry.is_null() => return Err("no coordinates (the geometry is null)".into()),
+            None => return Err("geometry has no type".into()),
+        }
+        match self.geometry.get("coordinates").and_then(Value::as_array).map(Vec::as_slice) {
+            Some([x, y, ..]) => match (x.as_f64(), y.as_f64()) {
+                (Some(x), Some(y)) => Ok((x, y)),
+                _ => Err("coordinates are not numbers".into()),
+            },
+            _ => Err("a Point needs [lon, lat] coordinates".into()),
+        }
+    }
+
+    /// The property names, with the feature's `id` as a property `id` when it has none of that name.
+    fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> =
+            self.properties.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+        if !self.id.is_null() && !names.iter().any(|n| n == "id") {
+            names.push("id".into());
+        }
+        names
+    }
+
+    /// The values of the properties `names`, as text.
+    fn values(&self, names: &[String]) -> Vec<Option<String>> {
+        let props = self.properties.as_object();
+        names
+            .iter()
+            .map(|n| {
+                let v = props.and_then(|m| m.get(n)).or_else(|| (n == "id").then_some(&self.id));
+                match v? {
+                    Value::Null => None,
+                    Value::String(s) => Some(s.clone()),
+                    other => Some(other.to_string()),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Feeds features to a row function as the layout (made from the first feature) reads them.
+struct FeatureRows<'a, S> {
+    file: &'a str,
+    /// What a feature's number counts: `feature` (a collection) or `line` (one feature per line).
+    unit: &'static str,
+    opts: &'a ImportOptions,
+    layout: Option<Layout>,
+    out: Option<Batcher<S>>,
+    batch: usize,
+    sink: Option<S>,
+}
+
+impl<'a, S> FeatureRows<'a, S> {
+    fn new(file: &'a str, unit: &'static str, opts: &'a ImportOptions, batch: usize, sink: S) -> Self {
+        Self { file, unit, opts, layout: None, out: None, batch, sink: Some(sink) }
+    }
+
+    fn feature<E: From<ImportError>>(&mut self, number: u64, f: &RawFeature) -> Result<(), E>
+    where
+        S: FnMut(Vec<Event>, Vec<Rejected>, u64) -> Result<(), E>,
+    {
+        if self.layout.is_none() {
+            let layout = Layout::new(&f.names(), true, None, self.file, self.opts)?;
+            let sink = self.sink.take().ok_or_else(|| ImportError::Setup {
+                file: self.file.to_owned(),
+                reason: "internal: features after the end".into(),
+            })?;
+            self.out = Some(Batcher::new(self.batch, sink, &layout, self.unit));
+            self.layout = Some(layout);
+        }
+        let (Some(layout), Some(out)) = (&self.layout, &mut self.out) else { return Ok(()) };
+        let values = f.values(&layout.names);
+        let result = layout.event(|i| values.get(i).and_then(Option::as_deref), Some(f.point()), &self.opts.groups);
+        out.row(number, result, || {
+            let mut fields: Vec<String> = values.iter().map(|v| v.clone().unwrap_or_default()).collect();
+            fields.push(f.geometry.to_string());
+            fields
+        })
+    }
+
+    fn fatal(&mut self, number: u64, reason: String) {
+        if let Some(out) = &mut self.out {
+            out.fatal(number, reason);
+        }
+    }
+
+    fn finish<E>(mut self) -> Result<u64, E>
+    where
+        S: FnMut(Vec<Event>, Vec<Rejected>, u64) -> Result<(), E>,
+    {
+        match &mut self.out {
+            Some(out) => {
+                out.flush()?;
+                Ok(out.read)
+            }
+            None => Ok(0),
+        }
+    }
+}
+
+/// Reads a GeoJSON FeatureCollection of Point features from `input` as a stream (memory stays flat
+/// however many features), like [`read_events_csv`]; the "line" of a reject is the feature's number.
+/// Properties name the fields as CSV columns do; a feature's `id` serves as its `id` property.
+pub fn read_events_geojson<E: From<ImportError>>(
+    input: impl Read,
+    file: &str,
+    opts: &ImportOptions,
+    batch: usize,
+    sink: impl FnMut(Vec<Event>, Vec<Rejected>, u64) -> Result<(), E>,
+) -> Result<(), E> {
+    use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    /// Visits the top-level object, streaming its `features`.
+    struct Collection<'f, F>(&'f mut F);
+    /// Visits the `features` array, one feature at a time.
+    struct Features<'f, F>(&'f mut F);
+
+    impl<'de, F: FnMut(RawFeature) -> Result<(), ()>> Visitor<'de> for Collection<'_, F> {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a GeoJSON FeatureCollection")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+            let mut features = false;
+            while let Some(key) = map.next_key::<String>()? {
+                match key.as_str() {
+                    "features" => {
+                        map.next_value_seed(Features(&mut *self.0))?;
+                        features = true;
+                    }
+                    "type" => {
+                        let t: String = map.next_value()?;
+                        if t != "FeatureCollection" {
+                            return Err(A::Error::custom(format!(
+                                "the file is a GeoJSON {t}; leadmap imports a FeatureCollection of Point features"
+                            )));
+                        }
+                    }
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
                     }
                 }
             }
-        } else {
-            rejects.push(reject(
-                "record".into(),
-                format!("{} fields where the header has {} (a truncated or malformed line)", rec.len(), header.len()),
-            ));
-        }
-        if events.len() >= batch {
-            sink(std::mem::take(&mut events), std::mem::take(&mut rejects), read)?;
+            Ok(features)
         }
     }
-    sink(events, rejects, read)
+    impl<'de, F: FnMut(RawFeature) -> Result<(), ()>> DeserializeSeed<'de> for Features<'_, F> {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+    impl<'de, F: FnMut(RawFeature) -> Result<(), ()>> Visitor<'de> for Features<'_, F> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array of features")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while let Some(feature) = seq.next_element::<RawFeature>()? {
+                (self.0)(feature).map_err(|()| A::Error::custom("stopped"))?;
+            }
+            Ok(())
+        }
+    }
+
+    let mut rows = FeatureRows::new(file, "feature", opts, batch, sink);
+    let (mut number, mut stopped) = (0u64, None);
+    let mut each = |f: RawFeature| {
+        number += 1;
+        rows.feature(number, &f).map_err(|e| stopped = Some(e))
+    };
+    let mut de = serde_json::Deserializer::from_reader(input);
+    let parsed = serde::Deserializer::deserialize_map(&mut de, Collection(&mut each));
+    if let Some(e) = stopped {
+        return Err(e);
+    }
+    let bad = |reason: String| ImportError::Setup { file: file.to_owned(), reason };
+    match parsed {
+        Ok(true) => {}
+        Ok(false) => return Err(bad("not a FeatureCollection (no \"features\" array)".into()).into()),
+        Err(e) if number == 0 => {
+            return Err(
+                bad(format!("not a GeoJSON FeatureCollection: line {}, column {}: {e}", e.line(), e.column())).into()
+            );
+        }
+        // Features already read stay read; the broken one ends the file, named like a CSV record.
+        Err(e) => rows.fatal(number + 1, format!("malformed JSON at line {}, column {}: {e}", e.line(), e.column())),
+    }
+    rows.finish().map(|_| ())
+}
+
+/// Reads newline-delimited GeoJSON (one Feature per line; RFC 8142's record separators allowed), like
+/// [`read_events_csv`]; the line of a reject is its line in the file.
+pub fn read_events_geojsonseq<E: From<ImportError>>(
+    input: impl Read,
+    file: &str,
+    opts: &ImportOptions,
+    batch: usize,
+    sink: impl FnMut(Vec<Event>, Vec<Rejected>, u64) -> Result<(), E>,
+) -> Result<(), E> {
+    use std::io::BufRead;
+    let mut rows = FeatureRows::new(file, "line", opts, batch, sink);
+    let mut input = std::io::BufReader::new(input);
+    let (mut line, mut text) = (0u64, String::new());
+    loop {
+        text.clear();
+        match input.read_line(&mut text) {
+            Ok(0) => break,
+            Ok(_) => line += 1,
+            Err(source) => {
+                if line == 0 {
+                    return Err(ImportError::Io { file: file.to_owned(), source }.into());
+                }
+                rows.fatal(line + 1, format!("cannot read: {source}"));
+                break;
+            }
+        }
+        let record = text.trim_matches(|c: char| c.is_whitespace() || c == '\u{1e}');
+        if record.is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<RawFeature>(record) {
+            Ok(f) => rows.feature(line, &f)?,
+            Err(e) if rows.layout.is_none() => {
+                return Err(ImportError::Setup {
+                    file: file.to_owned(),
+                    reason: format!("line {line}: not a GeoJSON Feature: {e}"),
+                }
+                .into());
+            }
+            Err(e) => {
+                if let Some(out) = &mut rows.out {
+                    out.row(line, Err(("record".into(), format!("not a GeoJSON Feature: {e}"))), || {
+                        vec![record.to_owned()]
+                    })?;
+                }
+            }
+        }
+    }
+    rows.finish().map(|_| ())
+}
+
+/// Reads a FlatGeobuf file of Point features in file order, like [`read_events_csv`]; the "line" of a
+/// reject is the feature's number. The file's CRS (from its header) is used unless `--crs` says otherwise.
+pub fn read_events_fgb<E: From<ImportError>>(
+    input: impl Read,
+    file: &str,
+    opts: &ImportOptions,
+    batch: usize,
+    sink: impl FnMut(Vec<Event>, Vec<Rejected>, u64) -> Result<(), E>,
+) -> Result<(), E> {
+    use flatgeobuf::{FallibleStreamingIterator, FgbReader};
+    use geozero::{FeatureProperties, ToGeo};
+    let bad = |reason: String| ImportError::Setup { file: file.to_owned(), reason };
+    let fgb = FgbReader::open(input).map_err(|e| bad(format!("not a FlatGeobuf file: {e}")))?;
+    let header = fgb.header();
+    let names: Vec<String> =
+        header.columns().map(|cols| cols.iter().map(|c| c.name().to_owned()).collect()).unwrap_or_default();
+    let file_crs = match header.crs().map(|c| c.code()) {
+        None | Some(0 | 4326) => None,
+        Some(code) if opts.crs.is_some() => Crs::from_epsg(code.cast_unsigned()).ok(),
+        Some(code) => Some(Crs::from_epsg(code.cast_unsigned()).map_err(|e| {
+            bad(format!(
+                "the file's CRS is EPSG:{code}, which leadmap cannot transform ({e}); reproject it to EPSG:4326"
+            ))
+        })?),
+    };
+    let layout = Layout::new(&names, true, file_crs, file, opts)?;
+    let mut out = Batcher::new(batch, sink, &layout, "feature");
+    let mut iter = fgb.select_all_seq().map_err(|e| bad(format!("cannot read features: {e}")))?;
+    let mut number = 0u64;
+    loop {
+        let feature = match iter.next() {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                out.fatal(number + 1, format!("cannot read feature: {e}"));
+                break;
+            }
+        };
+        number += 1;
+        let props = feature.properties().unwrap_or_default();
+        let values: Vec<Option<&str>> = layout.names.iter().map(|n| props.get(n).map(String::as_str)).collect();
+        let point = match feature.to_geo() {
+            Ok(geo::Geometry::Point(p)) => Ok((p.x(), p.y())),
+            Ok(geo::Geometry::MultiPoint(mp)) if mp.0.len() == 1 => Ok((mp.0[0].x(), mp.0[0].y())),
+            Ok(_) => Err("geometry is not a Point".to_owned()),
+            Err(e) => Err(format!("no coordinates ({e})")),
+        };
+        let result = layout.event(|i| values.get(i).copied().flatten(), Some(point), &opts.groups);
+        out.row(number, result, || values.iter().map(|v| v.unwrap_or_default().to_owned()).collect())?;
+    }
+    out.flush()
+}
+
+/// Reads an event file of any [`FileFormat`] (see [`read_events_csv`]).
+pub fn read_events<E: From<ImportError>>(
+    format: FileFormat,
+    input: impl Read,
+    file: &str,
+    opts: &ImportOptions,
+    batch: usize,
+    sink: impl FnMut(Vec<Event>, Vec<Rejected>, u64) -> Result<(), E>,
+) -> Result<(), E> {
+    match format {
+        FileFormat::Csv => read_events_csv(input, file, opts, batch, sink),
+        FileFormat::GeoJson => read_events_geojson(input, file, opts, batch, sink),
+        FileFormat::GeoJsonSeq => read_events_geojsonseq(input, file, opts, batch, sink),
+        FileFormat::FlatGeobuf => read_events_fgb(input, file, opts, batch, sink),
+    }
 }
 
 /// The properties of a stored event as GeoJSON.

@@ -260,3 +260,202 @@ fn events_export_writes_what_the_store_holds_with_filters() {
     let out = leadmap(&["events", "export", "--data", dir.path().join("none.gpkg").to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such store"));
 }
+
+/// Rows of the stored events, for comparing stores: identity, values, zone and cell.
+fn stored_rows(store: &Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(store).unwrap();
+    strings(
+        &conn,
+        "SELECT concat_ws('|', source, external_id, kind, occurred_on, occurred_at, printf('%.12f', lon),
+            printf('%.12f', lat), offense, race_ethnicity, agency, zone, h3_res15) FROM events ORDER BY external_id",
+    )
+}
+
+/// A FlatGeobuf file of points in `crs` with string columns `columns`, one row of values per point.
+fn write_fgb(path: &Path, crs: i32, columns: &[&str], rows: &[((f64, f64), Vec<String>)]) {
+    use flatgeobuf::{ColumnType, FgbCrs, FgbWriter, FgbWriterOptions, GeometryType};
+    use geozero::{ColumnValue, PropertyProcessor};
+    let options = FgbWriterOptions { crs: FgbCrs { code: crs, ..FgbCrs::default() }, ..FgbWriterOptions::default() };
+    let mut fgb = FgbWriter::create_with_options("events", GeometryType::Point, options).unwrap();
+    for c in columns {
+        fgb.add_column(c, ColumnType::String, |_, _| {});
+    }
+    fgb.add_column("count", ColumnType::Int, |_, _| {});
+    for ((x, y), values) in rows {
+        fgb.add_feature_geom(geo::Geometry::Point(geo::Point::new(*x, *y)), |f| {
+            for (i, (c, v)) in columns.iter().zip(values).enumerate() {
+                if !v.is_empty() {
+                    f.property(i, c, &ColumnValue::String(v)).unwrap();
+                }
+            }
+            f.property(columns.len(), "count", &ColumnValue::Int(7)).unwrap();
+        })
+        .unwrap();
+    }
+    fgb.write(&mut std::fs::File::create(path).unwrap()).unwrap();
+}
+
+#[test]
+fn geojson_geojsonseq_and_flatgeobuf_imports_store_what_the_csv_import_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let import = |file: &str, store: &str| {
+        let out = leadmap(&["import", file, "--source", "t", "--data", store, "--json"]);
+        assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
+        summary(&out)
+    };
+    let groups = ["white", "black", "hispanic_latino", "", "unknown"];
+    let kinds = ["arrest", "diversion_referral", "social_contact_referral"];
+    let mut csv_text = String::from("id,date,time,kind,lon,lat,offense,race_ethnicity,agency\n");
+    let mut fgb_rows = Vec::new();
+    for i in 0..300u32 {
+        let (lon, lat) = (-122.70 + f64::from(i % 17) * 0.0031, 45.50 + f64::from(i % 13) * 0.0029);
+        let values = [
+            format!("case-{i:04}"),
+            format!("2018-{:02}-{:02}", 1 + i % 12, 1 + i % 28),
+            if i % 4 == 0 { String::new() } else { format!("{:02}:{:02}:00", i % 24, i % 60) },
+            kinds[i as usize % 3].to_owned(),
+            (if i % 5 == 0 { "SQ" } else { "PCS" }).to_owned(),
+            groups[i as usize % 5].to_owned(),
+            "PPB".to_owned(),
+        ];
+        writeln!(
+            csv_text,
+            "{},{},{},{},{lon},{lat},{},{},{}",
+            values[0], values[1], values[2], values[3], values[4], values[5], values[6]
+        )
+        .unwrap();
+        fgb_rows.push(((lon, lat), values.to_vec()));
+    }
+    std::fs::write(p("in.csv"), csv_text).unwrap();
+    assert_eq!(import(&p("in.csv"), &p("a.gpkg"))["imported"], 300);
+    let expected = stored_rows(Path::new(&p("a.gpkg")));
+
+    // GeoJSON as `leadmap events export` writes it (its `id` property is the store's, `external_id` the
+    // source's: the import takes external_id by name).
+    let out = leadmap(&["events", "export", "--data", &p("a.gpkg"), "-o", &p("out.geojson")]);
+    assert!(out.status.success());
+    assert_eq!(import(&p("out.geojson"), &p("b.gpkg"))["imported"], 300);
+    assert_eq!(stored_rows(Path::new(&p("b.gpkg"))), expected, "GeoJSON import");
+
+    // The same features, one per line.
+    let fc: Value = serde_json::from_str(&std::fs::read_to_string(p("out.geojson")).unwrap()).unwrap();
+    let lines: Vec<String> = fc["features"].as_array().unwrap().iter().map(Value::to_string).collect();
+    std::fs::write(p("out.geojsonl"), lines.join("\n") + "\n").unwrap();
+    assert_eq!(import(&p("out.geojsonl"), &p("c.gpkg"))["imported"], 300);
+    assert_eq!(stored_rows(Path::new(&p("c.gpkg"))), expected, "GeoJSON lines import");
+
+    // FlatGeobuf with typed columns (an integer column is read and ignored).
+    let columns = ["id", "date", "time", "kind", "offense", "race_ethnicity", "agency"];
+    write_fgb(Path::new(&p("in.fgb")), 4326, &columns, &fgb_rows);
+    let s = import(&p("in.fgb"), &p("d.gpkg"));
+    assert_eq!((s["read"].as_u64(), s["imported"].as_u64()), (Some(300), Some(300)));
+    assert_eq!(stored_rows(Path::new(&p("d.gpkg"))), expected, "FlatGeobuf import");
+    // And again: nothing new.
+    let s = import(&p("in.fgb"), &p("d.gpkg"));
+    assert_eq!((s["imported"].as_u64(), s["unchanged"].as_u64()), (Some(0), Some(300)));
+}
+
+#[test]
+fn flatgeobuf_in_state_plane_is_transformed_by_its_header_crs() {
+    // EPSG:2913 points and pyproj's lon/lat for them (geodata/fixtures/reference/projection.csv).
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata/fixtures/reference/projection.csv");
+    let mut rdr = csv::Reader::from_path(fixture).unwrap();
+    let mut rows = Vec::new();
+    let mut expected = BTreeMap::new();
+    for (i, rec) in rdr.records().map(Result::unwrap).filter(|r| &r[0] == "2913").enumerate() {
+        let v: Vec<f64> = (1..5).map(|k| rec[k].parse().unwrap()).collect();
+        let id = format!("p{i:03}");
+        expected.insert(id.clone(), (v[2], v[3]));
+        rows.push(((v[0], v[1]), vec![id, "2012-03-04".to_owned()]));
+    }
+    assert!(rows.len() > 100);
+    let dir = tempfile::tempdir().unwrap();
+    let (fgb, store) = (dir.path().join("sp.fgb"), dir.path().join("s.gpkg"));
+    write_fgb(&fgb, 2913, &["id", "date"], &rows);
+    // No --crs and no preset: the CRS comes from the file's header only.
+    let out = leadmap(&[
+        "import",
+        fgb.to_str().unwrap(),
+        "--source",
+        "sp",
+        "--kind",
+        "arrest",
+        "--data",
+        store.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(summary(&out)["imported"].as_u64(), Some(rows.len() as u64));
+    let conn = rusqlite::Connection::open(&store).unwrap();
+    let mut stmt = conn.prepare("SELECT external_id, lon, lat FROM events").unwrap();
+    let got: Vec<(String, f64, f64)> =
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect();
+    assert_eq!(got.len(), rows.len());
+    for (id, lon, lat) in got {
+        let (elon, elat) = expected[&id];
+        // 1e-9 degrees is about 0.1 mm: centimetre-exact with room to spare.
+        assert!((lon - elon).abs() < 1e-9 && (lat - elat).abs() < 1e-9, "{id}: ({lon}, {lat}) vs ({elon}, {elat})");
+    }
+}
+
+#[test]
+fn bad_features_are_rejected_by_feature_number_and_the_rest_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("bad.geojson");
+    let feature = |id: &str, date: &str, geometry: &str| {
+        format!(
+            r#"{{"type":"Feature","properties":{{"id":"{id}","date":"{date}","kind":"arrest"}},"geometry":{geometry}}}"#
+        )
+    };
+    let point = r#"{"type":"Point","coordinates":[-122.6793,45.5189]}"#;
+    let features = [
+        feature("f1", "2018-06-01", point),
+        feature("f2", "2018-06-01", "null"),
+        feature("f3", "2018-06-01", r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}"#),
+        feature("f4", "2018-02-30", point),
+        feature("f1", "2018-06-02", point),
+        feature("f6", "2018-06-01", r#"{"type":"Point","coordinates":[45.5189,-122.6793]}"#),
+        feature("f7", "2018-06-01", point),
+    ];
+    std::fs::write(
+        &input,
+        format!(r#"{{"type":"FeatureCollection","features":[{},{{"type":"Feat"#, features.join(",\n")),
+    )
+    .unwrap();
+    let (store, rejects) = (dir.path().join("s.gpkg"), dir.path().join("r.csv"));
+    let out = leadmap(&[
+        "import",
+        input.to_str().unwrap(),
+        "--source",
+        "t",
+        "--data",
+        store.to_str().unwrap(),
+        "--json",
+        "--rejects",
+        rejects.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let s = summary(&out);
+    assert_eq!((s["read"].as_u64(), s["imported"].as_u64(), s["rejected"].as_u64()), (Some(8), Some(2), Some(6)));
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_path(&rejects).unwrap();
+    let got: Vec<(String, String, String)> =
+        rdr.records().map(Result::unwrap).map(|r| (r[1].to_owned(), r[2].to_owned(), r[3].to_owned())).collect();
+    let expect = [
+        ("2", "geometry", "the geometry is null"),
+        ("3", "geometry", "Polygon, not a Point"),
+        ("4", "date", "not a date"),
+        ("5", "id", "already read at feature 1"),
+        ("6", "geometry", "swap"),
+        ("8", "record", "malformed JSON"),
+    ];
+    assert_eq!(got.len(), expect.len(), "{got:?}");
+    for ((line, field, reason), (el, ef, er)) in got.iter().zip(expect) {
+        assert_eq!((line.as_str(), field.as_str()), (el, ef), "{reason}");
+        assert!(reason.contains(er), "{line}: {reason:?} should say {er:?}");
+    }
+    let conn = rusqlite::Connection::open(&store).unwrap();
+    assert_eq!(strings(&conn, "SELECT external_id FROM events ORDER BY 1"), ["f1", "f7"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad.geojson: feature 3: geometry"), "{stderr}");
+}
