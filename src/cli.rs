@@ -481,11 +481,11 @@ fn demo_store(zones: &ZoneCatalog) -> Result<crate::store::gpkg::GpkgStore, Erro
         "built-in demo events",
         &opts,
         20_000,
-        |events, rejects, _| -> Result<(), Error> {
-            if let Some(r) = rejects.first() {
+        |batch| -> Result<(), Error> {
+            if let Some(r) = batch.rejects.first() {
                 return Err(Error::Usage(format!("built-in demo events: line {}: {}: {}", r.line, r.field, r.reason)));
             }
-            let placed: Vec<_> = events.into_iter().map(|e| crate::events::place(e, zones)).collect();
+            let placed: Vec<_> = batch.events.into_iter().map(|e| crate::events::place(e, zones)).collect();
             stored += store.upsert(&placed)?.inserted;
             Ok(())
         },
@@ -538,6 +538,7 @@ fn import(args: &ImportArgs) -> Result<ExitCode, Error> {
         crs,
         map,
         groups: crate::events::Groups::default(),
+        keep_rows: args.rejects.is_some(),
     };
     let catalog = load_catalog(&args.zones)?;
     let mut store = crate::store::gpkg::GpkgStore::open(&args.data)?;
@@ -551,47 +552,67 @@ fn import(args: &ImportArgs) -> Result<ExitCode, Error> {
         let bar = progress_bar(len, args.quiet || args.json);
         bar.set_message(name.clone());
         let input = bar.wrap_read(std::io::BufReader::with_capacity(1 << 20, file));
-        let base = summary.read;
-        let format = args.format.unwrap_or_else(|| crate::formats::events::FileFormat::from_path(path));
+        let format = args.format.unwrap_or_else(|| FileFormat::from_path(path));
         // Where a reject is: a line of a CSV or GeoJSON-lines file, a feature of a collection.
-        let place = |n: u64| match format {
-            FileFormat::GeoJson | FileFormat::FlatGeobuf => format!("{name}: feature {n}"),
-            FileFormat::Csv | FileFormat::GeoJsonSeq => format!("{name}:{n}"),
+        let (unit, place) = match format {
+            FileFormat::GeoJson | FileFormat::FlatGeobuf => ("feature", format!("{name}: feature ")),
+            FileFormat::Csv | FileFormat::GeoJsonSeq => ("line", format!("{name}:")),
         };
-        crate::formats::events::read_events(
-            format,
-            input,
-            &name,
-            &opts,
-            args.batch,
-            |events, rejects, read| -> Result<(), Error> {
-                let placed: Vec<_> = events.into_iter().map(|e| crate::events::place(e, &catalog)).collect();
-                let outcome = store.upsert(&placed)?;
-                summary.read = base + read;
-                summary.imported += outcome.inserted;
-                summary.updated += outcome.updated;
-                summary.unchanged += outcome.unchanged;
-                summary.rejected += rejects.len() as u64;
-                for r in rejects {
-                    if !args.quiet && shown < 20 {
-                        bar.suspend(|| eprintln!("{}: {}: {}", place(r.line), r.field, r.reason));
-                        shown += 1;
-                    }
-                    if let Some(w) = rejects_out.as_mut() {
-                        w.write(std::slice::from_ref(&name), &[], r);
-                    }
+        let source = opts.source.clone().unwrap_or_default();
+        let run = store.begin_import(&name, &source)?;
+        let base = summary.read;
+        let mut file_outcome = crate::store::BatchOutcome::default();
+        let mut file_rejected = 0u64;
+        let mut on_batch = |batch: PlacedBatch| -> Result<(), Error> {
+            let PlacedBatch { rows, raw, mut rejects, read, id_column } = batch;
+            let (outcome, repeats) = store.import_batch(run, &rows)?;
+            for r in repeats {
+                let row = &rows[r.index];
+                rejects.push(Rejected {
+                    line: row.line,
+                    field: id_column.clone(),
+                    reason: format!(
+                        "id {:?} already read at {unit} {}; one event per id",
+                        row.placed.event.external_id, r.first_line
+                    ),
+                    fields: raw.get(r.index).cloned().unwrap_or_default(),
+                });
+            }
+            rejects.sort_by_key(|r| r.line);
+            file_outcome += outcome;
+            file_rejected += rejects.len() as u64;
+            summary.read = base + read;
+            summary.imported += outcome.inserted;
+            summary.updated += outcome.updated;
+            summary.unchanged += outcome.unchanged;
+            summary.rejected += rejects.len() as u64;
+            for r in rejects {
+                if !args.quiet && shown < 20 {
+                    bar.suspend(|| eprintln!("{place}{}: {}: {}", r.line, r.field, r.reason));
+                    shown += 1;
                 }
-                Ok(())
-            },
-        )?;
+                if let Some(w) = rejects_out.as_mut() {
+                    w.write(std::slice::from_ref(&name), &[], r);
+                }
+            }
+            Ok(())
+        };
+        import_pipeline(format, input, &name, &opts, args.batch, &catalog, &mut on_batch)?;
+        store.finish_import(run, &file_outcome, file_rejected)?;
         bar.finish_and_clear();
     }
     if let Some(w) = rejects_out {
         w.finish()?;
     }
     summary.stored = store.count()?;
+    report_import(args, &summary, shown)?;
+    Ok(if summary.rejected > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })
+}
+
+/// Prints the end-of-import summary: JSON on stdout with `--json`, a line on stderr otherwise.
+fn report_import(args: &ImportArgs, summary: &ImportSummary, shown: u64) -> Result<(), Error> {
     if args.json {
-        let json = serde_json::to_string(&summary).map_err(|e| Error::Usage(e.to_string()))?;
+        let json = serde_json::to_string(summary).map_err(|e| Error::Usage(e.to_string()))?;
         writeln!(std::io::stdout().lock(), "{json}").map_err(|source| Error::Io { path: "stdout".into(), source })?;
     } else {
         let hidden = summary.rejected.saturating_sub(shown);
@@ -612,7 +633,105 @@ fn import(args: &ImportArgs) -> Result<ExitCode, Error> {
             summary.stored
         );
     }
-    Ok(if summary.rejected > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })
+    Ok(())
+}
+
+/// A batch ready for the store: the events placed, with their lines (and raw rows for a rejects file).
+struct PlacedBatch {
+    rows: Vec<crate::store::ImportRow>,
+    raw: Vec<Vec<String>>,
+    rejects: Vec<Rejected>,
+    read: u64,
+    id_column: String,
+}
+
+/// Reads, places and stores in a pipeline of three threads, each batch handed on through a short
+/// queue (so memory stays flat): the reader parses the file, the placer finds each event's zone and H3
+/// cell on every core, and `store` (on the calling thread) writes. Stops at the first error of any
+/// stage, after the batches already stored.
+fn import_pipeline(
+    format: FileFormat,
+    input: impl std::io::Read + Send,
+    name: &str,
+    opts: &crate::formats::events::ImportOptions,
+    batch: usize,
+    catalog: &ZoneCatalog,
+    store: &mut dyn FnMut(PlacedBatch) -> Result<(), Error>,
+) -> Result<(), Error> {
+    use std::sync::mpsc::sync_channel;
+    let (to_placer, placer_in) = sync_channel::<crate::formats::events::RowBatch>(2);
+    let (to_writer, writer_in) = sync_channel::<PlacedBatch>(2);
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
+            crate::formats::events::read_events(format, input, name, opts, batch, |b| {
+                to_placer.send(b).map_err(|_| ReadStop::Stopped)
+            })
+        });
+        scope.spawn(move || {
+            for b in placer_in {
+                let rows = place_all(b.events, b.lines, catalog);
+                let placed =
+                    PlacedBatch { rows, raw: b.rows, rejects: b.rejects, read: b.read, id_column: b.id_column };
+                if to_writer.send(placed).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut written = Ok(());
+        for b in writer_in {
+            written = store(b);
+            if written.is_err() {
+                break;
+            }
+        }
+        written?;
+        match reader.join() {
+            Ok(Ok(()) | Err(ReadStop::Stopped)) => Ok(()),
+            Ok(Err(ReadStop::Import(e))) => Err(e.into()),
+            Err(_) => Err(Error::Usage(format!("{name}: the reader thread failed"))),
+        }
+    })
+}
+
+/// Why the pipeline's reader stopped early.
+enum ReadStop {
+    Import(crate::formats::events::ImportError),
+    /// A later stage stopped (its own error is the one reported).
+    Stopped,
+}
+
+impl From<crate::formats::events::ImportError> for ReadStop {
+    fn from(e: crate::formats::events::ImportError) -> Self {
+        Self::Import(e)
+    }
+}
+
+/// Places events (zone and H3 cell) on every core, keeping their order.
+fn place_all(
+    events: Vec<crate::events::Event>,
+    lines: Vec<u64>,
+    catalog: &ZoneCatalog,
+) -> Vec<crate::store::ImportRow> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let chunk = events.len().div_ceil(threads).max(1);
+    let mut events = events.into_iter();
+    let mut lines = lines.into_iter();
+    let parts: Vec<Vec<(u64, crate::events::Event)>> =
+        (0..threads).map(|_| lines.by_ref().take(chunk).zip(events.by_ref().take(chunk)).collect()).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || {
+                    part.into_iter()
+                        .map(|(line, e)| crate::store::ImportRow { line, placed: crate::events::place(e, catalog) })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        // A panic while placing is a bug: pass it on rather than lose the chunk.
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+    })
 }
 
 fn today() -> NaiveDate {

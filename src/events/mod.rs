@@ -145,7 +145,22 @@ impl Groups {
 /// A time of day written `HH:MM:SS` or `HH:MM`.
 #[must_use]
 pub fn parse_clock_time(t: &str) -> Option<NaiveTime> {
-    NaiveTime::parse_from_str(t, "%H:%M:%S").or_else(|_| NaiveTime::parse_from_str(t, "%H:%M")).ok()
+    // By hand: chrono's parse_from_str re-reads its format string on every call, and imports call this
+    // once a row. Like chrono's %H:%M[:%S]: one or two digits each.
+    let mut parts = [0u32; 3];
+    let mut n = 0;
+    for part in t.trim().split(':') {
+        let b = part.as_bytes();
+        if n == 3 || b.is_empty() || b.len() > 2 || !b.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        parts[n] = b.iter().fold(0, |v, d| v * 10 + u32::from(d - b'0'));
+        n += 1;
+    }
+    if n < 2 {
+        return None;
+    }
+    NaiveTime::from_hms_opt(parts[0], parts[1], parts[2])
 }
 
 /// One contact, as imported or ingested.
@@ -208,6 +223,33 @@ pub fn h3_res15(p: LonLat) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clock_times_parse_as_chrono_reads_them() {
+        let chrono =
+            |t: &str| NaiveTime::parse_from_str(t, "%H:%M:%S").or_else(|_| NaiveTime::parse_from_str(t, "%H:%M")).ok();
+        for t in [
+            "00:00:00",
+            "23:59:59",
+            "7:05",
+            "07:05",
+            "12:30:15",
+            "24:00:00",
+            "12:60",
+            "1:2:3",
+            "12:3",
+            "",
+            ":",
+            "aa:bb",
+            "12:30:1",
+            "123:00",
+            "12:30:15:00",
+            "-1:00",
+            " 1:00",
+        ] {
+            assert_eq!(parse_clock_time(t), chrono(t), "{t:?}");
+        }
+    }
 
     #[test]
     fn kinds_offenses_and_groups_parse() {

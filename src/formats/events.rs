@@ -59,6 +59,8 @@ pub struct ImportOptions {
     pub map: BTreeMap<String, String>,
     /// Race/ethnicity groups.
     pub groups: Groups,
+    /// Keep each event's raw fields in its batch ([`RowBatch::rows`]), for a rejects file.
+    pub keep_rows: bool,
 }
 
 /// Why a file cannot be read at all (row problems are [`Rejected`] rows instead).
@@ -113,9 +115,26 @@ impl FileFormat {
     }
 }
 
+/// Positions in [`FIELDS`], for reading rows without looking fields up by name.
+mod field {
+    pub const EXTERNAL_ID: usize = 0;
+    pub const OCCURRED_ON: usize = 1;
+    pub const OCCURRED_AT: usize = 2;
+    pub const KIND: usize = 3;
+    pub const LON: usize = 4;
+    pub const LAT: usize = 5;
+    pub const X: usize = 6;
+    pub const Y: usize = 7;
+    pub const OFFENSE: usize = 8;
+    pub const RACE_ETHNICITY: usize = 9;
+    pub const AGENCY: usize = 10;
+}
+
 /// Column positions of each field in one file (CSV columns, or feature property names).
 struct Layout {
     columns: HashMap<&'static str, usize>,
+    /// `columns` by position in [`FIELDS`].
+    at: [Option<usize>; FIELDS.len()],
     names: Vec<String>,
     kind: Option<EventKind>,
     source: String,
@@ -226,7 +245,8 @@ impl Layout {
         let source = source.ok_or_else(|| {
             setup("name the data source with --source NAME (events are identified by source and id)".into())
         })?;
-        Ok(Self { columns, names, kind, source, crs })
+        let at = std::array::from_fn(|i| columns.get(FIELDS[i]).copied());
+        Ok(Self { columns, at, names, kind, source, crs })
     }
 
     fn column(&self, field: &str) -> String {
@@ -241,30 +261,29 @@ impl Layout {
         geometry: Option<Result<(f64, f64), String>>,
         groups: &Groups,
     ) -> Result<Event, (String, String)> {
-        let get =
-            |field: &str| self.columns.get(field).and_then(|&i| value(i)).map(str::trim).filter(|v| !v.is_empty());
+        let get = |at: usize| self.at[at].and_then(&value).map(str::trim).filter(|v| !v.is_empty());
         let bad = |field: &str, reason: String| (self.column(field), reason);
-        let external_id = get("external_id").ok_or_else(|| bad("external_id", "no id".into()))?.to_owned();
-        let date_text = get("occurred_on").ok_or_else(|| bad("occurred_on", "no date".into()))?;
+        let external_id = get(field::EXTERNAL_ID).ok_or_else(|| bad("external_id", "no id".into()))?.to_owned();
+        let date_text = get(field::OCCURRED_ON).ok_or_else(|| bad("occurred_on", "no date".into()))?;
         let occurred_on: NaiveDate = parse_row_date(date_text.as_bytes())
             .ok_or_else(|| bad("occurred_on", format!("{date_text:?} is not a date (YYYY-MM-DD or MM/DD/YYYY)")))?;
-        let occurred_at = match get("occurred_at") {
+        let occurred_at = match get(field::OCCURRED_AT) {
             None => None,
             Some(t) => Some(
                 parse_time(t).ok_or_else(|| bad("occurred_at", format!("{t:?} is not a time (HH:MM[:SS] or HHMM)")))?,
             ),
         };
-        let kind = match get("kind") {
+        let kind = match get(field::KIND) {
             Some(k) => k.parse().map_err(|e| bad("kind", e))?,
             None => self.kind.ok_or_else(|| bad("kind", "no kind".into()))?,
         };
-        let number = |field: &str| -> Result<Option<f64>, (String, String)> {
-            get(field)
+        let number = |at: usize| -> Result<Option<f64>, (String, String)> {
+            get(at)
                 .map(|v| {
-                    v.parse::<f64>()
+                    fast_float2::parse::<f64, _>(v)
                         .ok()
-                        .filter(|n| n.is_finite())
-                        .ok_or_else(|| bad(field, format!("{v:?} is not a finite number")))
+                        .filter(|n: &f64| n.is_finite())
+                        .ok_or_else(|| bad(FIELDS[at], format!("{v:?} is not a finite number")))
                 })
                 .transpose()
         };
@@ -278,20 +297,20 @@ impl Layout {
         let point = match geometry {
             Some(Ok((x, y))) => projected(x, y, "geometry")?,
             // A feature without a point may still carry coordinates as properties.
-            Some(Err(reason)) if !self.columns.contains_key("lon") => return Err(("geometry".into(), reason)),
-            _ if self.columns.contains_key("lon") => match (number("lon")?, number("lat")?) {
+            Some(Err(reason)) if self.at[field::LON].is_none() => return Err(("geometry".into(), reason)),
+            _ if self.at[field::LON].is_some() => match (number(field::LON)?, number(field::LAT)?) {
                 (Some(lon), Some(lat)) => LonLat::new(lon, lat).map_err(|e| bad("lon", e.to_string()))?,
                 _ => return Err(bad("lon", "no coordinates".into())),
             },
-            _ => match (number("x")?, number("y")?) {
+            _ => match (number(field::X)?, number(field::Y)?) {
                 (Some(x), Some(y)) => projected(x, y, "x")?,
                 _ => return Err(bad("x", "no coordinates".into())),
             },
         };
-        let offense = Offense::parse(get("offense").unwrap_or("unknown"));
+        let offense = Offense::parse(get(field::OFFENSE).unwrap_or("unknown"));
         let race_ethnicity =
-            get("race_ethnicity").map(|g| groups.parse(g)).transpose().map_err(|e| bad("race_ethnicity", e))?;
-        let agency = get("agency").map(str::to_owned);
+            get(field::RACE_ETHNICITY).map(|g| groups.parse(g)).transpose().map_err(|e| bad("race_ethnicity", e))?;
+        let agency = get(field::AGENCY).map(str::to_owned);
         Ok(Event {
             kind,
             occurred_on,
@@ -314,33 +333,36 @@ fn parse_time(t: &str) -> Option<NaiveTime> {
     })
 }
 
-/// Collects rows into batches for the sink: every format's rows go through here, so a repeated id is
-/// caught the same way in each.
+/// A batch of rows read from a file, for `leadmap import` to place and store.
+#[derive(Debug, Default)]
+pub struct RowBatch {
+    /// The rows that made events.
+    pub events: Vec<Event>,
+    /// The line (or feature number) of each event.
+    pub lines: Vec<u64>,
+    /// The raw fields of each event's row, when [`ImportOptions::keep_rows`] asks for them (to write a
+    /// row the store rejects, as a repeated id, to a rejects file); empty otherwise.
+    pub rows: Vec<Vec<String>>,
+    /// The rows rejected while reading.
+    pub rejects: Vec<Rejected>,
+    /// Rows read so far in the file, this batch included.
+    pub read: u64,
+    /// The name of the file's id column (for the store's repeated-id rejects).
+    pub id_column: String,
+}
+
+/// Collects rows into batches for the sink; every format's rows go through here.
 struct Batcher<S> {
-    seen: HashMap<String, u64>,
-    events: Vec<Event>,
-    rejects: Vec<Rejected>,
-    read: u64,
+    current: RowBatch,
     batch: usize,
+    keep_rows: bool,
     sink: S,
-    /// The name of the id column, for repeated-id rejects.
-    id_column: String,
-    /// What a row's number counts: `line` or `feature`.
-    unit: &'static str,
 }
 
 impl<S> Batcher<S> {
-    fn new(batch: usize, sink: S, layout: &Layout, unit: &'static str) -> Self {
-        Self {
-            seen: HashMap::new(),
-            events: Vec::with_capacity(batch),
-            rejects: Vec::new(),
-            read: 0,
-            batch,
-            sink,
-            id_column: layout.column("external_id"),
-            unit,
-        }
+    fn new(batch: usize, sink: S, layout: &Layout, opts: &ImportOptions) -> Self {
+        let current = RowBatch { id_column: layout.column("external_id"), ..RowBatch::default() };
+        Self { current, batch: batch.max(1), keep_rows: opts.keep_rows, sink }
     }
 
     /// One row read at `line` (its raw fields from `fields`, for a rejects file).
@@ -351,23 +373,21 @@ impl<S> Batcher<S> {
         fields: impl FnOnce() -> Vec<String>,
     ) -> Result<(), E>
     where
-        S: FnMut(Vec<Event>, Vec<Rejected>, u64) -> Result<(), E>,
+        S: FnMut(RowBatch) -> Result<(), E>,
     {
-        self.read += 1;
+        let b = &mut self.current;
+        b.read += 1;
         match result {
-            Err((field, reason)) => self.rejects.push(Rejected { line, field, reason, fields: fields() }),
+            Err((field, reason)) => b.rejects.push(Rejected { line, field, reason, fields: fields() }),
             Ok(event) => {
-                if let Some(first) = self.seen.get(&event.external_id) {
-                    let reason =
-                        format!("id {:?} already read at {} {first}; one event per id", event.external_id, self.unit);
-                    self.rejects.push(Rejected { line, field: self.id_column.clone(), reason, fields: fields() });
-                } else {
-                    self.seen.insert(event.external_id.clone(), line);
-                    self.events.push(event);
+                b.events.push(event);
+                b.lines.push(line);
+                if self.keep_rows {
+                    b.rows.push(fields());
                 }
             }
         }
-        if self.events.len() >= self.batch {
+        if b.events.len() >= self.batch {
             self.flush()?;
         }
         Ok(())
@@ -375,33 +395,40 @@ impl<S> Batcher<S> {
 
     /// A problem that ends the file (counted as a read row).
     fn fatal(&mut self, line: u64, reason: String) {
-        self.read += 1;
-        self.rejects.push(Rejected { line, field: "record".into(), reason, fields: Vec::new() });
+        self.current.read += 1;
+        self.current.rejects.push(Rejected { line, field: "record".into(), reason, fields: Vec::new() });
     }
 
     fn flush<E>(&mut self) -> Result<(), E>
     where
-        S: FnMut(Vec<Event>, Vec<Rejected>, u64) -> Result<(), E>,
+        S: FnMut(RowBatch) -> Result<(), E>,
     {
-        (self.sink)(std::mem::take(&mut self.events), std::mem::take(&mut self.rejects), self.read)
+        let next = RowBatch {
+            events: Vec::with_capacity(self.batch),
+            read: self.current.read,
+            id_column: self.current.id_column.clone(),
+            ..RowBatch::default()
+        };
+        (self.sink)(std::mem::replace(&mut self.current, next))
     }
 }
 
-/// Reads `input` (named `file` in messages) in batches of `batch` rows, calling `sink` with each batch's
-/// events and rejected rows (which includes a repeated id within the file, naming the first line). The
-/// CSV line of each reject is where its record starts (the header is line 1).
+/// Reads `input` (named `file` in messages) in batches of `batch` events, calling `sink` with each batch
+/// (its events with their lines, and the rows rejected while reading). The CSV line of each row is where
+/// its record starts (the header is line 1). An id repeated within the file is left for the store to
+/// catch (`EventStore::import_batch`), so memory does not grow with the file.
 pub fn read_events_csv<E: From<ImportError>>(
     input: impl Read,
     file: &str,
     opts: &ImportOptions,
     batch: usize,
-    sink: impl FnMut(Vec<Event>, Vec<Rejected>, u64) -> Result<(), E>,
+    sink: impl FnMut(RowBatch) -> Result<(), E>,
 ) -> Result<(), E> {
     let io = |e: csv::Error| ImportError::Io { file: file.to_owned(), source: std::io::Error::other(e.to_string()) };
     let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(input);
     let header = rdr.headers().map_err(io)?.clone();
     let layout = Layout::new(&header.iter().map(str::to_owned).collect::<Vec<_>>(), false, None, file, opts)?;
-    let mut out = Batcher::new(batch, sink, &layout, "line");
+    let mut out = Batcher::new(batch, sink, &layout, opts);
     let mut rec = csv::StringRecord::new();
     loop {
         match rdr.read_record(&mut rec) {
@@ -486,8 +513,6 @@ impl RawFeature {
 /// Feeds features to a row function as the layout (made from the first feature) reads them.
 struct FeatureRows<'a, S> {
     file: &'a str,
-    /// What a feature's number counts: `feature` (a collection) or `line` (one feature per line).
-    unit: &'static str,
     opts: &'a ImportOptions,
     layout: Option<Layout>,
     out: Option<Batcher<S>>,
@@ -496,13 +521,13 @@ struct FeatureRows<'a, S> {
 }
 
 impl<'a, S> FeatureRows<'a, S> {
-    fn new(file: &'a str, unit: &'static str, opts: &'a ImportOptions, batch: usize, sink: S) -> Self {
-        Self { file, unit, opts, layout: None, out: None, batch, sink: Some(sink) }
+    fn new(file: &'a str, opts: &'a ImportOptions, batch: usize, sink: S) -> Self {
+        Self { file, opts, layout: None, out: None, batch, sink: Some(sink) }
     }
 
     fn feature<E: From<ImportError>>(&mut self, number: u64, f: &RawFeature) -> Result<(), E>
     where
-        S: FnMut(Vec<Event>, Vec<Rejected>, u64) -> Result<(), E>,
+        S: FnMut(RowBatch) -> Result<(), E>,
     {
         if self.layout.is_none() {
             let layout = Layout::new(&f.names(), true, None, self.file, self.opts)?;
@@ -510,7 +535,7 @@ impl<'a, S> FeatureRows<'a, S> {
                 file: self.file.to_owned(),
                 reason: "internal: features after the end".into(),
             })?;
-            self.out = Some(Batcher::new(self.batch, sink, &layout, self.unit));
+            self.out = Some(Batcher::new(self.batch, sink, &layout, self.opts));
             self.layout = Some(layout);
         }
         let (Some(layout), Some(out)) = (&self.layout, &mut self.out) else { return Ok(()) };
@@ -531,12 +556,12 @@ impl<'a, S> FeatureRows<'a, S> {
 
     fn finish<E>(mut self) -> Result<u64, E>
     where
-        S: FnMut(Vec<Event>, Vec<Rejected>, u64) -> Result<(), E>,
+        S: FnMut(RowBatch) -> Result<(), E>,
     {
         match &mut self.out {
             Some(out) => {
                 out.flush()?;
-                Ok(out.read)
+                Ok(out.current.read)
             }
             None => Ok(0),
         }
@@ -551,7 +576,7 @@ pub fn read_events_geojson<E: From<ImportError>>(
     file: &str,
     opts: &ImportOptions,
     batch: usize,
-    sink: impl FnMut(Vec<Event>, Vec<Rejected>, u64) -> Result<(), E>,
+    sink: impl FnMut(RowBatch) -> Result<(), E>,
 ) -> Result<(), E> {
     use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
@@ -608,7 +633,7 @@ pub fn read_events_geojson<E: From<ImportError>>(
         }
     }
 
-    let mut rows = FeatureRows::new(file, "feature", opts, batch, sink);
+    let mut rows = FeatureRows::new(file, opts, batch, sink);
     let (mut number, mut stopped) = (0u64, None);
     let mut each = |f: RawFeature| {
         number += 1;
@@ -641,10 +666,10 @@ pub fn read_events_geojsonseq<E: From<ImportError>>(
     file: &str,
     opts: &ImportOptions,
     batch: usize,
-    sink: impl FnMut(Vec<Event>, Vec<Rejected>, u64) -> Result<(), E>,
+    sink: impl FnMut(RowBatch) -> Result<(), E>,
 ) -> Result<(), E> {
     use std::io::BufRead;
-    let mut rows = FeatureRows::new(file, "line", opts, batch, sink);
+    let mut rows = FeatureRows::new(file, opts, batch, sink);
     let mut input = std::io::BufReader::new(input);
     let (mut line, mut text) = (0u64, String::new());
     loop {
@@ -692,7 +717,7 @@ pub fn read_events_fgb<E: From<ImportError>>(
     file: &str,
     opts: &ImportOptions,
     batch: usize,
-    sink: impl FnMut(Vec<Event>, Vec<Rejected>, u64) -> Result<(), E>,
+    sink: impl FnMut(RowBatch) -> Result<(), E>,
 ) -> Result<(), E> {
     use flatgeobuf::{FallibleStreamingIterator, FgbReader};
     use geozero::{FeatureProperties, ToGeo};
@@ -711,7 +736,7 @@ pub fn read_events_fgb<E: From<ImportError>>(
         })?),
     };
     let layout = Layout::new(&names, true, file_crs, file, opts)?;
-    let mut out = Batcher::new(batch, sink, &layout, "feature");
+    let mut out = Batcher::new(batch, sink, &layout, opts);
     let mut iter = fgb.select_all_seq().map_err(|e| bad(format!("cannot read features: {e}")))?;
     let mut number = 0u64;
     loop {
@@ -745,7 +770,7 @@ pub fn read_events<E: From<ImportError>>(
     file: &str,
     opts: &ImportOptions,
     batch: usize,
-    sink: impl FnMut(Vec<Event>, Vec<Rejected>, u64) -> Result<(), E>,
+    sink: impl FnMut(RowBatch) -> Result<(), E>,
 ) -> Result<(), E> {
     match format {
         FileFormat::Csv => read_events_csv(input, file, opts, batch, sink),

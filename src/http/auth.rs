@@ -142,15 +142,25 @@ impl Tokens {
     /// The role of a presented token. Every entry is compared, in constant time, whatever matches.
     #[must_use]
     pub fn role_of(&self, presented: &[u8]) -> Option<Role> {
+        self.entry_of(presented).map(|e| e.role)
+    }
+
+    /// The entry of a presented token, compared like [`Tokens::role_of`].
+    fn entry_of(&self, presented: &[u8]) -> Option<&TokenEntry> {
         let mut found = None;
         for e in &self.0 {
             if bool::from(e.token.as_bytes().ct_eq(presented)) {
-                found = Some(e.role);
+                found = Some(e);
             }
         }
         found
     }
 }
+
+/// Who made a request: the name of its token (empty on an open service). Handlers keep per-client state,
+/// such as idempotency keys, under it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Caller(pub String);
 
 /// Who may call a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -181,7 +191,7 @@ impl Access {
 /// open).
 pub async fn require(
     State((state, access)): State<(AppState, Access)>,
-    req: Request,
+    mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
     let tokens = state.tokens();
@@ -200,13 +210,16 @@ pub async fn require(
             "this service needs an API token: send the header Authorization: Bearer YOUR_TOKEN",
         ));
     };
-    match tokens.role_of(presented.as_bytes()) {
+    match tokens.entry_of(presented.as_bytes()) {
         None => Err(ApiError::new(axum::http::StatusCode::UNAUTHORIZED, "the API token is not valid")),
-        Some(role) if !access.allows(role) => Err(ApiError::new(
+        Some(e) if !access.allows(e.role) => Err(ApiError::new(
             axum::http::StatusCode::FORBIDDEN,
-            format!("this needs {}; the token has the {role} role", access.needs()),
+            format!("this needs {}; the token has the {} role", access.needs(), e.role),
         )),
-        Some(_) => Ok(next.run(req).await),
+        Some(e) => {
+            req.extensions_mut().insert(Caller(e.name.clone()));
+            Ok(next.run(req).await)
+        }
     }
 }
 

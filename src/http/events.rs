@@ -5,17 +5,18 @@
 use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::auth::Caller;
 use super::error::{ApiError, AppBytes, AppQuery, ItemError};
 use super::state::AppState;
 use crate::coord::LonLat;
 use crate::events::{Event, EventKind, Groups, Offense, Placed, place};
-use crate::store::{BatchOutcome, EventQuery};
+use crate::store::{EventQuery, IdempotencyKey, Receipt, Submission};
 
 /// One event as sent (in a GeoJSON Feature, `lon`/`lat` come from the Point geometry).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -147,7 +148,13 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ),
     security(("bearer" = []))
 )]
-pub async fn post_events(State(state): State<AppState>, AppBytes(body): AppBytes) -> Result<Response, ApiError> {
+pub async fn post_events(
+    State(state): State<AppState>,
+    caller: Option<axum::Extension<Caller>>,
+    headers: HeaderMap,
+    AppBytes(body): AppBytes,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers, caller.map(|c| c.0.0).unwrap_or_default(), &body)?;
     let value: Value = serde_json::from_slice(&body).map_err(|e| ApiError::malformed_json(&e))?;
     let items = items(&value)?;
     let max = state.limits().max_batch_points;
@@ -184,18 +191,46 @@ pub async fn post_events(State(state): State<AppState>, AppBytes(body): AppBytes
             .with_items(errors));
     }
     let count = events.len();
-    let outcome = tokio::task::spawn_blocking(move || -> Result<BatchOutcome, ApiError> {
-        let placed: Vec<Placed> = {
-            let loaded = state.loaded();
-            events.into_iter().map(|e| place(e, &loaded.zones)).collect()
-        };
-        state.with_events(|store| store.upsert(&placed)).ok_or_else(no_store)?.map_err(internal)
-    })
-    .await
-    .map_err(internal)??;
+    let writer = state.writer().ok_or_else(no_store)?;
+    let placed: Vec<Placed> = {
+        let loaded = state.loaded();
+        events.into_iter().map(|e| place(e, &loaded.zones)).collect()
+    };
+    let (outcome, replayed) = match writer.submit(Submission { events: placed, key }).await.map_err(internal)? {
+        Receipt::Stored(outcome) => (outcome, false),
+        Receipt::Replayed(outcome) => (outcome, true),
+        Receipt::KeyReused => {
+            return Err(ApiError::unprocessable(
+                "this Idempotency-Key was used with a different request; use a new key for new events",
+            ));
+        }
+    };
     let answer =
         IngestAnswer { count, inserted: outcome.inserted, updated: outcome.updated, unchanged: outcome.unchanged };
-    Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
+    let mut response = (StatusCode::CREATED, axum::Json(answer)).into_response();
+    if replayed {
+        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// The request's `Idempotency-Key` (a token of 1 to 255 visible ASCII characters, or such a string in
+/// quotes), kept under the caller's name with the body's SHA-256.
+fn idempotency_key(headers: &HeaderMap, scope: String, body: &[u8]) -> Result<Option<IdempotencyKey>, ApiError> {
+    use sha2::{Digest, Sha256};
+    let Some(raw) = headers.get("idempotency-key") else { return Ok(None) };
+    let bad = || {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "Idempotency-Key must be 1 to 255 visible ASCII characters (e.g. a UUID), optionally in double quotes",
+        )
+    };
+    let text = raw.to_str().map_err(|_| bad())?.trim();
+    let text = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(text);
+    if text.is_empty() || text.len() > 255 || !text.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad());
+    }
+    Ok(Some(IdempotencyKey { scope, key: text.to_owned(), fingerprint: Sha256::digest(body).into() }))
 }
 
 /// The most events one `GET /v1/events` page holds.

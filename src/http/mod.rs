@@ -173,7 +173,8 @@ pub async fn serve(
     if config.tokens.is_open() && !config.addr.ip().is_loopback() {
         return Err(ServeError::OpenOffLoopback(config.addr));
     }
-    let state = AppState::with_store(loaded, config.tokens, config.limits, config.store);
+    let state = AppState::with_store(loaded, config.tokens, config.limits, config.store)
+        .map_err(|source| ServeError::Io { addr: config.addr, source })?;
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .map_err(|source| ServeError::Io { addr: config.addr, source })?;

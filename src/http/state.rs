@@ -12,6 +12,7 @@ use chrono::NaiveDate;
 
 use super::eligibility::AnswerTemplate;
 use crate::store::EventStore;
+use crate::store::writer::GroupWriter;
 use crate::zones::{ZoneCatalog, ZoneError, ZoneIndex};
 
 /// What a reload replaces, as one unit: zones and rules always match each other.
@@ -97,7 +98,9 @@ impl std::ops::Deref for Served {
 struct Inner {
     loaded: ArcSwap<Served>,
     /// The event store, when the service was started with one; writes and reads take turns.
-    store: Option<std::sync::Mutex<Box<dyn EventStore>>>,
+    store: Option<Arc<std::sync::Mutex<Box<dyn EventStore>>>>,
+    /// The group-commit writer in front of the store (ingest goes through it).
+    writer: Option<GroupWriter>,
     tokens: Tokens,
     metrics: Metrics,
     limits: Limits,
@@ -107,21 +110,45 @@ impl AppState {
     /// State serving `loaded`.
     #[must_use]
     pub fn new(loaded: Loaded, tokens: Tokens, limits: Limits) -> Self {
-        Self::with_store(loaded, tokens, limits, None)
-    }
-
-    /// State serving `loaded` and the events in `store`.
-    #[must_use]
-    pub fn with_store(loaded: Loaded, tokens: Tokens, limits: Limits, store: Option<Box<dyn EventStore>>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 loaded: ArcSwap::from_pointee(Served::new(loaded)),
-                store: store.map(std::sync::Mutex::new),
+                store: None,
+                writer: None,
                 tokens,
                 metrics: Metrics::new(),
                 limits,
             }),
         }
+    }
+
+    /// State serving `loaded` and the events in `store`.
+    ///
+    /// # Errors
+    /// The store's writer thread could not be started.
+    pub fn with_store(
+        loaded: Loaded,
+        tokens: Tokens,
+        limits: Limits,
+        store: Option<Box<dyn EventStore>>,
+    ) -> std::io::Result<Self> {
+        let store = store.map(|s| Arc::new(std::sync::Mutex::new(s)));
+        let writer = store.as_ref().map(|s| GroupWriter::start(Arc::clone(s))).transpose()?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                loaded: ArcSwap::from_pointee(Served::new(loaded)),
+                store,
+                writer,
+                tokens,
+                metrics: Metrics::new(),
+                limits,
+            }),
+        })
+    }
+
+    /// The group-commit writer, when there is a store.
+    pub(super) fn writer(&self) -> Option<&GroupWriter> {
+        self.inner.writer.as_ref()
     }
 
     /// The catalogs in force now (a lock-free snapshot; hold it for one request).

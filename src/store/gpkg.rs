@@ -6,9 +6,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
-use sha2::{Digest, Sha256};
 
-use super::{BatchOutcome, EventQuery, EventStore, StoreError};
+use super::{
+    BatchOutcome, EventQuery, EventStore, IDEMPOTENCY_KEY_HOURS, ImportRow, LoadId, Receipt, Repeat, StoreError,
+    Submission,
+};
 use crate::events::{Event, Offense, Placed};
 
 /// `PRAGMA application_id` of a GeoPackage: "GPKG".
@@ -65,13 +67,73 @@ const MIGRATIONS: &[&str] = &[
         VALUES ('events', 'features', 'events', 'LEAD-related contacts (no personal fields)', 4326);
     INSERT INTO gpkg_geometry_columns VALUES ('events', 'geom', 'POINT', 4326, 0, 0);
     "#,
+    // 2: a slimmer events row (the point only in `geom`; the zone set by number; where each event came
+    // from: the load, file line or HTTP group, that last wrote it), and idempotency keys.
+    r"
+    CREATE TABLE leadmap_loads (
+        id INTEGER PRIMARY KEY, kind TEXT NOT NULL, file TEXT, source TEXT, started_at TEXT NOT NULL,
+        finished_at TEXT, inserted INTEGER, updated INTEGER, unchanged INTEGER, rejected INTEGER);
+    CREATE TABLE leadmap_zone_sets (
+        id INTEGER PRIMARY KEY, name TEXT NOT NULL, version TEXT NOT NULL, UNIQUE (name, version));
+    CREATE TABLE leadmap_idempotency (
+        scope TEXT NOT NULL, key TEXT NOT NULL, fingerprint BLOB NOT NULL, inserted INTEGER NOT NULL,
+        updated INTEGER NOT NULL, unchanged INTEGER NOT NULL, created_at TEXT NOT NULL,
+        PRIMARY KEY (scope, key)) WITHOUT ROWID;
+    CREATE INDEX leadmap_idempotency_created ON leadmap_idempotency (created_at);
+    INSERT INTO leadmap_loads (id, kind, started_at) VALUES (1, 'before schema 2', strftime('%Y-%m-%dT%H:%M:%fZ','now'));
+    INSERT INTO leadmap_zone_sets (name, version)
+        SELECT DISTINCT zone_set, zone_set_version FROM events WHERE zone_set IS NOT NULL;
+    CREATE TABLE events_v2 (
+        fid INTEGER PRIMARY KEY AUTOINCREMENT,
+        geom POINT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('arrest', 'diversion_referral', 'social_contact_referral')),
+        occurred_on DATE NOT NULL,
+        occurred_at TEXT,
+        offense TEXT NOT NULL,
+        race_ethnicity TEXT,
+        agency TEXT,
+        source TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        zone TEXT,
+        zone_set_id INTEGER,
+        h3_res15 INTEGER NOT NULL,
+        row_hash INTEGER NOT NULL,
+        load_id INTEGER NOT NULL,
+        load_line INTEGER,
+        UNIQUE (source, external_id));
+    INSERT INTO events_v2 SELECT e.fid, e.geom, e.kind, e.occurred_on, e.occurred_at, e.offense, e.race_ethnicity,
+        e.agency, e.source, e.external_id, e.zone, z.id, e.h3_res15, 0, 1, NULL
+        FROM events e LEFT JOIN leadmap_zone_sets z ON z.name = e.zone_set AND z.version = e.zone_set_version;
+    DROP TABLE events;
+    ALTER TABLE events_v2 RENAME TO events;
+    CREATE INDEX events_occurred_on ON events (occurred_on);
+    ",
 ];
+
+/// Writes an event (parameters bound by [`bind_event`]); an identity already stored is left alone.
+const INSERT: &str = "INSERT INTO events (geom, kind, occurred_on, occurred_at, offense, race_ethnicity, agency,
+        source, external_id, zone, zone_set_id, h3_res15, row_hash, load_id, load_line)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+    ON CONFLICT (source, external_id) DO NOTHING";
+/// A stored event by identity: its id, fingerprint and provenance.
+const FIND: &str = "SELECT fid, row_hash, load_id, load_line FROM events WHERE source = ?1 AND external_id = ?2";
+/// Rewrites a stored event (parameters as [`INSERT`]'s, then the fid as ?16).
+const UPDATE: &str = "UPDATE events SET geom = ?1, kind = ?2, occurred_on = ?3, occurred_at = ?4, offense = ?5,
+        race_ethnicity = ?6, agency = ?7, source = ?8, external_id = ?9, zone = ?10, zone_set_id = ?11,
+        h3_res15 = ?12, row_hash = ?13, load_id = ?14, load_line = ?15
+    WHERE fid = ?16";
+/// Records that a load read a stored event unchanged.
+const TOUCH: &str = "UPDATE events SET load_id = ?1, load_line = ?2 WHERE fid = ?3";
 
 /// A GeoPackage event store.
 #[derive(Debug)]
 pub struct GpkgStore {
     conn: Connection,
     path: String,
+    /// When expired idempotency keys were last deleted.
+    last_purge: Option<std::time::Instant>,
+    /// The numbers of the zone sets events were placed under.
+    zone_sets: ZoneSetIds,
 }
 
 impl GpkgStore {
@@ -95,7 +157,21 @@ impl GpkgStore {
         conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(err)?;
-        let mut store = Self { conn, path: name };
+        // leadmap_lon(geom), leadmap_lat(geom): the point of a geometry blob, for bounding-box filters.
+        for (name, pick) in [("leadmap_lon", 0), ("leadmap_lat", 1)] {
+            conn.create_scalar_function(
+                name,
+                1,
+                rusqlite::functions::FunctionFlags::SQLITE_UTF8
+                    | rusqlite::functions::FunctionFlags::SQLITE_DETERMINISTIC,
+                move |ctx| {
+                    let blob = ctx.get_raw(0).as_blob_or_null().ok().flatten().unwrap_or_default();
+                    Ok(blob_point(blob).map(|(x, y)| if pick == 0 { x } else { y }))
+                },
+            )
+            .map_err(err)?;
+        }
+        let mut store = Self { conn, path: name, last_purge: None, zone_sets: ZoneSetIds::default() };
         store.migrate()?;
         Ok(store)
     }
@@ -157,8 +233,7 @@ struct RawRow {
     kind: String,
     occurred_on: String,
     occurred_at: Option<String>,
-    lon: f64,
-    lat: f64,
+    geom: Vec<u8>,
     offense: String,
     race_ethnicity: Option<String>,
     agency: Option<String>,
@@ -172,6 +247,7 @@ struct RawRow {
 
 impl RawRow {
     fn into_placed(self) -> Result<Placed, String> {
+        let (lon, lat) = blob_point(&self.geom).ok_or("geom is not a GeoPackage point")?;
         let event = Event {
             kind: self.kind.parse()?,
             occurred_on: self.occurred_on.parse().map_err(|_| format!("bad date {:?}", self.occurred_on))?,
@@ -179,7 +255,7 @@ impl RawRow {
                 .occurred_at
                 .map(|t| chrono::NaiveTime::parse_from_str(&t, "%H:%M:%S").map_err(|_| format!("bad time {t:?}")))
                 .transpose()?,
-            point: crate::coord::LonLat::new(self.lon, self.lat).map_err(|e| e.to_string())?,
+            point: crate::coord::LonLat::new(lon, lat).map_err(|e| e.to_string())?,
             offense: Offense::parse(&self.offense),
             race_ethnicity: self.race_ethnicity,
             agency: self.agency,
@@ -188,6 +264,57 @@ impl RawRow {
         };
         let zone_set = self.zone_set.zip(self.zone_set_version);
         Ok(Placed { event, zone: self.zone, zone_set, cell: self.cell.cast_unsigned() })
+    }
+}
+
+/// The (x, y) of a GeoPackage point blob: the `GP` header (its envelope skipped) and a WKB point in either
+/// byte order.
+#[must_use]
+pub fn blob_point(b: &[u8]) -> Option<(f64, f64)> {
+    if b.get(..2)? != b"GP" {
+        return None;
+    }
+    let flags = *b.get(3)?;
+    let envelope = match (flags >> 1) & 0b111 {
+        0 => 0,
+        1 => 32,
+        2 | 3 => 48,
+        4 => 64,
+        _ => return None,
+    };
+    let wkb = b.get(8 + envelope..)?;
+    let little = *wkb.first()? == 1;
+    let word = |at: usize| -> Option<[u8; 4]> { wkb.get(at..at + 4)?.try_into().ok() };
+    let float = |at: usize| -> Option<f64> {
+        let bytes: [u8; 8] = wkb.get(at..at + 8)?.try_into().ok()?;
+        Some(if little { f64::from_le_bytes(bytes) } else { f64::from_be_bytes(bytes) })
+    };
+    let kind = if little { u32::from_le_bytes(word(1)?) } else { u32::from_be_bytes(word(1)?) };
+    (kind == 1).then_some(())?;
+    Some((float(5)?, float(13)?))
+}
+
+/// The store's numbers for zone sets (`leadmap_zone_sets`), cached: an import places its events under a
+/// handful of sets.
+#[derive(Debug, Default)]
+struct ZoneSetIds(Vec<(String, String, i64)>);
+
+impl ZoneSetIds {
+    fn id(&mut self, conn: &Connection, name: &str, version: &str) -> rusqlite::Result<i64> {
+        if let Some((_, _, id)) = self.0.iter().find(|(n, v, _)| n == name && v == version) {
+            return Ok(*id);
+        }
+        conn.execute(
+            "INSERT OR IGNORE INTO leadmap_zone_sets (name, version) VALUES (?1, ?2)",
+            params![name, version],
+        )?;
+        let id = conn.query_row(
+            "SELECT id FROM leadmap_zone_sets WHERE name = ?1 AND version = ?2",
+            params![name, version],
+            |r| r.get(0),
+        )?;
+        self.0.push((name.to_owned(), version.to_owned(), id));
+        Ok(id)
     }
 }
 
@@ -205,29 +332,216 @@ pub fn point_blob(lon: f64, lat: f64) -> [u8; 29] {
     b
 }
 
-/// A fingerprint of everything an event says, to tell an update from a repeat.
+/// A fingerprint of everything an event says, to tell an update from a repeat: 64-bit FNV-1a over the
+/// fields, each followed by a 0 byte (stable across releases and platforms).
 fn row_hash(p: &Placed) -> i64 {
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
     let e = &p.event;
-    let mut h = Sha256::new();
-    for part in [
-        e.kind.as_str(),
-        &e.occurred_on.to_string(),
-        &e.occurred_at.map(|t| t.to_string()).unwrap_or_default(),
-        &e.point.lon().to_bits().to_string(),
-        &e.point.lat().to_bits().to_string(),
-        e.offense.as_str(),
-        e.race_ethnicity.as_deref().unwrap_or(
-            "),
-        e.agency.as_deref().unwrap_or(",
-        ),
-    ] {
-        h.update(part.as_bytes());
-        h.update([0]);
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes.iter().chain(&[0]) {
+            h = (h ^ u64::from(b)).wrapping_mul(PRIME);
+        }
+    };
+    eat(e.kind.as_str().as_bytes());
+    eat(&iso_date(e.occurred_on));
+    eat(&e.occurred_at.map_or([0; 8], iso_time));
+    eat(&e.point.lon().to_bits().to_le_bytes());
+    eat(&e.point.lat().to_bits().to_le_bytes());
+    eat(e.offense.as_str().as_bytes());
+    eat(e.race_ethnicity.as_deref().unwrap_or("\u{1}").as_bytes());
+    eat(e.agency.as_deref().unwrap_or("\u{1}").as_bytes());
+    h.cast_signed()
+}
+
+/// `YYYY-MM-DD` without allocating (years 0–9999; the store's dates are checked to lie there).
+fn iso_date(d: chrono::NaiveDate) -> [u8; 10] {
+    use chrono::Datelike;
+    let (y, m, day) = (d.year().clamp(0, 9999).cast_unsigned(), d.month(), d.day());
+    let digit = |n: u32| b'0' + (n % 10) as u8;
+    [
+        digit(y / 1000),
+        digit(y / 100),
+        digit(y / 10),
+        digit(y),
+        b'-',
+        digit(m / 10),
+        digit(m),
+        b'-',
+        digit(day / 10),
+        digit(day),
+    ]
+}
+
+/// `HH:MM:SS` without allocating.
+fn iso_time(t: chrono::NaiveTime) -> [u8; 8] {
+    use chrono::Timelike;
+    let (h, m, s) = (t.hour(), t.minute(), t.second());
+    let digit = |n: u32| b'0' + (n % 10) as u8;
+    [digit(h / 10), digit(h), b':', digit(m / 10), digit(m), b':', digit(s / 10), digit(s)]
+}
+
+/// Text from ASCII bytes made by [`iso_date`] / [`iso_time`].
+fn ascii(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or_default()
+}
+
+/// Now, as the store writes times.
+fn now_text() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// The bounding box of written events, to keep `gpkg_contents`' extent.
+struct Extent([f64; 4]);
+
+impl Extent {
+    fn new() -> Self {
+        Self([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY])
     }
-    let d = h.finalize();
-    let mut eight = [0u8; 8];
-    eight.copy_from_slice(&d[..8]);
-    i64::from_le_bytes(eight)
+
+    fn add(&mut self, lon: f64, lat: f64) {
+        let b = &mut self.0;
+        *b = [b[0].min(lon), b[1].min(lat), b[2].max(lon), b[3].max(lat)];
+    }
+
+    fn save(&self, conn: &Connection) -> rusqlite::Result<()> {
+        let b = self.0;
+        if b[0].is_finite() {
+            conn.execute(
+                "UPDATE gpkg_contents SET min_x = min(coalesce(min_x, ?1), ?1), min_y = min(coalesce(min_y, ?2), ?2),
+                    max_x = max(coalesce(max_x, ?3), ?3), max_y = max(coalesce(max_y, ?4), ?4),
+                    last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE table_name = 'events'",
+                params![b[0], b[1], b[2], b[3]],
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Binds an event to [`INSERT`]'s (and [`UPDATE`]'s) first 15 parameters.
+fn bind_event(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    p: &Placed,
+    zone_set: Option<i64>,
+    hash: i64,
+    load: LoadId,
+    line: Option<u64>,
+) -> rusqlite::Result<()> {
+    let e = &p.event;
+    let blob = point_blob(e.point.lon(), e.point.lat());
+    let date = iso_date(e.occurred_on);
+    let time = e.occurred_at.map(iso_time);
+    stmt.raw_bind_parameter(1, &blob[..])?;
+    stmt.raw_bind_parameter(2, e.kind.as_str())?;
+    stmt.raw_bind_parameter(3, ascii(&date))?;
+    stmt.raw_bind_parameter(4, time.as_ref().map(|t| ascii(t)))?;
+    stmt.raw_bind_parameter(5, e.offense.as_str())?;
+    stmt.raw_bind_parameter(6, e.race_ethnicity.as_deref())?;
+    stmt.raw_bind_parameter(7, e.agency.as_deref())?;
+    stmt.raw_bind_parameter(8, e.source.as_str())?;
+    stmt.raw_bind_parameter(9, e.external_id.as_str())?;
+    stmt.raw_bind_parameter(10, p.zone.as_deref())?;
+    stmt.raw_bind_parameter(11, zone_set)?;
+    stmt.raw_bind_parameter(12, p.cell.cast_signed())?;
+    stmt.raw_bind_parameter(13, hash)?;
+    stmt.raw_bind_parameter(14, load.0)?;
+    stmt.raw_bind_parameter(15, line.map(u64::cast_signed))
+}
+
+/// Writes events on `conn` (inside the caller's transaction) as load `load`: inserted when new,
+/// rewritten when changed, left alone when the same. With `repeats`, each event carries its file line,
+/// an event this same load already wrote is returned as a [`Repeat`] instead, and unchanged events are
+/// marked as read by the load.
+fn write_events<'p>(
+    conn: &Connection,
+    zone_sets: &mut ZoneSetIds,
+    rows: impl Iterator<Item = (&'p Placed, Option<u64>)>,
+    load: LoadId,
+    repeats_of: Option<LoadId>,
+) -> rusqlite::Result<(BatchOutcome, Vec<Repeat>)> {
+    let mut insert = conn.prepare_cached(INSERT)?;
+    let mut extent = Extent::new();
+    let (mut outcome, mut repeats) = (BatchOutcome::default(), Vec::new());
+    for (index, (p, line)) in rows.enumerate() {
+        let hash = row_hash(p);
+        let zone_set = p.zone_set.as_ref().map(|(n, v)| zone_sets.id(conn, n, v)).transpose()?;
+        bind_event(&mut insert, p, zone_set, hash, load, line)?;
+        let (lon, lat) = (p.event.point.lon(), p.event.point.lat());
+        if insert.raw_execute()? == 1 {
+            outcome.inserted += 1;
+            extent.add(lon, lat);
+            continue;
+        }
+        let e = &p.event;
+        let (fid, stored_hash, stored_load, stored_line): (i64, i64, i64, Option<i64>) = conn
+            .prepare_cached(FIND)?
+            .query_row(params![e.source, e.external_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        if repeats_of == Some(LoadId(stored_load)) {
+            repeats.push(Repeat { index, first_line: stored_line.unwrap_or(0).cast_unsigned() });
+        } else if stored_hash == hash {
+            outcome.unchanged += 1;
+            if repeats_of.is_some() {
+                conn.prepare_cached(TOUCH)?.execute(params![load.0, line.map(u64::cast_signed), fid])?;
+            }
+        } else {
+            outcome.updated += 1;
+            extent.add(lon, lat);
+            let mut update = conn.prepare_cached(UPDATE)?;
+            bind_event(&mut update, p, zone_set, hash, load, line)?;
+            update.raw_bind_parameter(16, fid)?;
+            update.raw_execute()?;
+        }
+    }
+    extent.save(conn)?;
+    Ok((outcome, repeats))
+}
+
+/// Records a load (an import of a file, or a group of HTTP ingests) and returns its number.
+fn begin_load(conn: &Connection, kind: &str, file: Option<&str>, source: Option<&str>) -> rusqlite::Result<LoadId> {
+    conn.prepare_cached("INSERT INTO leadmap_loads (kind, file, source, started_at) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![kind, file, source, now_text()])?;
+    Ok(LoadId(conn.last_insert_rowid()))
+}
+
+/// One submission of a group commit, inside its savepoint: its key checked (and recorded), its events
+/// written.
+fn submit(conn: &Connection, zone_sets: &mut ZoneSetIds, sub: &Submission, load: LoadId) -> rusqlite::Result<Receipt> {
+    if let Some(k) = &sub.key {
+        let seen: Option<(Vec<u8>, i64, i64, i64)> = conn
+            .prepare_cached(
+                "SELECT fingerprint, inserted, updated, unchanged FROM leadmap_idempotency WHERE scope = ?1 AND key = ?2",
+            )?
+            .query_row(params![k.scope, k.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .optional()?;
+        if let Some((fingerprint, inserted, updated, unchanged)) = seen {
+            if fingerprint != k.fingerprint {
+                return Ok(Receipt::KeyReused);
+            }
+            let n = i64::cast_unsigned;
+            return Ok(Receipt::Replayed(BatchOutcome {
+                inserted: n(inserted),
+                updated: n(updated),
+                unchanged: n(unchanged),
+            }));
+        }
+    }
+    let (outcome, _) = write_events(conn, zone_sets, sub.events.iter().map(|p| (p, None)), load, None)?;
+    if let Some(k) = &sub.key {
+        let n = u64::cast_signed;
+        conn.prepare_cached(
+            "INSERT INTO leadmap_idempotency (scope, key, fingerprint, inserted, updated, unchanged, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, strftime('%Y-%m-%dT%H:%M:%fZ','now'))",
+        )?
+        .execute(params![
+            k.scope,
+            k.key,
+            &k.fingerprint[..],
+            n(outcome.inserted),
+            n(outcome.updated),
+            n(outcome.unchanged)
+        ])?;
+    }
+    Ok(Receipt::Stored(outcome))
 }
 
 impl EventStore for GpkgStore {
@@ -235,78 +549,79 @@ impl EventStore for GpkgStore {
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(err)?;
-        let mut outcome = BatchOutcome::default();
-        {
-            let mut find =
-                tx.prepare_cached("SELECT row_hash FROM events WHERE source = ?1 AND external_id = ?2").map_err(err)?;
-            let mut write = tx
-                .prepare_cached(
-                    "INSERT INTO events (geom, kind, occurred_on, occurred_at, lon, lat, offense, race_ethnicity, agency,
-                        source, external_id, zone, zone_set, zone_set_version, h3_res15, row_hash)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
-                     ON CONFLICT (source, external_id) DO UPDATE SET geom = excluded.geom, kind = excluded.kind,
-                        occurred_on = excluded.occurred_on, occurred_at = excluded.occurred_at, lon = excluded.lon,
-                        lat = excluded.lat, offense = excluded.offense, race_ethnicity = excluded.race_ethnicity,
-                        agency = excluded.agency, zone = excluded.zone, zone_set = excluded.zone_set,
-                        zone_set_version = excluded.zone_set_version, h3_res15 = excluded.h3_res15,
-                        row_hash = excluded.row_hash, stored_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')",
-                )
-                .map_err(err)?;
-            let mut bounds = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
-            for p in batch {
-                let e = &p.event;
-                let hash = row_hash(p);
-                let existing: Option<i64> =
-                    find.query_row(params![e.source, e.external_id], |r| r.get(0)).optional().map_err(err)?;
-                match existing {
-                    Some(h) if h == hash => {
-                        outcome.unchanged += 1;
-                        continue;
-                    }
-                    Some(_) => outcome.updated += 1,
-                    None => outcome.inserted += 1,
-                }
-                let (lon, lat) = (e.point.lon(), e.point.lat());
-                bounds = [bounds[0].min(lon), bounds[1].min(lat), bounds[2].max(lon), bounds[3].max(lat)];
-                write
-                    .execute(params![
-                        &point_blob(lon, lat)[..],
-                        e.kind.as_str(),
-                        e.occurred_on.to_string(),
-                        e.occurred_at.map(|t| t.format("%H:%M:%S").to_string()),
-                        lon,
-                        lat,
-                        e.offense.as_str(),
-                        e.race_ethnicity,
-                        e.agency,
-                        e.source,
-                        e.external_id,
-                        p.zone,
-                        p.zone_set.as_ref().map(|z| z.0.as_str()),
-                        p.zone_set.as_ref().map(|z| z.1.as_str()),
-                        p.cell.cast_signed(),
-                        hash,
-                    ])
-                    .map_err(err)?;
-            }
-            if bounds[0].is_finite() {
-                tx.execute(
-                    "UPDATE gpkg_contents SET min_x = min(coalesce(min_x, ?1), ?1), min_y = min(coalesce(min_y, ?2), ?2),
-                        max_x = max(coalesce(max_x, ?3), ?3), max_y = max(coalesce(max_y, ?4), ?4),
-                        last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE table_name = 'events'",
-                    params![bounds[0], bounds[1], bounds[2], bounds[3]],
-                )
-                .map_err(err)?;
-            }
-        }
+        let load = begin_load(&tx, "ingest", None, None).map_err(err)?;
+        let (outcome, _) =
+            write_events(&tx, &mut self.zone_sets, batch.iter().map(|p| (p, None)), load, None).map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(outcome)
     }
 
+    fn commit_group(&mut self, group: &[Submission]) -> Result<Vec<Result<Receipt, StoreError>>, StoreError> {
+        let path = self.path.clone();
+        let err = |source| StoreError::Sqlite { path: path.clone(), source };
+        let purge = self.last_purge.is_none_or(|t| t.elapsed() > std::time::Duration::from_mins(10));
+        let mut tx = self.conn.transaction().map_err(err)?;
+        if purge {
+            tx.execute(
+                "DELETE FROM leadmap_idempotency WHERE created_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?1)",
+                params![format!("-{IDEMPOTENCY_KEY_HOURS} hours")],
+            )
+            .map_err(err)?;
+        }
+        let load = begin_load(&tx, "ingest", None, None).map_err(err)?;
+        let mut receipts = Vec::with_capacity(group.len());
+        for sub in group {
+            let sp = tx.savepoint().map_err(err)?;
+            let receipt = submit(&sp, &mut self.zone_sets, sub, load).map_err(err);
+            if receipt.is_ok() {
+                sp.commit().map_err(err)?;
+            }
+            receipts.push(receipt);
+        }
+        tx.commit().map_err(err)?;
+        if purge {
+            self.last_purge = Some(std::time::Instant::now());
+        }
+        Ok(receipts)
+    }
+
+    fn begin_import(&mut self, file: &str, source: &str) -> Result<LoadId, StoreError> {
+        // Bulk settings for the import's connection: commits need not reach the disk one by one (WAL
+        // keeps each batch atomic; a crash loses at most the last batches, which a re-run stores), and a
+        // larger page cache keeps the identity index in memory.
+        self.conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| self.sqlite(e))?;
+        self.conn.pragma_update(None, "cache_size", -262_144).map_err(|e| self.sqlite(e))?;
+        begin_load(&self.conn, "import", Some(file), Some(source)).map_err(|e| self.sqlite(e))
+    }
+
+    fn import_batch(&mut self, run: LoadId, batch: &[ImportRow]) -> Result<(BatchOutcome, Vec<Repeat>), StoreError> {
+        let path = self.path.clone();
+        let err = |source| StoreError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(err)?;
+        let rows = batch.iter().map(|r| (&r.placed, Some(r.line)));
+        let result = write_events(&tx, &mut self.zone_sets, rows, run, Some(run)).map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(result)
+    }
+
+    fn finish_import(&mut self, run: LoadId, outcome: &BatchOutcome, rejected: u64) -> Result<(), StoreError> {
+        let n = |v: u64| v.cast_signed();
+        self.conn
+            .execute(
+                "UPDATE leadmap_loads SET finished_at = ?2, inserted = ?3, updated = ?4, unchanged = ?5, rejected = ?6
+                 WHERE id = ?1",
+                params![run.0, now_text(), n(outcome.inserted), n(outcome.updated), n(outcome.unchanged), n(rejected)],
+            )
+            .map_err(|e| self.sqlite(e))?;
+        self.conn.pragma_update(None, "synchronous", "FULL").map_err(|e| self.sqlite(e))?;
+        Ok(())
+    }
+
     fn query(&self, q: &EventQuery) -> Result<Vec<(i64, Placed)>, StoreError> {
         let mut sql = String::from(
-            "SELECT fid, kind, occurred_on, occurred_at, lon, lat, offense, race_ethnicity, agency, source, external_id,
-                zone, zone_set, zone_set_version, h3_res15 FROM events WHERE fid > ?",
+            "SELECT fid, kind, occurred_on, occurred_at, geom, offense, race_ethnicity, agency, source, external_id,
+                zone, z.name, z.version, h3_res15 FROM events LEFT JOIN leadmap_zone_sets z ON z.id = zone_set_id
+             WHERE fid > ?",
         );
         let mut values: Vec<rusqlite::types::Value> = vec![q.after.into()];
         let mut add = |clause: &str, v: rusqlite::types::Value| {
@@ -328,9 +643,12 @@ impl EventStore for GpkgStore {
             None => {}
         }
         if let Some([x0, y0, x1, y1]) = q.bbox {
-            for (clause, v) in
-                [(" AND lon >= ?", x0), (" AND lat >= ?", y0), (" AND lon <= ?", x1), (" AND lat <= ?", y1)]
-            {
+            for (clause, v) in [
+                (" AND leadmap_lon(geom) >= ?", x0),
+                (" AND leadmap_lat(geom) >= ?", y0),
+                (" AND leadmap_lon(geom) <= ?", x1),
+                (" AND leadmap_lat(geom) <= ?", y1),
+            ] {
                 add(clause, v.into());
             }
         }
@@ -344,17 +662,16 @@ impl EventStore for GpkgStore {
                         kind: r.get(1)?,
                         occurred_on: r.get(2)?,
                         occurred_at: r.get(3)?,
-                        lon: r.get(4)?,
-                        lat: r.get(5)?,
-                        offense: r.get(6)?,
-                        race_ethnicity: r.get(7)?,
-                        agency: r.get(8)?,
-                        source: r.get(9)?,
-                        external_id: r.get(10)?,
-                        zone: r.get(11)?,
-                        zone_set: r.get(12)?,
-                        zone_set_version: r.get(13)?,
-                        cell: r.get(14)?,
+                        geom: r.get(4)?,
+                        offense: r.get(5)?,
+                        race_ethnicity: r.get(6)?,
+                        agency: r.get(7)?,
+                        source: r.get(8)?,
+                        external_id: r.get(9)?,
+                        zone: r.get(10)?,
+                        zone_set: r.get(11)?,
+                        zone_set_version: r.get(12)?,
+                        cell: r.get(13)?,
                     },
                 ))
             })
@@ -384,5 +701,58 @@ impl EventStore for GpkgStore {
             .query_map([], |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?.cast_unsigned())))
             .map_err(|e| self.sqlite(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_schema_1_store_migrates_with_its_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.gpkg");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE leadmap_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);
+                 INSERT INTO leadmap_migrations VALUES (1, '2026-11-25');",
+            )
+            .unwrap();
+            conn.pragma_update(None, "application_id", GPKG_APPLICATION_ID).unwrap();
+            conn.execute(
+                "INSERT INTO events (geom, kind, occurred_on, lon, lat, offense, source, external_id, zone, zone_set,
+                    zone_set_version, h3_res15, row_hash) VALUES (?1, 'arrest', '2018-06-01', -122.6793, 45.5189, 'PCS',
+                    'ppb', '18-1', 'downtown', 'portland-lead-2018', 'v1', 42, 7)",
+                params![&point_blob(-122.6793, 45.5189)[..]],
+            )
+            .unwrap();
+        }
+        let store = GpkgStore::open(&path).unwrap();
+        let rows = store.query(&EventQuery { limit: 10, ..EventQuery::default() }).unwrap();
+        assert_eq!(rows.len(), 1);
+        let p = &rows[0].1;
+        assert_eq!((p.event.point.lon(), p.event.point.lat()), (-122.6793, 45.5189));
+        assert_eq!(p.zone.as_deref(), Some("downtown"));
+        assert_eq!(p.zone_set, Some(("portland-lead-2018".to_owned(), "v1".to_owned())));
+        assert_eq!((p.cell, p.event.external_id.as_str()), (42, "18-1"));
+        let version: i64 =
+            store.conn.query_row("SELECT max(version) FROM leadmap_migrations", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, 2);
+    }
+
+    #[test]
+    fn point_blobs_read_back_with_or_without_an_envelope() {
+        assert_eq!(blob_point(&point_blob(-122.5, 45.25)), Some((-122.5, 45.25)));
+        // GDAL writes points with an XY envelope (flags 0b0000_0011) in either byte order.
+        let mut b = vec![b'G', b'P', 0, 0b0000_0011, 0xE6, 0x10, 0, 0];
+        b.extend([0u8; 32]);
+        b.push(0);
+        b.extend(1u32.to_be_bytes());
+        b.extend((-1.5f64).to_be_bytes());
+        b.extend(2.5f64.to_be_bytes());
+        assert_eq!(blob_point(&b), Some((-1.5, 2.5)));
+        assert_eq!(blob_point(b"GP"), None);
     }
 }

@@ -3,6 +3,7 @@
 //! deployments with several replicas will implement the same trait.
 
 pub mod gpkg;
+pub mod writer;
 
 use std::collections::BTreeMap;
 
@@ -71,6 +72,63 @@ impl std::ops::AddAssign for BatchOutcome {
     }
 }
 
+/// One load of events: an import of a file by `leadmap import`, or a group of HTTP ingests committed
+/// together, as the store numbers it. Each stored event remembers the load that last wrote it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LoadId(pub i64);
+
+/// An event of an import, with the line (or feature number) it was read from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImportRow {
+    /// Where in the file.
+    pub line: u64,
+    /// The event, placed.
+    pub placed: Placed,
+}
+
+/// An event whose identity the same import run already stored: the file has that id twice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Repeat {
+    /// Its index in the batch.
+    pub index: usize,
+    /// The line of the first row with that id.
+    pub first_line: u64,
+}
+
+/// A client's `Idempotency-Key` for one submission, with a fingerprint of the request it came with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    /// Whose key (the token's name; empty on an open service): keys of different clients never meet.
+    pub scope: String,
+    /// The key as sent.
+    pub key: String,
+    /// SHA-256 of the request body.
+    pub fingerprint: [u8; 32],
+}
+
+/// One submission of a group commit: a batch of events, all or nothing, perhaps under a key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Submission {
+    /// The events.
+    pub events: Vec<Placed>,
+    /// The client's idempotency key, if it sent one.
+    pub key: Option<IdempotencyKey>,
+}
+
+/// What became of a [`Submission`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Receipt {
+    /// Stored now.
+    Stored(BatchOutcome),
+    /// The key was used before with the same request: nothing was written, this is the first answer.
+    Replayed(BatchOutcome),
+    /// The key was used before with a different request: nothing was written.
+    KeyReused,
+}
+
+/// How long an idempotency key is remembered.
+pub const IDEMPOTENCY_KEY_HOURS: i64 = 24;
+
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -98,6 +156,22 @@ pub trait EventStore: std::fmt::Debug + Send {
     /// identified by `source` + `external_id`: a new identity is inserted, a known one with other values
     /// updated, a known one with the same values left alone.
     fn upsert(&mut self, batch: &[Placed]) -> Result<BatchOutcome, StoreError>;
+
+    /// Commits several submissions in one transaction (one sync to disk for all), each all or nothing on
+    /// its own: a submission that fails is rolled back alone and reported in its slot. A submission with
+    /// an idempotency key seen in the last [`IDEMPOTENCY_KEY_HOURS`] hours is not written again.
+    fn commit_group(&mut self, group: &[Submission]) -> Result<Vec<Result<Receipt, StoreError>>, StoreError>;
+
+    /// Starts an import run of `file` and numbers it; rows written under it remember it (with their line),
+    /// so an id repeated within the file is caught without holding the file's ids in memory.
+    fn begin_import(&mut self, file: &str, source: &str) -> Result<LoadId, StoreError>;
+
+    /// Stores a batch of an import run like [`EventStore::upsert`], except that an event whose identity
+    /// this same run already stored is not written but returned as a [`Repeat`].
+    fn import_batch(&mut self, run: LoadId, batch: &[ImportRow]) -> Result<(BatchOutcome, Vec<Repeat>), StoreError>;
+
+    /// Ends an import run, recording its counts.
+    fn finish_import(&mut self, run: LoadId, outcome: &BatchOutcome, rejected: u64) -> Result<(), StoreError>;
 
     /// How many events are stored.
     fn count(&self) -> Result<u64, StoreError>;

@@ -426,7 +426,9 @@ async fn events_are_ingested_durably_and_read_back_by_analysts_only() {
     let zones = ZoneCatalog::new(leadmap::builtin::zone_sets().unwrap(), IndexOptions::default());
     let rules = RuleCatalog::new(leadmap::builtin::rule_sets().unwrap()).unwrap();
     let store = leadmap::store::gpkg::GpkgStore::open(&path).unwrap();
-    let app = router(AppState::with_store(Loaded { zones, rules }, tokens, Limits::default(), Some(Box::new(store))));
+    let app = router(
+        AppState::with_store(Loaded { zones, rules }, tokens, Limits::default(), Some(Box::new(store))).unwrap(),
+    );
     let event = |id: &str, lon: f64| {
         json!({"kind": "diversion_referral", "occurred_on": "2018-06-01", "occurred_at": "14:05", "lon": lon, "lat": 45.5189,
                "offense": "PCS", "race_ethnicity": "Black", "source": "ops", "external_id": id})
@@ -483,6 +485,92 @@ async fn events_are_ingested_durably_and_read_back_by_analysts_only() {
     with_token(&app, "GET", "/v1/events?limit=0", ANALYST, None).await.problem(400, "limit");
     // Without a store the routes say how to get one.
     post_json(&open_app(), "/v1/events", &event("z", -122.6)).await.problem(503, "--data");
+}
+
+async fn post_with_key(app: &axum::Router, token: &str, key: &str, body: &Value) -> Reply {
+    let req = Request::post("/v1/events")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("Idempotency-Key", key)
+        .body(Body::from(body.to_string()));
+    call(app, req.unwrap()).await
+}
+
+#[tokio::test]
+async fn an_idempotency_key_replays_the_first_answer_across_restarts_and_refuses_another_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.gpkg");
+    let app = || {
+        let tokens = Tokens::parse_env(&format!("feed:ingest:{INGEST},ops:admin:{ADMIN}")).unwrap();
+        let zones = ZoneCatalog::new(leadmap::builtin::zone_sets().unwrap(), IndexOptions::default());
+        let rules = RuleCatalog::new(leadmap::builtin::rule_sets().unwrap()).unwrap();
+        let store = leadmap::store::gpkg::GpkgStore::open(&path).unwrap();
+        router(AppState::with_store(Loaded { zones, rules }, tokens, Limits::default(), Some(Box::new(store))).unwrap())
+    };
+    let event = |id: &str| {
+        json!({"kind": "arrest", "occurred_on": "2019-03-04", "lon": -122.6793, "lat": 45.5189, "offense": "PCS",
+               "source": "feed", "external_id": id})
+    };
+    let batch = json!([event("k-1"), event("k-2")]);
+    let first = app();
+    let r = post_with_key(&first, INGEST, "3f2a-0001", &batch).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert!(r.headers.get("idempotent-replayed").is_none());
+    let answer = r.json();
+    assert_eq!(answer["inserted"], 2);
+    // The retry gets the first answer (inserted 2, not unchanged 2), marked as a replay.
+    let r = post_with_key(&first, INGEST, "3f2a-0001", &batch).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(r.headers.get("idempotent-replayed").map(|v| v.to_str().unwrap()), Some("true"));
+    assert_eq!(r.json(), answer);
+    // The same key with other events is refused, and nothing of them is stored.
+    post_with_key(&first, INGEST, "3f2a-0001", &json!([event("k-3")])).await.problem(422, "different request");
+    // Keys belong to their client: the admin's "3f2a-0001" is another key.
+    let r = post_with_key(&first, ADMIN, "3f2a-0001", &batch).await;
+    assert_eq!((r.status, r.json()["unchanged"].as_u64()), (StatusCode::CREATED, Some(2)));
+    assert!(r.headers.get("idempotent-replayed").is_none());
+    // Malformed keys are refused before anything is stored.
+    for bad in ["", "with space", &"x".repeat(256)] {
+        post_with_key(&first, INGEST, bad, &json!([event("k-9")])).await.problem(400, "Idempotency-Key");
+    }
+    // Concurrent requests with one new key: one is stored, the others replay it.
+    let twins = json!([event("k-4")]);
+    let replies = futures_join_all(
+        (0..8)
+            .map(|_| {
+                let (app, twins) = (first.clone(), twins.clone());
+                async move { post_with_key(&app, INGEST, "\"3f2a-0002\"", &twins).await }
+            })
+            .collect(),
+    )
+    .await;
+    assert!(replies.iter().all(|r| r.status == StatusCode::CREATED && r.json()["inserted"] == 1));
+    assert_eq!(replies.iter().filter(|r| r.headers.get("idempotent-replayed").is_none()).count(), 1);
+    drop(first);
+    // The keys are in the store file: a restarted service still replays.
+    let second = app();
+    let r = post_with_key(&second, INGEST, "3f2a-0001", &batch).await;
+    assert_eq!(r.headers.get("idempotent-replayed").map(|v| v.to_str().unwrap()), Some("true"));
+    assert_eq!(r.json(), answer);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let ids: Vec<String> = conn
+        .prepare("SELECT external_id FROM events ORDER BY 1")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(ids, ["k-1", "k-2", "k-4"]);
+}
+
+/// Awaits every future, concurrently, in order.
+async fn futures_join_all<F: std::future::Future<Output = Reply> + Send + 'static>(futures: Vec<F>) -> Vec<Reply> {
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
 }
 
 /// One POST over a fresh connection; the status, or `None` when the connection failed or was cut.

@@ -203,9 +203,33 @@ fn every_kind_of_bad_row_is_rejected_by_line_and_the_rest_stored() {
             && text.contains("not a date")
             && text.contains("already read at line 2")
     );
+    // Again, in batches of 2 rows: the repeat is now in another batch than its first row, and the
+    // first row is already stored (unchanged): it is still a repeat, not an update.
+    let again = dir.path().join("r2.csv");
+    let out = leadmap(&[
+        "import",
+        input.to_str().unwrap(),
+        "--source",
+        "test",
+        "--data",
+        store.to_str().unwrap(),
+        "--json",
+        "--batch",
+        "2",
+        "--rejects",
+        again.to_str().unwrap(),
+    ]);
+    let s = summary(&out);
+    assert_eq!(
+        (s["imported"].as_u64(), s["updated"].as_u64(), s["unchanged"].as_u64(), s["rejected"].as_u64()),
+        (Some(0), Some(0), Some(2), Some(8))
+    );
+    assert_eq!(std::fs::read_to_string(&again).unwrap(), text, "the same rejects, in the same order");
     let conn = rusqlite::Connection::open(&store).unwrap();
     let kinds = strings(&conn, "SELECT kind FROM events ORDER BY external_id");
     assert_eq!(kinds, ["arrest", "social_contact_referral"]);
+    let dates = strings(&conn, "SELECT occurred_on FROM events WHERE external_id = 'a1'");
+    assert_eq!(dates, ["2018-06-01"], "the repeated id's second row never replaced the first");
     let cols: String =
         conn.query_row("SELECT group_concat(name) FROM pragma_table_info('events')", [], |r| r.get(0)).unwrap();
     assert!(!cols.contains("address"), "the address column is never stored: {cols}");
@@ -261,14 +285,23 @@ fn events_export_writes_what_the_store_holds_with_filters() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such store"));
 }
 
-/// Rows of the stored events, for comparing stores: identity, values, zone and cell.
+/// Rows of the stored events, for comparing stores: identity, values, point, zone and cell.
 fn stored_rows(store: &Path) -> Vec<String> {
     let conn = rusqlite::Connection::open(store).unwrap();
-    strings(
-        &conn,
-        "SELECT concat_ws('|', source, external_id, kind, occurred_on, occurred_at, printf('%.12f', lon),
-            printf('%.12f', lat), offense, race_ethnicity, agency, zone, h3_res15) FROM events ORDER BY external_id",
-    )
+    let mut stmt = conn
+        .prepare(
+            "SELECT concat_ws('|', source, external_id, kind, occurred_on, occurred_at, offense, race_ethnicity, agency,
+                zone, h3_res15), geom FROM events ORDER BY external_id",
+        )
+        .unwrap();
+    stmt.query_map([], |r| {
+        let (text, geom): (String, Vec<u8>) = (r.get(0)?, r.get(1)?);
+        let (lon, lat) = leadmap::store::gpkg::blob_point(&geom).unwrap();
+        Ok(format!("{text}|{lon:.12}|{lat:.12}"))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
 }
 
 /// A FlatGeobuf file of points in `crs` with string columns `columns`, one row of values per point.
@@ -388,9 +421,16 @@ fn flatgeobuf_in_state_plane_is_transformed_by_its_header_crs() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(summary(&out)["imported"].as_u64(), Some(rows.len() as u64));
     let conn = rusqlite::Connection::open(&store).unwrap();
-    let mut stmt = conn.prepare("SELECT external_id, lon, lat FROM events").unwrap();
-    let got: Vec<(String, f64, f64)> =
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect();
+    let mut stmt = conn.prepare("SELECT external_id, geom FROM events").unwrap();
+    let got: Vec<(String, f64, f64)> = stmt
+        .query_map([], |r| {
+            let (id, geom): (String, Vec<u8>) = (r.get(0)?, r.get(1)?);
+            let (lon, lat) = leadmap::store::gpkg::blob_point(&geom).unwrap();
+            Ok((id, lon, lat))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     assert_eq!(got.len(), rows.len());
     for (id, lon, lat) in got {
         let (elon, elat) = expected[&id];

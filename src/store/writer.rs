@@ -1,0 +1,101 @@
+//! Group commit for the service's ingest: submissions from concurrent requests queue for one writer
+//! thread, which commits all that are waiting in one transaction (one sync to disk) and answers each
+//! only after that commit. Under load many requests share a sync; alone, a request waits for its own.
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use super::{EventStore, Receipt, StoreError, Submission};
+
+/// The most submissions one transaction takes (the rest wait for the next).
+const MAX_GROUP: usize = 256;
+
+struct Job {
+    submission: Submission,
+    reply: tokio::sync::oneshot::Sender<Result<Receipt, String>>,
+}
+
+/// The queue to the writer thread. Dropping every handle stops the thread once the queue is drained.
+#[derive(Clone, Debug)]
+pub struct GroupWriter {
+    queue: mpsc::Sender<Job>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job").field("events", &self.submission.events.len()).finish_non_exhaustive()
+    }
+}
+
+impl GroupWriter {
+    /// Starts the writer thread for `store` (which readers may share: the writer holds the lock only
+    /// while it commits).
+    pub fn start(store: Arc<Mutex<Box<dyn EventStore>>>) -> std::io::Result<Self> {
+        let (queue, jobs) = mpsc::channel::<Job>();
+        std::thread::Builder::new().name("leadmap-writer".into()).spawn(move || {
+            while let Ok(first) = jobs.recv() {
+                let mut group = vec![first];
+                while group.len() < MAX_GROUP {
+                    match jobs.try_recv() {
+                        Ok(job) => group.push(job),
+                        Err(_) => break,
+                    }
+                }
+                let submissions: Vec<Submission> =
+                    group.iter_mut().map(|j| std::mem::replace(&mut j.submission, empty())).collect();
+                let result = {
+                    // A panic while holding the lock cannot leave a half-written group (one
+                    // transaction), so a poisoned lock is safe to keep using.
+                    let mut store = store.lock().unwrap_or_else(PoisonError::into_inner);
+                    store.commit_group(&submissions)
+                };
+                match result {
+                    Ok(receipts) => {
+                        for (job, receipt) in group.into_iter().zip(receipts) {
+                            let _ = job.reply.send(receipt.map_err(|e| e.to_string()));
+                        }
+                    }
+                    Err(e) => {
+                        let text = e.to_string();
+                        for job in group {
+                            let _ = job.reply.send(Err(text.clone()));
+                        }
+                    }
+                }
+            }
+        })?;
+        Ok(Self { queue })
+    }
+
+    /// Queues `submission` and waits until it is committed (or failed).
+    pub async fn submit(&self, submission: Submission) -> Result<Receipt, WriteError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.queue.send(Job { submission, reply }).map_err(|_| WriteError::Stopped)?;
+        match answer.await {
+            Ok(Ok(receipt)) => Ok(receipt),
+            Ok(Err(text)) => Err(WriteError::Store(text)),
+            Err(_) => Err(WriteError::Stopped),
+        }
+    }
+}
+
+fn empty() -> Submission {
+    Submission { events: Vec::new(), key: None }
+}
+
+/// Why a submission was not committed.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The store failed (the message names the file).
+    #[error("{0}")]
+    Store(String),
+    /// The writer thread is gone.
+    #[error("the store's writer has stopped")]
+    Stopped,
+}
+
+impl From<StoreError> for WriteError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e.to_string())
+    }
+}
