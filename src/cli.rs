@@ -189,7 +189,7 @@ pub struct ImportArgs {
     #[arg(short, long)]
     pub quiet: bool,
     /// Rows per transaction.
-    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    #[arg(long, default_value_t = 20_000, value_name = "N")]
     pub batch: usize,
     /// Zone options (which zone sets place the events).
     #[command(flatten)]
@@ -724,7 +724,10 @@ fn place_all(
             .map(|part| {
                 scope.spawn(move || {
                     part.into_iter()
-                        .map(|(line, e)| crate::store::ImportRow { line, placed: crate::events::place(e, catalog) })
+                        .map(|(line, e)| {
+                            let placed = crate::events::place(e, catalog);
+                            crate::store::ImportRow { line, fingerprint: crate::store::fingerprint(&placed), placed }
+                        })
                         .collect::<Vec<_>>()
                 })
             })

@@ -3,6 +3,7 @@
 //! migrations recorded in `leadmap_migrations` (GeoPackage owns `PRAGMA user_version`).
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -332,30 +333,13 @@ pub fn point_blob(lon: f64, lat: f64) -> [u8; 29] {
     b
 }
 
-/// A fingerprint of everything an event says, to tell an update from a repeat: 64-bit FNV-1a over the
-/// fields, each followed by a 0 byte (stable across releases and platforms).
+/// See [`super::fingerprint`].
 fn row_hash(p: &Placed) -> i64 {
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let e = &p.event;
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for &b in bytes.iter().chain(&[0]) {
-            h = (h ^ u64::from(b)).wrapping_mul(PRIME);
-        }
-    };
-    eat(e.kind.as_str().as_bytes());
-    eat(&iso_date(e.occurred_on));
-    eat(&e.occurred_at.map_or([0; 8], iso_time));
-    eat(&e.point.lon().to_bits().to_le_bytes());
-    eat(&e.point.lat().to_bits().to_le_bytes());
-    eat(e.offense.as_str().as_bytes());
-    eat(e.race_ethnicity.as_deref().unwrap_or("\u{1}").as_bytes());
-    eat(e.agency.as_deref().unwrap_or("\u{1}").as_bytes());
-    h.cast_signed()
+    super::fingerprint(p)
 }
 
 /// `YYYY-MM-DD` without allocating (years 0–9999; the store's dates are checked to lie there).
-fn iso_date(d: chrono::NaiveDate) -> [u8; 10] {
+pub(super) fn iso_date(d: chrono::NaiveDate) -> [u8; 10] {
     use chrono::Datelike;
     let (y, m, day) = (d.year().clamp(0, 9999).cast_unsigned(), d.month(), d.day());
     let digit = |n: u32| b'0' + (n % 10) as u8;
@@ -374,7 +358,7 @@ fn iso_date(d: chrono::NaiveDate) -> [u8; 10] {
 }
 
 /// `HH:MM:SS` without allocating.
-fn iso_time(t: chrono::NaiveTime) -> [u8; 8] {
+pub(super) fn iso_time(t: chrono::NaiveTime) -> [u8; 8] {
     use chrono::Timelike;
     let (h, m, s) = (t.hour(), t.minute(), t.second());
     let digit = |n: u32| b'0' + (n % 10) as u8;
@@ -418,9 +402,12 @@ impl Extent {
     }
 }
 
-/// Binds an event to [`INSERT`]'s (and [`UPDATE`]'s) first 15 parameters.
+/// Binds an event to [`INSERT`]'s (and [`UPDATE`]'s) first 15 parameters, or to the 15 after `base` of a
+/// many-row insert.
+#[allow(clippy::too_many_arguments)]
 fn bind_event(
     stmt: &mut rusqlite::CachedStatement<'_>,
+    base: usize,
     p: &Placed,
     zone_set: Option<i64>,
     hash: i64,
@@ -431,21 +418,21 @@ fn bind_event(
     let blob = point_blob(e.point.lon(), e.point.lat());
     let date = iso_date(e.occurred_on);
     let time = e.occurred_at.map(iso_time);
-    stmt.raw_bind_parameter(1, &blob[..])?;
-    stmt.raw_bind_parameter(2, e.kind.as_str())?;
-    stmt.raw_bind_parameter(3, ascii(&date))?;
-    stmt.raw_bind_parameter(4, time.as_ref().map(|t| ascii(t)))?;
-    stmt.raw_bind_parameter(5, e.offense.as_str())?;
-    stmt.raw_bind_parameter(6, e.race_ethnicity.as_deref())?;
-    stmt.raw_bind_parameter(7, e.agency.as_deref())?;
-    stmt.raw_bind_parameter(8, e.source.as_str())?;
-    stmt.raw_bind_parameter(9, e.external_id.as_str())?;
-    stmt.raw_bind_parameter(10, p.zone.as_deref())?;
-    stmt.raw_bind_parameter(11, zone_set)?;
-    stmt.raw_bind_parameter(12, p.cell.cast_signed())?;
-    stmt.raw_bind_parameter(13, hash)?;
-    stmt.raw_bind_parameter(14, load.0)?;
-    stmt.raw_bind_parameter(15, line.map(u64::cast_signed))
+    stmt.raw_bind_parameter(base + 1, &blob[..])?;
+    stmt.raw_bind_parameter(base + 2, e.kind.as_str())?;
+    stmt.raw_bind_parameter(base + 3, ascii(&date))?;
+    stmt.raw_bind_parameter(base + 4, time.as_ref().map(|t| ascii(t)))?;
+    stmt.raw_bind_parameter(base + 5, e.offense.as_str())?;
+    stmt.raw_bind_parameter(base + 6, e.race_ethnicity.as_deref())?;
+    stmt.raw_bind_parameter(base + 7, e.agency.as_deref())?;
+    stmt.raw_bind_parameter(base + 8, e.source.as_str())?;
+    stmt.raw_bind_parameter(base + 9, e.external_id.as_str())?;
+    stmt.raw_bind_parameter(base + 10, p.zone.as_deref())?;
+    stmt.raw_bind_parameter(base + 11, zone_set)?;
+    stmt.raw_bind_parameter(base + 12, p.cell.cast_signed())?;
+    stmt.raw_bind_parameter(base + 13, hash)?;
+    stmt.raw_bind_parameter(base + 14, load.0)?;
+    stmt.raw_bind_parameter(base + 15, line.map(u64::cast_signed))
 }
 
 /// Writes events on `conn` (inside the caller's transaction) as load `load`: inserted when new,
@@ -465,34 +452,127 @@ fn write_events<'p>(
     for (index, (p, line)) in rows.enumerate() {
         let hash = row_hash(p);
         let zone_set = p.zone_set.as_ref().map(|(n, v)| zone_sets.id(conn, n, v)).transpose()?;
-        bind_event(&mut insert, p, zone_set, hash, load, line)?;
+        bind_event(&mut insert, 0, p, zone_set, hash, load, line)?;
         let (lon, lat) = (p.event.point.lon(), p.event.point.lat());
         if insert.raw_execute()? == 1 {
             outcome.inserted += 1;
             extent.add(lon, lat);
             continue;
         }
-        let e = &p.event;
+        let conflict = Conflict { p, zone_set, hash, load, line, repeats_of, index };
+        conflict.resolve(conn, &mut outcome, &mut repeats, &mut extent)?;
+    }
+    extent.save(conn)?;
+    Ok((outcome, repeats))
+}
+
+/// An event whose identity was already stored when it was inserted.
+struct Conflict<'p> {
+    p: &'p Placed,
+    zone_set: Option<i64>,
+    hash: i64,
+    load: LoadId,
+    line: Option<u64>,
+    repeats_of: Option<LoadId>,
+    index: usize,
+}
+
+impl Conflict<'_> {
+    /// Counts it a repeat of this load, unchanged (marked as read by the load), or an update (rewritten).
+    fn resolve(
+        &self,
+        conn: &Connection,
+        outcome: &mut BatchOutcome,
+        repeats: &mut Vec<Repeat>,
+        extent: &mut Extent,
+    ) -> rusqlite::Result<()> {
+        let (e, load, line) = (&self.p.event, self.load, self.line);
         let (fid, stored_hash, stored_load, stored_line): (i64, i64, i64, Option<i64>) = conn
             .prepare_cached(FIND)?
             .query_row(params![e.source, e.external_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-        if repeats_of == Some(LoadId(stored_load)) {
-            repeats.push(Repeat { index, first_line: stored_line.unwrap_or(0).cast_unsigned() });
-        } else if stored_hash == hash {
+        if self.repeats_of == Some(LoadId(stored_load)) {
+            repeats.push(Repeat { index: self.index, first_line: stored_line.unwrap_or(0).cast_unsigned() });
+        } else if stored_hash == self.hash {
             outcome.unchanged += 1;
-            if repeats_of.is_some() {
+            if self.repeats_of.is_some() {
                 conn.prepare_cached(TOUCH)?.execute(params![load.0, line.map(u64::cast_signed), fid])?;
             }
         } else {
             outcome.updated += 1;
-            extent.add(lon, lat);
+            extent.add(e.point.lon(), e.point.lat());
             let mut update = conn.prepare_cached(UPDATE)?;
-            bind_event(&mut update, p, zone_set, hash, load, line)?;
+            bind_event(&mut update, 0, self.p, self.zone_set, self.hash, load, line)?;
             update.raw_bind_parameter(16, fid)?;
             update.raw_execute()?;
         }
+        Ok(())
+    }
+}
+
+/// Rows per statement of [`import_rows`]' many-row insert.
+const ROWS_PER_INSERT: usize = 64;
+
+/// [`write_events`] for an import batch, [`ROWS_PER_INSERT`] rows per INSERT statement: a statement's
+/// fixed cost (cursors on the table and its indexes, a statement journal) is paid once for all of them.
+/// When a statement stores fewer rows than it was given, each of its rows is looked up: one stored by
+/// this load at its own line was inserted now; the others are resolved one by one as conflicts.
+fn import_rows(
+    conn: &Connection,
+    zone_sets: &mut ZoneSetIds,
+    batch: &[ImportRow],
+    load: LoadId,
+) -> rusqlite::Result<(BatchOutcome, Vec<Repeat>)> {
+    let mut sql = String::from(&INSERT[..INSERT.find("VALUES").unwrap_or(0)]);
+    sql.push_str("VALUES ");
+    for r in 0..ROWS_PER_INSERT {
+        let params: Vec<String> = (1..=15).map(|i| format!("?{}", r * 15 + i)).collect();
+        let _ = write!(sql, "{}({})", if r == 0 { "" } else { ", " }, params.join(", "));
+    }
+    sql.push_str(" ON CONFLICT (source, external_id) DO NOTHING");
+    let mut insert = conn.prepare_cached(&sql)?;
+    let mut extent = Extent::new();
+    let (mut outcome, mut repeats) = (BatchOutcome::default(), Vec::new());
+    let chunks = batch.chunks_exact(ROWS_PER_INSERT);
+    let rest = chunks.remainder();
+    let mut meta = Vec::with_capacity(ROWS_PER_INSERT);
+    for (c, chunk) in chunks.enumerate() {
+        meta.clear();
+        for (j, row) in chunk.iter().enumerate() {
+            let (p, hash) = (&row.placed, row.fingerprint);
+            let zone_set = p.zone_set.as_ref().map(|(n, v)| zone_sets.id(conn, n, v)).transpose()?;
+            bind_event(&mut insert, j * 15, p, zone_set, hash, load, Some(row.line))?;
+            meta.push((zone_set, hash));
+        }
+        let stored = insert.raw_execute()?;
+        if stored == chunk.len() {
+            outcome.inserted += stored as u64;
+            for row in chunk {
+                extent.add(row.placed.event.point.lon(), row.placed.event.point.lat());
+            }
+            continue;
+        }
+        for (j, (row, &(zone_set, hash))) in chunk.iter().zip(&meta).enumerate() {
+            let e = &row.placed.event;
+            let (stored_load, stored_line): (i64, Option<i64>) = conn
+                .prepare_cached("SELECT load_id, load_line FROM events WHERE source = ?1 AND external_id = ?2")?
+                .query_row(params![e.source, e.external_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            if stored_load == load.0 && stored_line == Some(row.line.cast_signed()) {
+                outcome.inserted += 1;
+                extent.add(e.point.lon(), e.point.lat());
+                continue;
+            }
+            let index = c * ROWS_PER_INSERT + j;
+            let conflict =
+                Conflict { p: &row.placed, zone_set, hash, load, line: Some(row.line), repeats_of: Some(load), index };
+            conflict.resolve(conn, &mut outcome, &mut repeats, &mut extent)?;
+        }
     }
     extent.save(conn)?;
+    let offset = batch.len() - rest.len();
+    let (more, more_repeats) =
+        write_events(conn, zone_sets, rest.iter().map(|r| (&r.placed, Some(r.line))), load, Some(load))?;
+    outcome += more;
+    repeats.extend(more_repeats.into_iter().map(|r| Repeat { index: r.index + offset, ..r }));
     Ok((outcome, repeats))
 }
 
@@ -591,6 +671,9 @@ impl EventStore for GpkgStore {
         // larger page cache keeps the identity index in memory.
         self.conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| self.sqlite(e))?;
         self.conn.pragma_update(None, "cache_size", -262_144).map_err(|e| self.sqlite(e))?;
+        // Checkpoint every 64 MB of WAL instead of 4 MB: the hot index pages a checkpoint copies are
+        // copied once for many batches.
+        self.conn.pragma_update(None, "wal_autocheckpoint", 16_384).map_err(|e| self.sqlite(e))?;
         begin_load(&self.conn, "import", Some(file), Some(source)).map_err(|e| self.sqlite(e))
     }
 
@@ -598,8 +681,7 @@ impl EventStore for GpkgStore {
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(err)?;
-        let rows = batch.iter().map(|r| (&r.placed, Some(r.line)));
-        let result = write_events(&tx, &mut self.zone_sets, rows, run, Some(run)).map_err(err)?;
+        let result = import_rows(&tx, &mut self.zone_sets, batch, run).map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(result)
     }
@@ -614,6 +696,7 @@ impl EventStore for GpkgStore {
             )
             .map_err(|e| self.sqlite(e))?;
         self.conn.pragma_update(None, "synchronous", "FULL").map_err(|e| self.sqlite(e))?;
+        self.conn.pragma_update(None, "wal_autocheckpoint", 1000).map_err(|e| self.sqlite(e))?;
         Ok(())
     }
 

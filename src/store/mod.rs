@@ -84,6 +84,31 @@ pub struct ImportRow {
     pub line: u64,
     /// The event, placed.
     pub placed: Placed,
+    /// [`fingerprint`] of `placed` (computed where the event is placed, off the writer's thread).
+    pub fingerprint: i64,
+}
+
+/// A fingerprint of everything an event says, to tell an update from a repeat: 64-bit FNV-1a over the
+/// fields, each followed by a 0 byte (stable across releases and platforms).
+#[must_use]
+pub fn fingerprint(p: &Placed) -> i64 {
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let e = &p.event;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes.iter().chain(&[0]) {
+            h = (h ^ u64::from(b)).wrapping_mul(PRIME);
+        }
+    };
+    eat(e.kind.as_str().as_bytes());
+    eat(&gpkg::iso_date(e.occurred_on));
+    eat(&e.occurred_at.map_or([0; 8], gpkg::iso_time));
+    eat(&e.point.lon().to_bits().to_le_bytes());
+    eat(&e.point.lat().to_bits().to_le_bytes());
+    eat(e.offense.as_str().as_bytes());
+    eat(e.race_ethnicity.as_deref().unwrap_or("\u{1}").as_bytes());
+    eat(e.agency.as_deref().unwrap_or("\u{1}").as_bytes());
+    h.cast_signed()
 }
 
 /// An event whose identity the same import run already stored: the file has that id twice.

@@ -499,3 +499,40 @@ fn bad_features_are_rejected_by_feature_number_and_the_rest_stored() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("bad.geojson: feature 3: geometry"), "{stderr}");
 }
+
+#[test]
+fn the_store_opens_in_ogrinfo_as_a_point_layer_with_every_event() {
+    // GDAL is the reference reader of GeoPackages (QGIS opens them through it). CI installs gdal-bin;
+    // elsewhere the check needs `apt-get install gdal-bin`.
+    if Command::new("ogrinfo").arg("--version").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "CI must install gdal-bin (ogrinfo) for this test");
+        eprintln!("ogrinfo not found: skipping the GDAL check (apt-get install gdal-bin)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (input, store) = (dir.path().join("in.csv"), dir.path().join("s.gpkg"));
+    let mut text = String::from("id,date,kind,lon,lat\n");
+    for i in 0..257 {
+        writeln!(text, "g{i},2019-0{}-11,arrest,{},{}", 1 + i % 9, -122.68 + f64::from(i) * 1e-4, 45.52).unwrap();
+    }
+    std::fs::write(&input, text).unwrap();
+    let out =
+        leadmap(&["import", input.to_str().unwrap(), "--source", "g", "--data", store.to_str().unwrap(), "--json"]);
+    assert_eq!(summary(&out)["imported"], 257);
+    let out = Command::new("ogrinfo").args(["-ro", "-so", "-al"]).arg(&store).output().unwrap();
+    let info = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{info}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(info.contains("Layer name: events"), "{info}");
+    assert!(info.contains("Geometry: Point"), "{info}");
+    assert!(info.contains("Feature Count: 257"), "{info}");
+    assert!(info.contains("EPSG\",4326") || info.contains("EPSG:4326"), "{info}");
+    assert!(info.contains("Extent: (-122.680000, 45.520000) - (-122.654400, 45.520000)"), "{info}");
+    // GDAL reads the points themselves back.
+    let out = Command::new("ogrinfo")
+        .args(["-ro", "-q", "-sql", "SELECT external_id, geom FROM events WHERE external_id = 'g256'"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    let rows = String::from_utf8_lossy(&out.stdout);
+    assert!(rows.contains("POINT (-122.6544 45.52)"), "{rows}");
+}
