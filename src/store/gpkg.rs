@@ -157,6 +157,9 @@ impl GpkgStore {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
+        // 64 MB of page cache (the default is 2 MB): the identity index's hot pages stay in memory
+        // between the service's commits instead of being read back from the file.
+        conn.pragma_update(None, "cache_size", -65_536).map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(err)?;
         // leadmap_lon(geom), leadmap_lat(geom): the point of a geometry blob, for bounding-box filters.
         for (name, pick) in [("leadmap_lon", 0), ("leadmap_lat", 1)] {
@@ -509,18 +512,23 @@ impl Conflict<'_> {
     }
 }
 
-/// Rows per statement of [`import_rows`]' many-row insert.
+/// Rows per statement of [`write_rows`]' many-row insert.
 const ROWS_PER_INSERT: usize = 64;
 
-/// [`write_events`] for an import batch, [`ROWS_PER_INSERT`] rows per INSERT statement: a statement's
-/// fixed cost (cursors on the table and its indexes, a statement journal) is paid once for all of them.
-/// When a statement stores fewer rows than it was given, each of its rows is looked up: one stored by
-/// this load at its own line was inserted now; the others are resolved one by one as conflicts.
-fn import_rows(
+/// An event to write with [`write_rows`]: the event, its line in its load, its fingerprint.
+type Row<'p> = (&'p Placed, u64, i64);
+
+/// [`write_events`] for many events, [`ROWS_PER_INSERT`] rows per INSERT statement: a statement's fixed
+/// cost (cursors on the table and its indexes, a statement journal) is paid once for all of them. Each
+/// row's line must be unique within the load. When a statement stores fewer rows than it was given, each
+/// of its rows is looked up: one stored by this load at its own line was inserted now; the others are
+/// resolved one by one as conflicts. With `repeats`, an identity this load already wrote is a [`Repeat`].
+fn write_rows(
     conn: &Connection,
     zone_sets: &mut ZoneSetIds,
-    batch: &[ImportRow],
+    batch: &[Row<'_>],
     load: LoadId,
+    repeats_of: Option<LoadId>,
 ) -> rusqlite::Result<(BatchOutcome, Vec<Repeat>)> {
     let mut sql = String::from(&INSERT[..INSERT.find("VALUES").unwrap_or(0)]);
     sql.push_str("VALUES ");
@@ -534,43 +542,41 @@ fn import_rows(
     let (mut outcome, mut repeats) = (BatchOutcome::default(), Vec::new());
     let chunks = batch.chunks_exact(ROWS_PER_INSERT);
     let rest = chunks.remainder();
-    let mut meta = Vec::with_capacity(ROWS_PER_INSERT);
+    let mut zone_set_ids = Vec::with_capacity(ROWS_PER_INSERT);
     for (c, chunk) in chunks.enumerate() {
-        meta.clear();
-        for (j, row) in chunk.iter().enumerate() {
-            let (p, hash) = (&row.placed, row.fingerprint);
+        zone_set_ids.clear();
+        for (j, &(p, line, hash)) in chunk.iter().enumerate() {
             let zone_set = p.zone_set.as_ref().map(|(n, v)| zone_sets.id(conn, n, v)).transpose()?;
-            bind_event(&mut insert, j * 15, p, zone_set, hash, load, Some(row.line))?;
-            meta.push((zone_set, hash));
+            bind_event(&mut insert, j * 15, p, zone_set, hash, load, Some(line))?;
+            zone_set_ids.push(zone_set);
         }
         let stored = insert.raw_execute()?;
         if stored == chunk.len() {
             outcome.inserted += stored as u64;
-            for row in chunk {
-                extent.add(row.placed.event.point.lon(), row.placed.event.point.lat());
+            for (p, _, _) in chunk {
+                extent.add(p.event.point.lon(), p.event.point.lat());
             }
             continue;
         }
-        for (j, (row, &(zone_set, hash))) in chunk.iter().zip(&meta).enumerate() {
-            let e = &row.placed.event;
+        for (j, (&(p, line, hash), &zone_set)) in chunk.iter().zip(&zone_set_ids).enumerate() {
+            let e = &p.event;
             let (stored_load, stored_line): (i64, Option<i64>) = conn
                 .prepare_cached("SELECT load_id, load_line FROM events WHERE source = ?1 AND external_id = ?2")?
                 .query_row(params![e.source, e.external_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            if stored_load == load.0 && stored_line == Some(row.line.cast_signed()) {
+            if stored_load == load.0 && stored_line == Some(line.cast_signed()) {
                 outcome.inserted += 1;
                 extent.add(e.point.lon(), e.point.lat());
                 continue;
             }
             let index = c * ROWS_PER_INSERT + j;
-            let conflict =
-                Conflict { p: &row.placed, zone_set, hash, load, line: Some(row.line), repeats_of: Some(load), index };
+            let conflict = Conflict { p, zone_set, hash, load, line: Some(line), repeats_of, index };
             conflict.resolve(conn, &mut outcome, &mut repeats, &mut extent)?;
         }
     }
     extent.save(conn)?;
     let offset = batch.len() - rest.len();
     let (more, more_repeats) =
-        write_events(conn, zone_sets, rest.iter().map(|r| (&r.placed, Some(r.line))), load, Some(load))?;
+        write_events(conn, zone_sets, rest.iter().map(|&(p, line, _)| (p, Some(line))), load, repeats_of)?;
     outcome += more;
     repeats.extend(more_repeats.into_iter().map(|r| Repeat { index: r.index + offset, ..r }));
     Ok((outcome, repeats))
@@ -585,7 +591,13 @@ fn begin_load(conn: &Connection, kind: &str, file: Option<&str>, source: Option<
 
 /// One submission of a group commit, inside its savepoint: its key checked (and recorded), its events
 /// written.
-fn submit(conn: &Connection, zone_sets: &mut ZoneSetIds, sub: &Submission, load: LoadId) -> rusqlite::Result<Receipt> {
+fn submit(
+    conn: &Connection,
+    zone_sets: &mut ZoneSetIds,
+    sub: &Submission,
+    load: LoadId,
+    first_line: u64,
+) -> rusqlite::Result<Receipt> {
     if let Some(k) = &sub.key {
         let seen: Option<(Vec<u8>, i64, i64, i64)> = conn
             .prepare_cached(
@@ -605,7 +617,10 @@ fn submit(conn: &Connection, zone_sets: &mut ZoneSetIds, sub: &Submission, load:
             }));
         }
     }
-    let (outcome, _) = write_events(conn, zone_sets, sub.events.iter().map(|p| (p, None)), load, None)?;
+    // An ingest load's "lines" number its events across the group, so each is unique in the load.
+    let rows: Vec<Row<'_>> =
+        sub.events.iter().zip(first_line..).map(|(p, line)| (p, line, super::fingerprint(p))).collect();
+    let (outcome, _) = write_rows(conn, zone_sets, &rows, load, None)?;
     if let Some(k) = &sub.key {
         let n = u64::cast_signed;
         conn.prepare_cached(
@@ -650,9 +665,11 @@ impl EventStore for GpkgStore {
         }
         let load = begin_load(&tx, "ingest", None, None).map_err(err)?;
         let mut receipts = Vec::with_capacity(group.len());
+        let mut first_line = 1;
         for sub in group {
             let sp = tx.savepoint().map_err(err)?;
-            let receipt = submit(&sp, &mut self.zone_sets, sub, load).map_err(err);
+            let receipt = submit(&sp, &mut self.zone_sets, sub, load, first_line).map_err(err);
+            first_line += sub.events.len() as u64;
             if receipt.is_ok() {
                 sp.commit().map_err(err)?;
             }
@@ -681,7 +698,8 @@ impl EventStore for GpkgStore {
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(err)?;
-        let result = import_rows(&tx, &mut self.zone_sets, batch, run).map_err(err)?;
+        let rows: Vec<Row<'_>> = batch.iter().map(|r| (&r.placed, r.line, r.fingerprint)).collect();
+        let result = write_rows(&tx, &mut self.zone_sets, &rows, run, Some(run)).map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(result)
     }
