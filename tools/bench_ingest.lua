@@ -8,7 +8,7 @@
 -- TOKEN: a bearer token with the ingest (or admin) role. PATH: default /v1/events.
 --
 -- Events: kind mostly arrest (1 in 10 diversion_referral, 1 in 10 social_contact_referral), occurred_on
--- 2015-01-01..2021-12-28, a point within ±0.03° of downtown Portland (-122.68, 45.52), offense PCS,
+-- by DATES: 2015-01-01..2021-12-28 (history) or the 30 days up to a day (recent), a point within ±0.03° of downtown Portland (-122.68, 45.52), offense PCS,
 -- source bench-ingest. The points come from a Park-Miller generator seeded per thread and nonce; the
 -- JSON is built with table.concat into one reused table of pieces.
 --
@@ -47,10 +47,13 @@ local function prng()
 end
 
 function init(args)
-  local nonce = assert(args[1], "usage: -- NONCE BATCH TOKEN [PATH]")
+  local nonce = assert(args[1], "usage: -- NONCE BATCH TOKEN [PATH] [DATES]")
   batch = assert(tonumber(args[2]), "BATCH must be a number")
   local token = assert(args[3], "TOKEN is missing")
   path = args[4] or "/v1/events"
+  -- DATES: "history" (every day of 2015-2021, uniformly: a back-fill) or "recent:YYYY-MM-DD" (the 30
+  -- days up to that day: a live feed of field contacts).
+  local dates = args[5] or "history"
   local tid = id or 0
   idprefix = nonce .. "-t" .. tid .. "-"
   counter = 0
@@ -65,17 +68,29 @@ function init(args)
   -- Every (kind, day) prefix once, kinds weighted 8:1:1 by repeating arrest.
   local kinds = { "arrest", "arrest", "arrest", "arrest", "arrest", "arrest", "arrest", "arrest",
     "diversion_referral", "social_contact_referral" }
-  heads, nheads = {}, 0
-  for _, kind in ipairs(kinds) do
+  local days = {}
+  local y, m, d = dates:match("^recent:(%d+)-(%d+)-(%d+)$")
+  if y then
+    local last = os.time({ year = tonumber(y), month = tonumber(m), day = tonumber(d), hour = 12 })
+    for k = 0, 29 do
+      days[#days + 1] = os.date("!%Y-%m-%d", last - k * 86400)
+    end
+  else
+    assert(dates == "history", "DATES must be history or recent:YYYY-MM-DD")
     for year = 2015, 2021 do
       for month = 1, 12 do
         for day = 1, 28 do
-          nheads = nheads + 1
-          heads[nheads] = string.format(
-            '{"kind":"%s","occurred_on":"%04d-%02d-%02d","offense":"PCS","source":"bench-ingest","lon":',
-            kind, year, month, day)
+          days[#days + 1] = string.format("%04d-%02d-%02d", year, month, day)
         end
       end
+    end
+  end
+  heads, nheads = {}, 0
+  for _, kind in ipairs(kinds) do
+    for _, day in ipairs(days) do
+      nheads = nheads + 1
+      heads[nheads] = string.format(
+        '{"kind":"%s","occurred_on":"%s","offense":"PCS","source":"bench-ingest","lon":', kind, day)
     end
   end
 end

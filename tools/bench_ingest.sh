@@ -37,6 +37,9 @@ Options:
   --connections N     wrk connections (default 32)
   --threads N         wrk threads (default 2)
   --batch N           events per request, 1..10000 (default 100)
+  --dates D           recent: each event dated within the 30 days up to today, as a live feed of field
+                      contacts sends them (the default); history: dated uniformly over 2015-2021, a
+                      back-fill, which writes all over the store's date index
   --port P            the server's port (default 18190)
   --dir DIR           make the store's directory in DIR (default $TMPDIR or /tmp); it must be a real
                       disk for the durability cost to count: tmpfs is flagged
@@ -70,7 +73,7 @@ run() {
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LEADMAP_BIN=$ROOT/target/release/leadmap
-DURATION=20 WARMUP=3 CONNS=32 THREADS=2 BATCH=100 PORT=18190 WAIT_QUIET=0 KEEP=0
+DURATION=20 WARMUP=3 CONNS=32 THREADS=2 BATCH=100 PORT=18190 WAIT_QUIET=0 KEEP=0 DATES=recent
 BASE_DIR=${TMPDIR:-/tmp}
 OUT=$ROOT/target/bench/ingest.json
 TARGET_EPS=50000
@@ -84,6 +87,7 @@ while (($#)); do
     --connections) CONNS=${2:?}; shift ;;
     --threads) THREADS=${2:?}; shift ;;
     --batch) BATCH=${2:?}; shift ;;
+    --dates) DATES=${2:?}; shift ;;
     --port) PORT=${2:?}; shift ;;
     --dir) BASE_DIR=${2:?}; shift ;;
     --keep) KEEP=1 ;;
@@ -199,6 +203,11 @@ kv() { # KEY FILE: a value from the WRKKV line
   awk -v k="$1" '$1 == "WRKKV" { for (i = 2; i <= NF; i++) { split($i, a, "="); if (a[1] == k) print a[2] } }' "$2"
 }
 NONCE=$(date -u +%Y%m%dT%H%M%S)-$$
+case $DATES in
+  recent) DATES=recent:$(date -u +%Y-%m-%d) ;;
+  history) ;;
+  *) die "--dates must be recent or history" ;;
+esac
 # One wrk run; appends "CPUJSON {...}": CPU seconds of the server, of wrk and of everything else.
 # The timeout lets the server's own 10 s request timeout answer (503) before wrk gives up on a request.
 wrk_run() { # SECONDS NONCE OUTFILE
@@ -206,7 +215,7 @@ wrk_run() { # SECONDS NONCE OUTFILE
   times >"$RUN/.times" # not in $(...): a subshell has no children of its own yet
   b0=$(busy_ticks) s0=$(proc_ticks "$SPID") w0=$(child_cpu_s) t0=$EPOCHREALTIME
   run timeout $(($1 + 60)) wrk -t"$THREADS" -c"$CONNS" -d"${1}s" --timeout 12s --latency \
-    -s tools/bench_ingest.lua "$URL" -- "$2" "$BATCH" "$TOKEN" /v1/events >"$3" ||
+    -s tools/bench_ingest.lua "$URL" -- "$2" "$BATCH" "$TOKEN" /v1/events "$DATES" >"$3" ||
     die "wrk failed; output in $3, server log in $RUN/leadmap.log"
   kill -0 "$SPID" 2>/dev/null || die "leadmap died under load; log: $RUN/leadmap.log"
   times >"$RUN/.times"

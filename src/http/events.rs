@@ -155,8 +155,18 @@ pub async fn post_events(
     AppBytes(body): AppBytes,
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers, caller.map(|c| c.0.0).unwrap_or_default(), &body)?;
-    let value: Value = serde_json::from_slice(&body).map_err(|e| ApiError::malformed_json(&e))?;
-    let items = items(&value)?;
+    // The common body, an array of plain events, is read straight into events; anything else (Features,
+    // a FeatureCollection, a bad item) goes through `Value` so every bad item can be named.
+    let typed = if body.first() == Some(&b'[') { serde_json::from_slice::<Vec<EventIn>>(&body).ok() } else { None };
+    let items: Vec<Result<EventIn, String>> = if let Some(events) = typed {
+        events.into_iter().map(Ok).collect()
+    } else {
+        let value: Value = serde_json::from_slice(&body).map_err(|e| ApiError::malformed_json(&e))?;
+        items(&value)?
+            .into_iter()
+            .map(|item| item.and_then(|v| serde_json::from_value::<EventIn>(v).map_err(|e| e.to_string())))
+            .collect()
+    };
     let max = state.limits().max_batch_points;
     if items.len() > max {
         return Err(ApiError::new(
@@ -169,9 +179,7 @@ pub async fn post_events(
     let mut errors = Vec::new();
     let mut seen: HashMap<(String, String), usize> = HashMap::new();
     for (index, item) in items.into_iter().enumerate() {
-        let parsed = item
-            .and_then(|v| serde_json::from_value::<EventIn>(v).map_err(|e| e.to_string()))
-            .and_then(|e| e.into_event(&groups));
+        let parsed = item.and_then(|e| e.into_event(&groups));
         match parsed {
             Ok(e) => {
                 let key = (e.source.clone(), e.external_id.clone());
