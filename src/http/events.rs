@@ -137,13 +137,17 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     path = "/v1/events",
     tag = "events",
     request_body(content = Vec<EventIn>, description = "One event, a JSON array of events, or a GeoJSON FeatureCollection of Point features whose properties are events without lon/lat", content_type = "application/json"),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters (e.g. a UUID), optionally quoted. Kept 24 hours per token: a retry with the same key and body gets the first answer again (with `Idempotent-Replayed: true`); the same key with another body gets 422."),
+    ),
     responses(
-        (status = 201, description = "Committed durably", body = IngestAnswer),
-        (status = 400, description = "Malformed JSON", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 201, description = "Committed durably (or, with `Idempotent-Replayed: true`, the answer to the first request with this Idempotency-Key)", body = IngestAnswer,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to an earlier request with the same Idempotency-Key"))),
+        (status = 400, description = "Malformed JSON or Idempotency-Key", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs an ingest or admin token", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Too many events or too large a body", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Some events are invalid (each named in `errors`); none was stored", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Some events are invalid (each named in `errors`), or the Idempotency-Key was used with another body; none was stored", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 503, description = "No store, timed out, or over the concurrency limit", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
