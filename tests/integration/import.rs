@@ -536,3 +536,47 @@ fn the_store_opens_in_ogrinfo_as_a_point_layer_with_every_event() {
     let rows = String::from_utf8_lossy(&out.stdout);
     assert!(rows.contains("POINT (-122.6544 45.52)"), "{rows}");
 }
+
+#[test]
+fn an_import_killed_midway_leaves_whole_batches_and_a_rerun_completes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, store) = (dir.path().join("big.csv"), dir.path().join("s.gpkg"));
+    let rows = 60_000u32;
+    let mut text = String::with_capacity(rows as usize * 50);
+    text.push_str("id,date,time,kind,lon,lat\n");
+    for i in 0..rows {
+        let (lon, lat) = (-122.70 + f64::from(i % 997) * 5e-5, 45.50 + f64::from(i % 991) * 5e-5);
+        writeln!(text, "k{i:07},2019-{:02}-{:02},12:{:02}:00,arrest,{lon:.6},{lat:.6}", 1 + i % 12, 1 + i % 28, i % 60)
+            .unwrap();
+    }
+    std::fs::write(&input, text).unwrap();
+    let args = ["import", input.to_str().unwrap(), "--source", "k", "--data", store.to_str().unwrap(), "--json"];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_leadmap"))
+        .args(args)
+        .args(["--batch", "1000"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it (no chance to clean up) once some batches are in, well before the end.
+    let count = |store: &Path| -> i64 {
+        rusqlite::Connection::open(store)
+            .and_then(|c| c.query_row("SELECT count(*) FROM events", [], |r| r.get(0)))
+            .unwrap_or(0)
+    };
+    let started = std::time::Instant::now();
+    while count(&store) < 3_000 && started.elapsed() < std::time::Duration::from_mins(1) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    let stored = count(&store);
+    assert!(!status.success(), "the import should have been killed before finishing ({stored} stored)");
+    assert!(stored > 0 && stored < i64::from(rows), "{stored}");
+    assert_eq!(stored % 1000, 0, "whole batches of 1000 only: {stored}");
+    // The re-run stores the rest and finds the killed run's events unchanged.
+    let s = summary(&leadmap(&args));
+    assert_eq!(s["unchanged"].as_i64(), Some(stored));
+    assert_eq!(s["imported"].as_i64(), Some(i64::from(rows) - stored));
+    assert_eq!(s["stored"].as_u64(), Some(u64::from(rows)));
+}
