@@ -75,6 +75,48 @@ Examples:\n  leadmap classify calls.csv -o calls-zoned.csv\n  leadmap classify h
     /// Read events back out of the store.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Count stored events in H3 cells (resolution 5-12), as CSV (a `hex_id` column, as kepler.gl reads it) or GeoJSON.
+    #[command(after_help = CELLS_HELP)]
+    Cells(CellsArgs),
+}
+
+const CELLS_HELP: &str = "\
+Each event counts in the ancestor, at --res, of the resolution-15 H3 cell stored with it (H3's own
+hierarchy, as h3-py's cell_to_parent). CSV has one row per cell with events: hex_id, count, and a column
+per kind; GeoJSON has one hexagon Polygon per cell with the same properties.
+
+Examples:
+  leadmap cells --res 9 -o cells.csv
+  leadmap cells --res 8 --from 2018-05-01 --kind arrest --format geojson -o arrests.geojson
+  leadmap cells --zone outside --res 10";
+
+/// `leadmap cells`.
+#[derive(Debug, Args)]
+pub struct CellsArgs {
+    /// The store.
+    #[arg(long, value_name = "FILE", default_value = "leadmap.gpkg")]
+    pub data: PathBuf,
+    /// H3 resolution, 5 to 12 (9: about 0.1 km², some 16 city blocks).
+    #[arg(long, default_value = "9", value_name = "RES")]
+    pub res: crate::cells::CellRes,
+    /// Output format (default: from the -o extension, else csv).
+    #[arg(long, value_enum)]
+    pub format: Option<EventsFormat>,
+    /// Output file (default stdout).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// First day included (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<NaiveDate>,
+    /// Last day included.
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<NaiveDate>,
+    /// Only this kind.
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<crate::events::EventKind>,
+    /// Only this zone id, or `outside`.
+    #[arg(long, value_name = "ID")]
+    pub zone: Option<String>,
 }
 
 /// `leadmap events ...`.
@@ -396,7 +438,80 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Serve(args) => serve(&args),
         Command::Import(args) => import(&args),
         Command::Events(EventsCommand::Export(args)) => events_export(&args),
+        Command::Cells(args) => cells(&args),
     }
+}
+
+fn cells(args: &CellsArgs) -> Result<ExitCode, Error> {
+    use crate::store::EventStore;
+    if !args.data.exists() {
+        return Err(Error::Usage(format!(
+            "{}: no such store; import events first (leadmap import)",
+            args.data.display()
+        )));
+    }
+    let store = crate::store::gpkg::GpkgStore::open(&args.data)?;
+    let mut query = crate::store::EventQuery {
+        from: args.from,
+        to: args.to,
+        kind: args.kind,
+        zone: args.zone.as_deref().map(crate::store::EventQuery::zone_filter),
+        bbox: None,
+        limit: 50_000,
+        after: 0,
+    };
+    let mut events = Vec::new();
+    loop {
+        let rows = store.query(&query)?;
+        events.extend(rows.iter().map(|(_, p)| (p.cell, p.event.kind)));
+        match rows.last() {
+            Some((id, _)) if rows.len() == query.limit => query.after = *id,
+            _ => break,
+        }
+    }
+    let (cells, bad) = crate::cells::aggregate(events, args.res);
+    if bad > 0 {
+        return Err(Error::Usage(format!(
+            "{}: {bad} events have no valid H3 cell (a damaged store)",
+            args.data.display()
+        )));
+    }
+    let geojson = match args.format {
+        Some(f) => f == EventsFormat::Geojson,
+        None => args.output.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("geojson"))),
+    };
+    let out_name = args.output.as_ref().map_or_else(|| "stdout".to_owned(), |p| p.display().to_string());
+    let io = |source: std::io::Error| Error::Io { path: out_name.clone(), source };
+    let sink: Box<dyn Write> = match &args.output {
+        Some(p) => Box::new(std::fs::File::create(p).map_err(io_err(p))?),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut out = BufWriter::new(sink);
+    if geojson {
+        let features: Vec<serde_json::Value> = cells
+            .iter()
+            .map(|(cell, n)| {
+                serde_json::json!({
+                    "type": "Feature",
+                    "id": cell.to_string(),
+                    "geometry": {"type": "Polygon", "coordinates": [crate::cells::ring(*cell)]},
+                    "properties": {"hex_id": cell.to_string(), "count": n.total(), "arrest": n.arrest,
+                        "diversion_referral": n.diversion_referral, "social_contact_referral": n.social_contact_referral},
+                })
+            })
+            .collect();
+        let fc = serde_json::json!({"type": "FeatureCollection", "resolution": u8::from(args.res.resolution()), "features": features});
+        writeln!(out, "{fc}").map_err(io)?;
+    } else {
+        writeln!(out, "hex_id,count,arrest,diversion_referral,social_contact_referral").map_err(io)?;
+        for (cell, n) in &cells {
+            writeln!(out, "{cell},{},{},{},{}", n.total(), n.arrest, n.diversion_referral, n.social_contact_referral)
+                .map_err(io)?;
+        }
+    }
+    out.flush().map_err(io)?;
+    eprintln!("{} cells at resolution {} written to {out_name}", cells.len(), args.res);
+    Ok(ExitCode::SUCCESS)
 }
 
 fn events_export(args: &EventsExportArgs) -> Result<ExitCode, Error> {

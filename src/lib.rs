@@ -15,17 +15,19 @@
 //! - [`events`]: the event model (one contact; no personal fields) and placing an event in its zone
 //!   and resolution-15 H3 cell.
 //! - [`projection`]: State Plane and UTM coordinates to WGS84, as PROJ does it.
+//! - [`cells`]: events counted in H3 cells at resolutions 5–12 (ancestors of the stored res-15 cells).
 //! - [`store`]: the [`store::EventStore`] trait and its `GeoPackage` backend.
 //! - [`builtin`]: the Portland zone sets and rule sets embedded from `geodata/`.
-//! - [`formats`]: zone files (GeoJSON, FlatGeobuf), point files (CSV, GeoJSON) and event files (CSV)
-//!   in and out.
+//! - [`formats`]: zone files (GeoJSON, FlatGeobuf), point files (CSV, GeoJSON) and event files (CSV,
+//!   GeoJSON, FlatGeobuf) in and out.
 //! - [`http`]: the service (axum): routes, problem+json errors, auth, metrics, `OpenAPI`, lifecycle.
 //! - [`cli`]: the `leadmap` commands; `main.rs` only parses and runs them.
 //!
-//! The domain modules (`coord`, `geodesy`, `zones`, `eligibility`, `rules`) do no I/O; `formats` and `cli` sit
+//! The domain modules (`coord`, `geodesy`, `zones`, `eligibility`, `rules`, `events`, `cells`) do no I/O; `formats` and `cli` sit
 //! around them. Coordinates are (lon, lat) everywhere: `x = lon`, `y = lat`.
 
 pub mod builtin;
+pub mod cells;
 pub mod cli;
 pub mod coord;
 pub mod eligibility;

@@ -580,3 +580,67 @@ fn an_import_killed_midway_leaves_whole_batches_and_a_rerun_completes_it() {
     assert_eq!(s["imported"].as_i64(), Some(i64::from(rows) - stored));
     assert_eq!(s["stored"].as_u64(), Some(u64::from(rows)));
 }
+
+#[test]
+fn cells_count_stored_events_as_h3_py_does() {
+    // The h3-py reference points (tools/make_h3_reference.py), stored as events of rotating kinds.
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata/fixtures/reference/h3_cells.csv");
+    let mut rdr = csv::Reader::from_path(fixture).unwrap();
+    let kinds = ["arrest", "diversion_referral", "social_contact_referral"];
+    let mut text = String::from("id,date,kind,lon,lat\n");
+    let mut expected: BTreeMap<(u8, String), [u64; 3]> = BTreeMap::new();
+    for (i, rec) in rdr.records().map(Result::unwrap).enumerate() {
+        writeln!(text, "h{i},2019-05-05,{},{},{}", kinds[i % 3], &rec[0], &rec[1]).unwrap();
+        for res in [7u8, 9, 12] {
+            expected.entry((res, rec[3 + usize::from(res - 5)].to_owned())).or_default()[i % 3] += 1;
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (input, store) = (dir.path().join("pts.csv"), dir.path().join("s.gpkg"));
+    std::fs::write(&input, text).unwrap();
+    let out =
+        leadmap(&["import", input.to_str().unwrap(), "--source", "h", "--data", store.to_str().unwrap(), "--json"]);
+    assert_eq!(summary(&out)["rejected"], 0);
+    for res in [7u8, 9, 12] {
+        let csv_out = dir.path().join(format!("cells-{res}.csv"));
+        let out = leadmap(&[
+            "cells",
+            "--data",
+            store.to_str().unwrap(),
+            "--res",
+            &res.to_string(),
+            "-o",
+            csv_out.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let mut rdr = csv::Reader::from_path(&csv_out).unwrap();
+        assert_eq!(
+            rdr.headers().unwrap(),
+            vec!["hex_id", "count", "arrest", "diversion_referral", "social_contact_referral"]
+        );
+        let got: BTreeMap<(u8, String), [u64; 3]> = rdr
+            .records()
+            .map(Result::unwrap)
+            .map(|r| {
+                let n = |k: usize| r[k].parse::<u64>().unwrap();
+                assert_eq!(n(1), n(2) + n(3) + n(4));
+                ((res, r[0].to_owned()), [n(2), n(3), n(4)])
+            })
+            .collect();
+        let want: BTreeMap<_, _> =
+            expected.iter().filter(|((r, _), _)| *r == res).map(|(k, v)| (k.clone(), *v)).collect();
+        assert_eq!(got, want, "resolution {res}");
+    }
+    // GeoJSON: one closed hexagon (or pentagon) per cell, with the same counts.
+    let out = leadmap(&["cells", "--data", store.to_str().unwrap(), "--res", "7", "--format", "geojson"]);
+    let fc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let features = fc["features"].as_array().unwrap();
+    assert_eq!(features.len(), expected.keys().filter(|(r, _)| *r == 7).count());
+    let total: u64 = features.iter().map(|f| f["properties"]["count"].as_u64().unwrap()).sum();
+    assert_eq!(total, 4006);
+    for f in features {
+        let ring = f["geometry"]["coordinates"][0].as_array().unwrap();
+        assert!(ring.len() >= 6 && ring.first() == ring.last(), "{f}");
+    }
+    leadmap(&["cells", "--data", store.to_str().unwrap(), "--res", "13"]).status.code().filter(|c| *c != 0).unwrap();
+}
