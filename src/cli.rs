@@ -105,18 +105,9 @@ pub struct CellsArgs {
     /// Output file (default stdout).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// First day included (YYYY-MM-DD).
-    #[arg(long, value_name = "DATE")]
-    pub from: Option<NaiveDate>,
-    /// Last day included.
-    #[arg(long, value_name = "DATE")]
-    pub to: Option<NaiveDate>,
-    /// Only this kind.
-    #[arg(long, value_name = "KIND")]
-    pub kind: Option<crate::events::EventKind>,
-    /// Only this zone id, or `outside`.
-    #[arg(long, value_name = "ID")]
-    pub zone: Option<String>,
+    /// Which events.
+    #[command(flatten)]
+    pub filter: EventFilterArgs,
 }
 
 /// `leadmap events ...`.
@@ -141,6 +132,17 @@ pub struct EventsExportArgs {
     /// Output file (default stdout).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Which events.
+    #[command(flatten)]
+    pub filter: EventFilterArgs,
+    /// Only inside min lon,min lat,max lon,max lat.
+    #[arg(long, value_name = "BOX", allow_hyphen_values = true)]
+    pub bbox: Option<String>,
+}
+
+/// The event filters `leadmap events export` and `leadmap cells` share.
+#[derive(Debug, Args)]
+pub struct EventFilterArgs {
     /// First day included (YYYY-MM-DD).
     #[arg(long, value_name = "DATE")]
     pub from: Option<NaiveDate>,
@@ -153,9 +155,56 @@ pub struct EventsExportArgs {
     /// Only this zone id, or `outside`.
     #[arg(long, value_name = "ID")]
     pub zone: Option<String>,
-    /// Only inside min lon,min lat,max lon,max lat.
-    #[arg(long, value_name = "BOX", allow_hyphen_values = true)]
-    pub bbox: Option<String>,
+}
+
+impl EventFilterArgs {
+    /// The store query for these filters (and `bbox`), from the first event on, a page at a time.
+    fn query(&self, bbox: Option<[f64; 4]>) -> crate::store::EventQuery {
+        crate::store::EventQuery {
+            from: self.from,
+            to: self.to,
+            kind: self.kind,
+            zone: self.zone.as_deref().map(crate::store::EventQuery::zone_filter),
+            bbox,
+            limit: 50_000,
+            after: 0,
+        }
+    }
+}
+
+/// Opens a store to read from, saying how to make one when there is none.
+fn store_to_read(path: &Path) -> Result<crate::store::gpkg::GpkgStore, Error> {
+    if !path.exists() {
+        return Err(Error::Usage(format!("{}: no such store; import events first (leadmap import)", path.display())));
+    }
+    Ok(crate::store::gpkg::GpkgStore::open(path)?)
+}
+
+/// Calls `f` with each page of the events `query` matches, in id order, so memory stays bounded
+/// whatever the store holds.
+fn each_page(
+    store: &dyn crate::store::EventStore,
+    mut query: crate::store::EventQuery,
+    mut f: impl FnMut(&[(i64, crate::events::Placed)]) -> Result<(), Error>,
+) -> Result<(), Error> {
+    loop {
+        let rows = store.query(&query)?;
+        f(&rows)?;
+        match rows.last() {
+            Some((id, _)) if rows.len() == query.limit => query.after = *id,
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// The output file (or stdout), buffered, and its name for messages.
+fn output_to(output: Option<&PathBuf>) -> Result<(String, BufWriter<Box<dyn Write>>), Error> {
+    let name = output.map_or_else(|| "stdout".to_owned(), |p| p.display().to_string());
+    let sink: Box<dyn Write> = match output {
+        Some(p) => Box::new(std::fs::File::create(p).map_err(io_err(p))?),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    Ok((name, BufWriter::new(sink)))
 }
 
 /// Event export formats.
@@ -443,32 +492,12 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
 }
 
 fn cells(args: &CellsArgs) -> Result<ExitCode, Error> {
-    use crate::store::EventStore;
-    if !args.data.exists() {
-        return Err(Error::Usage(format!(
-            "{}: no such store; import events first (leadmap import)",
-            args.data.display()
-        )));
-    }
-    let store = crate::store::gpkg::GpkgStore::open(&args.data)?;
-    let mut query = crate::store::EventQuery {
-        from: args.from,
-        to: args.to,
-        kind: args.kind,
-        zone: args.zone.as_deref().map(crate::store::EventQuery::zone_filter),
-        bbox: None,
-        limit: 50_000,
-        after: 0,
-    };
+    let store = store_to_read(&args.data)?;
     let mut events = Vec::new();
-    loop {
-        let rows = store.query(&query)?;
+    each_page(&store, args.filter.query(None), |rows| {
         events.extend(rows.iter().map(|(_, p)| (p.cell, p.event.kind)));
-        match rows.last() {
-            Some((id, _)) if rows.len() == query.limit => query.after = *id,
-            _ => break,
-        }
-    }
+        Ok(())
+    })?;
     let (cells, bad) = crate::cells::aggregate(events, args.res);
     if bad > 0 {
         return Err(Error::Usage(format!(
@@ -480,13 +509,8 @@ fn cells(args: &CellsArgs) -> Result<ExitCode, Error> {
         Some(f) => f == EventsFormat::Geojson,
         None => args.output.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("geojson"))),
     };
-    let out_name = args.output.as_ref().map_or_else(|| "stdout".to_owned(), |p| p.display().to_string());
+    let (out_name, mut out) = output_to(args.output.as_ref())?;
     let io = |source: std::io::Error| Error::Io { path: out_name.clone(), source };
-    let sink: Box<dyn Write> = match &args.output {
-        Some(p) => Box::new(std::fs::File::create(p).map_err(io_err(p))?),
-        None => Box::new(std::io::stdout().lock()),
-    };
-    let mut out = BufWriter::new(sink);
     if geojson {
         let features: Vec<serde_json::Value> = cells
             .iter()
@@ -515,13 +539,6 @@ fn cells(args: &CellsArgs) -> Result<ExitCode, Error> {
 }
 
 fn events_export(args: &EventsExportArgs) -> Result<ExitCode, Error> {
-    use crate::store::EventStore;
-    if !args.data.exists() {
-        return Err(Error::Usage(format!(
-            "{}: no such store; import events first (leadmap import)",
-            args.data.display()
-        )));
-    }
     let bbox = match &args.bbox {
         None => None,
         Some(v) => Some(crate::store::EventQuery::parse_bbox(v).ok_or_else(|| {
@@ -530,35 +547,19 @@ fn events_export(args: &EventsExportArgs) -> Result<ExitCode, Error> {
             ))
         })?),
     };
-    let store = crate::store::gpkg::GpkgStore::open(&args.data)?;
+    let store = store_to_read(&args.data)?;
     let csv = match args.format {
         Some(f) => f == EventsFormat::Csv,
         None => args.output.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"))),
     };
-    let mut query = crate::store::EventQuery {
-        from: args.from,
-        to: args.to,
-        kind: args.kind,
-        zone: args.zone.as_deref().map(crate::store::EventQuery::zone_filter),
-        bbox,
-        limit: 50_000,
-        after: 0,
-    };
-    // Read page by page so memory stays bounded whatever the store holds.
-    let out_name = args.output.as_ref().map_or_else(|| "stdout".to_owned(), |p| p.display().to_string());
+    let (out_name, mut out) = output_to(args.output.as_ref())?;
     let io = |source: std::io::Error| Error::Io { path: out_name.clone(), source };
-    let sink: Box<dyn Write> = match &args.output {
-        Some(p) => Box::new(std::fs::File::create(p).map_err(io_err(p))?),
-        None => Box::new(std::io::stdout().lock()),
-    };
-    let mut out = BufWriter::new(sink);
     let mut total = 0usize;
-    loop {
-        let rows = store.query(&query)?;
+    each_page(&store, args.filter.query(bbox), |rows| {
         if csv {
             // One header: later pages skip theirs.
             let mut page = Vec::new();
-            crate::formats::events::write_events_csv(&mut page, &rows).map_err(|e| io(std::io::Error::other(e)))?;
+            crate::formats::events::write_events_csv(&mut page, rows).map_err(|e| io(std::io::Error::other(e)))?;
             let body = if total == 0 { &page[..] } else { page.splitn(2, |&b| b == b'\n').nth(1).unwrap_or(&[]) };
             out.write_all(body).map_err(io)?;
         } else {
@@ -568,11 +569,8 @@ fn events_export(args: &EventsExportArgs) -> Result<ExitCode, Error> {
             }
         }
         total += rows.len();
-        match rows.last() {
-            Some((id, _)) if rows.len() == query.limit => query.after = *id,
-            _ => break,
-        }
-    }
+        Ok(())
+    })?;
     if !csv {
         let text = if total == 0 { "{\"type\":\"FeatureCollection\",\"features\":[]}\n" } else { "\n]}\n" };
         out.write_all(text.as_bytes()).map_err(io)?;
