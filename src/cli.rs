@@ -18,6 +18,8 @@ use crate::formats::points::{self, ColumnChoice, Files, Rejected, ZoneChoice};
 use crate::formats::zonefile::{self, Selection, ZoneFileOptions};
 use crate::zones::{DEFAULT_BORDERLINE_M, IndexOptions, ZoneCatalog, ZoneIndex, ZoneSet, area_m2, date_or_open};
 
+mod figures;
+
 const ABOUT: &str =
     "LEAD (Law Enforcement Assisted Diversion) eligibility by location: is a contact inside a LEAD area?";
 
@@ -75,39 +77,22 @@ Examples:\n  leadmap classify calls.csv -o calls-zoned.csv\n  leadmap classify h
     /// Read events back out of the store.
     #[command(subcommand)]
     Events(EventsCommand),
-    /// Count stored events in H3 cells (resolution 5-12), as CSV (a `hex_id` column, as kepler.gl reads it) or GeoJSON.
-    #[command(after_help = CELLS_HELP)]
-    Cells(CellsArgs),
-}
-
-const CELLS_HELP: &str = "\
-Each event counts in the ancestor, at --res, of the resolution-15 H3 cell stored with it (H3's own
-hierarchy, as h3-py's cell_to_parent). CSV has one row per cell with events: hex_id, count, and a column
-per kind; GeoJSON has one hexagon Polygon per cell with the same properties.
-
-Examples:
-  leadmap cells --res 9 -o cells.csv
-  leadmap cells --res 8 --from 2018-05-01 --kind arrest --format geojson -o arrests.geojson
-  leadmap cells --zone outside --res 10";
-
-/// `leadmap cells`.
-#[derive(Debug, Args)]
-pub struct CellsArgs {
-    /// The store.
-    #[arg(long, value_name = "FILE", default_value = "leadmap.gpkg")]
-    pub data: PathBuf,
-    /// H3 resolution, 5 to 12 (9: about 0.1 km², some 16 city blocks).
-    #[arg(long, default_value = "9", value_name = "RES")]
-    pub res: crate::cells::CellRes,
-    /// Output format (default: from the -o extension, else csv).
-    #[arg(long, value_enum)]
-    pub format: Option<EventsFormat>,
-    /// Output file (default stdout).
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Which events.
-    #[command(flatten)]
-    pub filter: EventFilterArgs,
+    /// Count events in H3 cells (resolution 5-12), as CSV (a `hex_id` column, as kepler.gl reads it), GeoJSON or FlatGeobuf.
+    #[command(after_help = figures::CELLS_HELP)]
+    Cells(figures::CellsArgs),
+    /// Hotspots: Getis-Ord Gi* over H3 cells, with FDR control, and expansion candidates.
+    #[command(after_help = figures::HOTSPOTS_HELP)]
+    Hotspots(figures::HotspotsArgs),
+    /// Coverage: contacts per zone (and outside) and month, the share inside the zones, the diversion rate.
+    #[command(
+        after_help = "Examples:\n  leadmap coverage -o coverage.csv\n  leadmap coverage --from 2018-05-01 --format json\n  leadmap coverage --suppress 10 -o shareable.csv"
+    )]
+    Coverage(figures::TableArgs),
+    /// Equity: counts, referral and diversion rates and the relative rate index per race/ethnicity group.
+    #[command(after_help = "Rates: referral = referrals / contacts; diversion = diversion referrals / (diversion \
+referrals + arrests). The relative rate index divides a group's rate by the reference group's (--reference, \
+default white) in the same area; 1 is parity.\n\nExamples:\n  leadmap equity -o equity.csv\n  leadmap equity --zone downtown --from 2018-01-01 --format json")]
+    Equity(figures::TableArgs),
 }
 
 /// `leadmap events ...`.
@@ -328,6 +313,10 @@ pub struct ServeArgs {
     /// Most points in one POST /v1/eligibility.
     #[arg(long, value_name = "N", default_value_t = crate::http::Limits::default().max_batch_points)]
     pub max_batch: usize,
+    /// Planners see no count from 1 to K: such counts are withheld (null, suppressed: true), with
+    /// secondary suppression so totals and parent cells do not give them away. 0 turns it off.
+    #[arg(long, value_name = "K", default_value_t = crate::privacy::DEFAULT_K)]
+    pub planner_k: u64,
     /// Largest request body, bytes.
     #[arg(long, value_name = "BYTES", default_value_t = crate::http::Limits::default().max_body_bytes)]
     pub max_body_bytes: usize,
@@ -487,55 +476,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Serve(args) => serve(&args),
         Command::Import(args) => import(&args),
         Command::Events(EventsCommand::Export(args)) => events_export(&args),
-        Command::Cells(args) => cells(&args),
+        Command::Cells(args) => figures::cells(&args),
+        Command::Hotspots(args) => figures::hotspots(&args),
+        Command::Coverage(args) => figures::coverage(&args),
+        Command::Equity(args) => figures::equity(&args),
     }
-}
-
-fn cells(args: &CellsArgs) -> Result<ExitCode, Error> {
-    let store = store_to_read(&args.data)?;
-    let mut events = Vec::new();
-    each_page(&store, args.filter.query(None), |rows| {
-        events.extend(rows.iter().map(|(_, p)| (p.cell, p.event.kind)));
-        Ok(())
-    })?;
-    let (cells, bad) = crate::cells::aggregate(events, args.res);
-    if bad > 0 {
-        return Err(Error::Usage(format!(
-            "{}: {bad} events have no valid H3 cell (a damaged store)",
-            args.data.display()
-        )));
-    }
-    let geojson = match args.format {
-        Some(f) => f == EventsFormat::Geojson,
-        None => args.output.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("geojson"))),
-    };
-    let (out_name, mut out) = output_to(args.output.as_ref())?;
-    let io = |source: std::io::Error| Error::Io { path: out_name.clone(), source };
-    if geojson {
-        let features: Vec<serde_json::Value> = cells
-            .iter()
-            .map(|(cell, n)| {
-                serde_json::json!({
-                    "type": "Feature",
-                    "id": cell.to_string(),
-                    "geometry": {"type": "Polygon", "coordinates": [crate::cells::ring(*cell)]},
-                    "properties": {"hex_id": cell.to_string(), "count": n.total(), "arrest": n.arrest,
-                        "diversion_referral": n.diversion_referral, "social_contact_referral": n.social_contact_referral},
-                })
-            })
-            .collect();
-        let fc = serde_json::json!({"type": "FeatureCollection", "resolution": u8::from(args.res.resolution()), "features": features});
-        writeln!(out, "{fc}").map_err(io)?;
-    } else {
-        writeln!(out, "hex_id,count,arrest,diversion_referral,social_contact_referral").map_err(io)?;
-        for (cell, n) in &cells {
-            writeln!(out, "{cell},{},{},{},{}", n.total(), n.arrest, n.diversion_referral, n.social_contact_referral)
-                .map_err(io)?;
-        }
-    }
-    out.flush().map_err(io)?;
-    eprintln!("{} cells at resolution {} written to {out_name}", cells.len(), args.res);
-    Ok(ExitCode::SUCCESS)
 }
 
 fn events_export(args: &EventsExportArgs) -> Result<ExitCode, Error> {
@@ -1256,6 +1201,7 @@ fn serve(args: &ServeArgs) -> Result<ExitCode, Error> {
         max_batch_points: args.max_batch,
         request_timeout_ms: args.request_timeout_ms,
         max_concurrency: args.max_concurrency,
+        planner_k: args.planner_k,
     };
     let auth = if tokens.is_open() {
         "OPEN: no API tokens configured, so only loopback clients can reach it".to_owned()

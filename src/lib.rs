@@ -15,7 +15,11 @@
 //! - [`events`]: the event model (one contact; no personal fields) and placing an event in its zone
 //!   and resolution-15 H3 cell.
 //! - [`projection`]: State Plane and UTM coordinates to WGS84, as PROJ does it.
-//! - [`cells`]: events counted in H3 cells at resolutions 5–12 (ancestors of the stored res-15 cells).
+//! - [`cells`]: H3 cells at resolutions 5–12: the in-memory event columns, each event in its point's own
+//!   cell, the zones' cover (inside/boundary/outside) and the study area.
+//! - [`hotspots`]: Getis–Ord Gi* over H3 k-rings, Benjamini–Hochberg FDR, `Gi_Bin` classes, clusters.
+//! - [`privacy`]: small-count suppression with secondary suppression over additive relations.
+//! - [`figures`]: what planners and analysts are shown: cells, hotspots, candidates, coverage, equity.
 //! - [`store`]: the [`store::EventStore`] trait and its `GeoPackage` backend.
 //! - [`builtin`]: the Portland zone sets and rule sets embedded from `geodata/`.
 //! - [`formats`]: zone files (GeoJSON, FlatGeobuf), point files (CSV, GeoJSON) and event files (CSV,
@@ -23,7 +27,8 @@
 //! - [`http`]: the service (axum): routes, problem+json errors, auth, metrics, `OpenAPI`, lifecycle.
 //! - [`cli`]: the `leadmap` commands; `main.rs` only parses and runs them.
 //!
-//! The domain modules (`coord`, `geodesy`, `zones`, `eligibility`, `rules`, `events`, `cells`) do no I/O; `formats` and `cli` sit
+//! The domain modules (`coord`, `geodesy`, `zones`, `eligibility`, `rules`, `events`, `cells`, `hotspots`,
+//! `privacy`, `figures`) do no I/O; `formats` and `cli` sit
 //! around them. Coordinates are (lon, lat) everywhere: `x = lon`, `y = lat`.
 
 pub mod builtin;
@@ -32,9 +37,12 @@ pub mod cli;
 pub mod coord;
 pub mod eligibility;
 pub mod events;
+pub mod figures;
 pub mod formats;
 pub mod geodesy;
+pub mod hotspots;
 pub mod http;
+pub mod privacy;
 pub mod projection;
 pub mod rules;
 pub mod store;

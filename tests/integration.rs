@@ -9,6 +9,8 @@
 mod cli;
 #[path = "integration/differential.rs"]
 mod differential;
+#[path = "integration/figures.rs"]
+mod figures;
 #[path = "integration/fixtures.rs"]
 mod fixtures;
 #[path = "integration/http.rs"]

@@ -2,8 +2,9 @@
 """H3 reference cells from h3-py (Uber's reference library) for the cells differential test.
 
 Writes geodata/fixtures/reference/h3_cells.csv: seeded points over Portland (and a few far away), each
-with its resolution-15 cell and that cell's parents at resolutions 5-12 (what leadmap aggregates: the
-stored res-15 cell's parent), plus the res-9 cell of the point itself, to show where the two differ.
+with its resolution-15 cell (what the store keeps), that cell's parents at resolutions 5-12, and the
+point's own cell at resolutions 5-12 (latlng_to_cell: what leadmap counts it in). H3 cells do not nest, so
+near cell edges a parent and the point's own cell differ.
 
     pip install h3==4.5.0
     python3 tools/make_h3_reference.py [--points 3000] [--seed 7] [-o FILE]
@@ -29,12 +30,13 @@ def main() -> None:
     points += [(-73.99, 40.73), (139.69, 35.69), (179.999, -16.5), (-179.999, 65.0), (0.0, 0.0), (12.5, 89.9)]
     with open(args.output, "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow(["lon", "lat", "res15"] + [f"parent{r}" for r in range(5, 13)] + ["direct9"])
+        w.writerow(["lon", "lat", "res15"] + [f"parent{r}" for r in range(5, 13)] + [f"direct{r}" for r in range(5, 13)])
         for lon, lat in points:
             lon, lat = round(lon, 7), round(lat, 7)
             c15 = h3.latlng_to_cell(lat, lon, 15)
             parents = [h3.cell_to_parent(c15, r) for r in range(5, 13)]
-            w.writerow([lon, lat, c15] + parents + [h3.latlng_to_cell(lat, lon, 9)])
+            direct = [h3.latlng_to_cell(lat, lon, r) for r in range(5, 13)]
+            w.writerow([lon, lat, c15] + parents + direct)
     print(f"wrote {len(points)} points to {args.output} (h3-py {h3.__version__})")
 
 

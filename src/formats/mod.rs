@@ -1,6 +1,8 @@
 //! File formats at leadmap's edges: zone-set files (GeoJSON, FlatGeobuf) in and out, and point files
 //! (CSV, GeoJSON) for bulk classification. Turns bytes into domain types; no HTTP here.
 
+pub mod cells;
 pub mod events;
 pub mod points;
+pub mod rawpoints;
 pub mod zonefile;

@@ -169,7 +169,7 @@ pub enum PointFileError {
     },
 }
 
-fn find_column(
+pub(crate) fn find_column(
     headers: &csv::ByteRecord,
     wanted: Option<&str>,
     candidates: &[&str],

@@ -162,6 +162,10 @@ impl Tokens {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Caller(pub String);
 
+/// The role of the request's token (absent on an open service, where every caller counts as `admin`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallerRole(pub Role);
+
 /// Who may call a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
@@ -218,6 +222,7 @@ pub async fn require(
         )),
         Some(e) => {
             req.extensions_mut().insert(Caller(e.name.clone()));
+            req.extensions_mut().insert(CallerRole(e.role));
             Ok(next.run(req).await)
         }
     }

@@ -208,6 +208,8 @@ pub async fn post_events(
         let loaded = state.loaded();
         events.into_iter().map(|e| place(e, &loaded.zones)).collect()
     };
+    // Kept for the in-memory columns (the store's copy goes to the writer).
+    let appended = placed.clone();
     let (outcome, replayed) = match writer.submit(Submission { events: placed, key }).await.map_err(internal)? {
         Receipt::Stored(outcome) => (outcome, false),
         Receipt::Replayed(outcome) => (outcome, true),
@@ -217,6 +219,18 @@ pub async fn post_events(
             ));
         }
     };
+    if !replayed && (outcome.inserted > 0 || outcome.updated > 0) {
+        let state = state.clone();
+        let all_new = outcome.inserted as usize == appended.len();
+        if all_new {
+            // Appended before the answer, so a figure asked for next includes them.
+            tokio::task::spawn_blocking(move || state.append_events(&appended)).await.map_err(internal)?;
+        } else {
+            // Some updated in place, or a retry mixed with new events: the store is read again in the
+            // background (figures catch up when it is done).
+            tokio::task::spawn_blocking(move || state.reload_columns());
+        }
+    }
     let answer =
         IngestAnswer { count, inserted: outcome.inserted, updated: outcome.updated, unchanged: outcome.unchanged };
     let mut response = (StatusCode::CREATED, axum::Json(answer)).into_response();

@@ -7,6 +7,7 @@ mod auth;
 mod eligibility;
 mod error;
 mod events;
+mod figures;
 mod metrics;
 mod openapi;
 mod ops;
@@ -43,9 +44,15 @@ pub fn router(state: AppState) -> Router {
     let metrics = Router::new().route("/metrics", get(ops::get_metrics));
     let ingest = Router::new().route("/v1/events", axum::routing::post(events::post_events));
     let read_events = Router::new().route("/v1/events", get(events::get_events));
+    let figures = Router::new()
+        .route("/v1/cells", get(figures::get_cells))
+        .route("/v1/hotspots", get(figures::get_hotspots))
+        .route("/v1/hotspots/candidates", get(figures::get_candidates))
+        .route("/v1/coverage", get(figures::get_coverage))
+        .route("/v1/equity", get(figures::get_equity));
     // Tokens are fixed for the life of the server: an open server (loopback only) has no auth layer.
-    let (api, metrics, ingest, read_events) = if state.tokens().is_open() {
-        (api, metrics, ingest, read_events)
+    let (api, metrics, ingest, read_events, figures) = if state.tokens().is_open() {
+        (api, metrics, ingest, read_events, figures)
     } else {
         let layer = |access| middleware::from_fn_with_state((state.clone(), access), auth::require);
         (
@@ -55,9 +62,11 @@ pub fn router(state: AppState) -> Router {
             ingest.route_layer(layer(Access::Ingest)),
             // Event-level data, even without personal fields, is for analysts only.
             read_events.route_layer(layer(Access::AtLeast(Role::Analyst))),
+            // Aggregates: planners (small counts withheld) and above.
+            figures.route_layer(layer(Access::AtLeast(Role::Planner))),
         )
     };
-    let api = api.merge(ingest.merge(read_events));
+    let api = api.merge(ingest.merge(read_events)).merge(figures);
     let ops = Router::new()
         .route("/healthz", get(ops::get_healthz))
         .route("/readyz", get(ops::get_readyz))

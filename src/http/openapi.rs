@@ -20,6 +20,11 @@ use utoipa::{Modify, OpenApi};
         super::rules::get_rules,
         super::events::post_events,
         super::events::get_events,
+        super::figures::get_cells,
+        super::figures::get_hotspots,
+        super::figures::get_candidates,
+        super::figures::get_coverage,
+        super::figures::get_equity,
         super::ops::get_healthz,
         super::ops::get_readyz,
         super::ops::get_metrics,
@@ -33,6 +38,7 @@ use utoipa::{Modify, OpenApi};
         (name = "zones", description = "The LEAD areas in force, as GeoJSON."),
         (name = "rules", description = "The eligibility rules in force, as data."),
         (name = "events", description = "Contacts: ingest (ingest or admin token) and event-level reading (analyst or above)."),
+        (name = "figures", description = "Aggregates for planners (counts 1 to k withheld, res <= 9) and analysts (exact): H3 cells, Gi* hotspots, expansion candidates, coverage and equity."),
         (name = "operations", description = "Health, readiness, metrics, this document. No token needed."),
     )
 )]

@@ -11,9 +11,11 @@ use crate::rules::RuleCatalog;
 use chrono::NaiveDate;
 
 use super::eligibility::AnswerTemplate;
+use crate::cells::columns::{ColumnsBuilder, EventColumns};
 use crate::store::EventStore;
 use crate::store::writer::GroupWriter;
 use crate::zones::{ZoneCatalog, ZoneError, ZoneIndex};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What a reload replaces, as one unit: zones and rules always match each other.
 #[derive(Debug)]
@@ -35,6 +37,8 @@ pub struct Limits {
     pub request_timeout_ms: u64,
     /// Most requests in flight at once; more are refused with 503.
     pub max_concurrency: usize,
+    /// Planners see no count from 1 to this (withheld, with secondary suppression); 0 turns it off.
+    pub planner_k: u64,
 }
 
 /// Default request body limit: 4 MiB (about 40 000 points as GeoJSON).
@@ -53,6 +57,7 @@ impl Default for Limits {
             max_batch_points: DEFAULT_MAX_BATCH_POINTS,
             request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
+            planner_k: crate::privacy::DEFAULT_K,
         }
     }
 }
@@ -104,6 +109,16 @@ struct Inner {
     tokens: Tokens,
     metrics: Metrics,
     limits: Limits,
+    /// The in-memory columns every figure is computed from (loaded at start, appended on ingest).
+    columns: ArcSwap<EventColumns>,
+    /// Bumped whenever `columns` changes; part of every cached figure's key and `ETag`.
+    generation: AtomicU64,
+    /// Appends and compactions take turns.
+    append: std::sync::Mutex<()>,
+    /// Whether a compaction is running.
+    compacting: std::sync::atomic::AtomicBool,
+    /// Rendered figures, by request.
+    cache: super::figures::FigureCache,
 }
 
 impl AppState {
@@ -118,20 +133,29 @@ impl AppState {
                 tokens,
                 metrics: Metrics::new(),
                 limits,
+                columns: ArcSwap::from_pointee(EventColumns::default()),
+                generation: AtomicU64::new(0),
+                append: std::sync::Mutex::new(()),
+                compacting: std::sync::atomic::AtomicBool::new(false),
+                cache: super::figures::FigureCache::default(),
             }),
         }
     }
 
-    /// State serving `loaded` and the events in `store`.
+    /// State serving `loaded` and the events in `store` (read into memory first).
     ///
     /// # Errors
-    /// The store's writer thread could not be started.
+    /// The store could not be read, or its writer thread could not be started.
     pub fn with_store(
         loaded: Loaded,
         tokens: Tokens,
         limits: Limits,
         store: Option<Box<dyn EventStore>>,
     ) -> std::io::Result<Self> {
+        let columns = match &store {
+            Some(s) => crate::store::load_columns(s.as_ref()).map_err(std::io::Error::other)?,
+            None => EventColumns::default(),
+        };
         let store = store.map(|s| Arc::new(std::sync::Mutex::new(s)));
         let writer = store.as_ref().map(|s| GroupWriter::start(Arc::clone(s))).transpose()?;
         Ok(Self {
@@ -142,8 +166,73 @@ impl AppState {
                 tokens,
                 metrics: Metrics::new(),
                 limits,
+                columns: ArcSwap::from_pointee(columns),
+                generation: AtomicU64::new(1),
+                append: std::sync::Mutex::new(()),
+                compacting: std::sync::atomic::AtomicBool::new(false),
+                cache: super::figures::FigureCache::default(),
             }),
         })
+    }
+
+    /// The cache of rendered figures.
+    pub(super) fn cache(&self) -> &super::figures::FigureCache {
+        &self.inner.cache
+    }
+
+    /// The in-memory event columns now, and their generation.
+    pub(super) fn columns(&self) -> (Arc<EventColumns>, u64) {
+        // Generation first: a change between the two reads only makes a cache key stale, never wrong.
+        let generation = self.inner.generation.load(Ordering::Acquire);
+        (self.inner.columns.load_full(), generation)
+    }
+
+    fn lock_append(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.inner.append.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn publish(&self, columns: EventColumns) {
+        self.inner.columns.store(Arc::new(columns));
+        self.inner.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Adds newly stored events to the columns (call from a blocking task); merges small blocks in the
+    /// background when they pile up.
+    pub(super) fn append_events(&self, events: &[crate::events::Placed]) {
+        {
+            let _turn = self.lock_append();
+            let current = self.inner.columns.load();
+            let mut builder = ColumnsBuilder::extending(&current);
+            for p in events {
+                builder.push(&crate::cells::columns::ColumnRow::of(p));
+            }
+            self.publish(current.appended(builder));
+        }
+        self.compact_if_needed();
+    }
+
+    /// Reloads the columns from the store (after an ingest updated stored events in place).
+    pub(super) fn reload_columns(&self) {
+        let Some(Ok(columns)) = self.with_events(|s| crate::store::load_columns(s)) else { return };
+        let _turn = self.lock_append();
+        self.publish(columns);
+    }
+
+    fn compact_if_needed(&self) {
+        let before = self.inner.columns.load_full();
+        if !before.needs_compaction() || self.inner.compacting.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let state = self.clone();
+        std::thread::spawn(move || {
+            let compacted = before.compacted();
+            let _turn = state.lock_append();
+            let now = state.inner.columns.load();
+            if let Some(rebased) = now.rebased(&before, compacted) {
+                state.publish(rebased);
+            }
+            state.inner.compacting.store(false, Ordering::Release);
+        });
     }
 
     /// The group-commit writer, when there is a store.

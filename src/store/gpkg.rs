@@ -805,6 +805,47 @@ impl EventStore for GpkgStore {
             .map_err(|e| self.sqlite(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
     }
+
+    fn scan(&self, f: &mut dyn FnMut(&crate::cells::columns::ColumnRow<'_>)) -> Result<u64, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT fid, geom, kind, occurred_on, offense, race_ethnicity, source, zone, h3_res15 FROM events")
+            .map_err(|e| self.sqlite(e))?;
+        let mut rows = stmt.query([]).map_err(|e| self.sqlite(e))?;
+        let mut n = 0;
+        while let Some(r) = rows.next().map_err(|e| self.sqlite(e))? {
+            let bad = |reason: String| StoreError::Incompatible {
+                path: self.path.clone(),
+                reason: format!("event {}: {reason}", r.get::<_, i64>(0).unwrap_or(-1)),
+            };
+            let text = |i: usize| -> Result<Option<&str>, StoreError> {
+                match r.get_ref(i).map_err(|e| self.sqlite(e))? {
+                    rusqlite::types::ValueRef::Null => Ok(None),
+                    v => v.as_str().map(Some).map_err(|e| bad(format!("column {i}: {e}"))),
+                }
+            };
+            let geom = r.get_ref(1).and_then(|v| Ok(v.as_blob()?)).map_err(|e| self.sqlite(e))?;
+            let (lon, lat) = blob_point(geom).ok_or_else(|| bad("the geometry is not a point".to_owned()))?;
+            let kind = text(2)?.unwrap_or_default();
+            let kind = kind.parse().map_err(bad)?;
+            let day = text(3)?.unwrap_or_default();
+            let day = day.parse().map_err(|_| bad(format!("bad date {day:?}")))?;
+            let cell: i64 = r.get(8).map_err(|e| self.sqlite(e))?;
+            f(&crate::cells::columns::ColumnRow {
+                cell: cell.cast_unsigned(),
+                lon,
+                lat,
+                day,
+                kind,
+                offense: text(4)?.unwrap_or_default(),
+                group: text(5)?,
+                source: text(6)?.unwrap_or_default(),
+                zone: text(7)?,
+            });
+            n += 1;
+        }
+        Ok(n)
+    }
 }
 
 #[cfg(test)]

@@ -206,4 +206,15 @@ pub trait EventStore: std::fmt::Debug + Send {
 
     /// Stored events per zone id (`None`: outside every zone, or no zone set in force on the date).
     fn count_by_zone(&self) -> Result<BTreeMap<Option<String>, u64>, StoreError>;
+
+    /// Hands every stored event to `f` as a column row (for the in-memory copy aggregates come from),
+    /// in no particular order; returns how many.
+    fn scan(&self, f: &mut dyn FnMut(&crate::cells::columns::ColumnRow<'_>)) -> Result<u64, StoreError>;
+}
+
+/// The in-memory columns of every event in `store` (see [`crate::cells::columns`]).
+pub fn load_columns(store: &dyn EventStore) -> Result<crate::cells::columns::EventColumns, StoreError> {
+    let mut builder = crate::cells::columns::ColumnsBuilder::default();
+    store.scan(&mut |row| builder.push(row))?;
+    Ok(builder.finish())
 }

@@ -65,6 +65,48 @@ fn rejected_per_zone(
     counts
 }
 
+/// `leadmap coverage` per zone and year equals a count of the file's rows by year, classified against the
+/// City's polygons, keeping the first row of each case number as the import does; with the repeated
+/// rows, the three zones' years add up to the known answers.
+fn coverage_per_year_matches_the_file(store: &Path, file: &Path) {
+    let out = leadmap(&["coverage", "--data", store.to_str().unwrap(), "--source", "ppb", "--format", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cov: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut got: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for row in cov["months"].as_array().unwrap() {
+        let year = row["month"].as_str().unwrap()[..4].to_owned();
+        *got.entry((row["area"].as_str().unwrap().to_owned(), year)).or_default() += row["contacts"].as_u64().unwrap();
+    }
+    let city = index(
+        leadmap::formats::zonefile::read_zone_file(
+            &shared("data/portland/neighborhoods-regions-2021.geojson"),
+            &city_options(CITY_SELECT),
+        )
+        .unwrap(),
+    );
+    let (mut want, mut all_rows): (BTreeMap<(String, String), u64>, BTreeMap<String, u64>) = Default::default();
+    let mut seen = std::collections::HashSet::new();
+    for rec in csv::Reader::from_path(file).unwrap().records().map(Result::unwrap) {
+        let (Ok(lat), Ok(lon)) = (rec[8].parse::<f64>(), rec[9].parse::<f64>()) else { continue };
+        let zone =
+            city.classify(lon, lat).map_or("outside".to_owned(), |z| city.set().zones()[z].id.as_str().to_owned());
+        *all_rows.entry(zone.clone()).or_default() += 1;
+        if seen.insert(rec[1].to_owned()) {
+            *want.entry((zone, rec[4][..4].to_owned())).or_default() += 1;
+        }
+    }
+    assert_eq!(got, want);
+    assert!(got.keys().map(|(_, y)| y.as_str()).collect::<std::collections::BTreeSet<_>>().len() >= 6, "2015-2021");
+    for (zone, known) in [("old-town", 1862), ("downtown", 885), ("lloyd", 233)] {
+        assert_eq!(all_rows[zone], known, "{zone}, every located row");
+    }
+    let total =
+        |area: &str| cov["totals"].as_array().unwrap().iter().find(|r| r["area"] == area).unwrap()["contacts"].clone();
+    assert_eq!(total("citywide"), 8942);
+    let inside = total("inside").as_u64().unwrap();
+    assert_eq!(cov["share_inside"], ((inside as f64 / 8942.0) * 1e4).round() / 1e4);
+}
+
 #[test]
 fn ppb_files_import_with_the_known_zone_counts_and_reimport_adds_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -92,6 +134,7 @@ fn ppb_files_import_with_the_known_zone_counts_and_reimport_adds_nothing() {
     }
     let no_coords = rejected_per_zone(&rejects, "no coordinates", |_| None);
     assert_eq!(no_coords.values().sum::<u64>(), 9197 - 8955);
+    coverage_per_year_matches_the_file(&store, &file);
 
     // The same file again: nothing new, nothing changed.
     let again = summary(&leadmap(&args));
@@ -592,7 +635,8 @@ fn cells_count_stored_events_as_h3_py_does() {
     for (i, rec) in rdr.records().map(Result::unwrap).enumerate() {
         writeln!(text, "h{i},2019-05-05,{},{},{}", kinds[i % 3], &rec[0], &rec[1]).unwrap();
         for res in [7u8, 9, 12] {
-            expected.entry((res, rec[3 + usize::from(res - 5)].to_owned())).or_default()[i % 3] += 1;
+            // The point's own cell (h3-py latlng_to_cell), not its res-15 cell's parent.
+            expected.entry((res, rec[11 + usize::from(res - 5)].to_owned())).or_default()[i % 3] += 1;
         }
     }
     let dir = tempfile::tempdir().unwrap();
@@ -616,7 +660,15 @@ fn cells_count_stored_events_as_h3_py_does() {
         let mut rdr = csv::Reader::from_path(&csv_out).unwrap();
         assert_eq!(
             rdr.headers().unwrap(),
-            vec!["hex_id", "count", "arrest", "diversion_referral", "social_contact_referral"]
+            vec![
+                "hex_id",
+                "count",
+                "arrest",
+                "diversion_referral",
+                "social_contact_referral",
+                "suppressed",
+                "relation"
+            ]
         );
         let got: BTreeMap<(u8, String), [u64; 3]> = rdr
             .records()
@@ -643,4 +695,31 @@ fn cells_count_stored_events_as_h3_py_does() {
         assert!(ring.len() >= 6 && ring.first() == ring.last(), "{f}");
     }
     leadmap(&["cells", "--data", store.to_str().unwrap(), "--res", "13"]).status.code().filter(|c| *c != 0).unwrap();
+
+    // The same points counted straight from the file (--input), and the store's cells as FlatGeobuf.
+    let totals = |res: u8| -> BTreeMap<String, u64> {
+        expected.iter().filter(|((r, _), _)| *r == res).map(|((_, c), v)| (c.clone(), v.iter().sum())).collect()
+    };
+    let out = leadmap(&["cells", "--input", input.to_str().unwrap(), "--res", "9"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut rdr = csv::Reader::from_reader(&out.stdout[..]);
+    assert_eq!(rdr.headers().unwrap(), vec!["hex_id", "count", "relation"]);
+    let got: BTreeMap<String, u64> =
+        rdr.records().map(Result::unwrap).map(|r| (r[0].to_owned(), r[1].parse().unwrap())).collect();
+    assert_eq!(got, totals(9), "--input");
+    let fgb_path = dir.path().join("cells.fgb");
+    let out = leadmap(&["cells", "--data", store.to_str().unwrap(), "--res", "12", "-o", fgb_path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut got = BTreeMap::new();
+    {
+        use flatgeobuf::{FallibleStreamingIterator, FgbReader};
+        use geozero::FeatureProperties;
+        let file = std::io::BufReader::new(std::fs::File::open(&fgb_path).unwrap());
+        let mut features = FgbReader::open(file).unwrap().select_all_seq().unwrap();
+        while let Some(f) = features.next().unwrap() {
+            let props = f.properties().unwrap();
+            got.insert(props["hex_id"].clone(), props["count"].parse::<u64>().unwrap());
+        }
+    }
+    assert_eq!(got, totals(12), "FlatGeobuf");
 }

@@ -1,0 +1,705 @@
+//! The in-memory columnar copy of the stored events that every aggregate is computed from: one column per
+//! field (res-15 cell, per-resolution cell fix, day, kind, offense, group, source, zone, lon, lat) in
+//! blocks sorted by res-15 cell, loaded from the store at start and appended on ingest. Snapshots are
+//! immutable and cheap to clone (blocks are shared), so a new one is built beside the old and swapped
+//! whole. The store stays the source of truth.
+//!
+//! Counting at resolution `r` is a run over the sorted res-15 cells: the ancestor at `r` is two bit
+//! operations, and runs of one ancestor are contiguous. Because H3 cells do not nest, the point's own
+//! res-`r` cell is the ancestor or one of its six neighbours (about 7 % of points at res 9 are the
+//! latter); which one is computed once per event at load and kept in 3 bits per resolution, so counts
+//! are exactly those of the point's own cell (as `latlng_to_cell`), not the ancestor's.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{Datelike, NaiveDate};
+use h3o::{CellIndex, LatLng, LatLngIndexer, Resolution};
+use rayon::prelude::*;
+
+use super::{CellRes, KindCounts, MAX_RES, MIN_RES};
+use crate::events::EventKind;
+
+/// One event as the copy takes it (from the store or an ingest).
+#[derive(Clone, Copy, Debug)]
+pub struct ColumnRow<'a> {
+    /// The stored res-15 cell.
+    pub cell: u64,
+    /// Longitude, WGS84.
+    pub lon: f64,
+    /// Latitude, WGS84.
+    pub lat: f64,
+    /// The day it happened.
+    pub day: NaiveDate,
+    /// The kind.
+    pub kind: EventKind,
+    /// The offense as stored (`PCS`, `SQ`, `CDO` or the source's text).
+    pub offense: &'a str,
+    /// Race/ethnicity group.
+    pub group: Option<&'a str>,
+    /// The data source.
+    pub source: &'a str,
+    /// The zone it was placed in, if any.
+    pub zone: Option<&'a str>,
+}
+
+impl<'a> ColumnRow<'a> {
+    /// The row of a placed event.
+    #[must_use]
+    pub fn of(p: &'a crate::events::Placed) -> Self {
+        let e = &p.event;
+        Self {
+            cell: p.cell,
+            lon: e.point.lon(),
+            lat: e.point.lat(),
+            day: e.occurred_on,
+            kind: e.kind,
+            offense: e.offense.as_str(),
+            group: e.race_ethnicity.as_deref(),
+            source: &e.source,
+            zone: p.zone.as_deref(),
+        }
+    }
+}
+
+/// Names seen in one text column, numbered from 1 (0 is "none").
+#[derive(Clone, Debug, Default)]
+pub struct Dict {
+    names: Vec<String>,
+    ids: HashMap<String, u32>,
+}
+
+impl Dict {
+    fn id(&mut self, name: Option<&str>) -> u32 {
+        let Some(name) = name else { return 0 };
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        self.names.push(name.to_owned());
+        let id = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        self.ids.insert(name.to_owned(), id);
+        id
+    }
+
+    /// The number of a name, if it was seen.
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<u32> {
+        self.ids.get(name).copied()
+    }
+
+    /// The name numbered `id` (none for 0).
+    #[must_use]
+    pub fn name(&self, id: u32) -> Option<&str> {
+        let i = usize::try_from(id).ok()?.checked_sub(1)?;
+        self.names.get(i).map(String::as_str)
+    }
+
+    /// Every name, in order of first appearance.
+    #[must_use]
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+}
+
+/// The dictionaries of the text columns.
+#[derive(Clone, Debug, Default)]
+pub struct Dicts {
+    /// Offenses.
+    pub offense: Dict,
+    /// Race/ethnicity groups.
+    pub group: Dict,
+    /// Sources.
+    pub source: Dict,
+    /// Zone ids.
+    pub zone: Dict,
+}
+
+/// Events in columns, sorted by res-15 cell.
+#[derive(Debug, Default)]
+struct Block {
+    cell: Vec<u64>,
+    /// 3 bits per resolution 5..=12 (resolution `r` at bits `3 * (r - 5)`): 0 when the point's own cell
+    /// is the ancestor of its res-15 cell, `d` in 1..=6 when it is the destination of the ancestor's
+    /// `d`-th edge, 7 when neither (not seen in practice; then `far` holds the cells).
+    fix: Vec<u32>,
+    day: Vec<i32>,
+    kind: Vec<u8>,
+    offense: Vec<u32>,
+    group: Vec<u32>,
+    source: Vec<u32>,
+    zone: Vec<u32>,
+    lon: Vec<f64>,
+    lat: Vec<f64>,
+    far: HashMap<u32, [u64; 8]>,
+}
+
+impl Block {
+    fn len(&self) -> usize {
+        self.cell.len()
+    }
+}
+
+/// Which events an aggregate counts. Names are matched as stored; an unknown name matches nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    /// First day included.
+    pub from: Option<NaiveDate>,
+    /// Last day included.
+    pub to: Option<NaiveDate>,
+    /// Only this kind.
+    pub kind: Option<EventKind>,
+    /// Only this offense (`PCS`, `SQ`, `CDO`, or the source's text).
+    pub offense: Option<String>,
+    /// Only this zone (`Some(None)`: outside every zone).
+    pub zone: Option<Option<String>>,
+    /// Only this race/ethnicity group.
+    pub group: Option<String>,
+    /// Only this source.
+    pub source: Option<String>,
+}
+
+/// An [`EventFilter`] with names turned into column numbers.
+#[derive(Clone, Copy, Debug)]
+struct Compiled {
+    from: i32,
+    to: i32,
+    kinds: u8,
+    offense: Option<u32>,
+    zone: Option<u32>,
+    group: Option<u32>,
+    source: Option<u32>,
+    none: bool,
+}
+
+impl Compiled {
+    #[inline]
+    fn matches(&self, b: &Block, i: usize) -> bool {
+        let d = b.day[i];
+        d >= self.from
+            && d <= self.to
+            && self.kinds & (1 << b.kind[i]) != 0
+            && self.offense.is_none_or(|v| b.offense[i] == v)
+            && self.zone.is_none_or(|v| b.zone[i] == v)
+            && self.group.is_none_or(|v| b.group[i] == v)
+            && self.source.is_none_or(|v| b.source[i] == v)
+    }
+}
+
+/// One matching event, as [`EventColumns::fold`] hands it over.
+#[derive(Clone, Copy, Debug)]
+pub struct EventRef {
+    /// Days since 1970-01-01.
+    pub day: i32,
+    /// The kind.
+    pub kind: EventKind,
+    /// Zone number in [`Dicts::zone`] (0: outside every zone).
+    pub zone: u32,
+    /// Group number in [`Dicts::group`] (0: none recorded).
+    pub group: u32,
+    /// The stored res-15 cell.
+    pub cell: u64,
+}
+
+/// A snapshot of the columnar copy. Cloning shares the blocks.
+#[derive(Clone, Debug, Default)]
+pub struct EventColumns {
+    blocks: Vec<Arc<Block>>,
+    dicts: Arc<Dicts>,
+    len: usize,
+    /// The convex hull of every event's point (the default study area), kept up to date on append.
+    hull: Option<Arc<geo::Polygon<f64>>>,
+}
+
+const KINDS: [EventKind; 3] = EventKind::ALL;
+
+fn kind_no(kind: EventKind) -> u8 {
+    match kind {
+        EventKind::Arrest => 0,
+        EventKind::DiversionReferral => 1,
+        EventKind::SocialContactReferral => 2,
+    }
+}
+
+/// Days since 1970-01-01.
+#[must_use]
+pub fn day_number(day: NaiveDate) -> i32 {
+    day.num_days_from_ce() - 719_163
+}
+
+/// The date of a day number.
+#[must_use]
+pub fn day_date(n: i32) -> Option<NaiveDate> {
+    NaiveDate::from_num_days_from_ce_opt(n + 719_163)
+}
+
+/// The ancestor at `res` of a res-15 cell, by bits: the resolution field set to `res` and every finer
+/// digit to 7 (unused), as H3 defines it. The cell must be a valid res-15 index.
+#[inline]
+#[must_use]
+pub fn ancestor_bits(cell: u64, res: u8) -> u64 {
+    let unused = (1u64 << (3 * (15 - u32::from(res)))) - 1;
+    (cell & !(0xF << 52)) | (u64::from(res) << 52) | unused
+}
+
+/// The fix code of one event (see `Block::fix`) and, when some resolution needs it, its own cells.
+fn fix_code(cell15: u64, ll: LatLng, indexer: &mut LatLngIndexer) -> (u32, Option<[u64; 8]>) {
+    let mut code = 0;
+    let mut own = [0u64; 8];
+    let mut far = false;
+    for r in MIN_RES..=MAX_RES {
+        let Ok(res) = Resolution::try_from(r) else { continue };
+        let direct = indexer.to_cell(ll, res);
+        own[usize::from(r - MIN_RES)] = u64::from(direct);
+        let ancestor = ancestor_bits(cell15, r);
+        let c = if u64::from(direct) == ancestor {
+            0
+        } else {
+            CellIndex::try_from(ancestor)
+                .ok()
+                .and_then(|a| a.edges().position(|e| e.destination() == direct))
+                .and_then(|p| u32::try_from(p + 1).ok())
+                .unwrap_or_else(|| {
+                    far = true;
+                    7
+                })
+        };
+        code |= c << (3 * u32::from(r - MIN_RES));
+    }
+    (code, far.then_some(own))
+}
+
+/// Builds a block: rows pushed in any order, fix codes computed in parallel, sorted by cell.
+#[derive(Debug, Default)]
+pub struct ColumnsBuilder {
+    rows: Block,
+    dicts: Dicts,
+}
+
+impl ColumnsBuilder {
+    /// A builder extending `base`'s dictionaries (so its numbers stay valid).
+    #[must_use]
+    pub fn extending(base: &EventColumns) -> Self {
+        Self { rows: Block::default(), dicts: (*base.dicts).clone() }
+    }
+
+    /// Adds one event.
+    pub fn push(&mut self, row: &ColumnRow<'_>) {
+        let b = &mut self.rows;
+        b.cell.push(row.cell);
+        b.day.push(day_number(row.day));
+        b.kind.push(kind_no(row.kind));
+        b.offense.push(self.dicts.offense.id(Some(row.offense)));
+        b.group.push(self.dicts.group.id(row.group));
+        b.source.push(self.dicts.source.id(Some(row.source)));
+        b.zone.push(self.dicts.zone.id(row.zone));
+        b.lon.push(row.lon);
+        b.lat.push(row.lat);
+    }
+
+    /// Events pushed so far.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether none were pushed.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.rows.cell.is_empty()
+    }
+
+    /// The block, fix codes computed on every core and rows sorted by cell; and the dictionaries.
+    fn build(self) -> (Block, Dicts) {
+        let Self { rows, dicts } = self;
+        let n = rows.len();
+        let mut fixes: Vec<(u32, Option<[u64; 8]>)> = Vec::with_capacity(n);
+        (0..n)
+            .into_par_iter()
+            .with_min_len(4096)
+            .map_init(LatLngIndexer::default, |indexer, i| match LatLng::new(rows.lat[i], rows.lon[i]) {
+                Ok(ll) => fix_code(rows.cell[i], ll, indexer),
+                Err(_) => (0, None),
+            })
+            .collect_into_vec(&mut fixes);
+        let mut order: Vec<u32> = (0..u32::try_from(n).unwrap_or(u32::MAX)).collect();
+        order.par_sort_unstable_by_key(|&i| rows.cell[i as usize]);
+        let pick = |i: &u32| *i as usize;
+        let mut block = Block {
+            cell: order.iter().map(|i| rows.cell[pick(i)]).collect(),
+            fix: order.iter().map(|i| fixes[pick(i)].0).collect(),
+            day: order.iter().map(|i| rows.day[pick(i)]).collect(),
+            kind: order.iter().map(|i| rows.kind[pick(i)]).collect(),
+            offense: order.iter().map(|i| rows.offense[pick(i)]).collect(),
+            group: order.iter().map(|i| rows.group[pick(i)]).collect(),
+            source: order.iter().map(|i| rows.source[pick(i)]).collect(),
+            zone: order.iter().map(|i| rows.zone[pick(i)]).collect(),
+            lon: order.iter().map(|i| rows.lon[pick(i)]).collect(),
+            lat: order.iter().map(|i| rows.lat[pick(i)]).collect(),
+            far: HashMap::new(),
+        };
+        for (new, old) in order.iter().enumerate() {
+            if let Some(own) = fixes[pick(old)].1 {
+                block.far.insert(u32::try_from(new).unwrap_or(u32::MAX), own);
+            }
+        }
+        (block, dicts)
+    }
+
+    /// A snapshot holding only these events.
+    #[must_use]
+    pub fn finish(self) -> EventColumns {
+        EventColumns::default().appended(self)
+    }
+}
+
+/// Small blocks are merged once there are more than this many beside the first.
+const MAX_BLOCKS: usize = 8;
+
+impl EventColumns {
+    /// Events held.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether it holds none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The dictionaries (zone, group, offense and source names by number).
+    #[must_use]
+    pub fn dicts(&self) -> &Dicts {
+        &self.dicts
+    }
+
+    /// A new snapshot: these events and the ones built in `more` (made with [`ColumnsBuilder::extending`]
+    /// this snapshot, or from scratch when this one is empty), as one more block. See
+    /// [`EventColumns::compacted`].
+    #[must_use]
+    pub fn appended(&self, more: ColumnsBuilder) -> Self {
+        if more.is_empty() {
+            return self.clone();
+        }
+        let (block, dicts) = more.build();
+        let old = self.hull.iter().flat_map(|h| h.exterior().0.iter().map(|c| [c.x, c.y]));
+        let hull = super::area::hull(old.chain(block.lon.iter().zip(&block.lat).map(|(&x, &y)| [x, y]))).map(Arc::new);
+        let mut blocks = self.blocks.clone();
+        let len = self.len + block.len();
+        blocks.push(Arc::new(block));
+        Self { blocks, dicts: Arc::new(dicts), len, hull }
+    }
+
+    /// Whether small blocks have piled up beside the first.
+    #[must_use]
+    pub fn needs_compaction(&self) -> bool {
+        self.blocks.len() > MAX_BLOCKS + 1
+    }
+
+    /// The same events in fewer blocks: the small ones merged into one, and into the first too once they
+    /// add up to a quarter of it (so the work stays proportional to what was appended).
+    #[must_use]
+    pub fn compacted(&self) -> Self {
+        if self.blocks.len() < 2 {
+            return self.clone();
+        }
+        let small: usize = self.blocks[1..].iter().map(|b| b.len()).sum();
+        let from = usize::from(small * 4 < self.blocks[0].len());
+        let merged = merge(&self.blocks[from..]);
+        let mut blocks = self.blocks[..from].to_vec();
+        blocks.push(Arc::new(merged));
+        Self { blocks, ..self.clone() }
+    }
+
+    /// `compacted` (made from `base`, an earlier snapshot of this one) with the blocks appended since
+    /// `base`; none when this snapshot does not extend `base` (it was replaced meanwhile).
+    #[must_use]
+    pub fn rebased(&self, base: &Self, compacted: Self) -> Option<Self> {
+        let n = base.blocks.len();
+        let extends = self.blocks.len() >= n && self.blocks.iter().zip(&base.blocks).all(|(a, b)| Arc::ptr_eq(a, b));
+        extends.then(|| {
+            let mut blocks = compacted.blocks;
+            blocks.extend(self.blocks[n..].iter().cloned());
+            Self { blocks, ..self.clone() }
+        })
+    }
+
+    /// The convex hull of every event's point (lon, lat), when there are three or more apart.
+    #[must_use]
+    pub fn hull(&self) -> Option<&geo::Polygon<f64>> {
+        self.hull.as_deref()
+    }
+
+    fn compile(&self, f: &EventFilter) -> Compiled {
+        let mut none = false;
+        let mut id = |dict: &Dict, name: Option<&str>| -> Option<u32> {
+            let name = name?;
+            let got = dict.get(name);
+            none |= got.is_none();
+            Some(got.unwrap_or(u32::MAX))
+        };
+        let offense = id(&self.dicts.offense, f.offense.as_deref());
+        let group = id(&self.dicts.group, f.group.as_deref());
+        let source = id(&self.dicts.source, f.source.as_deref());
+        let zone = match &f.zone {
+            None => None,
+            Some(None) => Some(0),
+            Some(Some(z)) => id(&self.dicts.zone, Some(z)),
+        };
+        Compiled {
+            from: f.from.map_or(i32::MIN, day_number),
+            to: f.to.map_or(i32::MAX, day_number),
+            kinds: f.kind.map_or(0b111, |k| 1 << kind_no(k)),
+            offense,
+            zone,
+            group,
+            source,
+            none,
+        }
+    }
+
+    /// Work units: (block, row range), about a million rows each, so every core gets several.
+    fn chunks(&self) -> Vec<(&Block, std::ops::Range<usize>)> {
+        const CHUNK: usize = 1 << 20;
+        let mut out = Vec::new();
+        for b in &self.blocks {
+            let n = b.len();
+            let mut start = 0;
+            while start < n {
+                let mut end = (start + CHUNK).min(n);
+                // Keep a run of one res-5 ancestor (the coarsest) inside one chunk when it is short.
+                let stop = ancestor_bits(b.cell[end - 1], MIN_RES);
+                while end < n && end - start < 2 * CHUNK && ancestor_bits(b.cell[end], MIN_RES) == stop {
+                    end += 1;
+                }
+                out.push((b.as_ref(), start..end));
+                start = end;
+            }
+        }
+        out
+    }
+
+    /// Counts the events `filter` matches per cell at `res`: each in the cell its point lies in (as
+    /// h3-py's `latlng_to_cell`), in cell order. Runs on every core.
+    #[must_use]
+    pub fn count_cells(&self, filter: &EventFilter, res: CellRes) -> Vec<(CellIndex, KindCounts)> {
+        let f = self.compile(filter);
+        if f.none {
+            return Vec::new();
+        }
+        let r = u8::from(res.resolution());
+        let parts: Vec<Vec<(u64, KindCounts)>> =
+            self.chunks().into_par_iter().map(|(b, range)| count_run(b, range, &f, r)).collect();
+        let mut all: Vec<(u64, KindCounts)> = parts.into_iter().flatten().collect();
+        all.sort_unstable_by_key(|(c, _)| *c);
+        let mut out: Vec<(CellIndex, KindCounts)> = Vec::with_capacity(all.len());
+        for (c, n) in all {
+            let Ok(cell) = CellIndex::try_from(c) else { continue };
+            match out.last_mut() {
+                Some((last, acc)) if *last == cell => acc.add_counts(&n),
+                _ => out.push((cell, n)),
+            }
+        }
+        out
+    }
+
+    /// Folds every event `filter` matches into per-core accumulators (`init`, `step`), then joins them
+    /// (`join`). For tallies other than cells (per zone, month or group).
+    pub fn fold<T: Send>(
+        &self,
+        filter: &EventFilter,
+        init: impl Fn() -> T + Sync + Send,
+        step: impl Fn(&mut T, EventRef) + Sync + Send,
+        join: impl Fn(T, T) -> T + Sync + Send,
+    ) -> T {
+        let f = self.compile(filter);
+        if f.none {
+            return init();
+        }
+        self.chunks()
+            .into_par_iter()
+            .map(|(b, range)| {
+                let mut acc = init();
+                for i in range {
+                    if f.matches(b, i) {
+                        let ev = EventRef {
+                            day: b.day[i],
+                            kind: KINDS[usize::from(b.kind[i])],
+                            zone: b.zone[i],
+                            group: b.group[i],
+                            cell: b.cell[i],
+                        };
+                        step(&mut acc, ev);
+                    }
+                }
+                acc
+            })
+            .reduce(&init, &join)
+    }
+}
+
+/// The counts of one run of rows.
+fn count_run(b: &Block, range: std::ops::Range<usize>, f: &Compiled, r: u8) -> Vec<(u64, KindCounts)> {
+    let shift = 3 * u32::from(r - MIN_RES);
+    let mut out = Vec::new();
+    let mut current = u64::MAX;
+    // Counts by fix code (0: the ancestor itself, 1..=6: its neighbours).
+    let mut acc = [[0u64; 3]; 7];
+    let flush = |cell: u64, acc: &mut [[u64; 3]; 7], out: &mut Vec<(u64, KindCounts)>| {
+        if cell == u64::MAX {
+            return;
+        }
+        let Ok(ancestor) = CellIndex::try_from(cell) else { return };
+        for (code, n) in acc.iter_mut().enumerate() {
+            if n.iter().all(|&x| x == 0) {
+                continue;
+            }
+            let counts = KindCounts { arrest: n[0], diversion_referral: n[1], social_contact_referral: n[2] };
+            if code == 0 {
+                out.push((cell, counts));
+            } else if let Some(e) = ancestor.edges().nth(code - 1) {
+                out.push((u64::from(e.destination()), counts));
+            }
+            *n = [0; 3];
+        }
+    };
+    for i in range {
+        if !f.matches(b, i) {
+            continue;
+        }
+        let code = (b.fix[i] >> shift) & 7;
+        if code == 7 {
+            if let Some(own) = b.far.get(&u32::try_from(i).unwrap_or(u32::MAX)) {
+                let mut n = KindCounts::default();
+                n.add(KINDS[usize::from(b.kind[i])]);
+                out.push((own[usize::from(r - MIN_RES)], n));
+            }
+            continue;
+        }
+        let a = ancestor_bits(b.cell[i], r);
+        if a != current {
+            flush(current, &mut acc, &mut out);
+            current = a;
+        }
+        acc[code as usize][usize::from(b.kind[i])] += 1;
+    }
+    flush(current, &mut acc, &mut out);
+    out
+}
+
+/// One block from several, sorted by cell again.
+fn merge(blocks: &[Arc<Block>]) -> Block {
+    let mut order: Vec<(u64, usize, u32)> = blocks
+        .iter()
+        .enumerate()
+        .flat_map(|(bi, b)| b.cell.iter().enumerate().map(move |(i, &c)| (c, bi, i as u32)))
+        .collect();
+    order.par_sort_unstable_by_key(|&(c, bi, i)| (c, bi, i));
+    let mut out = Block::default();
+    for (new, &(c, bi, i)) in order.iter().enumerate() {
+        let b = &blocks[bi];
+        let i = i as usize;
+        out.cell.push(c);
+        out.fix.push(b.fix[i]);
+        out.day.push(b.day[i]);
+        out.kind.push(b.kind[i]);
+        out.offense.push(b.offense[i]);
+        out.group.push(b.group[i]);
+        out.source.push(b.source[i]);
+        out.zone.push(b.zone[i]);
+        out.lon.push(b.lon[i]);
+        out.lat.push(b.lat[i]);
+        if let Some(own) = b.far.get(&(i as u32)) {
+            out.far.insert(new as u32, *own);
+        }
+    }
+    out
+}
+
+/// The month (first day) of a day number, e.g. for per-month tallies.
+#[must_use]
+pub fn month_of(day: i32) -> Option<NaiveDate> {
+    day_date(day).and_then(|d| NaiveDate::from_ymd_opt(d.year(), d.month(), 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (res-15 cell, lon, lat, day, kind, zone).
+    type Row = (u64, f64, f64, NaiveDate, EventKind, Option<&'static str>);
+
+    fn row(lon: f64, lat: f64, day: &str, kind: EventKind, zone: Option<&'static str>) -> Row {
+        let cell = u64::from(LatLng::new(lat, lon).unwrap().to_cell(Resolution::Fifteen));
+        (cell, lon, lat, day.parse().unwrap(), kind, zone)
+    }
+
+    fn build(rows: &[Row], base: &EventColumns) -> EventColumns {
+        let mut b = ColumnsBuilder::extending(base);
+        for &(cell, lon, lat, day, kind, zone) in rows {
+            b.push(&ColumnRow { cell, lon, lat, day, kind, offense: "PCS", group: Some("white"), source: "t", zone });
+        }
+        base.appended(b)
+    }
+
+    #[test]
+    fn ancestor_bits_are_h3o_parents() {
+        let c = LatLng::new(45.52, -122.68).unwrap().to_cell(Resolution::Fifteen);
+        for r in 0..=15u8 {
+            let res = Resolution::try_from(r).unwrap();
+            assert_eq!(ancestor_bits(u64::from(c), r), u64::from(c.parent(res).unwrap()), "res {r}");
+        }
+    }
+
+    #[test]
+    fn counts_follow_each_points_own_cell_through_appends_and_filters() {
+        // Brute force: h3o's latlng_to_cell per point at every resolution, against the columns.
+        let mut rng = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let days = ["2017-03-01", "2018-06-15", "2020-01-31"];
+        let zones = [None, Some("downtown"), Some("old-town")];
+        let rows: Vec<_> = (0..6000)
+            .map(|i| row(-122.72 + next() * 0.08, 45.49 + next() * 0.06, days[i % 3], KINDS[(i / 3) % 3], zones[i % 3]))
+            .collect();
+        let mut cols = EventColumns::default();
+        for chunk in rows.chunks(500) {
+            let before = cols.clone();
+            cols = build(chunk, &cols);
+            if cols.needs_compaction() {
+                // Compacted from an earlier snapshot while another block came in.
+                let compacted = before.compacted();
+                cols = cols.rebased(&before, compacted).unwrap();
+            }
+        }
+        assert_eq!(cols.len(), 6000);
+        assert!(cols.blocks.len() <= MAX_BLOCKS + 1, "{}", cols.blocks.len());
+        let filter = EventFilter {
+            from: Some("2018-01-01".parse().unwrap()),
+            zone: Some(Some("downtown".into())),
+            ..EventFilter::default()
+        };
+        for r in MIN_RES..=MAX_RES {
+            let res: CellRes = r.to_string().parse().unwrap();
+            let mut want = std::collections::BTreeMap::<CellIndex, KindCounts>::new();
+            for &(_, lon, lat, day, kind, zone) in &rows {
+                if day >= "2018-01-01".parse().unwrap() && zone == Some("downtown") {
+                    let c = LatLng::new(lat, lon).unwrap().to_cell(res.resolution());
+                    want.entry(c).or_default().add(kind);
+                }
+            }
+            let got: std::collections::BTreeMap<_, _> = cols.count_cells(&filter, res).into_iter().collect();
+            assert_eq!(got, want, "res {r}");
+        }
+        let unknown = EventFilter { group: Some("nobody".into()), ..EventFilter::default() };
+        assert!(cols.count_cells(&unknown, CellRes::DEFAULT).is_empty());
+        let outside = EventFilter { zone: Some(None), ..EventFilter::default() };
+        let n: u64 = cols.count_cells(&outside, CellRes::DEFAULT).iter().map(|(_, k)| k.total()).sum();
+        assert_eq!(n, 2000);
+    }
+}

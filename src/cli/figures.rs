@@ -1,0 +1,374 @@
+//! `leadmap cells`, `hotspots`, `coverage` and `equity`: figures from the stored events (loaded into the
+//! in-memory columns) or, for `cells --input`, straight from a file of points.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::NaiveDate;
+use clap::Args;
+
+use super::{EventFilterArgs, ZoneArgs, load_catalog, output_to, store_to_read};
+use crate::Error;
+use crate::cells::CellRes;
+use crate::cells::columns::{EventColumns, EventFilter};
+use crate::figures::Disclosure;
+use crate::figures::cells::{CellFigures, CellQuery, cell_figures, hotspot_figures};
+use crate::formats::cells::{CellFormat, candidates_geojson, write_cells};
+
+/// Filters every figure command takes.
+#[derive(Debug, Args)]
+pub struct FigureFilterArgs {
+    /// Dates, kind and zone.
+    #[command(flatten)]
+    pub events: EventFilterArgs,
+    /// Only this race/ethnicity group (e.g. black, white, `hispanic_latino`).
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
+    /// Only this offense (PCS, SQ, CDO, or the source's own text).
+    #[arg(long, value_name = "OFFENSE")]
+    pub offense: Option<String>,
+    /// Only this data source (e.g. ppb).
+    #[arg(long, value_name = "SOURCE")]
+    pub source: Option<String>,
+    /// Withhold counts from 1 to K as the planner role sees them (with secondary suppression), to share
+    /// the output beyond analysts. Default: exact.
+    #[arg(long, value_name = "K")]
+    pub suppress: Option<u64>,
+}
+
+impl FigureFilterArgs {
+    /// The column filter.
+    #[must_use]
+    pub fn filter(&self) -> EventFilter {
+        let e = &self.events;
+        EventFilter {
+            from: e.from,
+            to: e.to,
+            kind: e.kind,
+            offense: self.offense.as_deref().map(|o| crate::events::Offense::parse(o).as_str().to_owned()),
+            zone: e.zone.as_deref().map(crate::store::EventQuery::zone_filter),
+            group: self.group.as_deref().map(|g| g.trim().to_ascii_lowercase().replace([' ', '-', '/'], "_")),
+            source: self.source.clone(),
+        }
+    }
+
+    fn disclosure(&self) -> Disclosure {
+        self.suppress.map_or(Disclosure::Exact, |k| Disclosure::Suppressed { k })
+    }
+}
+
+pub(super) const CELLS_HELP: &str = "\
+Each event counts in the H3 cell its point lies in at --res (as h3-py's latlng_to_cell), computed from
+the in-memory copy of the store. Each cell also says how it relates to the zone set in force (--at, default
+today): inside (the whole hexagon is in the zones), boundary, or outside. With --zeros, every empty cell
+of the study area (the events' convex hull and the zones) is listed as a zero.
+
+--input FILE counts the points of a CSV (lon/lat columns, --lon-col/--lat-col), GeoJSON or FlatGeobuf
+file directly, without a store: hex_id and count only.
+
+Formats (default: from the -o extension, else csv): csv (hex_id, count, a column per kind, suppressed,
+relation; kepler.gl reads hex_id as it is), geojson (hexagon Polygons, lon/lat), fgb (FlatGeobuf).
+
+Examples:
+  leadmap cells --res 9 -o cells.csv
+  leadmap cells --res 8 --from 2018-05-01 --kind arrest -o arrests.geojson
+  leadmap cells --zone outside --res 10 --zeros --format fgb -o outside.fgb
+  leadmap cells --input contacts.csv --res 9 -o contacts-cells.csv
+  leadmap cells --res 9 --suppress 10 -o shareable.csv";
+
+/// `leadmap cells`.
+#[derive(Debug, Args)]
+pub struct CellsArgs {
+    /// The store.
+    #[arg(long, value_name = "FILE", default_value = "leadmap.gpkg")]
+    pub data: PathBuf,
+    /// Count the points of this file instead of the store (CSV, GeoJSON, FlatGeobuf).
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Longitude column of an --input CSV (default: lon, longitude, x, ...).
+    #[arg(long, value_name = "COLUMN", requires = "input")]
+    pub lon_col: Option<String>,
+    /// Latitude column of an --input CSV.
+    #[arg(long, value_name = "COLUMN", requires = "input")]
+    pub lat_col: Option<String>,
+    /// H3 resolution, 5 to 12 (9: about 0.1 km², some 16 city blocks).
+    #[arg(long, default_value = "9", value_name = "RES")]
+    pub res: CellRes,
+    /// Output format.
+    #[arg(long, value_enum)]
+    pub format: Option<CellFormat>,
+    /// Output file (default stdout).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Also list the study area's empty cells, as zeros.
+    #[arg(long)]
+    pub zeros: bool,
+    /// Relate cells to the zone set in force on this day (default today).
+    #[arg(long, value_name = "DATE")]
+    pub at: Option<NaiveDate>,
+    /// Which events.
+    #[command(flatten)]
+    pub filter: FigureFilterArgs,
+    /// Zone options.
+    #[command(flatten)]
+    pub zones: ZoneArgs,
+}
+
+pub(super) const HOTSPOTS_HELP: &str = "\
+Getis-Ord Gi* over every cell of the study area (the events' convex hull and the zones; cells without
+events are zeros), with binary k-ring weights, the cell itself included, as ArcGIS's Hot Spot Analysis and
+PySAL's esda.G_Local(star=True, transform='B') compute it. Columns: GiZScore, GiPValue (two-sided, normal
+approximation), Gi_Bin (+-3/2/1 = hot/cold at 99/95/90 %), Gi_Bin_FDR (the same with Benjamini-Hochberg
+false-discovery-rate control), NNeighbors. With --suppress, z and p are left out (classes only).
+
+--candidates writes the expansion candidates instead: clusters of cells hot at 95 % after FDR control
+(Gi_Bin_FDR >= 2) outside every zone, ranked by contacts, as GeoJSON outlines.
+
+Examples:
+  leadmap hotspots --res 9 -o hotspots.geojson
+  leadmap hotspots --res 10 --k 2 --from 2019-01-01 --format csv
+  leadmap hotspots --res 9 --candidates -o candidates.geojson";
+
+/// `leadmap hotspots`.
+#[derive(Debug, Args)]
+pub struct HotspotsArgs {
+    /// The store.
+    #[arg(long, value_name = "FILE", default_value = "leadmap.gpkg")]
+    pub data: PathBuf,
+    /// H3 resolution, 5 to 12.
+    #[arg(long, default_value = "9", value_name = "RES")]
+    pub res: CellRes,
+    /// Neighbours: the cells within K steps (1: the six around, 2: eighteen).
+    #[arg(long, default_value_t = 1, value_name = "K", value_parser = clap::value_parser!(u32).range(1..=10))]
+    pub k: u32,
+    /// Write the expansion candidates (GeoJSON) instead of the cells.
+    #[arg(long)]
+    pub candidates: bool,
+    /// Output format for the cells.
+    #[arg(long, value_enum)]
+    pub format: Option<CellFormat>,
+    /// Output file (default stdout).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Relate cells to the zone set in force on this day (default today).
+    #[arg(long, value_name = "DATE")]
+    pub at: Option<NaiveDate>,
+    /// Which events.
+    #[command(flatten)]
+    pub filter: FigureFilterArgs,
+    /// Zone options.
+    #[command(flatten)]
+    pub zones: ZoneArgs,
+}
+
+/// Table output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TableFormat {
+    /// CSV, one row per area and month (or group).
+    Csv,
+    /// JSON, as the HTTP API answers.
+    Json,
+}
+
+/// `leadmap coverage` and `leadmap equity`.
+#[derive(Debug, Args)]
+pub struct TableArgs {
+    /// The store.
+    #[arg(long, value_name = "FILE", default_value = "leadmap.gpkg")]
+    pub data: PathBuf,
+    /// Output format (default: from the -o extension, else csv).
+    #[arg(long, value_enum)]
+    pub format: Option<TableFormat>,
+    /// Output file (default stdout).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The group rates are compared with (equity).
+    #[arg(long, default_value = "white", value_name = "GROUP")]
+    pub reference: String,
+    /// Which events.
+    #[command(flatten)]
+    pub filter: FigureFilterArgs,
+}
+
+/// Loads the store's events into columns, saying how many on stderr.
+fn columns(data: &std::path::Path) -> Result<EventColumns, Error> {
+    let store = store_to_read(data)?;
+    let started = std::time::Instant::now();
+    let cols = crate::store::load_columns(&store)?;
+    if started.elapsed().as_secs() >= 2 {
+        eprintln!("{} events loaded in {:.1} s", cols.len(), started.elapsed().as_secs_f64());
+    }
+    Ok(cols)
+}
+
+/// The zone polygons of the set in force on `at` (default today; when none is, the newest set).
+fn zone_polygons(zones: &ZoneArgs, at: Option<NaiveDate>) -> Result<Vec<geo::MultiPolygon<f64>>, Error> {
+    let catalog = load_catalog(zones)?;
+    let day = at.unwrap_or_else(|| chrono::Local::now().date_naive());
+    let index = match catalog.in_force(day) {
+        Ok(i) => i,
+        Err(e) if at.is_some() => return Err(e.into()),
+        Err(_) => catalog
+            .indexes()
+            .iter()
+            .max_by_key(|i| i.set().meta().effective_from)
+            .ok_or_else(|| Error::Usage("no zone sets loaded".to_owned()))?,
+    };
+    Ok(index.set().zones().iter().map(|z| z.geometry.clone()).collect())
+}
+
+fn cell_format(format: Option<CellFormat>, output: Option<&PathBuf>) -> CellFormat {
+    format.or_else(|| output.and_then(|p| CellFormat::from_path(p))).unwrap_or(CellFormat::Csv)
+}
+
+fn write_figures(figures: &CellFigures, format: CellFormat, output: Option<&PathBuf>) -> Result<(), Error> {
+    let (name, mut out) = output_to(output)?;
+    let io = |source: std::io::Error| Error::Io { path: name.clone(), source };
+    write_cells(figures, format, &mut out).map_err(io)?;
+    out.flush().map_err(io)?;
+    eprintln!("{} cells at resolution {} written to {name}", figures.rows.len(), figures.res);
+    Ok(())
+}
+
+pub(super) fn cells(args: &CellsArgs) -> Result<ExitCode, Error> {
+    let format = cell_format(args.format, args.output.as_ref());
+    let polygons = zone_polygons(&args.zones, args.at)?;
+    let refs: Vec<&geo::MultiPolygon<f64>> = polygons.iter().collect();
+    if let Some(input) = &args.input {
+        let raw = crate::formats::rawpoints::read_points(input, args.lon_col.as_deref(), args.lat_col.as_deref())?;
+        for e in &raw.examples {
+            eprintln!("{e}");
+        }
+        let counts = crate::cells::points::count_points(&raw.points, args.res);
+        let figures = crate::figures::cells::point_figures(counts, &refs, args.res);
+        write_figures(&figures, format, args.output.as_ref())?;
+        if raw.rejected > 0 {
+            eprintln!(
+                "{} of {} rows rejected (no valid coordinates)",
+                raw.rejected,
+                raw.rejected + raw.points.len() as u64
+            );
+            return Ok(ExitCode::from(3));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let cols = columns(&args.data)?;
+    let q = CellQuery { filter: args.filter.filter(), res: args.res, zeros: args.zeros };
+    let figures = cell_figures(&cols, &refs, &q, args.filter.disclosure());
+    write_figures(&figures, format, args.output.as_ref())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn hotspots(args: &HotspotsArgs) -> Result<ExitCode, Error> {
+    let polygons = zone_polygons(&args.zones, args.at)?;
+    let refs: Vec<&geo::MultiPolygon<f64>> = polygons.iter().collect();
+    let cols = columns(&args.data)?;
+    let q = CellQuery { filter: args.filter.filter(), res: args.res, zeros: true };
+    let figures = hotspot_figures(&cols, &refs, &q, args.k, args.filter.disclosure());
+    if args.candidates {
+        let (name, mut out) = output_to(args.output.as_ref())?;
+        let io = |source: std::io::Error| Error::Io { path: name.clone(), source };
+        writeln!(out, "{}", candidates_geojson(&figures)).map_err(io)?;
+        out.flush().map_err(io)?;
+        eprintln!("{} expansion candidates written to {name}", figures.candidates.len());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let format = cell_format(args.format, args.output.as_ref());
+    write_figures(&figures, format, args.output.as_ref())?;
+    let hot = figures.rows.iter().filter(|r| r.hotspot.is_some_and(|h| h.bin_fdr >= 2)).count();
+    eprintln!("{hot} cells hot at 95 % after FDR control; {} expansion candidates", figures.candidates.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn table_format(args: &TableArgs) -> TableFormat {
+    args.format.unwrap_or_else(|| {
+        let json = args.output.as_ref().and_then(|p| p.extension()).is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        if json { TableFormat::Json } else { TableFormat::Csv }
+    })
+}
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+fn kind_fields(c: &crate::figures::coverage::KindRow) -> String {
+    format!(
+        "{},{},{},{}",
+        opt(c.arrest.0),
+        opt(c.diversion_referral.0),
+        opt(c.social_contact_referral.0),
+        opt(c.contacts.0)
+    )
+}
+
+pub(super) fn coverage(args: &TableArgs) -> Result<ExitCode, Error> {
+    let cols = columns(&args.data)?;
+    let cov = crate::figures::coverage::coverage(&cols, &args.filter.filter(), args.filter.disclosure());
+    let (name, mut out) = output_to(args.output.as_ref())?;
+    let io = |source: std::io::Error| Error::Io { path: name.clone(), source };
+    match table_format(args) {
+        TableFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&cov).unwrap_or_default()).map_err(io)?,
+        TableFormat::Csv => {
+            writeln!(
+                out,
+                "area,month,arrest,diversion_referral,social_contact_referral,contacts,diversion_rate,suppressed"
+            )
+            .map_err(io)?;
+            for r in cov.months.iter().chain(&cov.totals) {
+                writeln!(
+                    out,
+                    "{},{},{},{},{}",
+                    r.area,
+                    r.month,
+                    kind_fields(&r.counts),
+                    opt(r.diversion_rate),
+                    r.suppressed
+                )
+                .map_err(io)?;
+            }
+        }
+    }
+    out.flush().map_err(io)?;
+    eprintln!(
+        "share of contacts inside the zones: {}; diversion rate inside: {}",
+        opt(cov.share_inside),
+        opt(cov.diversion_rate_inside)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn equity(args: &TableArgs) -> Result<ExitCode, Error> {
+    let cols = columns(&args.data)?;
+    let reference = args.reference.trim().to_ascii_lowercase();
+    let eq = crate::figures::coverage::equity(&cols, &args.filter.filter(), &reference, args.filter.disclosure());
+    let (name, mut out) = output_to(args.output.as_ref())?;
+    let io = |source: std::io::Error| Error::Io { path: name.clone(), source };
+    match table_format(args) {
+        TableFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&eq).unwrap_or_default()).map_err(io)?,
+        TableFormat::Csv => {
+            writeln!(
+                out,
+                "area,group,arrest,diversion_referral,social_contact_referral,contacts,referral_rate,diversion_rate,rri_referral,rri_diversion,suppressed"
+            )
+            .map_err(io)?;
+            for r in &eq.rows {
+                writeln!(
+                    out,
+                    "{},{},{},{},{},{},{},{}",
+                    r.area,
+                    r.group,
+                    kind_fields(&r.counts),
+                    opt(r.referral_rate),
+                    opt(r.diversion_rate),
+                    opt(r.rri_referral),
+                    opt(r.rri_diversion),
+                    r.suppressed
+                )
+                .map_err(io)?;
+            }
+        }
+    }
+    out.flush().map_err(io)?;
+    Ok(ExitCode::SUCCESS)
+}

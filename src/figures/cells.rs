@@ -1,0 +1,278 @@
+//! Counts per H3 cell (each with its relation to the zones in force), Gi* hotspots over the study area,
+//! and expansion candidates, exact or with small counts withheld.
+
+use std::collections::HashMap;
+
+use geo::MultiPolygon;
+use h3o::{CellIndex, Resolution};
+
+use super::{Count, Disclosure};
+use crate::cells::area::{Relation, ZoneCover, study_area};
+use crate::cells::columns::{EventColumns, EventFilter};
+use crate::cells::{CellRes, KindCounts, MIN_RES};
+use crate::hotspots;
+use crate::privacy;
+
+/// What to count.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CellQuery {
+    /// Which events.
+    pub filter: EventFilter,
+    /// At which resolution.
+    pub res: CellRes,
+    /// Also every empty cell of the study area, as a zero.
+    pub zeros: bool,
+}
+
+/// Gi* of one cell as published (planners get the classes only).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Hot {
+    /// z-score (exact disclosure only).
+    pub z: Option<f64>,
+    /// Two-sided p-value (exact disclosure only).
+    pub p: Option<f64>,
+    /// `Gi_Bin`: ±3/±2/±1 hot/cold at 99/95/90 %, 0 not significant.
+    pub bin: i8,
+    /// The same with Benjamini–Hochberg FDR control.
+    pub bin_fdr: i8,
+    /// Neighbours in the study area, the cell itself included.
+    pub neighbours: u32,
+}
+
+/// One cell as published.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CellFigure {
+    /// The cell.
+    pub cell: CellIndex,
+    /// Events of every kind.
+    pub count: Count,
+    /// Arrests.
+    pub arrest: Count,
+    /// Diversion referrals.
+    pub diversion_referral: Count,
+    /// Social contact referrals.
+    pub social_contact_referral: Count,
+    /// Whether any of the counts is withheld.
+    pub suppressed: bool,
+    /// Inside, on the boundary of, or outside the zones in force.
+    pub relation: Relation,
+    /// Gi*, for hotspot answers.
+    pub hotspot: Option<Hot>,
+}
+
+/// An expansion candidate as published.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CandidateFigure {
+    /// 1 for the one holding the most contacts.
+    pub rank: usize,
+    /// Its cells.
+    pub cells: Vec<CellIndex>,
+    /// Events in them.
+    pub contacts: Count,
+    /// Its outline (lon, lat).
+    pub outline: MultiPolygon<f64>,
+}
+
+/// A cell answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CellFigures {
+    /// The resolution.
+    pub res: CellRes,
+    /// One row per cell, in cell order.
+    pub rows: Vec<CellFigure>,
+    /// Expansion candidates, best first (hotspot answers only).
+    pub candidates: Vec<CandidateFigure>,
+    /// How exact.
+    pub disclosure: Disclosure,
+    /// The k-ring of the hotspot statistic (hotspot answers only).
+    pub k_ring: Option<u32>,
+    /// Whether the rows have counts per kind (not for raw points, which have none).
+    pub kinds: bool,
+}
+
+/// The cells with events, and with `zeros` every other cell of the study area.
+fn counted(cols: &EventColumns, cover: &ZoneCover, q: &CellQuery, zeros: bool) -> Vec<(CellIndex, KindCounts)> {
+    let counts = cols.count_cells(&q.filter, q.res);
+    if !zeros {
+        return counts;
+    }
+    let area = study_area(cols.hull(), cover, counts.iter().map(|(c, _)| *c), q.res);
+    let by_cell: HashMap<CellIndex, KindCounts> = counts.into_iter().collect();
+    area.into_iter().map(|c| (c, by_cell.get(&c).copied().unwrap_or_default())).collect()
+}
+
+fn columns(n: &KindCounts) -> [u64; 4] {
+    [n.total(), n.arrest, n.diversion_referral, n.social_contact_referral]
+}
+
+/// Which of each row's four counts (count, arrest, diversion, social) to withhold, and which of the
+/// `groups`' totals (sets of rows published as one sum, e.g. a candidate's contacts). Relations: each
+/// row's count is the sum of its kinds; each column sums to the citywide figure and, per coarser
+/// resolution down to 5, to each parent cell's (both assumed known to the reader).
+fn suppress_cells(
+    rows: &[(CellIndex, KindCounts)],
+    res: CellRes,
+    groups: &[Vec<usize>],
+    k: u64,
+) -> (Vec<[bool; 4]>, Vec<bool>) {
+    let mut values: Vec<u64> = rows.iter().flat_map(|(_, n)| columns(n)).collect();
+    let mut rels = Vec::new();
+    for i in 0..rows.len() {
+        rels.push(privacy::Relation { total: Some(4 * i), parts: vec![4 * i + 1, 4 * i + 2, 4 * i + 3] });
+    }
+    let mut parent_groups: Vec<Vec<usize>> = vec![(0..rows.len()).collect()];
+    for r in MIN_RES..u8::from(res.resolution()) {
+        let Ok(r) = Resolution::try_from(r) else { continue };
+        let mut by_parent: HashMap<CellIndex, Vec<usize>> = HashMap::new();
+        for (i, (c, _)) in rows.iter().enumerate() {
+            if let Some(p) = c.parent(r) {
+                by_parent.entry(p).or_default().push(i);
+            }
+        }
+        parent_groups.extend(by_parent.into_values());
+    }
+    for g in &parent_groups {
+        for col in 0..4 {
+            rels.push(privacy::Relation { total: None, parts: g.iter().map(|i| 4 * i + col).collect() });
+        }
+    }
+    for g in groups {
+        values.push(g.iter().map(|&i| rows[i].1.total()).sum());
+        rels.push(privacy::Relation { total: Some(values.len() - 1), parts: g.iter().map(|i| 4 * i).collect() });
+    }
+    let hidden = privacy::suppress(&values, &rels, k);
+    let per_row =
+        (0..rows.len()).map(|i| [hidden[4 * i], hidden[4 * i + 1], hidden[4 * i + 2], hidden[4 * i + 3]]).collect();
+    (per_row, hidden[4 * rows.len()..].to_vec())
+}
+
+fn publish(
+    rows: &[(CellIndex, KindCounts)],
+    hidden: &[[bool; 4]],
+    cover: &ZoneCover,
+    hot: Option<&[Hot]>,
+) -> Vec<CellFigure> {
+    rows.iter()
+        .enumerate()
+        .map(|(i, (cell, n))| {
+            let h = hidden.get(i).copied().unwrap_or_default();
+            let v = columns(n);
+            CellFigure {
+                cell: *cell,
+                count: Count::new(v[0], h[0]),
+                arrest: Count::new(v[1], h[1]),
+                diversion_referral: Count::new(v[2], h[2]),
+                social_contact_referral: Count::new(v[3], h[3]),
+                suppressed: h.iter().any(|x| *x),
+                relation: cover.relation(*cell),
+                hotspot: hot.and_then(|h| h.get(i).copied()),
+            }
+        })
+        .collect()
+}
+
+/// Counts per cell of the events `q` selects, with each cell's relation to `zones` (the set in force).
+#[must_use]
+pub fn cell_figures(
+    cols: &EventColumns,
+    zones: &[&MultiPolygon<f64>],
+    q: &CellQuery,
+    disclosure: Disclosure,
+) -> CellFigures {
+    let cover = ZoneCover::new(zones.iter().copied(), q.res);
+    let rows = counted(cols, &cover, q, q.zeros);
+    let hidden = match disclosure {
+        Disclosure::Exact => Vec::new(),
+        Disclosure::Suppressed { k } => suppress_cells(&rows, q.res, &[], k).0,
+    };
+    CellFigures {
+        res: q.res,
+        rows: publish(&rows, &hidden, &cover, None),
+        candidates: Vec::new(),
+        disclosure,
+        k_ring: None,
+        kinds: true,
+    }
+}
+
+/// Gi* over every cell of the study area (explicit zeros) with `k`-ring neighbours, and the expansion
+/// candidates: clusters of cells hot at 95 % after FDR control and outside every zone, ranked by
+/// contacts. Planners get the classes only (the statistic is computed on the exact counts).
+#[must_use]
+pub fn hotspot_figures(
+    cols: &EventColumns,
+    zones: &[&MultiPolygon<f64>],
+    q: &CellQuery,
+    k: u32,
+    disclosure: Disclosure,
+) -> CellFigures {
+    let cover = ZoneCover::new(zones.iter().copied(), q.res);
+    let rows = counted(cols, &cover, q, true);
+    let cells: Vec<CellIndex> = rows.iter().map(|(c, _)| *c).collect();
+    let values: Vec<f64> = rows.iter().map(|(_, n)| n.total() as f64).collect();
+    let gi = hotspots::gi_star(&cells, &values, k);
+    let exact = disclosure == Disclosure::Exact;
+    let hot: Vec<Hot> = gi
+        .iter()
+        .map(|g| Hot {
+            z: g.z.filter(|_| exact),
+            p: g.p.filter(|_| exact),
+            bin: g.bin,
+            bin_fdr: g.bin_fdr,
+            neighbours: g.neighbours,
+        })
+        .collect();
+    let significant: Vec<(CellIndex, u64)> = rows
+        .iter()
+        .zip(&gi)
+        .filter(|((c, _), g)| g.bin_fdr >= 2 && cover.relation(*c) == Relation::Outside)
+        .map(|((c, n), _)| (*c, n.total()))
+        .collect();
+    let found = hotspots::clusters(&significant);
+    let position: HashMap<CellIndex, usize> = cells.iter().enumerate().map(|(i, c)| (*c, i)).collect();
+    let groups: Vec<Vec<usize>> =
+        found.iter().map(|c| c.cells.iter().filter_map(|x| position.get(x).copied()).collect()).collect();
+    let (hidden, hidden_groups) = match disclosure {
+        Disclosure::Exact => (Vec::new(), Vec::new()),
+        Disclosure::Suppressed { k } => suppress_cells(&rows, q.res, &groups, k),
+    };
+    let candidates = found
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| CandidateFigure {
+            rank: i + 1,
+            contacts: Count::new(c.contacts, hidden_groups.get(i).copied().unwrap_or(false)),
+            cells: c.cells,
+            outline: c.outline,
+        })
+        .collect();
+    CellFigures {
+        res: q.res,
+        rows: publish(&rows, &hidden, &cover, Some(&hot)),
+        candidates,
+        disclosure,
+        k_ring: Some(k),
+        kinds: true,
+    }
+}
+
+/// Raw points counted per cell (`leadmap cells --input`): exact counts, no kinds, each cell related to
+/// `zones`.
+#[must_use]
+pub fn point_figures(counts: Vec<(CellIndex, u64)>, zones: &[&MultiPolygon<f64>], res: CellRes) -> CellFigures {
+    let cover = ZoneCover::new(zones.iter().copied(), res);
+    let rows = counts
+        .into_iter()
+        .map(|(cell, n)| CellFigure {
+            cell,
+            count: Count(Some(n)),
+            arrest: Count(None),
+            diversion_referral: Count(None),
+            social_contact_referral: Count(None),
+            suppressed: false,
+            relation: cover.relation(cell),
+            hotspot: None,
+        })
+        .collect();
+    CellFigures { res, rows, candidates: Vec::new(), disclosure: Disclosure::Exact, k_ring: None, kinds: false }
+}

@@ -1,0 +1,458 @@
+//! Coverage and equity tables. Coverage: per area (each zone an event was placed in, and `outside`) and
+//! month, the counts of each kind; the share of contacts inside the zones; the diversion rate
+//! (referrals / (referrals + arrests), referrals being diversion and social-contact referrals) inside
+//! them. Equity: per area (citywide, inside, each zone, outside) and race/ethnicity group, counts, rates
+//! at two decision stages and the relative rate index against the reference group (white by default):
+//! `referral` = referrals / contacts, and `diversion` = diversion referrals / (diversion referrals +
+//! arrests), i.e. of the contacts with probable cause for an arrest, the share diverted. Each stage's
+//! denominator is the preceding stage, as the OJJDP RRI matrix defines it.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, NaiveDate};
+use serde::Serialize;
+
+use super::{Count, Disclosure, rate, round4};
+use crate::cells::columns::{EventColumns, EventFilter, day_date};
+use crate::events::EventKind;
+use crate::privacy;
+
+/// Counts of each kind and their sum, as published.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct KindRow {
+    /// Arrests.
+    pub arrest: Count,
+    /// Diversion referrals.
+    pub diversion_referral: Count,
+    /// Social contact referrals.
+    pub social_contact_referral: Count,
+    /// All contacts.
+    pub contacts: Count,
+}
+
+impl KindRow {
+    /// Referrals (both kinds), when published or derivable from published counts.
+    #[must_use]
+    pub fn referrals(&self) -> Count {
+        match (self.diversion_referral.0, self.social_contact_referral.0, self.contacts.0, self.arrest.0) {
+            (Some(d), Some(s), _, _) => Count(Some(d + s)),
+            (_, _, Some(c), Some(a)) => Count(Some(c - a)),
+            _ => Count(None),
+        }
+    }
+
+    /// referrals / contacts.
+    #[must_use]
+    pub fn referral_rate(&self) -> Option<f64> {
+        rate(self.referrals(), self.contacts)
+    }
+
+    /// diversion referrals / (diversion referrals + arrests).
+    #[must_use]
+    pub fn diversion_rate(&self) -> Option<f64> {
+        match (self.diversion_referral.0, self.arrest.0) {
+            (Some(d), Some(a)) => rate(Count(Some(d)), Count(Some(d + a))),
+            _ => None,
+        }
+    }
+
+    /// Whether any count is withheld.
+    #[must_use]
+    pub fn suppressed(&self) -> bool {
+        [self.arrest, self.diversion_referral, self.social_contact_referral, self.contacts]
+            .iter()
+            .any(|c| c.0.is_none())
+    }
+}
+
+/// Raw counts: arrest, diversion, social.
+type Raw = [u64; 3];
+
+fn add(a: &mut Raw, b: &Raw) {
+    for i in 0..3 {
+        a[i] += b[i];
+    }
+}
+
+fn kind_index(k: EventKind) -> usize {
+    match k {
+        EventKind::Arrest => 0,
+        EventKind::DiversionReferral => 1,
+        EventKind::SocialContactReferral => 2,
+    }
+}
+
+/// Builds a suppression table: each row is four entries (contacts, arrest, diversion, social) with the
+/// row relation; `sum` adds a relation per column (`total` row = Σ `parts` rows, or a total known
+/// elsewhere when `None`).
+#[derive(Default)]
+struct Table {
+    values: Vec<u64>,
+    rels: Vec<privacy::Relation>,
+}
+
+impl Table {
+    fn row(&mut self, raw: &Raw) -> usize {
+        let at = self.values.len();
+        self.values.extend([raw.iter().sum(), raw[0], raw[1], raw[2]]);
+        self.rels.push(privacy::Relation { total: Some(at), parts: vec![at + 1, at + 2, at + 3] });
+        at
+    }
+
+    fn sum(&mut self, total: Option<usize>, parts: &[usize]) {
+        for col in 0..4 {
+            self.rels.push(privacy::Relation {
+                total: total.map(|t| t + col),
+                parts: parts.iter().map(|p| p + col).collect(),
+            });
+        }
+    }
+
+    fn hidden(&self, disclosure: Disclosure) -> Vec<bool> {
+        match disclosure {
+            Disclosure::Exact => vec![false; self.values.len()],
+            Disclosure::Suppressed { k } => privacy::suppress(&self.values, &self.rels, k),
+        }
+    }
+
+    fn publish(&self, at: usize, hidden: &[bool]) -> KindRow {
+        let c = |i: usize| Count::new(self.values[at + i], hidden[at + i]);
+        KindRow { contacts: c(0), arrest: c(1), diversion_referral: c(2), social_contact_referral: c(3) }
+    }
+}
+
+/// One area in one month (or all months).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CoverageRow {
+    /// A zone id, `outside`, `inside` (all zones) or `citywide`.
+    pub area: String,
+    /// `YYYY-MM`, or `all`.
+    pub month: String,
+    /// The counts.
+    #[serde(flatten)]
+    pub counts: KindRow,
+    /// referrals / (referrals + arrests).
+    pub diversion_rate: Option<f64>,
+    /// Whether a count is withheld.
+    pub suppressed: bool,
+}
+
+/// The coverage table.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Coverage {
+    /// Share of contacts that happened inside the zones.
+    pub share_inside: Option<f64>,
+    /// referrals / (referrals + arrests) inside the zones.
+    pub diversion_rate_inside: Option<f64>,
+    /// Per area over all months, then `inside` and `citywide`.
+    pub totals: Vec<CoverageRow>,
+    /// Per area and month.
+    pub months: Vec<CoverageRow>,
+}
+
+/// The area name of a zone number (0: outside).
+fn area_name(cols: &EventColumns, zone: u32) -> String {
+    cols.dicts().zone.name(zone).map_or_else(|| "outside".to_owned(), str::to_owned)
+}
+
+/// Month number (year × 12 + month − 1) of a day number.
+fn month_no(day: i32) -> i32 {
+    day_date(day).map_or(0, |d| d.year() * 12 + d.month0().cast_signed())
+}
+
+fn month_label(m: i32) -> String {
+    NaiveDate::from_ymd_opt(m.div_euclid(12), m.rem_euclid(12) as u32 + 1, 1)
+        .map_or_else(|| "?".to_owned(), |d| d.format("%Y-%m").to_string())
+}
+
+/// Coverage of the events `filter` selects.
+#[must_use]
+pub fn coverage(cols: &EventColumns, filter: &EventFilter, disclosure: Disclosure) -> Coverage {
+    let cells: BTreeMap<(u32, i32), Raw> = cols.fold(
+        filter,
+        BTreeMap::new,
+        |acc, e| add(acc.entry((e.zone, month_no(e.day))).or_default(), &one(e.kind)),
+        merge_maps,
+    );
+    let zones: Vec<u32> = {
+        let mut z: Vec<u32> = cells.keys().map(|(z, _)| *z).collect();
+        z.dedup();
+        // Zones by name, then outside.
+        z.sort_by_key(|z| (*z == 0, area_name(cols, *z)));
+        z
+    };
+    let mut t = Table::default();
+    let mut month_rows = Vec::new();
+    let mut area_rows = Vec::new();
+    let mut by_month: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
+    let mut inside_raw = Raw::default();
+    let mut city_raw = Raw::default();
+    for &z in &zones {
+        let mut total = Raw::default();
+        let mut parts = Vec::new();
+        for ((_, m), raw) in cells.range((z, i32::MIN)..=(z, i32::MAX)) {
+            let at = t.row(raw);
+            parts.push(at);
+            by_month.entry(*m).or_default().push(at);
+            month_rows.push((z, *m, at));
+            add(&mut total, raw);
+        }
+        let at = t.row(&total);
+        t.sum(Some(at), &parts);
+        area_rows.push((z, at));
+        if z != 0 {
+            add(&mut inside_raw, &total);
+        }
+        add(&mut city_raw, &total);
+    }
+    // Citywide per month can be asked for with a date filter: known to the reader.
+    for parts in by_month.values() {
+        t.sum(None, parts);
+    }
+    let inside = t.row(&inside_raw);
+    let zone_rows: Vec<usize> = area_rows.iter().filter(|(z, _)| *z != 0).map(|(_, at)| *at).collect();
+    t.sum(Some(inside), &zone_rows);
+    let city = t.row(&city_raw);
+    let all_rows: Vec<usize> = area_rows.iter().map(|(_, at)| *at).collect();
+    t.sum(Some(city), &all_rows);
+    if let Some((_, outside)) = area_rows.iter().find(|(z, _)| *z == 0) {
+        t.sum(Some(city), &[inside, *outside]);
+    }
+    let hidden = t.hidden(disclosure);
+    let row = |area: String, month: String, at: usize| {
+        let counts = t.publish(at, &hidden);
+        CoverageRow {
+            area,
+            month,
+            diversion_rate: round4(counts.referral_rate()),
+            suppressed: counts.suppressed(),
+            counts,
+        }
+    };
+    let mut totals: Vec<CoverageRow> =
+        area_rows.iter().map(|(z, at)| row(area_name(cols, *z), "all".to_owned(), *at)).collect();
+    totals.push(row("inside".to_owned(), "all".to_owned(), inside));
+    totals.push(row("citywide".to_owned(), "all".to_owned(), city));
+    let months = month_rows.iter().map(|(z, m, at)| row(area_name(cols, *z), month_label(*m), *at)).collect();
+    let inside_row = t.publish(inside, &hidden);
+    let city_row = t.publish(city, &hidden);
+    Coverage {
+        share_inside: round4(rate(inside_row.contacts, city_row.contacts)),
+        diversion_rate_inside: round4(inside_row.referral_rate()),
+        totals,
+        months,
+    }
+}
+
+fn one(kind: EventKind) -> Raw {
+    let mut r = Raw::default();
+    r[kind_index(kind)] = 1;
+    r
+}
+
+fn merge_maps<K: Ord>(mut a: BTreeMap<K, Raw>, b: BTreeMap<K, Raw>) -> BTreeMap<K, Raw> {
+    for (k, v) in b {
+        add(a.entry(k).or_default(), &v);
+    }
+    a
+}
+
+/// One group in one area.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EquityRow {
+    /// `citywide`, `inside`, a zone id, or `outside`.
+    pub area: String,
+    /// The race/ethnicity group (`unrecorded` when the source gave none).
+    pub group: String,
+    /// The counts.
+    #[serde(flatten)]
+    pub counts: KindRow,
+    /// Referrals / contacts.
+    pub referral_rate: Option<f64>,
+    /// Diversion referrals / (diversion referrals + arrests).
+    pub diversion_rate: Option<f64>,
+    /// `referral_rate` / the reference group's.
+    pub rri_referral: Option<f64>,
+    /// `diversion_rate` / the reference group's.
+    pub rri_diversion: Option<f64>,
+    /// Whether a count is withheld.
+    pub suppressed: bool,
+}
+
+/// The equity table.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Equity {
+    /// The group every rate is compared with.
+    pub reference_group: String,
+    /// Per area (citywide, inside, each zone, outside), per group.
+    pub rows: Vec<EquityRow>,
+}
+
+/// Equity figures of the events `filter` selects, against `reference` (e.g. `white`).
+#[must_use]
+pub fn equity(cols: &EventColumns, filter: &EventFilter, reference: &str, disclosure: Disclosure) -> Equity {
+    let counts: BTreeMap<(u32, u32), Raw> = cols.fold(
+        filter,
+        BTreeMap::new,
+        |acc, e| add(acc.entry((e.zone, e.group)).or_default(), &one(e.kind)),
+        merge_maps,
+    );
+    let group_name = |g: u32| cols.dicts().group.name(g).map_or_else(|| "unrecorded".to_owned(), str::to_owned);
+    let mut groups: Vec<u32> = counts.keys().map(|(_, g)| *g).collect();
+    groups.sort_by_key(|g| (*g == 0, group_name(*g)));
+    groups.dedup();
+    let mut zones: Vec<u32> = counts.keys().map(|(z, _)| *z).collect();
+    zones.sort_by_key(|z| (*z == 0, area_name(cols, *z)));
+    zones.dedup();
+    let mut t = Table::default();
+    // Rows: (area name, group, entry).
+    let mut rows: Vec<(String, u32, usize)> = Vec::new();
+    let mut per_area: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for &g in &groups {
+        let get = |z: u32| counts.get(&(z, g)).copied().unwrap_or_default();
+        let mut inside_raw = Raw::default();
+        let mut city_raw = Raw::default();
+        let mut zone_at = Vec::new();
+        let mut outside_at = None;
+        for &z in &zones {
+            let raw = get(z);
+            let at = t.row(&raw);
+            rows.push((area_name(cols, z), g, at));
+            per_area.entry(area_name(cols, z)).or_default().push(at);
+            if z == 0 {
+                outside_at = Some(at);
+            } else {
+                add(&mut inside_raw, &raw);
+                zone_at.push(at);
+            }
+            add(&mut city_raw, &raw);
+        }
+        let inside = t.row(&inside_raw);
+        t.sum(Some(inside), &zone_at);
+        let city = t.row(&city_raw);
+        t.sum(Some(city), &[inside].into_iter().chain(outside_at).collect::<Vec<_>>());
+        rows.push(("inside".to_owned(), g, inside));
+        rows.push(("citywide".to_owned(), g, city));
+        per_area.entry("inside".to_owned()).or_default().push(inside);
+        per_area.entry("citywide".to_owned()).or_default().push(city);
+    }
+    // An area's total over groups is in the coverage table: known to the reader.
+    for parts in per_area.values() {
+        t.sum(None, parts);
+    }
+    let hidden = t.hidden(disclosure);
+    let area_order = |a: &str| match a {
+        "citywide" => (0, String::new()),
+        "inside" => (1, String::new()),
+        "outside" => (3, String::new()),
+        z => (2, z.to_owned()),
+    };
+    rows.sort_by(|a, b| {
+        area_order(&a.0).cmp(&area_order(&b.0)).then((a.1 == 0, group_name(a.1)).cmp(&(b.1 == 0, group_name(b.1))))
+    });
+    let reference_id = cols.dicts().group.get(reference);
+    let published: Vec<(String, u32, KindRow)> =
+        rows.into_iter().map(|(a, g, at)| (a, g, t.publish(at, &hidden))).collect();
+    let out = published
+        .iter()
+        .map(|(area, g, counts)| {
+            let base = published.iter().find(|(a, rg, _)| a == area && Some(*rg) == reference_id).map(|(_, _, c)| c);
+            let ratio = |x: Option<f64>, y: Option<f64>| match (x, y) {
+                (Some(x), Some(y)) if y > 0.0 => Some(x / y),
+                _ => None,
+            };
+            EquityRow {
+                area: area.clone(),
+                group: group_name(*g),
+                referral_rate: round4(counts.referral_rate()),
+                diversion_rate: round4(counts.diversion_rate()),
+                rri_referral: round4(ratio(counts.referral_rate(), base.and_then(KindRow::referral_rate))),
+                rri_diversion: round4(ratio(counts.diversion_rate(), base.and_then(KindRow::diversion_rate))),
+                suppressed: counts.suppressed(),
+                counts: *counts,
+            }
+        })
+        .collect();
+    Equity { reference_group: reference.to_owned(), rows: out }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cells::columns::{ColumnRow, ColumnsBuilder};
+
+    /// (zone, group, day, kind, how many).
+    type Rows<'a> = &'a [(Option<&'a str>, Option<&'a str>, &'a str, EventKind, usize)];
+
+    /// A hand-checked data set.
+    fn data() -> EventColumns {
+        let rows: Rows<'_> = &[
+            (Some("downtown"), Some("white"), "2018-01-10", EventKind::Arrest, 20),
+            (Some("downtown"), Some("white"), "2018-01-11", EventKind::DiversionReferral, 20),
+            (Some("downtown"), Some("black"), "2018-02-03", EventKind::Arrest, 30),
+            (Some("downtown"), Some("black"), "2018-02-04", EventKind::DiversionReferral, 10),
+            (Some("downtown"), Some("black"), "2018-02-05", EventKind::SocialContactReferral, 20),
+            (None, Some("white"), "2018-01-20", EventKind::Arrest, 40),
+            (None, Some("black"), "2018-02-20", EventKind::Arrest, 60),
+            (None, None, "2018-02-21", EventKind::Arrest, 3),
+        ];
+        let mut b = ColumnsBuilder::default();
+        let cell = u64::from(h3o::LatLng::new(45.52, -122.68).unwrap().to_cell(h3o::Resolution::Fifteen));
+        for &(zone, group, day, kind, n) in rows {
+            for _ in 0..n {
+                b.push(&ColumnRow {
+                    cell,
+                    lon: -122.68,
+                    lat: 45.52,
+                    day: day.parse().unwrap(),
+                    kind,
+                    offense: "PCS",
+                    group,
+                    source: "t",
+                    zone,
+                });
+            }
+        }
+        b.finish()
+    }
+
+    #[test]
+    fn coverage_counts_shares_and_rates_as_worked_by_hand() {
+        let c = coverage(&data(), &EventFilter::default(), Disclosure::Exact);
+        let total = |area: &str| c.totals.iter().find(|r| r.area == area).unwrap();
+        // Downtown: 50 arrests, 30 diversion, 20 social = 100 contacts; outside 103; citywide 203.
+        assert_eq!(total("downtown").counts.contacts.0, Some(100));
+        assert_eq!(total("outside").counts.contacts.0, Some(103));
+        assert_eq!(total("citywide").counts.contacts.0, Some(203));
+        assert_eq!(c.share_inside, Some(0.4926)); // 100 / 203
+        assert_eq!(c.diversion_rate_inside, Some(0.5)); // (30 + 20) / (50 + 50)
+        let jan: Vec<_> = c.months.iter().filter(|r| r.month == "2018-01").collect();
+        assert_eq!(jan.len(), 2);
+        assert_eq!(jan[0].area, "downtown");
+        assert_eq!((jan[0].counts.arrest.0, jan[0].counts.diversion_referral.0), (Some(20), Some(20)));
+        // Planners: the 3 unrecorded arrests outside in February hide with another outside count.
+        let p = coverage(&data(), &EventFilter::default(), Disclosure::Suppressed { k: 10 });
+        assert!(p.months.iter().all(|r| r.counts.contacts.0.is_none_or(|v| v == 0 || v > 10)));
+    }
+
+    #[test]
+    fn equity_rates_and_relative_rate_index_as_worked_by_hand() {
+        let e = equity(&data(), &EventFilter::default(), "white", Disclosure::Exact);
+        let row = |area: &str, g: &str| e.rows.iter().find(|r| r.area == area && r.group == g).unwrap();
+        // Downtown white: referral rate 20/40 = 0.5, diversion 20/(20+20) = 0.5.
+        // Downtown black: referral rate (10+20)/60 = 0.5, diversion 10/(10+30) = 0.25 → RRI 0.5.
+        let b = row("downtown", "black");
+        assert_eq!((b.referral_rate, b.diversion_rate), (Some(0.5), Some(0.25)));
+        assert_eq!((b.rri_referral, b.rri_diversion), (Some(1.0), Some(0.5)));
+        // Citywide white: 60 arrests, 20 diversion → diversion 0.25; black: 90 arrests, 10 diversion →
+        // 0.1; RRI 0.4. Referral: white 20/80 = 0.25, black 30/120 = 0.25 → 1.
+        let c = row("citywide", "black");
+        assert_eq!((c.diversion_rate, c.rri_diversion, c.rri_referral), (Some(0.1), Some(0.4), Some(1.0)));
+        assert_eq!(row("citywide", "white").rri_diversion, Some(1.0));
+        assert_eq!(e.rows[0].area, "citywide");
+        assert_eq!(row("outside", "unrecorded").counts.arrest.0, Some(3));
+        let p = equity(&data(), &EventFilter::default(), "white", Disclosure::Suppressed { k: 10 });
+        let u = p.rows.iter().find(|r| r.area == "outside" && r.group == "unrecorded").unwrap();
+        assert!(u.suppressed && u.counts.arrest.0.is_none() && u.rri_diversion.is_none());
+    }
+}

@@ -1,0 +1,384 @@
+//! `GET /v1/cells`, `/v1/hotspots`, `/v1/hotspots/candidates`, `/v1/coverage` and `/v1/equity`: figures
+//! computed from the in-memory event columns on a blocking thread, cached per (columns generation, zone
+//! set, role, query) with a strong `ETag`. Planners get small counts withheld, resolutions 5 to 9 only,
+//! and no group, offense or source filter; analysts and admins get exact figures.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
+
+use super::auth::{CallerRole, Role};
+use super::error::{ApiError, AppQuery};
+use super::state::AppState;
+use crate::cells::CellRes;
+use crate::cells::columns::{EventColumns, EventFilter};
+use crate::figures::Disclosure;
+use crate::figures::cells::{CellQuery, cell_figures, hotspot_figures};
+use crate::formats::cells::{CellFormat, candidates_geojson, write_cells};
+
+/// The finest resolution planners see.
+pub const PLANNER_MAX_RES: u8 = 9;
+/// The largest k-ring a hotspot request may ask for.
+pub const MAX_K_RING: u32 = 5;
+/// Rendered answers kept.
+const CACHE_ENTRIES: usize = 256;
+
+/// A rendered answer.
+#[derive(Debug)]
+struct Rendered {
+    body: Bytes,
+    content_type: &'static str,
+    etag: String,
+}
+
+/// Rendered answers by request; emptied when full (answers are cheap to remake, the cache is for the
+/// repeated views of a map).
+#[derive(Debug, Default)]
+pub struct FigureCache {
+    entries: std::sync::Mutex<HashMap<String, Arc<Rendered>>>,
+}
+
+impl FigureCache {
+    fn get(&self, key: &str) -> Option<Arc<Rendered>> {
+        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(key).cloned()
+    }
+
+    fn put(&self, key: String, value: Arc<Rendered>) {
+        let mut map = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= CACHE_ENTRIES {
+            map.clear();
+        }
+        map.insert(key, value);
+    }
+}
+
+/// Query parameters, read and checked once.
+#[derive(Debug)]
+struct Params {
+    filter: EventFilter,
+    res: CellRes,
+    zeros: bool,
+    k: u32,
+    format: CellFormat,
+    reference: String,
+}
+
+fn date(q: &BTreeMap<String, String>, name: &str) -> Result<Option<NaiveDate>, ApiError> {
+    q.get(name)
+        .map(|v| v.parse().map_err(|_| ApiError::bad_request(format!("{name} {v:?} is not a date: use YYYY-MM-DD"))))
+        .transpose()
+}
+
+fn params(q: &BTreeMap<String, String>, headers: &HeaderMap, role: Role) -> Result<Params, ApiError> {
+    let planner = role < Role::Analyst;
+    if planner && let Some(name) = ["group", "offense", "source"].into_iter().find(|n| q.contains_key(*n)) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("the planner role filters by date, kind and zone only; {name} needs the analyst role"),
+        ));
+    }
+    let res: CellRes = q.get("res").map_or(Ok(CellRes::DEFAULT), |v| v.parse()).map_err(ApiError::bad_request)?;
+    if planner && u8::from(res.resolution()) > PLANNER_MAX_RES {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("the planner role sees resolutions 5 to {PLANNER_MAX_RES}; res {res} needs the analyst role"),
+        ));
+    }
+    let k = match q.get("k") {
+        None => 1,
+        Some(v) => v.parse::<u32>().ok().filter(|k| (1..=MAX_K_RING).contains(k)).ok_or_else(|| {
+            ApiError::bad_request(format!("k {v:?} must be a whole number from 1 to {MAX_K_RING} (the k-ring)"))
+        })?,
+    };
+    let zeros = match q.get("zeros").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(v) => return Err(ApiError::bad_request(format!("zeros {v:?}: use true or false"))),
+    };
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let format = match q.get("f").map(String::as_str) {
+        Some("geojson") => CellFormat::Geojson,
+        Some("csv") => CellFormat::Csv,
+        Some("fgb") => CellFormat::Fgb,
+        Some(other) => return Err(ApiError::bad_request(format!("f {other:?}: use geojson, csv or fgb"))),
+        None if accept.contains("text/csv") => CellFormat::Csv,
+        None if accept.contains("application/flatgeobuf") => CellFormat::Fgb,
+        None => CellFormat::Geojson,
+    };
+    let filter = EventFilter {
+        from: date(q, "from")?,
+        to: date(q, "to")?,
+        kind: q.get("kind").map(|k| k.parse()).transpose().map_err(ApiError::bad_request)?,
+        offense: q.get("offense").map(|o| crate::events::Offense::parse(o).as_str().to_owned()),
+        zone: q.get("zone").map(|z| crate::store::EventQuery::zone_filter(z)),
+        group: q.get("group").map(|g| g.trim().to_ascii_lowercase().replace([' ', '-', '/'], "_")),
+        source: q.get("source").cloned(),
+    };
+    if let (Some(a), Some(b)) = (filter.from, filter.to)
+        && a > b
+    {
+        return Err(ApiError::bad_request(format!("from {a} is after to {b}")));
+    }
+    let reference = q.get("reference").map_or_else(|| "white".to_owned(), |r| r.trim().to_ascii_lowercase());
+    Ok(Params { filter, res, zeros, k, format, reference })
+}
+
+type Compute =
+    fn(&EventColumns, &[&geo::MultiPolygon<f64>], &Params, Disclosure) -> Result<(Vec<u8>, &'static str), String>;
+
+/// Answers a figure request: from the cache when the same role asked the same of the same columns and
+/// zones, else computed on a blocking thread; `304` when `If-None-Match` names the answer.
+async fn answer(
+    state: AppState,
+    role: Option<axum::Extension<CallerRole>>,
+    headers: HeaderMap,
+    route: &'static str,
+    q: BTreeMap<String, String>,
+    allowed: &[&str],
+    compute: Compute,
+) -> Result<Response, ApiError> {
+    super::eligibility::only_params(&q, allowed)?;
+    let role = role.map_or(Role::Admin, |r| r.0.0);
+    let p = params(&q, &headers, role)?;
+    let disclosure = match (role < Role::Analyst, state.limits().planner_k) {
+        (true, k) if k > 0 => Disclosure::Suppressed { k },
+        _ => Disclosure::Exact,
+    };
+    let today = chrono::Local::now().date_naive();
+    let index = {
+        let loaded = state.loaded();
+        match loaded.zones.in_force(today) {
+            Ok(i) => Arc::clone(i),
+            Err(_) => loaded
+                .zones
+                .indexes()
+                .iter()
+                .max_by_key(|i| i.set().meta().effective_from)
+                .cloned()
+                .ok_or_else(|| ApiError::internal("no zone sets loaded"))?,
+        }
+    };
+    let (columns, generation) = state.columns();
+    let query: Vec<String> = q.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let key =
+        format!("{generation}|{}|{:?}|{route}|{:?}|{}", index.set().version(), disclosure, p.format, query.join("&"));
+    let rendered = if let Some(r) = state.cache().get(&key) {
+        r
+    } else {
+        let etag = {
+            use sha2::{Digest, Sha256};
+            let d = Sha256::digest(key.as_bytes());
+            let hex: String = d.iter().take(12).fold(String::new(), |mut s, b| {
+                let _ = std::fmt::Write::write_fmt(&mut s, format_args!("{b:02x}"));
+                s
+            });
+            format!("\"{hex}\"")
+        };
+        {
+            let (body, content_type) = tokio::task::spawn_blocking(move || {
+                let zones: Vec<&geo::MultiPolygon<f64>> = index.set().zones().iter().map(|z| &z.geometry).collect();
+                compute(&columns, &zones, &p, disclosure)
+            })
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .map_err(ApiError::internal)?;
+            let r = Arc::new(Rendered { body: Bytes::from(body), content_type, etag });
+            state.cache().put(key, Arc::clone(&r));
+            r
+        }
+    };
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == rendered.etag || t.trim() == "*"));
+    let mut response =
+        if matches { StatusCode::NOT_MODIFIED.into_response() } else { rendered.body.clone().into_response() };
+    let h = response.headers_mut();
+    if !matches {
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(rendered.content_type));
+    }
+    if let Ok(v) = HeaderValue::from_str(&rendered.etag) {
+        h.insert(header::ETAG, v);
+    }
+    // Answers depend on the token's role, and on data that changes with every ingest.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    h.insert(header::VARY, HeaderValue::from_static("Authorization, Accept"));
+    Ok(response)
+}
+
+const CELL_PARAMS: &[&str] = &["res", "from", "to", "kind", "zone", "offense", "group", "source", "zeros", "f"];
+const HOTSPOT_PARAMS: &[&str] = &["res", "from", "to", "kind", "zone", "offense", "group", "source", "k", "f"];
+const TABLE_PARAMS: &[&str] = &["from", "to", "kind", "zone", "offense", "group", "source", "reference"];
+
+fn render_cells(f: &crate::figures::cells::CellFigures, format: CellFormat) -> Result<(Vec<u8>, &'static str), String> {
+    let mut out = Vec::new();
+    write_cells(f, format, &mut out).map_err(|e| e.to_string())?;
+    Ok((out, format.media_type()))
+}
+
+/// Events counted per H3 cell.
+#[utoipa::path(
+    get,
+    path = "/v1/cells",
+    tag = "figures",
+    params(
+        ("res" = Option<u8>, Query, description = "H3 resolution 5..=12 (planners: up to 9); default 9"),
+        ("from" = Option<String>, Query, description = "First day, YYYY-MM-DD"),
+        ("to" = Option<String>, Query, description = "Last day, YYYY-MM-DD"),
+        ("kind" = Option<String>, Query, description = "arrest, diversion_referral or social_contact_referral"),
+        ("zone" = Option<String>, Query, description = "A zone id, or `outside`"),
+        ("offense" = Option<String>, Query, description = "PCS, SQ, CDO or the source's text (analysts)"),
+        ("group" = Option<String>, Query, description = "Race/ethnicity group (analysts)"),
+        ("source" = Option<String>, Query, description = "Data source (analysts)"),
+        ("zeros" = Option<bool>, Query, description = "Also the study area's empty cells, as zeros"),
+        ("f" = Option<String>, Query, description = "geojson (default), csv or fgb; or by Accept"),
+    ),
+    responses(
+        (status = 200, description = "Cells: hex_id, count, a count per kind (null when withheld, with suppressed: true), relation (inside, boundary, outside)"),
+        (status = 304, description = "Unchanged since the ETag given in If-None-Match"),
+        (status = 400, description = "A query value is wrong", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Beyond the role (planners: res <= 9, no group/offense/source)", body = super::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_cells(
+    State(state): State<AppState>,
+    role: Option<axum::Extension<CallerRole>>,
+    headers: HeaderMap,
+    AppQuery(q): AppQuery<BTreeMap<String, String>>,
+) -> Result<Response, ApiError> {
+    answer(state, role, headers, "cells", q, CELL_PARAMS, |cols, zones, p, d| {
+        let q = CellQuery { filter: p.filter.clone(), res: p.res, zeros: p.zeros };
+        render_cells(&cell_figures(cols, zones, &q, d), p.format)
+    })
+    .await
+}
+
+/// Gi* hotspots over the study area's cells.
+#[utoipa::path(
+    get,
+    path = "/v1/hotspots",
+    tag = "figures",
+    params(
+        ("res" = Option<u8>, Query, description = "H3 resolution 5..=12 (planners: up to 9); default 9"),
+        ("k" = Option<u32>, Query, description = "k-ring of neighbours, 1..=5; default 1"),
+        ("from" = Option<String>, Query, description = "First day"),
+        ("to" = Option<String>, Query, description = "Last day"),
+        ("kind" = Option<String>, Query, description = "Event kind"),
+        ("zone" = Option<String>, Query, description = "A zone id, or `outside`"),
+        ("f" = Option<String>, Query, description = "geojson (default), csv or fgb"),
+    ),
+    responses(
+        (status = 200, description = "Cells with GiZScore, GiPValue (two-sided; analysts), Gi_Bin, Gi_Bin_FDR, NNeighbors"),
+        (status = 400, description = "A query value is wrong", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Beyond the role", body = super::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_hotspots(
+    State(state): State<AppState>,
+    role: Option<axum::Extension<CallerRole>>,
+    headers: HeaderMap,
+    AppQuery(q): AppQuery<BTreeMap<String, String>>,
+) -> Result<Response, ApiError> {
+    answer(state, role, headers, "hotspots", q, HOTSPOT_PARAMS, |cols, zones, p, d| {
+        let q = CellQuery { filter: p.filter.clone(), res: p.res, zeros: true };
+        render_cells(&hotspot_figures(cols, zones, &q, p.k, d), p.format)
+    })
+    .await
+}
+
+/// Expansion candidates: clusters of significant hot cells outside every zone.
+#[utoipa::path(
+    get,
+    path = "/v1/hotspots/candidates",
+    tag = "figures",
+    params(
+        ("res" = Option<u8>, Query, description = "H3 resolution; default 9"),
+        ("k" = Option<u32>, Query, description = "k-ring; default 1"),
+        ("from" = Option<String>, Query, description = "First day"),
+        ("to" = Option<String>, Query, description = "Last day"),
+        ("kind" = Option<String>, Query, description = "Event kind"),
+    ),
+    responses(
+        (status = 200, description = "GeoJSON outlines with rank, contacts, cells, hex_ids"),
+        (status = 403, description = "Beyond the role", body = super::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_candidates(
+    State(state): State<AppState>,
+    role: Option<axum::Extension<CallerRole>>,
+    headers: HeaderMap,
+    AppQuery(q): AppQuery<BTreeMap<String, String>>,
+) -> Result<Response, ApiError> {
+    answer(state, role, headers, "candidates", q, HOTSPOT_PARAMS, |cols, zones, p, d| {
+        let q = CellQuery { filter: p.filter.clone(), res: p.res, zeros: true };
+        let f = hotspot_figures(cols, zones, &q, p.k, d);
+        Ok((candidates_geojson(&f).to_string().into_bytes(), "application/geo+json"))
+    })
+    .await
+}
+
+/// Coverage: counts per zone (and outside) and month, the share inside the zones, the diversion rate.
+#[utoipa::path(
+    get,
+    path = "/v1/coverage",
+    tag = "figures",
+    params(
+        ("from" = Option<String>, Query, description = "First day"),
+        ("to" = Option<String>, Query, description = "Last day"),
+        ("kind" = Option<String>, Query, description = "Event kind"),
+    ),
+    responses(
+        (status = 200, description = "share_inside, diversion_rate_inside, totals (per area), months (per area and month)"),
+        (status = 403, description = "Beyond the role", body = super::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_coverage(
+    State(state): State<AppState>,
+    role: Option<axum::Extension<CallerRole>>,
+    headers: HeaderMap,
+    AppQuery(q): AppQuery<BTreeMap<String, String>>,
+) -> Result<Response, ApiError> {
+    answer(state, role, headers, "coverage", q, TABLE_PARAMS, |cols, _, p, d| {
+        let c = crate::figures::coverage::coverage(cols, &p.filter, d);
+        serde_json::to_vec(&c).map(|b| (b, "application/json")).map_err(|e| e.to_string())
+    })
+    .await
+}
+
+/// Equity: per area and race/ethnicity group, counts, rates and the relative rate index.
+#[utoipa::path(
+    get,
+    path = "/v1/equity",
+    tag = "figures",
+    params(
+        ("from" = Option<String>, Query, description = "First day"),
+        ("to" = Option<String>, Query, description = "Last day"),
+        ("reference" = Option<String>, Query, description = "The group rates are compared with; default white"),
+    ),
+    responses(
+        (status = 200, description = "reference_group and rows: area, group, counts, referral_rate, diversion_rate, rri_referral, rri_diversion"),
+        (status = 403, description = "Beyond the role", body = super::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_equity(
+    State(state): State<AppState>,
+    role: Option<axum::Extension<CallerRole>>,
+    headers: HeaderMap,
+    AppQuery(q): AppQuery<BTreeMap<String, String>>,
+) -> Result<Response, ApiError> {
+    answer(state, role, headers, "equity", q, TABLE_PARAMS, |cols, _, p, d| {
+        let e = crate::figures::coverage::equity(cols, &p.filter, &p.reference, d);
+        serde_json::to_vec(&e).map(|b| (b, "application/json")).map_err(|e| e.to_string())
+    })
+    .await
+}

@@ -1,0 +1,305 @@
+//! Figures over HTTP against a real store file: `/v1/cells` equals `leadmap cells` and a brute-force count
+//! with h3o; ingest shows up at once; ETag/304; the planner role's limits; and a differencing attack on
+//! the planner's cells (parents at coarser resolutions, citywide totals, kind columns) that must not
+//! recover any count from 1 to k. Hotspots and candidates by role.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::process::Command;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use h3o::{CellIndex, LatLng, Resolution};
+use leadmap::http::{AppState, Limits, Loaded, Tokens, router};
+use leadmap::rules::RuleCatalog;
+use leadmap::zones::{IndexOptions, ZoneCatalog};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const PLANNER: &str = "planner-token-0123456789";
+const ANALYST: &str = "analyst-token-0123456789";
+const INGEST: &str = "ingest-token-0123456789a";
+const K: u64 = 10;
+
+/// Seeded points whose own cells nest at resolutions 5 to 9 (each coarser cell is the parent of the
+/// res-9 one), so a parent's count is exactly the sum of its children's: differencing is exact.
+fn nested_points(n: usize, seed: u64) -> Vec<(f64, f64)> {
+    let mut s = seed;
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut out = Vec::new();
+    while out.len() < n {
+        // Three in four near downtown, the rest spread over the city (sparse cells, small counts).
+        let (lon, lat) = if next() < 0.75 {
+            (-122.68 + (next() - 0.5) * 0.03, 45.52 + (next() - 0.5) * 0.02)
+        } else {
+            (-122.80 + next() * 0.3, 45.45 + next() * 0.17)
+        };
+        let ll = LatLng::new(lat, lon).unwrap();
+        let c9 = ll.to_cell(Resolution::Nine);
+        let nests = (5..9).all(|r| {
+            let r = Resolution::try_from(r).unwrap();
+            c9.parent(r) == Some(ll.to_cell(r))
+        });
+        if nests {
+            out.push((lon, lat));
+        }
+    }
+    out
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+async fn call(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    token: &str,
+    body: Option<Value>,
+    etag: Option<&str>,
+) -> Reply {
+    let mut req = Request::builder().method(method).uri(uri).header(header::AUTHORIZATION, format!("Bearer {token}"));
+    if let Some(e) = etag {
+        req = req.header(header::IF_NONE_MATCH, e);
+    }
+    if body.is_some() {
+        req = req.header(header::CONTENT_TYPE, "application/json");
+    }
+    let req = req.body(body.map_or_else(Body::empty, |b| Body::from(b.to_string()))).unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap().to_vec();
+    Reply { status, headers, body }
+}
+
+/// Count and per-kind columns of a `/v1/cells` or `leadmap cells` CSV, by hex id (None = withheld).
+fn csv_cells(bytes: &[u8]) -> BTreeMap<String, [Option<u64>; 4]> {
+    let mut rdr = csv::Reader::from_reader(bytes);
+    rdr.records()
+        .map(Result::unwrap)
+        .map(|r| {
+            let n = |i: usize| r[i].parse::<u64>().ok();
+            (r[0].to_owned(), [n(1), n(2), n(3), n(4)])
+        })
+        .collect()
+}
+
+const KINDS: [&str; 3] = ["arrest", "diversion_referral", "social_contact_referral"];
+const GROUPS: [&str; 3] = ["white", "black", "hispanic_latino"];
+
+#[tokio::test]
+async fn cells_over_http_are_exact_for_analysts_and_leak_nothing_small_to_planners() {
+    let dir = tempfile::tempdir().unwrap();
+    let (csv_path, store) = (dir.path().join("events.csv"), dir.path().join("events.gpkg"));
+    let points = nested_points(4000, 0x5eed_1234_abcd_0001);
+    let mut text = String::from("id,date,kind,lon,lat,race_ethnicity\n");
+    for (i, (lon, lat)) in points.iter().enumerate() {
+        writeln!(text, "e{i},2019-0{}-15,{},{lon},{lat},{}", 1 + i % 9, KINDS[i % 3], GROUPS[i % 3 / 2 + i % 2])
+            .unwrap();
+    }
+    std::fs::write(&csv_path, &text).unwrap();
+    let bin = env!("CARGO_BIN_EXE_leadmap");
+    let out = Command::new(bin)
+        .args(["import", csv_path.to_str().unwrap(), "--source", "t", "--data", store.to_str().unwrap(), "-q"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let tokens = Tokens::parse_env(&format!("p:planner:{PLANNER},a:analyst:{ANALYST},feed:ingest:{INGEST}")).unwrap();
+    let zones = ZoneCatalog::new(leadmap::builtin::zone_sets().unwrap(), IndexOptions::default());
+    let rules = RuleCatalog::new(leadmap::builtin::rule_sets().unwrap()).unwrap();
+    let gpkg = leadmap::store::gpkg::GpkgStore::open(&store).unwrap();
+    let app =
+        router(AppState::with_store(Loaded { zones, rules }, tokens, Limits::default(), Some(Box::new(gpkg))).unwrap());
+
+    // Analysts: exact, equal to the command line and to h3o point by point.
+    let r = call(&app, "GET", "/v1/cells?res=9&f=csv", ANALYST, None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
+    let http = csv_cells(&r.body);
+    let cli = Command::new(bin).args(["cells", "--data", store.to_str().unwrap(), "--res", "9"]).output().unwrap();
+    assert_eq!(http, csv_cells(&cli.stdout), "HTTP and CLI agree");
+    let mut brute: BTreeMap<String, [Option<u64>; 4]> = BTreeMap::new();
+    for (i, (lon, lat)) in points.iter().enumerate() {
+        let c = LatLng::new(*lat, *lon).unwrap().to_cell(Resolution::Nine).to_string();
+        let e = brute.entry(c).or_insert([Some(0); 4]);
+        e[0] = e[0].map(|v| v + 1);
+        e[1 + i % 3] = e[1 + i % 3].map(|v| v + 1);
+    }
+    assert_eq!(http, brute, "h3o brute force");
+
+    // ETag: the same question answers 304; an ingest changes the answer at once.
+    let r = call(&app, "GET", "/v1/cells?res=9", ANALYST, None, None).await;
+    assert_eq!(r.headers[header::CONTENT_TYPE], "application/geo+json");
+    let etag = r.headers[header::ETAG].to_str().unwrap().to_owned();
+    let again = call(&app, "GET", "/v1/cells?res=9", ANALYST, None, Some(&etag)).await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+    assert_eq!(again.headers[header::ETAG], etag.as_str());
+    let (lon, lat) = points[0];
+    let new = json!({"kind": "arrest", "occurred_on": "2019-03-03", "lon": lon, "lat": lat, "offense": "PCS", "source": "t", "external_id": "new-1"});
+    assert_eq!(call(&app, "POST", "/v1/events", INGEST, Some(json!([new])), None).await.status, StatusCode::CREATED);
+    let r = call(&app, "GET", "/v1/cells?res=9", ANALYST, None, Some(&etag)).await;
+    assert_eq!(r.status, StatusCode::OK, "changed by the ingest");
+    let cell = LatLng::new(lat, lon).unwrap().to_cell(Resolution::Nine).to_string();
+    let fc = r.json();
+    let f = fc["features"].as_array().unwrap().iter().find(|f| f["id"] == cell.as_str()).unwrap();
+    assert_eq!(f["properties"]["count"].as_u64(), Some(brute[&cell][0].unwrap() + 1));
+    assert_eq!(f["geometry"]["type"], "Polygon");
+
+    // Planners: resolution 9 at most, no group filter.
+    let r = call(&app, "GET", "/v1/cells?res=10", PLANNER, None, None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.headers[header::CONTENT_TYPE], "application/problem+json");
+    let r = call(&app, "GET", "/v1/cells?group=black", PLANNER, None, None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    planner_figures_give_no_small_count_away(&app).await;
+}
+
+/// The differencing attack: every planner figure, every relation a reader could use.
+async fn planner_figures_give_no_small_count_away(app: &axum::Router) {
+    let mut exact: HashMap<(u8, String), u64> = HashMap::new();
+    let mut seen: HashMap<(u8, String), Option<u64>> = HashMap::new();
+    for res in 5u8..=9 {
+        let analyst =
+            csv_cells(&call(app, "GET", &format!("/v1/cells?res={res}&f=csv"), ANALYST, None, None).await.body);
+        let planner = call(app, "GET", &format!("/v1/cells?res={res}&f=csv"), PLANNER, None, None).await;
+        let mut rdr = csv::Reader::from_reader(&planner.body[..]);
+        assert_eq!(rdr.headers().unwrap().get(5), Some("suppressed"));
+        for rec in rdr.records().map(Result::unwrap) {
+            let values: Vec<Option<u64>> = (1..5).map(|i| rec[i].parse().ok()).collect();
+            let withheld = values.iter().any(Option::is_none);
+            assert_eq!(&rec[5] == "true", withheld, "{rec:?}");
+            for (v, exact) in values.iter().zip(analyst[&rec[0]]) {
+                match v {
+                    Some(v) => assert!(*v == 0 || *v > K, "published small count {v} in {rec:?}"),
+                    None => assert!(exact.is_some(), "only real counts are withheld"),
+                }
+                if let Some(v) = v {
+                    assert_eq!(Some(*v), exact, "published counts are exact");
+                }
+            }
+            // Within a row: count - published kinds must not give away a small sum.
+            if let Some(count) = values[0] {
+                let known: u64 = values[1..].iter().flatten().sum();
+                let left = count - known;
+                assert!(left == 0 || left > K, "row {rec:?} gives away {left}");
+            }
+            seen.insert((res, rec[0].to_owned()), values[0]);
+            exact.insert((res, rec[0].to_owned()), analyst[&rec[0]][0].unwrap());
+        }
+    }
+    let withheld: Vec<&(u8, String)> = seen.iter().filter(|(_, v)| v.is_none()).map(|(k, _)| k).collect();
+    assert!(!withheld.is_empty(), "the data has small cells");
+    assert!(
+        withheld.iter().any(|k| exact[*k] > K),
+        "secondary suppression withheld some count above k (else differencing would work)"
+    );
+    // Parents: a coarser cell's published count minus its published res-9 children.
+    for ((res, hex), value) in &seen {
+        let (Some(parent_count), true) = (value, *res < 9) else { continue };
+        let parent: CellIndex = hex.parse().unwrap();
+        let r = Resolution::try_from(*res).unwrap();
+        let known: u64 = seen
+            .iter()
+            .filter(|((cr, ch), _)| *cr == 9 && ch.parse::<CellIndex>().unwrap().parent(r) == Some(parent))
+            .map(|(_, v)| v.unwrap_or(0))
+            .sum();
+        let left = parent_count - known;
+        assert!(left == 0 || left > K, "res-{res} cell {hex} minus its children gives away {left}");
+    }
+    // Citywide: the coverage total minus every published res-9 cell.
+    let cov = call(app, "GET", "/v1/coverage", PLANNER, None, None).await.json();
+    let city = cov["totals"].as_array().unwrap().iter().find(|r| r["area"] == "citywide").unwrap()["contacts"]
+        .as_u64()
+        .unwrap();
+    let known: u64 = seen.iter().filter(|((r, _), _)| *r == 9).map(|(_, v)| v.unwrap_or(0)).sum();
+    assert!(city - known == 0 || city - known > K, "citywide total gives away {}", city - known);
+    // Coverage and equity tables publish nothing small either.
+    for table in [&cov["months"], &cov["totals"]] {
+        for row in table.as_array().unwrap() {
+            for k in ["arrest", "diversion_referral", "social_contact_referral", "contacts"] {
+                assert!(row[k].as_u64().is_none_or(|v| v == 0 || v > K), "{row}");
+            }
+        }
+    }
+    let eq = call(app, "GET", "/v1/equity", PLANNER, None, None).await.json();
+    for row in eq["rows"].as_array().unwrap() {
+        assert!(row["contacts"].as_u64().is_none_or(|v| v == 0 || v > K), "{row}");
+    }
+}
+
+#[tokio::test]
+async fn hotspots_give_analysts_z_and_planners_classes_and_candidates_lie_outside_the_zones() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.gpkg");
+    let tokens = Tokens::parse_env(&format!("p:planner:{PLANNER},a:analyst:{ANALYST},feed:ingest:{INGEST}")).unwrap();
+    let zones = ZoneCatalog::new(leadmap::builtin::zone_sets().unwrap(), IndexOptions::default());
+    let rules = RuleCatalog::new(leadmap::builtin::rule_sets().unwrap()).unwrap();
+    let gpkg = leadmap::store::gpkg::GpkgStore::open(&path).unwrap();
+    let app =
+        router(AppState::with_store(Loaded { zones, rules }, tokens, Limits::default(), Some(Box::new(gpkg))).unwrap());
+    // A dense cluster far east of every zone, background noise over the city, over HTTP ingest.
+    let hot = LatLng::new(45.505, -122.58).unwrap().to_cell(Resolution::Nine);
+    let mut events = Vec::new();
+    for (i, c) in hot.grid_disk::<Vec<_>>(1).into_iter().enumerate() {
+        for j in 0..40 {
+            let ll = LatLng::from(c);
+            events.push(json!({"kind": "arrest", "occurred_on": "2020-05-01", "lon": ll.lng(), "lat": ll.lat(),
+                "offense": "PCS", "source": "t", "external_id": format!("h{i}-{j}")}));
+        }
+    }
+    for (i, (lon, lat)) in nested_points(600, 99).into_iter().enumerate() {
+        events.push(json!({"kind": "arrest", "occurred_on": "2020-05-02", "lon": lon, "lat": lat,
+            "offense": "PCS", "source": "t", "external_id": format!("n{i}")}));
+    }
+    assert_eq!(
+        call(&app, "POST", "/v1/events", INGEST, Some(Value::Array(events)), None).await.status,
+        StatusCode::CREATED
+    );
+
+    let a = call(&app, "GET", "/v1/hotspots?res=9", ANALYST, None, None).await.json();
+    let row = |fc: &Value, hex: &str| {
+        fc["features"].as_array().unwrap().iter().find(|f| f["id"] == hex).unwrap()["properties"].clone()
+    };
+    let h = row(&a, &hot.to_string());
+    assert!(h["GiZScore"].as_f64().unwrap() > 3.0, "{h}");
+    assert_eq!((h["Gi_Bin"].as_i64(), h["Gi_Bin_FDR"].as_i64(), h["NNeighbors"].as_u64()), (Some(3), Some(3), Some(7)));
+    assert_eq!(a["k_ring"], 1);
+    let p = call(&app, "GET", "/v1/hotspots?res=9", PLANNER, None, None).await.json();
+    let h = row(&p, &hot.to_string());
+    assert!(h["GiZScore"].is_null() && h["GiPValue"].is_null(), "planners get classes only: {h}");
+    assert_eq!(h["Gi_Bin"].as_i64(), Some(3));
+    // Every study-area cell is there, zeros included.
+    let features = a["features"].as_array().unwrap();
+    assert!(features.iter().any(|f| f["properties"]["count"] == 0));
+    // Candidates: the cluster, ranked first, outside every zone, with its outline.
+    let c = call(&app, "GET", "/v1/hotspots/candidates?res=9", PLANNER, None, None).await.json();
+    let first = &c["features"][0];
+    assert_eq!(first["properties"]["rank"], 1);
+    let ids: Vec<&str> =
+        first["properties"]["hex_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(ids.contains(&hot.to_string().as_str()), "{first}");
+    assert!(first["properties"]["contacts"].as_u64().unwrap() >= 7 * 40);
+    assert_eq!(first["geometry"]["type"], "Polygon");
+    for id in ids {
+        assert_eq!(row(&a, id)["relation"], "outside");
+    }
+    let r = call(&app, "GET", "/v1/hotspots?k=9", ANALYST, None, None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
