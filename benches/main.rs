@@ -7,6 +7,11 @@
 //! - `classify_batch`: 10 million seeded points through the batch grid, against the exact per-point test
 //!   and a brute-force loop over every polygon (geo `CoordinatePosition`) on the same points.
 //!   Target: at least 100 million points per second on one core.
+//! - `cells_aggregate`: 10 million events (seeded: dense downtown, spread over the city, every kind)
+//!   counted per H3 cell at resolutions 5, 7, 9, 10 and 12 from the in-memory columns (`count_cells`, on
+//!   every core), against the plain exact way on the same events: h3o `latlng_to_cell` per event and a
+//!   hash map, also on every core. Target: under 100 ms at every resolution. `LEADMAP_BENCH_EVENTS`
+//!   sets the number of events.
 //!
 //! Run: `cargo bench --bench main` (all) or `cargo bench --bench main -- classify_batch`.
 
@@ -137,5 +142,85 @@ fn classify_batch(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, index_build, locate, classify_batch);
+/// Seeded events for `cells_aggregate`: (lon, lat, kind), 60 % around downtown, 40 % over the city.
+fn seeded_events(n: usize, seed: u64) -> Vec<(f64, f64, leadmap::events::EventKind)> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|i| {
+            let (lon, lat) = if rng.random::<f64>() < 0.6 {
+                (-122.68 + (rng.random::<f64>() - 0.5) * 0.04, 45.52 + (rng.random::<f64>() - 0.5) * 0.03)
+            } else {
+                (-122.84 + rng.random::<f64>() * 0.37, 45.43 + rng.random::<f64>() * 0.22)
+            };
+            (lon, lat, leadmap::events::EventKind::ALL[i % 3])
+        })
+        .collect()
+}
+
+fn cells_aggregate(c: &mut Criterion) {
+    use leadmap::cells::CellRes;
+    use leadmap::cells::columns::{ColumnRow, ColumnsBuilder, EventFilter};
+    use rayon::prelude::*;
+    let n: usize = std::env::var("LEADMAP_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
+    let events = seeded_events(n, 11);
+    let day = chrono::NaiveDate::from_ymd_opt(2019, 6, 1).expect("a date");
+    let mut builder = ColumnsBuilder::default();
+    for &(lon, lat, kind) in &events {
+        let cell = h3o::LatLng::new(lat, lon).expect("valid").to_cell(h3o::Resolution::Fifteen);
+        builder.push(&ColumnRow {
+            cell: u64::from(cell),
+            lon,
+            lat,
+            day,
+            kind,
+            offense: "PCS",
+            group: None,
+            source: "bench",
+            zone: None,
+        });
+    }
+    let cols = builder.finish();
+    let all = EventFilter::default();
+    let mut g = c.benchmark_group("cells_aggregate");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(n as u64));
+    for res in [5u8, 7, 9, 10, 12] {
+        let r: CellRes = res.to_string().parse().expect("a resolution");
+        let total: u64 = cols.count_cells(&all, r).iter().map(|(_, k)| k.total()).sum();
+        assert_eq!(total, n as u64);
+        g.bench_function(BenchmarkId::new("columns", format!("res{res}")), |b| {
+            b.iter(|| black_box(cols.count_cells(black_box(&all), r)));
+        });
+    }
+    // The baseline: what one would write without the columns, exact, on every core.
+    let count_plain = |res: h3o::Resolution| {
+        events
+            .par_chunks(1 << 16)
+            .map(|chunk| {
+                let mut m: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
+                for &(lon, lat, _) in chunk {
+                    let cell = h3o::LatLng::new(lat, lon).expect("valid").to_cell(res);
+                    *m.entry(u64::from(cell)).or_default() += 1;
+                }
+                m
+            })
+            .reduce(std::collections::HashMap::new, |mut a, b| {
+                for (k, v) in b {
+                    *a.entry(k).or_default() += v;
+                }
+                a
+            })
+    };
+    let plain = count_plain(h3o::Resolution::Nine);
+    let nine: CellRes = "9".parse().expect("9");
+    let columns: std::collections::HashMap<u64, u64> =
+        cols.count_cells(&all, nine).into_iter().map(|(c, k)| (u64::from(c), k.total())).collect();
+    assert_eq!(plain, columns, "the columns count exactly what h3o gives per event");
+    g.bench_function(BenchmarkId::new("h3o-per-event-hashmap", "res9"), |b| {
+        b.iter(|| black_box(count_plain(h3o::Resolution::Nine)));
+    });
+    g.finish();
+}
+
+criterion_group!(benches, index_build, locate, classify_batch, cells_aggregate);
 criterion_main!(benches);

@@ -172,6 +172,17 @@ struct Compiled {
 }
 
 impl Compiled {
+    /// Whether every row matches (no filter at all).
+    fn matches_everything(&self) -> bool {
+        self.from == i32::MIN
+            && self.to == i32::MAX
+            && self.kinds == 0b111
+            && self.offense.is_none()
+            && self.zone.is_none()
+            && self.group.is_none()
+            && self.source.is_none()
+    }
+
     #[inline]
     fn matches(&self, b: &Block, i: usize) -> bool {
         let d = b.day[i];
@@ -198,6 +209,39 @@ pub struct EventRef {
     pub group: u32,
     /// The stored res-15 cell.
     pub cell: u64,
+}
+
+/// Counts per cell, in cell order, as [`EventColumns::count_cells`] made them: in pieces (one per chunk
+/// of rows), so no time goes into copying them into one list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CellCounts(Vec<Vec<(CellIndex, KindCounts)>>);
+
+impl CellCounts {
+    /// Every cell and its counts, in cell order.
+    pub fn iter(&self) -> impl Iterator<Item = &(CellIndex, KindCounts)> + '_ {
+        self.0.iter().flatten()
+    }
+
+    /// How many cells.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.0.iter().map(Vec::len).sum()
+    }
+
+    /// Whether there are none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(Vec::is_empty)
+    }
+}
+
+impl IntoIterator for CellCounts {
+    type Item = (CellIndex, KindCounts);
+    type IntoIter = std::iter::Flatten<std::vec::IntoIter<Vec<(CellIndex, KindCounts)>>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter().flatten()
+    }
 }
 
 /// A snapshot of the columnar copy. Cloning shares the blocks.
@@ -459,11 +503,13 @@ impl EventColumns {
         }
     }
 
-    /// Work units: (block, row range), about a million rows each, so every core gets several.
-    fn chunks(&self) -> Vec<(&Block, std::ops::Range<usize>)> {
-        const CHUNK: usize = 1 << 20;
+    /// Work units: (block number, block, row range), about a million rows each, so every core gets
+    /// several; in block and row order.
+    fn chunks(&self) -> Vec<(usize, &Block, std::ops::Range<usize>)> {
+        // Small in unit tests, so runs straddle chunks there too.
+        const CHUNK: usize = if cfg!(test) { 256 } else { 1 << 20 };
         let mut out = Vec::new();
-        for b in &self.blocks {
+        for (bi, b) in self.blocks.iter().enumerate() {
             let n = b.len();
             let mut start = 0;
             while start < n {
@@ -473,7 +519,7 @@ impl EventColumns {
                 while end < n && end - start < 2 * CHUNK && ancestor_bits(b.cell[end], MIN_RES) == stop {
                     end += 1;
                 }
-                out.push((b.as_ref(), start..end));
+                out.push((bi, b.as_ref(), start..end));
                 start = end;
             }
         }
@@ -481,27 +527,88 @@ impl EventColumns {
     }
 
     /// Counts the events `filter` matches per cell at `res`: each in the cell its point lies in (as
-    /// h3-py's `latlng_to_cell`), in cell order. Runs on every core.
+    /// h3-py's `latlng_to_cell`), in cell order. Runs on every core: each chunk of rows yields its
+    /// ancestors' counts in order (a block's chunks concatenate in order) and, apart, the counts moved to
+    /// a neighbour of the ancestor; the sorted lists are then merged.
     #[must_use]
-    pub fn count_cells(&self, filter: &EventFilter, res: CellRes) -> Vec<(CellIndex, KindCounts)> {
+    pub fn count_cells(&self, filter: &EventFilter, res: CellRes) -> CellCounts {
         let f = self.compile(filter);
         if f.none {
-            return Vec::new();
+            return CellCounts::default();
         }
         let r = u8::from(res.resolution());
-        let parts: Vec<Vec<(u64, KindCounts)>> =
-            self.chunks().into_par_iter().map(|(b, range)| count_run(b, range, &f, r)).collect();
-        let mut all: Vec<(u64, KindCounts)> = parts.into_iter().flatten().collect();
-        all.sort_unstable_by_key(|(c, _)| *c);
-        let mut out: Vec<(CellIndex, KindCounts)> = Vec::with_capacity(all.len());
-        for (c, n) in all {
-            let Ok(cell) = CellIndex::try_from(c) else { continue };
-            match out.last_mut() {
-                Some((last, acc)) if *last == cell => acc.add_counts(&n),
-                _ => out.push((cell, n)),
+        let everything = f.matches_everything();
+        let parts: Vec<(usize, RunCounts)> = self
+            .chunks()
+            .into_par_iter()
+            .map(|(bi, b, range)| {
+                let counts =
+                    if everything { count_run::<true>(b, range, &f, r) } else { count_run::<false>(b, range, &f, r) };
+                (bi, counts)
+            })
+            .collect();
+        // The largest block's chunks keep their own sorted lists; everything else (moved counts, other
+        // blocks) is sorted into one list of extras, split by the chunks' key ranges, and each chunk merges
+        // its share on its own core.
+        let big = (0..self.blocks.len()).max_by_key(|&i| self.blocks[i].len()).unwrap_or(0);
+        let mut own_lists = Vec::new();
+        let mut extras = Vec::new();
+        for (bi, part) in parts {
+            if bi == big {
+                own_lists.push(part.own);
+            } else {
+                extras.extend(part.own);
+            }
+            extras.extend(part.moved);
+        }
+        extras.par_sort_unstable_by_key(|(c, _)| *c);
+        let mut sorted_extras = Vec::with_capacity(extras.len());
+        append_sorted(&mut sorted_extras, extras);
+        let firsts: Vec<Option<u64>> = own_lists.iter().map(|l| l.first().map(|(c, _)| *c)).collect();
+        let first_nonempty = firsts.iter().position(Option::is_some);
+        let shares: Vec<&[(u64, KindCounts)]> = (0..own_lists.len())
+            .map(|k| {
+                let Some(lo_key) = firsts[k] else { return &sorted_extras[..0] };
+                let lo =
+                    if Some(k) == first_nonempty { 0 } else { sorted_extras.partition_point(|(c, _)| *c < lo_key) };
+                let hi = firsts[k + 1..]
+                    .iter()
+                    .flatten()
+                    .next()
+                    .map_or(sorted_extras.len(), |&h| sorted_extras.partition_point(|(c, _)| *c < h));
+                &sorted_extras[lo..hi.max(lo)]
+            })
+            .collect();
+        if first_nonempty.is_none() {
+            return CellCounts(vec![merge_to_cells(&sorted_extras, &[])]);
+        }
+        let mut merged: Vec<Vec<(CellIndex, KindCounts)>> =
+            own_lists.par_iter().zip(shares).map(|(own, extra)| merge_to_cells(own, extra)).collect();
+
+        // A run of one cell can straddle two chunks: fold the later chunk's first entry into the earlier.
+        let mut last: Option<(usize, CellIndex)> = None;
+        let mut skip = vec![0usize; merged.len()];
+        for k in 0..merged.len() {
+            let Some(&(first, n)) = merged[k].first() else { continue };
+            if let Some((j, cell)) = last
+                && cell == first
+            {
+                if let Some(e) = merged[j].last_mut() {
+                    e.1.add_counts(&n);
+                }
+                skip[k] = 1;
+                if merged[k].len() == 1 {
+                    continue; // all of this chunk went into the earlier one
+                }
+            }
+            last = merged[k].last().map(|(c, _)| (k, *c));
+        }
+        for (list, s) in merged.iter_mut().zip(&skip) {
+            if *s > 0 {
+                list.drain(..*s);
             }
         }
-        out
+        CellCounts(merged)
     }
 
     /// Folds every event `filter` matches into per-core accumulators (`init`, `step`), then joins them
@@ -519,7 +626,7 @@ impl EventColumns {
         }
         self.chunks()
             .into_par_iter()
-            .map(|(b, range)| {
+            .map(|(_, b, range)| {
                 let mut acc = init();
                 for i in range {
                     if f.matches(b, i) {
@@ -539,33 +646,45 @@ impl EventColumns {
     }
 }
 
-/// The counts of one run of rows.
-fn count_run(b: &Block, range: std::ops::Range<usize>, f: &Compiled, r: u8) -> Vec<(u64, KindCounts)> {
+/// The counts of one chunk of rows: its ancestors' own counts, in cell order, and the counts moved to a
+/// neighbour of their ancestor (or, rarely, further), in no order.
+#[derive(Debug, Default)]
+struct RunCounts {
+    own: Vec<(u64, KindCounts)>,
+    moved: Vec<(u64, KindCounts)>,
+}
+
+/// Counts one chunk; `ALL` when the filter matches every row (the row test is skipped).
+fn count_run<const ALL: bool>(b: &Block, range: std::ops::Range<usize>, f: &Compiled, r: u8) -> RunCounts {
     let shift = 3 * u32::from(r - MIN_RES);
-    let mut out = Vec::new();
+    // At most one entry per row; untouched capacity costs no memory.
+    let mut out = RunCounts { own: Vec::with_capacity(range.len()), moved: Vec::new() };
     let mut current = u64::MAX;
-    // Counts by fix code (0: the ancestor itself, 1..=6: its neighbours).
+    // Counts by fix code (0: the ancestor itself, 1..=6: its neighbours), and which codes the run has.
     let mut acc = [[0u64; 3]; 7];
-    let flush = |cell: u64, acc: &mut [[u64; 3]; 7], out: &mut Vec<(u64, KindCounts)>| {
-        if cell == u64::MAX {
+    let mut touched = 0u8;
+    let flush = |cell: u64, acc: &mut [[u64; 3]; 7], touched: u8, out: &mut RunCounts| {
+        let counts =
+            |n: &[u64; 3]| KindCounts { arrest: n[0], diversion_referral: n[1], social_contact_referral: n[2] };
+        if touched & 1 != 0 {
+            out.own.push((cell, counts(&acc[0])));
+            acc[0] = [0; 3];
+        }
+        if touched & !1 == 0 {
             return;
         }
         let Ok(ancestor) = CellIndex::try_from(cell) else { return };
-        for (code, n) in acc.iter_mut().enumerate() {
-            if n.iter().all(|&x| x == 0) {
-                continue;
+        for (code, n) in acc.iter_mut().enumerate().skip(1) {
+            if touched & (1 << code) != 0 {
+                if let Some(e) = ancestor.edges().nth(code - 1) {
+                    out.moved.push((u64::from(e.destination()), counts(n)));
+                }
+                *n = [0; 3];
             }
-            let counts = KindCounts { arrest: n[0], diversion_referral: n[1], social_contact_referral: n[2] };
-            if code == 0 {
-                out.push((cell, counts));
-            } else if let Some(e) = ancestor.edges().nth(code - 1) {
-                out.push((u64::from(e.destination()), counts));
-            }
-            *n = [0; 3];
         }
     };
     for i in range {
-        if !f.matches(b, i) {
+        if !ALL && !f.matches(b, i) {
             continue;
         }
         let code = (b.fix[i] >> shift) & 7;
@@ -573,18 +692,68 @@ fn count_run(b: &Block, range: std::ops::Range<usize>, f: &Compiled, r: u8) -> V
             if let Some(own) = b.far.get(&u32::try_from(i).unwrap_or(u32::MAX)) {
                 let mut n = KindCounts::default();
                 n.add(KINDS[usize::from(b.kind[i])]);
-                out.push((own[usize::from(r - MIN_RES)], n));
+                out.moved.push((own[usize::from(r - MIN_RES)], n));
             }
             continue;
         }
         let a = ancestor_bits(b.cell[i], r);
         if a != current {
-            flush(current, &mut acc, &mut out);
+            if touched != 0 {
+                flush(current, &mut acc, touched, &mut out);
+            }
             current = a;
+            touched = 0;
         }
         acc[code as usize][usize::from(b.kind[i])] += 1;
+        touched |= 1 << code;
     }
-    flush(current, &mut acc, &mut out);
+    if touched != 0 {
+        flush(current, &mut acc, touched, &mut out);
+    }
+    out
+}
+
+/// Appends `more` (sorted by cell, no repeats) to `list` (the same), adding where they meet.
+fn append_sorted(list: &mut Vec<(u64, KindCounts)>, more: Vec<(u64, KindCounts)>) {
+    for (c, n) in more {
+        match list.last_mut() {
+            Some((last, acc)) if *last == c => acc.add_counts(&n),
+            _ => list.push((c, n)),
+        }
+    }
+}
+
+/// Two lists sorted by cell merged into cells (one pass), counts of one cell added.
+fn merge_to_cells(a: &[(u64, KindCounts)], b: &[(u64, KindCounts)]) -> Vec<(CellIndex, KindCounts)> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let mut push = |c: u64, n: KindCounts| {
+        if let Ok(cell) = CellIndex::try_from(c) {
+            out.push((cell, n));
+        }
+    };
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => {
+                push(a[i].0, a[i].1);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                push(b[j].0, b[j].1);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                let mut n = a[i].1;
+                n.add_counts(&b[j].1);
+                push(a[i].0, n);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    for &(c, n) in a[i..].iter().chain(&b[j..]) {
+        push(c, n);
+    }
     out
 }
 

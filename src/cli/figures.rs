@@ -240,15 +240,11 @@ pub(super) fn cells(args: &CellsArgs) -> Result<ExitCode, Error> {
         for e in &raw.examples {
             eprintln!("{e}");
         }
-        let counts = crate::cells::points::count_points(&raw.points, args.res);
+        let counts = crate::cells::points::count_points(&raw.points(), args.res);
         let figures = crate::figures::cells::point_figures(counts, &refs, args.res);
         write_figures(&figures, format, args.output.as_ref())?;
         if raw.rejected > 0 {
-            eprintln!(
-                "{} of {} rows rejected (no valid coordinates)",
-                raw.rejected,
-                raw.rejected + raw.points.len() as u64
-            );
+            eprintln!("{} of {} rows rejected (no valid coordinates)", raw.rejected, raw.rejected + raw.len() as u64);
             return Ok(ExitCode::from(3));
         }
         return Ok(ExitCode::SUCCESS);

@@ -94,7 +94,7 @@ pub struct CellFigures {
 fn counted(cols: &EventColumns, cover: &ZoneCover, q: &CellQuery, zeros: bool) -> Vec<(CellIndex, KindCounts)> {
     let counts = cols.count_cells(&q.filter, q.res);
     if !zeros {
-        return counts;
+        return counts.into_iter().collect();
     }
     let area = study_area(cols.hull(), cover, counts.iter().map(|(c, _)| *c), q.res);
     let by_cell: HashMap<CellIndex, KindCounts> = counts.into_iter().collect();
