@@ -8,7 +8,7 @@
 //!   and a brute-force loop over every polygon (geo `CoordinatePosition`) on the same points.
 //!   Target: at least 100 million points per second on one core.
 //! - `cells_aggregate`: 10 million events (seeded: dense downtown, spread over the city, every kind)
-//!   counted per H3 cell at resolutions 5, 7, 9, 10 and 12 from the in-memory columns (`count_cells`, on
+//!   counted per H3 cell at resolutions 5, 7, 9, 10, 11 and 12 from the in-memory columns (`count_cells`, on
 //!   every core), against the plain exact way on the same events: h3o `latlng_to_cell` per event and a
 //!   hash map, also on every core. Target: under 100 ms at every resolution. `LEADMAP_BENCH_EVENTS`
 //!   sets the number of events.
@@ -184,7 +184,7 @@ fn cells_aggregate(c: &mut Criterion) {
     let mut g = c.benchmark_group("cells_aggregate");
     g.sample_size(10);
     g.throughput(Throughput::Elements(n as u64));
-    for res in [5u8, 7, 9, 10, 12] {
+    for res in [5u8, 7, 9, 10, 11, 12] {
         let r: CellRes = res.to_string().parse().expect("a resolution");
         let total: u64 = cols.count_cells(&all, r).iter().map(|(_, k)| k.total()).sum();
         assert_eq!(total, n as u64);

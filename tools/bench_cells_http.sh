@@ -15,8 +15,9 @@ with a warm cache."
    (reading every event into the in-memory columns).
 3. Cold: one request per resolution 5..12 that nothing has asked before (each computes, renders and
    caches its answer): curl's total time and the body size.
-4. Warm: wrk --latency on /v1/cells?res=9 (GeoJSON) and ?res=9&f=csv, every request after the first
-   answered from the cache: requests/s, p50, p99.
+4. Warm: wrk --latency on /v1/cells?res=9 (GeoJSON; plain, and gzipped as browsers ask for it with
+   Accept-Encoding) and ?res=9&f=csv, every request after the first answered from the cache:
+   requests/s, p50, p99.
 5. Baseline in the same run: wrk on /healthz (the HTTP stack alone), so the p99 of the cells route can be
    read against what the stack itself costs here.
 Writes target/bench/cells_http.json and prints a table.
@@ -86,22 +87,24 @@ for res in 5 6 7 8 9 10 11 12; do
 done
 cold_json="${cold_json%,}}"
 
-wrk_p() { # url -> "rps p50_ms p99_ms"
-  wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency "$1" | python3 -c '
+wrk_p() { # url [header] -> "rps p50_ms p99_ms"
+  wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency ${2:+-H "$2"} "$1" | python3 -c '
 import re, sys
 t = sys.stdin.read()
 def ms(v, u): return float(v) * {"us": 0.001, "ms": 1, "s": 1000}[u]
 rps = re.search(r"Requests/sec:\s+([\d.]+)", t).group(1)
-lat = dict((p, ms(v, u)) for p, v, u in re.findall(r"\s(50|99)\.000%\s+([\d.]+)(us|ms|s)", t))
+lat = dict((p, ms(v, u)) for p, v, u in re.findall(r"\s(50|99)(?:\.0+)?%\s+([\d.]+)(us|ms|s)", t))
 print(rps, lat["50"], lat["99"])'
 }
 read -r geo_rps geo_p50 geo_p99 < <(wrk_p "$URL/v1/cells?res=9")
+read -r gz_rps gz_p50 gz_p99 < <(wrk_p "$URL/v1/cells?res=9" "Accept-Encoding: gzip")
 read -r csv_rps csv_p50 csv_p99 < <(wrk_p "$URL/v1/cells?res=9&f=csv")
 read -r hz_rps hz_p50 hz_p99 < <(wrk_p "$URL/healthz")
 kill "$SPID" 2>/dev/null || true
 
 printf '\n%-28s %10s %9s %9s\n' "warm (cached), $CONNS conns" "req/s" "p50 ms" "p99 ms"
 printf '%-28s %10s %9s %9s\n' "/v1/cells?res=9 (GeoJSON)" "$geo_rps" "$geo_p50" "$geo_p99"
+printf '%-28s %10s %9s %9s\n' "  same, Accept-Encoding: gzip" "$gz_rps" "$gz_p50" "$gz_p99"
 printf '%-28s %10s %9s %9s\n' "/v1/cells?res=9&f=csv" "$csv_rps" "$csv_p50" "$csv_p99"
 printf '%-28s %10s %9s %9s\n' "/healthz (baseline)" "$hz_rps" "$hz_p50" "$hz_p99"
 printf '\n%s events; ready in %s s; server RSS %s MB; load average: %s\n' "$ROWS" "$ready" "$((rss_kb / 1024))" \
@@ -109,6 +112,7 @@ printf '\n%s events; ready in %s s; server RSS %s MB; load average: %s\n' "$ROWS
 cat >target/bench/cells_http.json <<EOF
 {"events": $ROWS, "ready_seconds": $ready, "rss_mb": $((rss_kb / 1024)), "cold": $cold_json,
  "warm_res9_geojson": {"rps": $geo_rps, "p50_ms": $geo_p50, "p99_ms": $geo_p99},
+ "warm_res9_geojson_gzip": {"rps": $gz_rps, "p50_ms": $gz_p50, "p99_ms": $gz_p99},
  "warm_res9_csv": {"rps": $csv_rps, "p50_ms": $csv_p50, "p99_ms": $csv_p99},
  "healthz_baseline": {"rps": $hz_rps, "p50_ms": $hz_p50, "p99_ms": $hz_p99}}
 EOF

@@ -557,14 +557,14 @@ impl EventColumns {
             if bi == big {
                 own_lists.push(part.own);
             } else {
-                extras.extend(part.own);
+                extras.extend(part.own.into_iter().map(|(c, n)| (u64::from(c), n)));
             }
             extras.extend(part.moved);
         }
         extras.par_sort_unstable_by_key(|(c, _)| *c);
         let mut sorted_extras = Vec::with_capacity(extras.len());
         append_sorted(&mut sorted_extras, extras);
-        let firsts: Vec<Option<u64>> = own_lists.iter().map(|l| l.first().map(|(c, _)| *c)).collect();
+        let firsts: Vec<Option<u64>> = own_lists.iter().map(|l| l.first().map(|(c, _)| u64::from(*c))).collect();
         let first_nonempty = firsts.iter().position(Option::is_some);
         let shares: Vec<&[(u64, KindCounts)]> = (0..own_lists.len())
             .map(|k| {
@@ -582,8 +582,9 @@ impl EventColumns {
         if first_nonempty.is_none() {
             return CellCounts(vec![merge_to_cells(&sorted_extras, &[])]);
         }
-        let mut merged: Vec<Vec<(CellIndex, KindCounts)>> =
-            own_lists.par_iter().zip(shares).map(|(own, extra)| merge_to_cells(own, extra)).collect();
+        let shares: Vec<Vec<(CellIndex, KindCounts)>> = shares.into_iter().map(|s| merge_to_cells(s, &[])).collect();
+        let mut merged = own_lists;
+        merged.par_iter_mut().zip(shares).for_each(|(own, extra)| merge_in_place(own, &extra));
 
         // A run of one cell can straddle two chunks: fold the later chunk's first entry into the earlier.
         let mut last: Option<(usize, CellIndex)> = None;
@@ -650,7 +651,7 @@ impl EventColumns {
 /// neighbour of their ancestor (or, rarely, further), in no order.
 #[derive(Debug, Default)]
 struct RunCounts {
-    own: Vec<(u64, KindCounts)>,
+    own: Vec<(CellIndex, KindCounts)>,
     moved: Vec<(u64, KindCounts)>,
 }
 
@@ -667,7 +668,9 @@ fn count_run<const ALL: bool>(b: &Block, range: std::ops::Range<usize>, f: &Comp
         let counts =
             |n: &[u64; 3]| KindCounts { arrest: n[0], diversion_referral: n[1], social_contact_referral: n[2] };
         if touched & 1 != 0 {
-            out.own.push((cell, counts(&acc[0])));
+            if let Ok(c) = CellIndex::try_from(cell) {
+                out.own.push((c, counts(&acc[0])));
+            }
             acc[0] = [0; 3];
         }
         if touched & !1 == 0 {
@@ -720,6 +723,39 @@ fn append_sorted(list: &mut Vec<(u64, KindCounts)>, more: Vec<(u64, KindCounts)>
             Some((last, acc)) if *last == c => acc.add_counts(&n),
             _ => list.push((c, n)),
         }
+    }
+}
+
+/// Merges `extra` (sorted, distinct cells) into `own` (the same) where it lies, from the back, so the
+/// list's memory is reused; counts of one cell are added.
+fn merge_in_place(own: &mut Vec<(CellIndex, KindCounts)>, extra: &[(CellIndex, KindCounts)]) {
+    if extra.is_empty() {
+        return;
+    }
+    let n = own.len();
+    own.extend_from_slice(extra); // room; overwritten below
+    let (mut i, mut j, mut k) = (n, extra.len(), own.len());
+    while j > 0 {
+        k -= 1;
+        if i > 0 && own[i - 1].0 > extra[j - 1].0 {
+            own[k] = own[i - 1];
+            i -= 1;
+        } else if i > 0 && own[i - 1].0 == extra[j - 1].0 {
+            let mut sum = own[i - 1].1;
+            sum.add_counts(&extra[j - 1].1);
+            own[k] = (own[i - 1].0, sum);
+            i -= 1;
+            j -= 1;
+        } else {
+            own[k] = extra[j - 1];
+            j -= 1;
+        }
+    }
+    // own[..i] is in order already; the merged part starts at k. Cells met in both leave k - i slots.
+    let gap = k - i;
+    if gap > 0 {
+        own.copy_within(..i, gap);
+        own.drain(..gap);
     }
 }
 
@@ -810,6 +846,24 @@ mod tests {
             b.push(&ColumnRow { cell, lon, lat, day, kind, offense: "PCS", group: Some("white"), source: "t", zone });
         }
         base.appended(b)
+    }
+
+    #[test]
+    fn merging_in_place_adds_shared_cells_and_keeps_order() {
+        let cells: Vec<CellIndex> =
+            LatLng::new(45.52, -122.68).unwrap().to_cell(Resolution::Nine).grid_disk::<Vec<_>>(2).into_iter().collect();
+        let mut sorted = cells.clone();
+        sorted.sort_unstable();
+        let one = |n: u64| KindCounts { arrest: n, ..KindCounts::default() };
+        let mut own: Vec<(CellIndex, KindCounts)> = sorted.iter().step_by(2).map(|c| (*c, one(1))).collect();
+        let extra: Vec<(CellIndex, KindCounts)> = sorted.iter().step_by(3).map(|c| (*c, one(10))).collect();
+        let mut want: std::collections::BTreeMap<CellIndex, u64> = std::collections::BTreeMap::new();
+        for (c, n) in own.iter().chain(&extra) {
+            *want.entry(*c).or_default() += n.arrest;
+        }
+        merge_in_place(&mut own, &extra);
+        let got: Vec<(CellIndex, u64)> = own.iter().map(|(c, n)| (*c, n.arrest)).collect();
+        assert_eq!(got, want.into_iter().collect::<Vec<_>>());
     }
 
     #[test]

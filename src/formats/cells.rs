@@ -119,7 +119,8 @@ pub fn write_geojson(figures: &CellFigures, out: &mut impl Write) -> io::Result<
             if j > 0 {
                 out.write_all(b",")?;
             }
-            write!(out, "[{x},{y}]")?;
+            // 7 decimals: about a centimetre, well under what H3 or the data can tell apart.
+            write!(out, "[{x:.7},{y:.7}]")?;
         }
         write!(out, r#"]]}},"properties":{{"hex_id":"{}""#, row.cell)?;
         for c in &cols {

@@ -27,11 +27,23 @@ pub const PLANNER_MAX_RES: u8 = 9;
 pub const MAX_K_RING: u32 = 5;
 /// Rendered answers kept.
 const CACHE_ENTRIES: usize = 256;
+/// Answers larger than this are also kept gzipped (a resolution-9 city map is megabytes of GeoJSON).
+const GZIP_FROM: usize = 8 << 10;
+
+/// `body` gzipped (fast level: the answer is compressed once, then served many times).
+fn gzipped(body: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Write as _;
+    let mut z = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
+    z.write_all(body).ok()?;
+    z.finish().ok()
+}
 
 /// A rendered answer.
 #[derive(Debug)]
 struct Rendered {
     body: Bytes,
+    /// The body gzipped once, for clients that accept it (large answers only).
+    gzip: Option<Bytes>,
     content_type: &'static str,
     etag: String,
 }
@@ -187,7 +199,8 @@ async fn answer(
             .await
             .map_err(|e| ApiError::internal(e.to_string()))?
             .map_err(ApiError::internal)?;
-            let r = Arc::new(Rendered { body: Bytes::from(body), content_type, etag });
+            let gzip = (body.len() > GZIP_FROM).then(|| gzipped(&body)).flatten().map(Bytes::from);
+            let r = Arc::new(Rendered { body: Bytes::from(body), gzip, content_type, etag });
             state.cache().put(key, Arc::clone(&r));
             r
         }
@@ -196,9 +209,20 @@ async fn answer(
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == rendered.etag || t.trim() == "*"));
-    let mut response =
-        if matches { StatusCode::NOT_MODIFIED.into_response() } else { rendered.body.clone().into_response() };
+    let accepts_gzip = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+    let gzip = rendered.gzip.as_ref().filter(|_| accepts_gzip && !matches);
+    let mut response = match (matches, gzip) {
+        (true, _) => StatusCode::NOT_MODIFIED.into_response(),
+        (false, Some(z)) => z.clone().into_response(),
+        (false, None) => rendered.body.clone().into_response(),
+    };
     let h = response.headers_mut();
+    if gzip.is_some() {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
     if !matches {
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static(rendered.content_type));
     }
@@ -207,7 +231,7 @@ async fn answer(
     }
     // Answers depend on the token's role, and on data that changes with every ingest.
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
-    h.insert(header::VARY, HeaderValue::from_static("Authorization, Accept"));
+    h.insert(header::VARY, HeaderValue::from_static("Authorization, Accept, Accept-Encoding"));
     Ok(response)
 }
 

@@ -147,6 +147,20 @@ async fn cells_over_http_are_exact_for_analysts_and_leak_nothing_small_to_planne
     let r = call(&app, "GET", "/v1/cells?res=9", ANALYST, None, None).await;
     assert_eq!(r.headers[header::CONTENT_TYPE], "application/geo+json");
     let etag = r.headers[header::ETAG].to_str().unwrap().to_owned();
+    // Large answers come gzipped to clients that accept it (browsers do), and unzip to the same body.
+    let req = Request::builder()
+        .uri("/v1/cells?res=9")
+        .header(header::AUTHORIZATION, format!("Bearer {ANALYST}"))
+        .header(header::ACCEPT_ENCODING, "gzip, deflate, br")
+        .body(Body::empty())
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.headers()[header::CONTENT_ENCODING], "gzip");
+    let zipped = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+    let mut unzipped = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&zipped[..]), &mut unzipped).unwrap();
+    assert_eq!(unzipped, r.body);
+    assert!(zipped.len() * 3 < r.body.len(), "{} of {}", zipped.len(), r.body.len());
     let again = call(&app, "GET", "/v1/cells?res=9", ANALYST, None, Some(&etag)).await;
     assert_eq!(again.status, StatusCode::NOT_MODIFIED);
     assert_eq!(again.headers[header::ETAG], etag.as_str());
