@@ -110,28 +110,10 @@ else
   GEN_S=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", b - a}')
 fi
 
-busy_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
-cpu_busy_total() {
-  awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat
-}
-busy_pct() {
-  local b0 t0 b1 t1
-  read -r b0 t0 < <(cpu_busy_total)
-  sleep 1
-  read -r b1 t1 < <(cpu_busy_total)
-  awk -v b=$((b1 - b0)) -v t=$((t1 - t0)) 'BEGIN {printf "%.1f", (t > 0 ? 100 * b / t : 0)}'
-}
-quiet() { awk -v b="$1" 'BEGIN {exit !(b < 10)}'; }
+# shellcheck source=tools/bench_common.sh
+source "$ROOT/tools/bench_common.sh"
 
-BUSY_BEFORE=$(busy_pct)
-if ! quiet "$BUSY_BEFORE" && ((WAIT_QUIET > 0)); then
-  echo "the machine is ${BUSY_BEFORE} % busy; waiting up to ${WAIT_QUIET}s for it to go quiet..." >&2
-  deadline=$((SECONDS + WAIT_QUIET))
-  while ! quiet "$BUSY_BEFORE" && ((SECONDS < deadline)); do BUSY_BEFORE=$(busy_pct); done
-fi
-quiet "$BUSY_BEFORE" ||
-  echo "bench_cells_input: WARNING: the machine is already ${BUSY_BEFORE} % busy; the figures will be noisy" >&2
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+wait_quiet bench_cells_input "$WAIT_QUIET"
 
 step() { # ROUND SIDE CMD...: under GNU time; the CSV read into the page cache first
   local base=$RUN/r$1-$2 b0 b1 rc=0 name=$2
