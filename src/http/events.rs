@@ -223,8 +223,8 @@ pub async fn post_events(
         let state = state.clone();
         let all_new = outcome.inserted as usize == appended.len();
         if all_new {
-            // Appended before the answer, so a figure asked for next includes them.
-            tokio::task::spawn_blocking(move || state.append_events(&appended)).await.map_err(internal)?;
+            // Queued before the answer, so a figure asked for next includes them.
+            state.queue_events(appended);
         } else {
             // Some updated in place, or a retry mixed with new events: the store is read again in the
             // background (figures catch up when it is done).

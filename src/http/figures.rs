@@ -175,7 +175,10 @@ async fn answer(
                 .ok_or_else(|| ApiError::internal("no zone sets loaded"))?,
         }
     };
-    let (columns, generation) = state.columns();
+    let (columns, generation) = {
+        let state = state.clone();
+        tokio::task::spawn_blocking(move || state.columns()).await.map_err(|e| ApiError::internal(e.to_string()))?
+    };
     let query: Vec<String> = q.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let key =
         format!("{generation}|{}|{:?}|{route}|{:?}|{}", index.set().version(), disclosure, p.format, query.join("&"));

@@ -115,6 +115,8 @@ struct Inner {
     generation: AtomicU64,
     /// Appends and compactions take turns.
     append: std::sync::Mutex<()>,
+    /// Events stored by ingest, not yet in `columns`.
+    pending: std::sync::Mutex<Vec<crate::events::Placed>>,
     /// Whether a compaction is running.
     compacting: std::sync::atomic::AtomicBool,
     /// Rendered figures, by request.
@@ -136,6 +138,7 @@ impl AppState {
                 columns: ArcSwap::from_pointee(EventColumns::default()),
                 generation: AtomicU64::new(0),
                 append: std::sync::Mutex::new(()),
+                pending: std::sync::Mutex::new(Vec::new()),
                 compacting: std::sync::atomic::AtomicBool::new(false),
                 cache: super::figures::FigureCache::default(),
             }),
@@ -169,6 +172,7 @@ impl AppState {
                 columns: ArcSwap::from_pointee(columns),
                 generation: AtomicU64::new(1),
                 append: std::sync::Mutex::new(()),
+                pending: std::sync::Mutex::new(Vec::new()),
                 compacting: std::sync::atomic::AtomicBool::new(false),
                 cache: super::figures::FigureCache::default(),
             }),
@@ -180,11 +184,30 @@ impl AppState {
         &self.inner.cache
     }
 
-    /// The in-memory event columns now, and their generation.
+    /// The in-memory event columns now, with every event ingested so far, and their generation (call
+    /// from a blocking task: events queued by ingest are added here, by the reader, not on the ingest
+    /// path).
     pub(super) fn columns(&self) -> (Arc<EventColumns>, u64) {
+        self.append_pending();
         // Generation first: a change between the two reads only makes a cache key stale, never wrong.
         let generation = self.inner.generation.load(Ordering::Acquire);
         (self.inner.columns.load_full(), generation)
+    }
+
+    fn lock_pending(&self) -> std::sync::MutexGuard<'_, Vec<crate::events::Placed>> {
+        self.inner.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Queues newly stored events for the columns (cheap: the next figure request adds them).
+    pub(super) fn queue_events(&self, events: Vec<crate::events::Placed>) {
+        self.lock_pending().extend(events);
+    }
+
+    fn append_pending(&self) {
+        let events = std::mem::take(&mut *self.lock_pending());
+        if !events.is_empty() {
+            self.append_events(&events);
+        }
     }
 
     fn lock_append(&self) -> std::sync::MutexGuard<'_, ()> {
@@ -198,7 +221,7 @@ impl AppState {
 
     /// Adds newly stored events to the columns (call from a blocking task); merges small blocks in the
     /// background when they pile up.
-    pub(super) fn append_events(&self, events: &[crate::events::Placed]) {
+    fn append_events(&self, events: &[crate::events::Placed]) {
         {
             let _turn = self.lock_append();
             let current = self.inner.columns.load();
@@ -211,9 +234,13 @@ impl AppState {
         self.compact_if_needed();
     }
 
-    /// Reloads the columns from the store (after an ingest updated stored events in place).
+    /// Reloads the columns from the store (after an ingest updated stored events in place). Queued
+    /// events are in the store already: the queue is held (and emptied) during the read, so none is
+    /// counted twice.
     pub(super) fn reload_columns(&self) {
+        let mut pending = self.lock_pending();
         let Some(Ok(columns)) = self.with_events(|s| crate::store::load_columns(s)) else { return };
+        pending.clear();
         let _turn = self.lock_append();
         self.publish(columns);
     }
