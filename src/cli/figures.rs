@@ -206,14 +206,9 @@ fn columns(data: &std::path::Path) -> Result<EventColumns, Error> {
 fn zone_polygons(zones: &ZoneArgs, at: Option<NaiveDate>) -> Result<Vec<geo::MultiPolygon<f64>>, Error> {
     let catalog = load_catalog(zones)?;
     let day = at.unwrap_or_else(|| chrono::Local::now().date_naive());
-    let index = match catalog.in_force(day) {
-        Ok(i) => i,
-        Err(e) if at.is_some() => return Err(e.into()),
-        Err(_) => catalog
-            .indexes()
-            .iter()
-            .max_by_key(|i| i.set().meta().effective_from)
-            .ok_or_else(|| Error::Usage("no zone sets loaded".to_owned()))?,
+    let index = match (catalog.in_force(day), at) {
+        (Err(e), Some(_)) => return Err(e.into()),
+        _ => catalog.in_force_or_newest(day).ok_or_else(|| Error::Usage("no zone sets loaded".to_owned()))?,
     };
     Ok(index.set().zones().iter().map(|z| z.geometry.clone()).collect())
 }

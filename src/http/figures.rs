@@ -164,16 +164,7 @@ async fn answer(
     let today = chrono::Local::now().date_naive();
     let index = {
         let loaded = state.loaded();
-        match loaded.zones.in_force(today) {
-            Ok(i) => Arc::clone(i),
-            Err(_) => loaded
-                .zones
-                .indexes()
-                .iter()
-                .max_by_key(|i| i.set().meta().effective_from)
-                .cloned()
-                .ok_or_else(|| ApiError::internal("no zone sets loaded"))?,
-        }
+        loaded.zones.in_force_or_newest(today).cloned().ok_or_else(|| ApiError::internal("no zone sets loaded"))?
     };
     let (columns, generation) = {
         let state = state.clone();

@@ -49,6 +49,13 @@ impl ZoneCatalog {
         Ok(best)
     }
 
+    /// The set in force on `date`, or when none is, the one that started last (for views of the
+    /// present, e.g. which cells the zones cover, that must show some boundary).
+    #[must_use]
+    pub fn in_force_or_newest(&self, date: NaiveDate) -> Option<&Arc<ZoneIndex>> {
+        self.in_force(date).ok().or_else(|| self.indexes.iter().max_by_key(|i| i.set().meta().effective_from))
+    }
+
     /// "name (from .. to)" for every set, for messages.
     #[must_use]
     pub fn describe(&self) -> String {
