@@ -14,8 +14,14 @@
 //!   sets the number of events.
 //!
 //! Run: `cargo bench --bench main` (all) or `cargo bench --bench main -- classify_batch`.
+//!
+//! The benches allocate with mimalloc, as the `leadmap` binary does, so they time what the service runs
+//! (with glibc's malloc, the 64 MB a res-12 count writes are fresh pages every time).
 
 use std::hint::black_box;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use geo::coordinate_position::{CoordPos, CoordinatePosition};

@@ -548,43 +548,45 @@ impl EventColumns {
             })
             .collect();
         // The largest block's chunks keep their own sorted lists; everything else (moved counts, other
-        // blocks) is sorted into one list of extras, split by the chunks' key ranges, and each chunk merges
-        // its share on its own core.
+        // blocks' lists), each sorted on its chunk's core, is split by the own lists' key ranges, and each
+        // own list merges its share on its own core.
         let big = (0..self.blocks.len()).max_by_key(|&i| self.blocks[i].len()).unwrap_or(0);
         let mut own_lists = Vec::new();
-        let mut extras = Vec::new();
+        let mut extras: Vec<Vec<(u64, KindCounts)>> = Vec::new();
         for (bi, part) in parts {
             if bi == big {
                 own_lists.push(part.own);
             } else {
-                extras.extend(part.own.into_iter().map(|(c, n)| (u64::from(c), n)));
+                extras.push(part.own.into_iter().map(|(c, n)| (u64::from(c), n)).collect());
             }
-            extras.extend(part.moved);
+            extras.push(part.moved);
         }
-        extras.par_sort_unstable_by_key(|(c, _)| *c);
-        let mut sorted_extras = Vec::with_capacity(extras.len());
-        append_sorted(&mut sorted_extras, extras);
         let firsts: Vec<Option<u64>> = own_lists.iter().map(|l| l.first().map(|(c, _)| u64::from(*c))).collect();
-        let first_nonempty = firsts.iter().position(Option::is_some);
-        let shares: Vec<&[(u64, KindCounts)]> = (0..own_lists.len())
+        let Some(first_nonempty) = firsts.iter().position(Option::is_some) else {
+            return CellCounts(vec![sorted_cells(extras.concat())]);
+        };
+        // Own list k takes the extras from its first cell up to the next non-empty list's first cell; the
+        // first non-empty list takes everything below too.
+        let bounds: Vec<(Option<u64>, Option<u64>)> = (0..own_lists.len())
             .map(|k| {
-                let Some(lo_key) = firsts[k] else { return &sorted_extras[..0] };
-                let lo =
-                    if Some(k) == first_nonempty { 0 } else { sorted_extras.partition_point(|(c, _)| *c < lo_key) };
-                let hi = firsts[k + 1..]
-                    .iter()
-                    .flatten()
-                    .next()
-                    .map_or(sorted_extras.len(), |&h| sorted_extras.partition_point(|(c, _)| *c < h));
-                &sorted_extras[lo..hi.max(lo)]
+                let lo = if k == first_nonempty { None } else { firsts[k] };
+                let hi = firsts[k + 1..].iter().flatten().next().copied();
+                (lo, hi)
             })
             .collect();
-        if first_nonempty.is_none() {
-            return CellCounts(vec![merge_to_cells(&sorted_extras, &[])]);
-        }
-        let shares: Vec<Vec<(CellIndex, KindCounts)>> = shares.into_iter().map(|s| merge_to_cells(s, &[])).collect();
         let mut merged = own_lists;
-        merged.par_iter_mut().zip(shares).for_each(|(own, extra)| merge_in_place(own, &extra));
+        merged.par_iter_mut().zip(bounds).enumerate().for_each(|(k, (own, (lo, hi)))| {
+            if firsts[k].is_none() {
+                return;
+            }
+            let mut share = Vec::new();
+            for list in &extras {
+                let a = lo.map_or(0, |lo| list.partition_point(|(c, _)| *c < lo));
+                let b = hi.map_or(list.len(), |hi| list.partition_point(|(c, _)| *c < hi));
+                share.extend_from_slice(&list[a..b.max(a)]);
+            }
+            merge_in_place(own, &sorted_cells(share));
+        });
 
         // A run of one cell can straddle two chunks: fold the later chunk's first entry into the earlier.
         let mut last: Option<(usize, CellIndex)> = None;
@@ -659,7 +661,7 @@ struct RunCounts {
 fn count_run<const ALL: bool>(b: &Block, range: std::ops::Range<usize>, f: &Compiled, r: u8) -> RunCounts {
     let shift = 3 * u32::from(r - MIN_RES);
     // At most one entry per row; untouched capacity costs no memory.
-    let mut out = RunCounts { own: Vec::with_capacity(range.len()), moved: Vec::new() };
+    let mut out = RunCounts { own: Vec::with_capacity(range.len()), moved: Vec::with_capacity(range.len() / 8) };
     let mut current = u64::MAX;
     // Counts by fix code (0: the ancestor itself, 1..=6: its neighbours), and which codes the run has.
     let mut acc = [[0u64; 3]; 7];
@@ -713,17 +715,26 @@ fn count_run<const ALL: bool>(b: &Block, range: std::ops::Range<usize>, f: &Comp
     if touched != 0 {
         flush(current, &mut acc, touched, &mut out);
     }
+    out.moved.sort_unstable_by_key(|(c, _)| *c);
     out
 }
 
-/// Appends `more` (sorted by cell, no repeats) to `list` (the same), adding where they meet.
-fn append_sorted(list: &mut Vec<(u64, KindCounts)>, more: Vec<(u64, KindCounts)>) {
-    for (c, n) in more {
-        match list.last_mut() {
-            Some((last, acc)) if *last == c => acc.add_counts(&n),
-            _ => list.push((c, n)),
+/// Counts by cell (sorted runs, repeats) as cells in order, the counts of one cell added. The stable sort
+/// merges the sorted runs rather than sorting afresh.
+fn sorted_cells(mut list: Vec<(u64, KindCounts)>) -> Vec<(CellIndex, KindCounts)> {
+    list.sort_by_key(|(c, _)| *c);
+    let mut out: Vec<(CellIndex, KindCounts)> = Vec::with_capacity(list.len());
+    for (c, n) in list {
+        match out.last_mut() {
+            Some((last, acc)) if u64::from(*last) == c => acc.add_counts(&n),
+            _ => {
+                if let Ok(cell) = CellIndex::try_from(c) {
+                    out.push((cell, n));
+                }
+            }
         }
     }
+    out
 }
 
 /// Merges `extra` (sorted, distinct cells) into `own` (the same) where it lies, from the back, so the
@@ -751,46 +762,13 @@ fn merge_in_place(own: &mut Vec<(CellIndex, KindCounts)>, extra: &[(CellIndex, K
             j -= 1;
         }
     }
-    // own[..i] is in order already; the merged part starts at k. Cells met in both leave k - i slots.
-    let gap = k - i;
-    if gap > 0 {
-        own.copy_within(..i, gap);
-        own.drain(..gap);
+    // own[..i] is in order already; the merged part starts at k. Cells met in both leave k - i slots:
+    // the merged part moves down over them, once.
+    if k > i {
+        let len = own.len();
+        own.copy_within(k..len, i);
+        own.truncate(len - (k - i));
     }
-}
-
-/// Two lists sorted by cell merged into cells (one pass), counts of one cell added.
-fn merge_to_cells(a: &[(u64, KindCounts)], b: &[(u64, KindCounts)]) -> Vec<(CellIndex, KindCounts)> {
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let mut push = |c: u64, n: KindCounts| {
-        if let Ok(cell) = CellIndex::try_from(c) {
-            out.push((cell, n));
-        }
-    };
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        match a[i].0.cmp(&b[j].0) {
-            std::cmp::Ordering::Less => {
-                push(a[i].0, a[i].1);
-                i += 1;
-            }
-            std::cmp::Ordering::Greater => {
-                push(b[j].0, b[j].1);
-                j += 1;
-            }
-            std::cmp::Ordering::Equal => {
-                let mut n = a[i].1;
-                n.add_counts(&b[j].1);
-                push(a[i].0, n);
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    for &(c, n) in a[i..].iter().chain(&b[j..]) {
-        push(c, n);
-    }
-    out
 }
 
 /// One block from several, sorted by cell again.
