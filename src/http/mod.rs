@@ -190,6 +190,12 @@ pub async fn serve(
     let addr = listener.local_addr().map_err(|source| ServeError::Io { addr: config.addr, source })?;
     spawn_reloader(state.clone(), reload);
     on_ready(addr);
+    // No Nagle: a large answer's last partial segment would otherwise wait for the client's delayed ACK.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
