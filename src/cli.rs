@@ -275,7 +275,10 @@ pub struct ImportArgs {
 const SERVE_HELP: &str = "\
 Routes: GET/POST /v1/eligibility, POST /v1/screenings, GET /v1/zones, GET /v1/zones/{id}, GET /v1/rules,
 POST /v1/events (ingest or admin), GET /v1/events (analyst or above; needs --data FILE),
+GET /v1/cells, /v1/hotspots, /v1/hotspots/candidates, /v1/coverage, /v1/equity, /v1/me (planner or above),
 GET /healthz, /readyz, /metrics, /openapi.json. Errors are application/problem+json.
+
+The planners' map: open http://HOST:PORT/ in a browser (it asks for a token when the service has them).
 
 Access: API tokens with roles field < planner < analyst < admin (and ingest, which may only POST events), from --tokens FILE (a JSON array of
 {\"name\", \"role\", \"token\"}) or the environment variable LEADMAP_TOKENS (name:role:token,...).
@@ -287,7 +290,8 @@ files (a failed reload keeps serving the previous ones).
 
 Examples:
   leadmap serve
-  leadmap serve --demo
+  leadmap serve --demo                      # then open http://127.0.0.1:8080/ for the map
+  leadmap serve --demo --basemap 'https://tile.openstreetmap.org/{z}/{x}/{y}.png'
   leadmap serve --addr 127.0.0.1:9000 --zones official.geojson --zone-field NAME --select 'A=downtown'
   LEADMAP_TOKENS='patrol:field:$(openssl rand -hex 16)' leadmap serve --addr 0.0.0.0:8080";
 
@@ -310,6 +314,14 @@ pub struct ServeArgs {
     /// the maps and figures have something to show. Not real data.
     #[arg(long, conflicts_with = "data")]
     pub demo: bool,
+    /// A street map behind the map page at `/`, where the network allows: a raster tile URL template
+    /// (`https://tiles.example.org/{z}/{x}/{y}.png`) or a `MapLibre` style URL (`...style.json`). Without it
+    /// the page draws zones and hexagons on a plain background with labelled landmarks.
+    #[arg(long, value_name = "URL", env = "LEADMAP_BASEMAP")]
+    pub basemap: Option<String>,
+    /// Landmarks the map page labels: GeoJSON points with a `name` (default: a few Portland landmarks).
+    #[arg(long, value_name = "FILE")]
+    pub landmarks: Option<PathBuf>,
     /// Most points in one POST /v1/eligibility.
     #[arg(long, value_name = "N", default_value_t = crate::http::Limits::default().max_batch_points)]
     pub max_batch: usize,
@@ -1192,6 +1204,23 @@ fn load_tokens(args: &ServeArgs) -> Result<crate::http::Tokens, Error> {
     }
 }
 
+/// The map page's settings from `--basemap` and `--landmarks`, checked before the server starts.
+fn map_page(args: &ServeArgs) -> Result<crate::http::MapPage, Error> {
+    if let Some(url) = &args.basemap {
+        crate::http::MapPage::check_basemap(url).map_err(|e| Error::Usage(e.to_string()))?;
+    }
+    let landmarks = match &args.landmarks {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+            crate::http::MapPage::check_landmarks(&text, &path.display().to_string())
+                .map_err(|e| Error::Usage(e.to_string()))?;
+            Some(text)
+        }
+        None => None,
+    };
+    Ok(crate::http::MapPage { basemap: args.basemap.clone(), landmarks })
+}
+
 fn serve(args: &ServeArgs) -> Result<ExitCode, Error> {
     let started = std::time::Instant::now();
     let loaded = load_service(&args.zones, &args.rules)?;
@@ -1215,7 +1244,8 @@ fn serve(args: &ServeArgs) -> Result<ExitCode, Error> {
         None if args.demo => Some(Box::new(demo_store(&loaded.zones)?)),
         None => None,
     };
-    let config = crate::http::ServeConfig { addr: args.addr, tokens, limits, store };
+    let map = map_page(args)?;
+    let config = crate::http::ServeConfig { addr: args.addr, tokens, limits, store, map };
     let (zone_args, rule_files) = (args.zones.clone(), args.rules.clone());
     let reload = move || load_service(&zone_args, &rule_files).map_err(|e| e.to_string());
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -400,3 +400,36 @@ pub async fn get_equity(
     })
     .await
 }
+
+/// `GET /v1/me`: what the caller's role may ask of the figure routes, so a page shows only the controls
+/// that work for it.
+#[utoipa::path(
+    get,
+    path = "/v1/me",
+    tag = "figures",
+    responses(
+        (status = 200, description = "The caller's role; `suppressed_up_to`: counts from 1 to this are withheld (planners); `max_res`: the finest resolution; `filters`: the query parameters the figure routes take from this role", body = serde_json::Value),
+        (status = 401, description = "No valid token", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's role is below planner", body = super::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_me(
+    State(state): State<AppState>,
+    role: Option<axum::Extension<CallerRole>>,
+) -> axum::Json<serde_json::Value> {
+    let role = role.map_or(Role::Admin, |r| r.0.0);
+    let planner = role < Role::Analyst;
+    let k = state.limits().planner_k;
+    let filters: &[&str] = if planner {
+        &["from", "to", "kind", "zone"]
+    } else {
+        &["from", "to", "kind", "zone", "group", "offense", "source"]
+    };
+    axum::Json(serde_json::json!({
+        "role": role.to_string(),
+        "suppressed_up_to": (planner && k > 0).then_some(k),
+        "max_res": if planner { PLANNER_MAX_RES } else { crate::cells::MAX_RES },
+        "filters": filters,
+    }))
+}

@@ -14,6 +14,7 @@ mod ops;
 mod rules;
 mod screenings;
 mod state;
+mod web;
 mod zones;
 
 use std::net::SocketAddr;
@@ -32,6 +33,7 @@ pub use auth::{Access, Role, TokenEntry, Tokens};
 pub use error::{ApiError, Problem};
 pub use openapi::document_json;
 pub use state::{AppState, Limits, Loaded, Served};
+pub use web::{MapPage, MapPageError};
 
 /// Builds the routes, auth, limits and metrics over `state`.
 pub fn router(state: AppState) -> Router {
@@ -49,7 +51,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/hotspots", get(figures::get_hotspots))
         .route("/v1/hotspots/candidates", get(figures::get_candidates))
         .route("/v1/coverage", get(figures::get_coverage))
-        .route("/v1/equity", get(figures::get_equity));
+        .route("/v1/equity", get(figures::get_equity))
+        .route("/v1/me", get(figures::get_me));
     // Tokens are fixed for the life of the server: an open server (loopback only) has no auth layer.
     let (api, metrics, ingest, read_events, figures) = if state.tokens().is_open() {
         (api, metrics, ingest, read_events, figures)
@@ -72,6 +75,12 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ops::get_readyz))
         .route("/openapi.json", get(ops::get_openapi))
         .merge(metrics);
+    // The map page is public (no data in it); what it shows comes from the figure routes, with a token.
+    let page = Router::new()
+        .route("/", get(web::get_page))
+        .route("/map/config.json", get(web::get_config))
+        .route("/map/{*path}", get(web::get_file));
+    let ops = ops.merge(page);
     with_layers(api.merge(ops), state)
 }
 
@@ -151,6 +160,8 @@ pub struct ServeConfig {
     pub limits: Limits,
     /// The event store, if any (`--data FILE`).
     pub store: Option<Box<dyn crate::store::EventStore>>,
+    /// The map page's base map and landmarks.
+    pub map: MapPage,
 }
 
 /// Why the service could not start or stopped.
@@ -183,7 +194,9 @@ pub async fn serve(
         return Err(ServeError::OpenOffLoopback(config.addr));
     }
     let state = AppState::with_store(loaded, config.tokens, config.limits, config.store)
-        .map_err(|source| ServeError::Io { addr: config.addr, source })?;
+        .map_err(|source| ServeError::Io { addr: config.addr, source })?
+        .with_map_page(config.map);
+    tokio::task::spawn_blocking(web::prepare);
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .map_err(|source| ServeError::Io { addr: config.addr, source })?;

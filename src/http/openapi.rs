@@ -25,6 +25,7 @@ use utoipa::{Modify, OpenApi};
         super::figures::get_candidates,
         super::figures::get_coverage,
         super::figures::get_equity,
+        super::figures::get_me,
         super::ops::get_healthz,
         super::ops::get_readyz,
         super::ops::get_metrics,

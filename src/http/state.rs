@@ -121,6 +121,8 @@ struct Inner {
     compacting: std::sync::atomic::AtomicBool,
     /// Rendered figures, by request.
     cache: super::figures::FigureCache,
+    /// The map page's base map and landmarks.
+    map_page: super::web::MapPage,
 }
 
 impl AppState {
@@ -141,6 +143,7 @@ impl AppState {
                 pending: std::sync::Mutex::new(Vec::new()),
                 compacting: std::sync::atomic::AtomicBool::new(false),
                 cache: super::figures::FigureCache::default(),
+                map_page: super::web::MapPage::default(),
             }),
         }
     }
@@ -175,6 +178,7 @@ impl AppState {
                 pending: std::sync::Mutex::new(Vec::new()),
                 compacting: std::sync::atomic::AtomicBool::new(false),
                 cache: super::figures::FigureCache::default(),
+                map_page: super::web::MapPage::default(),
             }),
         })
     }
@@ -303,5 +307,21 @@ impl AppState {
     #[must_use]
     pub fn limits(&self) -> Limits {
         self.inner.limits
+    }
+
+    /// The map page's settings.
+    #[must_use]
+    pub fn map_page(&self) -> &super::web::MapPage {
+        &self.inner.map_page
+    }
+
+    /// The same state with the map page's settings; for use while building the state, before it is
+    /// shared (a shared state keeps its settings).
+    #[must_use]
+    pub fn with_map_page(mut self, page: super::web::MapPage) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.map_page = page;
+        }
+        self
     }
 }

@@ -662,3 +662,70 @@ fn demo_mode_serves_the_labelled_synthetic_events() {
     signal(&child, "-TERM");
     child.wait().unwrap();
 }
+
+#[tokio::test]
+async fn the_map_page_is_public_and_its_data_routes_say_what_each_role_may_ask() {
+    let app = secured_app();
+    let page = get(&app, "/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.content_type(), "text/html; charset=utf-8");
+    let html = String::from_utf8(page.body).unwrap();
+    assert!(html.contains("/map/map.js") && html.contains("/map/vendor/maplibre-gl/maplibre-gl.css"));
+    // MapLibre and its licence come from the binary; revalidation is a 304; gzip for those who ask.
+    let js = get(&app, "/map/vendor/maplibre-gl/maplibre-gl.mjs").await;
+    assert_eq!(js.status, StatusCode::OK);
+    assert_eq!(js.content_type(), "text/javascript; charset=utf-8");
+    assert!(js.body.len() > 500_000);
+    let etag = js.headers[header::ETAG].clone();
+    let again = Request::get("/map/vendor/maplibre-gl/maplibre-gl.mjs").header(header::IF_NONE_MATCH, etag);
+    assert_eq!(call(&app, again.body(Body::empty()).unwrap()).await.status, StatusCode::NOT_MODIFIED);
+    let zipped = Request::get("/map/map.js").header(header::ACCEPT_ENCODING, "gzip, deflate, br");
+    let zipped = call(&app, zipped.body(Body::empty()).unwrap()).await;
+    assert_eq!(zipped.headers[header::CONTENT_ENCODING], "gzip");
+    let licence = String::from_utf8(get(&app, "/map/vendor/maplibre-gl/LICENSE.txt").await.body).unwrap();
+    assert!(licence.contains("MapLibre contributors"));
+    get(&app, "/map/nothing.js").await.problem(404, "no file /map/nothing.js");
+    let config = get(&app, "/map/config.json").await.json();
+    assert_eq!(config["auth"], true);
+    assert_eq!(config["basemap"], Value::Null);
+    let landmarks = get(&app, "/map/landmarks.geojson").await.json();
+    assert!(landmarks["features"].as_array().unwrap().len() >= 5);
+
+    // What the page asks first: the caller's role and what it may filter by.
+    let with = |token: &str| {
+        Request::get("/v1/me").header(header::AUTHORIZATION, format!("Bearer {token}")).body(Body::empty()).unwrap()
+    };
+    get(&app, "/v1/me").await.problem(401, "needs an API token");
+    call(&app, with(FIELD)).await.problem(403, "the token has the field role");
+    let planner = call(&app, with(PLANNER)).await.json();
+    assert_eq!(planner["role"], "planner");
+    assert_eq!(planner["suppressed_up_to"], 10);
+    assert_eq!(planner["max_res"], 9);
+    assert!(!planner["filters"].as_array().unwrap().iter().any(|f| f == "group"));
+    let admin = call(&app, with(ADMIN)).await.json();
+    assert_eq!(admin["suppressed_up_to"], Value::Null);
+    assert_eq!(admin["max_res"], 12);
+    assert!(admin["filters"].as_array().unwrap().iter().any(|f| f == "group"));
+}
+
+#[test]
+fn serve_checks_the_base_map_and_landmarks_before_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_leadmap"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--basemap", "tiles.example.org/{z}/{x}/{y}.png"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("--basemap \"tiles.example.org/{z}/{x}/{y}.png\": give an http(s) tile URL template")
+    );
+    let marks = dir.path().join("marks.geojson");
+    std::fs::write(&marks, r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"label":"x"},"geometry":{"type":"Point","coordinates":[-122.6,45.5]}}]}"#).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_leadmap"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--landmarks", marks.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("marks.geojson: feature 0: each landmark is a Point"));
+}

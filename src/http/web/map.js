@@ -1,0 +1,439 @@
+// The planners' map: zones in force, H3 hexagons (contacts, hotspot classes or coverage), expansion
+// candidates, and the coverage and equity figures for the same filters. Reads only the figure routes,
+// with the token the user gave (kept in sessionStorage for this tab). Coordinates are lon, lat
+// throughout (GeoJSON order). The view state lives in the URL: filters in the query, the map in the hash.
+import * as maplibregl from '/map/vendor/maplibre-gl/maplibre-gl.mjs';
+
+const VIRIDIS = ['#440154', '#3b528b', '#21918c', '#5ec962', '#fde725'];
+// Gi_Bin classes -3..3, ColorBrewer RdBu (colour-blind safe), cold blue to hot red.
+const GI_COLOURS = { '-3': '#2166ac', '-2': '#67a9cf', '-1': '#d1e5f0', '0': '#f7f7f7', '1': '#fddbc7', '2': '#ef8a62', '3': '#b2182b' };
+const GI_LABELS = { '3': 'Hot spot, 99 %', '2': 'Hot spot, 95 %', '1': 'Hot spot, 90 %', '0': 'Not significant', '-1': 'Cold spot, 90 %', '-2': 'Cold spot, 95 %', '-3': 'Cold spot, 99 %' };
+// Okabe–Ito, colour-blind safe.
+const RELATION_COLOURS = { inside: '#009e73', boundary: '#e69f00', outside: '#999999' };
+const RELATION_LABELS = { inside: 'Inside a zone', boundary: 'On a zone boundary', outside: 'Outside every zone' };
+const SUPPRESSED = '#c8c8c8';
+const KIND_LABELS = { arrest: 'Arrests', diversion_referral: 'Diversion referrals', social_contact_referral: 'Social contact referrals' };
+const FILTERS = ['from', 'to', 'kind', 'res', 'group'];
+
+const $ = (sel) => document.querySelector(sel);
+// Whether the link carried a map view (read before the map writes its own into the hash).
+const linkedView = location.hash.includes('view=');
+const form = $('#filters');
+const statusLine = $('#status');
+let me = { role: 'admin', suppressed_up_to: null, max_res: 12, filters: FILTERS };
+let config = { auth: false, basemap: null };
+let cells = { type: 'FeatureCollection', features: [] };
+let renders = 0;
+let loadSeq = 0;
+
+// ---- token and API ----
+
+function token() { return sessionStorage.getItem('leadmap-token'); }
+
+function askToken(why) {
+  const dialog = $('#token-dialog');
+  if (why) $('#token-why').textContent = why;
+  return new Promise((resolve) => {
+    dialog.addEventListener('close', () => {
+      const t = new FormData($('#token-form')).get('token');
+      if (t) sessionStorage.setItem('leadmap-token', String(t).trim());
+      resolve();
+    }, { once: true });
+    dialog.showModal();
+  });
+}
+
+class ApiProblem extends Error {
+  constructor(status, detail) { super(detail); this.status = status; }
+}
+
+async function api(path, { raw = false } = {}) {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const headers = token() ? { Authorization: `Bearer ${token()}` } : {};
+    const r = await fetch(path, { headers });
+    if (r.status === 401 && config.auth) {
+      const p = await r.json().catch(() => ({}));
+      sessionStorage.removeItem('leadmap-token');
+      await askToken(p.detail || 'The token was not accepted; enter another.');
+      continue;
+    }
+    if (!r.ok) {
+      const p = await r.json().catch(() => ({}));
+      throw new ApiProblem(r.status, p.detail || `${path}: HTTP ${r.status}`);
+    }
+    return raw ? r : r.json();
+  }
+  throw new ApiProblem(401, 'no valid token');
+}
+
+// ---- view state in the URL ----
+
+function readUrl() {
+  const q = new URLSearchParams(location.search);
+  for (const name of FILTERS) {
+    const el = form.elements[name];
+    if (el && q.has(name)) el.value = q.get(name);
+  }
+  const layer = q.get('layer');
+  if (layer && form.querySelector(`input[name=layer][value="${layer}"]`)) {
+    form.querySelector(`input[name=layer][value="${layer}"]`).checked = true;
+  }
+}
+
+function current() {
+  const v = { layer: form.querySelector('input[name=layer]:checked').value };
+  for (const name of FILTERS) {
+    const el = form.elements[name];
+    if (el && !el.closest('[hidden]') && el.value) v[name] = el.value;
+  }
+  return v;
+}
+
+function writeUrl() {
+  const q = new URLSearchParams(current());
+  history.replaceState(null, '', `?${q}${location.hash}`);
+}
+
+/// The figure routes' query for the current filters (`keep`: which of them the route takes).
+function query(extra = {}, keep = ['from', 'to', 'kind', 'res', 'group']) {
+  const v = current();
+  const q = new URLSearchParams();
+  for (const name of keep) if (v[name] && me.filters.concat(['res']).includes(name)) q.set(name, v[name]);
+  for (const [k, val] of Object.entries(extra)) q.set(k, val);
+  return q.toString();
+}
+
+// ---- formatting ----
+
+const pct = (x) => (x == null ? '–' : `${(x * 100).toFixed(1)} %`);
+const num = (x) => (x == null ? '–' : x.toLocaleString('en-US'));
+const withheld = () => `fewer than ${(me.suppressed_up_to ?? 0) + 1}`;
+function count(x, suppressed) {
+  if (x == null) return suppressed ? withheld() : '–';
+  return num(x);
+}
+function escapeHtml(s) {
+  return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+}
+function prettyArea(a) { return a.replace(/[-_]/g, ' ').replace(/\b\w/g, (c) => c.toUpperCase()); }
+
+// ---- the map ----
+
+function baseStyle() {
+  const style = {
+    version: 8,
+    sources: {},
+    layers: [{ id: 'background', type: 'background', paint: { 'background-color': '#eef0ec' } }],
+  };
+  const url = config.basemap;
+  if (url && url.includes('{z}')) {
+    style.sources.basemap = { type: 'raster', tiles: [url], tileSize: 256, attribution: 'Base map: see the operator of ' + new URL(url.replace(/[{}]/g, '')).host };
+    style.layers.push({ id: 'basemap', type: 'raster', source: 'basemap', paint: { 'raster-opacity': 0.8 } });
+  }
+  return url && !url.includes('{z}') ? url : style;
+}
+
+const map = new maplibregl.Map({
+  container: 'map',
+  style: { version: 8, sources: {}, layers: [{ id: 'background', type: 'background', paint: { 'background-color': '#eef0ec' } }] },
+  center: [-122.675, 45.522],
+  zoom: 12.5,
+  hash: 'view',
+  attributionControl: { compact: true },
+});
+map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
+map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
+const mapLoaded = new Promise((resolve) => map.once('load', resolve));
+
+function addLayers() {
+  const empty = { type: 'FeatureCollection', features: [] };
+  map.addSource('zones', { type: 'geojson', data: empty });
+  map.addSource('cells', { type: 'geojson', data: empty, promoteId: 'hex_id' });
+  map.addSource('candidates', { type: 'geojson', data: empty });
+  map.addLayer({ id: 'cells-fill', type: 'fill', source: 'cells', paint: { 'fill-color': SUPPRESSED, 'fill-opacity': 0.72 } });
+  map.addLayer({ id: 'cells-line', type: 'line', source: 'cells', paint: { 'line-color': '#ffffff', 'line-width': 0.4, 'line-opacity': 0.6 } });
+  map.addLayer({ id: 'cells-selected', type: 'line', source: 'cells', filter: ['==', ['get', 'hex_id'], ''], paint: { 'line-color': '#000', 'line-width': 2.5 } });
+  map.addLayer({ id: 'zones-line', type: 'line', source: 'zones', paint: { 'line-color': '#111', 'line-width': 2.5 } });
+  map.addLayer({ id: 'candidates-line', type: 'line', source: 'candidates', paint: { 'line-color': '#cc79a7', 'line-width': 3, 'line-dasharray': [2, 1] } });
+}
+
+function bboxOf(geometry, into = [Infinity, Infinity, -Infinity, -Infinity]) {
+  const walk = (c) => {
+    if (typeof c[0] === 'number') {
+      into[0] = Math.min(into[0], c[0]); into[1] = Math.min(into[1], c[1]);
+      into[2] = Math.max(into[2], c[0]); into[3] = Math.max(into[3], c[1]);
+    } else c.forEach(walk);
+  };
+  walk(geometry.coordinates);
+  return into;
+}
+
+// Class breaks for counts: geometric steps from 1 to the largest count, so a skewed city (a few busy
+// blocks, many quiet ones) still shows its gradient.
+function countBreaks(features) {
+  let max = 0;
+  for (const f of features) if (f.properties.count != null) max = Math.max(max, f.properties.count);
+  const breaks = [1];
+  for (let i = 1; i < VIRIDIS.length; i++) {
+    const b = Math.round(max ** (i / VIRIDIS.length));
+    if (b > breaks[breaks.length - 1]) breaks.push(b);
+  }
+  return breaks;
+}
+
+function paint(layer) {
+  let colour;
+  const legend = [];
+  if (layer === 'hotspots') {
+    colour = ['match', ['to-string', ['get', 'Gi_Bin_FDR']]];
+    for (const [bin, c] of Object.entries(GI_COLOURS)) colour.push(bin, c);
+    colour.push(SUPPRESSED);
+    for (const bin of ['3', '2', '1', '0', '-1', '-2', '-3']) legend.push([GI_COLOURS[bin], GI_LABELS[bin]]);
+    legendTitle('Gi* class after FDR control (k-ring 1)', legend);
+  } else if (layer === 'coverage') {
+    colour = ['match', ['get', 'relation']];
+    for (const [rel, c] of Object.entries(RELATION_COLOURS)) colour.push(rel, c);
+    colour.push(SUPPRESSED);
+    for (const rel of Object.keys(RELATION_COLOURS)) legend.push([RELATION_COLOURS[rel], RELATION_LABELS[rel]]);
+    legendTitle('Where contacts happen, against the zones in force', legend);
+  } else {
+    const breaks = countBreaks(cells.features);
+    const colours = breaks.map((_, i) => VIRIDIS[breaks.length === 1 ? VIRIDIS.length - 1 : Math.round((i * (VIRIDIS.length - 1)) / (breaks.length - 1))]);
+    // Withheld counts (null) grey, zeros white, then one viridis class per break.
+    colour = ['step', ['coalesce', ['get', 'count'], -1], SUPPRESSED, 0, '#ffffff'];
+    breaks.forEach((b, i) => colour.push(b, colours[i]));
+    breaks.forEach((b, i) => {
+      const hi = i + 1 < breaks.length ? breaks[i + 1] - 1 : null;
+      legend.push([colours[i], hi == null ? `${num(b)} or more` : hi === b ? num(b) : `${num(b)} to ${num(hi)}`]);
+    });
+    const kind = current().kind;
+    legendTitle(`${kind ? KIND_LABELS[kind] : 'Contacts'} per hexagon`, legend);
+  }
+  if (me.suppressed_up_to) legend.push([SUPPRESSED, `${withheld()} (withheld)`]);
+  renderLegend(legend);
+  map.setPaintProperty('cells-fill', 'fill-color', colour);
+}
+
+let legendHeading = '';
+function legendTitle(t) { legendHeading = t; }
+function renderLegend(items) {
+  const el = $('#legend');
+  el.innerHTML = `<div class="title">${escapeHtml(legendHeading)}</div>` +
+    items.map(([c, label]) => `<div class="item"><span class="swatch" style="background:${c}"></span>${escapeHtml(label)}</div>`).join('') +
+    '<div class="item"><span class="swatch" style="background:#fff;border:2px solid #111"></span>LEAD zones in force</div>' +
+    '<div class="item"><span class="swatch" style="background:#fff;border:2px dashed #cc79a7"></span>Expansion candidates</div>';
+}
+
+// ---- popups ----
+
+function popupHtml(p, layer) {
+  const s = p.suppressed;
+  const rows = [['All contacts', count(p.count, s)]];
+  for (const k of Object.keys(KIND_LABELS)) rows.push([KIND_LABELS[k], count(p[k], s)]);
+  const d = p.diversion_referral, a = p.arrest;
+  const rate = d != null && a != null && d + a > 0 ? pct(d / (d + a)) : '–';
+  rows.push(['Diversion rate', rate]);
+  rows.push(['Zones', RELATION_LABELS[p.relation] || p.relation]);
+  if (layer === 'hotspots' && p.Gi_Bin_FDR != null) {
+    rows.push(['Gi* class (FDR)', GI_LABELS[String(p.Gi_Bin_FDR)]]);
+    if (p.GiZScore != null) rows.push(['z', Number(p.GiZScore).toFixed(2)]);
+  }
+  return `<strong>${escapeHtml(p.hex_id)}</strong><table>` +
+    rows.map(([k, v]) => `<tr><th scope="row">${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('') + '</table>';
+}
+
+const popup = new maplibregl.Popup({ closeButton: true, maxWidth: '320px' });
+map.on('click', 'cells-fill', (e) => {
+  const f = e.features && e.features[0];
+  if (!f) return;
+  map.setFilter('cells-selected', ['==', ['get', 'hex_id'], f.properties.hex_id]);
+  popup.setLngLat(e.lngLat).setHTML(popupHtml(f.properties, current().layer)).addTo(map);
+});
+map.on('mouseenter', 'cells-fill', () => { map.getCanvas().style.cursor = 'pointer'; });
+map.on('mouseleave', 'cells-fill', () => { map.getCanvas().style.cursor = ''; });
+
+// ---- labels: zones and landmarks, as HTML markers (no glyph server needed) ----
+
+let zoneMarkers = [];
+function labelZones(fc) {
+  zoneMarkers.forEach((m) => m.remove());
+  zoneMarkers = fc.features.map((f) => {
+    const b = bboxOf(f.geometry);
+    const el = document.createElement('div');
+    el.className = 'zone-label';
+    el.textContent = f.properties.name || f.properties.id;
+    return new maplibregl.Marker({ element: el }).setLngLat([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2]).addTo(map);
+  });
+}
+
+// Landmarks only from street-level zooms up, where they do not crowd the zones' names.
+const landmarkEls = [];
+function showLandmarks() {
+  const show = map.getZoom() >= 13;
+  for (const el of landmarkEls) el.style.visibility = show ? 'visible' : 'hidden';
+}
+async function labelLandmarks() {
+  const fc = await fetch('/map/landmarks.geojson').then((r) => r.json()).catch(() => ({ features: [] }));
+  for (const f of fc.features || []) {
+    const el = document.createElement('div');
+    el.className = 'landmark';
+    el.textContent = f.properties.name;
+    landmarkEls.push(el);
+    new maplibregl.Marker({ element: el, anchor: 'left' }).setLngLat(f.geometry.coordinates).addTo(map);
+  }
+  showLandmarks();
+  map.on('zoomend', showLandmarks);
+}
+
+// ---- figures beside the map ----
+
+function showCoverage(c) {
+  $('#share-inside').textContent = pct(c.share_inside);
+  $('#rate-inside').textContent = pct(c.diversion_rate_inside);
+  const order = (a) => (a === 'inside' ? 1 : a === 'outside' ? 2 : a === 'citywide' ? 3 : 0);
+  const rows = c.totals.slice().sort((x, y) => order(x.area) - order(y.area) || x.area.localeCompare(y.area));
+  $('#areas tbody').innerHTML = rows.map((r) =>
+    `<tr><td>${escapeHtml(prettyArea(r.area))}</td><td>${escapeHtml(count(r.contacts, r.suppressed))}</td><td>${escapeHtml(pct(r.diversion_rate))}</td></tr>`).join('');
+}
+
+function showEquity(e) {
+  $('#ref-group').textContent = prettyArea(e.reference_group || 'white');
+  const rows = e.rows.filter((r) => r.area === 'citywide');
+  $('#groups tbody').innerHTML = rows.map((r) => `<tr><td>${escapeHtml(prettyArea(r.group))}</td><td>${escapeHtml(count(r.contacts, r.suppressed))}</td>` +
+    `<td>${escapeHtml(pct(r.referral_rate))}</td><td>${r.rri_referral == null ? '–' : r.rri_referral.toFixed(2)}</td>` +
+    `<td>${escapeHtml(pct(r.diversion_rate))}</td><td>${r.rri_diversion == null ? '–' : r.rri_diversion.toFixed(2)}</td></tr>`).join('');
+  const select = form.elements.group;
+  if (select.options.length <= 1) {
+    for (const g of [...new Set(e.rows.map((r) => r.group))].sort()) select.add(new Option(prettyArea(g), g));
+    const q = new URLSearchParams(location.search);
+    if (q.has('group')) select.value = q.get('group');
+  }
+}
+
+function showCandidates(fc) {
+  map.getSource('candidates').setData(fc);
+  const list = $('#candidate-list');
+  list.innerHTML = '';
+  if (!fc.features.length) {
+    list.innerHTML = '<li>None at these filters.</li>';
+    return;
+  }
+  for (const f of fc.features) {
+    const p = f.properties;
+    const li = document.createElement('li');
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.textContent = 'Show';
+    b.setAttribute('aria-label', `Show candidate ${p.rank} on the map`);
+    b.addEventListener('click', () => map.fitBounds(bboxOf(f.geometry), { padding: 60, maxZoom: 15 }));
+    li.append(`${p.cells} cells, ${p.suppressed ? withheld() : num(p.contacts)} contacts `, b);
+    list.append(li);
+  }
+}
+
+// ---- loading ----
+
+function setStatus(text, error = false) {
+  statusLine.textContent = text;
+  statusLine.classList.toggle('error', error);
+}
+
+async function refresh({ fit = false } = {}) {
+  const seq = ++loadSeq;
+  document.body.dataset.state = 'loading';
+  writeUrl();
+  const layer = current().layer;
+  setStatus('Loading…');
+  const cellsPath = layer === 'hotspots' ? `/v1/hotspots?${query()}` : `/v1/cells?${query()}`;
+  const tables = query({}, ['from', 'to', 'kind', 'group']);
+  try {
+    const [cellData, coverage, equity, candidates] = await Promise.all([
+      api(cellsPath),
+      api(`/v1/coverage?${tables}`),
+      api(`/v1/equity?${query({}, ['from', 'to'])}`),
+      api(`/v1/hotspots/candidates?${query({}, ['from', 'to', 'kind', 'res', 'group'])}`),
+    ]);
+    if (seq !== loadSeq) return; // a newer request is on its way
+    cells = cellData;
+    map.getSource('cells').setData(cells);
+    paint(layer);
+    showCoverage(coverage);
+    showEquity(equity);
+    showCandidates(candidates);
+    popup.remove();
+    if (fit && cells.features.length) {
+      const b = [Infinity, Infinity, -Infinity, -Infinity];
+      for (const f of cells.features) bboxOf(f.geometry, b);
+      map.fitBounds(b, { padding: 30, animate: false });
+    }
+    const shown = cells.features.filter((f) => layer === 'hotspots' || f.properties.count !== 0).length;
+    setStatus(`${num(shown)} hexagons at resolution ${cells.resolution}.`);
+    map.once('idle', () => {
+      if (seq !== loadSeq) return;
+      renders += 1;
+      document.body.dataset.renders = String(renders);
+      document.body.dataset.state = 'ready';
+    });
+    map.triggerRepaint();
+  } catch (e) {
+    if (seq !== loadSeq) return;
+    setStatus(e.message, true);
+    document.body.dataset.state = 'error';
+  }
+}
+
+async function download(format) {
+  const ext = { csv: 'csv', geojson: 'geojson', fgb: 'fgb' }[format];
+  try {
+    const r = await api(`/v1/cells?${query({ f: format })}`, { raw: true });
+    const blob = await r.blob();
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    const v = current();
+    a.download = `leadmap-cells-res${v.res || 9}${v.kind ? `-${v.kind}` : ''}${v.from ? `-from-${v.from}` : ''}${v.to ? `-to-${v.to}` : ''}.${ext}`;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+  } catch (e) {
+    setStatus(e.message, true);
+  }
+}
+
+async function start() {
+  config = await fetch('/map/config.json').then((r) => r.json());
+  $('#ml-version').textContent = config.maplibre_version || '';
+  if (config.auth && !token()) await askToken();
+  readUrl();
+  try {
+    me = await api('/v1/me');
+  } catch (e) {
+    setStatus(e.status === 403 ? `${e.message}. The map needs a planner, analyst or admin token.` : e.message, true);
+    document.body.dataset.state = 'error';
+    if (e.status === 403) { sessionStorage.removeItem('leadmap-token'); }
+    return;
+  }
+  $('#who').textContent = me.suppressed_up_to
+    ? `Signed in as ${me.role}: counts from 1 to ${me.suppressed_up_to} are withheld.`
+    : `Role: ${me.role}${config.auth ? '' : ' (open service on this computer)'}: exact counts.`;
+  $('#group-control').hidden = !me.filters.includes('group');
+  for (const o of form.elements.res.options) o.disabled = Number(o.value) > me.max_res;
+  await mapLoaded;
+  const style = baseStyle();
+  if (typeof style === 'string') {
+    map.setStyle(style);
+    await new Promise((resolve) => map.once('style.load', resolve));
+  } else if (style.sources.basemap) {
+    map.addSource('basemap', style.sources.basemap);
+    map.addLayer(style.layers[1]);
+  }
+  addLayers();
+  labelLandmarks();
+  api('/v1/zones').then((z) => { map.getSource('zones').setData(z); labelZones(z); }).catch((e) => setStatus(e.message, true));
+  form.addEventListener('change', () => refresh());
+  for (const b of document.querySelectorAll('#downloads button')) b.addEventListener('click', () => download(b.dataset.format));
+  await refresh({ fit: !linkedView });
+}
+
+window.leadmap = { map, current, refresh, get cells() { return cells; }, get me() { return me; } };
+start();

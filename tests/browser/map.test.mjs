@@ -1,0 +1,221 @@
+// End-to-end tests of the planners' map at GET / of `leadmap serve --demo`, in Debian's headless
+// Chromium driven by playwright-core (no browser download). Each test starts a real server on an
+// ephemeral port and reads the page as a person would: waits for the hexagons, compares what is drawn
+// with /v1/cells for the same filters, changes a filter, clicks a hexagon, downloads the view.
+//
+// Run: tools/browser_test.sh (builds leadmap, installs playwright-core, runs this file).
+// LEADMAP_BIN picks the binary (default target/debug/leadmap); CHROMIUM the browser (/usr/bin/chromium).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const BIN = process.env.LEADMAP_BIN || path.join(process.env.CARGO_TARGET_DIR || path.join(ROOT, 'target'), 'debug', 'leadmap');
+const SHOTS = path.join(process.env.CARGO_TARGET_DIR || path.join(ROOT, 'target'), 'browser');
+const PLANNER_TOKEN = 'planner-token-0123456789abcdef';
+
+/// Starts `leadmap serve --demo` on an ephemeral port; resolves with its base URL once it listens.
+function startServer(env = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(BIN, ['serve', '--demo', '--addr', '127.0.0.1:0'], {
+      env: { ...process.env, LEADMAP_LOG: 'info', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let log = '';
+    const timer = setTimeout(() => reject(new Error(`leadmap serve did not start in 60 s:\n${log}`)), 60000);
+    child.stderr.on('data', (chunk) => {
+      log += chunk;
+      const m = log.match(/url="(http:\/\/127\.0\.0\.1:\d+)"/);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ url: m[1], child });
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`leadmap serve exited with ${code}:\n${log}`)));
+  });
+}
+
+let browser;
+let open;
+let secured;
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  [open, secured] = await Promise.all([
+    startServer(),
+    startServer({ LEADMAP_TOKENS: `planning:planner:${PLANNER_TOKEN}` }),
+  ]);
+  // playwright-core gives every launch a fresh, empty --user-data-dir of its own.
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  for (const s of [open, secured]) s?.child.kill('SIGTERM');
+});
+
+async function newPage(url) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.errors = errors;
+  await page.goto(url);
+  return page;
+}
+
+/// Waits until the page has drawn its `n`-th answer (the map idle after the data arrived).
+async function rendered(page, n) {
+  await page.waitForFunction((k) => document.body.dataset.state === 'ready' && Number(document.body.dataset.renders) >= k, n, { timeout: 30000 });
+}
+
+/// The hexagons the map has drawn in the cells layer: hex_id -> count (null when withheld).
+function drawn(page) {
+  return page.evaluate(() => {
+    const out = {};
+    for (const f of window.leadmap.map.queryRenderedFeatures({ layers: ['cells-fill'] })) out[f.properties.hex_id] = f.properties.count ?? null;
+    return out;
+  });
+}
+
+async function apiCells(base, query, token) {
+  const r = await fetch(`${base}/v1/cells?${query}`, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+  assert.equal(r.status, 200, `/v1/cells?${query}`);
+  const fc = await r.json();
+  return Object.fromEntries(fc.features.map((f) => [f.properties.hex_id, f.properties.count]));
+}
+
+test('the map draws the hexagons /v1/cells gives, follows a filter change, and keeps the view in the URL', async () => {
+  const page = await newPage(`${open.url}/`);
+  await rendered(page, 1);
+  const all = await apiCells(open.url, 'res=9');
+  assert.ok(Object.keys(all).length > 500, 'the demo data fills the city');
+  assert.deepEqual(await drawn(page), all, 'every hexagon of /v1/cells is drawn, with its count, and nothing else');
+  await page.screenshot({ path: path.join(SHOTS, 'map.png') });
+
+  // A filter: arrests only. The map redraws from /v1/cells?kind=arrest.
+  await page.selectOption('select[name=kind]', 'arrest');
+  await rendered(page, 2);
+  const arrests = await apiCells(open.url, 'res=9&kind=arrest');
+  const now = await drawn(page);
+  assert.deepEqual(now, arrests);
+  assert.notDeepEqual(now, all, 'the map changed with the filter');
+  assert.match(page.url(), /kind=arrest/);
+  assert.match(await page.textContent('#legend'), /Arrests per hexagon/);
+
+  // The URL is the view: a new tab on it shows the same filters and the same hexagons.
+  const again = await newPage(page.url());
+  await rendered(again, 1);
+  assert.equal(await again.inputValue('select[name=kind]'), 'arrest');
+  assert.deepEqual(await drawn(again), arrests);
+
+  // Resolution 8: fewer, bigger hexagons.
+  await page.selectOption('select[name=res]', '8');
+  await rendered(page, 3);
+  assert.deepEqual(await drawn(page), await apiCells(open.url, 'res=8&kind=arrest'));
+  assert.deepEqual(page.errors, []);
+  assert.deepEqual(again.errors, []);
+  await again.close();
+  await page.close();
+});
+
+test('clicking a hexagon shows its counts and rates', async () => {
+  const page = await newPage(`${open.url}/?res=9`);
+  await rendered(page, 1);
+  // The busiest hexagon drawn, clicked at its centre.
+  const target = await page.evaluate(() => {
+    const { map } = window.leadmap;
+    const fs = map.queryRenderedFeatures({ layers: ['cells-fill'] }).sort((a, b) => b.properties.count - a.properties.count);
+    const f = window.leadmap.cells.features.find((c) => c.properties.hex_id === fs[0].properties.hex_id);
+    const ring = f.geometry.coordinates[0].slice(0, -1);
+    const lon = ring.reduce((s, c) => s + c[0], 0) / ring.length;
+    const lat = ring.reduce((s, c) => s + c[1], 0) / ring.length;
+    const p = map.project([lon, lat]);
+    const box = map.getContainer().getBoundingClientRect();
+    return { x: box.left + p.x, y: box.top + p.y, props: f.properties };
+  });
+  await page.mouse.click(target.x, target.y);
+  const popup = page.locator('.maplibregl-popup-content');
+  await popup.waitFor();
+  const text = await popup.textContent();
+  const p = target.props;
+  assert.ok(text.includes(p.hex_id), text);
+  assert.ok(text.includes(`All contacts${p.count.toLocaleString('en-US')}`), text);
+  assert.ok(text.includes(`Arrests${p.arrest.toLocaleString('en-US')}`), text);
+  const rate = ((p.diversion_referral / (p.diversion_referral + p.arrest)) * 100).toFixed(1);
+  assert.ok(text.includes(`Diversion rate${rate} %`), text);
+  await page.screenshot({ path: path.join(SHOTS, 'map-popup.png') });
+  await page.close();
+});
+
+test('the figures beside the map and the downloads follow the filters', async () => {
+  const page = await newPage(`${open.url}/?kind=social_contact_referral&res=9`);
+  await rendered(page, 1);
+  const coverage = await (await fetch(`${open.url}/v1/coverage?kind=social_contact_referral`)).json();
+  assert.equal(await page.textContent('#share-inside'), `${(coverage.share_inside * 100).toFixed(1)} %`);
+  const candidates = await (await fetch(`${open.url}/v1/hotspots/candidates?res=9&kind=social_contact_referral`)).json();
+  const items = await page.locator('#candidate-list li').count();
+  assert.equal(items, Math.max(1, candidates.features.length));
+  if (candidates.features.length) {
+    const before = await page.evaluate(() => window.leadmap.map.getCenter().toArray());
+    await page.locator('#candidate-list button').first().click();
+    await page.waitForFunction((b) => { const c = window.leadmap.map.getCenter().toArray(); return Math.abs(c[0] - b[0]) + Math.abs(c[1] - b[1]) > 1e-4; }, before);
+  }
+  // CSV download of the view: the same cells as /v1/cells for these filters.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#downloads button[data-format=csv]')]);
+  assert.match(download.suggestedFilename(), /^leadmap-cells-res9-social_contact_referral\.csv$/);
+  const csv = readFileSync(await download.path(), 'utf8').trim().split('\n');
+  assert.equal(csv[0].split(',')[0], 'hex_id');
+  const expected = await apiCells(open.url, 'res=9&kind=social_contact_referral');
+  assert.equal(csv.length - 1, Object.keys(expected).length);
+  const [fgb] = await Promise.all([page.waitForEvent('download'), page.click('#downloads button[data-format=fgb]')]);
+  const magic = readFileSync(await fgb.path()).subarray(0, 3);
+  assert.deepEqual([...magic], [0x66, 0x67, 0x62], 'a FlatGeobuf file');
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
+test('with tokens, the page asks once, keeps the token for the tab, and a planner sees withheld counts as such', async () => {
+  const page = await newPage(`${secured.url}/`);
+  const dialog = page.locator('#token-dialog');
+  await dialog.waitFor({ state: 'visible' });
+  await page.fill('#token-dialog input[name=token]', PLANNER_TOKEN);
+  await page.click('#token-dialog button[type=submit]');
+  await rendered(page, 1);
+  assert.match(await page.textContent('#who'), /planner: counts from 1 to 10 are withheld/);
+  assert.equal(await page.isHidden('#group-control'), true, 'planners do not filter by group');
+  assert.equal(await page.isDisabled('select[name=res] option[value="10"]'), true, 'planners see resolution 9 at most');
+  const planner = await apiCells(secured.url, 'res=9', PLANNER_TOKEN);
+  assert.deepEqual(await drawn(page), planner);
+  const withheld = Object.entries(planner).filter(([, c]) => c == null);
+  assert.ok(withheld.length > 0, 'the demo data has small counts to withhold');
+  assert.match(await page.textContent('#legend'), /fewer than 11 \(withheld\)/);
+  // The token is kept for the session: a reload asks nothing.
+  await page.reload();
+  await rendered(page, 1);
+  assert.equal(await dialog.isVisible(), false);
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
+test('the page and its files come from the binary, with no request leaving the machine', async () => {
+  const page = await browser.newPage();
+  const hosts = new Set();
+  page.on('request', (r) => hosts.add(new URL(r.url()).host));
+  await page.goto(`${open.url}/`);
+  await rendered(page, 1);
+  const own = new URL(open.url).host;
+  assert.deepEqual([...hosts].filter((h) => h && h !== own), []);
+  const license = await (await fetch(`${open.url}/map/vendor/maplibre-gl/LICENSE.txt`)).text();
+  assert.match(license, /MapLibre contributors/);
+  await page.close();
+});
