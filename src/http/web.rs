@@ -229,8 +229,35 @@ pub async fn get_file(Path(path): Path<String>, headers: HeaderMap, State(state)
 
 fn file(path: &str, headers: &HeaderMap) -> Response {
     match assets().get(path) {
-        Some(p) => p.respond(headers),
+        Some(p) => match dev_dir() {
+            Some(dir) => from_dir(dir, path, p.content_type),
+            None => p.respond(headers),
+        },
         None => ApiError::not_found(format!("no file /map/{path}")).into_response(),
+    }
+}
+
+/// `LEADMAP_WEB_DIR`: for work on the page, its files are read from this folder (a checkout's
+/// `src/http/web`) on every request instead of from the binary. Only the page's own file names.
+fn dev_dir() -> Option<&'static std::path::Path> {
+    static DIR: OnceLock<Option<std::path::PathBuf>> = OnceLock::new();
+    DIR.get_or_init(|| std::env::var_os("LEADMAP_WEB_DIR").map(std::path::PathBuf::from)).as_deref()
+}
+
+fn from_dir(dir: &std::path::Path, path: &str, content_type: &'static str) -> Response {
+    let file = if path == "landmarks.geojson" {
+        dir.join("../../../geodata/landmarks/portland.geojson")
+    } else {
+        dir.join(path)
+    };
+    match std::fs::read(&file) {
+        Ok(body) => {
+            let mut r = body.into_response();
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(e) => ApiError::internal(format!("LEADMAP_WEB_DIR: {}: {e}", file.display())).into_response(),
     }
 }
 

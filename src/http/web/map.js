@@ -150,8 +150,11 @@ function addLayers() {
   map.addSource('zones', { type: 'geojson', data: empty });
   map.addSource('cells', { type: 'geojson', data: empty, promoteId: 'hex_id' });
   map.addSource('candidates', { type: 'geojson', data: empty });
-  map.addLayer({ id: 'cells-fill', type: 'fill', source: 'cells', paint: { 'fill-color': SUPPRESSED, 'fill-opacity': 0.72 } });
-  map.addLayer({ id: 'cells-line', type: 'line', source: 'cells', paint: { 'line-color': '#ffffff', 'line-width': 0.4, 'line-opacity': 0.6 } });
+  // Opaque, unantialiased fills and outlines only from street zoom up: a city of hexagons stays smooth
+  // to pan on a laptop without a GPU. Over a base map the fills let it show through.
+  const fillOpacity = config.basemap ? 0.7 : 0.9;
+  map.addLayer({ id: 'cells-fill', type: 'fill', source: 'cells', paint: { 'fill-color': SUPPRESSED, 'fill-opacity': fillOpacity, 'fill-antialias': false } });
+  map.addLayer({ id: 'cells-line', type: 'line', source: 'cells', minzoom: 13, paint: { 'line-color': '#ffffff', 'line-width': 0.6, 'line-opacity': 0.7 } });
   map.addLayer({ id: 'cells-selected', type: 'line', source: 'cells', filter: ['==', ['get', 'hex_id'], ''], paint: { 'line-color': '#000', 'line-width': 2.5 } });
   map.addLayer({ id: 'zones-line', type: 'line', source: 'zones', paint: { 'line-color': '#111', 'line-width': 2.5 } });
   map.addLayer({ id: 'candidates-line', type: 'line', source: 'candidates', paint: { 'line-color': '#cc79a7', 'line-width': 3, 'line-dasharray': [2, 1] } });
@@ -338,40 +341,54 @@ function setStatus(text, error = false) {
   statusLine.classList.toggle('error', error);
 }
 
-async function refresh({ fit = false } = {}) {
+/// The figure requests for the current filters, started at once (the first ones before the map is ready).
+function fetchFigures() {
+  const layer = current().layer;
+  const cellsPath = layer === 'hotspots' ? `/v1/hotspots?${query()}` : `/v1/cells?${query()}`;
+  const tables = query({}, ['from', 'to', 'kind', 'group']);
+  return Promise.all([
+    api(cellsPath),
+    api(`/v1/coverage?${tables}`),
+    api(`/v1/equity?${query({}, ['from', 'to'])}`),
+    api(`/v1/hotspots/candidates?${query({}, ['from', 'to', 'kind', 'res', 'group'])}`),
+  ]);
+}
+
+async function refresh({ fit = false, figures = null } = {}) {
   const seq = ++loadSeq;
   document.body.dataset.state = 'loading';
   writeUrl();
   const layer = current().layer;
   setStatus('Loading…');
-  const cellsPath = layer === 'hotspots' ? `/v1/hotspots?${query()}` : `/v1/cells?${query()}`;
-  const tables = query({}, ['from', 'to', 'kind', 'group']);
   try {
-    const [cellData, coverage, equity, candidates] = await Promise.all([
-      api(cellsPath),
-      api(`/v1/coverage?${tables}`),
-      api(`/v1/equity?${query({}, ['from', 'to'])}`),
-      api(`/v1/hotspots/candidates?${query({}, ['from', 'to', 'kind', 'res', 'group'])}`),
-    ]);
+    const [cellData, coverage, equity, candidates] = await (figures || fetchFigures());
     if (seq !== loadSeq) return; // a newer request is on its way
+    performance.mark('leadmap:data');
     cells = cellData;
-    map.getSource('cells').setData(cells);
-    paint(layer);
-    showCoverage(coverage);
-    showEquity(equity);
-    showCandidates(candidates);
-    popup.remove();
+    // Fit first, so the hexagons are cut into tiles once, at the zoom they are shown at.
     if (fit && cells.features.length) {
       const b = [Infinity, Infinity, -Infinity, -Infinity];
       for (const f of cells.features) bboxOf(f.geometry, b);
       map.fitBounds(b, { padding: 30, animate: false });
     }
+    map.getSource('cells').setData(cells);
+    map.once('render', () => performance.mark('leadmap:first-frame'));
+    paint(layer);
+    showCoverage(coverage);
+    showEquity(equity);
+    showCandidates(candidates);
+    popup.remove();
     const shown = cells.features.filter((f) => layer === 'hotspots' || f.properties.count !== 0).length;
     setStatus(`${num(shown)} hexagons at resolution ${cells.resolution}.`);
     map.once('idle', () => {
       if (seq !== loadSeq) return;
       renders += 1;
       document.body.dataset.renders = String(renders);
+      // When the first hexagons were drawn, on the page's clock (0 = navigation start).
+      if (!document.body.dataset.readyAt) {
+        performance.mark('leadmap:drawn');
+        document.body.dataset.readyAt = String(Math.round(performance.now()));
+      }
       document.body.dataset.state = 'ready';
     });
     map.triggerRepaint();
@@ -400,13 +417,20 @@ async function download(format) {
   }
 }
 
+const configRequest = fetch('/map/config.json').then((r) => r.json());
+// With a token in the tab (or none needed), ask who we are while the config is on its way.
+const meRequest = fetch('/v1/me', { headers: token() ? { Authorization: `Bearer ${token()}` } : {} });
+
 async function start() {
-  config = await fetch('/map/config.json').then((r) => r.json());
+  config = await configRequest;
+  performance.mark('leadmap:config');
   $('#ml-version').textContent = config.maplibre_version || '';
   if (config.auth && !token()) await askToken();
   readUrl();
   try {
-    me = await api('/v1/me');
+    const early = await meRequest.catch(() => null);
+    me = early && early.ok && (token() || !config.auth) ? await early.json() : await api('/v1/me');
+    performance.mark('leadmap:me');
   } catch (e) {
     setStatus(e.status === 403 ? `${e.message}. The map needs a planner, analyst or admin token.` : e.message, true);
     document.body.dataset.state = 'error';
@@ -418,7 +442,10 @@ async function start() {
     : `Role: ${me.role}${config.auth ? '' : ' (open service on this computer)'}: exact counts.`;
   $('#group-control').hidden = !me.filters.includes('group');
   for (const o of form.elements.res.options) o.disabled = Number(o.value) > me.max_res;
+  const figures = fetchFigures();
+  figures.catch(() => {}); // refresh reports a failure
   await mapLoaded;
+  performance.mark('leadmap:map-load');
   const style = baseStyle();
   if (typeof style === 'string') {
     map.setStyle(style);
@@ -432,7 +459,7 @@ async function start() {
   api('/v1/zones').then((z) => { map.getSource('zones').setData(z); labelZones(z); }).catch((e) => setStatus(e.message, true));
   form.addEventListener('change', () => refresh());
   for (const b of document.querySelectorAll('#downloads button')) b.addEventListener('click', () => download(b.dataset.format));
-  await refresh({ fit: !linkedView });
+  await refresh({ fit: !linkedView, figures });
 }
 
 window.leadmap = { map, current, refresh, get cells() { return cells; }, get me() { return me; } };

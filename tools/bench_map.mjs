@@ -1,0 +1,138 @@
+// The map page's performance targets (issue 6), in Debian's headless Chromium via playwright-core:
+//
+// 1. First render: a fresh browser context (empty cache) opens GET / of `leadmap serve --demo` and
+//    waits until the resolution-9 hexagons are drawn (the page's `data-state=ready`: data arrived, map
+//    idle). Reported from the page's own clock (performance.now(), 0 = navigation start): DOM ready,
+//    hexagons drawn. Target: drawn under 1 s. Median of --runs.
+// 2. Panning with 20 000 hexagons: the cells layer is given 20 000 real res-10 cells of the study area
+//    (/v1/cells?res=10&zeros=true), then the map pans by 3 px every animation frame for --seconds;
+//    frames per second = frames / elapsed, and the 95th-percentile frame time. Baseline in the same run:
+//    the same pan with the cells layer empty (what the browser draws with nothing of ours). Target: 30+
+//    frames per second.
+//
+// Chromium runs with --disable-gpu, so WebGL is SwiftShader on the CPU: the figures are for this
+// 2-core machine without a GPU, a floor for a planner's laptop.
+//
+// Usage: node tools/bench_map.mjs [--leadmap BIN] [--runs N] [--seconds S] [--hexagons N]
+//   (run from the repository; playwright-core from tests/browser: `npm --prefix tests/browser ci` first)
+// Writes target/bench/map.json.
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(path.join(ROOT, 'tests/browser/package.json'));
+const { chromium } = require('playwright-core');
+
+const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? acc.concat([[a.slice(2), all[i + 1]]]) : acc), []));
+if ('help' in args || 'h' in args) {
+  console.log('node tools/bench_map.mjs [--leadmap BIN] [--runs N] [--seconds S] [--hexagons N]');
+  process.exit(0);
+}
+const BIN = args.leadmap || path.join(process.env.CARGO_TARGET_DIR || path.join(ROOT, 'target'), 'release', 'leadmap');
+const RUNS = Number(args.runs || 5);
+const SECONDS = Number(args.seconds || 5);
+const HEXAGONS = Number(args.hexagons || 20000);
+
+function startServer() {
+  return new Promise((resolve, reject) => {
+    const child = spawn(BIN, ['serve', '--demo', '--addr', '127.0.0.1:0'], { env: { ...process.env, LEADMAP_LOG: 'info' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    child.stderr.on('data', (c) => {
+      log += c;
+      const m = log.match(/url="(http:\/\/127\.0\.0\.1:\d+)"/);
+      if (m) resolve({ url: m[1], child });
+    });
+    child.on('exit', (code) => reject(new Error(`leadmap exited ${code}: ${log}`)));
+  });
+}
+
+const median = (xs) => { const s = xs.slice().sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+
+const server = await startServer();
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+try {
+  // Warm the server's figure cache once, as a running service would be (the bench is about the page).
+  await fetch(`${server.url}/v1/cells?res=9`);
+
+  const first = [];
+  for (let i = 0; i < RUNS; i++) {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    await page.goto(`${server.url}/`);
+    await page.waitForFunction(() => document.body.dataset.state === 'ready', null, { timeout: 30000 });
+    const t = await page.evaluate(() => ({
+      dom: performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd,
+      drawn: Number(document.body.dataset.readyAt),
+      hexagons: window.leadmap.cells.features.length,
+      marks: Object.fromEntries(performance.getEntriesByType('mark').map((m) => [m.name.replace('leadmap:', ''), Math.round(m.startTime)])),
+    }));
+    first.push(t);
+    await context.close();
+  }
+
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  await page.goto(`${server.url}/?res=10`);
+  await page.waitForFunction(() => document.body.dataset.state === 'ready', null, { timeout: 30000 });
+  const loaded = await page.evaluate(async (n) => {
+    const fc = await fetch('/v1/cells?res=10&zeros=true').then((r) => r.json());
+    fc.features = fc.features.slice(0, n);
+    window.__bench = fc;
+    return fc.features.length;
+  }, HEXAGONS);
+  const pan = (withCells) => page.evaluate(async ({ seconds, withCells }) => {
+    const { map } = window.leadmap;
+    const fc = withCells ? window.__bench : { type: 'FeatureCollection', features: [] };
+    map.getSource('cells').setData(fc);
+    if (withCells) {
+      const b = [Infinity, Infinity, -Infinity, -Infinity];
+      for (const f of fc.features) for (const c of f.geometry.coordinates[0]) { b[0] = Math.min(b[0], c[0]); b[1] = Math.min(b[1], c[1]); b[2] = Math.max(b[2], c[0]); b[3] = Math.max(b[3], c[1]); }
+      map.fitBounds(b, { animate: false, padding: 20 });
+    }
+    await new Promise((r) => map.once('idle', r));
+    const drawn = withCells ? new Set(map.queryRenderedFeatures({ layers: ['cells-fill'] }).map((f) => f.properties.hex_id)).size : 0;
+    const times = [];
+    let dir = 1;
+    const start = performance.now();
+    await new Promise((resolve) => {
+      const frame = (t) => {
+        times.push(t);
+        if (times.length % 60 === 0) dir = -dir;
+        map.panBy([3 * dir, 0], { animate: false });
+        if (t - start < seconds * 1000) requestAnimationFrame(frame); else resolve();
+      };
+      requestAnimationFrame(frame);
+    });
+    const gaps = times.slice(1).map((t, i) => t - times[i]).sort((a, b) => a - b);
+    return { fps: (times.length - 1) / ((times[times.length - 1] - times[0]) / 1000), p95_frame_ms: gaps[Math.floor(gaps.length * 0.95)], frames: times.length, drawn };
+  }, { seconds: SECONDS, withCells });
+  const baseline = await pan(false);
+  const loadedPan = await pan(true);
+  await context.close();
+
+  const result = {
+    first_render: {
+      runs: first,
+      median_dom_ms: median(first.map((r) => r.dom)),
+      median_drawn_ms: median(first.map((r) => r.drawn)),
+      hexagons: first[0].hexagons,
+    },
+    pan: { hexagons_loaded: loaded, hexagons_drawn: loadedPan.drawn, with_hexagons: loadedPan, baseline_empty_layer: baseline },
+  };
+  mkdirSync(path.join(ROOT, 'target/bench'), { recursive: true });
+  writeFileSync(path.join(ROOT, 'target/bench/map.json'), JSON.stringify(result, null, 1));
+  console.log(`first render (res 9, ${result.first_render.hexagons} hexagons, fresh context, median of ${RUNS}): DOM ready ${result.first_render.median_dom_ms.toFixed(0)} ms, hexagons drawn ${result.first_render.median_drawn_ms.toFixed(0)} ms`);
+  console.log('first render phases (ms from navigation start, last run):', JSON.stringify(first[first.length - 1].marks));
+  console.log(`pan, ${loaded} hexagons loaded (${loadedPan.drawn} in view): ${loadedPan.fps.toFixed(1)} frames/s, p95 frame ${loadedPan.p95_frame_ms.toFixed(1)} ms`);
+  console.log(`pan, empty cells layer (baseline):        ${baseline.fps.toFixed(1)} frames/s, p95 frame ${baseline.p95_frame_ms.toFixed(1)} ms`);
+  console.log('wrote target/bench/map.json');
+} finally {
+  await browser.close();
+  server.child.kill('SIGTERM');
+}
