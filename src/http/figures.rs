@@ -8,11 +8,12 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
 use chrono::NaiveDate;
 
 use super::auth::{CallerRole, Role};
+use super::cached::{Rendered, strong_etag};
 use super::error::{ApiError, AppQuery};
 use super::state::AppState;
 use crate::cells::CellRes;
@@ -29,24 +30,6 @@ pub const MAX_K_RING: u32 = 5;
 const CACHE_ENTRIES: usize = 256;
 /// Answers larger than this are also kept gzipped (a resolution-9 city map is megabytes of GeoJSON).
 const GZIP_FROM: usize = 8 << 10;
-
-/// `body` gzipped (fast level: the answer is compressed once, then served many times).
-fn gzipped(body: &[u8]) -> Option<Vec<u8>> {
-    use std::io::Write as _;
-    let mut z = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
-    z.write_all(body).ok()?;
-    z.finish().ok()
-}
-
-/// A rendered answer.
-#[derive(Debug)]
-struct Rendered {
-    body: Bytes,
-    /// The body gzipped once, for clients that accept it (large answers only).
-    gzip: Option<Bytes>,
-    content_type: &'static str,
-    etag: String,
-}
 
 /// Rendered answers by request; emptied when full (answers are cheap to remake, the cache is for the
 /// repeated views of a map).
@@ -88,7 +71,7 @@ fn date(q: &BTreeMap<String, String>, name: &str) -> Result<Option<NaiveDate>, A
 
 fn params(q: &BTreeMap<String, String>, headers: &HeaderMap, role: Role) -> Result<Params, ApiError> {
     let planner = role < Role::Analyst;
-    if planner && let Some(name) = ["group", "offense", "source"].into_iter().find(|n| q.contains_key(*n)) {
+    if planner && let Some(name) = ANALYST_FILTERS.iter().find(|n| q.contains_key(**n)) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             format!("the planner role filters by date, kind and zone only; {name} needs the analyst role"),
@@ -176,15 +159,7 @@ async fn answer(
     let rendered = if let Some(r) = state.cache().get(&key) {
         r
     } else {
-        let etag = {
-            use sha2::{Digest, Sha256};
-            let d = Sha256::digest(key.as_bytes());
-            let hex: String = d.iter().take(12).fold(String::new(), |mut s, b| {
-                let _ = std::fmt::Write::write_fmt(&mut s, format_args!("{b:02x}"));
-                s
-            });
-            format!("\"{hex}\"")
-        };
+        let etag = strong_etag(key.as_bytes());
         {
             let (body, content_type) = tokio::task::spawn_blocking(move || {
                 let zones: Vec<&geo::MultiPolygon<f64>> = index.set().zones().iter().map(|z| &z.geometry).collect();
@@ -193,41 +168,18 @@ async fn answer(
             .await
             .map_err(|e| ApiError::internal(e.to_string()))?
             .map_err(ApiError::internal)?;
-            let gzip = (body.len() > GZIP_FROM).then(|| gzipped(&body)).flatten().map(Bytes::from);
-            let r = Arc::new(Rendered { body: Bytes::from(body), gzip, content_type, etag });
+            let r = Arc::new(Rendered::new(Bytes::from(body), content_type, etag, GZIP_FROM));
             state.cache().put(key, Arc::clone(&r));
             r
         }
     };
-    let matches = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == rendered.etag || t.trim() == "*"));
-    let accepts_gzip = headers
-        .get(header::ACCEPT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
-    let gzip = rendered.gzip.as_ref().filter(|_| accepts_gzip && !matches);
-    let mut response = match (matches, gzip) {
-        (true, _) => StatusCode::NOT_MODIFIED.into_response(),
-        (false, Some(z)) => z.clone().into_response(),
-        (false, None) => rendered.body.clone().into_response(),
-    };
-    let h = response.headers_mut();
-    if gzip.is_some() {
-        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-    }
-    if !matches {
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(rendered.content_type));
-    }
-    if let Ok(v) = HeaderValue::from_str(&rendered.etag) {
-        h.insert(header::ETAG, v);
-    }
     // Answers depend on the token's role, and on data that changes with every ingest.
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
-    h.insert(header::VARY, HeaderValue::from_static("Authorization, Accept, Accept-Encoding"));
-    Ok(response)
+    Ok(rendered.respond(&headers, "private, no-cache", "Authorization, Accept, Accept-Encoding"))
 }
+
+/// The filters every figure role may use, and those only analysts and admins may use.
+const PLANNER_FILTERS: &[&str] = &["from", "to", "kind", "zone"];
+const ANALYST_FILTERS: &[&str] = &["group", "offense", "source"];
 
 const CELL_PARAMS: &[&str] = &["res", "from", "to", "kind", "zone", "offense", "group", "source", "zeros", "f"];
 const HOTSPOT_PARAMS: &[&str] = &["res", "from", "to", "kind", "zone", "offense", "group", "source", "k", "f"];
@@ -421,11 +373,8 @@ pub async fn get_me(
     let role = role.map_or(Role::Admin, |r| r.0.0);
     let planner = role < Role::Analyst;
     let k = state.limits().planner_k;
-    let filters: &[&str] = if planner {
-        &["from", "to", "kind", "zone"]
-    } else {
-        &["from", "to", "kind", "zone", "group", "offense", "source"]
-    };
+    let filters: Vec<&str> =
+        PLANNER_FILTERS.iter().chain(if planner { &[][..] } else { ANALYST_FILTERS }).copied().collect();
     axum::Json(serde_json::json!({
         "role": role.to_string(),
         "suppressed_up_to": (planner && k > 0).then_some(k),

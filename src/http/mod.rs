@@ -4,6 +4,7 @@
 //! become problem+json in `error.rs` only.
 
 mod auth;
+mod cached;
 mod eligibility;
 mod error;
 mod events;

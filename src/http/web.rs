@@ -4,17 +4,16 @@
 //! any, to draw. The page itself reads only the figure routes, with the caller's token.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::OnceLock;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use sha2::Digest;
 
 use super::ApiError;
+use super::cached::{Rendered, strong_etag};
 use super::state::AppState;
 
 /// What `leadmap serve` adds to the page: a street map behind it and the landmarks it labels.
@@ -86,128 +85,52 @@ impl MapPage {
     }
 }
 
-/// One embedded file.
-struct Asset {
-    body: &'static [u8],
-    content_type: &'static str,
-}
-
-/// Prepares the page's files (hashes, gzip) ahead of the first request; `serve` calls it before it
+/// Prepares the page's files (tags, gzip) ahead of the first request; `serve` calls it before it
 /// listens, so the first page load does not wait for it.
 pub fn prepare() {
     let _ = assets();
 }
 
-/// The page's files by path under `/map/` (`index.html` is also `/`).
-fn assets() -> &'static HashMap<&'static str, Prepared> {
-    static PREPARED: OnceLock<HashMap<&'static str, Prepared>> = OnceLock::new();
+/// The page's files by path under `/map/` (`index.html` is also `/`), ready to send.
+fn assets() -> &'static HashMap<&'static str, Rendered> {
+    static PREPARED: OnceLock<HashMap<&'static str, Rendered>> = OnceLock::new();
     PREPARED.get_or_init(|| {
-        let files: [(&str, Asset); 9] = [
-            ("index.html", Asset { body: include_bytes!("web/index.html"), content_type: "text/html; charset=utf-8" }),
-            ("map.js", Asset { body: include_bytes!("web/map.js"), content_type: "text/javascript; charset=utf-8" }),
-            ("map.css", Asset { body: include_bytes!("web/map.css"), content_type: "text/css; charset=utf-8" }),
-            (
-                "landmarks.geojson",
-                Asset {
-                    body: include_bytes!("../../geodata/landmarks/portland.geojson"),
-                    content_type: "application/geo+json",
-                },
-            ),
-            (
-                "vendor/maplibre-gl/maplibre-gl.mjs",
-                Asset {
-                    body: include_bytes!("web/vendor/maplibre-gl/maplibre-gl.mjs"),
-                    content_type: "text/javascript; charset=utf-8",
-                },
-            ),
+        const JS: &str = "text/javascript; charset=utf-8";
+        const CSS: &str = "text/css; charset=utf-8";
+        const TEXT: &str = "text/plain; charset=utf-8";
+        let files: [(&str, &'static [u8], &'static str); 9] = [
+            ("index.html", include_bytes!("web/index.html"), "text/html; charset=utf-8"),
+            ("map.js", include_bytes!("web/map.js"), JS),
+            ("map.css", include_bytes!("web/map.css"), CSS),
+            ("landmarks.geojson", include_bytes!("../../geodata/landmarks/portland.geojson"), "application/geo+json"),
+            ("vendor/maplibre-gl/maplibre-gl.mjs", include_bytes!("web/vendor/maplibre-gl/maplibre-gl.mjs"), JS),
             (
                 "vendor/maplibre-gl/maplibre-gl-worker.mjs",
-                Asset {
-                    body: include_bytes!("web/vendor/maplibre-gl/maplibre-gl-worker.mjs"),
-                    content_type: "text/javascript; charset=utf-8",
-                },
+                include_bytes!("web/vendor/maplibre-gl/maplibre-gl-worker.mjs"),
+                JS,
             ),
-            (
-                "vendor/maplibre-gl/maplibre-gl.css",
-                Asset {
-                    body: include_bytes!("web/vendor/maplibre-gl/maplibre-gl.css"),
-                    content_type: "text/css; charset=utf-8",
-                },
-            ),
-            (
-                "vendor/maplibre-gl/LICENSE.txt",
-                Asset {
-                    body: include_bytes!("web/vendor/maplibre-gl/LICENSE.txt"),
-                    content_type: "text/plain; charset=utf-8",
-                },
-            ),
-            (
-                "vendor/maplibre-gl/VERSION",
-                Asset {
-                    body: include_bytes!("web/vendor/maplibre-gl/VERSION"),
-                    content_type: "text/plain; charset=utf-8",
-                },
-            ),
+            ("vendor/maplibre-gl/maplibre-gl.css", include_bytes!("web/vendor/maplibre-gl/maplibre-gl.css"), CSS),
+            ("vendor/maplibre-gl/LICENSE.txt", include_bytes!("web/vendor/maplibre-gl/LICENSE.txt"), TEXT),
+            ("vendor/maplibre-gl/VERSION", include_bytes!("web/vendor/maplibre-gl/VERSION"), TEXT),
         ];
-        files.into_iter().map(|(path, a)| (path, Prepared::new(a.body.to_vec(), a.content_type))).collect()
+        files
+            .into_iter()
+            .map(|(path, body, content_type)| {
+                (path, Rendered::new(Bytes::from_static(body), content_type, strong_etag(body), GZIP_FROM))
+            })
+            .collect()
     })
 }
 
-/// A file ready to send: its `ETag` and, for larger ones, its gzipped body (made once).
-struct Prepared {
-    body: Bytes,
-    gzip: Option<Bytes>,
-    content_type: &'static str,
-    etag: HeaderValue,
-}
+/// Files larger than this are also kept gzipped.
+const GZIP_FROM: usize = 1024;
 
-impl Prepared {
-    fn new(body: Vec<u8>, content_type: &'static str) -> Self {
-        let digest = sha2::Sha256::digest(&body);
-        let mut tag = String::from("\"");
-        for b in digest.iter().take(10) {
-            let _ = write!(tag, "{b:02x}");
-        }
-        tag.push('"');
-        let etag = HeaderValue::from_str(&tag).unwrap_or(HeaderValue::from_static("\"0\""));
-        let gzip = (body.len() > 1024).then(|| gzip(&body)).flatten().map(Bytes::from);
-        Self { body: Bytes::from(body), gzip, content_type, etag }
-    }
-
-    fn respond(&self, headers: &HeaderMap) -> Response {
-        let matches = headers
-            .get(header::IF_NONE_MATCH)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(',').any(|t| t.trim() == self.etag.to_str().unwrap_or("")));
-        let accepts_gzip = headers
-            .get(header::ACCEPT_ENCODING)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
-        let mut response = if matches {
-            StatusCode::NOT_MODIFIED.into_response()
-        } else if let (true, Some(z)) = (accepts_gzip, &self.gzip) {
-            let mut r = z.clone().into_response();
-            r.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-            r
-        } else {
-            self.body.clone().into_response()
-        };
-        let h = response.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(self.content_type));
-        h.insert(header::ETAG, self.etag.clone());
-        // Revalidated every time (a 304 is cheap), so a new binary's page is seen at once.
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-        h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-        response
-    }
-}
-
-fn gzip(body: &[u8]) -> Option<Vec<u8>> {
-    use std::io::Write;
-    let mut z = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 3), flate2::Compression::default());
-    z.write_all(body).ok()?;
-    z.finish().ok()
+/// `file` as the response to `headers`. Revalidated every time (a 304 is cheap), so a new binary's
+/// page is seen at once.
+fn send(file: &Rendered, headers: &HeaderMap) -> Response {
+    let mut r = file.respond(headers, "no-cache", "Accept-Encoding");
+    r.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    r
 }
 
 /// `GET /`: the map page.
@@ -230,8 +153,8 @@ pub async fn get_file(Path(path): Path<String>, headers: HeaderMap, State(state)
 fn file(path: &str, headers: &HeaderMap) -> Response {
     match assets().get(path) {
         Some(p) => match dev_dir() {
-            Some(dir) => from_dir(dir, path, p.content_type),
-            None => p.respond(headers),
+            Some(dir) => from_dir(dir, path, p.content_type()),
+            None => send(p, headers),
         },
         None => ApiError::not_found(format!("no file /map/{path}")).into_response(),
     }
@@ -277,6 +200,7 @@ pub async fn get_config(State(state): State<AppState>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::StatusCode;
 
     #[test]
     fn basemaps_and_landmarks_are_checked() {
@@ -291,19 +215,24 @@ mod tests {
         assert!(e.starts_with("marks.geojson: feature 1:"), "{e}");
     }
 
-    #[test]
-    fn every_page_file_is_served_with_an_etag_and_gzip() {
+    #[tokio::test]
+    async fn every_page_file_is_served_with_an_etag_and_gzip() {
         for (path, p) in assets() {
-            assert!(!p.body.is_empty(), "{path}");
+            let plain = send(p, &HeaderMap::new());
+            assert_eq!(plain.status(), StatusCode::OK, "{path}");
+            let etag = plain.headers()[header::ETAG].clone();
+            let body = axum::body::to_bytes(plain.into_body(), usize::MAX).await.unwrap();
+            assert!(!body.is_empty(), "{path}");
             let mut h = HeaderMap::new();
             h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip, br"));
-            let r = p.respond(&h);
+            let r = send(p, &h);
             assert_eq!(r.status(), StatusCode::OK, "{path}");
-            if p.body.len() > 1024 {
+            assert_eq!(r.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{path}");
+            if body.len() > 1024 {
                 assert_eq!(r.headers()[header::CONTENT_ENCODING], "gzip", "{path}");
             }
-            h.insert(header::IF_NONE_MATCH, p.etag.clone());
-            assert_eq!(p.respond(&h).status(), StatusCode::NOT_MODIFIED, "{path}");
+            h.insert(header::IF_NONE_MATCH, etag);
+            assert_eq!(send(p, &h).status(), StatusCode::NOT_MODIFIED, "{path}");
         }
     }
 }

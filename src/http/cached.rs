@@ -1,0 +1,80 @@
+//! Bodies made once and sent many times (figure answers, the map page's files): a strong `ETag`
+//! answered with `304` on `If-None-Match`, and a gzipped copy made once for clients that accept it.
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// A body ready to send.
+#[derive(Debug)]
+pub(super) struct Rendered {
+    body: Bytes,
+    /// The body gzipped once, for clients that accept it (larger bodies only).
+    gzip: Option<Bytes>,
+    content_type: &'static str,
+    etag: String,
+}
+
+impl Rendered {
+    /// `body` under `etag` (quoted), also gzipped when longer than `gzip_from` bytes.
+    pub(super) fn new(body: Bytes, content_type: &'static str, etag: String, gzip_from: usize) -> Self {
+        let gzip = (body.len() > gzip_from).then(|| gzipped(&body)).flatten().map(Bytes::from);
+        Self { body, gzip, content_type, etag }
+    }
+
+    /// The body's media type.
+    pub(super) fn content_type(&self) -> &'static str {
+        self.content_type
+    }
+
+    /// The response to a request with `headers`: `304` when `If-None-Match` names the tag, else the
+    /// body (gzipped when the client accepts it and a gzipped copy exists).
+    pub(super) fn respond(&self, headers: &HeaderMap, cache_control: &'static str, vary: &'static str) -> Response {
+        let matches = headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|t| t.trim() == self.etag || t.trim() == "*"));
+        let accepts_gzip = headers
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+        let gzip = self.gzip.as_ref().filter(|_| accepts_gzip && !matches);
+        let mut response = match (matches, gzip) {
+            (true, _) => StatusCode::NOT_MODIFIED.into_response(),
+            (false, Some(z)) => z.clone().into_response(),
+            (false, None) => self.body.clone().into_response(),
+        };
+        let h = response.headers_mut();
+        if gzip.is_some() {
+            h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        if !matches {
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(self.content_type));
+        }
+        if let Ok(v) = HeaderValue::from_str(&self.etag) {
+            h.insert(header::ETAG, v);
+        }
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
+        h.insert(header::VARY, HeaderValue::from_static(vary));
+        response
+    }
+}
+
+/// A strong `ETag` (quoted) for `data`: the first 12 bytes of its SHA-256, in hex.
+pub(super) fn strong_etag(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(data);
+    let hex: String = d.iter().take(12).fold(String::new(), |mut s, b| {
+        let _ = std::fmt::Write::write_fmt(&mut s, format_args!("{b:02x}"));
+        s
+    });
+    format!("\"{hex}\"")
+}
+
+/// `body` gzipped (fast level: compressed once, then served many times).
+fn gzipped(body: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Write as _;
+    let mut z = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
+    z.write_all(body).ok()?;
+    z.finish().ok()
+}
