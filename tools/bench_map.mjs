@@ -1,9 +1,12 @@
 // The map page's performance targets (issue 6), in Debian's headless Chromium via playwright-core:
 //
 // 1. First render: a fresh browser context (empty cache) opens GET / of `leadmap serve --demo` and
-//    waits until the resolution-9 hexagons are drawn (the page's `data-state=ready`: data arrived, map
-//    idle). Reported from the page's own clock (performance.now(), 0 = navigation start): DOM ready,
-//    hexagons drawn. Target: drawn under 1 s. Median of --runs.
+//    waits until the resolution-9 hexagons are on the screen. Reported from the page's own clock
+//    (performance.now(), 0 = navigation start): DOM ready; map idle (`data-state=ready`: every tile
+//    drawn, before the browser has shown that frame); on screen (the page's `leadmap:on-screen` mark:
+//    the first animation frame after the frame with every hexagon tile, i.e. once the browser has
+//    composited it; without a GPU this includes reading the frame back from SwiftShader). Target: on
+//    screen under 1 s. Median of --runs.
 // 2. Panning with 20 000 hexagons: the cells layer is given 20 000 real res-10 cells of the study area
 //    (/v1/cells?res=10&zeros=true), then the map pans by 3 px every animation frame for --seconds;
 //    frames per second = frames / elapsed, and the 95th-percentile frame time. Baseline in the same run:
@@ -65,10 +68,11 @@ try {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
     await page.goto(`${server.url}/`);
-    await page.waitForFunction(() => document.body.dataset.state === 'ready', null, { timeout: 30000 });
+    await page.waitForFunction(() => document.body.dataset.state === 'ready' && performance.getEntriesByName('leadmap:on-screen').length, null, { timeout: 30000 });
     const t = await page.evaluate(() => ({
       dom: performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd,
-      drawn: Number(document.body.dataset.readyAt),
+      idle: Number(document.body.dataset.readyAt),
+      on_screen: performance.getEntriesByName('leadmap:on-screen')[0].startTime,
       hexagons: window.leadmap.cells.features.length,
       marks: Object.fromEntries(performance.getEntriesByType('mark').map((m) => [m.name.replace('leadmap:', ''), Math.round(m.startTime)])),
     }));
@@ -89,7 +93,7 @@ try {
   const pan = (withCells) => page.evaluate(async ({ seconds, withCells }) => {
     const { map } = window.leadmap;
     const fc = withCells ? window.__bench : { type: 'FeatureCollection', features: [] };
-    map.getSource('cells').setData(fc);
+    await window.leadmap.drawCells(fc);
     if (withCells) {
       const b = [Infinity, Infinity, -Infinity, -Infinity];
       for (const f of fc.features) for (const c of f.geometry.coordinates[0]) { b[0] = Math.min(b[0], c[0]); b[1] = Math.min(b[1], c[1]); b[2] = Math.max(b[2], c[0]); b[3] = Math.max(b[3], c[1]); }
@@ -120,14 +124,15 @@ try {
     first_render: {
       runs: first,
       median_dom_ms: median(first.map((r) => r.dom)),
-      median_drawn_ms: median(first.map((r) => r.drawn)),
+      median_idle_ms: median(first.map((r) => r.idle)),
+      median_on_screen_ms: median(first.map((r) => r.on_screen)),
       hexagons: first[0].hexagons,
     },
     pan: { hexagons_loaded: loaded, hexagons_drawn: loadedPan.drawn, with_hexagons: loadedPan, baseline_empty_layer: baseline },
   };
   mkdirSync(path.join(ROOT, 'target/bench'), { recursive: true });
   writeFileSync(path.join(ROOT, 'target/bench/map.json'), JSON.stringify(result, null, 1));
-  console.log(`first render (res 9, ${result.first_render.hexagons} hexagons, fresh context, median of ${RUNS}): DOM ready ${result.first_render.median_dom_ms.toFixed(0)} ms, hexagons drawn ${result.first_render.median_drawn_ms.toFixed(0)} ms`);
+  console.log(`first render (res 9, ${result.first_render.hexagons} hexagons, fresh context, median of ${RUNS}): DOM ready ${result.first_render.median_dom_ms.toFixed(0)} ms, map idle ${result.first_render.median_idle_ms.toFixed(0)} ms, hexagons on screen ${result.first_render.median_on_screen_ms.toFixed(0)} ms`);
   console.log('first render phases (ms from navigation start, last run):', JSON.stringify(first[first.length - 1].marks));
   console.log(`pan, ${loaded} hexagons loaded (${loadedPan.drawn} in view): ${loadedPan.fps.toFixed(1)} frames/s, p95 frame ${loadedPan.p95_frame_ms.toFixed(1)} ms`);
   console.log(`pan, empty cells layer (baseline):        ${baseline.fps.toFixed(1)} frames/s, p95 frame ${baseline.p95_frame_ms.toFixed(1)} ms`);

@@ -2,7 +2,6 @@
 // candidates, and the coverage and equity figures for the same filters. Reads only the figure routes,
 // with the token the user gave (kept in sessionStorage for this tab). Coordinates are lon, lat
 // throughout (GeoJSON order). The view state lives in the URL: filters in the query, the map in the hash.
-import * as maplibregl from '/map/vendor/maplibre-gl/maplibre-gl.mjs';
 
 const VIRIDIS = ['#440154', '#3b528b', '#21918c', '#5ec962', '#fde725'];
 // Gi_Bin classes -3..3, ColorBrewer RdBu (colour-blind safe), cold blue to hot red.
@@ -47,10 +46,24 @@ class ApiProblem extends Error {
   constructor(status, detail) { super(detail); this.status = status; }
 }
 
+function authHeaders() { return token() ? { Authorization: `Bearer ${token()}` } : {}; }
+
+// Answers asked for before MapLibre and the role were in hand (by path); api() takes each once, and asks
+// again for any that did not come back 200.
+const prefetched = new Map();
+function prefetch(path) {
+  prefetched.set(path, fetch(path, { headers: authHeaders() }).then((r) => (r.ok ? r.json() : null)).catch(() => null));
+}
+
 async function api(path, { raw = false } = {}) {
+  const early = !raw && prefetched.get(path);
+  if (early) {
+    prefetched.delete(path);
+    const answer = await early;
+    if (answer) return answer;
+  }
   for (let attempt = 0; attempt < 3; attempt++) {
-    const headers = token() ? { Authorization: `Bearer ${token()}` } : {};
-    const r = await fetch(path, { headers });
+    const r = await fetch(path, { headers: authHeaders() });
     if (r.status === 401 && config.auth) {
       const p = await r.json().catch(() => ({}));
       sessionStorage.removeItem('leadmap-token');
@@ -106,7 +119,8 @@ function query(extra = {}, keep = ['from', 'to', 'kind', 'res', 'group']) {
 // ---- formatting ----
 
 const pct = (x) => (x == null ? '–' : `${(x * 100).toFixed(1)} %`);
-const num = (x) => (x == null ? '–' : x.toLocaleString('en-US'));
+// Thousands separated by commas (en-US), without Intl: its first use costs tens of milliseconds.
+const num = (x) => (x == null ? '–' : String(x).replace(/\B(?=(\d{3})+(?!\d))/g, ','));
 const withheld = () => `fewer than ${(me.suppressed_up_to ?? 0) + 1}`;
 function count(x, suppressed) {
   if (x == null) return suppressed ? withheld() : '–';
@@ -122,8 +136,11 @@ function prettyArea(a) { return a.replace(/[-_]/g, ' ').replace(/\b\w/g, (c) => 
 function baseStyle() {
   const style = {
     version: 8,
+    transition: { duration: 0, delay: 0 },
     sources: {},
-    layers: [{ id: 'background', type: 'background', paint: { 'background-color': '#eef0ec' } }],
+    // No background layer: the map's container is painted by CSS (map.css) and the canvas left clear,
+    // one full-screen pass and one GPU program less a frame.
+    layers: [],
   };
   const url = config.basemap;
   if (url && url.includes('{z}')) {
@@ -133,31 +150,97 @@ function baseStyle() {
   return url && !url.includes('{z}') ? url : style;
 }
 
-const map = new maplibregl.Map({
-  container: 'map',
-  style: { version: 8, sources: {}, layers: [{ id: 'background', type: 'background', paint: { 'background-color': '#eef0ec' } }] },
-  center: [-122.675, 45.522],
-  zoom: 12.5,
-  hash: 'view',
-  attributionControl: { compact: true },
-});
-map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
-map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
-const mapLoaded = new Promise((resolve) => map.once('load', resolve));
+let maplibregl;
+let map;
+let popup;
 
-function addLayers() {
-  const empty = { type: 'FeatureCollection', features: [] };
-  map.addSource('zones', { type: 'geojson', data: empty });
-  map.addSource('cells', { type: 'geojson', data: empty, promoteId: 'hex_id' });
-  map.addSource('candidates', { type: 'geojson', data: empty });
+const EMPTY = { type: 'FeatureCollection', features: [] };
+
+/// What the map draws, as one GeoJSON collection: the hexagons, then the zones and the candidates, each
+/// feature tagged with its `kind` in `properties.draw` (one source, so the worker cuts one set of tiles,
+/// not three, before the first frame).
+function drawn({ cells: cellData = EMPTY, zones = EMPTY, candidates = EMPTY }) {
+  const tag = (fc, draw) => fc.features.map((f) => ({ ...f, properties: { ...f.properties, draw } }));
+  return { type: 'FeatureCollection', features: tag(cellData, 'cell').concat(tag(zones, 'zone'), tag(candidates, 'candidate')) };
+}
+
+/// The map's source and layers over the base style: hexagons (coloured by `colour`), their outlines
+/// from street zoom up, the selected hexagon, the zones and the expansion candidates.
+function dataLayers(data, colour = SUPPRESSED) {
   // Opaque, unantialiased fills and outlines only from street zoom up: a city of hexagons stays smooth
   // to pan on a laptop without a GPU. Over a base map the fills let it show through.
   const fillOpacity = config.basemap ? 0.7 : 0.9;
-  map.addLayer({ id: 'cells-fill', type: 'fill', source: 'cells', paint: { 'fill-color': SUPPRESSED, 'fill-opacity': fillOpacity, 'fill-antialias': false } });
-  map.addLayer({ id: 'cells-line', type: 'line', source: 'cells', minzoom: 13, paint: { 'line-color': '#ffffff', 'line-width': 0.6, 'line-opacity': 0.7 } });
-  map.addLayer({ id: 'cells-selected', type: 'line', source: 'cells', filter: ['==', ['get', 'hex_id'], ''], paint: { 'line-color': '#000', 'line-width': 2.5 } });
-  map.addLayer({ id: 'zones-line', type: 'line', source: 'zones', paint: { 'line-color': '#111', 'line-width': 2.5 } });
-  map.addLayer({ id: 'candidates-line', type: 'line', source: 'candidates', paint: { 'line-color': '#cc79a7', 'line-width': 3, 'line-dasharray': [2, 1] } });
+  const only = (draw) => ['==', ['get', 'draw'], draw];
+  return {
+    sources: {
+      // A 4 px tile buffer, not MapLibre's 128 (a quarter of a tile each side): every hexagon would
+      // otherwise be cut into two or three tiles and drawn that many times. Fills and thin lines need no more.
+      map: { type: 'geojson', data: drawn(data), promoteId: 'hex_id', buffer: 4 },
+    },
+    layers: [
+      { id: 'cells-fill', type: 'fill', source: 'map', filter: only('cell'), paint: { 'fill-color': colour, 'fill-opacity': fillOpacity, 'fill-antialias': false } },
+      { id: 'cells-line', type: 'line', source: 'map', filter: only('cell'), minzoom: 13, paint: { 'line-color': '#ffffff', 'line-width': 0.6, 'line-opacity': 0.7 } },
+      { id: 'cells-selected', type: 'line', source: 'map', filter: ['all', only('cell'), ['==', ['get', 'hex_id'], '']], paint: { 'line-color': '#000', 'line-width': 2.5 } },
+      { id: 'zones-line', type: 'line', source: 'map', filter: only('zone'), paint: { 'line-color': '#111', 'line-width': 2.5 } },
+      // A double line (two strokes either side of a gap), not a dashed one: the same GPU program as the
+      // zones' outline, none more to compile before the first frame.
+      { id: 'candidates-line', type: 'line', source: 'map', filter: only('candidate'), paint: { 'line-color': '#cc79a7', 'line-width': 2, 'line-gap-width': 2 } },
+    ],
+  };
+}
+
+/// Makes the map with its first data already in its style, so that its first frames draw the hexagons
+/// (a map made empty and filled afterwards draws and throws away several frames first; without a GPU
+/// each costs tens of milliseconds). `bounds`: where to look, unless the link carried a view.
+function createMap(data, bounds) {
+  const extra = dataLayers(data, data.colour);
+  const base = baseStyle();
+  const inline = typeof base !== 'string';
+  if (inline) {
+    Object.assign(base.sources, extra.sources);
+    base.layers.push(...extra.layers);
+  }
+  const view = bounds && !linkedView ? { bounds, fitBoundsOptions: { padding: 30 } } : { center: [-122.675, 45.522], zoom: 12.5 };
+  // Hidden until its tiles are in: the frames drawn meanwhile (background only, then a tile at a time)
+  // would each be read back from the GPU for nothing, at tens of milliseconds each without a GPU.
+  $('#map').style.visibility = 'hidden';
+  map = new maplibregl.Map({
+    container: 'map',
+    style: base,
+    ...view,
+    hash: 'view',
+    attributionControl: { compact: true },
+    fadeDuration: 0,
+  });
+  const reveal = () => {
+    map.off('render', onRender);
+    if (!map.getContainer().style.visibility) return;
+    map.getContainer().style.visibility = '';
+    // The next animation frame comes once this one is on the screen.
+    requestAnimationFrame(() => performance.mark('leadmap:on-screen'));
+  };
+  const onRender = () => { if (map.getSource('map') && map.isSourceLoaded('map')) reveal(); };
+  map.on('render', onRender);
+  map.once('idle', reveal);
+  map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
+  map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
+  popup = new maplibregl.Popup({ closeButton: true, maxWidth: '320px' });
+  map.on('click', 'cells-fill', (e) => {
+    const f = e.features && e.features[0];
+    if (!f) return;
+    map.setFilter('cells-selected', ['all', ['==', ['get', 'draw'], 'cell'], ['==', ['get', 'hex_id'], f.properties.hex_id]]);
+    popup.setLngLat(e.lngLat).setHTML(popupHtml(f.properties, current().layer)).addTo(map);
+  });
+  map.on('mouseenter', 'cells-fill', () => { map.getCanvas().style.cursor = 'pointer'; });
+  map.on('mouseleave', 'cells-fill', () => { map.getCanvas().style.cursor = ''; });
+  return new Promise((resolve) => map.once('load', () => {
+    // A base map given as a style URL: our layers go on top once it has loaded.
+    if (!inline) {
+      for (const [id, source] of Object.entries(extra.sources)) map.addSource(id, source);
+      for (const layer of extra.layers) map.addLayer(layer);
+    }
+    resolve();
+  }));
 }
 
 function bboxOf(geometry, into = [Infinity, Infinity, -Infinity, -Infinity]) {
@@ -185,6 +268,11 @@ function countBreaks(features) {
 }
 
 function paint(layer) {
+  map.setPaintProperty('cells-fill', 'fill-color', colourBy(layer));
+}
+
+/// The hexagons' fill colour for a layer, as a MapLibre expression; draws its legend beside the map.
+function colourBy(layer) {
   let colour;
   const legend = [];
   if (layer === 'hotspots') {
@@ -214,7 +302,7 @@ function paint(layer) {
   }
   if (me.suppressed_up_to) legend.push([SUPPRESSED, `${withheld()} (withheld)`]);
   renderLegend(legend);
-  map.setPaintProperty('cells-fill', 'fill-color', colour);
+  return colour;
 }
 
 let legendHeading = '';
@@ -224,7 +312,7 @@ function renderLegend(items) {
   el.innerHTML = `<div class="title">${escapeHtml(legendHeading)}</div>` +
     items.map(([c, label]) => `<div class="item"><span class="swatch" style="background:${c}"></span>${escapeHtml(label)}</div>`).join('') +
     '<div class="item"><span class="swatch" style="background:#fff;border:2px solid #111"></span>LEAD zones in force</div>' +
-    '<div class="item"><span class="swatch" style="background:#fff;border:2px dashed #cc79a7"></span>Expansion candidates</div>';
+    '<div class="item"><span class="swatch" style="background:#fff;border:5px double #cc79a7"></span>Expansion candidates</div>';
 }
 
 // ---- popups ----
@@ -245,15 +333,6 @@ function popupHtml(p, layer) {
     rows.map(([k, v]) => `<tr><th scope="row">${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('') + '</table>';
 }
 
-const popup = new maplibregl.Popup({ closeButton: true, maxWidth: '320px' });
-map.on('click', 'cells-fill', (e) => {
-  const f = e.features && e.features[0];
-  if (!f) return;
-  map.setFilter('cells-selected', ['==', ['get', 'hex_id'], f.properties.hex_id]);
-  popup.setLngLat(e.lngLat).setHTML(popupHtml(f.properties, current().layer)).addTo(map);
-});
-map.on('mouseenter', 'cells-fill', () => { map.getCanvas().style.cursor = 'pointer'; });
-map.on('mouseleave', 'cells-fill', () => { map.getCanvas().style.cursor = ''; });
 
 // ---- labels: zones and landmarks, as HTML markers (no glyph server needed) ----
 
@@ -275,8 +354,7 @@ function showLandmarks() {
   const show = map.getZoom() >= 13;
   for (const el of landmarkEls) el.style.visibility = show ? 'visible' : 'hidden';
 }
-async function labelLandmarks() {
-  const fc = await fetch('/map/landmarks.geojson').then((r) => r.json()).catch(() => ({ features: [] }));
+function labelLandmarks(fc) {
   for (const f of fc.features || []) {
     const el = document.createElement('div');
     el.className = 'landmark';
@@ -314,7 +392,6 @@ function showEquity(e) {
 }
 
 function showCandidates(fc) {
-  map.getSource('candidates').setData(fc);
   const list = $('#candidate-list');
   list.innerHTML = '';
   if (!fc.features.length) {
@@ -341,20 +418,26 @@ function setStatus(text, error = false) {
   statusLine.classList.toggle('error', error);
 }
 
-/// The figure requests for the current filters, started at once (the first ones before the map is ready).
-function fetchFigures() {
-  const layer = current().layer;
-  const cellsPath = layer === 'hotspots' ? `/v1/hotspots?${query()}` : `/v1/cells?${query()}`;
-  const tables = query({}, ['from', 'to', 'kind', 'group']);
-  return Promise.all([
-    api(cellsPath),
-    api(`/v1/coverage?${tables}`),
-    api(`/v1/equity?${query({}, ['from', 'to'])}`),
-    api(`/v1/hotspots/candidates?${query({}, ['from', 'to', 'kind', 'res', 'group'])}`),
-  ]);
+/// The figure routes for the current filters: cells (or hotspots), coverage, equity, candidates.
+function figurePaths() {
+  const cellsPath = current().layer === 'hotspots' ? `/v1/hotspots?${query()}` : `/v1/cells?${query()}`;
+  return [
+    cellsPath,
+    `/v1/coverage?${query({}, ['from', 'to', 'kind', 'group'])}`,
+    `/v1/equity?${query({}, ['from', 'to'])}`,
+    `/v1/hotspots/candidates?${query({}, ['from', 'to', 'kind', 'res', 'group'])}`,
+  ];
 }
 
-async function refresh({ fit = false, figures = null } = {}) {
+function fetchFigures() {
+  return Promise.all(figurePaths().map((path) => api(path)));
+}
+
+let zonesRequest = Promise.resolve(EMPTY);
+// The map, once made (by the first answer, or the first failure).
+let mapReady = null;
+
+async function refresh({ figures = null } = {}) {
   const seq = ++loadSeq;
   document.body.dataset.state = 'loading';
   writeUrl();
@@ -365,26 +448,32 @@ async function refresh({ fit = false, figures = null } = {}) {
     if (seq !== loadSeq) return; // a newer request is on its way
     performance.mark('leadmap:data');
     cells = cellData;
-    // Fit first, so the hexagons are cut into tiles once, at the zoom they are shown at.
-    if (fit && cells.features.length) {
-      const b = [Infinity, Infinity, -Infinity, -Infinity];
-      for (const f of cells.features) bboxOf(f.geometry, b);
-      map.fitBounds(b, { padding: 30, animate: false });
+    if (!mapReady) {
+      mapReady = (async () => {
+        const zones = await zonesRequest;
+        const bounds = cells.features.length ? cells.features.reduce((b, f) => bboxOf(f.geometry, b), [Infinity, Infinity, -Infinity, -Infinity]) : null;
+        await createMap({ cells, zones, candidates, colour: colourBy(layer) }, bounds);
+        labelZones(zones);
+      })();
+      await mapReady;
+    } else {
+      await mapReady;
+      const zones = await zonesRequest;
+      if (seq !== loadSeq) return;
+      map.getSource('map').setData(drawn({ cells, zones, candidates }));
+      paint(layer);
+      popup.remove();
     }
-    map.getSource('cells').setData(cells);
-    map.once('render', () => performance.mark('leadmap:first-frame'));
-    paint(layer);
     showCoverage(coverage);
     showEquity(equity);
     showCandidates(candidates);
-    popup.remove();
     const shown = cells.features.filter((f) => layer === 'hotspots' || f.properties.count !== 0).length;
     setStatus(`${num(shown)} hexagons at resolution ${cells.resolution}.`);
     map.once('idle', () => {
       if (seq !== loadSeq) return;
       renders += 1;
       document.body.dataset.renders = String(renders);
-      // When the first hexagons were drawn, on the page's clock (0 = navigation start).
+      // When the first view was complete and the map idle, on the page's clock (0 = navigation start).
       if (!document.body.dataset.readyAt) {
         performance.mark('leadmap:drawn');
         document.body.dataset.readyAt = String(Math.round(performance.now()));
@@ -396,6 +485,10 @@ async function refresh({ fit = false, figures = null } = {}) {
     if (seq !== loadSeq) return;
     setStatus(e.message, true);
     document.body.dataset.state = 'error';
+    // The zones are worth showing even when the figures cannot be had.
+    if (!mapReady) {
+      mapReady = zonesRequest.then(async (zones) => { await createMap({ zones }, null); labelZones(zones); });
+    }
   }
 }
 
@@ -417,16 +510,21 @@ async function download(format) {
   }
 }
 
+// Everything the first view needs is asked for at once, before MapLibre (1.1 MB) is parsed: the page's
+// config, who we are (with the tab's token, if any), the zones, the landmarks and the figures for the
+// filters in the URL. Answers that are not 200 are asked for again, in order, once the role is known.
 const configRequest = fetch('/map/config.json').then((r) => r.json());
-// With a token in the tab (or none needed), ask who we are while the config is on its way.
-const meRequest = fetch('/v1/me', { headers: token() ? { Authorization: `Bearer ${token()}` } : {} });
+const meRequest = fetch('/v1/me', { headers: authHeaders() });
+readUrl();
+for (const path of figurePaths().concat(['/v1/zones'])) prefetch(path);
+const landmarksRequest = fetch('/map/landmarks.geojson').then((r) => r.json()).catch(() => ({ features: [] }));
+const maplibreRequest = import('/map/vendor/maplibre-gl/maplibre-gl.mjs');
 
 async function start() {
   config = await configRequest;
   performance.mark('leadmap:config');
   $('#ml-version').textContent = config.maplibre_version || '';
   if (config.auth && !token()) await askToken();
-  readUrl();
   try {
     const early = await meRequest.catch(() => null);
     me = early && early.ok && (token() || !config.auth) ? await early.json() : await api('/v1/me');
@@ -444,23 +542,21 @@ async function start() {
   for (const o of form.elements.res.options) o.disabled = Number(o.value) > me.max_res;
   const figures = fetchFigures();
   figures.catch(() => {}); // refresh reports a failure
-  await mapLoaded;
-  performance.mark('leadmap:map-load');
-  const style = baseStyle();
-  if (typeof style === 'string') {
-    map.setStyle(style);
-    await new Promise((resolve) => map.once('style.load', resolve));
-  } else if (style.sources.basemap) {
-    map.addSource('basemap', style.sources.basemap);
-    map.addLayer(style.layers[1]);
-  }
-  addLayers();
-  labelLandmarks();
-  api('/v1/zones').then((z) => { map.getSource('zones').setData(z); labelZones(z); }).catch((e) => setStatus(e.message, true));
+  zonesRequest = api('/v1/zones').catch((e) => { setStatus(e.message, true); return EMPTY; });
+  maplibregl = await maplibreRequest;
+  // The map's worker starts now, while the data are on their way; the map is made when they are in.
+  maplibregl.prewarm();
+  performance.mark('leadmap:maplibre');
   form.addEventListener('change', () => refresh());
   for (const b of document.querySelectorAll('#downloads button')) b.addEventListener('click', () => download(b.dataset.format));
-  await refresh({ fit: !linkedView, figures });
+  await refresh({ figures });
+  landmarksRequest.then(labelLandmarks);
 }
 
-window.leadmap = { map, current, refresh, get cells() { return cells; }, get me() { return me; } };
+/// Draws `fc` as the hexagons, with the zones (for tools/bench_map.mjs: a given set of hexagons to pan over).
+async function drawCells(fc) {
+  map.getSource('map').setData(drawn({ cells: fc, zones: await zonesRequest }));
+}
+
+window.leadmap = { get map() { return map; }, current, refresh, drawCells, get cells() { return cells; }, get me() { return me; } };
 start();
