@@ -194,15 +194,23 @@ function dataLayers(data, colour = SUPPRESSED) {
 /// each costs tens of milliseconds). `bounds`: where to look, unless the link carried a view.
 function createMap(data, bounds) {
   const extra = dataLayers(data, data.colour);
+  // Our layers start transparent (MapLibre skips drawing a layer of opacity 0 but still cuts its tiles):
+  // until every tile is in, each frame only clears the canvas. They take their opacity at once after.
+  const opacities = extra.layers.map((layer) => {
+    const key = `${layer.type}-opacity`;
+    const value = layer.paint[key] ?? 1;
+    layer.paint[key] = 0;
+    return [layer.id, key, value];
+  });
   const base = baseStyle();
   const inline = typeof base !== 'string';
+  const view = bounds && !linkedView ? { bounds, fitBoundsOptions: { padding: 30 } } : { center: [-122.675, 45.522], zoom: 12.5 };
   if (inline) {
     Object.assign(base.sources, extra.sources);
     base.layers.push(...extra.layers);
   }
-  const view = bounds && !linkedView ? { bounds, fitBoundsOptions: { padding: 30 } } : { center: [-122.675, 45.522], zoom: 12.5 };
-  // Hidden until its tiles are in: the frames drawn meanwhile (background only, then a tile at a time)
-  // would each be read back from the GPU for nothing, at tens of milliseconds each without a GPU.
+  // Hidden until its tiles are in and drawn: without a GPU, the browser reads every frame back from
+  // the software renderer, tens of milliseconds each, for frames nobody needs to see.
   $('#map').style.visibility = 'hidden';
   map = new maplibregl.Map({
     container: 'map',
@@ -212,16 +220,27 @@ function createMap(data, bounds) {
     attributionControl: { compact: true },
     fadeDuration: 0,
   });
+  let opaque = false;
+  const showLayers = () => {
+    if (opaque) return;
+    opaque = true;
+    for (const [id, key, value] of opacities) if (map.getLayer(id)) map.setPaintProperty(id, key, value);
+  };
   const reveal = () => {
     map.off('render', onRender);
+    showLayers();
     if (!map.getContainer().style.visibility) return;
     map.getContainer().style.visibility = '';
     // The next animation frame comes once this one is on the screen.
     requestAnimationFrame(() => performance.mark('leadmap:on-screen'));
   };
-  const onRender = () => { if (map.getSource('map') && map.isSourceLoaded('map')) reveal(); };
+  // Tiles all in: draw the layers in the next frame; once that frame is drawn, show it.
+  const onRender = () => {
+    if (opaque) reveal();
+    else if (map.getSource('map') && map.isSourceLoaded('map')) { showLayers(); map.triggerRepaint(); }
+  };
   map.on('render', onRender);
-  map.once('idle', reveal);
+  map.once('idle', () => { if (!opaque) { showLayers(); map.once('idle', reveal); } else reveal(); });
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
   popup = new maplibregl.Popup({ closeButton: true, maxWidth: '320px' });
