@@ -98,9 +98,10 @@ fn assets() -> &'static HashMap<&'static str, Rendered> {
         const JS: &str = "text/javascript; charset=utf-8";
         const CSS: &str = "text/css; charset=utf-8";
         const TEXT: &str = "text/plain; charset=utf-8";
-        let files: [(&str, &'static [u8], &'static str); 9] = [
+        let files: [(&str, &'static [u8], &'static str); 10] = [
             ("index.html", include_bytes!("web/index.html"), "text/html; charset=utf-8"),
             ("map.js", include_bytes!("web/map.js"), JS),
+            ("hexagons.js", include_bytes!("web/hexagons.js"), JS),
             ("map.css", include_bytes!("web/map.css"), CSS),
             ("landmarks.geojson", include_bytes!("../../geodata/landmarks/portland.geojson"), "application/geo+json"),
             ("vendor/maplibre-gl/maplibre-gl.mjs", include_bytes!("web/vendor/maplibre-gl/maplibre-gl.mjs"), JS),

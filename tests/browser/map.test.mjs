@@ -1,7 +1,8 @@
 // End-to-end tests of the planners' map at GET / of `leadmap serve --demo`, in Debian's headless
 // Chromium driven by playwright-core (no browser download). Each test starts a real server on an
-// ephemeral port and reads the page as a person would: waits for the hexagons, compares what is drawn
-// with /v1/cells for the same filters, changes a filter, clicks a hexagon, downloads the view.
+// ephemeral port and reads the page as a person would: waits for the hexagons, compares what is on the
+// screen (pixels, against the legend) with /v1/cells for the same filters, changes a filter, clicks a
+// hexagon, downloads the view.
 //
 // Run: tools/browser_test.sh (builds leadmap, installs playwright-core, runs this file).
 // LEADMAP_BIN picks the binary (default target/debug/leadmap); CHROMIUM the browser (/usr/bin/chromium).
@@ -78,37 +79,127 @@ async function rendered(page, n) {
   await page.waitForFunction((k) => document.body.dataset.state === 'ready' && Number(document.body.dataset.renders) >= k, n, { timeout: 30000 });
 }
 
-/// The hexagons the map has drawn in the cells layer: hex_id -> count (null when withheld).
-function drawn(page) {
-  return page.evaluate(() => {
-    const out = {};
-    for (const f of window.leadmap.map.queryRenderedFeatures({ layers: ['cells-fill'] })) out[f.properties.hex_id] = f.properties.count ?? null;
-    return out;
-  });
+async function apiCollection(base, query, token) {
+  const r = await fetch(`${base}/v1/cells?${query}`, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+  assert.equal(r.status, 200, `/v1/cells?${query}`);
+  return r.json();
 }
 
 async function apiCells(base, query, token) {
-  const r = await fetch(`${base}/v1/cells?${query}`, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
-  assert.equal(r.status, 200, `/v1/cells?${query}`);
-  const fc = await r.json();
+  const fc = await apiCollection(base, query, token);
   return Object.fromEntries(fc.features.map((f) => [f.properties.hex_id, f.properties.count]));
+}
+
+/// What the map shows, read off the screen. The zones, labels and controls are hidden for the reading;
+/// the map's pixels are taken from a screenshot. For every hexagon of `fc` (from the API) whose centre
+/// (MapLibre's projection) is in view: the legend entry whose colour is on the screen there, and the
+/// legend entry its count belongs to. Then `stray`: sampled pixels (every 9 px) that are coloured but
+/// lie in no hexagon of `fc`. Returns { seen: {hex_id: legend label}, expected: {...}, stray: [...] }.
+async function shown(page, fc) {
+  await page.evaluate(async () => {
+    const { map } = window.leadmap;
+    for (const id of ['zones-line', 'candidates-line', 'cells-selected']) map.setLayoutProperty(id, 'visibility', 'none');
+    document.body.classList.add('reading');
+    await new Promise((r) => map.once('idle', r));
+    map.triggerRepaint();
+    await new Promise((r) => map.once('render', () => requestAnimationFrame(r)));
+  });
+  const style = await page.addStyleTag({ content: 'body.reading .zone-label, body.reading .landmark, body.reading .maplibregl-control-container, body.reading .maplibregl-popup { display: none !important; }' });
+  const png = await page.locator('#map').screenshot();
+  const out = await page.evaluate(async ({ png, fc }) => {
+    const { map } = window.leadmap;
+    const bitmap = await createImageBitmap(new Blob([Uint8Array.from(atob(png), (c) => c.charCodeAt(0))], { type: 'image/png' }));
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const ctx = canvas.getContext('2d');
+    ctx.drawImage(bitmap, 0, 0);
+    const px = ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
+    const rgb = (x, y) => { const i = 4 * (Math.round(y) * bitmap.width + Math.round(x)); return [px[i], px[i + 1], px[i + 2]]; };
+    const hex = (c) => { const v = parseInt(c.slice(1), 16); return [(v >> 16) & 255, (v >> 8) & 255, v & 255]; };
+    const css = (c) => c.startsWith('#') ? hex(c) : c.match(/\d+/g).slice(0, 3).map(Number);
+    const background = css(getComputedStyle(document.querySelector('#map')).backgroundColor);
+    const opacity = map.getPaintProperty('cells', 'raster-opacity');
+    // The legend's entries: colour (as drawn over the background), label, and the counts it covers.
+    const legend = [...document.querySelectorAll('#legend .item')].map((el) => {
+      const label = el.textContent.trim();
+      const c = css(getComputedStyle(el.querySelector('.swatch')).backgroundColor);
+      const n = (t) => Number(t.replace(/,/g, ''));
+      let m, range = null;
+      if (/withheld/.test(label)) range = 'withheld';
+      else if ((m = label.match(/^([\d,]+) to ([\d,]+)$/))) range = [n(m[1]), n(m[2])];
+      else if ((m = label.match(/^([\d,]+) or more$/))) range = [n(m[1]), Infinity];
+      else if ((m = label.match(/^([\d,]+)$/))) range = [n(m[1]), n(m[1])];
+      return { label, range, drawn: c.map((v, i) => opacity * v + (1 - opacity) * background[i]) };
+    }).filter((e) => e.range);
+    const entryOf = (count) => legend.find((e) => (count == null ? e.range === 'withheld' : e.range !== 'withheld' && count >= e.range[0] && count <= e.range[1]));
+    const nearest = (c) => {
+      let best = null, bestD = Infinity;
+      for (const e of legend) { const d = Math.hypot(...e.drawn.map((v, i) => v - c[i])); if (d < bestD) { bestD = d; best = e; } }
+      return bestD < 12 ? best.label : `rgb(${c.join(',')})`;
+    };
+    const seen = {}, expected = {};
+    const w = bitmap.width, h = bitmap.height;
+    for (const f of fc.features) {
+      const ring = f.geometry.coordinates[0].slice(0, -1);
+      const p = map.project([ring.reduce((s, c) => s + c[0], 0) / ring.length, ring.reduce((s, c) => s + c[1], 0) / ring.length]);
+      if (p.x < 3 || p.y < 3 || p.x > w - 4 || p.y > h - 4) continue;
+      seen[f.properties.hex_id] = nearest(rgb(p.x, p.y));
+      expected[f.properties.hex_id] = entryOf(f.properties.count)?.label ?? 'no legend entry';
+    }
+    // Coloured pixels outside every hexagon of the answer (3 px of slack at the edges: the drawing's
+    // antialiasing and the map's resampling of it).
+    const inside = (lon, lat) => fc.features.some((f) => {
+      const r = f.geometry.coordinates[0];
+      let k = false;
+      for (let i = 0, j = r.length - 1; i < r.length; j = i++) {
+        if ((r[i][1] > lat) !== (r[j][1] > lat) && lon < ((r[j][0] - r[i][0]) * (lat - r[i][1])) / (r[j][1] - r[i][1]) + r[i][0]) k = !k;
+      }
+      return k;
+    });
+    const stray = [];
+    for (let y = 4; y < h - 4; y += 9) for (let x = 4; x < w - 4; x += 9) {
+      const c = rgb(x, y);
+      if (Math.hypot(...c.map((v, i) => v - background[i])) < 12) continue;
+      const near = [[0, 0], [3, 0], [-3, 0], [0, 3], [0, -3], [2, 2], [2, -2], [-2, 2], [-2, -2]].some(([dx, dy]) => { const g = map.unproject([x + dx, y + dy]); return inside(g.lng, g.lat); });
+      if (!near) stray.push([x, y, c]);
+    }
+    return { seen, expected, stray };
+  }, { png: png.toString('base64'), fc });
+  await style.evaluate((el) => el.remove());
+  await page.evaluate(() => {
+    document.body.classList.remove('reading');
+    for (const id of ['zones-line', 'candidates-line', 'cells-selected']) window.leadmap.map.setLayoutProperty(id, 'visibility', 'visible');
+  });
+  return out;
+}
+
+/// Asserts that the screen shows every hexagon of `fc` in view in its legend colour and nothing else;
+/// returns what was seen (hex_id -> legend label).
+async function assertShows(page, fc, what) {
+  const { seen, expected, stray } = await shown(page, fc);
+  const n = Object.keys(expected).length;
+  assert.ok(n > 0.9 * fc.features.length, `${what}: ${n} of ${fc.features.length} hexagons in view`);
+  assert.deepEqual(seen, expected, `${what}: each hexagon on the screen in the colour of its count's legend entry`);
+  assert.deepEqual(stray, [], `${what}: no colour on the screen outside the API's hexagons`);
+  // And the page holds exactly the API's hexagons and counts (what its popups read).
+  const held = await page.evaluate(() => Object.fromEntries(window.leadmap.cells.features.map((f) => [f.properties.hex_id, f.properties.count])));
+  assert.deepEqual(held, Object.fromEntries(fc.features.map((f) => [f.properties.hex_id, f.properties.count])), `${what}: the page's hexagons`);
+  return seen;
 }
 
 test('the map draws the hexagons /v1/cells gives, follows a filter change, and keeps the view in the URL', async () => {
   const page = await newPage(`${open.url}/`);
   await rendered(page, 1);
-  const all = await apiCells(open.url, 'res=9');
-  assert.ok(Object.keys(all).length > 500, 'the demo data fills the city');
-  assert.deepEqual(await drawn(page), all, 'every hexagon of /v1/cells is drawn, with its count, and nothing else');
+  const all = await apiCollection(open.url, 'res=9');
+  assert.ok(all.features.length > 500, 'the demo data fills the city');
+  const first = await assertShows(page, all, 'res 9');
   await page.screenshot({ path: path.join(SHOTS, 'map.png') });
 
   // A filter: arrests only. The map redraws from /v1/cells?kind=arrest.
   await page.selectOption('select[name=kind]', 'arrest');
   await rendered(page, 2);
-  const arrests = await apiCells(open.url, 'res=9&kind=arrest');
-  const now = await drawn(page);
-  assert.deepEqual(now, arrests);
-  assert.notDeepEqual(now, all, 'the map changed with the filter');
+  const arrests = await apiCollection(open.url, 'res=9&kind=arrest');
+  const now = await assertShows(page, arrests, 'arrests');
+  assert.notDeepEqual(now, first, 'the map changed with the filter');
   assert.match(page.url(), /kind=arrest/);
   assert.match(await page.textContent('#legend'), /Arrests per hexagon/);
 
@@ -116,12 +207,12 @@ test('the map draws the hexagons /v1/cells gives, follows a filter change, and k
   const again = await newPage(page.url());
   await rendered(again, 1);
   assert.equal(await again.inputValue('select[name=kind]'), 'arrest');
-  assert.deepEqual(await drawn(again), arrests);
+  assert.deepEqual(await assertShows(again, arrests, 'the shared link'), now);
 
   // Resolution 8: fewer, bigger hexagons.
   await page.selectOption('select[name=res]', '8');
   await rendered(page, 3);
-  assert.deepEqual(await drawn(page), await apiCells(open.url, 'res=8&kind=arrest'));
+  await assertShows(page, await apiCollection(open.url, 'res=8&kind=arrest'), 'res 8');
   assert.deepEqual(page.errors, []);
   assert.deepEqual(again.errors, []);
   await again.close();
@@ -134,8 +225,7 @@ test('clicking a hexagon shows its counts and rates', async () => {
   // The busiest hexagon drawn, clicked at its centre.
   const target = await page.evaluate(() => {
     const { map } = window.leadmap;
-    const fs = map.queryRenderedFeatures({ layers: ['cells-fill'] }).sort((a, b) => b.properties.count - a.properties.count);
-    const f = window.leadmap.cells.features.find((c) => c.properties.hex_id === fs[0].properties.hex_id);
+    const f = window.leadmap.cells.features.slice().sort((a, b) => b.properties.count - a.properties.count)[0];
     const ring = f.geometry.coordinates[0].slice(0, -1);
     const lon = ring.reduce((s, c) => s + c[0], 0) / ring.length;
     const lat = ring.reduce((s, c) => s + c[1], 0) / ring.length;
@@ -194,10 +284,11 @@ test('with tokens, the page asks once, keeps the token for the tab, and a planne
   assert.match(await page.textContent('#who'), /planner: counts from 1 to 10 are withheld/);
   assert.equal(await page.isHidden('#group-control'), true, 'planners do not filter by group');
   assert.equal(await page.isDisabled('select[name=res] option[value="10"]'), true, 'planners see resolution 9 at most');
-  const planner = await apiCells(secured.url, 'res=9', PLANNER_TOKEN);
-  assert.deepEqual(await drawn(page), planner);
-  const withheld = Object.entries(planner).filter(([, c]) => c == null);
+  const planner = await apiCollection(secured.url, 'res=9', PLANNER_TOKEN);
+  const seen = await assertShows(page, planner, 'planner');
+  const withheld = planner.features.filter((f) => f.properties.count == null);
   assert.ok(withheld.length > 0, 'the demo data has small counts to withhold');
+  assert.ok(withheld.every((f) => seen[f.properties.hex_id] === undefined || /withheld/.test(seen[f.properties.hex_id])), 'withheld hexagons drawn in the withheld colour');
   assert.match(await page.textContent('#legend'), /fewer than 11 \(withheld\)/);
   // The token is kept for the session: a reload asks nothing.
   await page.reload();

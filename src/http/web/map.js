@@ -2,6 +2,7 @@
 // candidates, and the coverage and equity figures for the same filters. Reads only the figure routes,
 // with the token the user gave (kept in sessionStorage for this tab). Coordinates are lon, lat
 // throughout (GeoJSON order). The view state lives in the URL: filters in the query, the map in the hash.
+import { hexagons } from '/map/hexagons.js';
 
 const VIRIDIS = ['#440154', '#3b528b', '#21918c', '#5ec962', '#fde725'];
 // Gi_Bin classes -3..3, ColorBrewer RdBu (colour-blind safe), cold blue to hot red.
@@ -156,35 +157,31 @@ let popup;
 
 const EMPTY = { type: 'FeatureCollection', features: [] };
 
-/// What the map draws, as one GeoJSON collection: the hexagons, then the zones and the candidates, each
-/// feature tagged with its `kind` in `properties.draw` (one source, so the worker cuts one set of tiles,
-/// not three, before the first frame).
-function drawn({ cells: cellData = EMPTY, zones = EMPTY, candidates = EMPTY }) {
+/// The lines the map draws, as one GeoJSON collection: the zones and the candidates, each feature tagged
+/// in `properties.draw` (one source, so the map's worker cuts one set of tiles, not two).
+function lines({ zones = EMPTY, candidates = EMPTY }) {
   const tag = (fc, draw) => fc.features.map((f) => ({ ...f, properties: { ...f.properties, draw } }));
-  return { type: 'FeatureCollection', features: tag(cellData, 'cell').concat(tag(zones, 'zone'), tag(candidates, 'candidate')) };
+  return { type: 'FeatureCollection', features: tag(zones, 'zone').concat(tag(candidates, 'candidate')) };
 }
 
-/// The map's source and layers over the base style: hexagons (coloured by `colour`), their outlines
-/// from street zoom up, the selected hexagon, the zones and the expansion candidates.
-function dataLayers(data, colour = SUPPRESSED) {
-  // Opaque, unantialiased fills and outlines only from street zoom up: a city of hexagons stays smooth
-  // to pan on a laptop without a GPU. Over a base map the fills let it show through.
-  const fillOpacity = config.basemap ? 0.7 : 0.9;
+/// The map's sources and layers over the base style: the hexagons (an image the page draws, see
+/// "hexagons" below), the selected hexagon, the zones and the expansion candidates.
+function dataLayers(data) {
   const only = (draw) => ['==', ['get', 'draw'], draw];
   return {
     sources: {
-      // A 4 px tile buffer, not MapLibre's 128 (a quarter of a tile each side): every hexagon would
-      // otherwise be cut into two or three tiles and drawn that many times. Fills and thin lines need no more.
-      map: { type: 'geojson', data: drawn(data), promoteId: 'hex_id', buffer: 4 },
+      hexagons: { type: 'canvas', canvas: hexagons.canvas, coordinates: hexagons.corners(), animate: false },
+      selected: { type: 'geojson', data: EMPTY },
+      lines: { type: 'geojson', data: lines(data), buffer: 8 },
     },
     layers: [
-      { id: 'cells-fill', type: 'fill', source: 'map', filter: only('cell'), paint: { 'fill-color': colour, 'fill-opacity': fillOpacity, 'fill-antialias': false } },
-      { id: 'cells-line', type: 'line', source: 'map', filter: only('cell'), minzoom: 13, paint: { 'line-color': '#ffffff', 'line-width': 0.6, 'line-opacity': 0.7 } },
-      { id: 'cells-selected', type: 'line', source: 'map', filter: ['all', only('cell'), ['==', ['get', 'hex_id'], '']], paint: { 'line-color': '#000', 'line-width': 2.5 } },
-      { id: 'zones-line', type: 'line', source: 'map', filter: only('zone'), paint: { 'line-color': '#111', 'line-width': 2.5 } },
+      // Over a base map the hexagons let it show through.
+      { id: 'cells', type: 'raster', source: 'hexagons', paint: { 'raster-opacity': config.basemap ? 0.7 : 0.9, 'raster-fade-duration': 0 } },
+      { id: 'cells-selected', type: 'line', source: 'selected', paint: { 'line-color': '#000', 'line-width': 2.5 } },
+      { id: 'zones-line', type: 'line', source: 'lines', filter: only('zone'), paint: { 'line-color': '#111', 'line-width': 2.5 } },
       // A double line (two strokes either side of a gap), not a dashed one: the same GPU program as the
       // zones' outline, none more to compile before the first frame.
-      { id: 'candidates-line', type: 'line', source: 'map', filter: only('candidate'), paint: { 'line-color': '#cc79a7', 'line-width': 2, 'line-gap-width': 2 } },
+      { id: 'candidates-line', type: 'line', source: 'lines', filter: only('candidate'), paint: { 'line-color': '#cc79a7', 'line-width': 2, 'line-gap-width': 2 } },
     ],
   };
 }
@@ -193,15 +190,7 @@ function dataLayers(data, colour = SUPPRESSED) {
 /// (a map made empty and filled afterwards draws and throws away several frames first; without a GPU
 /// each costs tens of milliseconds). `bounds`: where to look, unless the link carried a view.
 function createMap(data, bounds) {
-  const extra = dataLayers(data, data.colour);
-  // Our layers start transparent (MapLibre skips drawing a layer of opacity 0 but still cuts its tiles):
-  // until every tile is in, each frame only clears the canvas. They take their opacity at once after.
-  const opacities = extra.layers.map((layer) => {
-    const key = `${layer.type}-opacity`;
-    const value = layer.paint[key] ?? 1;
-    layer.paint[key] = 0;
-    return [layer.id, key, value];
-  });
+  const extra = dataLayers(data);
   const base = baseStyle();
   const inline = typeof base !== 'string';
   const view = bounds && !linkedView ? { bounds, fitBoundsOptions: { padding: 30 } } : { center: [-122.675, 45.522], zoom: 12.5 };
@@ -209,57 +198,60 @@ function createMap(data, bounds) {
     Object.assign(base.sources, extra.sources);
     base.layers.push(...extra.layers);
   }
-  // Hidden until its tiles are in and drawn: without a GPU, the browser reads every frame back from
-  // the software renderer, tens of milliseconds each, for frames nobody needs to see.
+  // Hidden until the hexagons are drawn: no frame of an empty map first.
   $('#map').style.visibility = 'hidden';
-  map = new maplibregl.Map({
+  map = hexagons.map = new maplibregl.Map({
     container: 'map',
     style: base,
     ...view,
     hash: 'view',
     attributionControl: { compact: true },
     fadeDuration: 0,
+    // North up and flat: a planning map, and the hexagons' drawing is a flat north-up picture.
+    dragRotate: false,
+    pitchWithRotate: false,
+    touchPitch: false,
   });
-  let opaque = false;
-  const showLayers = () => {
-    if (opaque) return;
-    opaque = true;
-    for (const [id, key, value] of opacities) if (map.getLayer(id)) map.setPaintProperty(id, key, value);
-  };
-  const reveal = () => {
+  map.touchZoomRotate.disableRotation();
+  map.keyboard.disableRotation();
+  // Shown with the first frame that has the hexagons (drawn into their canvas when the style loads);
+  // the zones' and candidates' lines follow as soon as the map's worker has cut them.
+  const onRender = () => {
+    if (hexagons.zoom == null) return;
     map.off('render', onRender);
-    showLayers();
-    if (!map.getContainer().style.visibility) return;
     map.getContainer().style.visibility = '';
     // The next animation frame comes once this one is on the screen.
     requestAnimationFrame(() => performance.mark('leadmap:on-screen'));
   };
-  // Tiles all in: draw the layers in the next frame; once that frame is drawn, show it.
-  const onRender = () => {
-    if (opaque) reveal();
-    else if (map.getSource('map') && map.isSourceLoaded('map')) { showLayers(); map.triggerRepaint(); }
-  };
   map.on('render', onRender);
-  map.once('idle', () => { if (!opaque) { showLayers(); map.once('idle', reveal); } else reveal(); });
+  const onLines = () => {
+    if (!map.getSource('lines') || !map.isSourceLoaded('lines')) return;
+    map.off('render', onLines);
+    requestAnimationFrame(() => performance.mark('leadmap:lines-on-screen'));
+  };
+  map.on('render', onLines);
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
   popup = new maplibregl.Popup({ closeButton: true, maxWidth: '320px' });
-  map.on('click', 'cells-fill', (e) => {
-    const f = e.features && e.features[0];
-    if (!f) return;
-    map.setFilter('cells-selected', ['all', ['==', ['get', 'draw'], 'cell'], ['==', ['get', 'hex_id'], f.properties.hex_id]]);
-    popup.setLngLat(e.lngLat).setHTML(popupHtml(f.properties, current().layer)).addTo(map);
+  map.on('click', (e) => {
+    const f = hexagons.at(e.lngLat);
+    map.getSource('selected').setData(f ? { type: 'FeatureCollection', features: [f] } : EMPTY);
+    if (f) popup.setLngLat(e.lngLat).setHTML(popupHtml(f.properties, current().layer)).addTo(map);
+    else popup.remove();
   });
-  map.on('mouseenter', 'cells-fill', () => { map.getCanvas().style.cursor = 'pointer'; });
-  map.on('mouseleave', 'cells-fill', () => { map.getCanvas().style.cursor = ''; });
-  return new Promise((resolve) => map.once('load', () => {
+  map.on('mousemove', (e) => { map.getCanvas().style.cursor = hexagons.at(e.lngLat) ? 'pointer' : ''; });
+  map.on('moveend', () => hexagons.follow(true));
+  map.on('move', () => hexagons.follow(false));
+  map.on('resize', () => hexagons.draw());
+  map.once('style.load', () => {
     // A base map given as a style URL: our layers go on top once it has loaded.
     if (!inline) {
       for (const [id, source] of Object.entries(extra.sources)) map.addSource(id, source);
       for (const layer of extra.layers) map.addLayer(layer);
     }
-    resolve();
-  }));
+    hexagons.draw();
+  });
+  return new Promise((resolve) => map.once('load', resolve));
 }
 
 function bboxOf(geometry, into = [Infinity, Infinity, -Infinity, -Infinity]) {
@@ -286,32 +278,30 @@ function countBreaks(features) {
   return breaks;
 }
 
-function paint(layer) {
-  map.setPaintProperty('cells-fill', 'fill-color', colourBy(layer));
-}
-
-/// The hexagons' fill colour for a layer, as a MapLibre expression; draws its legend beside the map.
+/// The hexagons' colour for a layer, as a function of a hexagon's properties; draws its legend beside
+/// the map.
 function colourBy(layer) {
   let colour;
   const legend = [];
   if (layer === 'hotspots') {
-    colour = ['match', ['to-string', ['get', 'Gi_Bin_FDR']]];
-    for (const [bin, c] of Object.entries(GI_COLOURS)) colour.push(bin, c);
-    colour.push(SUPPRESSED);
+    colour = (p) => (p.Gi_Bin_FDR == null ? SUPPRESSED : GI_COLOURS[String(p.Gi_Bin_FDR)] || SUPPRESSED);
     for (const bin of ['3', '2', '1', '0', '-1', '-2', '-3']) legend.push([GI_COLOURS[bin], GI_LABELS[bin]]);
     legendTitle('Gi* class after FDR control (k-ring 1)', legend);
   } else if (layer === 'coverage') {
-    colour = ['match', ['get', 'relation']];
-    for (const [rel, c] of Object.entries(RELATION_COLOURS)) colour.push(rel, c);
-    colour.push(SUPPRESSED);
+    colour = (p) => RELATION_COLOURS[p.relation] || SUPPRESSED;
     for (const rel of Object.keys(RELATION_COLOURS)) legend.push([RELATION_COLOURS[rel], RELATION_LABELS[rel]]);
     legendTitle('Where contacts happen, against the zones in force', legend);
   } else {
     const breaks = countBreaks(cells.features);
     const colours = breaks.map((_, i) => VIRIDIS[breaks.length === 1 ? VIRIDIS.length - 1 : Math.round((i * (VIRIDIS.length - 1)) / (breaks.length - 1))]);
     // Withheld counts (null) grey, zeros white, then one viridis class per break.
-    colour = ['step', ['coalesce', ['get', 'count'], -1], SUPPRESSED, 0, '#ffffff'];
-    breaks.forEach((b, i) => colour.push(b, colours[i]));
+    colour = (p) => {
+      if (p.count == null) return SUPPRESSED;
+      if (p.count <= 0) return '#ffffff';
+      let c = colours[0];
+      for (let i = 0; i < breaks.length && p.count >= breaks[i]; i++) c = colours[i];
+      return c;
+    };
     breaks.forEach((b, i) => {
       const hi = i + 1 < breaks.length ? breaks[i + 1] - 1 : null;
       legend.push([colours[i], hi == null ? `${num(b)} or more` : hi === b ? num(b) : `${num(b)} to ${num(hi)}`]);
@@ -471,7 +461,8 @@ async function refresh({ figures = null } = {}) {
       mapReady = (async () => {
         const zones = await zonesRequest;
         const bounds = cells.features.length ? cells.features.reduce((b, f) => bboxOf(f.geometry, b), [Infinity, Infinity, -Infinity, -Infinity]) : null;
-        await createMap({ cells, zones, candidates, colour: colourBy(layer) }, bounds);
+        hexagons.set(cells.features, colourBy(layer));
+        await createMap({ zones, candidates }, bounds);
         labelZones(zones);
       })();
       await mapReady;
@@ -479,8 +470,10 @@ async function refresh({ figures = null } = {}) {
       await mapReady;
       const zones = await zonesRequest;
       if (seq !== loadSeq) return;
-      map.getSource('map').setData(drawn({ cells, zones, candidates }));
-      paint(layer);
+      hexagons.set(cells.features, colourBy(layer));
+      hexagons.draw();
+      map.getSource('lines').setData(lines({ zones, candidates }));
+      map.getSource('selected').setData(EMPTY);
       popup.remove();
     }
     showCoverage(coverage);
@@ -572,9 +565,11 @@ async function start() {
   landmarksRequest.then(labelLandmarks);
 }
 
-/// Draws `fc` as the hexagons, with the zones (for tools/bench_map.mjs: a given set of hexagons to pan over).
+/// Draws `fc` as the hexagons (for tools/bench_map.mjs: a given set of hexagons to pan over).
 async function drawCells(fc) {
-  map.getSource('map').setData(drawn({ cells: fc, zones: await zonesRequest }));
+  cells = fc;
+  hexagons.set(fc.features, colourBy(current().layer));
+  hexagons.draw();
 }
 
 window.leadmap = { get map() { return map; }, current, refresh, drawCells, get cells() { return cells; }, get me() { return me; } };

@@ -1,0 +1,145 @@
+// The map's hexagons, drawn by the page into a canvas that MapLibre shows as one georeferenced image.
+//
+// A city of hexagons as map features costs the browser every frame: each is a few triangles to set up
+// and fill, and without a GPU that is most of a frame (20 000 hexagons: 11 frames a second, against 30
+// for an empty map). Drawn once into a canvas (2D, Web Mercator pixels at the map's zoom), they are one
+// image the map moves as it pans, redrawn when the view settles at another zoom or leaves the drawing.
+// Clicks find their hexagon here (point in polygon), not in the map.
+// Coordinates come in as GeoJSON (lon, lat) and are kept in Web Mercator in [0, 1], as MapLibre's world.
+export const hexagons = {
+  canvas: document.createElement('canvas'),
+  map: null, // the MapLibre map, once made
+  source: 'hexagons', // the id of its canvas source
+  features: [],
+  colourOf: () => '#c8c8c8',
+  xy: new Float64Array(0), // every ring's vertices, Web Mercator in [0, 1] (x east, y south), x then y
+  start: new Uint32Array(1), // feature i's vertices are xy[2 * start[i] .. 2 * start[i + 1]]
+  box: new Float64Array(0), // per feature: min x, min y, max x, max y
+  extent: [0, 0, 1, 1], // what the canvas shows (Web Mercator, [0, 1])
+  zoom: null,
+
+  /// Lon/lat corners of the canvas for the map: top left, top right, bottom right, bottom left.
+  corners() {
+    const [x0, y0, x1, y1] = this.extent;
+    return [[lonOf(x0), latOf(y0)], [lonOf(x1), latOf(y0)], [lonOf(x1), latOf(y1)], [lonOf(x0), latOf(y1)]];
+  },
+
+  /// New hexagons (GeoJSON features, lon/lat) and their colours; projected once.
+  set(features, colourOf) {
+    this.features = features;
+    this.colourOf = colourOf;
+    let n = 0;
+    for (const f of features) n += f.geometry.coordinates[0].length;
+    this.xy = new Float64Array(2 * n);
+    this.start = new Uint32Array(features.length + 1);
+    this.box = new Float64Array(4 * features.length);
+    let k = 0;
+    features.forEach((f, i) => {
+      this.start[i] = k;
+      let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+      for (const [lon, lat] of f.geometry.coordinates[0]) {
+        const x = mercX(lon), y = mercY(lat);
+        this.xy[2 * k] = x; this.xy[2 * k + 1] = y; k += 1;
+        if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y;
+      }
+      this.box.set([x0, y0, x1, y1], 4 * i);
+    });
+    this.start[features.length] = k;
+  },
+
+  /// Draws the hexagons around the map's view (the view and half of it again on every side, at the
+  /// map's zoom and the screen's pixel ratio) and hands the picture to the map.
+  draw() {
+    const map = this.map;
+    if (!map) return;
+    const zoom = map.getZoom();
+    const world = 512 * 2 ** zoom; // MapLibre's world size in CSS pixels at this zoom
+    const dpr = window.devicePixelRatio || 1;
+    const box = map.getContainer().getBoundingClientRect();
+    // At most 4096 device pixels a side (what every WebGL implementation takes as a texture).
+    const w = Math.min(2 * box.width, 4096 / dpr), h = Math.min(2 * box.height, 4096 / dpr);
+    const c = map.getCenter();
+    const cx = mercX(c.lng) * world, cy = mercY(c.lat) * world;
+    const left = cx - w / 2, top = cy - h / 2; // world pixels, kept in doubles (the canvas has floats)
+    this.extent = [left / world, top / world, (left + w) / world, (top + h) / world];
+    this.zoom = zoom;
+    const canvas = this.canvas;
+    canvas.width = Math.round(w * dpr);
+    canvas.height = Math.round(h * dpr);
+    const ctx = canvas.getContext('2d');
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    const s = world * dpr, ox = left * dpr, oy = top * dpr;
+    const [ex0, ey0, ex1, ey1] = this.extent;
+    // One path per colour: a few fills, not one per hexagon.
+    const paths = new Map();
+    const outline = new Path2D();
+    let sizePx = 0;
+    for (let i = 0; i < this.features.length; i++) {
+      const b = 4 * i;
+      if (this.box[b] > ex1 || this.box[b + 2] < ex0 || this.box[b + 1] > ey1 || this.box[b + 3] < ey0) continue;
+      sizePx = Math.max(sizePx, (this.box[b + 2] - this.box[b]) * world);
+      const colour = this.colourOf(this.features[i].properties);
+      let path = paths.get(colour);
+      if (!path) paths.set(colour, (path = new Path2D()));
+      for (let k = this.start[i]; k < this.start[i + 1]; k++) {
+        const x = this.xy[2 * k] * s - ox, y = this.xy[2 * k + 1] * s - oy;
+        if (k === this.start[i]) { path.moveTo(x, y); outline.moveTo(x, y); } else { path.lineTo(x, y); outline.lineTo(x, y); }
+      }
+      path.closePath();
+      outline.closePath();
+    }
+    for (const [colour, path] of paths) {
+      ctx.fillStyle = colour;
+      ctx.fill(path);
+    }
+    // Outlines once hexagons are big enough to tell apart (street zooms).
+    if (sizePx > 24) {
+      ctx.strokeStyle = 'rgba(255, 255, 255, 0.7)';
+      ctx.lineWidth = 0.6 * dpr;
+      ctx.stroke(outline);
+    }
+    const source = map.getSource(this.source);
+    if (source) {
+      source.setCoordinates(this.corners());
+      // A canvas source reads its canvas while it plays: once, for this picture.
+      source.play();
+      map.once('render', () => source.pause());
+      map.triggerRepaint();
+    }
+  },
+
+  /// Redraws when the view has left the drawing or settled at another zoom.
+  follow(settled) {
+    const map = this.map;
+    if (!map || this.zoom == null) return;
+    const b = map.getBounds();
+    const [x0, y0, x1, y1] = this.extent;
+    const inside = mercX(b.getWest()) >= x0 && mercX(b.getEast()) <= x1 && mercY(b.getNorth()) >= y0 && mercY(b.getSouth()) <= y1;
+    if (!inside || (settled && Math.abs(map.getZoom() - this.zoom) > 1e-6)) this.draw();
+  },
+
+  /// The hexagon (feature) under a point (lon/lat), if any.
+  at(lngLat) {
+    const x = mercX(lngLat.lng), y = mercY(lngLat.lat);
+    for (let i = 0; i < this.features.length; i++) {
+      const b = 4 * i;
+      if (x < this.box[b] || x > this.box[b + 2] || y < this.box[b + 1] || y > this.box[b + 3]) continue;
+      let inside = false;
+      for (let k = this.start[i], j = this.start[i + 1] - 1; k < this.start[i + 1]; j = k++) {
+        const xk = this.xy[2 * k], yk = this.xy[2 * k + 1], xj = this.xy[2 * j], yj = this.xy[2 * j + 1];
+        if ((yk > y) !== (yj > y) && x < ((xj - xk) * (y - yk)) / (yj - yk) + xk) inside = !inside;
+      }
+      if (inside) return this.features[i];
+    }
+    return null;
+  },
+};
+
+// Web Mercator in [0, 1], as MapLibre's world: x east from 180° W, y south from 85.05° N.
+function mercX(lon) { return (lon + 180) / 360; }
+function mercY(lat) {
+  const s = Math.sin((lat * Math.PI) / 180);
+  return 0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI);
+}
+function lonOf(x) { return x * 360 - 180; }
+function latOf(y) { return (Math.atan(Math.sinh(Math.PI * (1 - 2 * y))) * 180) / Math.PI; }
