@@ -58,6 +58,7 @@ export const hexagons = {
     const box = map.getContainer().getBoundingClientRect();
     // At most 4096 device pixels a side (what every WebGL implementation takes as a texture).
     const w = Math.min(2 * box.width, 4096 / dpr), h = Math.min(2 * box.height, 4096 / dpr);
+    if (w < 1 || h < 1) return; // a map with no room (e.g. laid out later) keeps its last drawing
     const c = map.getCenter();
     const cx = mercX(c.lng) * world, cy = mercY(c.lat) * world;
     const left = cx - w / 2, top = cy - h / 2; // world pixels, kept in doubles (the canvas has floats)
