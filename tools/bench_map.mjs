@@ -5,8 +5,7 @@
 //    (performance.now(), 0 = navigation start): DOM ready; hexagons on screen (the page's
 //    `leadmap:on-screen` mark: the first animation frame after the first map frame with the hexagons,
 //    i.e. once the browser has composited it; without a GPU that includes reading the frame back from
-//    SwiftShader); the zones' and candidates' lines on screen too (`leadmap:lines-on-screen`); map idle
-//    (`data-state=ready`). Then the same tab reloaded (a second visit: files revalidated, compiled code
+//    SwiftShader; the zones and candidates are in the same picture); map idle (`data-state=ready`). Then the same tab reloaded (a second visit: files revalidated, compiled code
 //    kept). Baseline, interleaved with the runs: MapLibre alone, an empty map of the same size from the
 //    same server in a fresh context, on screen. Target: hexagons on screen under 1 s. Median of --runs.
 // 2. Panning with 20 000 hexagons: the page is given 20 000 real res-10 cells of the study area
@@ -83,12 +82,10 @@ try {
     dom: performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd,
     idle: Number(document.body.dataset.readyAt),
     on_screen: performance.getEntriesByName('leadmap:on-screen')[0].startTime,
-    lines_on_screen: (performance.getEntriesByName('leadmap:lines-on-screen')[0] || {}).startTime,
     hexagons: window.leadmap ? window.leadmap.cells.features.length : 0,
     marks: Object.fromEntries(performance.getEntriesByType('mark').map((m) => [m.name.replace('leadmap:', ''), Math.round(m.startTime)])),
   }));
-  const onScreen = () => document.body.dataset.state === 'ready' && performance.getEntriesByName('leadmap:on-screen').length
-    && (!window.leadmap || performance.getEntriesByName('leadmap:lines-on-screen').length);
+  const onScreen = () => document.body.dataset.state === 'ready' && performance.getEntriesByName('leadmap:on-screen').length;
   for (let i = 0; i < RUNS; i++) {
     // Baseline: MapLibre alone, from the same server, in a fresh context: an empty map of the same
     // size (the page's map area) with a background layer, on screen.
@@ -161,7 +158,6 @@ try {
       median_dom_ms: median(first.map((r) => r.dom)),
       median_idle_ms: median(first.map((r) => r.idle)),
       median_on_screen_ms: median(first.map((r) => r.on_screen)),
-      median_lines_on_screen_ms: median(first.map((r) => r.lines_on_screen)),
       median_on_screen_again_ms: median(first.map((r) => r.again.on_screen)),
       hexagons: first[0].hexagons,
       baseline_empty_map: { runs: emptyMap, median_on_screen_ms: median(emptyMap.map((r) => r.on_screen)) },
@@ -170,7 +166,7 @@ try {
   };
   mkdirSync(path.join(ROOT, 'target/bench'), { recursive: true });
   writeFileSync(path.join(ROOT, 'target/bench/map.json'), JSON.stringify(result, null, 1));
-  console.log(`first render (res 9, ${result.first_render.hexagons} hexagons, fresh context, median of ${RUNS}): DOM ready ${result.first_render.median_dom_ms.toFixed(0)} ms, hexagons on screen ${result.first_render.median_on_screen_ms.toFixed(0)} ms, zones and candidates too ${result.first_render.median_lines_on_screen_ms.toFixed(0)} ms, map idle ${result.first_render.median_idle_ms.toFixed(0)} ms`);
+  console.log(`first render (res 9, ${result.first_render.hexagons} hexagons, fresh context, median of ${RUNS}): DOM ready ${result.first_render.median_dom_ms.toFixed(0)} ms, hexagons on screen ${result.first_render.median_on_screen_ms.toFixed(0)} ms, map idle ${result.first_render.median_idle_ms.toFixed(0)} ms`);
   console.log(`  the same tab reloaded (files revalidated, code cached): hexagons on screen ${result.first_render.median_on_screen_again_ms.toFixed(0)} ms`);
   console.log(`  baseline, MapLibre alone (empty map, fresh context):   on screen ${result.first_render.baseline_empty_map.median_on_screen_ms.toFixed(0)} ms`);
   console.log('first render phases (ms from navigation start, last run):', JSON.stringify(first[first.length - 1].marks));

@@ -90,7 +90,7 @@ async function apiCells(base, query, token) {
   return Object.fromEntries(fc.features.map((f) => [f.properties.hex_id, f.properties.count]));
 }
 
-/// What the map shows, read off the screen. The zones, labels and controls are hidden for the reading;
+/// What the map shows, read off the screen. The outlines, labels and controls are hidden for the reading;
 /// the map's pixels are taken from a screenshot. For every hexagon of `fc` (from the API) whose centre
 /// (MapLibre's projection) is in view: the legend entry whose colour is on the screen there, and the
 /// legend entry its count belongs to. Then `stray`: sampled pixels (every 9 px) that are coloured but
@@ -98,7 +98,9 @@ async function apiCells(base, query, token) {
 async function shown(page, fc) {
   await page.evaluate(async () => {
     const { map } = window.leadmap;
-    for (const id of ['zones-line', 'candidates-line', 'cells-selected']) map.setLayoutProperty(id, 'visibility', 'none');
+    if (map.getLayer('cells-selected')) map.setLayoutProperty('cells-selected', 'visibility', 'none');
+    window.leadmap.hexagons.showOutlines = false;
+    window.leadmap.hexagons.draw();
     document.body.classList.add('reading');
     await new Promise((r) => map.once('idle', r));
     map.triggerRepaint();
@@ -167,7 +169,10 @@ async function shown(page, fc) {
   await style.evaluate((el) => el.remove());
   await page.evaluate(() => {
     document.body.classList.remove('reading');
-    for (const id of ['zones-line', 'candidates-line', 'cells-selected']) window.leadmap.map.setLayoutProperty(id, 'visibility', 'visible');
+    const { map, hexagons } = window.leadmap;
+    if (map.getLayer('cells-selected')) map.setLayoutProperty('cells-selected', 'visibility', 'visible');
+    hexagons.showOutlines = true;
+    hexagons.draw();
   });
   return out;
 }

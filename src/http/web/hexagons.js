@@ -1,10 +1,12 @@
-// The map's hexagons, drawn by the page into a canvas that MapLibre shows as one georeferenced image.
+// The map's hexagons (and the zones' and candidates' outlines over them), drawn by the page into a
+// canvas that MapLibre shows as one georeferenced image.
 //
 // A city of hexagons as map features costs the browser every frame: each is a few triangles to set up
 // and fill, and without a GPU that is most of a frame (20 000 hexagons: 11 frames a second, against 30
 // for an empty map). Drawn once into a canvas (2D, Web Mercator pixels at the map's zoom), they are one
 // image the map moves as it pans, redrawn when the view settles at another zoom or leaves the drawing.
-// Clicks find their hexagon here (point in polygon), not in the map.
+// The outlines go into the same picture, so the map's first frame is complete without its worker
+// (which would cut them into tiles first). Clicks find their hexagon here (point in polygon).
 // Coordinates come in as GeoJSON (lon, lat) and are kept in Web Mercator in [0, 1], as MapLibre's world.
 export const hexagons = {
   canvas: document.createElement('canvas'),
@@ -17,6 +19,10 @@ export const hexagons = {
   box: new Float64Array(0), // per feature: min x, min y, max x, max y
   extent: [0, 0, 1, 1], // what the canvas shows (Web Mercator, [0, 1])
   zoom: null,
+  // Outlines drawn over the hexagons (the zones, the candidates): [{ rings: [Float64Array x, y, ...],
+  // colour, width (CSS px), dash (in widths, or null) }], in drawing order.
+  outlines: [],
+  showOutlines: true,
 
   /// Lon/lat corners of the canvas for the map: top left, top right, bottom right, bottom left.
   corners() {
@@ -47,9 +53,25 @@ export const hexagons = {
     this.start[features.length] = k;
   },
 
-  /// Draws the hexagons around the map's view (the view and half of it again on every side, at the
-  /// map's zoom and the screen's pixel ratio) and hands the picture to the map.
-  draw() {
+  /// Polygon outlines to draw over the hexagons: `sets` is [{ features (GeoJSON polygons or
+  /// multipolygons, lon/lat), colour, width, dash }].
+  setOutlines(sets) {
+    this.outlines = sets.map(({ features, colour, width, dash = null }) => {
+      const rings = [];
+      for (const f of features) {
+        const g = f.geometry;
+        const polygons = g.type === 'Polygon' ? [g.coordinates] : g.type === 'MultiPolygon' ? g.coordinates : [];
+        for (const polygon of polygons) {
+          for (const ring of polygon) rings.push(Float64Array.from(ring.flatMap(([lon, lat]) => [mercX(lon), mercY(lat)])));
+        }
+      }
+      return { rings, colour, width, dash };
+    });
+  },
+
+  /// Draws the hexagons and outlines around the map's view (the view and `margin` of it again on
+  /// every side, at the map's zoom and the screen's pixel ratio) and hands the picture to the map.
+  draw({ margin = 0.5 } = {}) {
     const map = this.map;
     if (!map) return;
     const zoom = map.getZoom();
@@ -57,7 +79,7 @@ export const hexagons = {
     const dpr = window.devicePixelRatio || 1;
     const box = map.getContainer().getBoundingClientRect();
     // At most 4096 device pixels a side (what every WebGL implementation takes as a texture).
-    const w = Math.min(2 * box.width, 4096 / dpr), h = Math.min(2 * box.height, 4096 / dpr);
+    const w = Math.min((1 + 2 * margin) * box.width, 4096 / dpr), h = Math.min((1 + 2 * margin) * box.height, 4096 / dpr);
     if (w < 1 || h < 1) return; // a map with no room (e.g. laid out later) keeps its last drawing
     const c = map.getCenter();
     const cx = mercX(c.lng) * world, cy = mercY(c.lat) * world;
@@ -98,6 +120,24 @@ export const hexagons = {
       ctx.strokeStyle = 'rgba(255, 255, 255, 0.7)';
       ctx.lineWidth = 0.6 * dpr;
       ctx.stroke(outline);
+    }
+    if (this.showOutlines) {
+      ctx.lineJoin = 'round';
+      for (const { rings, colour, width, dash } of this.outlines) {
+        const path = new Path2D();
+        for (const r of rings) {
+          for (let k = 0; k < r.length; k += 2) {
+            const x = r[k] * s - ox, y = r[k + 1] * s - oy;
+            if (k === 0) path.moveTo(x, y); else path.lineTo(x, y);
+          }
+          path.closePath();
+        }
+        ctx.strokeStyle = colour;
+        ctx.lineWidth = width * dpr;
+        ctx.setLineDash(dash ? dash.map((d) => d * width * dpr) : []);
+        ctx.stroke(path);
+      }
+      ctx.setLineDash([]);
     }
     const source = map.getSource(this.source);
     if (source) {

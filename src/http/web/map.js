@@ -157,40 +157,44 @@ let popup;
 
 const EMPTY = { type: 'FeatureCollection', features: [] };
 
-/// The lines the map draws, as one GeoJSON collection: the zones and the candidates, each feature tagged
-/// in `properties.draw` (one source, so the map's worker cuts one set of tiles, not two).
-function lines({ zones = EMPTY, candidates = EMPTY }) {
-  const tag = (fc, draw) => fc.features.map((f) => ({ ...f, properties: { ...f.properties, draw } }));
-  return { type: 'FeatureCollection', features: tag(zones, 'zone').concat(tag(candidates, 'candidate')) };
+/// The zones and candidates, outlined over the hexagons (in their drawing, see hexagons.js).
+function outline({ zones = EMPTY, candidates = EMPTY }) {
+  hexagons.setOutlines([
+    { features: zones.features, colour: '#111111', width: 2.5 },
+    { features: candidates.features, colour: '#cc79a7', width: 3, dash: [2, 1] },
+  ]);
 }
 
-/// The map's sources and layers over the base style: the hexagons (an image the page draws, see
-/// "hexagons" below), the selected hexagon, the zones and the expansion candidates.
-function dataLayers(data) {
-  const only = (draw) => ['==', ['get', 'draw'], draw];
+/// The map's sources and layers over the base style: the hexagons, zones and candidates (an image the
+/// page draws, see hexagons.js). The selected hexagon's outline is added at the first click.
+function dataLayers() {
   return {
     sources: {
       hexagons: { type: 'canvas', canvas: hexagons.canvas, coordinates: hexagons.corners(), animate: false },
-      selected: { type: 'geojson', data: EMPTY },
-      lines: { type: 'geojson', data: lines(data), buffer: 8 },
     },
     layers: [
       // Over a base map the hexagons let it show through.
       { id: 'cells', type: 'raster', source: 'hexagons', paint: { 'raster-opacity': config.basemap ? 0.7 : 0.9, 'raster-fade-duration': 0 } },
-      { id: 'cells-selected', type: 'line', source: 'selected', paint: { 'line-color': '#000', 'line-width': 2.5 } },
-      { id: 'zones-line', type: 'line', source: 'lines', filter: only('zone'), paint: { 'line-color': '#111', 'line-width': 2.5 } },
-      // A double line (two strokes either side of a gap), not a dashed one: the same GPU program as the
-      // zones' outline, none more to compile before the first frame.
-      { id: 'candidates-line', type: 'line', source: 'lines', filter: only('candidate'), paint: { 'line-color': '#cc79a7', 'line-width': 2, 'line-gap-width': 2 } },
     ],
   };
+}
+
+/// Outlines the clicked hexagon (nothing: `f` null).
+function select(f) {
+  const data = f ? { type: 'FeatureCollection', features: [f] } : EMPTY;
+  if (map.getSource('selected')) map.getSource('selected').setData(data);
+  else if (f) {
+    map.addSource('selected', { type: 'geojson', data });
+    map.addLayer({ id: 'cells-selected', type: 'line', source: 'selected', paint: { 'line-color': '#000', 'line-width': 2.5 } });
+  }
 }
 
 /// Makes the map with its first data already in its style, so that its first frames draw the hexagons
 /// (a map made empty and filled afterwards draws and throws away several frames first; without a GPU
 /// each costs tens of milliseconds). `bounds`: where to look, unless the link carried a view.
 function createMap(data, bounds) {
-  const extra = dataLayers(data);
+  outline(data);
+  const extra = dataLayers();
   const base = baseStyle();
   const inline = typeof base !== 'string';
   const view = bounds && !linkedView ? { bounds, fitBoundsOptions: { padding: 30 } } : { center: [-122.675, 45.522], zoom: 12.5 };
@@ -214,28 +218,25 @@ function createMap(data, bounds) {
   });
   map.touchZoomRotate.disableRotation();
   map.keyboard.disableRotation();
-  // Shown with the first frame that has the hexagons (drawn into their canvas when the style loads);
-  // the zones' and candidates' lines follow as soon as the map's worker has cut them.
+  // Shown with the first frame that has the hexagons (drawn into their canvas when the style loads, the
+  // view alone); the margin around the view is drawn when the browser is next idle.
   const onRender = () => {
     if (hexagons.zoom == null) return;
     map.off('render', onRender);
     map.getContainer().style.visibility = '';
     // The next animation frame comes once this one is on the screen.
-    requestAnimationFrame(() => performance.mark('leadmap:on-screen'));
+    requestAnimationFrame(() => {
+      performance.mark('leadmap:on-screen');
+      (window.requestIdleCallback || setTimeout)(() => hexagons.draw(), { timeout: 1000 });
+    });
   };
   map.on('render', onRender);
-  const onLines = () => {
-    if (!map.getSource('lines') || !map.isSourceLoaded('lines')) return;
-    map.off('render', onLines);
-    requestAnimationFrame(() => performance.mark('leadmap:lines-on-screen'));
-  };
-  map.on('render', onLines);
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
   popup = new maplibregl.Popup({ closeButton: true, maxWidth: '320px' });
   map.on('click', (e) => {
     const f = hexagons.at(e.lngLat);
-    map.getSource('selected').setData(f ? { type: 'FeatureCollection', features: [f] } : EMPTY);
+    select(f);
     if (f) popup.setLngLat(e.lngLat).setHTML(popupHtml(f.properties, current().layer)).addTo(map);
     else popup.remove();
   });
@@ -249,7 +250,7 @@ function createMap(data, bounds) {
       for (const [id, source] of Object.entries(extra.sources)) map.addSource(id, source);
       for (const layer of extra.layers) map.addLayer(layer);
     }
-    hexagons.draw();
+    hexagons.draw({ margin: 0 });
   });
   return new Promise((resolve) => map.once('load', resolve));
 }
@@ -321,7 +322,7 @@ function renderLegend(items) {
   el.innerHTML = `<div class="title">${escapeHtml(legendHeading)}</div>` +
     items.map(([c, label]) => `<div class="item"><span class="swatch" style="background:${c}"></span>${escapeHtml(label)}</div>`).join('') +
     '<div class="item"><span class="swatch" style="background:#fff;border:2px solid #111"></span>LEAD zones in force</div>' +
-    '<div class="item"><span class="swatch" style="background:#fff;border:5px double #cc79a7"></span>Expansion candidates</div>';
+    '<div class="item"><span class="swatch" style="background:#fff;border:2px dashed #cc79a7"></span>Expansion candidates</div>';
 }
 
 // ---- popups ----
@@ -471,9 +472,9 @@ async function refresh({ figures = null } = {}) {
       const zones = await zonesRequest;
       if (seq !== loadSeq) return;
       hexagons.set(cells.features, colourBy(layer));
+      outline({ zones, candidates });
       hexagons.draw();
-      map.getSource('lines').setData(lines({ zones, candidates }));
-      map.getSource('selected').setData(EMPTY);
+      select(null);
       popup.remove();
     }
     showCoverage(coverage);
@@ -556,8 +557,6 @@ async function start() {
   figures.catch(() => {}); // refresh reports a failure
   zonesRequest = api('/v1/zones').catch((e) => { setStatus(e.message, true); return EMPTY; });
   maplibregl = await maplibreRequest;
-  // The map's worker starts now, while the data are on their way; the map is made when they are in.
-  maplibregl.prewarm();
   performance.mark('leadmap:maplibre');
   form.addEventListener('change', () => refresh());
   for (const b of document.querySelectorAll('#downloads button')) b.addEventListener('click', () => download(b.dataset.format));
@@ -572,5 +571,5 @@ async function drawCells(fc) {
   hexagons.draw();
 }
 
-window.leadmap = { get map() { return map; }, current, refresh, drawCells, get cells() { return cells; }, get me() { return me; } };
+window.leadmap = { get map() { return map; }, hexagons, current, refresh, drawCells, get cells() { return cells; }, get me() { return me; } };
 start();
