@@ -95,8 +95,8 @@ async function apiCells(base, query, token) {
 /// (MapLibre's projection) is in view: the legend entry whose colour is on the screen there, and the
 /// legend entry its count belongs to. Then `stray`: sampled pixels (every 9 px) that are coloured but
 /// lie in no hexagon of `fc`. Returns { seen: {hex_id: legend label}, expected: {...}, stray: [...] }.
-async function shown(page, fc) {
-  await page.evaluate(async () => {
+async function shown(page, fc, { preview = false } = {}) {
+  if (!preview) await page.evaluate(async () => {
     const { map } = window.leadmap;
     if (map.getLayer('cells-selected')) map.setLayoutProperty('cells-selected', 'visibility', 'none');
     window.leadmap.hexagons.showOutlines = false;
@@ -108,8 +108,26 @@ async function shown(page, fc) {
   });
   const style = await page.addStyleTag({ content: 'body.reading .zone-label, body.reading .landmark, body.reading .maplibregl-control-container, body.reading .maplibregl-popup { display: none !important; }' });
   const png = await page.locator('#map').screenshot();
-  const out = await page.evaluate(async ({ png, fc }) => {
+  const out = await page.evaluate(async ({ png, fc, preview }) => {
     const { map } = window.leadmap;
+    // Screen position of a lon/lat, and back: MapLibre's, or (before the map exists) the camera the
+    // page's preview was drawn for.
+    let project = (ll) => map.project(ll), unproject = (p) => map.unproject(p);
+    if (preview) {
+      const { fit } = await import('/map/hexagons.js');
+      const b = [Infinity, Infinity, -Infinity, -Infinity];
+      for (const f of window.leadmap.cells.features) for (const [x, y] of f.geometry.coordinates[0]) { b[0] = Math.min(b[0], x); b[1] = Math.min(b[1], y); b[2] = Math.max(b[2], x); b[3] = Math.max(b[3], y); }
+      const box = document.querySelector('#map');
+      const c = fit(b, box.clientWidth, box.clientHeight, 30);
+      const world = 512 * 2 ** c.zoom;
+      const mx = (lon) => (lon + 180) / 360;
+      const my = (lat) => { const s = Math.sin((lat * Math.PI) / 180); return 0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI); };
+      project = ([lon, lat]) => ({ x: (mx(lon) - mx(c.lng)) * world + c.width / 2, y: (my(lat) - my(c.lat)) * world + c.height / 2 });
+      unproject = ([x, y]) => {
+        const X = (x - c.width / 2) / world + mx(c.lng), Y = (y - c.height / 2) / world + my(c.lat);
+        return { lng: X * 360 - 180, lat: (Math.atan(Math.sinh(Math.PI * (1 - 2 * Y))) * 180) / Math.PI };
+      };
+    }
     const bitmap = await createImageBitmap(new Blob([Uint8Array.from(atob(png), (c) => c.charCodeAt(0))], { type: 'image/png' }));
     const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
     const ctx = canvas.getContext('2d');
@@ -119,7 +137,7 @@ async function shown(page, fc) {
     const hex = (c) => { const v = parseInt(c.slice(1), 16); return [(v >> 16) & 255, (v >> 8) & 255, v & 255]; };
     const css = (c) => c.startsWith('#') ? hex(c) : c.match(/\d+/g).slice(0, 3).map(Number);
     const background = css(getComputedStyle(document.querySelector('#map')).backgroundColor);
-    const opacity = map.getPaintProperty('cells', 'raster-opacity');
+    const opacity = preview ? Number(window.leadmap.hexagons.canvas.style.opacity) : map.getPaintProperty('cells', 'raster-opacity');
     // The legend's entries: colour (as drawn over the background), label, and the counts it covers.
     const legend = [...document.querySelectorAll('#legend .item')].map((el) => {
       const label = el.textContent.trim();
@@ -142,7 +160,7 @@ async function shown(page, fc) {
     const w = bitmap.width, h = bitmap.height;
     for (const f of fc.features) {
       const ring = f.geometry.coordinates[0].slice(0, -1);
-      const p = map.project([ring.reduce((s, c) => s + c[0], 0) / ring.length, ring.reduce((s, c) => s + c[1], 0) / ring.length]);
+      const p = project([ring.reduce((s, c) => s + c[0], 0) / ring.length, ring.reduce((s, c) => s + c[1], 0) / ring.length]);
       if (p.x < 3 || p.y < 3 || p.x > w - 4 || p.y > h - 4) continue;
       seen[f.properties.hex_id] = nearest(rgb(p.x, p.y));
       expected[f.properties.hex_id] = entryOf(f.properties.count)?.label ?? 'no legend entry';
@@ -161,13 +179,13 @@ async function shown(page, fc) {
     for (let y = 4; y < h - 4; y += 9) for (let x = 4; x < w - 4; x += 9) {
       const c = rgb(x, y);
       if (Math.hypot(...c.map((v, i) => v - background[i])) < 12) continue;
-      const near = [[0, 0], [3, 0], [-3, 0], [0, 3], [0, -3], [2, 2], [2, -2], [-2, 2], [-2, -2]].some(([dx, dy]) => { const g = map.unproject([x + dx, y + dy]); return inside(g.lng, g.lat); });
+      const near = [[0, 0], [3, 0], [-3, 0], [0, 3], [0, -3], [2, 2], [2, -2], [-2, 2], [-2, -2]].some(([dx, dy]) => { const g = unproject([x + dx, y + dy]); return inside(g.lng, g.lat); });
       if (!near) stray.push([x, y, c]);
     }
     return { seen, expected, stray };
-  }, { png: png.toString('base64'), fc });
+  }, { png: png.toString('base64'), fc, preview });
   await style.evaluate((el) => el.remove());
-  await page.evaluate(() => {
+  if (!preview) await page.evaluate(() => {
     document.body.classList.remove('reading');
     const { map, hexagons } = window.leadmap;
     if (map.getLayer('cells-selected')) map.setLayoutProperty('cells-selected', 'visibility', 'visible');
@@ -179,8 +197,8 @@ async function shown(page, fc) {
 
 /// Asserts that the screen shows every hexagon of `fc` in view in its legend colour and nothing else;
 /// returns what was seen (hex_id -> legend label).
-async function assertShows(page, fc, what) {
-  const { seen, expected, stray } = await shown(page, fc);
+async function assertShows(page, fc, what, options = {}) {
+  const { seen, expected, stray } = await shown(page, fc, options);
   const n = Object.keys(expected).length;
   assert.ok(n > 0.9 * fc.features.length, `${what}: ${n} of ${fc.features.length} hexagons in view`);
   assert.deepEqual(seen, expected, `${what}: each hexagon on the screen in the colour of its count's legend entry`);
@@ -221,6 +239,44 @@ test('the map draws the hexagons /v1/cells gives, follows a filter change, and k
   assert.deepEqual(page.errors, []);
   assert.deepEqual(again.errors, []);
   await again.close();
+  await page.close();
+});
+
+test('the hexagons are on the screen before MapLibre has started, where the map then shows them', async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  // No outlines over the hexagons (this test reads the hexagons), and MapLibre held back until the
+  // page has shown them.
+  const none = { type: 'FeatureCollection', features: [] };
+  await page.route('**/v1/zones', (r) => r.fulfill({ json: none }));
+  await page.route('**/v1/hotspots/candidates?*', (r) => r.fulfill({ json: none }));
+  let release;
+  const gate = new Promise((r) => { release = r; });
+  await page.route('**/maplibre-gl.mjs', async (r) => { await gate; await r.continue(); });
+  await page.goto(`${open.url}/`);
+  await page.waitForFunction(() => performance.getEntriesByName('leadmap:on-screen').length, null, { timeout: 30000 });
+  assert.equal(await page.evaluate(() => window.leadmap.map), undefined, 'MapLibre has not started');
+  const fc = await apiCollection(open.url, 'res=9');
+  await assertShows(page, fc, 'before MapLibre', { preview: true });
+
+  release();
+  await rendered(page, 1);
+  assert.equal(await page.evaluate(() => window.leadmap.hexagons.canvas.isConnected), false, 'the preview has gone');
+  await assertShows(page, fc, 'MapLibre');
+  // The preview's camera is the map's: a corner of the data lands on the same pixel.
+  const [fitted, mapped] = await page.evaluate(async () => {
+    const { fit } = await import('/map/hexagons.js');
+    const { map, cells } = window.leadmap;
+    const b = [Infinity, Infinity, -Infinity, -Infinity];
+    for (const f of cells.features) for (const [x, y] of f.geometry.coordinates[0]) { b[0] = Math.min(b[0], x); b[1] = Math.min(b[1], y); b[2] = Math.max(b[2], x); b[3] = Math.max(b[3], y); }
+    const box = map.getContainer();
+    const c = fit(b, box.clientWidth, box.clientHeight, 30);
+    const c2 = map.getCenter();
+    return [[c.zoom, c.lng, c.lat], [map.getZoom(), c2.lng, c2.lat]];
+  });
+  fitted.forEach((v, i) => assert.ok(Math.abs(v - mapped[i]) < 1e-6, `camera ${fitted} against the map's ${mapped}`));
+  assert.deepEqual(errors, []);
   await page.close();
 });
 

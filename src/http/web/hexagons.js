@@ -74,15 +74,49 @@ export const hexagons = {
   draw({ margin = 0.5 } = {}) {
     const map = this.map;
     if (!map) return;
-    const zoom = map.getZoom();
+    const c = map.getCenter();
+    const box = map.getContainer();
+    if (!this.drawAround({ lng: c.lng, lat: c.lat, zoom: map.getZoom(), width: box.clientWidth, height: box.clientHeight }, margin)) return;
+    const source = map.getSource(this.source);
+    if (source) {
+      source.setCoordinates(this.corners());
+      // A canvas source reads its canvas while it plays: once, for this picture.
+      source.play();
+      map.once('render', () => source.pause());
+      map.triggerRepaint();
+    }
+  },
+
+  /// Before the map exists: shows the drawing for `camera` (as the map will be, see `fit`) in
+  /// `container`, at the map's opacity. The map's first frame takes over (`unpreview`).
+  preview(container, camera, opacity) {
+    if (!this.drawAround(camera, 0)) return false;
+    const style = this.canvas.style;
+    style.position = 'absolute';
+    style.left = '0';
+    style.top = '0';
+    style.width = `${camera.width}px`;
+    style.height = `${camera.height}px`;
+    style.opacity = String(opacity);
+    style.pointerEvents = 'none';
+    container.prepend(this.canvas);
+    return true;
+  },
+
+  unpreview() {
+    if (this.canvas.parentNode) this.canvas.remove();
+  },
+
+  /// Draws around a camera: { lng, lat, zoom, width, height } (the view in CSS pixels), with `margin`
+  /// of the view again on every side. False when there is no room to draw.
+  drawAround(camera, margin) {
+    const { zoom } = camera;
     const world = 512 * 2 ** zoom; // MapLibre's world size in CSS pixels at this zoom
     const dpr = window.devicePixelRatio || 1;
-    const box = map.getContainer().getBoundingClientRect();
     // At most 4096 device pixels a side (what every WebGL implementation takes as a texture).
-    const w = Math.min((1 + 2 * margin) * box.width, 4096 / dpr), h = Math.min((1 + 2 * margin) * box.height, 4096 / dpr);
-    if (w < 1 || h < 1) return; // a map with no room (e.g. laid out later) keeps its last drawing
-    const c = map.getCenter();
-    const cx = mercX(c.lng) * world, cy = mercY(c.lat) * world;
+    const w = Math.min((1 + 2 * margin) * camera.width, 4096 / dpr), h = Math.min((1 + 2 * margin) * camera.height, 4096 / dpr);
+    if (w < 1 || h < 1) return false; // a map with no room (e.g. laid out later) keeps its last drawing
+    const cx = mercX(camera.lng) * world, cy = mercY(camera.lat) * world;
     const left = cx - w / 2, top = cy - h / 2; // world pixels, kept in doubles (the canvas has floats)
     this.extent = [left / world, top / world, (left + w) / world, (top + h) / world];
     this.zoom = zoom;
@@ -139,14 +173,7 @@ export const hexagons = {
       }
       ctx.setLineDash([]);
     }
-    const source = map.getSource(this.source);
-    if (source) {
-      source.setCoordinates(this.corners());
-      // A canvas source reads its canvas while it plays: once, for this picture.
-      source.play();
-      map.once('render', () => source.pause());
-      map.triggerRepaint();
-    }
+    return true;
   },
 
   /// Redraws when the view has left the drawing or settled at another zoom.
@@ -175,6 +202,15 @@ export const hexagons = {
     return null;
   },
 };
+
+/// The camera MapLibre's `fitBounds` gives a map of `width` × `height` CSS pixels, north up, for
+/// `bounds` ([west, south, east, north], lon/lat) with `padding` pixels on every side.
+export function fit(bounds, width, height, padding) {
+  const x0 = mercX(bounds[0]), x1 = mercX(bounds[2]), y0 = mercY(bounds[3]), y1 = mercY(bounds[1]);
+  const scale = Math.min((width - 2 * padding) / ((x1 - x0) * 512), (height - 2 * padding) / ((y1 - y0) * 512));
+  const zoom = Math.min(Math.max(Math.log2(scale), 0), 22);
+  return { lng: lonOf((x0 + x1) / 2), lat: latOf((y0 + y1) / 2), zoom, width, height };
+}
 
 // Web Mercator in [0, 1], as MapLibre's world: x east from 180° W, y south from 85.05° N.
 function mercX(lon) { return (lon + 180) / 360; }

@@ -2,7 +2,7 @@
 // candidates, and the coverage and equity figures for the same filters. Reads only the figure routes,
 // with the token the user gave (kept in sessionStorage for this tab). Coordinates are lon, lat
 // throughout (GeoJSON order). The view state lives in the URL: filters in the query, the map in the hash.
-import { hexagons } from '/map/hexagons.js';
+import { fit, hexagons } from '/map/hexagons.js';
 
 const VIRIDIS = ['#440154', '#3b528b', '#21918c', '#5ec962', '#fde725'];
 // Gi_Bin classes -3..3, ColorBrewer RdBu (colour-blind safe), cold blue to hot red.
@@ -157,6 +157,18 @@ let popup;
 
 const EMPTY = { type: 'FeatureCollection', features: [] };
 
+const FIT_PADDING = 30;
+
+/// How opaque the hexagons are: over a base map they let it show through.
+function cellOpacity() { return config.basemap ? 0.7 : 0.9; }
+
+/// The camera a shared link carries (`#view=zoom/lat/lon`, MapLibre's hash), for a map in `box`.
+function cameraInLink(box) {
+  const m = location.hash.match(/view=([-\d.]+)\/([-\d.]+)\/([-\d.]+)(\/([-\d.]+))?/);
+  if (!m || (m[5] && Number(m[5]) !== 0)) return null;
+  return { zoom: Number(m[1]), lat: Number(m[2]), lng: Number(m[3]), width: box.clientWidth, height: box.clientHeight };
+}
+
 /// The zones and candidates, outlined over the hexagons (in their drawing, see hexagons.js).
 function outline({ zones = EMPTY, candidates = EMPTY }) {
   hexagons.setOutlines([
@@ -173,8 +185,7 @@ function dataLayers() {
       hexagons: { type: 'canvas', canvas: hexagons.canvas, coordinates: hexagons.corners(), animate: false },
     },
     layers: [
-      // Over a base map the hexagons let it show through.
-      { id: 'cells', type: 'raster', source: 'hexagons', paint: { 'raster-opacity': config.basemap ? 0.7 : 0.9, 'raster-fade-duration': 0 } },
+      { id: 'cells', type: 'raster', source: 'hexagons', paint: { 'raster-opacity': cellOpacity(), 'raster-fade-duration': 0 } },
     ],
   };
 }
@@ -192,18 +203,18 @@ function select(f) {
 /// Makes the map with its first data already in its style, so that its first frames draw the hexagons
 /// (a map made empty and filled afterwards draws and throws away several frames first; without a GPU
 /// each costs tens of milliseconds). `bounds`: where to look, unless the link carried a view.
-function createMap(data, bounds) {
+async function createMap(data, bounds) {
+  maplibregl = await maplibreRequest;
+  performance.mark('leadmap:maplibre');
   outline(data);
   const extra = dataLayers();
   const base = baseStyle();
   const inline = typeof base !== 'string';
-  const view = bounds && !linkedView ? { bounds, fitBoundsOptions: { padding: 30 } } : { center: [-122.675, 45.522], zoom: 12.5 };
+  const view = bounds && !linkedView ? { bounds, fitBoundsOptions: { padding: FIT_PADDING } } : { center: [-122.675, 45.522], zoom: 12.5 };
   if (inline) {
     Object.assign(base.sources, extra.sources);
     base.layers.push(...extra.layers);
   }
-  // Hidden until the hexagons are drawn: no frame of an empty map first.
-  $('#map').style.visibility = 'hidden';
   map = hexagons.map = new maplibregl.Map({
     container: 'map',
     style: base,
@@ -218,15 +229,18 @@ function createMap(data, bounds) {
   });
   map.touchZoomRotate.disableRotation();
   map.keyboard.disableRotation();
-  // Shown with the first frame that has the hexagons (drawn into their canvas when the style loads, the
-  // view alone); the margin around the view is drawn when the browser is next idle.
+  // The map's first frame has the hexagons (drawn into their canvas for it when the style loads, the
+  // view alone): it replaces the preview; the margin around the view is drawn when the browser is next
+  // idle.
+  let styled = false;
   const onRender = () => {
-    if (hexagons.zoom == null) return;
+    if (!styled) return;
     map.off('render', onRender);
-    map.getContainer().style.visibility = '';
+    hexagons.unpreview();
     // The next animation frame comes once this one is on the screen.
     requestAnimationFrame(() => {
-      performance.mark('leadmap:on-screen');
+      if (!performance.getEntriesByName('leadmap:on-screen').length) performance.mark('leadmap:on-screen');
+      performance.mark('leadmap:map-on-screen');
       (window.requestIdleCallback || setTimeout)(() => hexagons.draw(), { timeout: 1000 });
     });
   };
@@ -251,6 +265,7 @@ function createMap(data, bounds) {
       for (const layer of extra.layers) map.addLayer(layer);
     }
     hexagons.draw({ margin: 0 });
+    styled = true;
   });
   return new Promise((resolve) => map.once('load', resolve));
 }
@@ -463,6 +478,12 @@ async function refresh({ figures = null } = {}) {
         const zones = await zonesRequest;
         const bounds = cells.features.length ? cells.features.reduce((b, f) => bboxOf(f.geometry, b), [Infinity, Infinity, -Infinity, -Infinity]) : null;
         hexagons.set(cells.features, colourBy(layer));
+        outline({ zones, candidates });
+        // The hexagons on the screen at once, drawn where the map will show them; the map (MapLibre
+        // starting, a few hundred milliseconds without a GPU) takes over with its first frame.
+        const box = $('#map');
+        const camera = linkedView ? cameraInLink(box) : bounds && fit(bounds, box.clientWidth, box.clientHeight, FIT_PADDING);
+        if (camera && hexagons.preview(box, camera, cellOpacity())) requestAnimationFrame(() => performance.mark('leadmap:on-screen'));
         await createMap({ zones, candidates }, bounds);
         labelZones(zones);
       })();
@@ -556,8 +577,6 @@ async function start() {
   const figures = fetchFigures();
   figures.catch(() => {}); // refresh reports a failure
   zonesRequest = api('/v1/zones').catch((e) => { setStatus(e.message, true); return EMPTY; });
-  maplibregl = await maplibreRequest;
-  performance.mark('leadmap:maplibre');
   form.addEventListener('change', () => refresh());
   for (const b of document.querySelectorAll('#downloads button')) b.addEventListener('click', () => download(b.dataset.format));
   await refresh({ figures });
