@@ -131,6 +131,7 @@ try {
       for (const f of fc.features) for (const c of f.geometry.coordinates[0]) { b[0] = Math.min(b[0], c[0]); b[1] = Math.min(b[1], c[1]); b[2] = Math.max(b[2], c[0]); b[3] = Math.max(b[3], c[1]); }
       map.fitBounds(b, { animate: false, padding: 20 });
     }
+    map.triggerRepaint();
     await new Promise((r) => map.once('idle', r));
     // Hexagons in view: those whose every vertex is inside the map's bounds.
     const v = map.getBounds();

@@ -102,7 +102,7 @@ async function shown(page, fc, { preview = false } = {}) {
     window.leadmap.hexagons.showOutlines = false;
     window.leadmap.hexagons.draw();
     document.body.classList.add('reading');
-    await new Promise((r) => map.once('idle', r));
+    // One more map frame, and the next animation frame once it is on the screen.
     map.triggerRepaint();
     await new Promise((r) => map.once('render', () => requestAnimationFrame(r)));
   });
@@ -137,7 +137,7 @@ async function shown(page, fc, { preview = false } = {}) {
     const hex = (c) => { const v = parseInt(c.slice(1), 16); return [(v >> 16) & 255, (v >> 8) & 255, v & 255]; };
     const css = (c) => c.startsWith('#') ? hex(c) : c.match(/\d+/g).slice(0, 3).map(Number);
     const background = css(getComputedStyle(document.querySelector('#map')).backgroundColor);
-    const opacity = preview ? Number(window.leadmap.hexagons.canvas.style.opacity) : map.getPaintProperty('cells', 'raster-opacity');
+    const opacity = window.leadmap.cellOpacity();
     // The legend's entries: colour (as drawn over the background), label, and the counts it covers.
     const legend = [...document.querySelectorAll('#legend .item')].map((el) => {
       const label = el.textContent.trim();
@@ -262,7 +262,8 @@ test('the hexagons are on the screen before MapLibre has started, where the map 
 
   release();
   await rendered(page, 1);
-  assert.equal(await page.evaluate(() => window.leadmap.hexagons.canvas.isConnected), false, 'the preview has gone');
+  // No base map: the page's drawing stays as the map's, and MapLibre's own canvas (nothing on it) is hidden.
+  assert.deepEqual(await page.evaluate(() => [window.leadmap.hexagons.canvas.isConnected, window.leadmap.map.getCanvas().style.visibility]), [true, 'hidden']);
   await assertShows(page, fc, 'MapLibre');
   // The preview's camera is the map's: a corner of the data lands on the same pixel.
   const [fitted, mapped] = await page.evaluate(async () => {

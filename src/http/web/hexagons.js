@@ -23,6 +23,12 @@ export const hexagons = {
   // colour, width (CSS px), dash (in widths, or null) }], in drawing order.
   outlines: [],
   showOutlines: true,
+  selected: null, // the clicked hexagon (feature), outlined in black
+  // Without a base map the drawing is the map: a canvas under MapLibre's (which then draws nothing and
+  // is hidden), moved and scaled by CSS as the map moves, so a pan costs the browser no WebGL frame.
+  // Over a base map it is an image in the map (a canvas source), under the base map's labels.
+  overlay: false,
+  opacity: 0.9,
 
   /// Lon/lat corners of the canvas for the map: top left, top right, bottom right, bottom left.
   corners() {
@@ -77,6 +83,10 @@ export const hexagons = {
     const c = map.getCenter();
     const box = map.getContainer();
     if (!this.drawAround({ lng: c.lng, lat: c.lat, zoom: map.getZoom(), width: box.clientWidth, height: box.clientHeight }, margin)) return;
+    if (this.overlay) {
+      this.place();
+      return;
+    }
     const source = map.getSource(this.source);
     if (source) {
       source.setCoordinates(this.corners());
@@ -88,19 +98,29 @@ export const hexagons = {
   },
 
   /// Before the map exists: shows the drawing for `camera` (as the map will be, see `fit`) in
-  /// `container`, at the map's opacity. The map's first frame takes over (`unpreview`).
-  preview(container, camera, opacity) {
+  /// `container`, under where the map will be. Over a base map, the map's first frame takes over
+  /// (`unpreview`); without one, this is the drawing the map moves (`overlay`).
+  preview(container, camera) {
     if (!this.drawAround(camera, 0)) return false;
     const style = this.canvas.style;
     style.position = 'absolute';
     style.left = '0';
     style.top = '0';
-    style.width = `${camera.width}px`;
-    style.height = `${camera.height}px`;
-    style.opacity = String(opacity);
+    style.transformOrigin = '0 0';
+    style.opacity = String(this.opacity);
     style.pointerEvents = 'none';
     container.prepend(this.canvas);
     return true;
+  },
+
+  /// Puts the DOM canvas where the map's camera has the drawing now: a translation, and a scale while
+  /// the map is between the drawing's zoom and its next.
+  place() {
+    const map = this.map;
+    if (!map || !this.overlay || this.zoom == null) return;
+    const p = map.project([lonOf(this.extent[0]), latOf(this.extent[1])]);
+    const k = 2 ** (map.getZoom() - this.zoom);
+    this.canvas.style.transform = k === 1 ? `translate(${p.x}px, ${p.y}px)` : `translate(${p.x}px, ${p.y}px) scale(${k})`;
   },
 
   unpreview() {
@@ -123,6 +143,9 @@ export const hexagons = {
     const canvas = this.canvas;
     canvas.width = Math.round(w * dpr);
     canvas.height = Math.round(h * dpr);
+    canvas.style.width = `${w}px`;
+    canvas.style.height = `${h}px`;
+    if (!this.map) canvas.style.transform = `translate(${camera.width / 2 - w / 2}px, ${camera.height / 2 - h / 2}px)`;
     const ctx = canvas.getContext('2d');
     ctx.clearRect(0, 0, canvas.width, canvas.height);
     const s = world * dpr, ox = left * dpr, oy = top * dpr;
@@ -172,6 +195,17 @@ export const hexagons = {
         ctx.stroke(path);
       }
       ctx.setLineDash([]);
+    }
+    if (this.selected && this.overlay) {
+      const path = new Path2D();
+      this.selected.geometry.coordinates[0].forEach(([lon, lat], k) => {
+        const x = mercX(lon) * s - ox, y = mercY(lat) * s - oy;
+        if (k === 0) path.moveTo(x, y); else path.lineTo(x, y);
+      });
+      path.closePath();
+      ctx.strokeStyle = '#000000';
+      ctx.lineWidth = 2.5 * dpr;
+      ctx.stroke(path);
     }
     return true;
   },

@@ -180,6 +180,8 @@ function outline({ zones = EMPTY, candidates = EMPTY }) {
 /// The map's sources and layers over the base style: the hexagons, zones and candidates (an image the
 /// page draws, see hexagons.js). The selected hexagon's outline is added at the first click.
 function dataLayers() {
+  // Without a base map the page's canvas is the map (hexagons.overlay): MapLibre draws nothing.
+  if (hexagons.overlay) return { sources: {}, layers: [] };
   return {
     sources: {
       hexagons: { type: 'canvas', canvas: hexagons.canvas, coordinates: hexagons.corners(), animate: false },
@@ -192,6 +194,12 @@ function dataLayers() {
 
 /// Outlines the clicked hexagon (nothing: `f` null).
 function select(f) {
+  if (hexagons.overlay) {
+    if (f === hexagons.selected) return;
+    hexagons.selected = f;
+    hexagons.draw();
+    return;
+  }
   const data = f ? { type: 'FeatureCollection', features: [f] } : EMPTY;
   if (map.getSource('selected')) map.getSource('selected').setData(data);
   else if (f) {
@@ -229,6 +237,10 @@ async function createMap(data, bounds) {
   });
   map.touchZoomRotate.disableRotation();
   map.keyboard.disableRotation();
+  // With nothing of its own to draw, MapLibre's canvas is hidden: the browser then composites the
+  // page's canvas as the map moves instead of reading a WebGL frame back every time (map.css gives the
+  // canvas's container the map's size, for the mouse).
+  if (hexagons.overlay) map.getCanvas().style.visibility = 'hidden';
   // The map's first frame has the hexagons (drawn into their canvas for it when the style loads, the
   // view alone): it replaces the preview; the margin around the view is drawn when the browser is next
   // idle.
@@ -236,7 +248,7 @@ async function createMap(data, bounds) {
   const onRender = () => {
     if (!styled) return;
     map.off('render', onRender);
-    hexagons.unpreview();
+    if (!hexagons.overlay) hexagons.unpreview();
     // The next animation frame comes once this one is on the screen.
     requestAnimationFrame(() => {
       if (!performance.getEntriesByName('leadmap:on-screen').length) performance.mark('leadmap:on-screen');
@@ -256,7 +268,7 @@ async function createMap(data, bounds) {
   });
   map.on('mousemove', (e) => { map.getCanvas().style.cursor = hexagons.at(e.lngLat) ? 'pointer' : ''; });
   map.on('moveend', () => hexagons.follow(true));
-  map.on('move', () => hexagons.follow(false));
+  map.on('move', () => { hexagons.place(); hexagons.follow(false); });
   map.on('resize', () => hexagons.draw());
   map.once('style.load', () => {
     // A base map given as a style URL: our layers go on top once it has loaded.
@@ -483,7 +495,9 @@ async function refresh({ figures = null } = {}) {
         // starting, a few hundred milliseconds without a GPU) takes over with its first frame.
         const box = $('#map');
         const camera = linkedView ? cameraInLink(box) : bounds && fit(bounds, box.clientWidth, box.clientHeight, FIT_PADDING);
-        if (camera && hexagons.preview(box, camera, cellOpacity())) requestAnimationFrame(() => performance.mark('leadmap:on-screen'));
+        hexagons.overlay = !config.basemap;
+        hexagons.opacity = cellOpacity();
+        if (camera && hexagons.preview(box, camera)) requestAnimationFrame(() => performance.mark('leadmap:on-screen'));
         await createMap({ zones, candidates }, bounds);
         labelZones(zones);
       })();
@@ -590,5 +604,5 @@ async function drawCells(fc) {
   hexagons.draw();
 }
 
-window.leadmap = { get map() { return map; }, hexagons, current, refresh, drawCells, get cells() { return cells; }, get me() { return me; } };
+window.leadmap = { get map() { return map; }, hexagons, cellOpacity, current, refresh, drawCells, get cells() { return cells; }, get me() { return me; } };
 start();
