@@ -67,6 +67,26 @@ map.once('render', () => requestAnimationFrame(() => performance.mark('leadmap:o
 map.once('idle', () => { document.body.dataset.readyAt = String(Math.round(performance.now())); document.body.dataset.state = 'ready'; });
 </script></head><body><div id="map"></div></body></html>`;
 
+/// In the page: pans its map (the page's, or the baseline page's) by 3 px every animation frame for
+/// `seconds`, turning back every 60 frames; frames a second and the 95th-percentile frame time.
+async function panFor(seconds) {
+  const map = window.leadmap ? window.leadmap.map : window.map;
+  const times = [];
+  let dir = 1;
+  const start = performance.now();
+  await new Promise((resolve) => {
+    const frame = (t) => {
+      times.push(t);
+      if (times.length % 60 === 0) dir = -dir;
+      map.panBy([3 * dir, 0], { animate: false });
+      if (t - start < seconds * 1000) requestAnimationFrame(frame); else resolve();
+    };
+    requestAnimationFrame(frame);
+  });
+  const gaps = times.slice(1).map((t, i) => t - times[i]).sort((a, b) => a - b);
+  return { fps: (times.length - 1) / ((times[times.length - 1] - times[0]) / 1000), p95_frame_ms: gaps[Math.floor(gaps.length * 0.95)], frames: times.length };
+}
+
 const median = (xs) => { const s = xs.slice().sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 
 const server = await startServer();
@@ -122,7 +142,7 @@ try {
     window.__bench = fc;
     return fc.features.length;
   }, HEXAGONS);
-  const pan = (withCells) => page.evaluate(async ({ seconds, withCells }) => {
+  const pan = (withCells) => page.evaluate(async ({ withCells }) => {
     const { map } = window.leadmap;
     const fc = withCells ? window.__bench : { type: 'FeatureCollection', features: [] };
     await window.leadmap.drawCells(fc);
@@ -135,22 +155,8 @@ try {
     await new Promise((r) => map.once('idle', r));
     // Hexagons in view: those whose every vertex is inside the map's bounds.
     const v = map.getBounds();
-    const drawn = withCells ? fc.features.filter((f) => f.geometry.coordinates[0].every(([x, y]) => x >= v.getWest() && x <= v.getEast() && y >= v.getSouth() && y <= v.getNorth())).length : 0;
-    const times = [];
-    let dir = 1;
-    const start = performance.now();
-    await new Promise((resolve) => {
-      const frame = (t) => {
-        times.push(t);
-        if (times.length % 60 === 0) dir = -dir;
-        map.panBy([3 * dir, 0], { animate: false });
-        if (t - start < seconds * 1000) requestAnimationFrame(frame); else resolve();
-      };
-      requestAnimationFrame(frame);
-    });
-    const gaps = times.slice(1).map((t, i) => t - times[i]).sort((a, b) => a - b);
-    return { fps: (times.length - 1) / ((times[times.length - 1] - times[0]) / 1000), p95_frame_ms: gaps[Math.floor(gaps.length * 0.95)], frames: times.length, drawn };
-  }, { seconds: SECONDS, withCells });
+    return withCells ? fc.features.filter((f) => f.geometry.coordinates[0].every(([x, y]) => x >= v.getWest() && x <= v.getEast() && y >= v.getSouth() && y <= v.getNorth())).length : 0;
+  }, { withCells }).then(async (drawn) => ({ ...(await page.evaluate(panFor, SECONDS)), drawn }));
   const baseline = await pan(false);
   const loadedPan = await pan(true);
   await context.close();
@@ -160,23 +166,7 @@ try {
   await bpage.route('**/bench-empty-map.html', (r) => r.fulfill({ contentType: 'text/html', body: EMPTY_MAP_PAGE }));
   await bpage.goto(`${server.url}/bench-empty-map.html`);
   await bpage.waitForFunction(() => document.body.dataset.state === 'ready', null, { timeout: 30000 });
-  const emptyPan = await bpage.evaluate(async (seconds) => {
-    const { map } = window;
-    const times = [];
-    let dir = 1;
-    const start = performance.now();
-    await new Promise((resolve) => {
-      const frame = (t) => {
-        times.push(t);
-        if (times.length % 60 === 0) dir = -dir;
-        map.panBy([3 * dir, 0], { animate: false });
-        if (t - start < seconds * 1000) requestAnimationFrame(frame); else resolve();
-      };
-      requestAnimationFrame(frame);
-    });
-    const gaps = times.slice(1).map((t, i) => t - times[i]).sort((a, b) => a - b);
-    return { fps: (times.length - 1) / ((times[times.length - 1] - times[0]) / 1000), p95_frame_ms: gaps[Math.floor(gaps.length * 0.95)], frames: times.length };
-  }, SECONDS);
+  const emptyPan = await bpage.evaluate(panFor, SECONDS);
   await bare.close();
 
   const result = {
