@@ -1,12 +1,17 @@
-// The map's hexagons (and the zones' and candidates' outlines over them), drawn by the page into a
-// canvas that MapLibre shows as one georeferenced image.
+// The map's hexagons, with the zones' and candidates' outlines over them, drawn by the page into one
+// canvas in Web Mercator pixels at the map's zoom.
 //
-// A city of hexagons as map features costs the browser every frame: each is a few triangles to set up
-// and fill, and without a GPU that is most of a frame (20 000 hexagons: 11 frames a second, against 30
-// for an empty map). Drawn once into a canvas (2D, Web Mercator pixels at the map's zoom), they are one
-// image the map moves as it pans, redrawn when the view settles at another zoom or leaves the drawing.
-// The outlines go into the same picture, so the map's first frame is complete without its worker
-// (which would cut them into tiles first). Clicks find their hexagon here (point in polygon).
+// As map features, a city of hexagons costs the browser every frame: each is a few triangles to set up
+// and fill, and without a GPU that is most of the frame (20 000 res-10 hexagons as a MapLibre fill
+// layer panned at 6 to 13 frames a second here). Drawn into a canvas they are one picture, redrawn
+// only when the view settles at another zoom or leaves the drawing. Without a base map the canvas is
+// the map's picture, under MapLibre's (hidden: nothing on it), and CSS moves and scales it as the map
+// moves: a pan is a composited layer moving, no WebGL frame (60 frames a second). Over a base map the
+// canvas is an image source in the map, over the base map. The outlines are in the same picture, so
+// the first frame needs no tiles from MapLibre's worker, and the picture can be shown before MapLibre
+// has started (`preview`, for the camera `fit` computes as the map's fitBounds will). Clicks find their
+// hexagon here (point in polygon).
+//
 // Coordinates come in as GeoJSON (lon, lat) and are kept in Web Mercator in [0, 1], as MapLibre's world.
 export const hexagons = {
   canvas: document.createElement('canvas'),
@@ -23,11 +28,8 @@ export const hexagons = {
   // colour, width (CSS px), dash (in widths, or null) }], in drawing order.
   outlines: [],
   showOutlines: true,
-  selected: null, // the clicked hexagon (feature), outlined in black
-  // Without a base map the drawing is the map: a canvas under MapLibre's (which then draws nothing and
-  // is hidden), moved and scaled by CSS as the map moves, so a pan costs the browser no WebGL frame.
-  // Over a base map it is an image in the map (a canvas source), under the base map's labels.
-  overlay: false,
+  selected: null, // the clicked hexagon (feature), outlined in black in the drawing (overlay only)
+  overlay: false, // true: the canvas is in the page, under the map; false: an image source in the map
   opacity: 0.9,
 
   /// Lon/lat corners of the canvas for the map: top left, top right, bottom right, bottom left.

@@ -208,9 +208,8 @@ function select(f) {
   }
 }
 
-/// Makes the map with its first data already in its style, so that its first frames draw the hexagons
-/// (a map made empty and filled afterwards draws and throws away several frames first; without a GPU
-/// each costs tens of milliseconds). `bounds`: where to look, unless the link carried a view.
+/// Makes the map (once MapLibre's module is in) over the hexagons' drawing (hexagons.js), with the
+/// zones and candidates outlined in it. `bounds`: where to look, unless the link carried a view.
 async function createMap(data, bounds) {
   maplibregl = await maplibreRequest;
   performance.mark('leadmap:maplibre');
