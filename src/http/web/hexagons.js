@@ -70,7 +70,7 @@ export const hexagons = {
         const g = f.geometry;
         const polygons = g.type === 'Polygon' ? [g.coordinates] : g.type === 'MultiPolygon' ? g.coordinates : [];
         for (const polygon of polygons) {
-          for (const ring of polygon) rings.push(Float64Array.from(ring.flatMap(([lon, lat]) => [mercX(lon), mercY(lat)])));
+          for (const ring of polygon) rings.push(mercatorRing(ring));
         }
       }
       return { rings, colour, width, dash };
@@ -86,6 +86,7 @@ export const hexagons = {
     const box = map.getContainer();
     if (!this.drawAround({ lng: c.lng, lat: c.lat, zoom: map.getZoom(), width: box.clientWidth, height: box.clientHeight }, margin)) return;
     if (this.overlay) {
+      if (!this.canvas.isConnected) this.show(box);
       this.place();
       return;
     }
@@ -104,15 +105,21 @@ export const hexagons = {
   /// (`unpreview`); without one, this is the drawing the map moves (`overlay`).
   preview(container, camera) {
     if (!this.drawAround(camera, 0)) return false;
+    this.show(container);
+    return true;
+  },
+
+  /// Puts the canvas in the page, under the map in `container` (its first child).
+  show(container) {
     const style = this.canvas.style;
     style.position = 'absolute';
     style.left = '0';
     style.top = '0';
+    style.transform = '';
     style.transformOrigin = '0 0';
     style.opacity = String(this.opacity);
     style.pointerEvents = 'none';
     container.prepend(this.canvas);
-    return true;
   },
 
   /// Puts the DOM canvas where the map's camera has the drawing now: a translation, and a scale while
@@ -147,14 +154,20 @@ export const hexagons = {
     canvas.height = Math.round(h * dpr);
     canvas.style.width = `${w}px`;
     canvas.style.height = `${h}px`;
-    if (!this.map) canvas.style.transform = `translate(${camera.width / 2 - w / 2}px, ${camera.height / 2 - h / 2}px)`;
     const ctx = canvas.getContext('2d');
     ctx.clearRect(0, 0, canvas.width, canvas.height);
     const s = world * dpr, ox = left * dpr, oy = top * dpr;
+    // Adds a ring (Web Mercator, x then y, vertices `from` to `to`) to `path`, in canvas pixels.
+    const trace = (path, xy, from = 0, to = xy.length / 2) => {
+      for (let k = from; k < to; k++) {
+        const x = xy[2 * k] * s - ox, y = xy[2 * k + 1] * s - oy;
+        if (k === from) path.moveTo(x, y); else path.lineTo(x, y);
+      }
+      path.closePath();
+    };
     const [ex0, ey0, ex1, ey1] = this.extent;
     // One path per colour: a few fills, not one per hexagon.
     const paths = new Map();
-    const outline = new Path2D();
     let sizePx = 0;
     for (let i = 0; i < this.features.length; i++) {
       const b = 4 * i;
@@ -163,52 +176,30 @@ export const hexagons = {
       const colour = this.colourOf(this.features[i].properties);
       let path = paths.get(colour);
       if (!path) paths.set(colour, (path = new Path2D()));
-      for (let k = this.start[i]; k < this.start[i + 1]; k++) {
-        const x = this.xy[2 * k] * s - ox, y = this.xy[2 * k + 1] * s - oy;
-        if (k === this.start[i]) { path.moveTo(x, y); outline.moveTo(x, y); } else { path.lineTo(x, y); outline.lineTo(x, y); }
-      }
-      path.closePath();
-      outline.closePath();
+      trace(path, this.xy, this.start[i], this.start[i + 1]);
     }
     for (const [colour, path] of paths) {
       ctx.fillStyle = colour;
       ctx.fill(path);
     }
-    // Outlines once hexagons are big enough to tell apart (street zooms).
+    // The hexagons' own edges once they are big enough to tell apart (street zooms).
     if (sizePx > 24) {
       ctx.strokeStyle = 'rgba(255, 255, 255, 0.7)';
       ctx.lineWidth = 0.6 * dpr;
-      ctx.stroke(outline);
+      for (const path of paths.values()) ctx.stroke(path);
     }
-    if (this.showOutlines) {
-      ctx.lineJoin = 'round';
-      for (const { rings, colour, width, dash } of this.outlines) {
-        const path = new Path2D();
-        for (const r of rings) {
-          for (let k = 0; k < r.length; k += 2) {
-            const x = r[k] * s - ox, y = r[k + 1] * s - oy;
-            if (k === 0) path.moveTo(x, y); else path.lineTo(x, y);
-          }
-          path.closePath();
-        }
-        ctx.strokeStyle = colour;
-        ctx.lineWidth = width * dpr;
-        ctx.setLineDash(dash ? dash.map((d) => d * width * dpr) : []);
-        ctx.stroke(path);
-      }
-      ctx.setLineDash([]);
-    }
-    if (this.selected && this.overlay) {
+    const stroke = (rings, colour, width, dash = null) => {
       const path = new Path2D();
-      this.selected.geometry.coordinates[0].forEach(([lon, lat], k) => {
-        const x = mercX(lon) * s - ox, y = mercY(lat) * s - oy;
-        if (k === 0) path.moveTo(x, y); else path.lineTo(x, y);
-      });
-      path.closePath();
-      ctx.strokeStyle = '#000000';
-      ctx.lineWidth = 2.5 * dpr;
+      for (const r of rings) trace(path, r);
+      ctx.strokeStyle = colour;
+      ctx.lineWidth = width * dpr;
+      ctx.setLineDash(dash ? dash.map((d) => d * width * dpr) : []);
       ctx.stroke(path);
-    }
+    };
+    ctx.lineJoin = 'round';
+    if (this.showOutlines) for (const { rings, colour, width, dash } of this.outlines) stroke(rings, colour, width, dash);
+    if (this.selected && this.overlay) stroke([mercatorRing(this.selected.geometry.coordinates[0])], '#000000', 2.5);
+    ctx.setLineDash([]);
     return true;
   },
 
@@ -254,5 +245,7 @@ function mercY(lat) {
   const s = Math.sin((lat * Math.PI) / 180);
   return 0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI);
 }
+/// A ring of lon/lat positions as Web Mercator x, y, x, y, ...
+function mercatorRing(ring) { return Float64Array.from(ring.flatMap(([lon, lat]) => [mercX(lon), mercY(lat)])); }
 function lonOf(x) { return x * 360 - 180; }
 function latOf(y) { return (Math.atan(Math.sinh(Math.PI * (1 - 2 * y))) * 180) / Math.PI; }

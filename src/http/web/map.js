@@ -208,12 +208,11 @@ function select(f) {
   }
 }
 
-/// Makes the map (once MapLibre's module is in) over the hexagons' drawing (hexagons.js), with the
-/// zones and candidates outlined in it. `bounds`: where to look, unless the link carried a view.
-async function createMap(data, bounds) {
+/// Makes the map (once MapLibre's module is in) over the hexagons' drawing (hexagons.js, with the
+/// zones and candidates outlined in it). `bounds`: where to look, unless the link carried a view.
+async function createMap(bounds) {
   maplibregl = await maplibreRequest;
   performance.mark('leadmap:maplibre');
-  outline(data);
   const extra = dataLayers();
   const base = baseStyle();
   const inline = typeof base !== 'string';
@@ -278,6 +277,7 @@ async function createMap(data, bounds) {
     hexagons.draw({ margin: 0 });
     styled = true;
   });
+  landmarksRequest.then(labelLandmarks);
   return new Promise((resolve) => map.once('load', resolve));
 }
 
@@ -484,29 +484,25 @@ async function refresh({ figures = null } = {}) {
     if (seq !== loadSeq) return; // a newer request is on its way
     performance.mark('leadmap:data');
     cells = cellData;
+    const zones = await zonesRequest;
+    if (seq !== loadSeq) return;
+    hexagons.set(cells.features, colourBy(layer));
+    outline({ zones, candidates });
     if (!mapReady) {
       mapReady = (async () => {
-        const zones = await zonesRequest;
         const bounds = cells.features.length ? cells.features.reduce((b, f) => bboxOf(f.geometry, b), [Infinity, Infinity, -Infinity, -Infinity]) : null;
-        hexagons.set(cells.features, colourBy(layer));
-        outline({ zones, candidates });
         // The hexagons on the screen at once, drawn where the map will show them; the map (MapLibre
         // starting, a few hundred milliseconds without a GPU) takes over with its first frame.
         const box = $('#map');
         const camera = linkedView ? cameraInLink(box) : bounds && fit(bounds, box.clientWidth, box.clientHeight, FIT_PADDING);
-        hexagons.overlay = !config.basemap;
-        hexagons.opacity = cellOpacity();
         if (camera && hexagons.preview(box, camera)) requestAnimationFrame(() => performance.mark('leadmap:on-screen'));
-        await createMap({ zones, candidates }, bounds);
+        await createMap(bounds);
         labelZones(zones);
       })();
       await mapReady;
     } else {
       await mapReady;
-      const zones = await zonesRequest;
       if (seq !== loadSeq) return;
-      hexagons.set(cells.features, colourBy(layer));
-      outline({ zones, candidates });
       hexagons.draw();
       select(null);
       popup.remove();
@@ -534,7 +530,11 @@ async function refresh({ figures = null } = {}) {
     document.body.dataset.state = 'error';
     // The zones are worth showing even when the figures cannot be had.
     if (!mapReady) {
-      mapReady = zonesRequest.then(async (zones) => { await createMap({ zones }, null); labelZones(zones); });
+      mapReady = zonesRequest.then(async (zones) => {
+        outline({ zones });
+        await createMap(null);
+        labelZones(zones);
+      });
     }
   }
 }
@@ -570,6 +570,9 @@ const maplibreRequest = import('/map/vendor/maplibre-gl/maplibre-gl.mjs');
 async function start() {
   config = await configRequest;
   performance.mark('leadmap:config');
+  // Without a base map the page's drawing is the map's picture; over one, an image in the map.
+  hexagons.overlay = !config.basemap;
+  hexagons.opacity = cellOpacity();
   $('#ml-version').textContent = config.maplibre_version || '';
   if (config.auth && !token()) await askToken();
   try {
@@ -593,7 +596,6 @@ async function start() {
   form.addEventListener('change', () => refresh());
   for (const b of document.querySelectorAll('#downloads button')) b.addEventListener('click', () => download(b.dataset.format));
   await refresh({ figures });
-  landmarksRequest.then(labelLandmarks);
 }
 
 /// Draws `fc` as the hexagons (for tools/bench_map.mjs: a given set of hexagons to pan over).
