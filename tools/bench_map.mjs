@@ -22,7 +22,6 @@
 // Usage: node tools/bench_map.mjs [--leadmap BIN] [--runs N] [--seconds S] [--hexagons N]
 //   (run from the repository; playwright-core from tests/browser: `npm --prefix tests/browser ci` first)
 // Writes target/bench/map.json.
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -31,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(path.join(ROOT, 'tests/browser/package.json'));
 const { chromium } = require('playwright-core');
+const { CHROMIUM_ARGS, startServer } = await import(path.join(ROOT, 'tests/browser/leadmap.mjs'));
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? acc.concat([[a.slice(2), all[i + 1]]]) : acc), []));
 if ('help' in args || 'h' in args) {
@@ -41,19 +41,6 @@ const BIN = args.leadmap || path.join(process.env.CARGO_TARGET_DIR || path.join(
 const RUNS = Number(args.runs || 5);
 const SECONDS = Number(args.seconds || 5);
 const HEXAGONS = Number(args.hexagons || 20000);
-
-function startServer() {
-  return new Promise((resolve, reject) => {
-    const child = spawn(BIN, ['serve', '--demo', '--addr', '127.0.0.1:0'], { env: { ...process.env, LEADMAP_LOG: 'info' }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let log = '';
-    child.stderr.on('data', (c) => {
-      log += c;
-      const m = log.match(/url="(http:\/\/127\.0\.0\.1:\d+)"/);
-      if (m) resolve({ url: m[1], child });
-    });
-    child.on('exit', (code) => reject(new Error(`leadmap exited ${code}: ${log}`)));
-  });
-}
 
 // The first-render baseline: MapLibre alone, same files, same map size (1280 - the 380 px panel).
 const EMPTY_MAP_PAGE = `<!doctype html><html><head><meta charset="utf-8">
@@ -89,11 +76,8 @@ async function panFor(seconds) {
 
 const median = (xs) => { const s = xs.slice().sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 
-const server = await startServer();
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const server = await startServer(BIN);
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: CHROMIUM_ARGS });
 try {
   // Warm the server's figure cache once, as a running service would be (the bench is about the page).
   await fetch(`${server.url}/v1/cells?res=9`);

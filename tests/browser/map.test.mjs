@@ -8,37 +8,16 @@
 // LEADMAP_BIN picks the binary (default target/debug/leadmap); CHROMIUM the browser (/usr/bin/chromium).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS, previewCamera, startServer } from './leadmap.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = process.env.LEADMAP_BIN || path.join(process.env.CARGO_TARGET_DIR || path.join(ROOT, 'target'), 'debug', 'leadmap');
 const SHOTS = path.join(process.env.CARGO_TARGET_DIR || path.join(ROOT, 'target'), 'browser');
 const PLANNER_TOKEN = 'planner-token-0123456789abcdef';
-
-/// Starts `leadmap serve --demo` on an ephemeral port; resolves with its base URL once it listens.
-function startServer(env = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(BIN, ['serve', '--demo', '--addr', '127.0.0.1:0'], {
-      env: { ...process.env, LEADMAP_LOG: 'info', ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let log = '';
-    const timer = setTimeout(() => reject(new Error(`leadmap serve did not start in 60 s:\n${log}`)), 60000);
-    child.stderr.on('data', (chunk) => {
-      log += chunk;
-      const m = log.match(/url="(http:\/\/127\.0\.0\.1:\d+)"/);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ url: m[1], child });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`leadmap serve exited with ${code}:\n${log}`)));
-  });
-}
 
 let browser;
 let open;
@@ -52,18 +31,11 @@ const TILE = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQV
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
   [open, secured, withBasemap] = await Promise.all([
-    startServer(),
-    startServer({ LEADMAP_TOKENS: `planning:planner:${PLANNER_TOKEN}` }),
-    startServer({ LEADMAP_BASEMAP: BASEMAP }),
+    startServer(BIN),
+    startServer(BIN, { LEADMAP_TOKENS: `planning:planner:${PLANNER_TOKEN}` }),
+    startServer(BIN, { LEADMAP_BASEMAP: BASEMAP }),
   ]);
-  // playwright-core gives every launch a fresh, empty --user-data-dir of its own.
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-  });
+  browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: CHROMIUM_ARGS });
 });
 
 after(async () => {
@@ -114,17 +86,14 @@ async function shown(page, fc, { preview = false } = {}) {
   });
   const style = await page.addStyleTag({ content: 'body.reading .zone-label, body.reading .landmark, body.reading .maplibregl-control-container, body.reading .maplibregl-popup { display: none !important; }' });
   const png = await page.locator('#map').screenshot();
-  const out = await page.evaluate(async ({ png, fc, preview }) => {
+  const camera = preview ? await page.evaluate(previewCamera) : null;
+  const out = await page.evaluate(async ({ png, fc, camera }) => {
     const { map } = window.leadmap;
     // Screen position of a lon/lat, and back: MapLibre's, or (before the map exists) the camera the
     // page's preview was drawn for.
     let project = (ll) => map.project(ll), unproject = (p) => map.unproject(p);
-    if (preview) {
-      const { fit } = await import('/map/hexagons.js');
-      const b = [Infinity, Infinity, -Infinity, -Infinity];
-      for (const f of window.leadmap.cells.features) for (const [x, y] of f.geometry.coordinates[0]) { b[0] = Math.min(b[0], x); b[1] = Math.min(b[1], y); b[2] = Math.max(b[2], x); b[3] = Math.max(b[3], y); }
-      const box = document.querySelector('#map');
-      const c = fit(b, box.clientWidth, box.clientHeight, 30);
+    if (camera) {
+      const c = camera;
       const world = 512 * 2 ** c.zoom;
       const mx = (lon) => (lon + 180) / 360;
       const my = (lat) => { const s = Math.sin((lat * Math.PI) / 180); return 0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI); };
@@ -189,7 +158,7 @@ async function shown(page, fc, { preview = false } = {}) {
       if (!near) stray.push([x, y, c]);
     }
     return { seen, expected, stray };
-  }, { png: png.toString('base64'), fc, preview });
+  }, { png: png.toString('base64'), fc, camera });
   await style.evaluate((el) => el.remove());
   if (!preview) await page.evaluate(() => {
     document.body.classList.remove('reading');
@@ -290,17 +259,10 @@ test('the hexagons are on the screen before MapLibre has started, where the map 
   // No base map: the page's drawing stays as the map's, and MapLibre's own canvas (nothing on it) is hidden.
   assert.deepEqual(await page.evaluate(() => [window.leadmap.hexagons.canvas.isConnected, window.leadmap.map.getCanvas().style.visibility]), [true, 'hidden']);
   await assertShows(page, fc, 'MapLibre');
-  // The preview's camera is the map's: a corner of the data lands on the same pixel.
-  const [fitted, mapped] = await page.evaluate(async () => {
-    const { fit } = await import('/map/hexagons.js');
-    const { map, cells } = window.leadmap;
-    const b = [Infinity, Infinity, -Infinity, -Infinity];
-    for (const f of cells.features) for (const [x, y] of f.geometry.coordinates[0]) { b[0] = Math.min(b[0], x); b[1] = Math.min(b[1], y); b[2] = Math.max(b[2], x); b[3] = Math.max(b[3], y); }
-    const box = map.getContainer();
-    const c = fit(b, box.clientWidth, box.clientHeight, 30);
-    const c2 = map.getCenter();
-    return [[c.zoom, c.lng, c.lat], [map.getZoom(), c2.lng, c2.lat]];
-  });
+  // The preview's camera is the map's (zoom, centre).
+  const c = await page.evaluate(previewCamera);
+  const fitted = [c.zoom, c.lng, c.lat];
+  const mapped = await page.evaluate(() => { const { map } = window.leadmap; return [map.getZoom(), map.getCenter().lng, map.getCenter().lat]; });
   fitted.forEach((v, i) => assert.ok(Math.abs(v - mapped[i]) < 1e-6, `camera ${fitted} against the map's ${mapped}`));
   assert.deepEqual(errors, []);
   await page.close();

@@ -1,0 +1,46 @@
+// What the browser tests (map.test.mjs) and tools/bench_map.mjs share: starting `leadmap serve --demo`,
+// the Chromium flags, and a page-side function.
+import { spawn } from 'node:child_process';
+
+/// Debian's Chromium as the tests run it: no sandbox (root in CI), software WebGL, and nothing that
+/// reaches for the network (playwright-core gives every launch a fresh --user-data-dir).
+export const CHROMIUM_ARGS = [
+  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+/// Starts `bin serve --demo` on an ephemeral port; resolves with its base URL and the child once it
+/// listens, rejects if it exits first or has not started in 60 s.
+export function startServer(bin, env = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, ['serve', '--demo', '--addr', '127.0.0.1:0'], {
+      env: { ...process.env, LEADMAP_LOG: 'info', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let log = '';
+    const timer = setTimeout(() => reject(new Error(`leadmap serve did not start in 60 s:\n${log}`)), 60000);
+    child.stderr.on('data', (chunk) => {
+      log += chunk;
+      const m = log.match(/url="(http:\/\/127\.0\.0\.1:\d+)"/);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ url: m[1], child });
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`leadmap serve exited with ${code}:\n${log}`)));
+  });
+}
+
+/// In the page (page.evaluate): the camera the page's preview is drawn for, from its hexagons'
+/// bounds, by the page's own `fit` (hexagons.js) with the page's 30 px padding.
+export async function previewCamera() {
+  const { fit } = await import('/map/hexagons.js');
+  const b = [Infinity, Infinity, -Infinity, -Infinity];
+  for (const f of window.leadmap.cells.features) {
+    for (const [x, y] of f.geometry.coordinates[0]) {
+      b[0] = Math.min(b[0], x); b[1] = Math.min(b[1], y); b[2] = Math.max(b[2], x); b[3] = Math.max(b[3], y);
+    }
+  }
+  const box = document.querySelector('#map');
+  return fit(b, box.clientWidth, box.clientHeight, 30);
+}
