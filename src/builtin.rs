@@ -1,8 +1,10 @@
 //! The built-in Portland zone sets and rule sets, embedded in the binary so `leadmap` works from any
-//! directory: the February 2017 pilot zones (Downtown, Old Town, Lloyd District) and the May 2018
-//! expansion, both approximations the leadmap developers drew from street boundaries (see each file's
-//! `description`); the Portland/Multnomah LEAD eligibility rules transcribed from the County's published
-//! criteria; and a Seattle example rule file, which is not part of the defaults.
+//! directory: the February 2017 pilot zones (Downtown, Old Town, Lloyd District: the City of Portland's
+//! official neighbourhood polygons, derived by `tools/make_portland_zones.py`) and the May 2018
+//! expansion (those three plus a Central Eastside area we drew along the street centrelines the County
+//! named: an approximation); the Portland/Multnomah LEAD eligibility rules transcribed from the County's
+//! published criteria, in force from the launch until Measure 110; and a Seattle example rule file,
+//! which is not part of the defaults. Each file says where its dates come from.
 
 use crate::formats::zonefile::{ZoneFileError, ZoneFileOptions, parse_zone_geojson};
 use crate::rules::{RuleError, RuleSet};
@@ -48,16 +50,31 @@ pub const DEMO_SOURCE: &str = "synthetic-demo";
 #[cfg(test)]
 mod tests {
     #[test]
-    fn built_in_sets_load_and_are_dated() {
+    fn built_in_sets_load_and_follow_the_documented_history() {
+        use crate::zones::BoundaryStatus;
+        let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d);
         let sets = super::zone_sets().unwrap();
-        assert_eq!(sets[0].meta().name, "portland-lead-2017");
-        assert_eq!(sets[1].meta().name, "portland-lead-2018");
+        let (pilot, expanded) = (sets[0].meta(), sets[1].meta());
+        assert_eq!(pilot.name, "portland-lead-2017");
+        assert_eq!(expanded.name, "portland-lead-2018");
         let ids: Vec<&str> = sets[0].zones().iter().map(|z| z.id.as_str()).collect();
         assert_eq!(ids, ["downtown", "lloyd", "old-town"]);
         for z in sets[0].zones() {
-            assert!(z.source.as_deref().unwrap_or_default().contains("pproximation"), "{}", z.id);
+            let source = z.source.as_deref().unwrap_or_default();
+            assert!(source.contains("City of Portland, Neighborhoods (Regions)"), "{}: {source}", z.id);
+            assert!(source.contains("9f50a605cf4945259b983fa35c993fe9_125"), "{}: the item", z.id);
         }
-        assert!(sets[0].meta().effective_to < sets[1].meta().effective_from);
+        assert_eq!(pilot.status, BoundaryStatus::Official);
+        assert_eq!(expanded.status, BoundaryStatus::Approximation, "Central Eastside is our drawing");
+        let east = sets[1].zone("central-eastside").unwrap();
+        assert!(east.source.as_deref().unwrap().contains("Drawn by the leadmap developers"));
+        // Launch; the County's announcement of the expansion; the pilot became PATH.
+        assert_eq!((pilot.effective_from, pilot.effective_to), (day(2017, 2, 27), day(2018, 5, 15)));
+        assert_eq!((expanded.effective_from, expanded.effective_to), (day(2018, 5, 16), day(2021, 6, 30)));
+        for m in [pilot, expanded] {
+            assert!(m.effective_from_reason.is_some() && m.effective_to_reason.is_some(), "{}", m.name);
+        }
+        assert!(expanded.effective_to_reason.as_deref().unwrap().contains("PATH"));
     }
 
     #[test]
@@ -66,6 +83,7 @@ mod tests {
         assert_eq!(rules.len(), 1);
         let zones = super::zone_sets().unwrap();
         assert_eq!(Some(rules[0].spec().effective_from), zones[0].meta().effective_from);
+        assert!(rules[0].spec().effective_to < zones[1].meta().effective_to, "Measure 110 ends the rules first");
         let seattle = super::seattle_example_rules().unwrap();
         assert_eq!(seattle.spec().status, crate::rules::RuleStatus::Example);
     }

@@ -26,13 +26,18 @@ const ABOUT: &str =
 const EXAMPLES: &str = "\
 Coordinates are always LON then LAT (WGS84 degrees), as in GeoJSON.
 
+Dates matter: the built-in Portland program ran from 2017-02-27 (areas expanded 2018-05-16) until
+Measure 110 (2021-02-01); on a date with no zone set or rule set in force nothing is eligible, and the
+answer says why. Ask about a contact's own date with --at.
+
 Examples:
-  leadmap check -122.6793 45.5189                 # built-in Portland zones in force today
+  leadmap check -122.6793 45.5189 --at 2019-06-01 # the areas and rules in force that day
   leadmap check -122.6793 45.5189 --at 2017-06-01 # the 2017 pilot boundaries
-  leadmap classify contacts.csv -o contacts-zoned.csv
+  leadmap check -122.6793 45.5189                 # today: no program in force, so not eligible
+  leadmap classify contacts.csv --at 2019-06-01 -o contacts-zoned.csv
   leadmap zones list
   leadmap zones export --format fgb -o zones.fgb
-  leadmap check -122.6793 45.5189 \\
+  leadmap check -122.6793 45.5189 --at 2019-06-01 \\
       --zones ../shared/data/portland/neighborhoods-regions-2021.geojson --zone-field NAME \\
       --select 'PORTLAND DOWNTOWN=downtown,OLD TOWN COMMUNITY ASSOCIATION=old-town,LLOYD DISTRICT COMMUNITY ASSOCIATION=lloyd'";
 
@@ -54,15 +59,17 @@ pub enum Command {
         after_help = "Prints: eligible, zone {id,name} or null, on_boundary, borderline, distance_m (to the nearest zone edge; \
 inside a zone, to its boundary), nearest_zone (when outside), zone_set {name,version,effective_from,effective_to}.\n\
 A point exactly on a zone edge is inside it (on_boundary: true); on an edge shared by two zones, the zone whose id sorts first.\n\n\
-Examples:\n  leadmap check -122.6793 45.5189\n  leadmap check -122.6793 45.5189 --at 2017-06-01 --borderline-m 50"
+Examples:\n  leadmap check -122.6793 45.5189 --at 2019-06-01\n  leadmap check -122.6793 45.5189 --at 2017-06-01 --borderline-m 50"
     )]
     Check(CheckArgs),
     /// Add a `zone` column to every row of a CSV (or a `zone` property to GeoJSON points).
     #[command(
         after_help = "Rows whose coordinates are missing or invalid are reported on stderr (file:line: field: reason), \
 left out of the output, counted in the summary, and written to --rejects FILE if given.\n\
+With a GPS accuracy column (accuracy_m, or --accuracy-col), each row also gets borderline and coverage_borderline: \
+whether the point is within its own accuracy of a zone edge, or of the edge of the LEAD areas.\n\
 Exit status: 0 all rows classified; 3 some rows rejected; 1 the file could not be processed.\n\n\
-Examples:\n  leadmap classify calls.csv -o calls-zoned.csv\n  leadmap classify history.csv --date-col OccurDate -o history-zoned.csv\n  leadmap classify ppb.csv --lon-col OpenDataLon --lat-col OpenDataLat -o out.csv --rejects bad.csv\n  leadmap classify points.geojson -o zoned.geojson"
+Examples:\n  leadmap classify calls.csv --at 2019-06-01 -o calls-zoned.csv\n  leadmap classify history.csv --date-col OccurDate -o history-zoned.csv\n  leadmap classify phone-fixes.csv --at 2019-06-01 --accuracy-col gps_accuracy -o fixes-zoned.csv\n  leadmap classify ppb.csv --lon-col OpenDataLon --lat-col OpenDataLat -o out.csv --rejects bad.csv\n  leadmap classify points.geojson -o zoned.geojson"
     )]
     Classify(ClassifyArgs),
     /// List, show, validate and export zone sets.
@@ -381,9 +388,13 @@ pub struct CheckArgs {
     pub lon: f64,
     /// Latitude, degrees north (e.g. 45.5189).
     pub lat: f64,
-    /// Date whose zone set applies (YYYY-MM-DD). Default: today.
+    /// Date of the contact (YYYY-MM-DD): its zone set and rule set apply. Default: today.
     #[arg(long, value_name = "DATE")]
     pub at: Option<NaiveDate>,
+    /// Rule file (JSON); repeat for several dated rule sets. Default: the built-in Portland rules. A date
+    /// with no rule set in force has no program: the answer is not eligible.
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
     /// Zone options.
     #[command(flatten)]
     pub zones: ZoneArgs,
@@ -403,6 +414,11 @@ pub struct ClassifyArgs {
     /// Latitude column. Default: the first of lat, latitude, y, OpenDataLat.
     #[arg(long, value_name = "COLUMN")]
     pub lat_col: Option<String>,
+    /// Column with each point's GPS accuracy in metres (more than 0, at most 1000; empty: --borderline-m).
+    /// Default: `accuracy_m` when the file has it. With one, `borderline` and `coverage_borderline`
+    /// columns say whether the point is within its own accuracy of a zone edge (CSV only).
+    #[arg(long, value_name = "COLUMN")]
+    pub accuracy_col: Option<String>,
     /// Write rejected rows here as CSV: line, field, reason, then the row's fields.
     #[arg(long, value_name = "FILE")]
     pub rejects: Option<PathBuf>,
@@ -858,8 +874,15 @@ fn load_catalog(args: &ZoneArgs) -> Result<ZoneCatalog, Error> {
     Ok(ZoneCatalog::new(sets, IndexOptions { borderline_m: args.borderline_m }))
 }
 
+/// The zone set in force on `at`; when none is, a usage error that says how to pick a date.
 fn in_force(catalog: &ZoneCatalog, at: NaiveDate) -> Result<Arc<ZoneIndex>, Error> {
-    Ok(Arc::clone(catalog.in_force(at)?))
+    match catalog.in_force(at) {
+        Ok(index) => Ok(Arc::clone(index)),
+        Err(e @ crate::zones::ZoneError::NoneInForce { .. }) => {
+            Err(Error::Usage(format!("{e}. Give --at DATE (a day a zone set was in force, e.g. --at 2019-06-01)")))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn print_json(value: &impl serde::Serialize) -> Result<(), Error> {
@@ -870,10 +893,10 @@ fn print_json(value: &impl serde::Serialize) -> Result<(), Error> {
 
 fn check(args: &CheckArgs) -> Result<ExitCode, Error> {
     let point = LonLat::new(args.lon, args.lat)?;
-    let catalog = load_catalog(&args.zones)?;
+    let loaded = load_service(&args.zones, &args.rules)?;
     let at = args.at.unwrap_or_else(today);
-    let index = in_force(&catalog, at)?;
-    print_json(&PointEligibility::of(&index, point, at))?;
+    let program = crate::program::program_on(&loaded.zones, &loaded.rules, at)?;
+    print_json(&PointEligibility::of(&program, point, None))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -883,6 +906,9 @@ fn classify(args: &ClassifyArgs) -> Result<ExitCode, Error> {
     // Usage checks first: nothing is created or truncated before they pass.
     if is_geojson && args.date_col.is_some() {
         return Err(Error::Usage("--date-col applies to CSV input; GeoJSON points use --at".into()));
+    }
+    if is_geojson && args.accuracy_col.is_some() {
+        return Err(Error::Usage("--accuracy-col applies to CSV input".into()));
     }
     for out in [&args.output, &args.rejects].into_iter().flatten() {
         if same_file(&args.input, out) {
@@ -938,7 +964,8 @@ fn classify(args: &ClassifyArgs) -> Result<ExitCode, Error> {
         let Some(index) = &fixed else { return Err(Error::Usage("no zone set chosen".into())) };
         points::classify_geojson(input, output, files, index, on_reject)?
     } else {
-        let columns = ColumnChoice { lon: args.lon_col.clone(), lat: args.lat_col.clone() };
+        let columns =
+            ColumnChoice { lon: args.lon_col.clone(), lat: args.lat_col.clone(), accuracy: args.accuracy_col.clone() };
         points::classify_csv(input, output, files, zones, &columns, on_reject, |b| bar.set_position(b))?
     };
     bar.finish_and_clear();
@@ -1057,6 +1084,9 @@ fn zones_list(zones: &ZoneArgs) -> Result<ExitCode, Error> {
     let now = catalog.in_force(today()).ok().map(|i| i.set().version().clone());
     let mut out = std::io::stdout().lock();
     let w = |out: &mut std::io::StdoutLock<'_>, s: String| writeln!(out, "{s}").map_err(io_err(Path::new("stdout")));
+    if now.is_none() {
+        w(&mut out, format!("No zone set is in force today ({}); answers for today are not eligible.\n", today()))?;
+    }
     for idx in catalog.indexes() {
         let set = idx.set();
         let m = set.meta();
@@ -1064,15 +1094,21 @@ fn zones_list(zones: &ZoneArgs) -> Result<ExitCode, Error> {
         w(
             &mut out,
             format!(
-                "{}  version {}  {} to {}{mark}",
+                "{}  version {}  {} to {}, {}{mark}",
                 m.name,
                 set.version(),
                 date_or_open(m.effective_from),
-                date_or_open(m.effective_to)
+                date_or_open(m.effective_to),
+                m.status
             ),
         )?;
         if let Some(t) = &m.title {
             w(&mut out, format!("  {t}"))?;
+        }
+        for (label, reason) in [("from", &m.effective_from_reason), ("to", &m.effective_to_reason)] {
+            if let Some(r) = reason {
+                w(&mut out, format!("  {label}: {r}"))?;
+            }
         }
         for z in set.zones() {
             let vertices: usize = z
@@ -1176,7 +1212,7 @@ fn zones_export(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Loads the zone and rule sets the service answers with (also on SIGHUP).
+/// Loads the zone and rule sets the service (and `check`) answers with (also on SIGHUP).
 fn load_service(zones: &ZoneArgs, rules: &[PathBuf]) -> Result<crate::http::Loaded, Error> {
     let zones = load_catalog(zones)?;
     let sets = if rules.is_empty() {

@@ -1,17 +1,63 @@
 //! The answer to a field app's question "is this contact location in a LEAD area?": the zone (or none),
-//! the boundary flags, distances, and the zone set that answered. The same shape is printed by
-//! `leadmap check` and (later) served over HTTP.
+//! the boundary flags, distances, whether a LEAD program is in force on the date, and the zone set that
+//! answered. The same shape is printed by `leadmap check` and served by `GET /v1/eligibility`.
 //!
 //! Boundary rule (see [`crate::zones::ZoneIndex`]): a point on a zone edge is inside it and reported
 //! with `on_boundary: true`; on an edge shared by two zones the zone whose id sorts first is reported.
-//! Location is only one criterion: `eligible` here means "the location qualifies"; offense and
-//! exclusion rules are screened separately.
+//! Location is only one criterion: `eligible` here means "a program is in force and the location
+//! qualifies"; offense and exclusion rules are screened separately ([`crate::rules::screen`]).
 
 use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::coord::LonLat;
-use crate::zones::{Zone, ZoneIndex, ZoneSet};
+use crate::program::ProgramOn;
+use crate::zones::{BoundaryStatus, Zone, ZoneIndex, ZoneSet};
+
+/// The largest GPS accuracy a request may give, metres: anything coarser says nothing about an area a
+/// few blocks wide.
+pub const MAX_ACCURACY_M: f64 = 1000.0;
+
+/// A phone's reported horizontal accuracy in metres, more than 0 and at most [`MAX_ACCURACY_M`]: the
+/// borderline distance for that one point.
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
+pub struct AccuracyM(f64);
+
+/// An accuracy that is not a distance leadmap accepts.
+#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
+#[error("accuracy_m {0} is not a GPS accuracy: give metres, more than 0 and at most 1000 (phones report 5 to 60)")]
+pub struct InvalidAccuracy(pub f64);
+
+impl AccuracyM {
+    /// Validates an accuracy in metres.
+    ///
+    /// # Examples
+    /// ```
+    /// use leadmap::eligibility::AccuracyM;
+    /// assert_eq!(AccuracyM::new(12.5).unwrap().metres(), 12.5);
+    /// assert!(AccuracyM::new(0.0).is_err());
+    /// assert!(AccuracyM::new(1000.5).is_err());
+    /// assert!(AccuracyM::new(f64::NAN).is_err());
+    /// ```
+    pub fn new(metres: f64) -> Result<Self, InvalidAccuracy> {
+        if metres > 0.0 && metres <= MAX_ACCURACY_M { Ok(Self(metres)) } else { Err(InvalidAccuracy(metres)) }
+    }
+
+    /// Parses a request's text (`accuracy_m=12.5`), naming the value when it is not a number.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let metres: f64 = text
+            .trim()
+            .parse()
+            .map_err(|_| format!("accuracy_m {text:?} is not a number of metres (e.g. accuracy_m=12.5)"))?;
+        Self::new(metres).map_err(|e| e.to_string())
+    }
+
+    /// The accuracy in metres.
+    #[must_use]
+    pub fn metres(self) -> f64 {
+        self.0
+    }
+}
 
 /// Metres to the centimetre: how every answer reports a distance.
 #[must_use]
@@ -34,13 +80,17 @@ impl From<&Zone> for ZoneRef {
     }
 }
 
-/// Which zone set answered: name, version (content hash) and dates in force.
+/// Which zone set answered: name, version (content hash), how official its boundaries are, and dates in
+/// force.
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ZoneSetRef {
     /// Zone set name.
     pub name: String,
     /// Content hash of the set.
     pub version: String,
+    /// `official` (the authority's own polygons), `approximation` (drawn from a description) or
+    /// `unknown` (the file does not say).
+    pub status: BoundaryStatus,
     /// First day in force, if bounded.
     pub effective_from: Option<NaiveDate>,
     /// Last day in force, if bounded.
@@ -52,6 +102,7 @@ impl From<&ZoneSet> for ZoneSetRef {
         Self {
             name: s.meta().name.clone(),
             version: s.version().to_string(),
+            status: s.meta().status,
             effective_from: s.meta().effective_from,
             effective_to: s.meta().effective_to,
         }
@@ -71,8 +122,15 @@ pub struct PointRef {
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[expect(clippy::struct_excessive_bools, reason = "a wire format: each flag is a field of the JSON answer")]
 pub struct PointEligibility {
-    /// The location lies in a LEAD zone (boundary included).
+    /// A LEAD program is in force on `at` and the location lies in one of its zones (boundary included).
     pub eligible: bool,
+    /// A zone set and a rule set are both in force on `at`. When `false`, `eligible` is `false` whatever
+    /// the location, and `program_note` says why; the location fields are measured against the nearest
+    /// zone set (`zone_set`), for information only.
+    pub program_in_force: bool,
+    /// Why no program is in force on `at` (naming the nearest sets, their dates and why they ended), or
+    /// `null` when one is.
+    pub program_note: Option<String>,
     /// The zone it lies in, or `null`.
     pub zone: Option<ZoneRef>,
     /// The point is exactly on a zone edge.
@@ -89,35 +147,47 @@ pub struct PointEligibility {
     pub coverage_distance_m: f64,
     /// When outside every zone: the nearest zone. `null` when inside.
     pub nearest_zone: Option<ZoneRef>,
-    /// The borderline distance used, metres.
+    /// The borderline distance used, metres: the request's `accuracy_m`, else the service's default
+    /// (`--borderline-m`, 25 m).
     pub borderline_m: f64,
     /// The point asked about.
     pub point: PointRef,
-    /// The date whose zone set answered.
+    /// The date asked about.
     pub at: NaiveDate,
-    /// The zone set that answered.
+    /// The zone set that answered: the one in force on `at`, else the nearest.
     pub zone_set: ZoneSetRef,
 }
 
 impl PointEligibility {
-    /// Answers for `point` with the index of the zone set in force on `at`.
+    /// Answers for `point` on the program's date, with its zone set; `accuracy` (the phone's reported
+    /// GPS accuracy) replaces the index's borderline distance for this point.
     ///
     /// # Examples
     /// ```
-    /// use leadmap::{coord::LonLat, eligibility::PointEligibility, zones::*};
-    /// let set = leadmap::builtin::zone_sets().unwrap().remove(0);
-    /// let index = ZoneIndex::new(set, IndexOptions::default());
-    /// let at = chrono::NaiveDate::from_ymd_opt(2017, 6, 1).unwrap();
-    /// let a = PointEligibility::of(&index, LonLat::new(-122.6793, 45.5189).unwrap(), at);
-    /// assert!(a.eligible);
+    /// use leadmap::{coord::LonLat, eligibility::{AccuracyM, PointEligibility}, program::program_on};
+    /// use leadmap::{rules::RuleCatalog, zones::{IndexOptions, ZoneCatalog}};
+    /// let zones = ZoneCatalog::new(leadmap::builtin::zone_sets().unwrap(), IndexOptions::default());
+    /// let rules = RuleCatalog::new(leadmap::builtin::rule_sets().unwrap()).unwrap();
+    /// let square = LonLat::new(-122.6793, 45.5189).unwrap();
+    /// let in_2017 = program_on(&zones, &rules, chrono::NaiveDate::from_ymd_opt(2017, 6, 1).unwrap()).unwrap();
+    /// let a = PointEligibility::of(&in_2017, square, None);
+    /// assert!(a.eligible && a.program_in_force);
     /// assert_eq!(a.zone.unwrap().id, "downtown");
+    /// let today = program_on(&zones, &rules, chrono::NaiveDate::from_ymd_opt(2026, 12, 4).unwrap()).unwrap();
+    /// let b = PointEligibility::of(&today, square, AccuracyM::new(10.0).ok());
+    /// assert!(!b.eligible && !b.program_in_force && b.zone.is_some(), "in an area, but no program");
+    /// assert_eq!(b.borderline_m, 10.0);
     /// ```
     #[must_use]
-    pub fn of(index: &ZoneIndex, point: LonLat, at: NaiveDate) -> Self {
-        let loc = index.locate(point);
+    pub fn of(program: &ProgramOn<'_>, point: LonLat, accuracy: Option<AccuracyM>) -> Self {
+        let index: &ZoneIndex = program.zones;
+        let borderline_m = accuracy.map_or(index.options().borderline_m, AccuracyM::metres);
+        let loc = index.locate_within(point, borderline_m);
         let zones = index.set().zones();
         Self {
-            eligible: loc.zone.is_some(),
+            eligible: loc.zone.is_some() && program.in_force(),
+            program_in_force: program.in_force(),
+            program_note: program.not_in_force.clone(),
             zone: loc.zone.map(|z| ZoneRef::from(&zones[z])),
             on_boundary: loc.on_boundary,
             borderline: loc.borderline,
@@ -125,9 +195,9 @@ impl PointEligibility {
             coverage_borderline: loc.coverage_borderline,
             coverage_distance_m: round_cm(loc.coverage_distance_m),
             nearest_zone: loc.zone.is_none().then(|| ZoneRef::from(&zones[loc.nearest_zone])),
-            borderline_m: index.options().borderline_m,
+            borderline_m,
             point: PointRef { lon: point.lon(), lat: point.lat() },
-            at,
+            at: program.at,
             zone_set: ZoneSetRef::from(index.set()),
         }
     }

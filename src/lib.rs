@@ -10,6 +10,8 @@
 //!   point-in-polygon with a documented boundary rule, distances, a batch grid) and the
 //!   [`zones::ZoneCatalog`] that picks the set in force on a date.
 //! - [`eligibility`]: the answer for one point, as `leadmap check` prints it.
+//! - [`program`]: whether a LEAD program (a zone set and a rule set) is in force on a date, and when not,
+//!   the nearest sets and why: no answer for such a date says "eligible".
 //! - [`rules`]: eligibility screening beyond the location: versioned, effective-dated rule sets as data
 //!   ([`rules::RuleSet`], [`rules::RuleCatalog`]) and [`rules::screen`] (decision, criteria, reasons).
 //! - [`events`]: the event model (one contact; no personal fields) and placing an event in its zone
@@ -27,8 +29,8 @@
 //! - [`http`]: the service (axum): routes, problem+json errors, auth, metrics, `OpenAPI`, lifecycle.
 //! - [`cli`]: the `leadmap` commands; `main.rs` only parses and runs them.
 //!
-//! The domain modules (`coord`, `geodesy`, `zones`, `eligibility`, `rules`, `events`, `cells`, `hotspots`,
-//! `privacy`, `figures`) do no I/O; `formats` and `cli` sit
+//! The domain modules (`coord`, `geodesy`, `zones`, `eligibility`, `program`, `rules`, `events`, `cells`,
+//! `hotspots`, `privacy`, `figures`) do no I/O; `formats` and `cli` sit
 //! around them. Coordinates are (lon, lat) everywhere: `x = lon`, `y = lat`.
 
 pub mod builtin;
@@ -43,6 +45,7 @@ pub mod geodesy;
 pub mod hotspots;
 pub mod http;
 pub mod privacy;
+pub mod program;
 pub mod projection;
 pub mod rules;
 pub mod store;
@@ -63,6 +66,9 @@ pub enum Error {
     /// A rule file could not be loaded, or no rule set is in force.
     #[error(transparent)]
     Rule(#[from] rules::RuleError),
+    /// The zone and rule sets for a date cannot be chosen (two in force start the same day).
+    #[error(transparent)]
+    Program(#[from] program::ProgramError),
     /// The service could not start.
     #[error(transparent)]
     Serve(#[from] http::ServeError),

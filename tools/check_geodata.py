@@ -3,7 +3,9 @@
 
 Validates each file against the rules the Rust loader enforces, plus a few
 cross-zone rules, prints areas and where some landmarks fall, and can count
-Portland Police Bureau drug offences per zone as a coarse sanity check.
+Portland Police Bureau drug offences per zone as a coarse sanity check. The hand-drawing rules
+(8-40 vertices, at most 6 decimals) apply only to hand-drawn features, not to official boundaries
+or files made by tools/make_portland_zones.py.
 
     pip install shapely pyproj
     python3 tools/check_geodata.py                       # checks geodata/portland-*.geojson
@@ -48,6 +50,13 @@ LANDMARKS = {
 MAX_DECIMALS = 6
 
 
+def derived(fc, props):
+    """True for a feature copied from an official boundary or made by tools/make_portland_zones.py:
+    its vertex count and decimals are the source's, so the hand-drawing rules (8-40 vertices, at
+    most MAX_DECIMALS decimals) do not apply to it."""
+    return "official boundary" in (props.get("source") or "") or "make_portland_zones.py" in (fc.get("description") or "")
+
+
 def decimals(x):
     s = repr(float(x))
     if "e" in s or "E" in s:
@@ -55,15 +64,15 @@ def decimals(x):
     return len(s.split(".")[1]) if "." in s else 0
 
 
-def check_ring(ring, where, errors):
+def check_ring(ring, where, errors, hand_drawn=True):
     if len(ring) < 4 or ring[0] != ring[-1]:
         errors.append(f"{where}: ring not closed")
         return
     n = len(ring) - 1
-    if not 8 <= n <= 40:
+    if hand_drawn and not 8 <= n <= 40:
         errors.append(f"{where}: {n} vertices, want 8-40")
     for lon, lat in ring:
-        if decimals(lon) > MAX_DECIMALS or decimals(lat) > MAX_DECIMALS:
+        if hand_drawn and (decimals(lon) > MAX_DECIMALS or decimals(lat) > MAX_DECIMALS):
             errors.append(f"{where}: more than {MAX_DECIMALS} decimals in {lon},{lat}")
             break
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
@@ -101,7 +110,7 @@ def load(path, errors):
             errors.append(f"{where}: want a Polygon with one (exterior) ring")
             continue
         ring = geom["coordinates"][0]
-        check_ring(ring, where, errors)
+        check_ring(ring, where, errors, hand_drawn=not derived(fc, props))
         poly = Polygon(ring)
         if not poly.is_valid:
             errors.append(f"{where}: invalid polygon")

@@ -10,20 +10,27 @@ use chrono::NaiveDate;
 use serde_json::{Map, Value};
 
 use crate::coord::{CoordError, LonLat};
+use crate::eligibility::AccuracyM;
 use crate::zones::{ZoneCatalog, ZoneIndex};
 
 /// Column names tried, in order, when `--lon-col` is not given (case-insensitive).
 pub const LON_CANDIDATES: &[&str] = &["lon", "lng", "long", "longitude", "x", "opendatalon"];
 /// Column names tried, in order, when `--lat-col` is not given (case-insensitive).
 pub const LAT_CANDIDATES: &[&str] = &["lat", "latitude", "y", "opendatalat"];
+/// The GPS accuracy column used when `--accuracy-col` is not given and the file has it (case-insensitive).
+pub const ACCURACY_COLUMN: &str = "accuracy_m";
 
-/// Which columns hold the coordinates.
+/// Which columns hold the coordinates and, optionally, each point's GPS accuracy.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ColumnChoice {
     /// Longitude column; default: the first of [`LON_CANDIDATES`] present.
     pub lon: Option<String>,
     /// Latitude column; default: the first of [`LAT_CANDIDATES`] present.
     pub lat: Option<String>,
+    /// GPS accuracy column (metres); default: [`ACCURACY_COLUMN`] when present. With one, each row is
+    /// also given `borderline` and `coverage_borderline` columns, within its own accuracy (an empty cell
+    /// uses the index's borderline distance).
+    pub accuracy: Option<String>,
 }
 
 /// The names of the input and output, for messages.
@@ -198,7 +205,8 @@ fn parse_number(bytes: &[u8], column: &str) -> Result<f64, String> {
 }
 
 /// Streams a CSV from `input` to `output`, adding a `zone` column (zone id, empty when outside every
-/// zone; plus `zone_set` when classifying by date). Rejected rows are passed to `on_reject` with the
+/// zone; plus `zone_set` when classifying by date; plus `borderline` and `coverage_borderline` when
+/// the rows carry a GPS accuracy column, see [`ColumnChoice::accuracy`]). Rejected rows are passed to `on_reject` with the
 /// header, and left out of the output. `progress` is called with the bytes read so far every 64 Ki rows.
 #[expect(clippy::too_many_lines, reason = "one streaming loop; its steps read best in order")]
 pub fn classify_csv(
@@ -234,6 +242,11 @@ pub fn classify_csv(
     let lat_i = find_column(&headers, columns.lat.as_deref(), LAT_CANDIDATES, "lat", file)?;
     let lon_name = String::from_utf8_lossy(&headers[lon_i]).into_owned();
     let lat_name = String::from_utf8_lossy(&headers[lat_i]).into_owned();
+    let accuracy_i = match &columns.accuracy {
+        Some(_) => Some(find_column(&headers, columns.accuracy.as_deref(), &[], "accuracy", file)?),
+        None => headers.iter().position(|h| h.eq_ignore_ascii_case(ACCURACY_COLUMN.as_bytes())),
+    };
+    let accuracy_name = accuracy_i.map(|i| String::from_utf8_lossy(&headers[i]).into_owned()).unwrap_or_default();
     // The zone source with its date column resolved to an index.
     let source = match zones {
         ZoneChoice::Fixed(index) => Source::Fixed(index),
@@ -245,8 +258,14 @@ pub fn classify_csv(
     let by_date_mode = matches!(source, Source::ByDate { .. });
     let zone_col = new_column_name(&headers, "zone");
     let set_col = new_column_name(&headers, "zone_set");
-    let added: &[&[u8]] =
-        if by_date_mode { &[zone_col.as_bytes(), set_col.as_bytes()] } else { &[zone_col.as_bytes()] };
+    let borderline_cols = [new_column_name(&headers, "borderline"), new_column_name(&headers, "coverage_borderline")];
+    let mut added: Vec<&[u8]> = vec![zone_col.as_bytes()];
+    if by_date_mode {
+        added.push(set_col.as_bytes());
+    }
+    if accuracy_i.is_some() {
+        added.extend(borderline_cols.iter().map(String::as_bytes));
+    }
     wtr.write_record(headers.iter().chain(added.iter().copied())).map_err(write_err)?;
 
     let mut summary = ClassifySummary::default();
@@ -341,12 +360,38 @@ pub fn classify_csv(
                 }
             }
         };
-        let zone = index.classify(point.lon(), point.lat()).map(|z| index.set().zones()[z].id.as_str());
+        // With an accuracy column: the full answer within the row's own accuracy; else the zone alone.
+        let located = match accuracy_i {
+            None => None,
+            Some(i) => match rec[i].trim_ascii() {
+                b"" => Some(index.locate(point)),
+                text => {
+                    match std::str::from_utf8(text).map_err(|_| "not UTF-8".to_owned()).and_then(AccuracyM::parse) {
+                        Ok(a) => Some(index.locate_within(point, a.metres())),
+                        Err(reason) => {
+                            summary.rejected += 1;
+                            on_reject(
+                                &header_names,
+                                reject(&accuracy_name, reason.replace("accuracy_m", &accuracy_name), &rec),
+                            );
+                            continue;
+                        }
+                    }
+                }
+            },
+        };
+        let zone_no = located.map_or_else(|| index.classify(point.lon(), point.lat()), |l| l.zone);
+        let zone = zone_no.map(|z| index.set().zones()[z].id.as_str());
         summary.count(zone);
-        let zone_bytes = zone.unwrap_or_default().as_bytes();
-        let set_name: &[&[u8]] = if by_date_mode { &[index.set().meta().name.as_bytes()] } else { &[] };
-        wtr.write_record(rec.iter().chain(std::iter::once(zone_bytes)).chain(set_name.iter().copied()))
-            .map_err(write_err)?;
+        let mut extra: Vec<&[u8]> = vec![zone.unwrap_or_default().as_bytes()];
+        if by_date_mode {
+            extra.push(index.set().meta().name.as_bytes());
+        }
+        if let Some(l) = located {
+            extra.push(if l.borderline { b"true" } else { b"false" });
+            extra.push(if l.coverage_borderline { b"true" } else { b"false" });
+        }
+        wtr.write_record(rec.iter().chain(extra.iter().copied())).map_err(write_err)?;
     }
     wtr.flush().map_err(|source| PointFileError::Io { file: files.output.to_owned(), source })?;
     Ok(summary)

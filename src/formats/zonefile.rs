@@ -3,8 +3,10 @@
 //! zone — and writing a zone set back out as GeoJSON or FlatGeobuf.
 //!
 //! leadmap's own zone files are GeoJSON feature collections with these optional foreign members:
-//! `name`, `title`, `description`, `effective_from`, `effective_to` (ISO dates). Each feature has an `id`
-//! (feature id or `id` property), a `name` and optionally a `source` property.
+//! `name`, `title`, `description`, `status` (`official` or `approximation`: how authoritative the
+//! boundaries are), `effective_from`, `effective_to` (ISO dates) and `effective_from_reason`,
+//! `effective_to_reason` (where each date comes from). Each feature has an `id` (feature id or `id`
+//! property), a `name` and optionally a `source` property.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -16,7 +18,7 @@ use chrono::NaiveDate;
 use geo::{BooleanOps, MultiPolygon};
 use serde_json::{Map, Value, json};
 
-use crate::zones::{RawPolygon, Zone, ZoneError, ZoneId, ZoneSet, ZoneSetMeta, validate_polygons};
+use crate::zones::{BoundaryStatus, RawPolygon, Zone, ZoneError, ZoneId, ZoneSet, ZoneSetMeta, validate_polygons};
 
 /// How to turn a boundary file's features into zones.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -358,12 +360,20 @@ fn meta_from(obj: &Map<String, Value>, default_name: &str) -> Result<ZoneSetMeta
             Some(other) => Err(format!("{k} must be a date string like \"2018-05-01\", not {other}")),
         }
     };
+    let status = match obj.get("status") {
+        None | Some(Value::Null) => BoundaryStatus::Unknown,
+        Some(Value::String(s)) => s.parse()?,
+        Some(other) => return Err(format!("status must be \"official\" or \"approximation\", not {other}")),
+    };
     Ok(ZoneSetMeta {
         name: text("name").unwrap_or_else(|| default_name.to_owned()),
         title: text("title"),
         description: text("description"),
+        status,
         effective_from: date("effective_from")?,
         effective_to: date("effective_to")?,
+        effective_from_reason: text("effective_from_reason"),
+        effective_to_reason: text("effective_to_reason"),
     })
 }
 
@@ -490,8 +500,16 @@ pub fn zone_set_to_geojson(set: &ZoneSet) -> Value {
     if let Some(d) = &m.description {
         doc.insert("description".into(), json!(d));
     }
+    doc.insert("status".into(), json!(m.status));
     doc.insert("effective_from".into(), json!(m.effective_from));
     doc.insert("effective_to".into(), json!(m.effective_to));
+    for (key, reason) in
+        [("effective_from_reason", &m.effective_from_reason), ("effective_to_reason", &m.effective_to_reason)]
+    {
+        if let Some(r) = reason {
+            doc.insert(key.into(), json!(r));
+        }
+    }
     doc.insert("version".into(), json!(set.version()));
     doc.insert("features".into(), Value::Array(features));
     Value::Object(doc)
@@ -525,8 +543,10 @@ pub fn write_zone_set_fgb(set: &ZoneSet, out: &mut impl Write, target: &str) -> 
     };
     let m = set.meta();
     let metadata = json!({
-        "name": m.name, "title": m.title, "description": m.description,
-        "effective_from": m.effective_from, "effective_to": m.effective_to, "version": set.version(),
+        "name": m.name, "title": m.title, "description": m.description, "status": m.status,
+        "effective_from": m.effective_from, "effective_to": m.effective_to,
+        "effective_from_reason": m.effective_from_reason, "effective_to_reason": m.effective_to_reason,
+        "version": set.version(),
     })
     .to_string();
     let options = FgbWriterOptions {

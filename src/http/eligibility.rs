@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use super::error::{ApiError, AppBytes, AppQuery, ItemError};
 use super::state::AppState;
 use crate::coord::LonLat;
-use crate::eligibility::{PointEligibility, ZoneRef, ZoneSetRef, round_cm};
+use crate::eligibility::{AccuracyM, PointEligibility, ZoneRef, ZoneSetRef, round_cm};
 use crate::zones::{Location, ZoneIndex};
 
 /// Parses the optional `at` date (default today).
@@ -45,6 +45,11 @@ pub(super) fn index_on(state: &AppState, at: NaiveDate) -> Result<std::sync::Arc
     loaded.zones.in_force(at).map(std::sync::Arc::clone).map_err(|e| ApiError::unprocessable(e.to_string()))
 }
 
+/// Parses the optional `accuracy_m` query value (400 naming it when it is not an accuracy).
+pub(super) fn accuracy_param(raw: Option<&str>) -> Result<Option<AccuracyM>, ApiError> {
+    raw.map(AccuracyM::parse).transpose().map_err(ApiError::bad_request)
+}
+
 /// Is this contact location in a LEAD area?
 #[utoipa::path(
     get,
@@ -53,10 +58,11 @@ pub(super) fn index_on(state: &AppState, at: NaiveDate) -> Result<std::sync::Arc
     params(
         ("lon" = f64, Query, description = "Longitude, WGS84 degrees east (x), e.g. -122.6793"),
         ("lat" = f64, Query, description = "Latitude, WGS84 degrees north (y), e.g. 45.5189"),
-        ("at" = Option<String>, Query, description = "Date whose zone set applies, YYYY-MM-DD; default today"),
+        ("at" = Option<String>, Query, description = "Date of the contact, YYYY-MM-DD; default today. On a date no LEAD program is in force the answer says so (`program_in_force: false`, `program_note`) and is never eligible"),
+        ("accuracy_m" = Option<f64>, Query, description = "The phone's reported GPS accuracy in metres (more than 0, at most 1000): the borderline distance for this point instead of the service default"),
     ),
     responses(
-        (status = 200, description = "The answer", body = PointEligibility),
+        (status = 200, description = "The answer (also on a date with no program in force: then `eligible` is false and `program_note` says why)", body = PointEligibility),
         (status = 400, description = "A query value is missing or wrong", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The token's role is too low", body = super::error::Problem, content_type = "application/problem+json"),
@@ -74,13 +80,21 @@ pub async fn get_eligibility(State(state): State<AppState>, RawQuery(query): Raw
         None => chrono::Local::now().date_naive(),
         Some(raw) => parse_date(raw)?,
     };
+    let accuracy = accuracy_param(q.accuracy_m.as_deref())?;
     let served = state.loaded();
-    let (index, template) = served.answering(at).map_err(|e| ApiError::unprocessable(e.to_string()))?;
-    let Some(template) = template else {
-        return Ok(axum::Json(PointEligibility::of(index, point, at)).into_response());
-    };
-    let json = template.render(&index.locate(point), point, at).map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], json).into_response())
+    let program = served.program(at).map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    // The template renders answers with a program in force; any other answer is serialized whole.
+    match served.template(program.zones).filter(|_| program.in_force()) {
+        Some(template) => {
+            let index = program.zones;
+            let borderline_m = accuracy.map_or(index.options().borderline_m, AccuracyM::metres);
+            let json = template
+                .render(&index.locate_within(point, borderline_m), point, at, borderline_m)
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], json).into_response())
+        }
+        None => Ok(axum::Json(PointEligibility::of(&program, point, accuracy)).into_response()),
+    }
 }
 
 /// A JSON boolean.
@@ -88,15 +102,13 @@ fn flag(b: bool) -> &'static [u8] {
     if b { b"true" } else { b"false" }
 }
 
-/// The constant parts of one zone set's [`PointEligibility`] answers, rendered once when the set is
-/// loaded, so that answering a point writes only what varies. [`AnswerTemplate::render`] gives the bytes
-/// serializing a [`PointEligibility`] would.
+/// The constant parts of one zone set's [`PointEligibility`] answers on dates its program is in force,
+/// rendered once when the set is loaded, so that answering a point writes only what varies.
+/// [`AnswerTemplate::render`] gives the bytes serializing a [`PointEligibility`] would.
 #[derive(Debug)]
 pub struct AnswerTemplate {
     /// `{"id":..,"name":..}` of each zone.
     zones: Vec<Vec<u8>>,
-    /// `,"borderline_m":..,"point":{"lon":`
-    borderline: Vec<u8>,
     /// `,"zone_set":{..}}`
     tail: Vec<u8>,
 }
@@ -107,23 +119,25 @@ impl AnswerTemplate {
     pub fn new(index: &ZoneIndex) -> Result<Self, serde_json::Error> {
         let zones =
             index.set().zones().iter().map(|z| serde_json::to_vec(&ZoneRef::from(z))).collect::<Result<_, _>>()?;
-        let borderline_m = index.options().borderline_m;
-        let mut borderline = b",\"borderline_m\":".to_vec();
-        serde_json::to_writer(&mut borderline, &borderline_m)?;
-        borderline.extend_from_slice(b",\"point\":{\"lon\":");
         let mut tail = b",\"zone_set\":".to_vec();
         serde_json::to_writer(&mut tail, &ZoneSetRef::from(index.set()))?;
         tail.push(b'}');
-        Ok(Self { zones, borderline, tail })
+        Ok(Self { zones, tail })
     }
 
-    /// The answer for `point` located as `loc` on `at`.
-    fn render(&self, loc: &Location, point: LonLat, at: NaiveDate) -> Result<Vec<u8>, serde_json::Error> {
+    /// The answer for `point` located as `loc` (with `borderline_m`) on `at`, a date a program is in force.
+    fn render(
+        &self,
+        loc: &Location,
+        point: LonLat,
+        at: NaiveDate,
+        borderline_m: f64,
+    ) -> Result<Vec<u8>, serde_json::Error> {
         let zone_or_null = |z: Option<usize>| z.map_or(&b"null"[..], |z| self.zones[z].as_slice());
         let mut out = Vec::with_capacity(512);
         out.extend_from_slice(b"{\"eligible\":");
         out.extend_from_slice(flag(loc.zone.is_some()));
-        out.extend_from_slice(b",\"zone\":");
+        out.extend_from_slice(b",\"program_in_force\":true,\"program_note\":null,\"zone\":");
         out.extend_from_slice(zone_or_null(loc.zone));
         out.extend_from_slice(b",\"on_boundary\":");
         out.extend_from_slice(flag(loc.on_boundary));
@@ -137,7 +151,9 @@ impl AnswerTemplate {
         serde_json::to_writer(&mut out, &round_cm(loc.coverage_distance_m))?;
         out.extend_from_slice(b",\"nearest_zone\":");
         out.extend_from_slice(zone_or_null(loc.zone.is_none().then_some(loc.nearest_zone)));
-        out.extend_from_slice(&self.borderline);
+        out.extend_from_slice(b",\"borderline_m\":");
+        serde_json::to_writer(&mut out, &borderline_m)?;
+        out.extend_from_slice(b",\"point\":{\"lon\":");
         serde_json::to_writer(&mut out, &point.lon())?;
         out.extend_from_slice(b",\"lat\":");
         serde_json::to_writer(&mut out, &point.lat())?;
@@ -154,19 +170,21 @@ struct PointQuery<'a> {
     lon: Option<std::borrow::Cow<'a, str>>,
     lat: Option<std::borrow::Cow<'a, str>>,
     at: Option<std::borrow::Cow<'a, str>>,
+    accuracy_m: Option<std::borrow::Cow<'a, str>>,
 }
 
 impl<'a> PointQuery<'a> {
     fn parse(raw: &'a str) -> Result<Self, ApiError> {
-        let mut q = Self { lon: None, lat: None, at: None };
+        let mut q = Self { lon: None, lat: None, at: None, accuracy_m: None };
         for (key, value) in form_urlencoded::parse(raw.as_bytes()) {
             let slot = match key.as_ref() {
                 "lon" => &mut q.lon,
                 "lat" => &mut q.lat,
                 "at" => &mut q.at,
+                "accuracy_m" => &mut q.accuracy_m,
                 other => {
                     return Err(ApiError::bad_request(format!(
-                        "unknown query parameter {other:?}; this endpoint takes lon, lat, at"
+                        "unknown query parameter {other:?}; this endpoint takes lon, lat, at, accuracy_m"
                     )));
                 }
             };
@@ -192,7 +210,7 @@ impl<'a> PointQuery<'a> {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[expect(clippy::struct_excessive_bools, reason = "a wire format: each flag is a field of the JSON answer")]
 pub struct BatchItem<'a> {
-    /// In a LEAD zone (edges included).
+    /// A program is in force and the point is in a LEAD zone (edges included).
     pub eligible: bool,
     /// Zone id, or null.
     pub zone: Option<&'a str>,
@@ -206,16 +224,24 @@ pub struct BatchItem<'a> {
     pub distance_m: f64,
     /// Nearest zone id when outside every zone, else null.
     pub nearest_zone: Option<&'a str>,
+    /// The borderline distance used for this point, when its feature gave its own `accuracy_m`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub borderline_m: Option<f64>,
 }
 
 /// A batch's answers, in input order.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BatchAnswer<'a> {
-    /// The date whose zone set answered.
+    /// The date asked about.
     pub at: NaiveDate,
-    /// The zone set that answered.
+    /// A zone set and a rule set are both in force on `at`; when not, no point is eligible.
+    pub program_in_force: bool,
+    /// Why no program is in force on `at`, or null.
+    pub program_note: Option<String>,
+    /// The zone set that answered: the one in force on `at`, else the nearest.
     pub zone_set: ZoneSetRef,
-    /// The borderline distance used, metres.
+    /// The borderline distance used, metres (the `accuracy_m` query value, else the service default),
+    /// except for points whose feature gives its own `accuracy_m`.
     pub borderline_m: f64,
     /// How many points.
     pub count: usize,
@@ -223,15 +249,24 @@ pub struct BatchAnswer<'a> {
     pub results: Vec<BatchItem<'a>>,
 }
 
+/// A batch's points and, when any feature of a GeoJSON batch gave its own `accuracy_m`, each point's
+/// accuracy (in the same order).
+#[derive(Debug, Default, PartialEq)]
+struct BatchPoints {
+    points: Vec<LonLat>,
+    accuracies: Option<Vec<Option<AccuracyM>>>,
+}
+
 /// Reads the points of a batch body: a JSON array of `[lon, lat]` pairs (the fast path, parsed straight
-/// into numbers) or a GeoJSON FeatureCollection of Points. Every bad item is named.
-fn batch_points(body: &[u8], max: usize) -> Result<Vec<LonLat>, ApiError> {
+/// into numbers) or a GeoJSON FeatureCollection of Points (each may give `properties.accuracy_m`). Every
+/// bad item is named.
+fn batch_points(body: &[u8], max: usize) -> Result<BatchPoints, ApiError> {
     if let Some(pairs) = parse_pairs(body) {
         if pairs.len() > max {
             return Err(too_many(pairs.len(), max));
         }
         if let Ok(points) = pairs.iter().map(|&[lon, lat]| LonLat::new(lon, lat)).collect::<Result<Vec<_>, _>>() {
-            return Ok(points);
+            return Ok(BatchPoints { points, accuracies: None });
         }
     }
     let value: Value = serde_json::from_slice(body).map_err(|e| ApiError::malformed_json(&e))?;
@@ -395,15 +430,21 @@ fn too_many(n: usize, max: usize) -> ApiError {
 }
 
 /// The slow path of [`batch_points`]: any JSON shape, every bad item named.
-fn batch_points_from_value(body: &Value, max: usize) -> Result<Vec<LonLat>, ApiError> {
-    let items: Vec<&Value> = match body {
-        Value::Array(a) => a.iter().collect(),
+fn batch_points_from_value(body: &Value, max: usize) -> Result<BatchPoints, ApiError> {
+    // Each item: its coordinates, and its feature's `accuracy_m` (null when absent).
+    let items: Vec<(&Value, &Value)> = match body {
+        Value::Array(a) => a.iter().map(|v| (v, &Value::Null)).collect(),
         Value::Object(o) if o.get("type").and_then(Value::as_str) == Some("FeatureCollection") => o
             .get("features")
             .and_then(Value::as_array)
             .ok_or_else(|| ApiError::unprocessable("the FeatureCollection has no \"features\" array"))?
             .iter()
-            .map(|f| f.pointer("/geometry/coordinates").unwrap_or(&Value::Null))
+            .map(|f| {
+                (
+                    f.pointer("/geometry/coordinates").unwrap_or(&Value::Null),
+                    f.pointer("/properties/accuracy_m").unwrap_or(&Value::Null),
+                )
+            })
             .collect(),
         _ => {
             return Err(ApiError::unprocessable(
@@ -415,22 +456,34 @@ fn batch_points_from_value(body: &Value, max: usize) -> Result<Vec<LonLat>, ApiE
         return Err(too_many(items.len(), max));
     }
     let mut points = Vec::with_capacity(items.len());
+    let mut accuracies = Vec::with_capacity(items.len());
     let mut errors = Vec::new();
-    for (index, item) in items.iter().enumerate() {
-        let parsed = match item.as_array().map(Vec::as_slice) {
+    for (index, (item, accuracy)) in items.iter().enumerate() {
+        let point = match item.as_array().map(Vec::as_slice) {
             Some([x, y] | [x, y, _]) => match (x.as_f64(), y.as_f64()) {
                 (Some(lon), Some(lat)) => LonLat::new(lon, lat).map_err(|e| e.to_string()),
                 _ => Err("coordinates must be numbers".to_owned()),
             },
             _ => Err(format!("expected [lon, lat], got {item}")),
         };
-        match parsed {
-            Ok(p) => points.push(p),
-            Err(detail) => errors.push(ItemError { index, detail }),
+        let accuracy = match accuracy {
+            Value::Null => Ok(None),
+            v => v
+                .as_f64()
+                .ok_or_else(|| format!("properties.accuracy_m must be a number of metres, got {v}"))
+                .and_then(|m| AccuracyM::new(m).map(Some).map_err(|e| format!("properties.{e}"))),
+        };
+        match (point, accuracy) {
+            (Ok(p), Ok(a)) => {
+                points.push(p);
+                accuracies.push(a);
+            }
+            (Err(detail), _) | (_, Err(detail)) => errors.push(ItemError { index, detail }),
         }
     }
     if errors.is_empty() {
-        Ok(points)
+        let any = accuracies.iter().any(Option::is_some);
+        Ok(BatchPoints { points, accuracies: any.then_some(accuracies) })
     } else {
         let n = errors.len();
         Err(ApiError::unprocessable(format!("{n} of {} points are not valid; see errors", items.len()))
@@ -439,11 +492,18 @@ fn batch_points_from_value(body: &Value, max: usize) -> Result<Vec<LonLat>, ApiE
 }
 
 /// Writes the [`BatchItem`] of `loc` as serializing it would (the batch's hot loop: fixed keys, zone ids
-/// escaped beforehand in `ids`, numbers formatted by `serde_json`).
-fn write_item(out: &mut Vec<u8>, loc: &Location, ids: &[Vec<u8>]) -> Result<(), serde_json::Error> {
+/// escaped beforehand in `ids`, numbers formatted by `serde_json`). `own_borderline_m` is the point's
+/// own accuracy, when its feature gave one.
+fn write_item(
+    out: &mut Vec<u8>,
+    loc: &Location,
+    ids: &[Vec<u8>],
+    in_force: bool,
+    own_borderline_m: Option<f64>,
+) -> Result<(), serde_json::Error> {
     let zone_or_null = |z: Option<usize>| z.map_or(&b"null"[..], |z| ids[z].as_slice());
     out.extend_from_slice(b"{\"eligible\":");
-    out.extend_from_slice(flag(loc.zone.is_some()));
+    out.extend_from_slice(flag(in_force && loc.zone.is_some()));
     out.extend_from_slice(b",\"zone\":");
     out.extend_from_slice(zone_or_null(loc.zone));
     out.extend_from_slice(b",\"on_boundary\":");
@@ -456,37 +516,58 @@ fn write_item(out: &mut Vec<u8>, loc: &Location, ids: &[Vec<u8>]) -> Result<(), 
     serde_json::to_writer(&mut *out, &round_cm(loc.distance_m))?;
     out.extend_from_slice(b",\"nearest_zone\":");
     out.extend_from_slice(zone_or_null(loc.zone.is_none().then_some(loc.nearest_zone)));
+    if let Some(m) = own_borderline_m {
+        out.extend_from_slice(b",\"borderline_m\":");
+        serde_json::to_writer(&mut *out, &m)?;
+    }
     out.push(b'}');
     Ok(())
+}
+
+/// What a batch is answered with: the zone set (in force, else the nearest), the date, whether a
+/// program is in force (and why not), and the batch's borderline distance.
+struct BatchContext {
+    index: std::sync::Arc<ZoneIndex>,
+    at: NaiveDate,
+    program_note: Option<String>,
+    borderline_m: f64,
 }
 
 /// The JSON of a [`BatchAnswer`] for `points`, byte for byte what serializing one would give. Answering
 /// and serializing are split across the CPU cores for large batches (each core renders its own run of
 /// `results`; the runs are joined in order).
-fn render_batch(index: &ZoneIndex, points: &[LonLat], at: NaiveDate) -> Result<Vec<u8>, serde_json::Error> {
+fn render_batch(batch: &BatchContext, input: &BatchPoints) -> Result<Vec<u8>, serde_json::Error> {
+    let index = &batch.index;
+    let in_force = batch.program_note.is_none();
     // Zone ids as JSON strings, escaped once.
     let ids = index.set().zones().iter().map(|z| serde_json::to_vec(z.id.as_str())).collect::<Result<Vec<_>, _>>()?;
-    let render = |chunk: &[LonLat]| -> Result<Vec<u8>, serde_json::Error> {
+    let points = &input.points;
+    let render = |(start, chunk): (usize, &[LonLat])| -> Result<Vec<u8>, serde_json::Error> {
         let mut out = Vec::with_capacity(chunk.len() * 160);
         for (i, p) in chunk.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            write_item(&mut out, &index.locate(*p), &ids)?;
+            let own = input.accuracies.as_ref().and_then(|a| a[start + i]).map(AccuracyM::metres);
+            let loc = index.locate_within(*p, own.unwrap_or(batch.borderline_m));
+            write_item(&mut out, &loc, &ids, in_force, own)?;
         }
         Ok(out)
     };
     let threads = worker_threads(points.len());
     let runs = if threads < 2 {
-        vec![render(points)?]
+        vec![render((0, points))?]
     } else {
         let chunk = points.len().div_ceil(threads);
-        each_on_a_thread(points.chunks(chunk), render).into_iter().collect::<Result<Vec<_>, _>>()?
+        let chunks = points.chunks(chunk).enumerate().map(|(k, c)| (k * chunk, c));
+        each_on_a_thread(chunks, render).into_iter().collect::<Result<Vec<_>, _>>()?
     };
     let head = BatchAnswer {
-        at,
+        at: batch.at,
+        program_in_force: in_force,
+        program_note: batch.program_note.clone(),
         zone_set: ZoneSetRef::from(index.set()),
-        borderline_m: index.options().borderline_m,
+        borderline_m: batch.borderline_m,
         count: points.len(),
         results: Vec::new(),
     };
@@ -509,8 +590,11 @@ fn render_batch(index: &ZoneIndex, points: &[LonLat], at: NaiveDate) -> Result<V
     post,
     path = "/v1/eligibility",
     tag = "eligibility",
-    params(("at" = Option<String>, Query, description = "Date whose zone set applies, YYYY-MM-DD; default today")),
-    request_body(content = Value, description = "A JSON array of [lon, lat] pairs, or a GeoJSON FeatureCollection of Point features", content_type = "application/json"),
+    params(
+        ("at" = Option<String>, Query, description = "Date of the contacts, YYYY-MM-DD; default today. On a date no LEAD program is in force no point is eligible (`program_in_force: false`, `program_note`)"),
+        ("accuracy_m" = Option<f64>, Query, description = "GPS accuracy in metres (more than 0, at most 1000) for every point: the borderline distance instead of the service default. A GeoJSON feature's own `properties.accuracy_m` wins for that point"),
+    ),
+    request_body(content = Value, description = "A JSON array of [lon, lat] pairs, or a GeoJSON FeatureCollection of Point features (each may give `properties.accuracy_m`, metres)", content_type = "application/json"),
     responses(
         (status = 200, description = "One answer per point, in order", body = BatchAnswer),
         (status = 400, description = "Malformed JSON or query", body = super::error::Problem, content_type = "application/problem+json"),
@@ -528,14 +612,21 @@ pub async fn post_eligibility(
     AppQuery(q): AppQuery<BTreeMap<String, String>>,
     AppBytes(body): AppBytes,
 ) -> Result<axum::response::Response, ApiError> {
-    only_params(&q, &["at"])?;
+    only_params(&q, &["at", "accuracy_m"])?;
     let at = date_param(&q)?;
-    let index = index_on(&state, at)?;
+    let accuracy = accuracy_param(q.get("accuracy_m").map(String::as_str))?;
+    let batch = {
+        let served = state.loaded();
+        let program = served.program(at).map_err(|e| ApiError::unprocessable(e.to_string()))?;
+        let index = std::sync::Arc::clone(program.zones);
+        let borderline_m = accuracy.map_or(index.options().borderline_m, AccuracyM::metres);
+        BatchContext { index, at, program_note: program.not_in_force, borderline_m }
+    };
     let max = state.limits().max_batch_points;
     // Parsing, answering and serializing 10 000 points is CPU work: keep it off the async workers.
     let json = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
         let points = batch_points(&body, max)?;
-        render_batch(&index, &points, at).map_err(|e| ApiError::internal(e.to_string()))
+        render_batch(&batch, &points).map_err(|e| ApiError::internal(e.to_string()))
     })
     .await
     .map_err(|e| ApiError::internal(format!("batch failed: {e}")))??;
@@ -547,62 +638,136 @@ mod tests {
     use super::*;
 
     /// One point's batch answer, as the schema's struct: the reference `write_item` must match.
-    fn batch_item(index: &ZoneIndex, p: LonLat) -> BatchItem<'_> {
+    fn batch_item(index: &ZoneIndex, p: LonLat, in_force: bool, own: Option<f64>, batch_m: f64) -> BatchItem<'_> {
         let zones = index.set().zones();
-        let loc = index.locate(p);
+        let loc = index.locate_within(p, own.unwrap_or(batch_m));
         BatchItem {
-            eligible: loc.zone.is_some(),
+            eligible: in_force && loc.zone.is_some(),
             zone: loc.zone.map(|z| zones[z].id.as_str()),
             on_boundary: loc.on_boundary,
             borderline: loc.borderline,
             coverage_borderline: loc.coverage_borderline,
             distance_m: round_cm(loc.distance_m),
             nearest_zone: loc.zone.is_none().then(|| zones[loc.nearest_zone].id.as_str()),
+            borderline_m: own,
         }
+    }
+
+    fn catalogs() -> (crate::zones::ZoneCatalog, crate::rules::RuleCatalog) {
+        (
+            crate::zones::ZoneCatalog::new(
+                crate::builtin::zone_sets().unwrap(),
+                crate::zones::IndexOptions { borderline_m: 30.5 },
+            ),
+            crate::rules::RuleCatalog::new(crate::builtin::rule_sets().unwrap()).unwrap(),
+        )
+    }
+
+    #[expect(clippy::cast_precision_loss, reason = "small test counts")]
+    fn spread(n: usize) -> Vec<LonLat> {
+        (0..n)
+            .map(|i| {
+                let f = i as f64;
+                LonLat::new(-122.70 + 0.06 * (f * 0.618_034).fract(), 45.50 + 0.05 * (f * 0.414_214).fract()).unwrap()
+            })
+            .collect()
     }
 
     #[test]
     fn rendered_batches_equal_the_serialized_answer() {
-        let set = crate::builtin::zone_sets().unwrap().remove(1);
-        let index = ZoneIndex::new(set, crate::zones::IndexOptions::default());
-        let at = NaiveDate::from_ymd_opt(2019, 1, 1).unwrap();
-        for n in [0, 1, 7, 2047, 2048, 5001] {
-            #[expect(clippy::cast_precision_loss, reason = "small test counts")]
-            let points: Vec<LonLat> = (0..n)
-                .map(|i| {
-                    let f = i as f64;
-                    LonLat::new(-122.70 + 0.06 * (f * 0.618_034).fract(), 45.50 + 0.05 * (f * 0.414_214).fract())
-                        .unwrap()
-                })
-                .collect();
-            let expected = serde_json::to_vec(&BatchAnswer {
-                at,
-                zone_set: ZoneSetRef::from(index.set()),
-                borderline_m: index.options().borderline_m,
-                count: n,
-                results: points.iter().map(|p| batch_item(&index, *p)).collect(),
-            })
-            .unwrap();
-            let rendered = render_batch(&index, &points, at).unwrap();
-            assert_eq!(String::from_utf8(rendered).unwrap(), String::from_utf8(expected).unwrap(), "{n} points");
+        let (zones, rules) = catalogs();
+        // In force; and on a date with no program (nothing eligible, the note given).
+        for at in [NaiveDate::from_ymd_opt(2019, 1, 1).unwrap(), NaiveDate::from_ymd_opt(2026, 12, 4).unwrap()] {
+            let program = crate::program::program_on(&zones, &rules, at).unwrap();
+            let index = std::sync::Arc::clone(program.zones);
+            for n in [0, 1, 7, 2047, 2048, 5001] {
+                let points = spread(n);
+                // Without and with per-point accuracies (every third point has its own).
+                #[expect(clippy::cast_precision_loss, reason = "small test counts")]
+                let own: Vec<Option<AccuracyM>> =
+                    (0..n).map(|i| (i % 3 == 0).then(|| AccuracyM::new(5.0 + (i % 50) as f64).unwrap())).collect();
+                for (accuracies, batch_m) in [(None, 30.5), (Some(own.clone()), 12.0)] {
+                    let batch = BatchContext {
+                        index: std::sync::Arc::clone(&index),
+                        at,
+                        program_note: program.not_in_force.clone(),
+                        borderline_m: batch_m,
+                    };
+                    let input = BatchPoints { points: points.clone(), accuracies: accuracies.clone() };
+                    let own_m = |i: usize| {
+                        accuracies.as_ref().and_then(|a: &Vec<Option<AccuracyM>>| a[i]).map(AccuracyM::metres)
+                    };
+                    let expected = serde_json::to_vec(&BatchAnswer {
+                        at,
+                        program_in_force: program.in_force(),
+                        program_note: program.not_in_force.clone(),
+                        zone_set: ZoneSetRef::from(index.set()),
+                        borderline_m: batch_m,
+                        count: n,
+                        results: points
+                            .iter()
+                            .enumerate()
+                            .map(|(i, p)| batch_item(&index, *p, program.in_force(), own_m(i), batch_m))
+                            .collect(),
+                    })
+                    .unwrap();
+                    let rendered = render_batch(&batch, &input).unwrap();
+                    assert_eq!(
+                        String::from_utf8(rendered).unwrap(),
+                        String::from_utf8(expected).unwrap(),
+                        "{n} points on {at}"
+                    );
+                }
+            }
         }
     }
 
     #[test]
     fn templated_answers_equal_the_serialized_answer() {
-        for set in crate::builtin::zone_sets().unwrap() {
-            let index = ZoneIndex::new(set, crate::zones::IndexOptions { borderline_m: 30.5 });
-            let template = AnswerTemplate::new(&index).unwrap();
-            for i in 0..3000 {
-                let f = f64::from(i);
-                let p = LonLat::new(-122.70 + 0.06 * (f * 0.618_034).fract(), 45.50 + 0.05 * (f * 0.414_214).fract())
-                    .unwrap();
-                let at = NaiveDate::from_ymd_opt(2017 + i % 4, 1 + (i % 12).cast_unsigned(), 28).unwrap();
-                let expected = serde_json::to_string(&PointEligibility::of(&index, p, at)).unwrap();
-                let rendered = String::from_utf8(template.render(&index.locate(p), p, at).unwrap()).unwrap();
-                assert_eq!(rendered, expected);
+        let (zones, rules) = catalogs();
+        let mut checked = 0;
+        for i in 0..3000 {
+            let p = spread(i as usize + 1)[i as usize];
+            let at = NaiveDate::from_ymd_opt(2017 + i % 4, 1 + (i % 12).cast_unsigned(), 28).unwrap();
+            let program = crate::program::program_on(&zones, &rules, at).unwrap();
+            if !program.in_force() {
+                continue; // answered by serializing; the template is for dates a program is in force
             }
+            let accuracy = (i % 2 == 0).then(|| AccuracyM::new(f64::from(1 + i % 80)).unwrap());
+            let template = AnswerTemplate::new(program.zones).unwrap();
+            let expected = serde_json::to_string(&PointEligibility::of(&program, p, accuracy)).unwrap();
+            let m = accuracy.map_or(30.5, AccuracyM::metres);
+            let rendered =
+                String::from_utf8(template.render(&program.zones.locate_within(p, m), p, at, m).unwrap()).unwrap();
+            assert_eq!(rendered, expected);
+            checked += 1;
         }
+        assert!(checked > 2000, "{checked}");
+    }
+
+    #[test]
+    fn geojson_batches_carry_each_points_accuracy_and_name_bad_ones() {
+        let body = br#"{"type":"FeatureCollection","features":[
+            {"type":"Feature","properties":{"accuracy_m":8},"geometry":{"type":"Point","coordinates":[-122.68,45.52]}},
+            {"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":[-122.67,45.52]}}]}"#;
+        let got = batch_points(body, 10).unwrap();
+        assert_eq!(got.accuracies, Some(vec![Some(AccuracyM::new(8.0).unwrap()), None]));
+        let pairs = batch_points(b"[[-122.68,45.52]]", 10).unwrap();
+        assert_eq!(pairs.accuracies, None, "pairs carry no accuracy");
+        let bad = br#"{"type":"FeatureCollection","features":[
+            {"type":"Feature","properties":{"accuracy_m":0},"geometry":{"type":"Point","coordinates":[-122.68,45.52]}},
+            {"type":"Feature","properties":{"accuracy_m":"5"},"geometry":{"type":"Point","coordinates":[-122.68,45.52]}},
+            {"type":"Feature","properties":{"accuracy_m":2000},"geometry":{"type":"Point","coordinates":[-122.68,45.52]}},
+            {"type":"Feature","properties":{"accuracy_m":null},"geometry":{"type":"Point","coordinates":[-122.68,45.52]}}]}"#;
+        let e = batch_points(bad, 10).unwrap_err();
+        let items: Vec<(usize, String)> = e.errors.iter().map(|i| (i.index, i.detail.clone())).collect();
+        assert_eq!(items.len(), 3, "{items:?}");
+        assert!(
+            items[0].0 == 0 && items[0].1.starts_with("properties.accuracy_m 0 is not a GPS accuracy"),
+            "{items:?}"
+        );
+        assert!(items[1].0 == 1 && items[1].1.contains("must be a number of metres"), "{items:?}");
+        assert!(items[2].0 == 2 && items[2].1.contains("accuracy_m 2000 is not a GPS accuracy"), "{items:?}");
     }
 
     #[test]

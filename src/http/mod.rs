@@ -204,6 +204,7 @@ pub async fn serve(
     let addr = listener.local_addr().map_err(|source| ServeError::Io { addr: config.addr, source })?;
     spawn_reloader(state.clone(), reload);
     on_ready(addr);
+    log_program_today(&state.loaded());
     // No Nagle: a large answer's last partial segment would otherwise wait for the client's delayed ACK.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         if let Err(e) = tcp.set_nodelay(true) {
@@ -214,6 +215,39 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|source| ServeError::Io { addr, source })
+}
+
+/// Logs which zone and rule sets are in force today and how official the zones are; warns when no LEAD
+/// program is in force today (every answer for today then says so, and none is eligible) and when the
+/// zones answering today are not the official boundaries.
+fn log_program_today(loaded: &Loaded) {
+    let today = chrono::Local::now().date_naive();
+    let program = match crate::program::program_on(&loaded.zones, &loaded.rules, today) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(%today, error = %e, "cannot tell which LEAD program is in force today");
+            return;
+        }
+    };
+    let zones = program.zones.set().meta();
+    let rules = program.rules.map(|r| r.name().to_owned()).unwrap_or_default();
+    match &program.not_in_force {
+        None => {
+            tracing::info!(%today, zone_set = zones.name, zone_set_status = %zones.status, rule_set = rules, "LEAD program in force today");
+        }
+        Some(note) => tracing::warn!(
+            %today,
+            "{note} No answer for today is eligible (each says program_in_force: false and why); ask with at=DATE for a day the program ran"
+        ),
+    }
+    if zones.status != crate::zones::BoundaryStatus::Official {
+        tracing::warn!(
+            zone_set = zones.name,
+            status = %zones.status,
+            "the zone set answering today is not the official boundaries (status {}); every answer says so in zone_set.status",
+            zones.status
+        );
+    }
 }
 
 #[cfg(unix)]
@@ -233,6 +267,7 @@ fn spawn_reloader(state: AppState, reload: impl Fn() -> Result<Loaded, String> +
                     state.replace(loaded);
                     state.metrics().record_reload(true);
                     tracing::info!(zone_sets = summary, "reloaded zones and rules");
+                    log_program_today(&state.loaded());
                 }
                 Ok(Err(e)) => {
                     state.metrics().record_reload(false);

@@ -14,19 +14,33 @@ pub async fn get_healthz() -> axum::Json<Value> {
     axum::Json(json!({"status": "ok"}))
 }
 
-/// Readiness: zones and rules are loaded; says which.
-#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "Ready, with the loaded zone and rule sets", body = Value)))]
+/// Readiness: zones and rules are loaded; says which, which are in force today, and whether a LEAD
+/// program is (a service whose program has ended is still ready: it answers, and says so).
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "Ready, with the loaded zone and rule sets (each with `in_force_today`) and `program_in_force_today`", body = Value)))]
 pub async fn get_readyz(State(state): State<AppState>) -> axum::Json<Value> {
     let loaded = state.loaded();
+    let today = chrono::Local::now().date_naive();
     let zones: Vec<Value> = loaded
         .zones
         .indexes()
         .iter()
-        .map(|i| json!({"name": i.set().meta().name, "version": i.set().version(), "effective_from": i.set().meta().effective_from, "effective_to": i.set().meta().effective_to}))
+        .map(|i| {
+            let m = i.set().meta();
+            json!({"name": m.name, "version": i.set().version(), "status": m.status, "effective_from": m.effective_from, "effective_to": m.effective_to, "in_force_today": m.in_force_on(today)})
+        })
         .collect();
-    let rules: Vec<Value> =
-        loaded.rules.sets().iter().map(|r| json!({"name": r.name(), "version": r.version()})).collect();
-    axum::Json(json!({"status": "ready", "zone_sets": zones, "rule_sets": rules}))
+    let rules: Vec<Value> = loaded
+        .rules
+        .sets()
+        .iter()
+        .map(|r| json!({"name": r.name(), "version": r.version(), "effective_from": r.spec().effective_from, "effective_to": r.spec().effective_to, "in_force_today": r.in_force_on(today)}))
+        .collect();
+    let program = crate::program::program_on(&loaded.zones, &loaded.rules, today).ok();
+    let in_force = program.as_ref().is_some_and(crate::program::ProgramOn::in_force);
+    let note = program.and_then(|p| p.not_in_force);
+    axum::Json(
+        json!({"status": "ready", "today": today, "program_in_force_today": in_force, "program_note": note, "zone_sets": zones, "rule_sets": rules}),
+    )
 }
 
 /// Prometheus text: request counts and latency histograms per route. Needs the admin role when tokens

@@ -8,12 +8,12 @@ use axum::extract::State;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::eligibility::{index_on, only_params};
+use super::eligibility::only_params;
 use super::error::{ApiError, AppJson, AppQuery};
 use super::state::AppState;
 use crate::coord::LonLat;
-use crate::eligibility::PointEligibility;
-use crate::rules::{LocationFact, Screening, ScreeningRequest, screen};
+use crate::eligibility::{AccuracyM, PointEligibility};
+use crate::rules::{LocationFact, Screening, ScreeningRequest, screen, screen_without_program};
 
 /// The request body, as the OpenAPI document describes it: the location and the fields of
 /// [`ScreeningRequest`] at one level (unknown fields are refused).
@@ -25,6 +25,9 @@ pub struct ScreeningBody {
     lon: f64,
     /// Latitude, WGS84 degrees north.
     lat: f64,
+    /// The phone's reported GPS accuracy in metres (more than 0, at most 1000): the borderline distance
+    /// for this point instead of the service default.
+    accuracy_m: Option<f64>,
     /// `arrest` or `social_contact`.
     referral_path: crate::rules::ReferralPath,
     /// `PCS`, `SQ`, `CDO`, `other` or free text; absent when not known.
@@ -32,7 +35,8 @@ pub struct ScreeningBody {
     /// Substances with grams.
     #[serde(default)]
     substances: Vec<crate::rules::SubstanceAmount>,
-    /// Exclusion facts by id (see `GET /v1/rules`): true, false, or null/absent when not known.
+    /// Facts by id (see `GET /v1/rules`): the exclusions and the path's requirements (e.g. `lead_officer`,
+    /// `high_risk_of_drug_arrest`): true, false, or null/absent when not known.
     #[serde(default)]
     facts: BTreeMap<String, Option<bool>>,
     /// Date of the arrest or contact, YYYY-MM-DD; default today.
@@ -63,10 +67,10 @@ fn number(body: &serde_json::Map<String, Value>, name: &str, example: &str) -> R
     post,
     path = "/v1/screenings",
     tag = "screening",
-    request_body(content = ScreeningBody, content_type = "application/json", description = "`lon`, `lat` (WGS84 degrees), `referral_path` (`arrest` or `social_contact`), `offense` (`PCS`, `SQ`, `CDO`, other text), `substances` ([{substance, grams}]), `facts` ({fact id: true/false/null}; ids as in GET /v1/rules), optional `at` (YYYY-MM-DD). Unknown fields are refused.",
-        example = json!({"lon": -122.6765, "lat": 45.5245, "referral_path": "arrest", "offense": "PCS", "substances": [{"substance": "heroin", "grams": 1.2}], "facts": {"active_warrant": false}})),
+    request_body(content = ScreeningBody, content_type = "application/json", description = "`lon`, `lat` (WGS84 degrees), optional `accuracy_m` (the phone's GPS accuracy, metres), `referral_path` (`arrest` or `social_contact`), `offense` (a code or alias from GET /v1/rules, e.g. `PCS`, `SQ`, `CDO`, `ORS 475.854`, or other text), `substances` ([{substance, grams}], names from the rule set's closed vocabulary: an unknown name is asked about, never passed), `facts` ({fact id: true/false/null}; the exclusions and the path's requirements, ids as in GET /v1/rules), optional `at` (YYYY-MM-DD). Unknown fields are refused.",
+        example = json!({"lon": -122.6765, "lat": 45.5245, "accuracy_m": 12, "referral_path": "arrest", "offense": "PCS", "substances": [{"substance": "heroin", "grams": 1.2}], "facts": {"lead_officer": true, "active_warrant": false}, "at": "2019-06-01"})),
     responses(
-        (status = 200, description = "decision (eligible | ineligible | needs_review), summary, criteria [{id, status: passed | failed | unknown, reason, question}], questions, assessment_due (arrest diversions), rule_set {name, version}, location, point", body = ScreeningAnswer),
+        (status = 200, description = "decision (eligible | ineligible | needs_review), summary, criteria [{id, status: passed | failed | unknown, reason, question}], questions, assessment_due (arrest diversions), rule_set {name, version}, location, point. On a date no LEAD program is in force: ineligible, with the one criterion `program` saying why", body = ScreeningAnswer),
         (status = 400, description = "Malformed JSON", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is missing, unknown or invalid (named in detail)", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = super::error::Problem, content_type = "application/problem+json"),
@@ -90,6 +94,14 @@ pub async fn post_screening(
     };
     let lon = number(&body, "lon", "-122.6765")?;
     let lat = number(&body, "lat", "45.5245")?;
+    let accuracy = match body.remove("accuracy_m") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_f64()
+                .ok_or_else(|| ApiError::unprocessable(format!("accuracy_m must be a number of metres, got {v}")))
+                .and_then(|m| AccuracyM::new(m).map_err(|e| ApiError::unprocessable(e.to_string())))?,
+        ),
+    };
     body.remove("lon");
     body.remove("lat");
     let point = LonLat::new(lon, lat).map_err(|e| ApiError::unprocessable(e.to_string()))?;
@@ -97,11 +109,17 @@ pub async fn post_screening(
         serde_json::from_value(Value::Object(body)).map_err(|e| ApiError::unprocessable(format!("screening: {e}")))?;
     let today = chrono::Local::now().date_naive();
     let at = request.at.unwrap_or(today);
-    let index = index_on(&state, at)?;
-    let loaded = state.loaded();
-    let rules = loaded.rules.in_force(at).map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    let served = state.loaded();
+    let program = served.program(at).map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    let rules = program
+        .rules
+        .ok_or_else(|| ApiError::unprocessable("no rule set is loaded: start leadmap serve with --rules FILE"))?;
     request.check(rules).map_err(|e| ApiError::unprocessable(e.to_string()))?;
-    let location = PointEligibility::of(&index, point, at);
-    let screening = screen(rules, &request, LocationFact::from(&location), today);
+    let location = PointEligibility::of(&program, point, accuracy);
+    let fact = LocationFact::from(&location);
+    let screening = match &program.not_in_force {
+        None => screen(rules, &request, fact, today),
+        Some(why) => screen_without_program(rules, &request, fact, today, why),
+    };
     Ok(axum::Json(ScreeningAnswer { screening, point: location }))
 }

@@ -12,9 +12,10 @@ use chrono::NaiveDate;
 
 use super::eligibility::AnswerTemplate;
 use crate::cells::columns::{ColumnsBuilder, EventColumns};
+use crate::program::{ProgramError, ProgramOn, program_on};
 use crate::store::EventStore;
 use crate::store::writer::GroupWriter;
-use crate::zones::{ZoneCatalog, ZoneError, ZoneIndex};
+use crate::zones::{ZoneCatalog, ZoneIndex};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What a reload replaces, as one unit: zones and rules always match each other.
@@ -83,11 +84,14 @@ impl Served {
         Self { loaded, answers }
     }
 
-    /// The zone set in force on `at` and its answer template.
-    pub(super) fn answering(&self, at: NaiveDate) -> Result<(&Arc<ZoneIndex>, Option<&AnswerTemplate>), ZoneError> {
-        let index = self.loaded.zones.in_force(at)?;
-        let template = self.answers.iter().find(|(i, _)| Arc::ptr_eq(i, index)).and_then(|(_, t)| t.as_ref());
-        Ok((index, template))
+    /// The program on `at` (the zone and rule sets to answer with, and whether they are in force).
+    pub(super) fn program(&self, at: NaiveDate) -> Result<ProgramOn<'_>, ProgramError> {
+        program_on(&self.loaded.zones, &self.loaded.rules, at)
+    }
+
+    /// The answer template of a zone set this state serves.
+    pub(super) fn template(&self, index: &Arc<ZoneIndex>) -> Option<&AnswerTemplate> {
+        self.answers.iter().find(|(i, _)| Arc::ptr_eq(i, index)).and_then(|(_, t)| t.as_ref())
     }
 }
 

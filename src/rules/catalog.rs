@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 
 use super::{RuleError, RuleSet};
+use crate::zones::days_away;
 
 /// Rule sets of one jurisdiction, in the order given. Immutable; share behind an `Arc`.
 #[derive(Debug, Clone)]
@@ -66,6 +67,24 @@ impl RuleCatalog {
         best.ok_or_else(|| RuleError::NoneInForce { date, loaded: self.describe() })
     }
 
+    /// The set in force on `date`, else the one whose dates come closest (by days; of two equally close,
+    /// the later). `None` only for an empty catalog; a tie of two sets in force is an error, as in
+    /// [`Self::in_force`].
+    pub fn in_force_or_nearest(&self, date: NaiveDate) -> Result<Option<&Arc<RuleSet>>, RuleError> {
+        match self.in_force(date) {
+            Ok(set) => Ok(Some(set)),
+            Err(e @ RuleError::Ambiguous(..)) => Err(e),
+            Err(_) => Ok(self
+                .sets
+                .iter()
+                .map(|s| (days_away(Some(s.spec().effective_from), s.spec().effective_to, date), s))
+                .min_by(|(da, a), (db, b)| {
+                    da.cmp(db).then_with(|| b.spec().effective_from.cmp(&a.spec().effective_from))
+                })
+                .map(|(_, s)| s)),
+        }
+    }
+
     /// "name (from to to)" for every set, for messages.
     #[must_use]
     pub fn describe(&self) -> String {
@@ -94,6 +113,7 @@ mod tests {
         spec.name = name.to_owned();
         spec.effective_from = on(from.0, from.1, from.2);
         spec.effective_to = to.map(|(y, m, d)| on(y, m, d));
+        spec.effective_to_reason = None;
         RuleSet::new(spec, name).unwrap()
     }
 
@@ -128,6 +148,23 @@ mod tests {
         assert!(matches!(c.in_force(on(2018, 1, 1)), Err(RuleError::Ambiguous(..))));
         let empty = RuleCatalog::new(vec![]).unwrap();
         assert!(empty.in_force(on(2018, 1, 1)).unwrap_err().to_string().contains("loaded: none"));
+    }
+
+    #[test]
+    fn the_nearest_set_answers_outside_every_period() {
+        let c = RuleCatalog::new(vec![
+            set("pilot", (2017, 2, 27), Some((2021, 1, 31))),
+            set("after-measure-110", (2021, 2, 1), Some((2021, 6, 30))),
+        ])
+        .unwrap();
+        let name = |y, m, d| c.in_force_or_nearest(on(y, m, d)).unwrap().unwrap().name().to_owned();
+        assert_eq!(name(2010, 1, 1), "pilot");
+        assert_eq!(name(2021, 1, 31), "pilot");
+        assert_eq!(name(2021, 2, 1), "after-measure-110");
+        assert_eq!(name(2026, 12, 4), "after-measure-110");
+        assert_eq!(RuleCatalog::new(vec![]).unwrap().in_force_or_nearest(on(2020, 1, 1)), Ok(None));
+        let tie = RuleCatalog::new(vec![set("a", (2017, 1, 1), None), set("b", (2017, 1, 1), None)]).unwrap();
+        assert!(matches!(tie.in_force_or_nearest(on(2018, 1, 1)), Err(RuleError::Ambiguous(..))));
     }
 
     #[test]

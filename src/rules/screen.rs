@@ -9,7 +9,7 @@ use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use super::spec::normalize;
-use super::{Effect, Grams, PathRules, RuleSet, RuleStatus, SubstanceLimit};
+use super::{Comparison, Effect, Grams, PathRules, QuantityRule, RuleSet, RuleStatus, Substance};
 use crate::eligibility::{PointEligibility, ZoneRef};
 
 /// The way into LEAD a referral takes.
@@ -89,7 +89,8 @@ pub struct ScreeningRequest {
     /// The substances the person had, with grams.
     #[serde(default)]
     pub substances: Vec<SubstanceAmount>,
-    /// Exclusion facts by id (e.g. `active_warrant`): `true`, `false`, or absent/`null` when not known.
+    /// Facts by id: the exclusions (e.g. `active_warrant`) and the path's requirements (e.g.
+    /// `lead_officer`): `true`, `false`, or absent/`null` when not known.
     #[serde(default)]
     pub facts: BTreeMap<String, Option<bool>>,
     /// The date of the arrest or contact; default today.
@@ -99,7 +100,7 @@ pub struct ScreeningRequest {
 
 impl ScreeningRequest {
     /// Checks the request against the rule set it will be screened with: every fact id must be one of the
-    /// rule set's exclusions (a typo would otherwise leave the real fact unknown).
+    /// rule set's facts, exclusions or requirements (a typo would otherwise leave the real fact unknown).
     pub fn check(&self, rules: &RuleSet) -> Result<(), ScreeningError> {
         let unknown = unrecognized_facts(rules, self);
         if unknown.is_empty() {
@@ -108,7 +109,7 @@ impl ScreeningRequest {
             Err(ScreeningError::UnknownFacts {
                 rule_set: rules.name().to_owned(),
                 unknown,
-                known: rules.spec().exclusions.iter().map(|e| e.id.clone()).collect(),
+                known: rules.fact_ids().map(str::to_owned).collect(),
             })
         }
     }
@@ -119,7 +120,7 @@ impl ScreeningRequest {
 pub enum ScreeningError {
     /// The request names facts the rule set does not have: a typo, or facts meant for another
     /// jurisdiction's rules. Use the ids listed in `known` (also in `GET /v1/rules`).
-    #[error("facts {} are not exclusions of rule set {rule_set:?}; its facts are: {}", unknown.join(", "), known.join(", "))]
+    #[error("facts {} are not facts of rule set {rule_set:?}; its facts are: {}", unknown.join(", "), known.join(", "))]
     UnknownFacts {
         /// The rule set's name.
         rule_set: String,
@@ -165,10 +166,10 @@ impl From<&PointEligibility> for LocationFact {
         if p.coverage_borderline {
             Self::Borderline {
                 zone: p.zone.clone().or_else(|| p.nearest_zone.clone()),
-                inside: p.eligible,
+                inside: p.zone.is_some(),
                 distance_m: p.coverage_distance_m,
             }
-        } else if let (true, Some(zone)) = (p.eligible, &p.zone) {
+        } else if let Some(zone) = &p.zone {
             Self::Inside { zone: zone.clone() }
         } else {
             Self::Outside { nearest_zone: p.nearest_zone.clone(), distance_m: p.distance_m }
@@ -203,8 +204,9 @@ pub enum CriterionStatus {
 /// One criterion of a screening.
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Criterion {
-    /// `location`, `referral_path`, `offense`, `quantity` (no substances reported), `quantity.<substance>`,
-    /// or an exclusion's fact id.
+    /// `program` (only when no program is in force), `location`, `referral_path`, a requirement's fact id,
+    /// `offense`, `quantity` (no substances reported), `quantity.<substance>` (the rules' name for it, or
+    /// the name as given when the rules do not know it), or an exclusion's fact id.
     pub id: String,
     /// Passed, failed or unknown.
     pub status: CriterionStatus,
@@ -261,7 +263,8 @@ pub struct Screening {
     /// For a path with an assessment deadline (Portland: arrest diversion, 30 days) and a decision other
     /// than `ineligible`: the last day for the in-depth assessment. Otherwise `null`.
     pub assessment_due: Option<NaiveDate>,
-    /// Every criterion: location, referral path, offense, quantities, then the exclusions in rule order.
+    /// Every criterion: location, referral path, the path's requirements, offense, quantities, then the
+    /// exclusions in rule order (or, on a date no program is in force, `program` alone).
     pub criteria: Vec<Criterion>,
     /// The questions of the unknown criteria, in order.
     pub questions: Vec<String>,
@@ -275,8 +278,9 @@ pub struct Screening {
 
 /// Screens a referral against `rules`. `location` comes from the zone set in force (see
 /// [`LocationFact::from`]); `today` is the date used when the request has no `at`. The caller picks
-/// `rules` for that date (see [`super::RuleCatalog::in_force`]) and should [`ScreeningRequest::check`]
-/// the request first; facts the rules do not have are ignored and listed in `unrecognized_facts`.
+/// `rules` in force on that date (see [`crate::program::program_on`]; on a date no program is in force,
+/// use [`screen_without_program`]) and should [`ScreeningRequest::check`] the request first; facts the
+/// rules do not have are ignored and listed in `unrecognized_facts`.
 ///
 /// # Examples
 /// ```
@@ -286,16 +290,24 @@ pub struct Screening {
 /// let rules = leadmap::builtin::rule_sets().unwrap().remove(0);
 /// let request: ScreeningRequest = serde_json::from_str(r#"{
 ///     "referral_path": "arrest", "offense": "PCS",
-///     "substances": [{"substance": "heroin", "grams": 4.99}],
-///     "facts": {"active_warrant": false, "no_contact_order": false, "lead_participant": false,
-///               "specialty_court": false, "supervision_person_offense": false,
+///     "substances": [{"substance": "black tar heroin", "grams": 4.99}],
+///     "facts": {"lead_officer": true, "active_warrant": false, "no_contact_order": false,
+///               "lead_participant": false, "specialty_court": false, "supervision_person_offense": false,
 ///               "operations_team_denial": false, "exceptional_circumstances": false},
 ///     "at": "2017-06-01"
 /// }"#).unwrap();
 /// let here = LocationFact::Inside { zone: ZoneRef { id: "downtown".into(), name: "Downtown".into() } };
-/// let s = screen(&rules, &request, here, NaiveDate::from_ymd_opt(2017, 6, 2).unwrap());
+/// let s = screen(&rules, &request, here.clone(), NaiveDate::from_ymd_opt(2017, 6, 2).unwrap());
 /// assert_eq!(s.decision, Decision::Eligible);
 /// assert_eq!(s.assessment_due, NaiveDate::from_ymd_opt(2017, 7, 1));
+///
+/// // A substance the rules do not know is asked about, never passed.
+/// let typo: ScreeningRequest = serde_json::from_value(serde_json::json!({
+///     "referral_path": "arrest", "offense": "PCS", "substances": [{"substance": "herion", "grams": 250}],
+///     "facts": request.facts, "at": "2017-06-01"})).unwrap();
+/// let s = screen(&rules, &typo, here, NaiveDate::from_ymd_opt(2017, 6, 2).unwrap());
+/// assert_eq!(s.decision, Decision::NeedsReview);
+/// assert!(s.questions[0].starts_with("Which substance is \"herion\"?"));
 /// ```
 #[must_use]
 pub fn screen(rules: &RuleSet, request: &ScreeningRequest, location: LocationFact, today: NaiveDate) -> Screening {
@@ -303,6 +315,21 @@ pub fn screen(rules: &RuleSet, request: &ScreeningRequest, location: LocationFac
     let path = rules.path(request.referral_path);
     let mut criteria = vec![location_criterion(&location), path_criterion(rules, request.referral_path, path)];
     if let Some(path) = path {
+        criteria.extend(path.requirements.iter().map(|r| {
+            let (status, reason, question) = match request.facts.get(&r.id).copied().flatten() {
+                Some(true) => (CriterionStatus::Passed, format!("Answered yes: {}", r.question), None),
+                Some(false) => (CriterionStatus::Failed, r.reason.clone(), None),
+                None => (
+                    CriterionStatus::Unknown,
+                    match r.effect {
+                        Effect::Ineligible => format!("Not known yet; if no, the person is not eligible. {}", r.label),
+                        Effect::NeedsReview => format!("Not known yet; if no, the case goes to review. {}", r.label),
+                    },
+                    Some(r.question.clone()),
+                ),
+            };
+            Criterion { id: r.id.clone(), status, effect: r.effect, reason, question }
+        }));
         criteria.push(offense_criterion(rules, request, path));
         criteria.extend(quantity_criteria(rules, request, path));
     }
@@ -346,8 +373,40 @@ pub fn screen(rules: &RuleSet, request: &ScreeningRequest, location: LocationFac
     }
 }
 
+/// The screening on a date when no LEAD program is in force (no zone set or no rule set is; `why` says
+/// which, naming the nearest sets and their dates): `ineligible`, with that one criterion and nothing to
+/// ask. `rules` is the nearest rule set, named in the answer.
+#[must_use]
+pub fn screen_without_program(
+    rules: &RuleSet,
+    request: &ScreeningRequest,
+    location: LocationFact,
+    today: NaiveDate,
+    why: &str,
+) -> Screening {
+    let criteria = vec![Criterion {
+        id: "program".to_owned(),
+        status: CriterionStatus::Failed,
+        effect: Effect::Ineligible,
+        reason: why.to_owned(),
+        question: None,
+    }];
+    Screening {
+        decision: Decision::Ineligible,
+        summary: format!("Not eligible: {why}"),
+        referral_path: request.referral_path,
+        at: request.at.unwrap_or(today),
+        assessment_due: None,
+        criteria,
+        questions: Vec::new(),
+        unrecognized_facts: unrecognized_facts(rules, request),
+        location,
+        rule_set: RuleSetRef::from(rules),
+    }
+}
+
 fn unrecognized_facts(rules: &RuleSet, request: &ScreeningRequest) -> Vec<String> {
-    request.facts.keys().filter(|k| rules.exclusion(k).is_none()).cloned().collect()
+    request.facts.keys().filter(|k| !rules.fact_ids().any(|id| id == k.as_str())).cloned().collect()
 }
 
 /// Any failed `ineligible` criterion: ineligible. Else any unknown, or failed `needs_review`: needs
@@ -497,12 +556,14 @@ fn offense_criterion(rules: &RuleSet, request: &ScreeningRequest, path: &PathRul
     Criterion { id: "offense".to_owned(), status, effect: Effect::Ineligible, reason, question }
 }
 
-/// The amounts of one substance (entries of the same substance, by name or alias, added up).
+/// The amounts of one substance (entries of the same substance, by name or alias, added up); `known` is
+/// `None` for a name the rules do not know.
 struct Holding<'a> {
+    /// The rules' name for it, or the name as given (trimmed) when they do not know it.
     name: String,
-    limit: Option<&'a SubstanceLimit>,
-    known: Grams,
-    any_unknown: bool,
+    known: Option<&'a Substance>,
+    grams: Grams,
+    any_unweighed: bool,
 }
 
 fn quantity_criteria(rules: &RuleSet, request: &ScreeningRequest, path: &PathRules) -> Vec<Criterion> {
@@ -527,60 +588,98 @@ fn quantity_criteria(rules: &RuleSet, request: &ScreeningRequest, path: &PathRul
     }
     let mut holdings: Vec<Holding<'_>> = Vec::new();
     for s in &request.substances {
-        let limit = rules.limit_for(s.substance.as_str());
-        let name = match limit {
-            Some(l) if !l.is_any() => normalize(&l.substance),
-            _ => normalize(s.substance.as_str()),
-        };
-        let i = holdings.iter().position(|h| h.name == name).unwrap_or_else(|| {
-            holdings.push(Holding { name, limit, known: Grams::default(), any_unknown: false });
-            holdings.len() - 1
-        });
+        let known = rules.substance(s.substance.as_str());
+        // Unknown names are kept apart by their normalized spelling: "Herion" and "herion" are one entry,
+        // never merged into a known substance.
+        let key = known
+            .map_or_else(|| super::spec::normalize(s.substance.as_str()), |k| super::spec::normalize(&k.substance));
+        let i = holdings
+            .iter()
+            .position(|h| h.known.is_some() == known.is_some() && super::spec::normalize(&h.name) == key)
+            .unwrap_or_else(|| {
+                let name = known.map_or_else(|| s.substance.as_str().to_owned(), |k| k.substance.clone());
+                holdings.push(Holding { name, known, grams: Grams::default(), any_unweighed: false });
+                holdings.len() - 1
+            });
         let h = &mut holdings[i];
         match s.grams {
-            Some(g) => h.known = h.known.plus(g),
-            None => h.any_unknown = true,
+            Some(g) => h.grams = h.grams.plus(g),
+            None => h.any_unweighed = true,
         }
     }
-    holdings.iter().map(quantity_criterion).collect()
+    holdings.iter().map(|h| quantity_criterion(rules, h)).collect()
 }
 
-fn quantity_criterion(h: &Holding<'_>) -> Criterion {
+fn quantity_criterion(rules: &RuleSet, h: &Holding<'_>) -> Criterion {
     let name = &h.name;
     let id = format!("quantity.{name}");
-    let Some((comparison, limit)) = h.limit.and_then(SubstanceLimit::threshold) else {
-        let amount = if h.any_unknown { "amount not known".to_owned() } else { h.known.to_string() };
-        return Criterion {
-            id,
-            status: CriterionStatus::Passed,
-            effect: Effect::Ineligible,
-            reason: format!("These rules set no quantity limit for {name} ({amount})."),
-            question: None,
-        };
+    let amount = if h.any_unweighed {
+        if h.grams.micrograms() > 0 {
+            format!("{} weighed, more not weighed", h.grams)
+        } else {
+            "not weighed".to_owned()
+        }
+    } else {
+        h.grams.to_string()
     };
-    let subject = if h.limit.is_some_and(SubstanceLimit::is_any) { "any one substance" } else { name.as_str() };
+    let criterion =
+        |status, reason, question| Criterion { id: id.clone(), status, effect: Effect::Ineligible, reason, question };
+    let Some(substance) = h.known else {
+        let known = rules.spec().substances.iter().map(|s| s.substance.as_str()).collect::<Vec<_>>().join(", ");
+        return criterion(
+            CriterionStatus::Unknown,
+            format!(
+                "{name:?} is not a substance these rules know ({amount}), so no quantity limit can be checked for it: \
+                 it may be a misspelling or another name of a limited substance."
+            ),
+            Some(format!(
+                "Which substance is {name:?}? These rules know: {known} (other names for each in GET /v1/rules)."
+            )),
+        );
+    };
+    let (comparison, limit) = match substance.rule() {
+        Some(QuantityRule::Limit(comparison, limit)) => (comparison, limit),
+        Some(QuantityRule::NoLimit(why)) => {
+            return criterion(
+                CriterionStatus::Passed,
+                format!("These rules set no quantity limit for {name} ({amount}): {why}"),
+                None,
+            );
+        }
+        // A validated rule set always has a rule; an unvalidated one is asked about, never passed.
+        None => {
+            return criterion(
+                CriterionStatus::Unknown,
+                format!("The rules give no usable quantity rule for {name} ({amount})."),
+                Some(format!("How many grams of {name} did the person have, and what is the limit?")),
+            );
+        }
+    };
     let rule = match comparison {
-        super::Comparison::AtOrAbove => format!("{limit} or more of {subject} excludes"),
-        super::Comparison::Above => format!("more than {limit} of {subject} excludes"),
+        Comparison::AtOrAbove => format!("{limit} or more of {name} excludes"),
+        Comparison::Above => format!("more than {limit} of {name} excludes"),
     };
-    let (status, reason, question) = if comparison.excludes(h.known, limit) {
+    if comparison.excludes(h.grams, limit) {
         let beyond = match comparison {
-            super::Comparison::AtOrAbove => "at or above",
-            super::Comparison::Above => "over",
+            Comparison::AtOrAbove => "at or above",
+            Comparison::Above => "over",
         };
-        let at_least = if h.any_unknown { "at least " } else { "" };
-        (CriterionStatus::Failed, format!("{at_least}{} of {name} is {beyond} the limit: {rule}.", h.known), None)
-    } else if h.any_unknown {
-        let so_far = if h.known.micrograms() > 0 { format!(" ({} weighed so far)", h.known) } else { String::new() };
-        (
+        let at_least = if h.any_unweighed { "at least " } else { "" };
+        criterion(
+            CriterionStatus::Failed,
+            format!("{at_least}{} of {name} is {beyond} the limit: {rule}.", h.grams),
+            None,
+        )
+    } else if h.any_unweighed {
+        let so_far = if h.grams.micrograms() > 0 { format!(" ({} weighed so far)", h.grams) } else { String::new() };
+        criterion(
             CriterionStatus::Unknown,
             format!("The amount of {name} is not known{so_far}; {rule}."),
             Some(format!("How many grams of {name} did the person have in all?")),
         )
     } else {
-        (CriterionStatus::Passed, format!("{} of {name} is within the limit: {rule}.", h.known), None)
-    };
-    Criterion { id, status, effect: Effect::Ineligible, reason, question }
+        criterion(CriterionStatus::Passed, format!("{} of {name} is within the limit: {rule}.", h.grams), None)
+    }
 }
 
 fn capitalize(s: &str) -> String {

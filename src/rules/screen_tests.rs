@@ -34,18 +34,29 @@ fn inside() -> LocationFact {
     LocationFact::Inside { zone: downtown() }
 }
 
-/// Every exclusion fact of `rules` answered `false`.
-fn all_no(rules: &RuleSet) -> serde_json::Value {
-    rules.spec().exclusions.iter().map(|e| (e.id.clone(), json!(false))).collect::<serde_json::Map<_, _>>().into()
+/// Every fact of `rules` answered so that it stands in no one's way: each exclusion `false`, each
+/// path's requirement `true`.
+fn all_clear(rules: &RuleSet) -> serde_json::Value {
+    let paths = &rules.spec().referral_paths;
+    let requirements = [&paths.arrest, &paths.social_contact].into_iter().flatten().flat_map(|p| &p.requirements);
+    rules
+        .spec()
+        .exclusions
+        .iter()
+        .map(|e| (e.id.clone(), json!(false)))
+        .chain(requirements.map(|r| (r.id.clone(), json!(true))))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
 
-/// A clean Portland arrest diversion: PCS, 1 g heroin, every fact answered no, on 2017-06-01.
+/// A clean Portland arrest diversion: PCS, 1 g heroin, a LEAD officer, every exclusion answered no, on
+/// 2017-06-01.
 fn arrest_json(rules: &RuleSet) -> serde_json::Value {
     json!({
         "referral_path": "arrest",
         "offense": "PCS",
         "substances": [{"substance": "heroin", "grams": 1.0}],
-        "facts": all_no(rules),
+        "facts": all_clear(rules),
         "at": "2017-06-01"
     })
 }
@@ -85,6 +96,7 @@ fn clean_arrest_diversion_is_eligible_with_every_criterion_listed() {
         [
             "location",
             "referral_path",
+            "lead_officer",
             "offense",
             "quantity.heroin",
             "active_warrant",
@@ -113,6 +125,11 @@ fn clean_arrest_diversion_is_eligible_with_every_criterion_listed() {
         "1 g of heroin is within the limit: 5 g or more of heroin excludes."
     );
     assert!(criterion(&s, "active_warrant").reason.starts_with("Answered no: Does the person have an active"));
+    assert!(
+        criterion(&s, "lead_officer")
+            .reason
+            .starts_with("Answered yes: Is the officer making this diversion a LEAD officer")
+    );
 }
 
 #[test]
@@ -235,8 +252,8 @@ fn no_facts_at_all_asks_every_question() {
     let rules = portland();
     let s = run_with(&rules, |v| v["facts"] = json!({}));
     assert_eq!(s.decision, Decision::NeedsReview);
-    assert_eq!(s.questions.len(), rules.spec().exclusions.len());
-    assert!(s.summary.ends_with("7 questions to answer."), "{}", s.summary);
+    assert_eq!(s.questions.len(), rules.spec().exclusions.len() + 1);
+    assert!(s.summary.ends_with("8 questions to answer."), "seven exclusions and the LEAD officer: {}", s.summary);
 }
 
 #[test]
@@ -306,11 +323,87 @@ fn portland_methamphetamine_10_grams_or_more_excludes() {
 }
 
 #[test]
-fn portland_sets_no_limit_for_other_substances() {
+fn other_named_substances_have_an_explicit_no_limit_rule() {
     let rules = portland();
     let s = with_substance(&rules, "fentanyl", 50.0);
-    assert_eq!(s.decision, Decision::Eligible);
-    assert_eq!(criterion(&s, "quantity.fentanyl").reason, "These rules set no quantity limit for fentanyl (50 g).");
+    assert_eq!(s.decision, Decision::Eligible, "the published criteria set no limit for fentanyl");
+    let c = criterion(&s, "quantity.fentanyl");
+    assert_eq!(c.status, CriterionStatus::Passed);
+    assert!(
+        c.reason.starts_with("These rules set no quantity limit for fentanyl (50 g): The County's published criteria set gram limits for heroin, cocaine and methamphetamine only"),
+        "{}",
+        c.reason
+    );
+    let s = with_substance(&rules, "Xanax", 2.0);
+    assert_eq!(criterion(&s, "quantity.alprazolam").status, CriterionStatus::Passed, "an alias names its substance");
+    let s = run_with(&rules, |v| v["substances"] = json!([{"substance": "oxycodone"}]));
+    assert_eq!(s.decision, Decision::Eligible, "no limit: the amount does not matter");
+    assert!(criterion(&s, "quantity.oxycodone").reason.contains("(not weighed)"));
+}
+
+#[test]
+fn a_substance_the_rules_do_not_know_is_asked_about_never_passed() {
+    let rules = portland();
+    for name in ["herion", "heroine", "black tar herion", "cocaine powder", "fentanil", "speed", "marijuana"] {
+        let s = with_substance(&rules, name, 250.0);
+        assert_eq!(s.decision, Decision::NeedsReview, "{name}: never eligible, never passed");
+        let c = criterion(&s, &format!("quantity.{name}"));
+        assert_eq!((c.status, c.effect), (CriterionStatus::Unknown, Effect::Ineligible), "{name}");
+        assert!(c.reason.contains("is not a substance these rules know (250 g)"), "{}", c.reason);
+        let q = c.question.as_deref().unwrap();
+        assert!(
+            q.starts_with(&format!(
+                "Which substance is {name:?}? These rules know: heroin, cocaine, methamphetamine, fentanyl,"
+            )),
+            "{q}"
+        );
+        assert!(q.ends_with("(other names for each in GET /v1/rules)."), "{q}");
+        assert!(s.questions.contains(&q.to_owned()));
+    }
+    // The same misspelling twice is one question; it is never added to the real substance.
+    let s = run_with(&rules, |v| {
+        v["substances"] = json!([
+            {"substance": "heroin", "grams": 3},
+            {"substance": "Herion", "grams": 3},
+            {"substance": " herion ", "grams": 1}
+        ]);
+    });
+    assert_eq!(s.decision, Decision::NeedsReview);
+    assert_eq!(criterion(&s, "quantity.heroin").status, CriterionStatus::Passed, "3 g of heroin itself");
+    let c = criterion(&s, "quantity.Herion");
+    assert!(c.reason.contains("(4 g)"), "{}", c.reason);
+    assert_eq!(s.criteria.iter().filter(|c| c.id.starts_with("quantity")).count(), 2);
+    // A known limit already failed still decides: not eligible.
+    let s = run_with(&rules, |v| {
+        v["substances"] = json!([{"substance": "heroin", "grams": 5}, {"substance": "herion", "grams": 1}]);
+    });
+    assert_eq!(s.decision, Decision::Ineligible);
+}
+
+#[test]
+fn aliases_for_what_records_say_reach_the_limits() {
+    let rules = portland();
+    for (name, grams, decision, id) in [
+        ("tar", 5.0, Decision::Ineligible, "quantity.heroin"),
+        ("black tar", 4.99, Decision::Eligible, "quantity.heroin"),
+        ("Black Tar Heroin", 250.0, Decision::Ineligible, "quantity.heroin"),
+        ("crack", 10.0, Decision::Ineligible, "quantity.cocaine"),
+        ("cocaine base", 10.0, Decision::Ineligible, "quantity.cocaine"),
+        ("cocaine hydrochloride", 9.99, Decision::Eligible, "quantity.cocaine"),
+        ("meth", 10.0, Decision::Ineligible, "quantity.methamphetamine"),
+        ("crystal", 10.0, Decision::Ineligible, "quantity.methamphetamine"),
+        ("ICE", 12.0, Decision::Ineligible, "quantity.methamphetamine"),
+        ("methamphetamine hydrochloride", 10.0, Decision::Ineligible, "quantity.methamphetamine"),
+    ] {
+        let s = with_substance(&rules, name, grams);
+        assert_eq!(s.decision, decision, "{name} {grams} g");
+        criterion(&s, id);
+    }
+    // Aliases of one substance add up.
+    let s = run_with(&rules, |v| {
+        v["substances"] = json!([{"substance": "tar", "grams": 2.5}, {"substance": "black tar heroin", "grams": 2.5}]);
+    });
+    assert_eq!(s.decision, Decision::Ineligible, "5 g of heroin in all");
 }
 
 #[test]
@@ -341,13 +434,13 @@ fn seattle_more_than_3_grams_excludes() {
     assert_eq!(s.decision, Decision::Eligible, "{s:#?}");
     assert_eq!(
         criterion(&s, "quantity.heroin").reason,
-        "3 g of heroin is within the limit: more than 3 g of any one substance excludes."
+        "3 g of heroin is within the limit: more than 3 g of heroin excludes."
     );
     let s = with_substance(&rules, "heroin", 3.01);
     assert_eq!(s.decision, Decision::Ineligible);
     assert_eq!(
         criterion(&s, "quantity.heroin").reason,
-        "3.01 g of heroin is over the limit: more than 3 g of any one substance excludes."
+        "3.01 g of heroin is over the limit: more than 3 g of heroin excludes."
     );
     assert_eq!(with_substance(&rules, "cocaine", 3.0).decision, Decision::Eligible);
     assert_eq!(with_substance(&rules, "cocaine", 3.01).decision, Decision::Ineligible);
@@ -427,7 +520,7 @@ fn an_offense_the_rules_do_not_name_is_asked_about_not_refused() {
     assert_eq!(
         c.question.as_deref(),
         Some(
-            "Which of these is the offense \"possession of heroin\": PCS (Possession of a Controlled Substance), SQ (substantial-quantity drug offense), CDO (commercial drug offense), other (any other offense)?"
+            "Which of these is the offense \"possession of heroin\": PCS (Possession of a Controlled Substance), SQ (substantial-quantity drug offense), CDO (commercial drug offense), delivery (delivery of a controlled substance), manufacture (manufacture of a controlled substance), other (any other offense)?"
         )
     );
     let s = run_with(&rules, |v| {
@@ -460,7 +553,7 @@ fn seattle_covers_possession_and_delivery() {
 // ---- referral paths and the assessment date ----
 
 fn social_json(rules: &RuleSet) -> serde_json::Value {
-    json!({"referral_path": "social_contact", "facts": all_no(rules), "at": "2017-06-01"})
+    json!({"referral_path": "social_contact", "facts": all_clear(rules), "at": "2017-06-01"})
 }
 
 #[test]
@@ -501,6 +594,98 @@ fn social_contact_still_checks_location_exclusions_and_reported_quantities() {
     let mut v = social_json(&rules);
     v["facts"] = json!({});
     assert_eq!(run(&rules, &v).decision, Decision::NeedsReview);
+}
+
+#[test]
+fn a_social_contact_must_be_at_high_risk_of_a_drug_arrest() {
+    let rules = portland();
+    let with = |answer: serde_json::Value| {
+        let mut v = social_json(&rules);
+        v["facts"]["high_risk_of_drug_arrest"] = answer;
+        run(&rules, &v)
+    };
+    let s = with(json!(true));
+    assert_eq!(s.decision, Decision::Eligible);
+    assert_eq!(
+        criterion(&s, "high_risk_of_drug_arrest").reason,
+        "Answered yes: Is the person at high risk of a future arrest for drug possession, as the officer knows them?"
+    );
+    let s = with(json!(null));
+    assert_eq!(s.decision, Decision::NeedsReview, "unanswered: asked, not passed");
+    let c = criterion(&s, "high_risk_of_drug_arrest");
+    assert_eq!(c.status, CriterionStatus::Unknown);
+    assert_eq!(s.questions, [c.question.clone().unwrap()]);
+    assert!(c.reason.starts_with("Not known yet; if no, the person is not eligible."), "{}", c.reason);
+    let s = with(json!(false));
+    assert_eq!(s.decision, Decision::Ineligible);
+    assert!(s.summary.contains("A social contact referral is for a person at high risk"), "{}", s.summary);
+    let mut v = social_json(&rules);
+    v["facts"].as_object_mut().unwrap().remove("high_risk_of_drug_arrest");
+    assert_eq!(run(&rules, &v).decision, Decision::NeedsReview, "absent is unknown too");
+}
+
+#[test]
+fn an_arrest_diversion_is_made_by_a_lead_officer() {
+    let rules = portland();
+    let s = run_with(&rules, |v| v["facts"]["lead_officer"] = false.into());
+    assert_eq!(s.decision, Decision::Ineligible);
+    assert_eq!(criterion(&s, "lead_officer").status, CriterionStatus::Failed);
+    assert!(s.summary.contains("have a LEAD officer make the diversion"), "{}", s.summary);
+    let s = run_with(&rules, |v| {
+        v["facts"].as_object_mut().unwrap().remove("lead_officer");
+    });
+    assert_eq!(s.decision, Decision::NeedsReview);
+    assert_eq!(s.questions, ["Is the officer making this diversion a LEAD officer (trained for LEAD)?"]);
+    // Each path asks only its own requirement.
+    let s = run(&rules, &social_json(&rules));
+    assert!(s.criteria.iter().all(|c| c.id != "lead_officer"));
+    let s = run(&rules, &arrest_json(&rules));
+    assert!(s.criteria.iter().all(|c| c.id != "high_risk_of_drug_arrest"));
+}
+
+#[test]
+fn oregon_charge_names_are_read_and_delivery_or_manufacture_is_not_possession() {
+    let rules = portland();
+    let offense = |o: &str| run_with(&rules, |v| v["offense"] = o.into());
+    for pcs in
+        ["ORS 475.854", "Unlawful possession of heroin", "UNLAWFUL POSSESSION OF COCAINE", "475.894", "PCS I", "PCS II"]
+    {
+        assert_eq!(offense(pcs).decision, Decision::Eligible, "{pcs}");
+    }
+    for (text, reason) in [
+        ("Unlawful delivery of heroin", "delivery (delivery of a controlled substance) is not an eligible offense"),
+        ("ORS 475.880", "delivery (delivery of a controlled substance) is not an eligible offense"),
+        ("DCS", "delivery ("),
+        (
+            "unlawful manufacture of methamphetamine",
+            "manufacture (manufacture of a controlled substance) is not an eligible offense",
+        ),
+        ("MCS", "manufacture ("),
+    ] {
+        let s = offense(text);
+        assert_eq!(s.decision, Decision::Ineligible, "{text}: refused with the reason, not asked about");
+        let c = criterion(&s, "offense");
+        assert_eq!(c.status, CriterionStatus::Failed, "{text}");
+        assert!(c.reason.starts_with(reason), "{text}: {}", c.reason);
+        assert!(s.questions.is_empty(), "{text}");
+    }
+}
+
+#[test]
+fn with_no_program_in_force_the_screening_is_ineligible_and_says_why() {
+    let rules = portland();
+    let why = "No LEAD program is in force on 2026-12-04: no rule set is in force then; the nearest, portland-lead-2017: it was in force from 2017-02-27 to 2021-01-31 (Measure 110).";
+    let mut v = arrest_json(&rules);
+    v["at"] = "2026-12-04".into();
+    let s = screen_without_program(&rules, &request(&v), inside(), today(), why);
+    assert_eq!(s.decision, Decision::Ineligible);
+    assert_eq!(s.summary, format!("Not eligible: {why}"));
+    assert_eq!(s.criteria.len(), 1);
+    let c = criterion(&s, "program");
+    assert_eq!((c.status, c.effect, c.reason.as_str()), (CriterionStatus::Failed, Effect::Ineligible, why));
+    assert!(s.questions.is_empty() && s.assessment_due.is_none());
+    assert_eq!(s.at, day(2026, 12, 4));
+    assert_eq!(s.rule_set.name, "portland-lead-2017", "the nearest rule set is named");
 }
 
 #[test]
@@ -586,25 +771,46 @@ fn borderline_location_is_unknown_and_asks_to_confirm() {
 fn location_fact_from_point_eligibility() {
     use crate::coord::LonLat;
     use crate::eligibility::PointEligibility;
-    use crate::zones::{IndexOptions, ZoneIndex};
-    let set = builtin::zone_sets().unwrap().remove(0);
-    let index = ZoneIndex::new(set, IndexOptions::default());
-    let at = day(2017, 6, 1);
-    let fact = |lon, lat| LocationFact::from(&PointEligibility::of(&index, LonLat::new(lon, lat).unwrap(), at));
+    use crate::zones::{IndexOptions, ZoneCatalog};
+    let zones = ZoneCatalog::new(builtin::zone_sets().unwrap(), IndexOptions::default());
+    let rules = RuleCatalog::new(builtin::rule_sets().unwrap()).unwrap();
+    let program = crate::program::program_on(&zones, &rules, day(2017, 6, 1)).unwrap();
+    let answer = |lon, lat| PointEligibility::of(&program, LonLat::new(lon, lat).unwrap(), None);
+    let fact = |lon, lat| LocationFact::from(&answer(lon, lat));
     // Pioneer Courthouse Square, well inside Downtown.
     assert_eq!(fact(-122.6793, 45.5189), LocationFact::Inside { zone: downtown() });
     // A vertex of Downtown's boundary: on the edge, so borderline.
-    let LocationFact::Borderline { zone, inside, distance_m } = fact(-122.684_035, 45.523_12) else {
+    let set = program.zones.set();
+    let corner = set.zone("downtown").unwrap().geometry.0[0].exterior().0[0];
+    let LocationFact::Borderline { zone, inside, distance_m } = fact(corner.x, corner.y) else {
         panic!("not borderline")
     };
     assert!(inside && distance_m == 0.0 && zone.is_some());
-    // Just north of Burnside on the edge Old Town shares with Downtown: in a LEAD area either way.
-    let near_shared = PointEligibility::of(&index, LonLat::new(-122.675, 45.5232).unwrap(), at);
-    assert!(near_shared.borderline && !near_shared.coverage_borderline, "{near_shared:?}");
+    // Beside the middle of an edge Old Town shares with Downtown (vertex for vertex), clear of every
+    // other edge: in a LEAD area either way, so simply inside.
+    let ring = |id: &str| set.zone(id).unwrap().geometry.0[0].exterior().0.clone();
+    let (down, old) = (ring("downtown"), ring("old-town"));
+    let shared: Vec<_> = down
+        .windows(2)
+        .filter(|w| old.windows(2).any(|o| (o[0] == w[0] && o[1] == w[1]) || (o[0] == w[1] && o[1] == w[0])))
+        .map(|w| (f64::midpoint(w[0].x, w[1].x), f64::midpoint(w[0].y, w[1].y)))
+        .collect();
+    assert!(!shared.is_empty(), "the City's Downtown and Old Town share edges");
+    let near_shared = shared
+        .iter()
+        .map(|&(x, y)| answer(x, y))
+        .find(|a| a.borderline && !a.coverage_borderline)
+        .expect("a shared edge clear of the outside edges");
     assert_eq!(LocationFact::from(&near_shared), LocationFact::Inside { zone: near_shared.zone.clone().unwrap() });
     // Far away (Portland airport): outside, with the nearest zone.
     let LocationFact::Outside { nearest_zone, distance_m } = fact(-122.5951, 45.5898) else { panic!("not outside") };
     assert!(nearest_zone.is_some() && distance_m > 1000.0);
+    // With no program in force the location fact is still where the point lies (the screening says why
+    // it is not eligible).
+    let later = crate::program::program_on(&zones, &rules, day(2026, 12, 4)).unwrap();
+    let a = PointEligibility::of(&later, LonLat::new(-122.6793, 45.5189).unwrap(), None);
+    assert!(!a.eligible);
+    assert_eq!(LocationFact::from(&a), LocationFact::Inside { zone: downtown() });
 }
 
 #[test]
@@ -615,8 +821,8 @@ fn unknowns_alone_never_make_a_person_ineligible() {
     let s = screen(&rules, &req, loc, today());
     assert_eq!(s.decision, Decision::NeedsReview);
     assert!(s.criteria.iter().all(|c| c.status != CriterionStatus::Failed));
-    // location, offense, heroin and seven exclusions.
-    assert_eq!(s.questions.len(), 10, "{:#?}", s.questions);
+    // location, the LEAD officer, offense, heroin and seven exclusions.
+    assert_eq!(s.questions.len(), 11, "{:#?}", s.questions);
 }
 
 // ---- the request ----

@@ -12,11 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Grams;
 
-/// The substance name that makes a limit apply to every substance not limited by name.
-pub const ANY_SUBSTANCE: &str = "any";
-
-/// Criterion ids the screening itself uses; exclusion ids may not take them.
-pub const RESERVED_CRITERION_IDS: [&str; 4] = ["location", "referral_path", "offense", "quantity"];
+/// Criterion ids the screening itself uses; fact ids (exclusions, requirements) may not take them.
+pub const RESERVED_CRITERION_IDS: [&str; 5] = ["program", "location", "referral_path", "offense", "quantity"];
 
 /// The longest assessment deadline a rule file may give, in days.
 pub const MAX_DEADLINE_DAYS: u16 = 366;
@@ -38,6 +35,12 @@ pub struct RuleSpec {
     /// Last day in force (inclusive); `null` means until further notice.
     #[serde(default)]
     pub effective_to: Option<NaiveDate>,
+    /// Why the rules start on `effective_from`: the source of the date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective_from_reason: Option<String>,
+    /// Why the rules end on `effective_to`: what replaced or ended them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective_to_reason: Option<String>,
     /// Free text: where the rules come from, what is uncertain.
     #[serde(default)]
     pub note: Option<String>,
@@ -47,8 +50,10 @@ pub struct RuleSpec {
     pub offenses: Vec<Offense>,
     /// The ways into the program and what each requires.
     pub referral_paths: ReferralPaths,
-    /// Quantities that exclude a person, per substance, each with its comparison spelled out.
-    pub substance_limits: Vec<SubstanceLimit>,
+    /// The closed vocabulary of substances: every substance the rules know, with its other names and its
+    /// quantity rule (a limit, or an explicit statement that there is none). A name not listed here is
+    /// never passed: the screening asks which substance it is.
+    pub substances: Vec<Substance>,
     /// The facts that exclude a person or send the case to review.
     pub exclusions: Vec<Exclusion>,
     /// How many people the program serves at a time. Informational; not screened.
@@ -90,7 +95,7 @@ pub struct Offense {
     pub aliases: Vec<String>,
 }
 
-/// The two ways into LEAD; a rule file may define either or both.
+/// The two ways into LEAD; a rule file may define either or both, and say why one is not available.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReferralPaths {
@@ -118,17 +123,41 @@ pub struct PathRules {
     /// Days from the arrest or contact by which the in-depth assessment is due, if any.
     #[serde(default)]
     pub assessment_deadline_days: Option<u16>,
+    /// Facts that must be true for this path (e.g. the referring officer is a LEAD officer; the person is
+    /// at high risk of a future arrest for drug possession): asked when unknown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requirements: Vec<Requirement>,
 }
 
-/// A quantity that excludes a person. Exactly one of the two gram fields is given, and its name is its
-/// comparison: `excluded_at_or_above_grams: 5` excludes 5 g and more (4.99 g passes);
-/// `excluded_above_grams: 3` excludes more than 3 g (3 g passes, 3.01 g does not).
+/// A fact that must be true for a referral path to apply. `true` meets it; `false` applies `effect`;
+/// unknown asks `question`.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct SubstanceLimit {
-    /// The substance, e.g. `heroin`; `any` applies to every substance not limited by name.
+pub struct Requirement {
+    /// The key of the fact in a screening request's `facts`, e.g. `lead_officer` (`a-z`, `0-9`, `_`);
+    /// unique among the rule set's facts.
+    pub id: String,
+    /// The published criterion, as written.
+    pub label: String,
+    /// What a `false` answer does.
+    pub effect: Effect,
+    /// The yes/no question to ask when the fact is not known; `yes` meets the requirement.
+    pub question: String,
+    /// Why a `false` answer has its effect, in plain language.
+    pub reason: String,
+}
+
+/// A substance the rules know, its other names, and its quantity rule. Exactly one of the three rule
+/// fields is given, and its name is its meaning: `excluded_at_or_above_grams: 5` excludes 5 g and more
+/// (4.99 g passes); `excluded_above_grams: 3` excludes more than 3 g (3 g passes, 3.01 g does not);
+/// `no_limit: "why"` says that the rules set no quantity limit for it, and why.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Substance {
+    /// The substance's name, e.g. `heroin`; criteria are named after it (`quantity.heroin`).
     pub substance: String,
-    /// Other names for it, e.g. `meth`.
+    /// Other names a report may use for it, e.g. `black tar`, `crack`, `meth`, matched ignoring case,
+    /// spaces and punctuation.
     #[serde(default)]
     pub aliases: Vec<String>,
     /// This many grams or more excludes.
@@ -137,6 +166,19 @@ pub struct SubstanceLimit {
     /// More than this many grams excludes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub excluded_above_grams: Option<f64>,
+    /// The rules set no quantity limit for this substance: why (e.g. the published criteria name limits
+    /// for other substances only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_limit: Option<String>,
+}
+
+/// A substance's quantity rule, once validated.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum QuantityRule<'a> {
+    /// A limit: amounts the comparison excludes are excluded.
+    Limit(Comparison, Grams),
+    /// No limit, for the reason given.
+    NoLimit(&'a str),
 }
 
 /// How a quantity is compared with a limit.
@@ -160,22 +202,22 @@ impl Comparison {
     }
 }
 
-impl SubstanceLimit {
-    /// The comparison and the limit, once validated (`None` only for an unvalidated limit with zero or two
-    /// gram fields, or a bad number).
+impl Substance {
+    /// The quantity rule, once validated (`None` only for an unvalidated entry with no rule or more than
+    /// one, or a bad number).
     #[must_use]
-    pub fn threshold(&self) -> Option<(Comparison, Grams)> {
-        match (self.excluded_at_or_above_grams, self.excluded_above_grams) {
-            (Some(g), None) => Grams::new(g).ok().map(|g| (Comparison::AtOrAbove, g)),
-            (None, Some(g)) => Grams::new(g).ok().map(|g| (Comparison::Above, g)),
+    pub fn rule(&self) -> Option<QuantityRule<'_>> {
+        match (self.excluded_at_or_above_grams, self.excluded_above_grams, self.no_limit.as_deref()) {
+            (Some(g), None, None) => Grams::new(g).ok().map(|g| QuantityRule::Limit(Comparison::AtOrAbove, g)),
+            (None, Some(g), None) => Grams::new(g).ok().map(|g| QuantityRule::Limit(Comparison::Above, g)),
+            (None, None, Some(why)) => Some(QuantityRule::NoLimit(why)),
             _ => None,
         }
     }
 
-    /// Whether this limit applies to every substance not limited by name.
-    #[must_use]
-    pub fn is_any(&self) -> bool {
-        normalize(&self.substance) == ANY_SUBSTANCE
+    /// The name and every alias.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.substance.as_str()).chain(self.aliases.iter().map(String::as_str))
     }
 }
 
@@ -220,9 +262,11 @@ impl fmt::Display for FieldProblem {
     }
 }
 
-/// Lower case, single spaces, trimmed: how codes, aliases and substance names are matched.
+/// Lower case letters and digits only: how codes, aliases and substance names are matched, so that case,
+/// spacing and punctuation do not matter (`Black-Tar  Heroin`, `black tar heroin` and `BLACKTAR HEROIN`
+/// are one name; so are `ORS 475.854` and `ors475854`).
 pub(crate) fn normalize(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+    text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
 }
 
 fn is_slug(s: &str, extra: &[u8]) -> bool {
@@ -267,6 +311,14 @@ impl RuleSpec {
         {
             p.add("effective_to", format!("{to} is before effective_from {}", self.effective_from));
         }
+        if let Some(reason) = &self.effective_from_reason {
+            p.non_empty("effective_from_reason", reason);
+        }
+        match (&self.effective_to_reason, self.effective_to) {
+            (Some(_), None) => p.add("effective_to_reason", "there is no effective_to to give a reason for"),
+            (Some(reason), Some(_)) => p.non_empty("effective_to_reason", reason),
+            (None, _) => {}
+        }
         if self.sources.is_empty() {
             p.add("sources", "list at least one source document");
         }
@@ -283,8 +335,8 @@ impl RuleSpec {
         }
         let codes = self.check_offenses(&mut p);
         self.check_paths(&codes, &mut p);
-        self.check_limits(&mut p);
-        self.check_exclusions(&mut p);
+        self.check_substances(&mut p);
+        self.check_facts(&mut p);
         if self.capacity == Some(0) {
             p.add("capacity", "must be at least 1 person, or null when unknown");
         }
@@ -354,52 +406,68 @@ impl RuleSpec {
         }
     }
 
-    fn check_limits(&self, p: &mut Problems) {
+    fn check_substances(&self, p: &mut Problems) {
+        if self.substances.is_empty() {
+            p.add(
+                "substances",
+                "list every substance the rules know, each with excluded_at_or_above_grams, excluded_above_grams or no_limit",
+            );
+        }
         let mut names = BTreeSet::new();
-        for (i, l) in self.substance_limits.iter().enumerate() {
-            let at = format!("substance_limits[{i}]");
-            p.non_empty(format!("{at}.substance"), &l.substance);
-            match (l.excluded_at_or_above_grams, l.excluded_above_grams) {
-                (Some(g), None) => check_grams(p, format!("{at}.excluded_at_or_above_grams"), g),
-                (None, Some(g)) => check_grams(p, format!("{at}.excluded_above_grams"), g),
-                (None, None) => {
-                    p.add(at.clone(), "give excluded_at_or_above_grams (>=) or excluded_above_grams (>)");
-                }
-                (Some(_), Some(_)) => {
-                    p.add(at.clone(), "give only one of excluded_at_or_above_grams and excluded_above_grams");
-                }
+        for (i, sub) in self.substances.iter().enumerate() {
+            let at = format!("substances[{i}]");
+            p.non_empty(format!("{at}.substance"), &sub.substance);
+            match (sub.excluded_at_or_above_grams, sub.excluded_above_grams, &sub.no_limit) {
+                (Some(g), None, None) => check_grams(p, format!("{at}.excluded_at_or_above_grams"), g),
+                (None, Some(g), None) => check_grams(p, format!("{at}.excluded_above_grams"), g),
+                (None, None, Some(why)) => p.non_empty(format!("{at}.no_limit"), why),
+                (None, None, None) => p.add(
+                    at.clone(),
+                    "give its quantity rule: excluded_at_or_above_grams (>=), excluded_above_grams (>), or no_limit with the reason there is none",
+                ),
+                _ => p.add(at.clone(), "give only one of excluded_at_or_above_grams, excluded_above_grams and no_limit"),
             }
-            if l.is_any() && !l.aliases.is_empty() {
-                p.add(
-                    format!("{at}.aliases"),
-                    "the \"any\" limit applies to every other substance; it takes no aliases",
-                );
-            }
-            for (field, name) in std::iter::once((format!("{at}.substance"), &l.substance))
-                .chain(l.aliases.iter().enumerate().map(|(j, a)| (format!("{at}.aliases[{j}]"), a)))
+            for (field, name) in std::iter::once((format!("{at}.substance"), &sub.substance))
+                .chain(sub.aliases.iter().enumerate().map(|(j, a)| (format!("{at}.aliases[{j}]"), a)))
             {
                 let n = normalize(name);
-                if !n.is_empty() && !names.insert(n) {
-                    p.add(field, format!("{name:?} already has a limit"));
+                if n.is_empty() {
+                    p.add(field, format!("{name:?} has no letters or digits"));
+                } else if !names.insert(n) {
+                    p.add(field, format!("{name:?} is already the name or an alias of a substance"));
                 }
             }
         }
     }
 
-    fn check_exclusions(&self, p: &mut Problems) {
+    /// Exclusions and every path's requirements share one namespace of fact ids.
+    fn check_facts(&self, p: &mut Problems) {
         let mut ids = BTreeSet::new();
-        for (i, e) in self.exclusions.iter().enumerate() {
-            let at = format!("exclusions[{i}]");
-            if !is_slug(&e.id, b"_") {
+        let mut check_id = |p: &mut Problems, at: &str, id: &str| {
+            if !is_slug(id, b"_") {
                 p.add(
                     format!("{at}.id"),
-                    format!("{:?} is not a valid fact id: use 1-64 characters of a-z, 0-9 and '_'", e.id),
+                    format!("{id:?} is not a valid fact id: use 1-64 characters of a-z, 0-9 and '_'"),
                 );
-            } else if RESERVED_CRITERION_IDS.contains(&e.id.as_str()) {
-                p.add(format!("{at}.id"), format!("{:?} is the id of a built-in criterion; pick another", e.id));
-            } else if !ids.insert(e.id.as_str()) {
-                p.add(format!("{at}.id"), format!("{:?} is the id of an earlier exclusion", e.id));
+            } else if RESERVED_CRITERION_IDS.contains(&id) {
+                p.add(format!("{at}.id"), format!("{id:?} is the id of a built-in criterion; pick another"));
+            } else if !ids.insert(id.to_owned()) {
+                p.add(format!("{at}.id"), format!("{id:?} is the id of an earlier fact (exclusion or requirement)"));
             }
+        };
+        let paths = [("arrest", &self.referral_paths.arrest), ("social_contact", &self.referral_paths.social_contact)];
+        for (name, rules) in paths {
+            for (i, r) in rules.iter().flat_map(|r| r.requirements.iter()).enumerate() {
+                let at = format!("referral_paths.{name}.requirements[{i}]");
+                check_id(p, &at, &r.id);
+                p.non_empty(format!("{at}.label"), &r.label);
+                p.non_empty(format!("{at}.question"), &r.question);
+                p.non_empty(format!("{at}.reason"), &r.reason);
+            }
+        }
+        for (i, e) in self.exclusions.iter().enumerate() {
+            let at = format!("exclusions[{i}]");
+            check_id(p, &at, &e.id);
             p.non_empty(format!("{at}.label"), &e.label);
             p.non_empty(format!("{at}.question"), &e.question);
             p.non_empty(format!("{at}.reason"), &e.reason);

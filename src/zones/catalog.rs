@@ -56,17 +56,61 @@ impl ZoneCatalog {
         self.in_force(date).ok().or_else(|| self.indexes.iter().max_by_key(|i| i.set().meta().effective_from))
     }
 
-    /// "name (from .. to)" for every set, for messages.
+    /// The set in force on `date`, else the one whose dates come closest to it (by days; of two equally
+    /// close, the later), so that an answer for a date outside every set can still say where the point
+    /// lies and which set it was measured against. `None` only for an empty catalog.
+    ///
+    /// # Examples
+    /// ```
+    /// use chrono::NaiveDate;
+    /// use leadmap::zones::{IndexOptions, ZoneCatalog};
+    /// let catalog = ZoneCatalog::new(leadmap::builtin::zone_sets().unwrap(), IndexOptions::default());
+    /// let after = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+    /// assert_eq!(catalog.in_force_or_nearest(after).unwrap().set().meta().name, "portland-lead-2018");
+    /// let before = NaiveDate::from_ymd_opt(2010, 1, 1).unwrap();
+    /// assert_eq!(catalog.in_force_or_nearest(before).unwrap().set().meta().name, "portland-lead-2017");
+    /// ```
+    #[must_use]
+    pub fn in_force_or_nearest(&self, date: NaiveDate) -> Option<&Arc<ZoneIndex>> {
+        if let Ok(index) = self.in_force(date) {
+            return Some(index);
+        }
+        self.indexes
+            .iter()
+            .map(|i| (days_away(i.set().meta().effective_from, i.set().meta().effective_to, date), i))
+            .min_by(|(da, a), (db, b)| {
+                da.cmp(db).then_with(|| b.set().meta().effective_from.cmp(&a.set().meta().effective_from))
+            })
+            .map(|(_, i)| i)
+    }
+
+    /// "name (from to to, status)" for every set, for messages.
     #[must_use]
     pub fn describe(&self) -> String {
         self.indexes
             .iter()
             .map(|i| {
                 let m = i.set().meta();
-                format!("{} ({} to {})", m.name, date_or_open(m.effective_from), date_or_open(m.effective_to))
+                format!(
+                    "{} ({} to {}, {})",
+                    m.name,
+                    date_or_open(m.effective_from),
+                    date_or_open(m.effective_to),
+                    m.status
+                )
             })
             .collect::<Vec<_>>()
             .join(", ")
+    }
+}
+
+/// How many days `date` lies outside `from..=to` (0 inside; an open end is never passed).
+#[must_use]
+pub fn days_away(from: Option<NaiveDate>, to: Option<NaiveDate>, date: NaiveDate) -> i64 {
+    match (from, to) {
+        (Some(f), _) if date < f => (f - date).num_days(),
+        (_, Some(t)) if date > t => (date - t).num_days(),
+        _ => 0,
     }
 }
 
@@ -120,11 +164,36 @@ mod tests {
     }
 
     #[test]
+    fn the_nearest_set_answers_outside_every_period() {
+        let c = ZoneCatalog::new(
+            vec![
+                set("pilot", Some((2017, 2, 27)), Some((2018, 5, 15))),
+                set("expanded", Some((2018, 5, 16)), Some((2021, 6, 30))),
+                set("later", Some((2024, 1, 2)), Some((2024, 12, 31))),
+            ],
+            IndexOptions::default(),
+        );
+        let name = |y, m, d| c.in_force_or_nearest(on(y, m, d)).unwrap().set().meta().name.clone();
+        assert_eq!(name(2017, 2, 26), "pilot", "before everything: the first");
+        assert_eq!(name(2018, 5, 15), "pilot", "in force");
+        assert_eq!(name(2018, 5, 16), "expanded", "in force");
+        assert_eq!(name(2021, 7, 1), "expanded", "one day after its end");
+        assert_eq!(name(2022, 9, 30), "expanded", "457 days after, 459 before the next");
+        assert_eq!(name(2022, 10, 1), "later", "equally close (458 days each way): the later set");
+        assert_eq!(name(2030, 1, 1), "later");
+        assert!(ZoneCatalog::new(vec![], IndexOptions::default()).in_force_or_nearest(on(2020, 1, 1)).is_none());
+        assert_eq!(days_away(None, None, on(2020, 1, 1)), 0);
+        assert_eq!(days_away(Some(on(2020, 1, 2)), None, on(2020, 1, 1)), 1);
+        assert_eq!(days_away(None, Some(on(2019, 12, 30)), on(2020, 1, 1)), 2);
+    }
+
+    #[test]
     fn says_when_nothing_or_two_sets_are_in_force() {
         let c = ZoneCatalog::new(vec![set("pilot", Some((2017, 2, 27)), Some((2018, 4, 30)))], IndexOptions::default());
         let e = c.in_force(on(2010, 1, 1)).unwrap_err().to_string();
         assert!(
-            e.contains("no zone set is in force on 2010-01-01") && e.contains("pilot (2017-02-27 to 2018-04-30)"),
+            e.contains("no zone set is in force on 2010-01-01")
+                && e.contains("pilot (2017-02-27 to 2018-04-30, unknown)"),
             "{e}"
         );
         let c = ZoneCatalog::new(

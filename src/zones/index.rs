@@ -229,9 +229,17 @@ impl ZoneIndex {
     }
 
     /// The full answer for a validated point: zone, `on_boundary`, distance to the nearest
-    /// edge and `borderline`. See the module docs for the boundary rule.
+    /// edge and `borderline` (within the index's borderline distance). See the module docs for the
+    /// boundary rule.
     #[must_use]
     pub fn locate(&self, point: LonLat) -> Location {
+        self.locate_within(point, self.options.borderline_m)
+    }
+
+    /// [`Self::locate`] with `borderline_m` instead of the index's borderline distance (e.g. the GPS
+    /// accuracy a phone reported for this point).
+    #[must_use]
+    pub fn locate_within(&self, point: LonLat, borderline_m: f64) -> Location {
         let (lon, lat) = (point.lon(), point.lat());
         // A settled grid cell touches no edge, so a point in it is not on one.
         let (zone, on_boundary) = match self.grid.lookup(lon, lat) {
@@ -240,7 +248,6 @@ impl ZoneIndex {
             Lookup::Exact => self.zone_at(lon, lat),
         };
         let Nearest { distance_m, zone: nearest_zone, coverage_distance_m } = self.nearest(point);
-        let borderline_m = self.options.borderline_m;
         Location {
             zone,
             on_boundary,

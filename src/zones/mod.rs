@@ -9,7 +9,7 @@ mod grid;
 mod index;
 mod validate;
 
-pub use catalog::{ZoneCatalog, date_or_open};
+pub use catalog::{ZoneCatalog, date_or_open, days_away};
 pub use index::{DEFAULT_BORDERLINE_M, IndexOptions, Location, ZoneIndex, ZoneNo};
 pub use validate::{GeometryProblem, RawPolygon, validate_polygons};
 
@@ -92,7 +92,52 @@ pub struct Zone {
     pub source: Option<String>,
 }
 
-/// A zone set's descriptive fields: name, dates in force, free text.
+/// How authoritative a zone set's boundaries are: a property of the whole set, which every answer
+/// repeats so that nobody mistakes a drawing for the official areas.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BoundaryStatus {
+    /// Every zone is the authority's own polygon (e.g. the City's neighbourhood boundaries).
+    Official,
+    /// At least one zone was drawn by someone else from a description: close to the official area, not it.
+    Approximation,
+    /// The zone file does not say (its `status` member is absent).
+    #[default]
+    Unknown,
+}
+
+impl BoundaryStatus {
+    /// The word used in files and answers: `official`, `approximation` or `unknown`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Official => "official",
+            Self::Approximation => "approximation",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+impl FromStr for BoundaryStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "official" => Ok(Self::Official),
+            "approximation" => Ok(Self::Approximation),
+            "unknown" => Ok(Self::Unknown),
+            other => Err(format!("status {other:?} is not official, approximation or unknown")),
+        }
+    }
+}
+
+impl fmt::Display for BoundaryStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A zone set's descriptive fields: name, how official it is, dates in force and why, free text.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ZoneSetMeta {
     /// Short name, e.g. `portland-lead-2017`.
@@ -103,10 +148,18 @@ pub struct ZoneSetMeta {
     /// Longer description, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Official boundaries or an approximation.
+    pub status: BoundaryStatus,
     /// First day in force; `None` means since always.
     pub effective_from: Option<NaiveDate>,
     /// Last day in force (inclusive); `None` means until further notice.
     pub effective_to: Option<NaiveDate>,
+    /// Why the set starts on `effective_from` (the source of the date), if the file says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effective_from_reason: Option<String>,
+    /// Why the set ends on `effective_to`, if the file says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effective_to_reason: Option<String>,
 }
 
 impl ZoneSetMeta {
@@ -260,6 +313,11 @@ fn version_of(meta: &ZoneSetMeta, zones: &[Zone]) -> ZoneSetVersion {
     field(meta.name.as_bytes());
     field(meta.effective_from.map(|d| d.to_string()).unwrap_or_default().as_bytes());
     field(meta.effective_to.map(|d| d.to_string()).unwrap_or_default().as_bytes());
+    // Sets that do not say how official they are keep the version they had before the status existed.
+    if meta.status != BoundaryStatus::Unknown {
+        field(b"status");
+        field(meta.status.as_str().as_bytes());
+    }
     for z in zones {
         field(z.id.as_str().as_bytes());
         field(z.name.as_bytes());

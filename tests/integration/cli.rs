@@ -22,16 +22,27 @@ fn stderr(out: &Output) -> String {
 
 #[test]
 fn check_prints_one_json_answer_from_any_directory() {
-    let v = stdout_json(&leadmap(&["check", "-122.6793", "45.5189"]));
+    let v = stdout_json(&leadmap(&["check", "-122.6793", "45.5189", "--at", "2019-06-01"]));
     assert_eq!(v["eligible"], true);
+    assert_eq!(v["program_in_force"], true);
+    assert_eq!(v["program_note"], Value::Null);
     assert_eq!(v["zone"]["id"], "downtown");
     assert_eq!(v["zone"]["name"], "Downtown");
     assert_eq!(v["on_boundary"], false);
     assert_eq!(v["nearest_zone"], Value::Null);
     assert_eq!(v["zone_set"]["name"], "portland-lead-2018");
-    assert_eq!(v["zone_set"]["effective_from"], "2018-05-01");
+    assert_eq!(v["zone_set"]["status"], "approximation");
+    assert_eq!(v["zone_set"]["effective_from"], "2018-05-16");
     assert_eq!(v["zone_set"]["version"].as_str().unwrap().len(), 16);
     assert!(v["distance_m"].as_f64().unwrap() > 0.0);
+
+    // Today the built-in program has ended: in an area, but never eligible, and the answer says why.
+    let today = stdout_json(&leadmap(&["check", "-122.6793", "45.5189"]));
+    assert_eq!(today["eligible"], false);
+    assert_eq!(today["program_in_force"], false);
+    assert_eq!(today["zone"]["id"], "downtown", "where the point lies in the nearest set");
+    let note = today["program_note"].as_str().unwrap();
+    assert!(note.starts_with("No LEAD program is in force on ") && note.contains("portland-lead-2018"), "{note}");
 
     let old = stdout_json(&leadmap(&["check", "-122.6655", "45.5084", "--at", "2017-06-01"]));
     assert_eq!(old["zone_set"]["name"], "portland-lead-2017");
@@ -47,15 +58,28 @@ fn swapped_or_bad_coordinates_fail_with_a_hint() {
     assert!(stderr(&out).contains("swap lon and lat"), "{}", stderr(&out));
     let out = leadmap(&["check", "-122.6793", "95"]);
     assert!(stderr(&out).contains("outside -90..90"), "{}", stderr(&out));
-    let out = leadmap(&["check", "-122.6793", "45.5189", "--at", "2010-01-01"]);
-    assert!(stderr(&out).contains("no zone set is in force on 2010-01-01"), "{}", stderr(&out));
+    let before = stdout_json(&leadmap(&["check", "-122.6793", "45.5189", "--at", "2010-01-01"]));
+    assert_eq!((before["eligible"].as_bool(), before["program_in_force"].as_bool()), (Some(false), Some(false)));
+    let note = before["program_note"].as_str().unwrap();
+    assert!(
+        note.contains("no zone set or rule set is in force then") && note.contains("it starts on 2017-02-27"),
+        "{note}"
+    );
 }
 
 #[test]
 fn borderline_follows_the_configured_distance() {
-    let v = stdout_json(&leadmap(&["check", "-122.6793", "45.5189"]));
+    let v = stdout_json(&leadmap(&["check", "-122.6793", "45.5189", "--at", "2019-06-01"]));
     let d = v["distance_m"].as_f64().unwrap();
-    let wide = stdout_json(&leadmap(&["check", "-122.6793", "45.5189", "--borderline-m", &format!("{}", d + 1.0)]));
+    let wide = stdout_json(&leadmap(&[
+        "check",
+        "-122.6793",
+        "45.5189",
+        "--at",
+        "2019-06-01",
+        "--borderline-m",
+        &format!("{}", d + 1.0),
+    ]));
     assert_eq!((v["borderline"].as_bool(), wide["borderline"].as_bool()), (Some(false), Some(true)));
 }
 
@@ -66,6 +90,8 @@ fn city_file_loads_with_zone_field_and_select() {
         "check",
         "-122.6765",
         "45.5245",
+        "--at",
+        "2019-06-01",
         "--zones",
         city.to_str().unwrap(),
         "--zone-field",
@@ -74,7 +100,9 @@ fn city_file_loads_with_zone_field_and_select() {
         CITY_SELECT,
     ]));
     assert_eq!(v["zone"]["id"], "old-town");
+    assert_eq!(v["eligible"], true, "an undated file with the rules in force");
     assert_eq!(v["zone_set"]["name"], "Neighborhoods_(Regions)", "the file's own name member");
+    assert_eq!(v["zone_set"]["status"], "unknown", "the City's file does not say");
     let out = leadmap(&["check", "-122.6765", "45.5245", "--zones", city.to_str().unwrap(), "--zone-field", "NAME"]);
     assert!(!out.status.success(), "all 98 neighbourhoods include overlapping ones");
     assert!(stderr(&out).contains("overlap"), "{}", stderr(&out));
@@ -94,6 +122,8 @@ fn classify_adds_a_zone_column_and_reports_bad_rows() {
     let out = leadmap(&[
         "classify",
         input.to_str().unwrap(),
+        "--at",
+        "2019-06-01",
         "-o",
         output.to_str().unwrap(),
         "--rejects",
@@ -125,7 +155,7 @@ fn classify_reads_geojson_points() {
     )
     .unwrap();
     let output = dir.path().join("out.geojson");
-    let out = leadmap(&["classify", input.to_str().unwrap(), "-o", output.to_str().unwrap()]);
+    let out = leadmap(&["classify", input.to_str().unwrap(), "--at", "2019-06-01", "-o", output.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(3));
     assert!(stderr(&out).contains("pts.geojson:feature 3: geometry"), "{}", stderr(&out));
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&output).unwrap()).unwrap();
@@ -138,15 +168,17 @@ fn classify_reads_geojson_points() {
 fn zones_list_show_validate_and_export() {
     let list = leadmap(&["zones", "list"]);
     let text = String::from_utf8_lossy(&list.stdout);
-    assert!(
-        text.contains("portland-lead-2017") && text.contains("(in force today)") && text.contains("Lloyd District")
-    );
+    assert!(text.contains("portland-lead-2017") && text.contains("Lloyd District"), "{text}");
+    assert!(text.contains("2018-05-16 to 2021-06-30, approximation"), "{text}");
+    assert!(text.contains("No zone set is in force today"), "{text}");
 
-    let show = stdout_json(&leadmap(&["zones", "show", "old-town"]));
+    let show = stdout_json(&leadmap(&["zones", "show", "old-town", "--at", "2019-06-01"]));
     assert_eq!(show["type"], "Feature");
     assert_eq!(show["properties"]["name"], "Old Town");
-    let missing = leadmap(&["zones", "show", "pearl"]);
+    let missing = leadmap(&["zones", "show", "pearl", "--at", "2019-06-01"]);
     assert!(stderr(&missing).contains("has no zone \"pearl\""), "{}", stderr(&missing));
+    let today = leadmap(&["zones", "show", "old-town"]);
+    assert!(stderr(&today).contains("Give --at DATE"), "{}", stderr(&today));
 
     let ok = leadmap(&["zones", "validate", repo().join("geodata/portland-2017.geojson").to_str().unwrap()]);
     assert!(ok.status.success(), "{}", stderr(&ok));
@@ -158,14 +190,22 @@ fn zones_list_show_validate_and_export() {
     let fgb = dir.path().join("zones.fgb");
     let gj = dir.path().join("zones.geojson");
     for p in [&fgb, &gj] {
-        let out = leadmap(&["zones", "export", "-o", p.to_str().unwrap()]);
+        let out = leadmap(&["zones", "export", "--at", "2019-06-01", "-o", p.to_str().unwrap()]);
         assert!(out.status.success(), "{}", stderr(&out));
     }
-    let original = stdout_json(&leadmap(&["check", "-122.6765", "45.5245"]));
+    let original = stdout_json(&leadmap(&["check", "-122.6765", "45.5245", "--at", "2019-06-01"]));
     for p in [&fgb, &gj] {
-        let again = stdout_json(&leadmap(&["check", "-122.6765", "45.5245", "--zones", p.to_str().unwrap()]));
+        let again = stdout_json(&leadmap(&[
+            "check",
+            "-122.6765",
+            "45.5245",
+            "--at",
+            "2019-06-01",
+            "--zones",
+            p.to_str().unwrap(),
+        ]));
         assert_eq!(again["zone"], original["zone"], "{}", p.display());
-        assert_eq!(again["zone_set"], original["zone_set"], "{}: same name, dates and version", p.display());
+        assert_eq!(again["zone_set"], original["zone_set"], "{}: same name, status, dates and version", p.display());
     }
     assert!(Path::new(&fgb).metadata().unwrap().len() > 1000);
 }
@@ -211,7 +251,7 @@ fn classify_by_row_date_uses_the_zone_set_in_force_that_day() {
     for row in rdr.records() {
         let row = row.unwrap();
         let date: chrono::NaiveDate = row[date_i].parse().unwrap();
-        let expected_set = if date >= chrono::NaiveDate::from_ymd_opt(2018, 5, 1).unwrap() {
+        let expected_set = if date >= chrono::NaiveDate::from_ymd_opt(2018, 5, 16).unwrap() {
             "portland-lead-2018"
         } else {
             "portland-lead-2017"
@@ -224,18 +264,19 @@ fn classify_by_row_date_uses_the_zone_set_in_force_that_day() {
     }
     assert!(by_set["portland-lead-2017"] > 500 && by_set["portland-lead-2018"] > 3000, "{by_set:?}");
 
-    // Rows before the pilot began have no zone set; rows without coordinates have no point.
+    // Rows before the pilot began or after it ended have no zone set; rows without coordinates have no
+    // point.
     let mut rej = csv::ReaderBuilder::new().flexible(true).from_path(&rejects).unwrap();
     let mut reasons = std::collections::BTreeMap::<String, usize>::new();
     for row in rej.records() {
         let row = row.unwrap();
-        let kind = if row[2].contains("no zone set is in force") { "before the pilot" } else { &row[2] };
+        let kind = if row[2].contains("no zone set is in force") { "outside the pilot" } else { &row[2] };
         *reasons.entry(kind.to_owned()).or_default() += 1;
     }
     assert_eq!(reasons.len(), 2, "{reasons:?}");
     assert_eq!(reasons["OpenDataLon is empty (no coordinates)"], 242);
     let located: usize = by_set.values().sum();
-    assert_eq!(located + reasons["before the pilot"], 8955);
+    assert_eq!(located + reasons["outside the pilot"], 8955);
 }
 
 #[test]
@@ -250,7 +291,7 @@ fn classify_refuses_to_overwrite_its_input_and_blames_the_right_column() {
     assert_eq!(std::fs::read_to_string(&input).unwrap(), text, "the input is untouched");
 
     let output = dir.path().join("out.csv");
-    let out = leadmap(&["classify", input.to_str().unwrap(), "-o", output.to_str().unwrap()]);
+    let out = leadmap(&["classify", input.to_str().unwrap(), "--at", "2019-06-01", "-o", output.to_str().unwrap()]);
     assert!(stderr(&out).contains("calls.csv:2: lon:"), "NaN longitude is the lon column's fault: {}", stderr(&out));
     let written = std::fs::read_to_string(&output).unwrap();
     assert_eq!(

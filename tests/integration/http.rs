@@ -86,11 +86,12 @@ async fn get_eligibility_gives_the_same_answer_as_check() {
     assert_eq!(r.status, StatusCode::OK);
     let v = r.json();
     let catalog = ZoneCatalog::new(leadmap::builtin::zone_sets().unwrap(), IndexOptions::default());
+    let rules = RuleCatalog::new(leadmap::builtin::rule_sets().unwrap()).unwrap();
     let at = chrono::NaiveDate::from_ymd_opt(2017, 6, 1).unwrap();
     let expect = leadmap::eligibility::PointEligibility::of(
-        catalog.in_force(at).unwrap(),
+        &leadmap::program::program_on(&catalog, &rules, at).unwrap(),
         leadmap::coord::LonLat::new(-122.6793, 45.5189).unwrap(),
-        at,
+        None,
     );
     assert_eq!(v, serde_json::to_value(expect).unwrap());
     assert_eq!(v["zone_set"]["name"], "portland-lead-2017");
@@ -105,7 +106,12 @@ async fn bad_queries_are_problems_a_person_can_act_on() {
     get(&app, "/v1/eligibility?lon=-122.6&lat=200").await.problem(400, "outside -90..90");
     get(&app, "/v1/eligibility?lon=-122.6&lat=45.5&zoom=3").await.problem(400, "unknown query parameter \"zoom\"");
     get(&app, "/v1/eligibility?lon=-122.6&lat=45.5&at=June").await.problem(400, "YYYY-MM-DD");
-    get(&app, "/v1/eligibility?lon=-122.6&lat=45.5&at=2010-01-01").await.problem(422, "no zone set is in force");
+    get(&app, "/v1/eligibility?lon=-122.6&lat=45.5&accuracy_m=0")
+        .await
+        .problem(400, "accuracy_m 0 is not a GPS accuracy");
+    get(&app, "/v1/eligibility?lon=-122.6&lat=45.5&accuracy_m=ten")
+        .await
+        .problem(400, "\"ten\" is not a number of metres");
     get(&app, "/v2/nothing").await.problem(404, "no route /v2/nothing");
     let r = call(&app, Request::delete("/v1/eligibility").body(Body::empty()).unwrap()).await;
     r.problem(405, "DELETE is not allowed");
@@ -158,14 +164,16 @@ async fn limits_refuse_oversized_batches_and_bodies() {
 #[tokio::test]
 async fn zones_carry_a_strong_etag_and_answer_304() {
     let app = open_app();
-    let r = get(&app, "/v1/zones").await;
+    let r = get(&app, "/v1/zones?at=2019-06-01").await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.content_type(), "application/geo+json");
     let etag = r.headers[header::ETAG].to_str().unwrap().to_owned();
     let v = r.json();
     assert_eq!(etag, format!("\"{}\"", v["version"].as_str().unwrap()));
     assert_eq!(v["features"].as_array().unwrap().len(), 4);
-    let req = Request::get("/v1/zones").header(header::IF_NONE_MATCH, &etag).body(Body::empty()).unwrap();
+    assert_eq!(v["status"], "approximation");
+    assert!(v["effective_to_reason"].as_str().unwrap().contains("PATH"));
+    let req = Request::get("/v1/zones?at=2019-06-01").header(header::IF_NONE_MATCH, &etag).body(Body::empty()).unwrap();
     let r = call(&app, req).await;
     assert_eq!(r.status, StatusCode::NOT_MODIFIED);
     assert!(r.body.is_empty());
@@ -174,14 +182,17 @@ async fn zones_carry_a_strong_etag_and_answer_304() {
     let old = get(&app, "/v1/zones?at=2017-06-01").await;
     assert_ne!(old.headers[header::ETAG].to_str().unwrap(), etag, "another set, another ETag");
 
-    let one = get(&app, "/v1/zones/old-town").await;
+    let one = get(&app, "/v1/zones/old-town?at=2019-06-01").await;
     assert_eq!(one.status, StatusCode::OK);
     assert_eq!(one.json()["properties"]["name"], "Old Town");
-    get(&app, "/v1/zones/pearl").await.problem(404, "has no zone \"pearl\"");
-    let rules = get(&app, "/v1/rules").await;
+    get(&app, "/v1/zones/pearl?at=2019-06-01").await.problem(404, "has no zone \"pearl\"");
+    let rules = get(&app, "/v1/rules?at=2019-06-01").await;
     assert_eq!(rules.status, StatusCode::OK);
     assert!(rules.headers.contains_key(header::ETAG));
     assert_eq!(rules.json()["version"].as_str().unwrap().len(), 16);
+    // Today no set is in force: the problem names the loaded sets and their dates.
+    get(&app, "/v1/zones").await.problem(422, "portland-lead-2018 (2018-05-16 to 2021-06-30, approximation)");
+    get(&app, "/v1/rules").await.problem(422, "portland-lead-2017 (2017-02-27 to 2021-01-31)");
 }
 
 #[tokio::test]
@@ -215,10 +226,11 @@ async fn tokens_and_roles_guard_the_routes() {
 #[tokio::test]
 async fn screenings_apply_the_rules_over_http() {
     let app = open_app();
-    let rules = get(&app, "/v1/rules").await.json();
+    let rules = get(&app, "/v1/rules?at=2019-03-01").await.json();
     let fact_ids: Vec<String> =
         rules["exclusions"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect();
-    let all_false: serde_json::Map<String, Value> = fact_ids.iter().map(|id| (id.clone(), json!(false))).collect();
+    let mut all_false: serde_json::Map<String, Value> = fact_ids.iter().map(|id| (id.clone(), json!(false))).collect();
+    all_false.insert("lead_officer".into(), json!(true));
     let base = json!({"lon": -122.6765, "lat": 45.5245, "referral_path": "arrest", "offense": "PCS",
         "substances": [{"substance": "heroin", "grams": 4.99}], "facts": all_false, "at": "2019-03-01"});
     let v = post_json(&app, "/v1/screenings", &base).await.json();

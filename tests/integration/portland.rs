@@ -72,6 +72,7 @@ fn seattle_areas_load_as_another_site() {
 #[test]
 fn built_in_zones_put_landmarks_in_the_right_zone_by_date() {
     let catalog = ZoneCatalog::new(leadmap::builtin::zone_sets().unwrap(), IndexOptions::default());
+    let rules = leadmap::rules::RuleCatalog::new(leadmap::builtin::rule_sets().unwrap()).unwrap();
     let pilot = chrono::NaiveDate::from_ymd_opt(2017, 6, 1).unwrap();
     let expanded = chrono::NaiveDate::from_ymd_opt(2019, 6, 1).unwrap();
     let cases = [
@@ -86,8 +87,8 @@ fn built_in_zones_put_landmarks_in_the_right_zone_by_date() {
     ];
     for (name, lon, lat, in_2017, in_2019) in cases {
         for (date, expect) in [(pilot, in_2017), (expanded, in_2019)] {
-            let idx = catalog.in_force(date).unwrap();
-            let a = PointEligibility::of(idx, LonLat::new(lon, lat).unwrap(), date);
+            let program = leadmap::program::program_on(&catalog, &rules, date).unwrap();
+            let a = PointEligibility::of(&program, LonLat::new(lon, lat).unwrap(), None);
             assert_eq!(a.zone.as_ref().map(|z| z.id.as_str()), expect, "{name} on {date}");
             assert_eq!(a.eligible, expect.is_some());
             assert_eq!(a.nearest_zone.is_some(), expect.is_none(), "{name}: nearest zone only when outside");
