@@ -103,16 +103,23 @@ impl ZoneGrid {
         let mut blocks: Vec<u8> = (0..=u8::MAX).flat_map(|c| std::iter::repeat_n(c, SUB * SUB)).collect();
         let mut top = vec![0u32; nx * ny];
         let (sw, sh) = (cw / SUB as f64, ch / SUB as f64);
+        // Two cells side by side that no edge touches hold the same zone: the segment between their
+        // centres lies in the two cells, so no edge crosses it. Along a row, only the first cell of each
+        // run of untouched cells needs the exact test.
         for iy in 0..ny {
+            let mut run: Option<u8> = None;
             for ix in 0..nx {
                 let (cx, cy) = (x0 + ix as f64 * cw, y0 + iy as f64 * ch);
                 let near = &touching[iy * nx + ix];
                 if near.is_empty() {
-                    top[iy * nx + ix] = u32::from(code_for(exact([cx + cw / 2.0, cy + ch / 2.0])));
+                    let code = *run.get_or_insert_with(|| code_for(exact([cx + cw / 2.0, cy + ch / 2.0])));
+                    top[iy * nx + ix] = u32::from(code);
                     continue;
                 }
+                run = None;
                 top[iy * nx + ix] = (blocks.len() / (SUB * SUB)) as u32;
                 for sy in 0..SUB {
+                    let mut sub_run: Option<u8> = None;
                     for sx in 0..SUB {
                         let (scx, scy) = (cx + sx as f64 * sw, cy + sy as f64 * sh);
                         let cell = expanded_cell(scx, scy, sw, sh);
@@ -120,7 +127,14 @@ impl ZoneGrid {
                             let e = &edges[ei as usize];
                             segment_touches_rect(e.a, e.b, cell)
                         });
-                        blocks.push(if crossed { EXACT } else { code_for(exact([scx + sw / 2.0, scy + sh / 2.0])) });
+                        if crossed {
+                            sub_run = None;
+                            blocks.push(EXACT);
+                        } else {
+                            blocks.push(
+                                *sub_run.get_or_insert_with(|| code_for(exact([scx + sw / 2.0, scy + sh / 2.0]))),
+                            );
+                        }
                     }
                 }
             }
