@@ -185,12 +185,20 @@ fn from_dir(dir: &std::path::Path, path: &str, content_type: &'static str) -> Re
     }
 }
 
-/// `GET /map/config.json`: whether the API needs a token, and the base map, for the page.
+/// `GET /map/config.json`: whether the API needs a token, the base map, and `zones_at`: a date on which
+/// the zone set the figures are classified by (the one in force today, else the newest) is in force, so
+/// the page shows those zones even after the program has ended.
 pub async fn get_config(State(state): State<AppState>) -> Response {
     let page = state.map_page();
+    let today = chrono::Local::now().date_naive();
+    let zones_at = state.loaded().zones.in_force_or_newest(today).map(|index| {
+        let m = index.set().meta();
+        if m.in_force_on(today) { today } else { m.effective_from.or(m.effective_to).unwrap_or(today) }
+    });
     let body = json!({
         "auth": !state.tokens().is_open(),
         "basemap": page.basemap,
+        "zones_at": zones_at,
         "maplibre_version": String::from_utf8_lossy(include_bytes!("web/vendor/maplibre-gl/VERSION")).trim(),
     });
     let mut r = axum::Json(body).into_response();

@@ -243,7 +243,7 @@ test('the hexagons are on the screen before MapLibre has started, where the map 
   // No outlines over the hexagons (this test reads the hexagons), and MapLibre held back until the
   // page has shown them.
   const none = { type: 'FeatureCollection', features: [] };
-  await page.route('**/v1/zones', (r) => r.fulfill({ json: none }));
+  await page.route('**/v1/zones?*', (r) => r.fulfill({ json: none }));
   await page.route('**/v1/hotspots/candidates?*', (r) => r.fulfill({ json: none }));
   let release;
   const gate = new Promise((r) => { release = r; });

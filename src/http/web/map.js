@@ -563,7 +563,10 @@ async function download(format) {
 const configRequest = fetch('/map/config.json').then((r) => r.json());
 const meRequest = fetch('/v1/me', { headers: authHeaders() });
 readUrl();
-for (const path of figurePaths().concat(['/v1/zones'])) prefetch(path);
+for (const path of figurePaths()) prefetch(path);
+// The zones the figures are classified by: in force today, else the newest set (config's zones_at).
+const zonesPath = (c) => (c.zones_at ? `/v1/zones?at=${c.zones_at}` : '/v1/zones');
+configRequest.then((c) => prefetch(zonesPath(c))).catch(() => {});
 const landmarksRequest = fetch('/map/landmarks.geojson').then((r) => r.json()).catch(() => ({ features: [] }));
 const maplibreRequest = import('/map/vendor/maplibre-gl/maplibre-gl.mjs');
 
@@ -592,7 +595,7 @@ async function start() {
   for (const o of form.elements.res.options) o.disabled = Number(o.value) > me.max_res;
   const figures = fetchFigures();
   figures.catch(() => {}); // refresh reports a failure
-  zonesRequest = api('/v1/zones').catch((e) => { setStatus(e.message, true); return EMPTY; });
+  zonesRequest = api(zonesPath(config)).catch((e) => { setStatus(e.message, true); return EMPTY; });
   form.addEventListener('change', () => refresh());
   for (const b of document.querySelectorAll('#downloads button')) b.addEventListener('click', () => download(b.dataset.format));
   await refresh({ figures });
