@@ -11,14 +11,18 @@ use super::error::{ApiError, AppQuery};
 use super::state::AppState;
 use super::zones::conditional;
 
-/// The rule set in force: referral paths, offenses, substance limits, exclusions, deadlines, sources.
+/// The rule set in force: its dates and why they are what they are, the referral paths and what each
+/// requires (facts that must be true), the offenses and their aliases, the closed vocabulary of
+/// substances (names, aliases, and each one's quantity rule: a limit or an explicit `no_limit`), the
+/// exclusions, deadlines and sources. A substance name not listed is asked about in a screening, never
+/// passed.
 #[utoipa::path(
     get,
     path = "/v1/rules",
     tag = "rules",
-    params(("at" = Option<String>, Query, description = "Date whose rule set applies, YYYY-MM-DD; default today")),
+    params(("at" = Option<String>, Query, description = "Date whose rule set applies, YYYY-MM-DD; default today. The built-in Portland rules are in force from 2017-02-27 to 2021-01-31")),
     responses(
-        (status = 200, description = "The rule set (the rule file plus `version`)", body = serde_json::Value),
+        (status = 200, description = "The rule set (the rule file plus `version`)", body = crate::rules::RuleSet),
         (status = 304, description = "Not modified"),
         (status = 422, description = "No rule set in force on that date", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 400, description = "A query value is missing or wrong", body = super::error::Problem, content_type = "application/problem+json"),

@@ -134,8 +134,10 @@ impl fmt::Display for RuleSetVersion {
 }
 
 /// A validated, versioned rule set. Serializes (for `GET /v1/rules`) as the rule file plus `version`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RuleSet {
+    /// The content hash of the rules (16 hex digits), also the answer's `ETag`.
+    #[schema(value_type = String)]
     version: RuleSetVersion,
     #[serde(flatten)]
     spec: RuleSpec,

@@ -19,7 +19,7 @@ pub const RESERVED_CRITERION_IDS: [&str; 5] = ["program", "location", "referral_
 pub const MAX_DEADLINE_DAYS: u16 = 366;
 
 /// One jurisdiction's LEAD eligibility rules as written in a rule file. Unknown fields are rejected.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
     /// Short name, a slug like `portland-lead-2017`.
@@ -72,7 +72,7 @@ pub enum RuleStatus {
 }
 
 /// A document the rules come from.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Source {
     /// What the document is and what it says that the rules use.
@@ -83,7 +83,7 @@ pub struct Source {
 }
 
 /// An offense the rules know, e.g. `PCS`.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Offense {
     /// The code a request uses, e.g. `PCS` (matched ignoring case and surrounding spaces).
@@ -96,7 +96,7 @@ pub struct Offense {
 }
 
 /// The two ways into LEAD; a rule file may define either or both, and say why one is not available.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReferralPaths {
     /// Post-arrest/pre-booking diversion.
@@ -108,7 +108,7 @@ pub struct ReferralPaths {
 }
 
 /// What one referral path requires.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PathRules {
     /// How the path works, in plain language.
@@ -131,7 +131,7 @@ pub struct PathRules {
 
 /// A fact that must be true for a referral path to apply. `true` meets it; `false` applies `effect`;
 /// unknown asks `question`.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Requirement {
     /// The key of the fact in a screening request's `facts`, e.g. `lead_officer` (`a-z`, `0-9`, `_`);
@@ -151,7 +151,7 @@ pub struct Requirement {
 /// fields is given, and its name is its meaning: `excluded_at_or_above_grams: 5` excludes 5 g and more
 /// (4.99 g passes); `excluded_above_grams: 3` excludes more than 3 g (3 g passes, 3.01 g does not);
 /// `no_limit: "why"` says that the rules set no quantity limit for it, and why.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Substance {
     /// The substance's name, e.g. `heroin`; criteria are named after it (`quantity.heroin`).
@@ -232,7 +232,7 @@ pub enum Effect {
 }
 
 /// A fact about the person that excludes them, or sends the case to review, when true.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Exclusion {
     /// The key of the fact in a screening request's `facts`, e.g. `active_warrant` (`a-z`, `0-9`, `_`).
