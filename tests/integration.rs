@@ -9,6 +9,8 @@
 mod cli;
 #[path = "integration/differential.rs"]
 mod differential;
+#[path = "integration/field.rs"]
+mod field;
 #[path = "integration/figures.rs"]
 mod figures;
 #[path = "integration/fixtures.rs"]

@@ -617,6 +617,35 @@ mod tests {
     }
 
     #[test]
+    fn status_and_date_reasons_are_read_and_written_back() {
+        let opts = ZoneFileOptions { zone_field: Some("NAME".into()), ..ZoneFileOptions::default() };
+        let unsaid = parse_zone_geojson(SQUARES, "mem", &opts).unwrap();
+        assert_eq!(unsaid.meta().status, BoundaryStatus::Unknown, "a file that does not say");
+        let text = SQUARES.replacen(
+            r#""effective_from":"2020-01-01","#,
+            r#""effective_from":"2020-01-01","status":"official","effective_to":"2020-12-31","effective_to_reason":"Replaced.","#,
+            1,
+        );
+        let set = parse_zone_geojson(&text, "mem", &opts).unwrap();
+        assert_eq!(set.meta().status, BoundaryStatus::Official);
+        assert_eq!(set.meta().effective_to_reason.as_deref(), Some("Replaced."));
+        assert_ne!(set.version(), unsaid.version(), "how official a set is changes its answers, so its version");
+        let doc = zone_set_to_geojson(&set);
+        assert_eq!(
+            (doc["status"].as_str(), doc["effective_to_reason"].as_str()),
+            (Some("official"), Some("Replaced."))
+        );
+        let again = parse_zone_geojson(&doc.to_string(), "again", &ZoneFileOptions::default()).unwrap();
+        assert_eq!((again.meta(), again.version()), (set.meta(), set.version()));
+        let bad = SQUARES.replacen(r#""effective_from":"2020-01-01","#, r#""status":"oficial","#, 1);
+        let e = parse_zone_geojson(&bad, "typo.geojson", &opts).unwrap_err().to_string();
+        assert!(
+            e.contains("typo.geojson") && e.contains("status \"oficial\" is not official, approximation or unknown"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn without_selection_every_feature_is_a_slugged_zone() {
         let opts = ZoneFileOptions { zone_field: Some("NAME".into()), ..ZoneFileOptions::default() };
         let set = parse_zone_geojson(SQUARES, "mem", &opts).unwrap();

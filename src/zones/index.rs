@@ -517,6 +517,13 @@ mod tests {
         assert!(loc.distance_m > 300.0 && !loc.borderline, "{loc:?}");
         let near = idx.locate(LonLat::new(-122.6699, 45.525).unwrap());
         assert!(near.borderline && near.distance_m < 10.0, "{near:?}");
+        // A phone's own accuracy replaces the index's distance for one point; nothing else changes.
+        let p = LonLat::new(-122.6699, 45.525).unwrap();
+        let precise = idx.locate_within(p, near.distance_m * 0.99);
+        assert!(!precise.borderline && !precise.coverage_borderline, "{precise:?}");
+        assert_eq!((precise.zone, precise.distance_m), (near.zone, near.distance_m));
+        assert_eq!(idx.locate_within(p, near.distance_m), near, "at the distance exactly: borderline");
+        assert!(idx.locate_within(LonLat::new(-122.675, 45.525).unwrap(), 400.0).borderline);
     }
 
     #[test]

@@ -338,3 +338,41 @@ fn classify_by_date_works_with_history_only_zone_sets() {
     ]);
     assert!(stderr(&out).contains("two zone sets are named \"portland-lead-2017\""), "{}", stderr(&out));
 }
+
+#[test]
+fn classify_reads_each_rows_gps_accuracy() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("fixes.csv");
+    // Powell's Books, about 25 m outside Downtown: borderline at 30 m, not at 5 m; the default (25 m)
+    // for an empty cell; a bad value is rejected naming its column.
+    std::fs::write(
+        &input,
+        "id,lon,lat,accuracy_m\n1,-122.6813,45.5232,30\n2,-122.6813,45.5232,5\n3,-122.6813,45.5232,\n4,-122.6793,45.5189,0\n",
+    )
+    .unwrap();
+    let output = dir.path().join("out.csv");
+    let out = leadmap(&["classify", input.to_str().unwrap(), "--at", "2019-06-01", "-o", output.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("fixes.csv:5: accuracy_m: accuracy_m 0 is not a GPS accuracy"), "{}", stderr(&out));
+    let written = std::fs::read_to_string(&output).unwrap();
+    assert_eq!(
+        written,
+        "id,lon,lat,accuracy_m,zone,borderline,coverage_borderline\n\
+         1,-122.6813,45.5232,30,,true,true\n\
+         2,-122.6813,45.5232,5,,false,false\n\
+         3,-122.6813,45.5232,,,true,true\n"
+    );
+    // Another column name, by --accuracy-col; without one, no borderline columns.
+    let renamed = dir.path().join("renamed.csv");
+    std::fs::write(&renamed, "lon,lat,gps\n-122.6813,45.5232,5\n").unwrap();
+    let out = leadmap(&["classify", renamed.to_str().unwrap(), "--at", "2019-06-01", "--accuracy-col", "gps"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "lon,lat,gps,zone,borderline,coverage_borderline\n-122.6813,45.5232,5,,false,false\n"
+    );
+    let out = leadmap(&["classify", renamed.to_str().unwrap(), "--at", "2019-06-01"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "lon,lat,gps,zone\n-122.6813,45.5232,5,\n");
+    let out = leadmap(&["classify", renamed.to_str().unwrap(), "--at", "2019-06-01", "--accuracy-col", "acc"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("acc"), "{}", stderr(&out));
+}

@@ -2,9 +2,7 @@
 //! role, ETag/304, screening over HTTP, the OpenAPI document, and a real `leadmap serve` process on an
 //! ephemeral port with SIGHUP reload under concurrent requests and graceful SIGTERM.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -14,7 +12,7 @@ use leadmap::zones::{IndexOptions, ZoneCatalog};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::support::repo;
+use crate::support::{http_get, http_post, repo, spawn_server};
 
 const FIELD: &str = "field-token-0123456789";
 const PLANNER: &str = "planner-token-0123456789";
@@ -285,38 +283,6 @@ async fn openapi_document_covers_every_route() {
 }
 
 /// A tiny HTTP/1.1 client: one request per connection, returns (status, body).
-fn http_get(port: u16, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
-    (status, body)
-}
-
-/// Starts `leadmap serve` on an ephemeral port; returns the child and its port (read from the log).
-fn spawn_server(args: &[&str]) -> (std::process::Child, u16) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_leadmap"))
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .args(args)
-        .env("LEADMAP_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let port = loop {
-        let line = lines.next().expect("server exited before serving").unwrap();
-        if let Some(rest) = line.split("http://127.0.0.1:").nth(1) {
-            break rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, port)
-}
-
 /// Sends a signal with the shell's built-in `kill` (no external tool needed).
 fn signal(child: &std::process::Child, sig: &str) {
     let ok = Command::new("sh").args(["-c", &format!("kill {sig} {}", child.id())]).status().unwrap();
@@ -586,19 +552,6 @@ async fn futures_join_all<F: std::future::Future<Output = Reply> + Send + 'stati
 }
 
 /// One POST over a fresh connection; the status, or `None` when the connection failed or was cut.
-fn http_post(port: u16, path: &str, body: &str) -> Option<u16> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    text.split(' ').nth(1).and_then(|c| c.parse().ok())
-}
-
 #[test]
 fn kill_9_under_ingest_load_loses_no_acknowledged_event_and_leaves_no_partial_batch() {
     let dir = tempfile::tempdir().unwrap();

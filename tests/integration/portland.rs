@@ -95,3 +95,38 @@ fn built_in_zones_put_landmarks_in_the_right_zone_by_date() {
         }
     }
 }
+
+#[test]
+fn built_in_2017_areas_are_the_city_polygons_for_every_located_ppb_contact() {
+    let builtin = index(leadmap::builtin::zone_sets().unwrap().remove(0));
+    assert_eq!(builtin.set().meta().status, leadmap::zones::BoundaryStatus::Official);
+    let city = index(
+        read_zone_file(&shared("data/portland/neighborhoods-regions-2021.geojson"), &city_options(CITY_SELECT))
+            .unwrap(),
+    );
+    let mut rdr = csv::Reader::from_path(shared(PPB)).unwrap();
+    let headers = rdr.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (lon_i, lat_i) = (col("OpenDataLon"), col("OpenDataLat"));
+    let (mut located, mut inside, mut differ) = (0, 0, Vec::new());
+    for row in rdr.records() {
+        let row = row.unwrap();
+        let (Ok(lon), Ok(lat)) = (row[lon_i].parse::<f64>(), row[lat_i].parse::<f64>()) else { continue };
+        located += 1;
+        let point = LonLat::new(lon, lat).unwrap();
+        let (a, b) = (builtin.locate(point), city.locate(point));
+        let id = |idx: &ZoneIndex, z: Option<usize>| z.map(|z| idx.set().zones()[z].id.as_str().to_owned());
+        inside += usize::from(a.zone.is_some());
+        if id(&builtin, a.zone) != id(&city, b.zone) || a.on_boundary != b.on_boundary {
+            differ.push((lon, lat));
+        }
+    }
+    assert_eq!(located, 8955);
+    assert_eq!(inside, 885 + 1862 + 233);
+    assert!(
+        differ.is_empty(),
+        "{} contacts change zone or eligibility: {:?}",
+        differ.len(),
+        &differ[..differ.len().min(5)]
+    );
+}

@@ -1,6 +1,11 @@
-//! Paths, loaders and seeded point generators shared by the integration tests.
+//! Paths, loaders, seeded point generators and a real `leadmap serve` process (with a minimal HTTP/1.1
+//! client) shared by the integration tests.
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 use leadmap::formats::zonefile::{ZoneFileOptions, read_zone_file};
 use leadmap::zones::{IndexOptions, ZoneIndex, ZoneSet};
@@ -86,4 +91,113 @@ pub fn stress_points(set: &ZoneSet, seed: u64, uniform: usize) -> Vec<[f64; 2]> 
         pts.push([x, y]);
     }
     pts
+}
+
+/// Sends one request on a fresh connection and reads the whole answer: (status, body). `None` when the
+/// server cannot be reached.
+pub fn http_request(port: u16, method: &str, path: &str, body: Option<&str>) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    let head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    let sent = match body {
+        Some(b) => write!(s, "{head}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}", b.len()),
+        None => write!(s, "{head}\r\n"),
+    };
+    sent.ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok())?;
+    Some((status, text.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned()))
+}
+
+/// `GET path`: (status, body).
+pub fn http_get(port: u16, path: &str) -> (u16, String) {
+    http_request(port, "GET", path, None).expect("the server answers")
+}
+
+/// `POST path` with a JSON body: the status, or `None` when the server cannot be reached.
+pub fn http_post(port: u16, path: &str, body: &str) -> Option<u16> {
+    http_request(port, "POST", path, Some(body)).map(|(status, _)| status)
+}
+
+/// Starts `leadmap serve` on an ephemeral port (log level info); returns the child, its port (read from
+/// the log) and the log lines written so far, which keep arriving.
+pub fn start_server(args: &[&str]) -> (Child, u16, Arc<Mutex<Vec<String>>>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_leadmap"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(args)
+        .env("LEADMAP_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let port = loop {
+        let line = lines.next().expect("server exited before serving").unwrap();
+        log.lock().unwrap().push(line.clone());
+        if let Some(rest) = line.split("http://127.0.0.1:").nth(1) {
+            break rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap();
+        }
+    };
+    let sink = Arc::clone(&log);
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    (child, port, log)
+}
+
+/// [`start_server`] without the log.
+pub fn spawn_server(args: &[&str]) -> (Child, u16) {
+    let (child, port, _) = start_server(args);
+    (child, port)
+}
+
+/// A `leadmap serve` process stopped when dropped, with JSON helpers.
+pub struct Server {
+    child: Child,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// Starts one with these extra arguments.
+    pub fn start(args: &[&str]) -> Self {
+        let (child, port, log) = start_server(args);
+        Self { child, port, log }
+    }
+
+    /// `GET path`: status and JSON body.
+    pub fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let (status, body) = http_get(self.port, path);
+        (status, serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}")))
+    }
+
+    /// `POST path` with a JSON body: status and JSON body.
+    pub fn post(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        let (status, text) = http_request(self.port, "POST", path, Some(&body.to_string())).unwrap();
+        (status, serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}: {text}")))
+    }
+
+    /// The log so far, waiting up to 5 s for a line containing `needle` (returned whether or not it came).
+    pub fn log_with(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let text = self.log.lock().unwrap().join("\n");
+            if text.contains(needle) || std::time::Instant::now() > deadline {
+                return text;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
