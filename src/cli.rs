@@ -56,8 +56,10 @@ pub enum Command {
     /// Is a contact location in a LEAD zone? Prints one JSON object.
     #[command(
         allow_negative_numbers = true,
-        after_help = "Prints: eligible, zone {id,name} or null, on_boundary, borderline, distance_m (to the nearest zone edge; \
-inside a zone, to its boundary), nearest_zone (when outside), zone_set {name,version,effective_from,effective_to}.\n\
+        after_help = "Prints: eligible, program_in_force and program_note (false, and why, on a date no LEAD program ran), \
+zone {id,name} or null, on_boundary, borderline, distance_m (to the nearest zone edge; inside a zone, to its boundary), \
+nearest_zone (when outside), zone_set {name,version,status (official or approximation),effective_from,effective_to}.\n\
+--borderline-m is the phone's GPS accuracy for this one point (the service takes it per request as accuracy_m).\n\
 A point exactly on a zone edge is inside it (on_boundary: true); on an edge shared by two zones, the zone whose id sorts first.\n\n\
 Examples:\n  leadmap check -122.6793 45.5189 --at 2019-06-01\n  leadmap check -122.6793 45.5189 --at 2017-06-01 --borderline-m 50"
     )]

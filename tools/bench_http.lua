@@ -1,11 +1,12 @@
 -- wrk script for tools/bench_http.sh: GET PATH?lon=..&lat=.. over a fixed list of seeded points, so that
 -- no two consecutive requests on a connection ask the same thing and no cache can help.
 --
---   wrk -t2 -c64 -d15s --latency -s tools/bench_http.lua http://127.0.0.1:P -- POINTS_FILE PATH
+--   wrk -t2 -c64 -d15s --latency -s tools/bench_http.lua http://127.0.0.1:P -- POINTS_FILE PATH [SUFFIX]
 --
 -- POINTS_FILE: one "lon lat" per line (tools/baseline-node/benchutil.js points --lines FILE); the
 -- decimals are sent as written. PATH: /v1/eligibility, or /ceiling (which ignores the query; it is
--- sent anyway so every server reads the same bytes). Each thread starts at its own offset in the list.
+-- sent anyway so every server reads the same bytes). SUFFIX is appended to every query (e.g. "&at=2019-06-01";
+-- the node baseline ignores it). Each thread starts at its own offset in the list.
 -- done() prints one line "WRKJSON {...}" (requests, duration, errors, latency percentiles in µs).
 
 local threads = {}
@@ -20,13 +21,13 @@ local n = 0
 local i = 0
 
 function init(args)
-  local file, path = args[1], args[2] or "/v1/eligibility"
+  local file, path, suffix = args[1], args[2] or "/v1/eligibility", args[3] or ""
   local fh = assert(io.open(file, "r"), "cannot open points file " .. tostring(file))
   for line in fh:lines() do
     local lon, lat = line:match("^(%S+)%s+(%S+)$")
     if lon then
       n = n + 1
-      requests[n] = wrk.format("GET", path .. "?lon=" .. lon .. "&lat=" .. lat)
+      requests[n] = wrk.format("GET", path .. "?lon=" .. lon .. "&lat=" .. lat .. suffix)
     end
   end
   fh:close()

@@ -41,6 +41,9 @@ Options:
   --rounds N          repeat the four GET runs N times, interleaved; medians reported (default 1)
   --points N          seeded points the GET load cycles through (default 10000)
   --seed N            seed of those points (default 42)
+  --at DATE           the contact date every request asks about (default 2019-06-01: the built-in
+                      2018 zone set, which the node baseline loads, is in force then; without a date
+                      leadmap answers for today, when no Portland program is in force)
   --batch-posts N     timed batch POSTs (default 20, after 2 untimed)
   --cold-runs N       cold-start runs (default 5)
   --port-base P       ports P (leadmap), P+1 (ceiling), P+2 (node), P+3 (cold start),
@@ -74,7 +77,7 @@ run() {
 }
 
 LEADMAP_BIN="" CEILING_BIN=""
-DURATION=15 WARMUP=3 CONNS=64 THREADS=2 ROUNDS=1 NPOINTS=10000 SEED=42
+DURATION=15 WARMUP=3 CONNS=64 THREADS=2 ROUNDS=1 NPOINTS=10000 SEED=42 AT=2019-06-01
 BATCH_POSTS=20 BATCH_POINTS=10000 COLD_RUNS=5 PORT_BASE=18080 INFO=1 WAIT_QUIET=0
 OUT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/target/bench/http.json
 
@@ -90,6 +93,7 @@ while (($#)); do
     --rounds) ROUNDS=${2:?}; shift ;;
     --points) NPOINTS=${2:?}; shift ;;
     --seed) SEED=${2:?}; shift ;;
+    --at) AT=${2:?}; shift ;;
     --batch-posts) BATCH_POSTS=${2:?}; shift ;;
     --cold-runs) COLD_RUNS=${2:?}; shift ;;
     --port-base) PORT_BASE=${2:?}; shift ;;
@@ -232,7 +236,7 @@ POINTS=$RUN/points.txt
 node "$NODE_DIR/benchutil.js" points --n "$NPOINTS" --seed "$SEED" --lines "$POINTS"
 echo "checking leadmap's answers against node's on 2000 of the points..." >&2
 run timeout 300 node "$NODE_DIR/benchutil.js" check --n 2000 --seed "$SEED" \
-  "${URL[leadmap]}/v1/eligibility" "${URL[node]}/v1/eligibility" >"$RUN/check.json" || {
+  --query "&at=$AT" "${URL[leadmap]}/v1/eligibility" "${URL[node]}/v1/eligibility" >"$RUN/check.json" || {
   echo "bench_http: leadmap and the node baseline disagree (or a server failed); see above" >&2
   exit 3
 }
@@ -257,7 +261,7 @@ wrk_run() { # NAME SECONDS OUTFILE
   times >"$RUN/.times" # not in $(...): a subshell has no children of its own yet
   b0=$(busy_ticks) s0=$(proc_ticks "${SPID[$1]}") w0=$(child_cpu_s) t0=$EPOCHREALTIME
   run timeout $(($2 + 60)) wrk -t"$THREADS" -c"$CONNS" -d"${2}s" --timeout 2s --latency \
-    -s tools/bench_http.lua "${URL[$1]}" -- "$POINTS" "${ROUTE[$1]}" >"$3" ||
+    -s tools/bench_http.lua "${URL[$1]}" -- "$POINTS" "${ROUTE[$1]}" "&at=$AT" >"$3" ||
     die "wrk failed against $1 (${URL[$1]}${ROUTE[$1]}); output in $3, server log in $RUN/$1.log"
   kill -0 "${SPID[$1]}" 2>/dev/null || die "$1 died under load; log: $RUN/$1.log"
   times >"$RUN/.times"
@@ -298,7 +302,7 @@ post() {
   # No "Expect: 100-continue": curl would wait for the server's 100 before sending the body.
   curl -sS --max-time 10 -o "$RUN/batch-answer.json" -H 'content-type: application/json' -H 'Expect:' \
     --data-binary "@$BATCH" -w '%{http_code} %{time_starttransfer} %{time_total}\n' \
-    "${URL[leadmap]}/v1/eligibility"
+    "${URL[leadmap]}/v1/eligibility?at=$AT"
 }
 metric() { # sum|count
   curl -fsS --max-time 5 "${URL[leadmap]}/metrics" |

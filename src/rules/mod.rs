@@ -52,8 +52,13 @@ pub struct Grams {
 
 /// A quantity that is not a number of grams leadmap accepts.
 #[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
-#[error("{0} is not a quantity in grams: give a number from 0 to 1000000")]
+#[error("{} is not a quantity in grams: give a number from 0 to 1000000", shown(*.0))]
 pub struct InvalidGrams(pub f64);
+
+/// A number as a person wrote it, or in scientific notation when it is huge (`1e308`, not 309 digits).
+fn shown(x: f64) -> String {
+    if x.abs() >= 1e15 { format!("{x:e}") } else { x.to_string() }
+}
 
 impl Grams {
     /// Validates a quantity in grams (finite, 0 to [`MAX_GRAMS`]) and rounds it to the microgram.

@@ -349,4 +349,6 @@ fn grams_are_exact_to_the_microgram() {
     assert!(Grams::new(MAX_GRAMS + 1.0).is_err());
     assert_eq!(serde_json::to_string(&g(4.99)).unwrap(), "4.99");
     assert!(serde_json::from_str::<Grams>("-1").unwrap_err().to_string().contains("-1 is not a quantity in grams"));
+    let huge = serde_json::from_str::<Grams>("1e308").unwrap_err().to_string();
+    assert!(huge.starts_with("1e308 is not a quantity in grams"), "{huge}");
 }

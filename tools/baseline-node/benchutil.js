@@ -7,7 +7,7 @@
 //       weighted by length, shuffled together (the mix of tools/gen_points.py; its own PRNG, mulberry32,
 //       so not the same points). --lines writes "lon lat" per line (shortest round-trip decimals) for
 //       tools/bench_http.lua; --json writes a JSON array of [lon, lat] pairs for POST /v1/eligibility.
-//   benchutil.js check --n N --seed S URL_A URL_B
+//   benchutil.js check --n N --seed S [--query '&at=DATE'] URL_A URL_B
 //       GETs URL?lon=..&lat=.. on both servers for the first N points and compares `eligible` and
 //       `zone.id`; prints the counts per zone; exit 3 if any answer differs.
 //   benchutil.js coldstart --bin LEADMAP --port P [--runs 5] [--idle-ms 1000]
@@ -160,7 +160,7 @@ async function cmdCheck(o) {
   const counts = {};
   let diffs = 0;
   for (const [x, y] of pts) {
-    const q = `?lon=${x}&lat=${y}`;
+    const q = `?lon=${x}&lat=${y}${o.query ?? ''}`;
     const [ra, rb] = await Promise.all([getJson(a + q), getJson(b + q)]);
     const za = ra.eligible ? ra.zone.id : 'outside';
     const zb = rb.eligible ? rb.zone.id : 'outside';
