@@ -279,3 +279,28 @@ fn the_phones_accuracy_sets_the_borderline_per_request() {
     assert_eq!(status, 422);
     assert!(v["detail"].as_str().unwrap().contains("accuracy_m 0 is not a GPS accuracy"), "{v}");
 }
+
+/// The README's first example, literally: the `curl` line's query against a real server gives the JSON
+/// printed under it, and the screening example says `eligible`.
+#[test]
+fn the_readmes_field_examples_answer_as_printed() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let prefix = "curl 'http://127.0.0.1:8080";
+    let start = readme.find(&format!("{prefix}/v1/eligibility?")).expect("the run example") + prefix.len();
+    let path = &readme[start..start + readme[start..].find('\'').unwrap()];
+    let json_start = start + readme[start..].find("```json\n").unwrap() + "```json\n".len();
+    let printed: Value =
+        serde_json::from_str(&readme[json_start..json_start + readme[json_start..].find("```").unwrap()])
+            .expect("the printed answer is JSON");
+    let server = Server::start(&[]);
+    let (status, answer) = server.get(path);
+    assert_eq!(status, 200);
+    assert_eq!(answer, printed, "GET {path}");
+
+    let marker = "curl -X POST 'http://127.0.0.1:8080/v1/screenings' -H 'Content-Type: application/json' -d '";
+    let body_start = readme.find(marker).expect("the screening example") + marker.len();
+    let body: Value = serde_json::from_str(&readme[body_start..body_start + readme[body_start..].find('\'').unwrap()])
+        .expect("the screening example's body is JSON");
+    let (status, v) = server.post("/v1/screenings", &body);
+    assert_eq!((status, v["decision"].as_str()), (200, Some("eligible")), "{v:#}");
+}
