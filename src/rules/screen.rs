@@ -316,38 +316,15 @@ pub fn screen(rules: &RuleSet, request: &ScreeningRequest, location: LocationFac
     let mut criteria = vec![location_criterion(&location), path_criterion(rules, request.referral_path, path)];
     if let Some(path) = path {
         criteria.extend(path.requirements.iter().map(|r| {
-            let (status, reason, question) = match request.facts.get(&r.id).copied().flatten() {
-                Some(true) => (CriterionStatus::Passed, format!("Answered yes: {}", r.question), None),
-                Some(false) => (CriterionStatus::Failed, r.reason.clone(), None),
-                None => (
-                    CriterionStatus::Unknown,
-                    match r.effect {
-                        Effect::Ineligible => format!("Not known yet; if no, the person is not eligible. {}", r.label),
-                        Effect::NeedsReview => format!("Not known yet; if no, the case goes to review. {}", r.label),
-                    },
-                    Some(r.question.clone()),
-                ),
-            };
-            Criterion { id: r.id.clone(), status, effect: r.effect, reason, question }
+            let fact = FactCriterion { id: &r.id, label: &r.label, question: &r.question, reason: &r.reason };
+            fact.judge(request.facts.get(&r.id).copied().flatten(), false, r.effect)
         }));
         criteria.push(offense_criterion(rules, request, path));
         criteria.extend(quantity_criteria(rules, request, path));
     }
     criteria.extend(rules.spec().exclusions.iter().map(|e| {
-        let fact = request.facts.get(&e.id).copied().flatten();
-        let (status, reason, question) = match fact {
-            Some(true) => (CriterionStatus::Failed, e.reason.clone(), None),
-            Some(false) => (CriterionStatus::Passed, format!("Answered no: {}", e.question), None),
-            None => (
-                CriterionStatus::Unknown,
-                match e.effect {
-                    Effect::Ineligible => format!("Not known yet; if yes, the person is not eligible. {}", e.label),
-                    Effect::NeedsReview => format!("Not known yet; if yes, the case goes to review. {}", e.label),
-                },
-                Some(e.question.clone()),
-            ),
-        };
-        Criterion { id: e.id.clone(), status, effect: e.effect, reason, question }
+        let fact = FactCriterion { id: &e.id, label: &e.label, question: &e.question, reason: &e.reason };
+        fact.judge(request.facts.get(&e.id).copied().flatten(), true, e.effect)
     }));
 
     let decision = decide(&criteria);
@@ -402,6 +379,42 @@ pub fn screen_without_program(
         unrecognized_facts: unrecognized_facts(rules, request),
         location,
         rule_set: RuleSetRef::from(rules),
+    }
+}
+
+/// A yes/no fact the officer answers: a path's requirement (failing when answered no) or an exclusion
+/// (failing when answered yes).
+struct FactCriterion<'a> {
+    id: &'a str,
+    label: &'a str,
+    question: &'a str,
+    reason: &'a str,
+}
+
+impl FactCriterion<'_> {
+    /// The criterion for the officer's answer `fact` (`None`: not known), failing when the answer is
+    /// `fails_when`.
+    fn judge(&self, fact: Option<bool>, fails_when: bool, effect: Effect) -> Criterion {
+        let (status, reason, question) = match fact {
+            Some(answer) if answer == fails_when => (CriterionStatus::Failed, self.reason.to_owned(), None),
+            Some(answer) => {
+                let said = if answer { "yes" } else { "no" };
+                (CriterionStatus::Passed, format!("Answered {said}: {}", self.question), None)
+            }
+            None => {
+                let failing = if fails_when { "yes" } else { "no" };
+                let outcome = match effect {
+                    Effect::Ineligible => "the person is not eligible",
+                    Effect::NeedsReview => "the case goes to review",
+                };
+                (
+                    CriterionStatus::Unknown,
+                    format!("Not known yet; if {failing}, {outcome}. {}", self.label),
+                    Some(self.question.to_owned()),
+                )
+            }
+        };
+        Criterion { id: self.id.to_owned(), status, effect, reason, question }
     }
 }
 
