@@ -3,6 +3,7 @@
 
 pub mod cells;
 pub mod events;
+pub mod json;
 pub mod points;
 pub mod rawpoints;
 pub mod zonefile;

@@ -269,6 +269,7 @@ fn batch_points(body: &[u8], max: usize) -> Result<BatchPoints, ApiError> {
             return Ok(BatchPoints { points, accuracies: None });
         }
     }
+    super::error::unique_keys(body)?;
     let value: Value = serde_json::from_slice(body).map_err(|e| ApiError::malformed_json(&e))?;
     batch_points_from_value(&value, max)
 }

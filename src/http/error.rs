@@ -139,8 +139,26 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AppJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::Json(v) = axum::Json::<T>::from_request(req, state).await?;
-        Ok(Self(v))
+        let AppBytes(body) = AppBytes::from_request(req, state).await?;
+        unique_keys(&body)?;
+        serde_json::from_slice(&body).map(Self).map_err(|e| {
+            if e.is_data() {
+                ApiError::unprocessable(format!("the JSON body does not fit: {e}"))
+            } else {
+                ApiError::malformed_json(&e)
+            }
+        })
+    }
+}
+
+/// Refuses a JSON body in which an object gives a key twice (`422`, naming the key and its place): the
+/// last one would silently win, so the answer would depend on key order.
+pub fn unique_keys(body: &[u8]) -> Result<(), ApiError> {
+    use crate::formats::json::{StrictJsonError, check_unique_keys};
+    match check_unique_keys(body) {
+        Ok(()) => Ok(()),
+        Err(StrictJsonError::Syntax(e)) => Err(ApiError::malformed_json(&e)),
+        Err(e @ StrictJsonError::DuplicateKey(_)) => Err(ApiError::unprocessable(e.to_string())),
     }
 }
 

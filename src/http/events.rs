@@ -165,6 +165,7 @@ pub async fn post_events(
     let items: Vec<Result<EventIn, String>> = if let Some(events) = typed {
         events.into_iter().map(Ok).collect()
     } else {
+        super::error::unique_keys(&body)?;
         let value: Value = serde_json::from_slice(&body).map_err(|e| ApiError::malformed_json(&e))?;
         items(&value)?
             .into_iter()

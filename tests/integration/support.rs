@@ -182,6 +182,12 @@ impl Server {
         (status, serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}: {text}")))
     }
 
+    /// `POST path` with a body sent exactly as written (e.g. JSON that repeats a key): status and JSON body.
+    pub fn post_raw(&self, path: &str, body: &str) -> (u16, serde_json::Value) {
+        let (status, text) = http_request(self.port, "POST", path, Some(body)).unwrap();
+        (status, serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}: {text}")))
+    }
+
     /// The log so far, waiting up to 5 s for a line containing `needle` (returned whether or not it came).
     pub fn log_with(&self, needle: &str) -> String {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
