@@ -76,6 +76,10 @@ pub struct SubstanceAmount {
     pub grams: Option<Grams>,
 }
 
+/// The most substance entries a screening may list (a seizure has a handful; the cap keeps one request
+/// from costing the service seconds).
+pub const MAX_SUBSTANCES: usize = 50;
+
 /// What the officer knows about a referral. Unknown fields are rejected. The location is not part of
 /// it: the caller locates the point and passes a [`LocationFact`] to [`screen`].
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
@@ -102,6 +106,9 @@ impl ScreeningRequest {
     /// Checks the request against the rule set it will be screened with: every fact id must be one of the
     /// rule set's facts, exclusions or requirements (a typo would otherwise leave the real fact unknown).
     pub fn check(&self, rules: &RuleSet) -> Result<(), ScreeningError> {
+        if self.substances.len() > MAX_SUBSTANCES {
+            return Err(ScreeningError::TooManySubstances { given: self.substances.len() });
+        }
         let unknown = unrecognized_facts(rules, self);
         if unknown.is_empty() {
             Ok(())
@@ -118,6 +125,12 @@ impl ScreeningRequest {
 /// Why a request cannot be screened with a rule set.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ScreeningError {
+    /// More substance entries than any seizure has: a client bug, refused before any work.
+    #[error("{given} substance entries is more than {MAX_SUBSTANCES}: list each substance once, with its total grams")]
+    TooManySubstances {
+        /// How many were given.
+        given: usize,
+    },
     /// The request names facts the rule set does not have: a typo, or facts meant for another
     /// jurisdiction's rules. Use the ids listed in `known` (also in `GET /v1/rules`).
     #[error("facts {} are not facts of rule set {rule_set:?}; its facts are: {}", unknown.join(", "), known.join(", "))]
@@ -559,12 +572,39 @@ fn offense_criterion(rules: &RuleSet, request: &ScreeningRequest, path: &PathRul
             },
         }
     } else {
-        let given = request
-            .offense
-            .as_deref()
-            .map(|o| format!(" The offense given ({o:?}) is not screened on this path."))
-            .unwrap_or_default();
-        (CriterionStatus::Passed, format!("A {} needs no arrest offense.{given}", request.referral_path.label()), None)
+        let label = request.referral_path.label();
+        let excluded = |code: &str| path.excluded_offenses.iter().any(|c| normalize(c) == normalize(code));
+        match request.offense.as_deref() {
+            None => (CriterionStatus::Passed, format!("A {label} needs no arrest offense."), None),
+            Some(text) => match rules.offense(text) {
+                Some(o) if excluded(&o.code) => (
+                    CriterionStatus::Failed,
+                    format!("{} ({}) rules out a {label}: these rules exclude it on this path.", o.code, o.label),
+                    None,
+                ),
+                Some(o) => (
+                    CriterionStatus::Passed,
+                    format!("A {label} needs no arrest offense; {} ({}) does not rule it out.", o.code, o.label),
+                    None,
+                ),
+                None if path.excluded_offenses.is_empty() => (
+                    CriterionStatus::Passed,
+                    format!("A {label} needs no arrest offense; these rules exclude none on this path."),
+                    None,
+                ),
+                None => {
+                    let all = rules.spec().offenses.iter().map(|o| describe(&o.code)).collect::<Vec<_>>().join(", ");
+                    let ruled_out = path.excluded_offenses.iter().map(|c| describe(c)).collect::<Vec<_>>().join(", ");
+                    (
+                        CriterionStatus::Unknown,
+                        format!(
+                            "The offense {text:?} is not one these rules name; these rule out a {label}: {ruled_out}."
+                        ),
+                        Some(format!("Which of these is the offense {text:?}: {all}?")),
+                    )
+                }
+            },
+        }
     };
     Criterion { id: "offense".to_owned(), status, effect: Effect::Ineligible, reason, question }
 }

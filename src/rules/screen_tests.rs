@@ -568,12 +568,23 @@ fn social_contact_needs_no_offense_nor_quantities_and_has_no_deadline() {
         criterion(&s, "quantity").reason,
         "No substances were reported; a social-contact referral has no seized quantity to check."
     );
-    // An offense given on a social contact is not screened.
+    // An offense the rules exclude on this path rules a social contact out; others do not.
     let mut v = social_json(&rules);
     v["offense"] = "SQ".into();
     let s = run(&rules, &v);
-    assert_eq!(s.decision, Decision::Eligible);
-    assert!(criterion(&s, "offense").reason.contains("The offense given (\"SQ\") is not screened on this path."));
+    assert_eq!(s.decision, Decision::Ineligible);
+    assert_eq!(
+        criterion(&s, "offense").reason,
+        "SQ (substantial-quantity drug offense) rules out a social-contact referral: these rules exclude it on this path."
+    );
+    v["offense"] = "unlawful possession of cocaine".into();
+    assert_eq!(run(&rules, &v).decision, Decision::Eligible);
+    v["offense"] = "trespass".into();
+    let s = run(&rules, &v);
+    assert_eq!(s.decision, Decision::NeedsReview);
+    assert!(
+        criterion(&s, "offense").question.as_deref().unwrap().starts_with("Which of these is the offense \"trespass\"")
+    );
 }
 
 #[test]

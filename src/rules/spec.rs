@@ -117,6 +117,11 @@ pub struct PathRules {
     pub offense_required: bool,
     /// Offense codes (from `offenses`) that qualify; empty when no offense is required.
     pub eligible_offenses: Vec<String>,
+    /// Offense codes (from `offenses`) that rule this path out when the officer gives one, e.g. a social
+    /// contact who has committed a delivery: the answer is `ineligible`. On a path with no required
+    /// offense and a non-empty list, an offense text the rules do not know is asked about.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded_offenses: Vec<String>,
     /// Whether substances and grams must be known on this path (an arrest seizes them; a social contact
     /// does not). When `false` and none are reported, the quantity criterion passes.
     pub quantities_required: bool,
@@ -262,11 +267,24 @@ impl fmt::Display for FieldProblem {
     }
 }
 
-/// Lower case letters and digits only: how codes, aliases and substance names are matched, so that case,
-/// spacing and punctuation do not matter (`Black-Tar  Heroin`, `black tar heroin` and `BLACKTAR HEROIN`
-/// are one name; so are `ORS 475.854` and `ors475854`).
+/// Lower case letters and digits only, and a decimal point between two digits: how codes, aliases and
+/// substance names are matched, so that case, spacing and punctuation do not matter (`Black-Tar  Heroin`,
+/// `black tar heroin` and `BLACKTAR HEROIN` are one name; so are `ORS 475.854` and `ors475.854`), but a
+/// misplaced decimal point does (`4758.54` is not `475.854`, and `475854` is neither).
 pub(crate) fn normalize(text: &str) -> String {
-    text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_alphanumeric() {
+            out.extend(c.to_lowercase());
+        } else if c == '.'
+            && out.ends_with(|p: char| p.is_ascii_digit())
+            && chars[i + 1..].iter().find(|n| !n.is_whitespace()).is_some_and(char::is_ascii_digit)
+        {
+            out.push('.');
+        }
+    }
+    out
 }
 
 fn is_slug(s: &str, extra: &[u8]) -> bool {
@@ -393,6 +411,14 @@ impl RuleSpec {
                         format!("{at}.eligible_offenses[{i}]"),
                         format!("{code:?} is not the code of an offense in offenses"),
                     );
+                }
+            }
+            for (i, code) in r.excluded_offenses.iter().enumerate() {
+                let field = format!("{at}.excluded_offenses[{i}]");
+                if !codes.contains(&normalize(code)) {
+                    p.add(field, format!("{code:?} is not the code of an offense in offenses"));
+                } else if r.eligible_offenses.iter().any(|e| normalize(e) == normalize(code)) {
+                    p.add(field, format!("{code:?} is also in eligible_offenses: an offense cannot be both"));
                 }
             }
             if let Some(d) = r.assessment_deadline_days

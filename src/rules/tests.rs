@@ -253,6 +253,14 @@ fn bad_values_are_reported_with_their_field_path() {
     assert!(e.contains("referral_paths: define at least one of arrest, social_contact"), "{e}");
     let e = error_after(|v| v["referral_paths"]["social_contact"]["eligible_offenses"] = serde_json::json!(["PCS"]));
     assert!(e.contains("referral_paths.social_contact.eligible_offenses: must be empty"), "{e}");
+    let e = error_after(|v| v["referral_paths"]["social_contact"]["excluded_offenses"] = serde_json::json!(["DUII"]));
+    assert!(
+        e.contains("referral_paths.social_contact.excluded_offenses[0]: \"DUII\" is not the code of an offense"),
+        "{e}"
+    );
+    let e =
+        error_after(|v| v["referral_paths"]["arrest"]["excluded_offenses"] = serde_json::json!(["delivery", "pcs"]));
+    assert!(e.contains("referral_paths.arrest.excluded_offenses[1]: \"pcs\" is also in eligible_offenses"), "{e}");
     let e = error_after(|v| v["capacity"] = 0.into());
     assert!(e.contains("capacity: must be at least 1"), "{e}");
 }
@@ -351,4 +359,16 @@ fn grams_are_exact_to_the_microgram() {
     assert!(serde_json::from_str::<Grams>("-1").unwrap_err().to_string().contains("-1 is not a quantity in grams"));
     let huge = serde_json::from_str::<Grams>("1e308").unwrap_err().to_string();
     assert!(huge.starts_with("1e308 is not a quantity in grams"), "{huge}");
+}
+
+#[test]
+fn names_match_whatever_the_case_spacing_and_punctuation_but_not_a_moved_decimal_point() {
+    use crate::rules::spec::normalize;
+    assert_eq!(normalize("Black-Tar  Heroin"), normalize("blacktar heroin"));
+    assert_eq!(normalize("ORS 475.854"), "ors475.854");
+    assert_eq!(normalize("ors  475 .854"), "ors475.854", "spacing around the point does not matter");
+    assert_eq!(normalize("475. 854."), "475.854", "a point not followed by a digit is punctuation");
+    assert_eq!(normalize("P.C.S. II"), "pcsii");
+    assert_ne!(normalize("4758.54"), normalize("475.854"));
+    assert_ne!(normalize("475854"), normalize("475.854"));
 }
