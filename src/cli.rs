@@ -981,6 +981,11 @@ fn classify(args: &ClassifyArgs) -> Result<ExitCode, Error> {
             if args.rejects.is_some() { "" } else { " (use --rejects FILE to keep them all)" }
         );
     }
+    for (usual, written) in &summary.renamed {
+        eprintln!(
+            "{name}: the input already has {usual:?}, kept as it was; leadmap's answer is in {written:?} (rename or drop the input's {usual:?} to get it there)"
+        );
+    }
     let per_zone: Vec<String> = summary.per_zone.iter().map(|(id, n)| format!("{id} {n}")).collect();
     let sets = match &fixed {
         Some(index) => format!("zone set {} {}", index.set().meta().name, index.set().version()),

@@ -110,6 +110,9 @@ pub struct ClassifySummary {
     pub outside: u64,
     /// Classified rows per zone id (across zone sets when rows are classified by date).
     pub per_zone: BTreeMap<String, u64>,
+    /// Answers written under another name because the input already had a column (or property) of the
+    /// usual one: `(usual, written)`, e.g. `("zone", "leadmap_zone")`. The input's own is kept unchanged.
+    pub renamed: Vec<(String, String)>,
 }
 
 impl ClassifySummary {
@@ -128,9 +131,20 @@ impl ClassifySummary {
     }
 }
 
-/// `wanted`, or `leadmap_<wanted>` when the input already has a column of that name.
-fn new_column_name(headers: &csv::ByteRecord, wanted: &str) -> String {
-    if headers.iter().any(|h| h == wanted.as_bytes()) { format!("leadmap_{wanted}") } else { wanted.to_owned() }
+/// `wanted`, or when `taken` says the input already has it, `leadmap_<wanted>` (then `leadmap_<wanted>_2`,
+/// ...: the first name the input does not have), recorded in `renamed`.
+fn new_column_name(taken: impl Fn(&str) -> bool, wanted: &str, renamed: &mut Vec<(String, String)>) -> String {
+    if !taken(wanted) {
+        return wanted.to_owned();
+    }
+    let mut name = format!("leadmap_{wanted}");
+    let mut n = 2;
+    while taken(&name) {
+        name = format!("leadmap_{wanted}_{n}");
+        n += 1;
+    }
+    renamed.push((wanted.to_owned(), name.clone()));
+    name
 }
 
 /// Why a point file could not be processed at all.
@@ -256,9 +270,15 @@ pub fn classify_csv(
         }
     };
     let by_date_mode = matches!(source, Source::ByDate { .. });
-    let zone_col = new_column_name(&headers, "zone");
-    let set_col = new_column_name(&headers, "zone_set");
-    let borderline_cols = [new_column_name(&headers, "borderline"), new_column_name(&headers, "coverage_borderline")];
+    let mut summary = ClassifySummary::default();
+    let taken = |name: &str| headers.iter().any(|h| h == name.as_bytes());
+    let zone_col = new_column_name(taken, "zone", &mut summary.renamed);
+    let set_col = if by_date_mode { new_column_name(taken, "zone_set", &mut summary.renamed) } else { String::new() };
+    let borderline_cols = if accuracy_i.is_some() {
+        ["borderline", "coverage_borderline"].map(|c| new_column_name(taken, c, &mut summary.renamed))
+    } else {
+        Default::default()
+    };
     let mut added: Vec<&[u8]> = vec![zone_col.as_bytes()];
     if by_date_mode {
         added.push(set_col.as_bytes());
@@ -268,7 +288,6 @@ pub fn classify_csv(
     }
     wtr.write_record(headers.iter().chain(added.iter().copied())).map_err(write_err)?;
 
-    let mut summary = ClassifySummary::default();
     // The set for the last date seen: rows usually come in date runs.
     let mut by_date: Option<(NaiveDate, &ZoneIndex)> = None;
     let mut rec = csv::ByteRecord::new();
@@ -438,7 +457,13 @@ pub fn classify_geojson(
             f["properties"] = Value::Object(Map::new());
         }
         // Keep a property the input already has: add ours beside it, as CSV does.
-        let key = if f["properties"].get("zone").is_some() { "leadmap_zone" } else { "zone" };
+        let mut renamed = Vec::new();
+        let key = new_column_name(|k| f["properties"].get(k).is_some(), "zone", &mut renamed);
+        for r in renamed {
+            if !summary.renamed.contains(&r) {
+                summary.renamed.push(r);
+            }
+        }
         f["properties"][key] = zone.map_or(Value::Null, |id| Value::String(id.to_owned()));
         kept.push(f);
     }
