@@ -362,6 +362,27 @@ fn classify_reads_each_rows_gps_accuracy() {
          2,-122.6813,45.5232,5,,false,false\n\
          3,-122.6813,45.5232,,,true,true\n"
     );
+    // Columns the input already has are kept as they were; the answers go beside them, and stderr says where.
+    let stale = dir.path().join("stale.csv");
+    std::fs::write(
+        &stale,
+        "lon,lat,accuracy_m,zone,leadmap_zone,coverage_borderline\n-122.6813,45.5232,30,old-town,x,false\n",
+    )
+    .unwrap();
+    let out = leadmap(&["classify", stale.to_str().unwrap(), "--at", "2019-06-01"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "lon,lat,accuracy_m,zone,leadmap_zone,coverage_borderline,leadmap_zone_2,borderline,leadmap_coverage_borderline\n\
+         -122.6813,45.5232,30,old-town,x,false,,true,true\n"
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "stale.csv: the input already has \"zone\", kept as it was; leadmap's answer is in \"leadmap_zone_2\""
+        ),
+        "{err}"
+    );
+    assert!(err.contains("answer is in \"leadmap_coverage_borderline\""), "{err}");
     // Another column name, by --accuracy-col; without one, no borderline columns.
     let renamed = dir.path().join("renamed.csv");
     std::fs::write(&renamed, "lon,lat,gps\n-122.6813,45.5232,5\n").unwrap();

@@ -125,6 +125,67 @@ fn both_paths_check_what_qualifies_them_and_charge_names_are_read() {
         let (_, v) = server.post("/v1/screenings", &body);
         assert_eq!(v["decision"], decision, "{offense}: {:#}", criterion(&v, "offense"));
     }
+    // A social contact needs no offense, but one the rules exclude on that path rules it out, and one
+    // they do not know is asked about.
+    for (offense, decision) in [
+        ("DCS", "ineligible"),
+        ("commercial drug offense", "ineligible"),
+        ("PCS", "eligible"),
+        ("other", "eligible"),
+        ("shoplifting", "needs_review"),
+    ] {
+        let mut body = json!({"lon": -122.6765, "lat": 45.5245, "referral_path": "social_contact",
+            "offense": offense, "facts": clear_facts(&rules), "at": "2019-03-01"});
+        let (_, v) = server.post("/v1/screenings", &body);
+        assert_eq!(v["decision"], decision, "social contact, {offense}: {:#}", criterion(&v, "offense"));
+        body.as_object_mut().unwrap().remove("offense");
+        assert_eq!(server.post("/v1/screenings", &body).1["decision"], "eligible");
+    }
+    // A misplaced decimal point is not the statute.
+    let mut body = arrest(&rules);
+    body["offense"] = json!("ORS 4758.54");
+    assert_eq!(server.post("/v1/screenings", &body).1["decision"], "needs_review");
+
+    // A key given twice would let key order decide: refused, naming the key.
+    let raw = |text: &str| server.post_raw("/v1/screenings", text);
+    let clear = serde_json::to_string(&clear_facts(&rules)).unwrap();
+    let twice = [
+        format!(
+            r#"{{"lon": -122.6765, "lat": 45.5245, "referral_path": "arrest", "offense": "PCS", "at": "2019-03-01",
+            "substances": [{{"substance": "heroin", "grams": 1}}], "facts": {{"active_warrant": true, {}"#,
+            &clear[1..]
+        ),
+        format!(
+            r#"{{"lon": -122.6765, "lat": 45.5245, "referral_path": "arrest", "offense": "DCS", "offense": "PCS",
+            "at": "2019-03-01", "substances": [{{"substance": "heroin", "grams": 1}}], "facts": {clear}}}"#
+        ),
+        format!(
+            r#"{{"lon": -122.6765, "lat": 45.5245, "referral_path": "arrest", "offense": "PCS", "at": "2019-03-01",
+            "substances": [{{"substance": "heroin", "grams": 50, "grams": 1}}], "facts": {clear}}}"#
+        ),
+    ];
+    for (text, key) in twice.iter().zip(["active_warrant", "offense", "grams"]) {
+        let (status, v) = raw(text);
+        assert_eq!(status, 422, "{v}");
+        assert!(v["detail"].as_str().unwrap().contains(&format!("the key \"{key}\" is given twice")), "{v}");
+    }
+    // The same body with each key once is answered.
+    let once = twice[1].replace(r#""offense": "DCS", "#, "");
+    assert_eq!(raw(&once).1["decision"], "eligible");
+    let (status, v) = server.post_raw(
+        "/v1/eligibility?at=2019-06-01",
+        r#"{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"accuracy_m": 5, "accuracy_m": 500},
+            "geometry": {"type": "Point", "coordinates": [-122.6793, 45.5189]}}]}"#,
+    );
+    assert_eq!(status, 422, "{v}");
+
+    // One request cannot cost the service seconds: at most 50 substance entries.
+    let mut body = arrest(&rules);
+    body["substances"] = (0..51).map(|i| json!({"substance": format!("unknown {i}"), "grams": 1})).collect();
+    let (status, v) = server.post("/v1/screenings", &body);
+    assert_eq!(status, 422);
+    assert!(v["detail"].as_str().unwrap().starts_with("51 substance entries is more than 50"), "{v}");
+
     // A fact id the rules do not have is a typo the officer must fix.
     let mut body = arrest(&rules);
     body["facts"]["lead_oficer"] = json!(true);
