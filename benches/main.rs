@@ -171,7 +171,7 @@ fn cells_aggregate(c: &mut Criterion) {
     let events = seeded_events(n, 11);
     let day = chrono::NaiveDate::from_ymd_opt(2019, 6, 1).expect("a date");
     let mut builder = ColumnsBuilder::default();
-    for &(lon, lat, kind) in &events {
+    for (i, &(lon, lat, kind)) in events.iter().enumerate() {
         let cell = h3o::LatLng::new(lat, lon).expect("valid").to_cell(h3o::Resolution::Fifteen);
         builder.push(&ColumnRow {
             cell: u64::from(cell),
@@ -183,6 +183,7 @@ fn cells_aggregate(c: &mut Criterion) {
             group: None,
             source: "bench",
             zone: None,
+            record_key: (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).to_le_bytes()[7],
         });
     }
     let cols = builder.finish();

@@ -7,6 +7,7 @@
 //! which is not part of the defaults. Each file says where its dates come from.
 
 use crate::formats::zonefile::{ZoneFileError, ZoneFileOptions, parse_zone_geojson};
+use crate::privacy::{PerturbationTable, PerturbationTableError};
 use crate::rules::{RuleError, RuleSet};
 use crate::zones::ZoneSet;
 
@@ -46,6 +47,16 @@ pub const DEMO_EVENTS_CSV: &str = include_str!("../geodata/demo/events.csv");
 
 /// The `source` of every demo event.
 pub const DEMO_SOURCE: &str = "synthetic-demo";
+
+/// The built-in perturbation table of the counts planners see (`geodata/privacy/ptable.json`, made by
+/// `tools/make_ptable.py`), read and checked once.
+pub fn perturbation_table() -> Result<&'static PerturbationTable, PerturbationTableError> {
+    static TABLE: std::sync::OnceLock<Result<PerturbationTable, PerturbationTableError>> = std::sync::OnceLock::new();
+    TABLE
+        .get_or_init(|| PerturbationTable::from_json(include_str!("../geodata/privacy/ptable.json")))
+        .as_ref()
+        .map_err(Clone::clone)
+}
 
 #[cfg(test)]
 mod tests {

@@ -67,6 +67,135 @@ pub fn suppress(values: &[u64], relations: &[Relation], k: u64) -> Vec<bool> {
     }
 }
 
+/// The cell-key perturbation table of the counts planners see (the method of the Australian Bureau of
+/// Statistics' `TableBuilder`, used by the UK's Office for National Statistics for Census 2021): every
+/// stored event has a permanent random record key (0..=255); a count's cell key is the sum of its
+/// events' record keys modulo 256; the table gives the noise for each (count, cell key). So the same set
+/// of events always gets the same published value (asking again averages nothing away), and two sets
+/// that differ by one event get unrelated noise (their difference is noisy, never the exact small
+/// count). A count of 0 is published as 0; counts from 1 to [`Self::withheld_up_to`] are withheld;
+/// larger ones move by at most [`Self::max_noise`] and never into 1..=k. The table is data
+/// (`geodata/privacy/ptable.json`, made by `tools/make_ptable.py`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PerturbationTable {
+    name: String,
+    withheld_up_to: u64,
+    max_noise: u64,
+    /// Noise by cell key for counts `withheld_up_to + 1` onwards; the last row applies to every larger
+    /// count.
+    rows: Vec<[i8; 256]>,
+}
+
+/// A perturbation table file that cannot be used, and why.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+#[error("perturbation table: {0}")]
+pub struct PerturbationTableError(String);
+
+impl PerturbationTable {
+    /// Reads and checks a table (see `geodata/privacy/ptable.json`).
+    pub fn from_json(text: &str) -> Result<Self, PerturbationTableError> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct File {
+            name: String,
+            #[allow(dead_code)]
+            description: String,
+            cell_key_range: u32,
+            withheld_up_to: u64,
+            max_noise: u64,
+            rows: Vec<Row>,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Row {
+            count: u64,
+            noise: Vec<i8>,
+        }
+        let bad = |why: String| PerturbationTableError(why);
+        let f: File = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+        if f.cell_key_range != 256 {
+            return Err(bad(format!("cell_key_range {} is not 256 (record keys are bytes)", f.cell_key_range)));
+        }
+        if f.withheld_up_to == 0 || f.max_noise == 0 {
+            return Err(bad("withheld_up_to and max_noise must be at least 1".to_owned()));
+        }
+        let first = f.withheld_up_to + 1;
+        let last = f.withheld_up_to + f.max_noise + 1;
+        let mut rows = Vec::with_capacity(f.rows.len());
+        for (i, r) in f.rows.iter().enumerate() {
+            let want = first + i as u64;
+            if r.count != want {
+                return Err(bad(format!("rows[{i}].count is {}, expected {want} (consecutive from {first})", r.count)));
+            }
+            let noise: [i8; 256] = r
+                .noise
+                .clone()
+                .try_into()
+                .map_err(|n: Vec<i8>| bad(format!("rows[{i}].noise has {} values, not 256", n.len())))?;
+            for (key, &n) in noise.iter().enumerate() {
+                if u64::from(n.unsigned_abs()) > f.max_noise {
+                    return Err(bad(format!("rows[{i}].noise[{key}] = {n} is beyond ±{}", f.max_noise)));
+                }
+                if r.count.checked_add_signed(i64::from(n)).is_none_or(|v| v <= f.withheld_up_to) {
+                    return Err(bad(format!(
+                        "rows[{i}].noise[{key}] = {n} would publish {} as {} or less",
+                        r.count, f.withheld_up_to
+                    )));
+                }
+            }
+            rows.push(noise);
+        }
+        if rows.len() as u64 != last - first + 1 {
+            return Err(bad(format!(
+                "rows must cover the counts {first} to {last} (the last row serves every larger count)"
+            )));
+        }
+        Ok(Self { name: f.name, withheld_up_to: f.withheld_up_to, max_noise: f.max_noise, rows })
+    }
+
+    /// The table's name (e.g. `leadmap-ptable-1`).
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Counts from 1 to this are withheld.
+    #[must_use]
+    pub fn withheld_up_to(&self) -> u64 {
+        self.withheld_up_to
+    }
+
+    /// A published count differs from the true one by at most this.
+    #[must_use]
+    pub fn max_noise(&self) -> u64 {
+        self.max_noise
+    }
+
+    /// The published value of a true `count` whose events' record keys sum to `cell_key` (mod 256):
+    /// 0 for 0, none (withheld) for 1..=k, else the count plus the table's noise.
+    ///
+    /// # Examples
+    /// ```
+    /// let t = leadmap::builtin::perturbation_table().unwrap();
+    /// assert_eq!(t.publish(0, 17), Some(0));
+    /// assert_eq!(t.publish(7, 17), None);
+    /// let v = t.publish(40, 17).unwrap();
+    /// assert!((38..=42).contains(&v));
+    /// assert_eq!(t.publish(40, 17), Some(v), "the same events, the same value");
+    /// ```
+    #[must_use]
+    pub fn publish(&self, count: u64, cell_key: u8) -> Option<u64> {
+        if count == 0 {
+            return Some(0);
+        }
+        if count <= self.withheld_up_to {
+            return None;
+        }
+        let row = usize::try_from(count - self.withheld_up_to - 1).unwrap_or(usize::MAX).min(self.rows.len() - 1);
+        count.checked_add_signed(i64::from(self.rows[row][usize::from(cell_key)]))
+    }
+}
+
 /// A published count: the value, or none when withheld.
 #[must_use]
 pub fn published(value: u64, hidden: bool) -> Option<u64> {
@@ -98,6 +227,75 @@ mod tests {
             }
         }
         out
+    }
+
+    fn table() -> &'static PerturbationTable {
+        crate::builtin::perturbation_table().unwrap()
+    }
+
+    #[test]
+    fn perturbation_keeps_zero_withholds_small_counts_and_moves_others_by_at_most_two() {
+        let t = table();
+        assert_eq!((t.withheld_up_to(), t.max_noise(), t.name()), (10, 2, "leadmap-ptable-1"));
+        for key in 0..=255u8 {
+            assert_eq!(t.publish(0, key), Some(0));
+            for c in 1..=10 {
+                assert_eq!(t.publish(c, key), None, "{c}");
+            }
+            for c in 11..500 {
+                let v = t.publish(c, key).unwrap();
+                assert!(v > 10 && v.abs_diff(c) <= 2, "{c} -> {v}");
+                assert_eq!(t.publish(c, key), Some(v), "deterministic");
+            }
+        }
+        // Over the cell keys, the noise of a large count is centred on zero and takes every value.
+        let noise: Vec<i64> = (0..=255u8).map(|k| t.publish(1000, k).unwrap().cast_signed() - 1000).collect();
+        assert_eq!(noise.iter().sum::<i64>(), 0);
+        for n in -2..=2 {
+            assert!(noise.contains(&n), "{n}");
+        }
+        // Neighbouring cell keys do not share a noise: the table is shuffled, not banded.
+        let changes = noise.windows(2).filter(|w| w[0] != w[1]).count();
+        assert!(changes > 128, "{changes}");
+    }
+
+    #[test]
+    fn sets_that_differ_by_one_event_get_unrelated_noise() {
+        // Two windows, one with an extra event: the published difference is not the exact 1 most of the
+        // time, and it says nothing certain about it.
+        let t = table();
+        let mut exact = 0;
+        let mut differences = std::collections::BTreeSet::new();
+        for key in 0..=255u8 {
+            for extra in [3u8, 77, 200] {
+                let a = t.publish(40, key).unwrap().cast_signed();
+                let b = t.publish(41, key.wrapping_add(extra)).unwrap().cast_signed();
+                exact += i32::from(b - a == 1);
+                differences.insert(b - a);
+            }
+        }
+        assert!(exact < 3 * 256 / 2, "{exact} of {} differences were exact", 3 * 256);
+        assert_eq!(differences, (-3..=5).collect(), "the difference ranges over 1 ± 4");
+    }
+
+    #[test]
+    fn a_table_that_could_publish_a_small_count_is_refused() {
+        let text = include_str!("../geodata/privacy/ptable.json");
+        let mut v: serde_json::Value = serde_json::from_str(text).unwrap();
+        v["rows"][0]["noise"][5] = serde_json::json!(-1);
+        let e = PerturbationTable::from_json(&v.to_string()).unwrap_err().to_string();
+        assert_eq!(e, "perturbation table: rows[0].noise[5] = -1 would publish 11 as 10 or less");
+        let mut v: serde_json::Value = serde_json::from_str(text).unwrap();
+        v["rows"][2]["noise"][0] = serde_json::json!(3);
+        assert!(PerturbationTable::from_json(&v.to_string()).unwrap_err().to_string().contains("beyond ±2"));
+        let mut v: serde_json::Value = serde_json::from_str(text).unwrap();
+        v["rows"].as_array_mut().unwrap().pop();
+        assert!(
+            PerturbationTable::from_json(&v.to_string())
+                .unwrap_err()
+                .to_string()
+                .contains("must cover the counts 11 to 13")
+        );
     }
 
     #[test]

@@ -41,6 +41,8 @@ pub struct ColumnRow<'a> {
     pub source: &'a str,
     /// The zone it was placed in, if any.
     pub zone: Option<&'a str>,
+    /// Its permanent record key (see [`crate::privacy`]).
+    pub record_key: u8,
 }
 
 impl<'a> ColumnRow<'a> {
@@ -58,6 +60,7 @@ impl<'a> ColumnRow<'a> {
             group: e.race_ethnicity.as_deref(),
             source: &e.source,
             zone: p.zone.as_deref(),
+            record_key: p.record_key,
         }
     }
 }
@@ -124,6 +127,8 @@ struct Block {
     fix: Vec<u32>,
     day: Vec<i32>,
     kind: Vec<u8>,
+    /// Record keys (see [`crate::privacy`]).
+    key: Vec<u8>,
     offense: Vec<u32>,
     group: Vec<u32>,
     source: Vec<u32>,
@@ -209,6 +214,8 @@ pub struct EventRef {
     pub group: u32,
     /// The stored res-15 cell.
     pub cell: u64,
+    /// Its record key (see [`crate::privacy`]).
+    pub key: u8,
 }
 
 /// Counts per cell, in cell order, as [`EventColumns::count_cells`] made them: in pieces (one per chunk
@@ -332,6 +339,7 @@ impl ColumnsBuilder {
         b.cell.push(row.cell);
         b.day.push(day_number(row.day));
         b.kind.push(kind_no(row.kind));
+        b.key.push(row.record_key);
         b.offense.push(self.dicts.offense.id(Some(row.offense)));
         b.group.push(self.dicts.group.id(row.group));
         b.source.push(self.dicts.source.id(Some(row.source)));
@@ -373,6 +381,7 @@ impl ColumnsBuilder {
             fix: order.iter().map(|i| fixes[pick(i)].0).collect(),
             day: order.iter().map(|i| rows.day[pick(i)]).collect(),
             kind: order.iter().map(|i| rows.kind[pick(i)]).collect(),
+            key: order.iter().map(|i| rows.key[pick(i)]).collect(),
             offense: order.iter().map(|i| rows.offense[pick(i)]).collect(),
             group: order.iter().map(|i| rows.group[pick(i)]).collect(),
             source: order.iter().map(|i| rows.source[pick(i)]).collect(),
@@ -639,6 +648,7 @@ impl EventColumns {
                             zone: b.zone[i],
                             group: b.group[i],
                             cell: b.cell[i],
+                            key: b.key[i],
                         };
                         step(&mut acc, ev);
                     }
@@ -663,17 +673,24 @@ fn count_run<const ALL: bool>(b: &Block, range: std::ops::Range<usize>, f: &Comp
     // At most one entry per row; untouched capacity costs no memory.
     let mut out = RunCounts { own: Vec::with_capacity(range.len()), moved: Vec::with_capacity(range.len() / 8) };
     let mut current = u64::MAX;
-    // Counts by fix code (0: the ancestor itself, 1..=6: its neighbours), and which codes the run has.
+    // Counts and key sums by fix code (0: the ancestor itself, 1..=6: its neighbours), and which codes
+    // the run has.
     let mut acc = [[0u64; 3]; 7];
+    let mut keys = [[0u8; 3]; 7];
     let mut touched = 0u8;
-    let flush = |cell: u64, acc: &mut [[u64; 3]; 7], touched: u8, out: &mut RunCounts| {
-        let counts =
-            |n: &[u64; 3]| KindCounts { arrest: n[0], diversion_referral: n[1], social_contact_referral: n[2] };
+    let flush = |cell: u64, acc: &mut [[u64; 3]; 7], keys: &mut [[u8; 3]; 7], touched: u8, out: &mut RunCounts| {
+        let counts = |n: &[u64; 3], k: [u8; 3]| KindCounts {
+            arrest: n[0],
+            diversion_referral: n[1],
+            social_contact_referral: n[2],
+            keys: k,
+        };
         if touched & 1 != 0 {
             if let Ok(c) = CellIndex::try_from(cell) {
-                out.own.push((c, counts(&acc[0])));
+                out.own.push((c, counts(&acc[0], keys[0])));
             }
             acc[0] = [0; 3];
+            keys[0] = [0; 3];
         }
         if touched & !1 == 0 {
             return;
@@ -682,9 +699,10 @@ fn count_run<const ALL: bool>(b: &Block, range: std::ops::Range<usize>, f: &Comp
         for (code, n) in acc.iter_mut().enumerate().skip(1) {
             if touched & (1 << code) != 0 {
                 if let Some(e) = ancestor.edges().nth(code - 1) {
-                    out.moved.push((u64::from(e.destination()), counts(n)));
+                    out.moved.push((u64::from(e.destination()), counts(n, keys[code])));
                 }
                 *n = [0; 3];
+                keys[code] = [0; 3];
             }
         }
     };
@@ -696,7 +714,7 @@ fn count_run<const ALL: bool>(b: &Block, range: std::ops::Range<usize>, f: &Comp
         if code == 7 {
             if let Some(own) = b.far.get(&u32::try_from(i).unwrap_or(u32::MAX)) {
                 let mut n = KindCounts::default();
-                n.add(KINDS[usize::from(b.kind[i])]);
+                n.add(KINDS[usize::from(b.kind[i])], b.key[i]);
                 out.moved.push((own[usize::from(r - MIN_RES)], n));
             }
             continue;
@@ -704,16 +722,18 @@ fn count_run<const ALL: bool>(b: &Block, range: std::ops::Range<usize>, f: &Comp
         let a = ancestor_bits(b.cell[i], r);
         if a != current {
             if touched != 0 {
-                flush(current, &mut acc, touched, &mut out);
+                flush(current, &mut acc, &mut keys, touched, &mut out);
             }
             current = a;
             touched = 0;
         }
-        acc[code as usize][usize::from(b.kind[i])] += 1;
+        let kind = usize::from(b.kind[i]);
+        acc[code as usize][kind] += 1;
+        keys[code as usize][kind] = keys[code as usize][kind].wrapping_add(b.key[i]);
         touched |= 1 << code;
     }
     if touched != 0 {
-        flush(current, &mut acc, touched, &mut out);
+        flush(current, &mut acc, &mut keys, touched, &mut out);
     }
     out.moved.sort_unstable_by_key(|(c, _)| *c);
     out
@@ -787,6 +807,7 @@ fn merge(blocks: &[Arc<Block>]) -> Block {
         out.fix.push(b.fix[i]);
         out.day.push(b.day[i]);
         out.kind.push(b.kind[i]);
+        out.key.push(b.key[i]);
         out.offense.push(b.offense[i]);
         out.group.push(b.group[i]);
         out.source.push(b.source[i]);
@@ -818,10 +839,27 @@ mod tests {
         (cell, lon, lat, day.parse().unwrap(), kind, zone)
     }
 
+    /// A test row's record key: any fixed function of the row will do.
+    fn key_of(cell: u64, day: NaiveDate) -> u8 {
+        (cell.wrapping_add(day_number(day).unsigned_abs().into()).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8
+    }
+
     fn build(rows: &[Row], base: &EventColumns) -> EventColumns {
         let mut b = ColumnsBuilder::extending(base);
         for &(cell, lon, lat, day, kind, zone) in rows {
-            b.push(&ColumnRow { cell, lon, lat, day, kind, offense: "PCS", group: Some("white"), source: "t", zone });
+            let record_key = key_of(cell, day);
+            b.push(&ColumnRow {
+                cell,
+                lon,
+                lat,
+                day,
+                kind,
+                offense: "PCS",
+                group: Some("white"),
+                source: "t",
+                zone,
+                record_key,
+            });
         }
         base.appended(b)
     }
@@ -888,10 +926,10 @@ mod tests {
         for r in MIN_RES..=MAX_RES {
             let res: CellRes = r.to_string().parse().unwrap();
             let mut want = std::collections::BTreeMap::<CellIndex, KindCounts>::new();
-            for &(_, lon, lat, day, kind, zone) in &rows {
+            for &(cell, lon, lat, day, kind, zone) in &rows {
                 if day >= "2018-01-01".parse().unwrap() && zone == Some("downtown") {
                     let c = LatLng::new(lat, lon).unwrap().to_cell(res.resolution());
-                    want.entry(c).or_default().add(kind);
+                    want.entry(c).or_default().add(kind, key_of(cell, day));
                 }
             }
             let got: std::collections::BTreeMap<_, _> = cols.count_cells(&filter, res).into_iter().collect();

@@ -58,7 +58,7 @@ impl std::fmt::Display for CellRes {
     }
 }
 
-/// Events of each kind in one cell.
+/// Events of each kind in one cell, and the cell key of each kind's events.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct KindCounts {
     /// Arrests.
@@ -67,16 +67,29 @@ pub struct KindCounts {
     pub diversion_referral: u64,
     /// Social contact referrals.
     pub social_contact_referral: u64,
+    /// The cell key of each kind's events (arrest, diversion, social): the sum of their record keys
+    /// modulo 256 ([`crate::privacy`]).
+    pub keys: [u8; 3],
 }
 
 impl KindCounts {
-    /// Adds one event of `kind`.
-    pub fn add(&mut self, kind: EventKind) {
-        match kind {
-            EventKind::Arrest => self.arrest += 1,
-            EventKind::DiversionReferral => self.diversion_referral += 1,
-            EventKind::SocialContactReferral => self.social_contact_referral += 1,
-        }
+    /// Adds one event of `kind` with record key `key`.
+    pub fn add(&mut self, kind: EventKind, key: u8) {
+        let i = match kind {
+            EventKind::Arrest => {
+                self.arrest += 1;
+                0
+            }
+            EventKind::DiversionReferral => {
+                self.diversion_referral += 1;
+                1
+            }
+            EventKind::SocialContactReferral => {
+                self.social_contact_referral += 1;
+                2
+            }
+        };
+        self.keys[i] = self.keys[i].wrapping_add(key);
     }
 
     /// Adds another cell's counts.
@@ -84,6 +97,15 @@ impl KindCounts {
         self.arrest += o.arrest;
         self.diversion_referral += o.diversion_referral;
         self.social_contact_referral += o.social_contact_referral;
+        for (k, ok) in self.keys.iter_mut().zip(o.keys) {
+            *k = k.wrapping_add(ok);
+        }
+    }
+
+    /// The cell key of all its events.
+    #[must_use]
+    pub fn key(&self) -> u8 {
+        self.keys.iter().fold(0u8, |a, &k| a.wrapping_add(k))
     }
 
     /// Events of every kind.

@@ -197,6 +197,10 @@ pub struct Placed {
     pub zone_set: Option<(String, String)>,
     /// H3 cell at resolution 15, from which every coarser cell follows.
     pub cell: u64,
+    /// The event's permanent random record key (0..=255), drawn when it is first stored and never
+    /// shown: the sum of a set of events' keys is the cell key that perturbs a count planners see
+    /// ([`crate::privacy`]).
+    pub record_key: u8,
 }
 
 /// Places `event`: zone under the set in force on its date, and its resolution-15 H3 cell.
@@ -210,7 +214,7 @@ pub fn place(event: Event, zones: &ZoneCatalog) -> Placed {
         }
         Err(_) => (None, None),
     };
-    Placed { cell: h3_res15(event.point), event, zone, zone_set }
+    Placed { cell: h3_res15(event.point), event, zone, zone_set, record_key: rand::random() }
 }
 
 /// The resolution-15 H3 cell of a point (h3o takes latitude first).

@@ -105,6 +105,38 @@ fn columns(n: &KindCounts) -> [u64; 4] {
     [n.total(), n.arrest, n.diversion_referral, n.social_contact_referral]
 }
 
+/// The cell keys of [`columns`].
+fn column_keys(n: &KindCounts) -> [u8; 4] {
+    [n.key(), n.keys[0], n.keys[1], n.keys[2]]
+}
+
+/// Each row's four counts (count, arrest, diversion, social) and each of `groups`' contact totals (sets
+/// of rows published as one sum, e.g. a candidate's contacts) as `disclosure` publishes them.
+fn disclose(
+    rows: &[(CellIndex, KindCounts)],
+    res: CellRes,
+    groups: &[Vec<usize>],
+    disclosure: Disclosure,
+) -> (Vec<[Count; 4]>, Vec<Count>) {
+    let group_totals: Vec<(u64, u8)> = groups
+        .iter()
+        .map(|g| g.iter().fold((0, 0u8), |(n, k), &i| (n + rows[i].1.total(), k.wrapping_add(rows[i].1.key()))))
+        .collect();
+    let values: Vec<u64> = rows.iter().flat_map(|(_, n)| columns(n)).collect();
+    let keys: Vec<u8> = rows.iter().flat_map(|(_, n)| column_keys(n)).collect();
+    let gv: Vec<u64> = group_totals.iter().map(|g| g.0).collect();
+    let gk: Vec<u8> = group_totals.iter().map(|g| g.1).collect();
+    let (cells, totals) = if let (Some(c), Some(t)) = (disclosure.each(&values, &keys), disclosure.each(&gv, &gk)) {
+        (c, t)
+    } else {
+        let (hidden, hidden_groups) = suppress_cells(rows, res, groups, disclosure.k());
+        let c = values.iter().zip(hidden.iter().flatten()).map(|(&v, &h)| Count::new(v, h)).collect();
+        let t = gv.iter().zip(&hidden_groups).map(|(&v, &h)| Count::new(v, h)).collect();
+        (c, t)
+    };
+    (cells.chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]).collect(), totals)
+}
+
 /// Which of each row's four counts (count, arrest, diversion, social) to withhold, and which of the
 /// `groups`' totals (sets of rows published as one sum, e.g. a candidate's contacts). Relations: each
 /// row's count is the sum of its kinds; each column sums to the citywide figure and, per coarser
@@ -148,25 +180,22 @@ fn suppress_cells(
 
 fn publish(
     rows: &[(CellIndex, KindCounts)],
-    hidden: &[[bool; 4]],
+    published: &[[Count; 4]],
     cover: &ZoneCover,
     hot: Option<&[Hot]>,
 ) -> Vec<CellFigure> {
     rows.iter()
+        .zip(published)
         .enumerate()
-        .map(|(i, (cell, n))| {
-            let h = hidden.get(i).copied().unwrap_or_default();
-            let v = columns(n);
-            CellFigure {
-                cell: *cell,
-                count: Count::new(v[0], h[0]),
-                arrest: Count::new(v[1], h[1]),
-                diversion_referral: Count::new(v[2], h[2]),
-                social_contact_referral: Count::new(v[3], h[3]),
-                suppressed: h.iter().any(|x| *x),
-                relation: cover.relation(*cell),
-                hotspot: hot.and_then(|h| h.get(i).copied()),
-            }
+        .map(|(i, ((cell, _), c))| CellFigure {
+            cell: *cell,
+            count: c[0],
+            arrest: c[1],
+            diversion_referral: c[2],
+            social_contact_referral: c[3],
+            suppressed: c.iter().any(|x| x.0.is_none()),
+            relation: cover.relation(*cell),
+            hotspot: hot.and_then(|h| h.get(i).copied()),
         })
         .collect()
 }
@@ -181,13 +210,10 @@ pub fn cell_figures(
 ) -> CellFigures {
     let cover = ZoneCover::new(zones.iter().copied(), q.res);
     let rows = counted(cols, &cover, q, q.zeros);
-    let hidden = match disclosure {
-        Disclosure::Exact => Vec::new(),
-        Disclosure::Suppressed { k } => suppress_cells(&rows, q.res, &[], k).0,
-    };
+    let (published, _) = disclose(&rows, q.res, &[], disclosure);
     CellFigures {
         res: q.res,
-        rows: publish(&rows, &hidden, &cover, None),
+        rows: publish(&rows, &published, &cover, None),
         candidates: Vec::new(),
         disclosure,
         k_ring: None,
@@ -211,7 +237,7 @@ pub fn hotspot_figures(
     let cells: Vec<CellIndex> = rows.iter().map(|(c, _)| *c).collect();
     let values: Vec<f64> = rows.iter().map(|(_, n)| n.total() as f64).collect();
     let gi = hotspots::gi_star(&cells, &values, k);
-    let exact = disclosure == Disclosure::Exact;
+    let exact = disclosure.is_exact();
     let hot: Vec<Hot> = gi
         .iter()
         .map(|g| Hot {
@@ -232,23 +258,16 @@ pub fn hotspot_figures(
     let position: HashMap<CellIndex, usize> = cells.iter().enumerate().map(|(i, c)| (*c, i)).collect();
     let groups: Vec<Vec<usize>> =
         found.iter().map(|c| c.cells.iter().filter_map(|x| position.get(x).copied()).collect()).collect();
-    let (hidden, hidden_groups) = match disclosure {
-        Disclosure::Exact => (Vec::new(), Vec::new()),
-        Disclosure::Suppressed { k } => suppress_cells(&rows, q.res, &groups, k),
-    };
+    let (published, totals) = disclose(&rows, q.res, &groups, disclosure);
     let candidates = found
         .into_iter()
+        .zip(totals)
         .enumerate()
-        .map(|(i, c)| CandidateFigure {
-            rank: i + 1,
-            contacts: Count::new(c.contacts, hidden_groups.get(i).copied().unwrap_or(false)),
-            cells: c.cells,
-            outline: c.outline,
-        })
+        .map(|(i, (c, contacts))| CandidateFigure { rank: i + 1, contacts, cells: c.cells, outline: c.outline })
         .collect();
     CellFigures {
         res: q.res,
-        rows: publish(&rows, &hidden, &cover, Some(&hot)),
+        rows: publish(&rows, &published, &cover, Some(&hot)),
         candidates,
         disclosure,
         k_ring: Some(k),

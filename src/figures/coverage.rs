@@ -36,7 +36,8 @@ impl KindRow {
     pub fn referrals(&self) -> Count {
         match (self.diversion_referral.0, self.social_contact_referral.0, self.contacts.0, self.arrest.0) {
             (Some(d), Some(s), _, _) => Count(Some(d + s)),
-            (_, _, Some(c), Some(a)) => Count(Some(c - a)),
+            // Perturbed counts need not add up: never a negative difference.
+            (_, _, Some(c), Some(a)) => Count(c.checked_sub(a)),
             _ => Count(None),
         }
     }
@@ -65,12 +66,17 @@ impl KindRow {
     }
 }
 
-/// Raw counts: arrest, diversion, social.
-type Raw = [u64; 3];
+/// Raw counts (arrest, diversion, social) and the cell key of each.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Raw {
+    n: [u64; 3],
+    key: [u8; 3],
+}
 
 fn add(a: &mut Raw, b: &Raw) {
     for i in 0..3 {
-        a[i] += b[i];
+        a.n[i] += b.n[i];
+        a.key[i] = a.key[i].wrapping_add(b.key[i]);
     }
 }
 
@@ -88,13 +94,16 @@ fn kind_index(k: EventKind) -> usize {
 #[derive(Default)]
 struct Table {
     values: Vec<u64>,
+    keys: Vec<u8>,
     rels: Vec<privacy::Relation>,
 }
 
 impl Table {
     fn row(&mut self, raw: &Raw) -> usize {
         let at = self.values.len();
-        self.values.extend([raw.iter().sum(), raw[0], raw[1], raw[2]]);
+        self.values.extend([raw.n.iter().sum(), raw.n[0], raw.n[1], raw.n[2]]);
+        let [a, d, s] = raw.key;
+        self.keys.extend([a.wrapping_add(d).wrapping_add(s), a, d, s]);
         self.rels.push(privacy::Relation { total: Some(at), parts: vec![at + 1, at + 2, at + 3] });
         at
     }
@@ -108,15 +117,16 @@ impl Table {
         }
     }
 
-    fn hidden(&self, disclosure: Disclosure) -> Vec<bool> {
-        match disclosure {
-            Disclosure::Exact => vec![false; self.values.len()],
-            Disclosure::Suppressed { k } => privacy::suppress(&self.values, &self.rels, k),
-        }
+    /// Every entry as `disclosure` publishes it.
+    fn published(&self, disclosure: Disclosure) -> Vec<Count> {
+        disclosure.each(&self.values, &self.keys).unwrap_or_else(|| {
+            let hidden = privacy::suppress(&self.values, &self.rels, disclosure.k());
+            self.values.iter().zip(hidden).map(|(&v, h)| Count::new(v, h)).collect()
+        })
     }
 
-    fn publish(&self, at: usize, hidden: &[bool]) -> KindRow {
-        let c = |i: usize| Count::new(self.values[at + i], hidden[at + i]);
+    fn publish(at: usize, published: &[Count]) -> KindRow {
+        let c = |i: usize| published[at + i];
         KindRow { contacts: c(0), arrest: c(1), diversion_referral: c(2), social_contact_referral: c(3) }
     }
 }
@@ -171,7 +181,7 @@ pub fn coverage(cols: &EventColumns, filter: &EventFilter, disclosure: Disclosur
     let cells: BTreeMap<(u32, i32), Raw> = cols.fold(
         filter,
         BTreeMap::new,
-        |acc, e| add(acc.entry((e.zone, month_no(e.day))).or_default(), &one(e.kind)),
+        |acc, e| add(acc.entry((e.zone, month_no(e.day))).or_default(), &one(e.kind, e.key)),
         merge_maps,
     );
     let zones: Vec<u32> = {
@@ -218,9 +228,9 @@ pub fn coverage(cols: &EventColumns, filter: &EventFilter, disclosure: Disclosur
     if let Some((_, outside)) = area_rows.iter().find(|(z, _)| *z == 0) {
         t.sum(Some(city), &[inside, *outside]);
     }
-    let hidden = t.hidden(disclosure);
+    let published = t.published(disclosure);
     let row = |area: String, month: String, at: usize| {
-        let counts = t.publish(at, &hidden);
+        let counts = Table::publish(at, &published);
         CoverageRow {
             area,
             month,
@@ -234,8 +244,8 @@ pub fn coverage(cols: &EventColumns, filter: &EventFilter, disclosure: Disclosur
     totals.push(row("inside".to_owned(), "all".to_owned(), inside));
     totals.push(row("citywide".to_owned(), "all".to_owned(), city));
     let months = month_rows.iter().map(|(z, m, at)| row(area_name(cols, *z), month_label(*m), *at)).collect();
-    let inside_row = t.publish(inside, &hidden);
-    let city_row = t.publish(city, &hidden);
+    let inside_row = Table::publish(inside, &published);
+    let city_row = Table::publish(city, &published);
     Coverage {
         share_inside: round4(rate(inside_row.contacts, city_row.contacts)),
         diversion_rate_inside: round4(inside_row.referral_rate()),
@@ -244,9 +254,10 @@ pub fn coverage(cols: &EventColumns, filter: &EventFilter, disclosure: Disclosur
     }
 }
 
-fn one(kind: EventKind) -> Raw {
+fn one(kind: EventKind, key: u8) -> Raw {
     let mut r = Raw::default();
-    r[kind_index(kind)] = 1;
+    r.n[kind_index(kind)] = 1;
+    r.key[kind_index(kind)] = key;
     r
 }
 
@@ -294,7 +305,7 @@ pub fn equity(cols: &EventColumns, filter: &EventFilter, reference: &str, disclo
     let counts: BTreeMap<(u32, u32), Raw> = cols.fold(
         filter,
         BTreeMap::new,
-        |acc, e| add(acc.entry((e.zone, e.group)).or_default(), &one(e.kind)),
+        |acc, e| add(acc.entry((e.zone, e.group)).or_default(), &one(e.kind, e.key)),
         merge_maps,
     );
     let group_name = |g: u32| cols.dicts().group.name(g).map_or_else(|| "unrecorded".to_owned(), str::to_owned);
@@ -340,7 +351,7 @@ pub fn equity(cols: &EventColumns, filter: &EventFilter, reference: &str, disclo
     for parts in per_area.values() {
         t.sum(None, parts);
     }
-    let hidden = t.hidden(disclosure);
+    let published_counts = t.published(disclosure);
     let area_order = |a: &str| match a {
         "citywide" => (0, String::new()),
         "inside" => (1, String::new()),
@@ -352,7 +363,7 @@ pub fn equity(cols: &EventColumns, filter: &EventFilter, reference: &str, disclo
     });
     let reference_id = cols.dicts().group.get(reference);
     let published: Vec<(String, u32, KindRow)> =
-        rows.into_iter().map(|(a, g, at)| (a, g, t.publish(at, &hidden))).collect();
+        rows.into_iter().map(|(a, g, at)| (a, g, Table::publish(at, &published_counts))).collect();
     let out = published
         .iter()
         .map(|(area, g, counts)| {
@@ -399,7 +410,7 @@ mod tests {
         let mut b = ColumnsBuilder::default();
         let cell = u64::from(h3o::LatLng::new(45.52, -122.68).unwrap().to_cell(h3o::Resolution::Fifteen));
         for &(zone, group, day, kind, n) in rows {
-            for _ in 0..n {
+            for i in 0..n {
                 b.push(&ColumnRow {
                     cell,
                     lon: -122.68,
@@ -410,10 +421,48 @@ mod tests {
                     group,
                     source: "t",
                     zone,
+                    // Any fixed keys will do: the n-th event of each row gets n * 37.
+                    record_key: (i as u8).wrapping_mul(37),
                 });
             }
         }
         b.finish()
+    }
+
+    #[test]
+    fn perturbed_tables_are_the_exact_counts_through_the_table_by_their_cell_keys() {
+        let t = crate::builtin::perturbation_table().unwrap();
+        let cols = data();
+        let exact = coverage(&cols, &EventFilter::default(), Disclosure::Exact);
+        let p = coverage(&cols, &EventFilter::default(), Disclosure::Perturbed(t));
+        assert_eq!(p, coverage(&cols, &EventFilter::default(), Disclosure::Perturbed(t)), "the same every time");
+        let mut moved = 0;
+        for (e, p) in exact.totals.iter().chain(&exact.months).zip(p.totals.iter().chain(&p.months)) {
+            assert_eq!((&e.area, &e.month), (&p.area, &p.month));
+            for (x, y) in [
+                (e.counts.contacts, p.counts.contacts),
+                (e.counts.arrest, p.counts.arrest),
+                (e.counts.diversion_referral, p.counts.diversion_referral),
+                (e.counts.social_contact_referral, p.counts.social_contact_referral),
+            ] {
+                let x = x.0.unwrap();
+                match y.0 {
+                    None => assert!((1..=10).contains(&x), "only 1..=10 is withheld: {x}"),
+                    Some(y) => {
+                        assert!(x == 0 && y == 0 || x > 10 && y > 10 && x.abs_diff(y) <= 2, "{x} -> {y}");
+                        moved += usize::from(x != y);
+                    }
+                }
+            }
+        }
+        assert!(moved > 0, "some counts moved");
+        // The 40 white arrests outside in January: their cell key is the sum of their record keys.
+        let key = (0..40u8).fold(0u8, |k, i| k.wrapping_add(i.wrapping_mul(37)));
+        let outside_jan = p.months.iter().find(|r| r.area == "outside" && r.month == "2018-01").unwrap();
+        assert_eq!(outside_jan.counts.arrest.0, t.publish(40, key));
+        // Rates come from the published counts.
+        let dt = p.totals.iter().find(|r| r.area == "downtown").unwrap();
+        assert_eq!(dt.diversion_rate, round4(dt.counts.referral_rate()));
     }
 
     #[test]

@@ -1,19 +1,28 @@
 //! What planners and analysts are shown, computed from the in-memory event columns: counts per H3 cell
 //! with each cell's relation to the zones, hotspots and expansion candidates ([`cells`]), and coverage
-//! and equity tables ([`coverage`]). Each comes exact (analysts, admins) or with small counts withheld
-//! ([`Disclosure::Suppressed`], planners) by [`crate::privacy`]. No I/O here.
+//! and equity tables ([`coverage`]). Each comes exact (analysts, admins), perturbed by cell key
+//! ([`Disclosure::Perturbed`], what planners see over HTTP) or exact with small counts withheld
+//! ([`Disclosure::Suppressed`], `--suppress K` files), by [`crate::privacy`]: this module and that one
+//! are the one place that decides what a planner sees. No I/O here.
 
 pub mod cells;
 pub mod coverage;
 
 use serde::Serialize;
 
+use crate::privacy::PerturbationTable;
+
 /// How exact the figures are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Disclosure {
     /// Exact counts and statistics (analysts, admins).
     Exact,
-    /// Counts from 1 to `k` withheld, with secondary suppression; hotspot classes only (planners).
+    /// Every count perturbed by its cell key through the table (counts from 1 to its k withheld, the
+    /// others moved by at most its `max_noise`); rates from the published counts; hotspot classes only
+    /// (planners).
+    Perturbed(&'static PerturbationTable),
+    /// Exact counts, those from 1 to `k` withheld, with secondary suppression; hotspot classes only
+    /// (`--suppress K` files).
     Suppressed {
         /// The threshold.
         k: u64,
@@ -21,12 +30,41 @@ pub enum Disclosure {
 }
 
 impl Disclosure {
-    /// The threshold (0 when exact).
+    /// Counts from 1 to this are withheld (0 when exact).
     #[must_use]
     pub fn k(self) -> u64 {
         match self {
             Self::Exact => 0,
+            Self::Perturbed(t) => t.withheld_up_to(),
             Self::Suppressed { k } => k,
+        }
+    }
+
+    /// A short name for cache keys and logs: `exact`, `perturbed:TABLE`, `suppressed:K`.
+    #[must_use]
+    pub fn label(self) -> String {
+        match self {
+            Self::Exact => "exact".to_owned(),
+            Self::Perturbed(t) => format!("perturbed:{}", t.name()),
+            Self::Suppressed { k } => format!("suppressed:{k}"),
+        }
+    }
+
+    /// Whether z-scores, p-values and other statistics of exact counts may be shown.
+    #[must_use]
+    pub fn is_exact(self) -> bool {
+        self == Self::Exact
+    }
+
+    /// Publishes counts with their cell keys, entry by entry, for the disclosures that need no view of
+    /// the whole table (exact and perturbed); `None` for [`Self::Suppressed`], whose secondary
+    /// suppression the caller runs over the table's relations.
+    #[must_use]
+    pub fn each(self, values: &[u64], keys: &[u8]) -> Option<Vec<Count>> {
+        match self {
+            Self::Exact => Some(values.iter().map(|&v| Count(Some(v))).collect()),
+            Self::Perturbed(t) => Some(values.iter().zip(keys).map(|(&v, &k)| Count(t.publish(v, k))).collect()),
+            Self::Suppressed { .. } => None,
         }
     }
 }

@@ -108,6 +108,13 @@ pub fn write_geojson(figures: &CellFigures, out: &mut impl Write) -> io::Result<
     match figures.disclosure {
         crate::figures::Disclosure::Exact => write!(out, r#","suppressed_from_to":null"#)?,
         crate::figures::Disclosure::Suppressed { k } => write!(out, r#","suppressed_from_to":[1,{k}]"#)?,
+        crate::figures::Disclosure::Perturbed(t) => write!(
+            out,
+            r#","suppressed_from_to":[1,{}],"perturbed":{{"table":{},"max_noise":{}}}"#,
+            t.withheld_up_to(),
+            serde_json::to_string(t.name()).map_err(io::Error::other)?,
+            t.max_noise()
+        )?,
     }
     write!(out, r#","features":["#)?;
     for (i, row) in figures.rows.iter().enumerate() {

@@ -126,6 +126,12 @@ fn params(q: &BTreeMap<String, String>, headers: &HeaderMap, role: Role) -> Resu
 type Compute =
     fn(&EventColumns, &[&geo::MultiPolygon<f64>], &Params, Disclosure) -> Result<(Vec<u8>, &'static str), String>;
 
+/// What `role` is shown: planners (below analyst) see counts from 1 to `planner_k` withheld, with
+/// secondary suppression, unless `planner_k` is 0 (off).
+fn planner_disclosure(role: Role, planner_k: u64) -> Disclosure {
+    if role >= Role::Analyst || planner_k == 0 { Disclosure::Exact } else { Disclosure::Suppressed { k: planner_k } }
+}
+
 /// Answers a figure request: from the cache when the same role asked the same of the same columns and
 /// zones, else computed on a blocking thread; `304` when `If-None-Match` names the answer.
 async fn answer(
@@ -140,10 +146,7 @@ async fn answer(
     super::eligibility::only_params(&q, allowed)?;
     let role = role.map_or(Role::Admin, |r| r.0.0);
     let p = params(&q, &headers, role)?;
-    let disclosure = match (role < Role::Analyst, state.limits().planner_k) {
-        (true, k) if k > 0 => Disclosure::Suppressed { k },
-        _ => Disclosure::Exact,
-    };
+    let disclosure = planner_disclosure(role, state.limits().planner_k);
     let today = chrono::Local::now().date_naive();
     let index = {
         let loaded = state.loaded();
@@ -154,8 +157,13 @@ async fn answer(
         tokio::task::spawn_blocking(move || state.columns()).await.map_err(|e| ApiError::internal(e.to_string()))?
     };
     let query: Vec<String> = q.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let key =
-        format!("{generation}|{}|{:?}|{route}|{:?}|{}", index.set().version(), disclosure, p.format, query.join("&"));
+    let key = format!(
+        "{generation}|{}|{}|{route}|{:?}|{}",
+        index.set().version(),
+        disclosure.label(),
+        p.format,
+        query.join("&")
+    );
     let rendered = if let Some(r) = state.cache().get(&key) {
         r
     } else {

@@ -109,20 +109,26 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE events_v2 RENAME TO events;
     CREATE INDEX events_occurred_on ON events (occurred_on);
     ",
+    // 3: each event's permanent random record key (0..=255), the basis of the perturbation of the counts
+    // planners see; existing events draw theirs now (SQLite's random() is seeded from the system).
+    r"
+    ALTER TABLE events ADD COLUMN record_key INTEGER NOT NULL DEFAULT 0;
+    UPDATE events SET record_key = random() & 255;
+    ",
 ];
 
 /// Writes an event (parameters bound by [`bind_event`]); an identity already stored is left alone.
 const INSERT: &str = "INSERT INTO events (geom, kind, occurred_on, occurred_at, offense, race_ethnicity, agency,
-        source, external_id, zone, zone_set_id, h3_res15, row_hash, load_id, load_line)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+        source, external_id, zone, zone_set_id, h3_res15, row_hash, load_id, load_line, record_key)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
     ON CONFLICT (source, external_id) DO NOTHING";
 /// A stored event by identity: its id, fingerprint and provenance.
 const FIND: &str = "SELECT fid, row_hash, load_id, load_line FROM events WHERE source = ?1 AND external_id = ?2";
-/// Rewrites a stored event (parameters as [`INSERT`]'s, then the fid as ?16).
+/// Rewrites a stored event (parameters as [`INSERT`]'s, then the fid as ?17); its record key stays.
 const UPDATE: &str = "UPDATE events SET geom = ?1, kind = ?2, occurred_on = ?3, occurred_at = ?4, offense = ?5,
         race_ethnicity = ?6, agency = ?7, source = ?8, external_id = ?9, zone = ?10, zone_set_id = ?11,
         h3_res15 = ?12, row_hash = ?13, load_id = ?14, load_line = ?15
-    WHERE fid = ?16";
+    WHERE fid = ?17";
 /// Records that a load read a stored event unchanged.
 const TOUCH: &str = "UPDATE events SET load_id = ?1, load_line = ?2 WHERE fid = ?3";
 
@@ -249,6 +255,7 @@ struct RawRow {
     zone_set: Option<String>,
     zone_set_version: Option<String>,
     cell: i64,
+    record_key: i64,
 }
 
 impl RawRow {
@@ -269,7 +276,8 @@ impl RawRow {
             external_id: self.external_id,
         };
         let zone_set = self.zone_set.zip(self.zone_set_version);
-        Ok(Placed { event, zone: self.zone, zone_set, cell: self.cell.cast_unsigned() })
+        let record_key = u8::try_from(self.record_key).map_err(|_| format!("bad record key {}", self.record_key))?;
+        Ok(Placed { event, zone: self.zone, zone_set, cell: self.cell.cast_unsigned(), record_key })
     }
 }
 
@@ -407,8 +415,11 @@ impl Extent {
     }
 }
 
-/// Binds an event to [`INSERT`]'s (and [`UPDATE`]'s) first 15 parameters, or to the 15 after `base` of a
-/// many-row insert.
+/// Parameters of one event in [`INSERT`].
+const PARAMS: usize = 16;
+
+/// Binds an event to [`INSERT`]'s (and [`UPDATE`]'s) first [`PARAMS`] parameters, or to the ones after
+/// `base` of a many-row insert.
 #[allow(clippy::too_many_arguments)]
 fn bind_event(
     stmt: &mut rusqlite::CachedStatement<'_>,
@@ -437,7 +448,8 @@ fn bind_event(
     stmt.raw_bind_parameter(base + 12, p.cell.cast_signed())?;
     stmt.raw_bind_parameter(base + 13, hash)?;
     stmt.raw_bind_parameter(base + 14, load.0)?;
-    stmt.raw_bind_parameter(base + 15, line.map(u64::cast_signed))
+    stmt.raw_bind_parameter(base + 15, line.map(u64::cast_signed))?;
+    stmt.raw_bind_parameter(base + 16, i64::from(p.record_key))
 }
 
 /// Writes events on `conn` (inside the caller's transaction) as load `load`: inserted when new,
@@ -507,7 +519,7 @@ impl Conflict<'_> {
             extent.add(e.point.lon(), e.point.lat());
             let mut update = conn.prepare_cached(UPDATE)?;
             bind_event(&mut update, 0, self.p, self.zone_set, self.hash, load, line)?;
-            update.raw_bind_parameter(16, fid)?;
+            update.raw_bind_parameter(17, fid)?;
             update.raw_execute()?;
         }
         Ok(())
@@ -535,7 +547,7 @@ fn write_rows(
     let mut sql = String::from(&INSERT[..INSERT.find("VALUES").unwrap_or(0)]);
     sql.push_str("VALUES ");
     for r in 0..ROWS_PER_INSERT {
-        let params: Vec<String> = (1..=15).map(|i| format!("?{}", r * 15 + i)).collect();
+        let params: Vec<String> = (1..=PARAMS).map(|i| format!("?{}", r * PARAMS + i)).collect();
         let _ = write!(sql, "{}({})", if r == 0 { "" } else { ", " }, params.join(", "));
     }
     sql.push_str(" ON CONFLICT (source, external_id) DO NOTHING");
@@ -549,7 +561,7 @@ fn write_rows(
         zone_set_ids.clear();
         for (j, &(p, line, hash)) in chunk.iter().enumerate() {
             let zone_set = p.zone_set.as_ref().map(|(n, v)| zone_sets.id(conn, n, v)).transpose()?;
-            bind_event(&mut insert, j * 15, p, zone_set, hash, load, Some(line))?;
+            bind_event(&mut insert, j * PARAMS, p, zone_set, hash, load, Some(line))?;
             zone_set_ids.push(zone_set);
         }
         let stored = insert.raw_execute()?;
@@ -723,7 +735,7 @@ impl EventStore for GpkgStore {
     fn query(&self, q: &EventQuery) -> Result<Vec<(i64, Placed)>, StoreError> {
         let mut sql = String::from(
             "SELECT fid, kind, occurred_on, occurred_at, geom, offense, race_ethnicity, agency, source, external_id,
-                zone, z.name, z.version, h3_res15 FROM events LEFT JOIN leadmap_zone_sets z ON z.id = zone_set_id
+                zone, z.name, z.version, h3_res15, record_key FROM events LEFT JOIN leadmap_zone_sets z ON z.id = zone_set_id
              WHERE fid > ?",
         );
         let mut values: Vec<rusqlite::types::Value> = vec![q.after.into()];
@@ -775,6 +787,7 @@ impl EventStore for GpkgStore {
                         zone_set: r.get(11)?,
                         zone_set_version: r.get(12)?,
                         cell: r.get(13)?,
+                        record_key: r.get(14)?,
                     },
                 ))
             })
@@ -809,7 +822,10 @@ impl EventStore for GpkgStore {
     fn scan(&self, f: &mut dyn FnMut(&crate::cells::columns::ColumnRow<'_>)) -> Result<u64, StoreError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT fid, geom, kind, occurred_on, offense, race_ethnicity, source, zone, h3_res15 FROM events")
+            .prepare(
+                "SELECT fid, geom, kind, occurred_on, offense, race_ethnicity, source, zone, h3_res15, record_key
+                 FROM events",
+            )
             .map_err(|e| self.sqlite(e))?;
         let mut rows = stmt.query([]).map_err(|e| self.sqlite(e))?;
         let mut n = 0;
@@ -831,6 +847,8 @@ impl EventStore for GpkgStore {
             let day = text(3)?.unwrap_or_default();
             let day = day.parse().map_err(|_| bad(format!("bad date {day:?}")))?;
             let cell: i64 = r.get(8).map_err(|e| self.sqlite(e))?;
+            let key: i64 = r.get(9).map_err(|e| self.sqlite(e))?;
+            let record_key = u8::try_from(key).map_err(|_| bad(format!("bad record key {key}")))?;
             f(&crate::cells::columns::ColumnRow {
                 cell: cell.cast_unsigned(),
                 lon,
@@ -841,6 +859,7 @@ impl EventStore for GpkgStore {
                 group: text(5)?,
                 source: text(6)?.unwrap_or_default(),
                 zone: text(7)?,
+                record_key,
             });
             n += 1;
         }
@@ -865,17 +884,23 @@ mod tests {
             )
             .unwrap();
             conn.pragma_update(None, "application_id", GPKG_APPLICATION_ID).unwrap();
-            conn.execute(
-                "INSERT INTO events (geom, kind, occurred_on, lon, lat, offense, source, external_id, zone, zone_set,
-                    zone_set_version, h3_res15, row_hash) VALUES (?1, 'arrest', '2018-06-01', -122.6793, 45.5189, 'PCS',
-                    'ppb', '18-1', 'downtown', 'portland-lead-2018', 'v1', 42, 7)",
-                params![&point_blob(-122.6793, 45.5189)[..]],
-            )
-            .unwrap();
+            for i in 1..=300 {
+                conn.execute(
+                    "INSERT INTO events (geom, kind, occurred_on, lon, lat, offense, source, external_id, zone,
+                        zone_set, zone_set_version, h3_res15, row_hash) VALUES (?1, 'arrest', '2018-06-01', -122.6793,
+                        45.5189, 'PCS', 'ppb', ?2, 'downtown', 'portland-lead-2018', 'v1', 42, 7)",
+                    params![&point_blob(-122.6793, 45.5189)[..], format!("18-{i}")],
+                )
+                .unwrap();
+            }
         }
         let store = GpkgStore::open(&path).unwrap();
-        let rows = store.query(&EventQuery { limit: 10, ..EventQuery::default() }).unwrap();
-        assert_eq!(rows.len(), 1);
+        let rows = store.query(&EventQuery { limit: 1000, ..EventQuery::default() }).unwrap();
+        assert_eq!(rows.len(), 300);
+        // Migration 3 drew each existing event a record key: 300 draws from 256 values give about 176
+        // distinct ones.
+        let keys: std::collections::BTreeSet<u8> = rows.iter().map(|(_, p)| p.record_key).collect();
+        assert!(keys.len() > 120, "{} distinct record keys", keys.len());
         let p = &rows[0].1;
         assert_eq!((p.event.point.lon(), p.event.point.lat()), (-122.6793, 45.5189));
         assert_eq!(p.zone.as_deref(), Some("downtown"));
@@ -883,7 +908,71 @@ mod tests {
         assert_eq!((p.cell, p.event.external_id.as_str()), (42, "18-1"));
         let version: i64 =
             store.conn.query_row("SELECT max(version) FROM leadmap_migrations", [], |r| r.get(0)).unwrap();
-        assert_eq!(version, 2);
+        assert_eq!(version, 3);
+    }
+
+    #[test]
+    fn record_keys_are_kept_through_the_store_and_give_the_same_cell_keys() {
+        use crate::cells::columns::{ColumnRow, ColumnsBuilder, EventFilter};
+        use crate::events::{Event, EventKind, place};
+        let zones =
+            crate::zones::ZoneCatalog::new(crate::builtin::zone_sets().unwrap(), crate::zones::IndexOptions::default());
+        let placed: Vec<Placed> = (0..400)
+            .map(|i| {
+                let event = Event {
+                    kind: EventKind::ALL[i % 3],
+                    occurred_on: "2019-06-01".parse().unwrap(),
+                    occurred_at: None,
+                    point: crate::coord::LonLat::new(-122.68 + (i % 20) as f64 * 1e-3, 45.52 + (i / 20) as f64 * 1e-3)
+                        .unwrap(),
+                    offense: Offense::parse("PCS"),
+                    race_ethnicity: None,
+                    agency: None,
+                    source: "t".into(),
+                    external_id: i.to_string(),
+                };
+                place(event, &zones)
+            })
+            .collect();
+        let keys: std::collections::BTreeSet<u8> = placed.iter().map(|p| p.record_key).collect();
+        assert!(keys.len() > 150, "keys are drawn at random: {} distinct of 400", keys.len());
+        let mut store = GpkgStore::open_in_memory().unwrap();
+        let run = store.begin_import("t.csv", "t").unwrap();
+        let rows: Vec<ImportRow> = placed
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ImportRow {
+                line: i as u64 + 2,
+                placed: p.clone(),
+                fingerprint: super::super::fingerprint(p),
+            })
+            .collect();
+        let (outcome, _) = store.import_batch(run, &rows).unwrap();
+        assert_eq!(outcome.inserted, 400);
+        // The columns an ingest appends (from the placed events) and the ones a restart reads (from the
+        // store) give every cell the same counts and cell keys.
+        let mut live = ColumnsBuilder::default();
+        for p in &placed {
+            live.push(&ColumnRow::of(p));
+        }
+        let live = live.finish();
+        let stored = crate::store::load_columns(&store).unwrap();
+        for res in ["7", "9", "11"] {
+            let res = res.parse().unwrap();
+            let a = live.count_cells(&EventFilter::default(), res);
+            assert_eq!(a, stored.count_cells(&EventFilter::default(), res), "res {res}");
+            assert!(a.iter().any(|(_, n)| n.keys != [0; 3]));
+        }
+        // A correction keeps the event's key.
+        let mut moved = placed[0].clone();
+        moved.event.offense = Offense::parse("SQ");
+        moved.record_key = moved.record_key.wrapping_add(1);
+        let run = store.begin_import("t2.csv", "t").unwrap();
+        let fingerprint = super::super::fingerprint(&moved);
+        let (outcome, _) = store.import_batch(run, &[ImportRow { line: 2, placed: moved, fingerprint }]).unwrap();
+        assert_eq!(outcome.updated, 1);
+        let after = store.query(&EventQuery { limit: 1, ..EventQuery::default() }).unwrap();
+        assert_eq!(after[0].1.record_key, placed[0].record_key);
     }
 
     #[test]
