@@ -517,6 +517,8 @@ impl EventColumns {
     fn chunks(&self) -> Vec<(usize, &Block, std::ops::Range<usize>)> {
         // Small in unit tests, so runs straddle chunks there too.
         const CHUNK: usize = if cfg!(test) { 256 } else { 1 << 20 };
+        // `count_run` sums a chunk's record keys in 32 bits.
+        const _: () = assert!(2 * CHUNK * 255 < 1 << 32);
         let mut out = Vec::new();
         for (bi, b) in self.blocks.iter().enumerate() {
             let n = b.len();
@@ -673,24 +675,24 @@ fn count_run<const ALL: bool>(b: &Block, range: std::ops::Range<usize>, f: &Comp
     // At most one entry per row; untouched capacity costs no memory.
     let mut out = RunCounts { own: Vec::with_capacity(range.len()), moved: Vec::with_capacity(range.len() / 8) };
     let mut current = u64::MAX;
-    // Counts and key sums by fix code (0: the ancestor itself, 1..=6: its neighbours), and which codes
-    // the run has.
+    // By fix code (0: the ancestor itself, 1..=6: its neighbours) and kind, the count in the high 32
+    // bits and the sum of the record keys in the low 32 (a chunk has at most 2^21 rows, so the key sum
+    // stays below 2^29: one addition an event counts both); and which codes the run has.
     let mut acc = [[0u64; 3]; 7];
-    let mut keys = [[0u8; 3]; 7];
     let mut touched = 0u8;
-    let flush = |cell: u64, acc: &mut [[u64; 3]; 7], keys: &mut [[u8; 3]; 7], touched: u8, out: &mut RunCounts| {
-        let counts = |n: &[u64; 3], k: [u8; 3]| KindCounts {
-            arrest: n[0],
-            diversion_referral: n[1],
-            social_contact_referral: n[2],
-            keys: k,
+    let flush = |cell: u64, acc: &mut [[u64; 3]; 7], touched: u8, out: &mut RunCounts| {
+        let counts = |n: &[u64; 3]| KindCounts {
+            arrest: n[0] >> 32,
+            diversion_referral: n[1] >> 32,
+            social_contact_referral: n[2] >> 32,
+            // The low byte of a key sum is the sum modulo 256.
+            keys: n.map(|v| v.to_le_bytes()[0]),
         };
         if touched & 1 != 0 {
             if let Ok(c) = CellIndex::try_from(cell) {
-                out.own.push((c, counts(&acc[0], keys[0])));
+                out.own.push((c, counts(&acc[0])));
             }
             acc[0] = [0; 3];
-            keys[0] = [0; 3];
         }
         if touched & !1 == 0 {
             return;
@@ -699,10 +701,9 @@ fn count_run<const ALL: bool>(b: &Block, range: std::ops::Range<usize>, f: &Comp
         for (code, n) in acc.iter_mut().enumerate().skip(1) {
             if touched & (1 << code) != 0 {
                 if let Some(e) = ancestor.edges().nth(code - 1) {
-                    out.moved.push((u64::from(e.destination()), counts(n, keys[code])));
+                    out.moved.push((u64::from(e.destination()), counts(n)));
                 }
                 *n = [0; 3];
-                keys[code] = [0; 3];
             }
         }
     };
@@ -722,18 +723,16 @@ fn count_run<const ALL: bool>(b: &Block, range: std::ops::Range<usize>, f: &Comp
         let a = ancestor_bits(b.cell[i], r);
         if a != current {
             if touched != 0 {
-                flush(current, &mut acc, &mut keys, touched, &mut out);
+                flush(current, &mut acc, touched, &mut out);
             }
             current = a;
             touched = 0;
         }
-        let kind = usize::from(b.kind[i]);
-        acc[code as usize][kind] += 1;
-        keys[code as usize][kind] = keys[code as usize][kind].wrapping_add(b.key[i]);
+        acc[code as usize][usize::from(b.kind[i])] += (1 << 32) | u64::from(b.key[i]);
         touched |= 1 << code;
     }
     if touched != 0 {
-        flush(current, &mut acc, &mut keys, touched, &mut out);
+        flush(current, &mut acc, touched, &mut out);
     }
     out.moved.sort_unstable_by_key(|(c, _)| *c);
     out
