@@ -25,6 +25,9 @@ pub const DEFAULT_K: u64 = 10;
 ///    smallest published non-zero part is withheld too (or, when there is none, the total); when its
 ///    total is withheld but every part is published, the smallest non-zero part is withheld (otherwise
 ///    the total is their sum).
+///
+/// Relations are checked one at a time; [`determined`] audits them all together and finds what this
+/// misses (see its tests).
 #[must_use]
 pub fn suppress(values: &[u64], relations: &[Relation], k: u64) -> Vec<bool> {
     let small = |v: u64| (1..=k).contains(&v);
@@ -32,39 +35,185 @@ pub fn suppress(values: &[u64], relations: &[Relation], k: u64) -> Vec<bool> {
     if k == 0 {
         return hidden;
     }
+    relation_pass(values, relations, k, &mut hidden, &vec![false; values.len()]);
+    hidden
+}
+
+/// Step 2 of [`suppress`], to a fixed point; `derivable` entries count as known.
+fn relation_pass(values: &[u64], relations: &[Relation], k: u64, hidden: &mut [bool], derivable: &[bool]) {
+    let small = |v: u64| (1..=k).contains(&v);
     loop {
         let mut changed = false;
         for rel in relations {
+            let unknown = |hidden: &[bool], p: usize| hidden[p] && !derivable[p];
             let smallest_visible = |hidden: &[bool]| {
                 rel.parts.iter().copied().filter(|&p| !hidden[p] && values[p] > 0).min_by_key(|&p| (values[p], p))
             };
-            let hidden_sum: u64 = rel.parts.iter().filter(|&&p| hidden[p]).map(|&p| values[p]).sum();
-            let any_hidden = rel.parts.iter().any(|&p| hidden[p]);
+            let unknown_sum: u64 = rel.parts.iter().filter(|&&p| unknown(hidden, p)).map(|&p| values[p]).sum();
+            let any_unknown = rel.parts.iter().any(|&p| unknown(hidden, p));
             let total_known = match rel.total {
-                Some(t) => !hidden[t],
+                Some(t) => !unknown(hidden, t),
                 None => !small(rel.parts.iter().map(|&p| values[p]).sum()),
             };
             if total_known {
-                if any_hidden && small(hidden_sum) {
-                    match (smallest_visible(&hidden), rel.total) {
+                if any_unknown && small(unknown_sum) {
+                    match (smallest_visible(hidden), rel.total) {
                         (Some(p), _) => hidden[p] = true,
-                        (None, Some(t)) => hidden[t] = true,
-                        (None, None) => continue,
+                        (None, Some(t)) if !hidden[t] => hidden[t] = true,
+                        _ => continue,
                     }
                     changed = true;
                 }
-            } else if !any_hidden
+            } else if !any_unknown
                 && rel.total.is_some()
-                && let Some(p) = smallest_visible(&hidden)
+                && let Some(p) = smallest_visible(hidden)
             {
                 hidden[p] = true;
                 changed = true;
             }
         }
         if !changed {
-            return hidden;
+            return;
         }
     }
+}
+
+/// The withheld, not yet derivable entries that the relations, taken together as a linear system over
+/// the unknown entries (published and derivable entries, and totals known elsewhere, as constants),
+/// determine: entry `x` is determined when the unit vector of `x` lies in the row space of the system:
+/// rows with one unknown left are peeled off first, the rest go through sparse Gauss–Jordan
+/// elimination ([`sparse_pinned`]). Bounds such as "a withheld count is at least 1" are not used: they
+/// narrow, they do not determine, unless an interval collapses.
+#[must_use]
+pub fn determined(values: &[u64], relations: &[Relation], hidden: &[bool], derivable: &[bool], k: u64) -> Vec<usize> {
+    let small = |v: u64| (1..=k).contains(&v);
+    let unknown = |p: usize| hidden[p] && !derivable[p];
+    // Each usable relation as the list of its unknown entries with coefficients (+1 parts, -1 total).
+    let mut rows: Vec<Vec<(usize, f64)>> = Vec::new();
+    for rel in relations {
+        let total_usable = match rel.total {
+            Some(_) => true,
+            None => !small(rel.parts.iter().map(|&p| values[p]).sum()),
+        };
+        if !total_usable {
+            continue;
+        }
+        let mut row: Vec<(usize, f64)> = rel.parts.iter().filter(|&&p| unknown(p)).map(|&p| (p, 1.0)).collect();
+        if let Some(t) = rel.total.filter(|&t| unknown(t)) {
+            row.push((t, -1.0));
+        }
+        if !row.is_empty() {
+            rows.push(row);
+        }
+    }
+    // Peel first: a row with one unknown left determines it (then a constant for the other rows).
+    // Only what is left, rows with two or more unknowns, needs elimination.
+    let mut out = Vec::new();
+    let mut solved: std::collections::HashSet<usize> = std::collections::HashSet::new();
+    loop {
+        let mut changed = false;
+        for row in &mut rows {
+            row.retain(|(p, _)| !solved.contains(p));
+            if let [(p, _)] = row.as_slice() {
+                solved.insert(*p);
+                out.push(*p);
+                row.clear();
+                changed = true;
+            }
+        }
+        rows.retain(|r| !r.is_empty());
+        if !changed {
+            break;
+        }
+    }
+    out.extend(sparse_pinned(rows));
+    out.sort_unstable();
+    out
+}
+
+/// Sparse Gauss–Jordan elimination of `rows` (each a list of (unknown, coefficient), small integer
+/// coefficients); the unknowns the rows determine: those whose reduced pivot row has no other entry.
+/// Columns are taken fewest-rows first and each pivot is the shortest row holding its column, which
+/// keeps the fill-in of these nearly tree-shaped systems (cells within parents, kinds within counts)
+/// small.
+fn sparse_pinned(mut rows: Vec<Vec<(usize, f64)>>) -> Vec<usize> {
+    use std::collections::{BTreeSet, HashMap};
+    const EPS: f64 = 1e-9;
+    for r in &mut rows {
+        r.sort_unstable_by_key(|&(c, _)| c);
+    }
+    let mut col_rows: HashMap<usize, BTreeSet<usize>> = HashMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        for &(c, _) in r {
+            col_rows.entry(c).or_default().insert(i);
+        }
+    }
+    let mut order: Vec<usize> = col_rows.keys().copied().collect();
+    order.sort_unstable_by_key(|c| (col_rows[c].len(), *c));
+    let mut is_pivot_row = vec![false; rows.len()];
+    let mut pivots: Vec<(usize, usize)> = Vec::new(); // (column, row)
+    for c in order {
+        let Some(holders) = col_rows.get(&c) else { continue };
+        let Some(r) = holders.iter().copied().filter(|&i| !is_pivot_row[i]).min_by_key(|&i| (rows[i].len(), i)) else {
+            continue;
+        };
+        let coef = rows[r].iter().find(|(x, _)| *x == c).map_or(0.0, |e| e.1);
+        if coef.abs() < EPS {
+            continue;
+        }
+        for e in &mut rows[r] {
+            e.1 /= coef;
+        }
+        let pivot = rows[r].clone();
+        let others: Vec<usize> = holders.iter().copied().filter(|&i| i != r).collect();
+        for i in others {
+            let f = rows[i].iter().find(|(x, _)| *x == c).map_or(0.0, |e| e.1);
+            if f.abs() < EPS {
+                continue;
+            }
+            // rows[i] -= f * pivot, merging the two sorted lists.
+            let old = std::mem::take(&mut rows[i]);
+            let mut merged = Vec::with_capacity(old.len() + pivot.len());
+            let (mut a, mut b) = (0, 0);
+            while a < old.len() || b < pivot.len() {
+                let (col, v) = match (old.get(a), pivot.get(b)) {
+                    (Some(&(ca, va)), Some(&(cb, vb))) if ca == cb => {
+                        a += 1;
+                        b += 1;
+                        (ca, va - f * vb)
+                    }
+                    (Some(&(ca, va)), Some(&(cb, _))) if ca < cb => {
+                        a += 1;
+                        (ca, va)
+                    }
+                    (Some(&(ca, va)), None) => {
+                        a += 1;
+                        (ca, va)
+                    }
+                    (_, Some(&(cb, vb))) => {
+                        b += 1;
+                        (cb, -f * vb)
+                    }
+                    (None, None) => break,
+                };
+                let was = old.binary_search_by_key(&col, |e| e.0).is_ok();
+                if v.abs() < EPS {
+                    if was && let Some(set) = col_rows.get_mut(&col) {
+                        set.remove(&i);
+                    }
+                } else {
+                    if !was {
+                        col_rows.entry(col).or_default().insert(i);
+                    }
+                    merged.push((col, v));
+                }
+            }
+            rows[i] = merged;
+        }
+        is_pivot_row[r] = true;
+        pivots.push((c, r));
+    }
+    pivots.into_iter().filter(|&(_, r)| rows[r].len() == 1).map(|(c, _)| c).collect()
 }
 
 /// The cell-key perturbation table of the counts planners see (the method of the Australian Bureau of
@@ -296,6 +445,107 @@ mod tests {
                 .to_string()
                 .contains("must cover the counts 11 to 13")
         );
+    }
+
+    /// Every withheld entry the whole system of relations pins down (by brute force over the values the
+    /// reader cannot see: each withheld entry from 0 to 60, all combinations consistent with the
+    /// published entries and the relations).
+    fn pinned_by_brute_force(values: &[u64], relations: &[Relation], hidden: &[bool], k: u64) -> Vec<usize> {
+        let unknown: Vec<usize> = (0..values.len()).filter(|&i| hidden[i]).collect();
+        assert!(unknown.len() <= 4, "brute force is for small cases");
+        let consistent = |trial: &[u64]| {
+            relations.iter().all(|r| {
+                let sum: u64 = r.parts.iter().map(|&p| trial[p]).sum();
+                if let Some(t) = r.total {
+                    return trial[t] == sum;
+                }
+                // A total known elsewhere, unless it is small (then withheld there too).
+                let real: u64 = r.parts.iter().map(|&p| values[p]).sum();
+                (1..=k).contains(&real) || sum == real
+            })
+        };
+        let mut seen = vec![std::collections::BTreeSet::new(); unknown.len()];
+        let mut trial = values.to_vec();
+        let combos = 61usize.pow(u32::try_from(unknown.len()).unwrap());
+        for mut n in 0..combos {
+            for &u in &unknown {
+                trial[u] = (n % 61) as u64;
+                n /= 61;
+            }
+            if consistent(&trial) {
+                for (j, &u) in unknown.iter().enumerate() {
+                    seen[j].insert(trial[u]);
+                }
+            }
+        }
+        unknown.iter().zip(&seen).filter(|(_, s)| s.len() == 1).map(|(&u, _)| u).collect()
+    }
+
+    #[test]
+    fn a_two_by_two_table_with_margins_pins_no_withheld_cell_by_brute_force_or_audit() {
+        // A 2 x 2 table of months by kinds with row, column and grand totals: cells a=9, b=14, c=30,
+        // d=2 (a and d small). Its four margins have rank 3, so once b and c are withheld with a and d,
+        // no withheld cell is pinned: the brute force over every consistent filling and the audit agree.
+        let values = [9, 14, 30, 2, 23, 32, 39, 16, 55];
+        let rels = [
+            Relation { total: Some(4), parts: vec![0, 1] },
+            Relation { total: Some(5), parts: vec![2, 3] },
+            Relation { total: Some(6), parts: vec![0, 2] },
+            Relation { total: Some(7), parts: vec![1, 3] },
+            Relation { total: Some(8), parts: vec![4, 5] },
+            Relation { total: Some(8), parts: vec![6, 7] },
+        ];
+        let hidden = suppress(&values, &rels, 10);
+        let pinned = pinned_by_brute_force(&values, &rels, &hidden, 10);
+        assert!(pinned.iter().all(|&p| !(1..=10).contains(&values[p])), "{hidden:?} pins {pinned:?}");
+        assert_eq!(determined(&values, &rels, &hidden, &[false; 9], 10), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn the_audit_finds_what_the_system_pins_and_only_that() {
+        // x + y = 20 (published), y + z = 25 (published), x + z = 15 (published): three unknowns, three
+        // independent equations: all pinned. Drop one equation: none pinned.
+        let values = [5, 15, 10, 20, 25, 15];
+        let rels = [
+            Relation { total: Some(3), parts: vec![0, 1] },
+            Relation { total: Some(4), parts: vec![1, 2] },
+            Relation { total: Some(5), parts: vec![0, 2] },
+        ];
+        let hidden = [true, true, true, false, false, false];
+        assert_eq!(determined(&values, &rels, &hidden, &[false; 6], 10), vec![0, 1, 2]);
+        assert_eq!(determined(&values, &rels[..2], &hidden, &[false; 6], 10), Vec::<usize>::new());
+        // x + y = 20 with y derivable: x is pinned.
+        assert_eq!(determined(&values, &rels[..1], &hidden, &[false, true, false, false, false, false], 10), vec![0]);
+    }
+
+    #[test]
+    fn the_audit_finds_a_small_count_that_relation_by_relation_suppression_leaves_pinned() {
+        // A 2 x 3 table with row, column and grand totals: cells 17 34 36 / 16 25 9. Relation by
+        // relation, withholding 36, 16, 25, 9, the second row total and the third column total looks
+        // safe; together the relations pin the 9: 36 = 87 - 17 - 34, 16 = 33 - 17, 25 = 59 - 34,
+        // 50 = 137 - 87, and 9 = 50 - 16 - 25. The fixed-point suppression of issue 15 must close this;
+        // today the audit finds it.
+        let cells = [17u64, 34, 36, 16, 25, 9];
+        let mut values = cells.to_vec();
+        let mut rels = Vec::new();
+        for r in 0..2 {
+            values.push((0..3).map(|c| cells[r * 3 + c]).sum());
+            rels.push(Relation { total: Some(values.len() - 1), parts: (0..3).map(|c| r * 3 + c).collect() });
+        }
+        for c in 0..3 {
+            values.push((0..2).map(|r| cells[r * 3 + c]).sum());
+            rels.push(Relation { total: Some(values.len() - 1), parts: (0..2).map(|r| r * 3 + c).collect() });
+        }
+        values.push(cells.iter().sum());
+        rels.push(Relation { total: Some(values.len() - 1), parts: vec![6, 7] });
+        rels.push(Relation { total: Some(values.len() - 1), parts: vec![8, 9, 10] });
+        let hidden = suppress(&values, &rels, 10);
+        let withheld: Vec<usize> = (0..values.len()).filter(|&i| hidden[i]).collect();
+        let pinned = determined(&values, &rels, &hidden, &[false; 12], 10);
+        assert!(pinned.contains(&5), "the 9 is pinned: withheld {withheld:?}, pinned {pinned:?}");
+        // Each relation alone leaves it open: no relation has the 9 as its only withheld entry.
+        assert!(rels.iter().all(|r| r.parts.iter().chain(&r.total).filter(|&&p| hidden[p]).count() != 1
+            || !r.parts.iter().chain(&r.total).any(|&p| p == 5)));
     }
 
     #[test]

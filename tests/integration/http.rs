@@ -460,6 +460,9 @@ async fn events_are_ingested_durably_and_read_back_by_analysts_only() {
     assert!(r.content_type().starts_with("text/csv"));
     let text = String::from_utf8(r.body).unwrap();
     assert_eq!(text.lines().count(), 2, "header and the one event in the box: {text}");
+    assert!(!text.contains("record_key"), "record keys are never shown");
+    let r = with_token(&app, "GET", "/v1/events", ANALYST, None).await;
+    assert!(!String::from_utf8_lossy(&r.body).contains("record_key"), "record keys are never shown");
     with_token(&app, "GET", "/v1/events?limit=0", ANALYST, None).await.problem(400, "limit");
     // Without a store the routes say how to get one.
     post_json(&open_app(), "/v1/events", &event("z", -122.6)).await.problem(503, "--data");

@@ -323,6 +323,9 @@ fn events_export_writes_what_the_store_holds_with_filters() {
     assert!(out.status.success());
     let text = std::fs::read_to_string(&csv_out).unwrap();
     assert!(text.starts_with("id,kind,occurred_on"));
+    // Record keys are never shown.
+    let all = std::fs::read_to_string(&geojson).unwrap();
+    assert!(!all.contains("record_key") && !text.contains("record_key"));
     assert_eq!(text.lines().count(), 1 + 40, "a header and the 40 Old Town events");
     let out = leadmap(&["events", "export", "--data", dir.path().join("none.gpkg").to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such store"));
