@@ -378,6 +378,26 @@ mod tests {
         out
     }
 
+    /// A `rows` x `cols` table of `cells` (row by row) followed by its row totals, column totals and
+    /// grand total, with the relations between them.
+    fn with_margins(cells: &[u64], rows: usize, cols: usize) -> (Vec<u64>, Vec<Relation>) {
+        let mut values = cells.to_vec();
+        let mut rels = Vec::new();
+        for r in 0..rows {
+            values.push((0..cols).map(|c| cells[r * cols + c]).sum());
+            rels.push(Relation { total: Some(values.len() - 1), parts: (0..cols).map(|c| r * cols + c).collect() });
+        }
+        for c in 0..cols {
+            values.push((0..rows).map(|r| cells[r * cols + c]).sum());
+            rels.push(Relation { total: Some(values.len() - 1), parts: (0..rows).map(|r| r * cols + c).collect() });
+        }
+        let n = rows * cols;
+        values.push(cells.iter().sum());
+        rels.push(Relation { total: Some(values.len() - 1), parts: (n..n + rows).collect() });
+        rels.push(Relation { total: Some(values.len() - 1), parts: (n + rows..n + rows + cols).collect() });
+        (values, rels)
+    }
+
     fn table() -> &'static PerturbationTable {
         crate::builtin::perturbation_table().unwrap()
     }
@@ -525,20 +545,7 @@ mod tests {
         // safe; together the relations pin the 9: 36 = 87 - 17 - 34, 16 = 33 - 17, 25 = 59 - 34,
         // 50 = 137 - 87, and 9 = 50 - 16 - 25. The fixed-point suppression of issue 15 must close this;
         // today the audit finds it.
-        let cells = [17u64, 34, 36, 16, 25, 9];
-        let mut values = cells.to_vec();
-        let mut rels = Vec::new();
-        for r in 0..2 {
-            values.push((0..3).map(|c| cells[r * 3 + c]).sum());
-            rels.push(Relation { total: Some(values.len() - 1), parts: (0..3).map(|c| r * 3 + c).collect() });
-        }
-        for c in 0..3 {
-            values.push((0..2).map(|r| cells[r * 3 + c]).sum());
-            rels.push(Relation { total: Some(values.len() - 1), parts: (0..2).map(|r| r * 3 + c).collect() });
-        }
-        values.push(cells.iter().sum());
-        rels.push(Relation { total: Some(values.len() - 1), parts: vec![6, 7] });
-        rels.push(Relation { total: Some(values.len() - 1), parts: vec![8, 9, 10] });
+        let (values, rels) = with_margins(&[17, 34, 36, 16, 25, 9], 2, 3);
         let hidden = suppress(&values, &rels, 10);
         let withheld: Vec<usize> = (0..values.len()).filter(|&i| hidden[i]).collect();
         let pinned = determined(&values, &rels, &hidden, &[false; 12], 10);
@@ -608,19 +615,7 @@ mod tests {
         for _ in 0..500 {
             // A 4 x 3 table of counts with row totals, column totals and a grand total.
             let cells: Vec<u64> = (0..12).map(|_| if next(3) == 0 { next(8) } else { next(40) }).collect();
-            let mut values = cells.clone();
-            let mut rels = Vec::new();
-            for r in 0..4 {
-                values.push((0..3).map(|c| cells[r * 3 + c]).sum());
-                rels.push(Relation { total: Some(values.len() - 1), parts: (0..3).map(|c| r * 3 + c).collect() });
-            }
-            for c in 0..3 {
-                values.push((0..4).map(|r| cells[r * 3 + c]).sum());
-                rels.push(Relation { total: Some(values.len() - 1), parts: (0..4).map(|r| r * 3 + c).collect() });
-            }
-            values.push(cells.iter().sum());
-            rels.push(Relation { total: Some(values.len() - 1), parts: (12..16).collect() });
-            rels.push(Relation { total: Some(values.len() - 1), parts: (16..19).collect() });
+            let (values, rels) = with_margins(&cells, 4, 3);
             let hidden = suppress(&values, &rels, 10);
             let got = derivable(&values, &rels, &hidden, 10);
             assert!(got.iter().all(|v| !(1..=10).contains(v)), "{values:?} {hidden:?} {got:?}");
