@@ -82,7 +82,7 @@ fn relation_pass(values: &[u64], relations: &[Relation], k: u64, hidden: &mut [b
 /// the unknown entries (published and derivable entries, and totals known elsewhere, as constants),
 /// determine: entry `x` is determined when the unit vector of `x` lies in the row space of the system:
 /// rows with one unknown left are peeled off first, the rest go through sparse Gauss–Jordan
-/// elimination ([`sparse_pinned`]). Bounds such as "a withheld count is at least 1" are not used: they
+/// elimination (`sparse_pinned`). Bounds such as "a withheld count is at least 1" are not used: they
 /// narrow, they do not determine, unless an interval collapses.
 #[must_use]
 pub fn determined(values: &[u64], relations: &[Relation], hidden: &[bool], derivable: &[bool], k: u64) -> Vec<usize> {
