@@ -163,30 +163,43 @@ fn seeded_events(n: usize, seed: u64) -> Vec<(f64, f64, leadmap::events::EventKi
         .collect()
 }
 
-fn cells_aggregate(c: &mut Criterion) {
-    use leadmap::cells::CellRes;
-    use leadmap::cells::columns::{ColumnRow, ColumnsBuilder, EventFilter};
-    use rayon::prelude::*;
-    let n: usize = std::env::var("LEADMAP_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
-    let events = seeded_events(n, 11);
-    let day = chrono::NaiveDate::from_ymd_opt(2019, 6, 1).expect("a date");
+/// The events of [`seeded_events`] in the in-memory columns: days over 2017-2021, a zone for those near
+/// downtown, a group for three in four, a pseudo-random record key each.
+fn seeded_columns(events: &[(f64, f64, leadmap::events::EventKind)]) -> leadmap::cells::columns::EventColumns {
+    use leadmap::cells::columns::{ColumnRow, ColumnsBuilder};
+    let first = chrono::NaiveDate::from_ymd_opt(2017, 1, 1).expect("a date");
+    let groups = [Some("white"), Some("black"), Some("hispanic_latino"), None];
     let mut builder = ColumnsBuilder::default();
     for (i, &(lon, lat, kind)) in events.iter().enumerate() {
         let cell = h3o::LatLng::new(lat, lon).expect("valid").to_cell(h3o::Resolution::Fifteen);
+        let downtown = (lon + 122.68).abs() < 0.01 && (lat - 45.52).abs() < 0.008;
         builder.push(&ColumnRow {
             cell: u64::from(cell),
             lon,
             lat,
-            day,
+            day: first + chrono::Days::new((i % 1826) as u64),
             kind,
             offense: "PCS",
-            group: None,
+            group: groups[i % 4],
             source: "bench",
-            zone: None,
+            zone: downtown.then_some("downtown"),
             record_key: (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).to_le_bytes()[7],
         });
     }
-    let cols = builder.finish();
+    builder.finish()
+}
+
+fn event_count() -> usize {
+    std::env::var("LEADMAP_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000)
+}
+
+fn cells_aggregate(c: &mut Criterion) {
+    use leadmap::cells::CellRes;
+    use leadmap::cells::columns::EventFilter;
+    use rayon::prelude::*;
+    let n = event_count();
+    let events = seeded_events(n, 11);
+    let cols = seeded_columns(&events);
     let all = EventFilter::default();
     let mut g = c.benchmark_group("cells_aggregate");
     g.sample_size(10);
@@ -229,5 +242,70 @@ fn cells_aggregate(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, index_build, locate, classify_batch, cells_aggregate);
+/// Issue 15's target: perturbing the counts planners see adds no more than 10 % to a figure route's
+/// answer time. Each route's cold work (compute and render, what a cache miss costs) over the same
+/// 10 million events, exact (analysts, the baseline) and perturbed (planners), side by side. A warm
+/// answer is a cache hit either way (the rendered bytes), so the disclosure cannot change it.
+fn figures_disclosure(c: &mut Criterion) {
+    type Route<'a> = Box<dyn Fn(&leadmap::cells::columns::EventColumns, Disclosure) -> Vec<u8> + 'a>;
+    use leadmap::cells::columns::EventFilter;
+    use leadmap::figures::Disclosure;
+    use leadmap::figures::cells::{CellQuery, cell_figures, hotspot_figures};
+    use leadmap::formats::cells::{CellFormat, candidates_geojson, write_cells};
+    let n = event_count();
+    let cols = seeded_columns(&seeded_events(n, 11));
+    let set = portland_2018();
+    let zones: Vec<&geo::MultiPolygon<f64>> = set.zones().iter().map(|z| &z.geometry).collect();
+    let table = leadmap::builtin::perturbation_table().expect("the built-in table");
+    let query = |res: &str| CellQuery { filter: EventFilter::default(), res: res.parse().expect("res"), zeros: false };
+    let routes: Vec<(&str, Route<'_>)> = vec![
+        (
+            "cells-res9-geojson",
+            Box::new(|cols, d| {
+                let mut out = Vec::new();
+                write_cells(&cell_figures(cols, &zones, &query("9"), d), CellFormat::Geojson, &mut out)
+                    .expect("render");
+                out
+            }),
+        ),
+        (
+            "hotspots-res8-geojson",
+            Box::new(|cols, d| {
+                let f = hotspot_figures(cols, &zones, &query("8"), 1, d);
+                let mut out = Vec::new();
+                write_cells(&f, CellFormat::Geojson, &mut out).expect("render");
+                out.extend(candidates_geojson(&f).to_string().into_bytes());
+                out
+            }),
+        ),
+        (
+            "coverage",
+            Box::new(|cols, d| {
+                let c = leadmap::figures::coverage::coverage(cols, &EventFilter::default(), d);
+                serde_json::to_vec(&c).expect("json")
+            }),
+        ),
+        (
+            "equity",
+            Box::new(|cols, d| {
+                let e = leadmap::figures::coverage::equity(cols, &EventFilter::default(), "white", d);
+                serde_json::to_vec(&e).expect("json")
+            }),
+        ),
+    ];
+    let mut g = c.benchmark_group("figures_disclosure");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(n as u64));
+    for (name, route) in &routes {
+        let exact = route(&cols, Disclosure::Exact);
+        let perturbed = route(&cols, Disclosure::Perturbed(table));
+        assert!(!exact.is_empty() && exact != perturbed, "{name}: perturbed answers differ from exact ones");
+        for (label, d) in [("exact", Disclosure::Exact), ("perturbed", Disclosure::Perturbed(table))] {
+            g.bench_function(BenchmarkId::new(*name, label), |b| b.iter(|| black_box(route(black_box(&cols), d))));
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, index_build, locate, classify_batch, cells_aggregate, figures_disclosure);
 criterion_main!(benches);

@@ -334,8 +334,9 @@ pub struct ServeArgs {
     /// Most points in one POST /v1/eligibility.
     #[arg(long, value_name = "N", default_value_t = crate::http::Limits::default().max_batch_points)]
     pub max_batch: usize,
-    /// Planners see no count from 1 to K: such counts are withheld (null, suppressed: true), with
-    /// secondary suppression so totals and parent cells do not give them away. 0 turns it off.
+    /// Planners see counts perturbed by cell key (geodata/privacy/ptable.json): a count from 1 to K is
+    /// shown as 0, a larger one within ±2. K is the table's (10); 0 turns it off (planners see exact
+    /// counts).
     #[arg(long, value_name = "K", default_value_t = crate::privacy::DEFAULT_K)]
     pub planner_k: u64,
     /// Largest request body, bytes.
@@ -1267,6 +1268,17 @@ fn map_page(args: &ServeArgs) -> Result<crate::http::MapPage, Error> {
 fn serve(args: &ServeArgs) -> Result<ExitCode, Error> {
     let started = std::time::Instant::now();
     let loaded = load_service(&args.zones, &args.rules)?;
+    let table = crate::builtin::perturbation_table().map_err(|e| Error::Usage(e.to_string()))?;
+    if args.planner_k != 0 && args.planner_k != table.zero_up_to() {
+        return Err(Error::Usage(format!(
+            "--planner-k {}: the perturbation table ({}) shows counts from 1 to {} as 0; use --planner-k {} \
+             (the default) or 0 (planners see exact counts)",
+            args.planner_k,
+            table.name(),
+            table.zero_up_to(),
+            table.zero_up_to()
+        )));
+    }
     let tokens = load_tokens(args)?;
     let limits = crate::http::Limits {
         max_body_bytes: args.max_body_bytes,

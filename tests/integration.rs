@@ -21,5 +21,7 @@ mod http;
 mod import;
 #[path = "integration/portland.rs"]
 mod portland;
+#[path = "integration/privacy.rs"]
+mod privacy;
 #[path = "integration/support.rs"]
 mod support;

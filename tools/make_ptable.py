@@ -5,17 +5,17 @@ as the UK's Office for National Statistics used it for Census 2021.
 
 Every stored event has a permanent random record key in 0..255; a published count's cell key is the
 sum of its events' record keys modulo 256, so the same set of events always has the same cell key and
-two different sets have unrelated ones. The table gives, for a true count c and a cell key, the noise
-added to c:
+two different sets have unrelated ones. For a true count c and a cell key, the published value is:
 
-* c = 0: no noise (an empty cell reveals no one);
-* 1 <= c <= K: withheld (published as null), whatever the key;
-* c > K: noise in -D..D with probabilities P (zero mean), except that a noise that would publish a
-  value of K or less is mirrored (-n becomes +n), so no published value lies in 1..K;
-* the row for c = K + D + 1 applies to every larger count (no noise can reach K from there).
+* c = 0: 0 (an empty cell reveals no one);
+* 1 <= c <= K: 0, whatever the key, so a published 0 never tells "none" from "a few";
+* c > K: c + noise, the noise read from row (c - K - 1) mod ROWS at the cell key, in -D..D with zero
+  mean; where c + noise would be K or less (only c = K+1 .. K+D can get there) the value is 0.
 
-Within a row, the cell keys are dealt out to the noise values in a fixed shuffled order (seeded), so
-neighbouring keys do not share a noise and the table reads as data, not as a formula.
+So a published value is 0 or above K, never 1..K; a published 0 means 0 to K + D events, a published
+p > K means p - D .. p + D events (and more than K). ROWS > K independent rows mean that two sets whose
+counts differ by 1..ROWS-1 never read the same row, so their noises are unrelated even when their cell
+keys are equal. Each row deals the keys out to the noise values in its own shuffled order (seeded).
 
 Usage: python3 tools/make_ptable.py [--check]   (--check: exit 1 if the committed table differs)
 """
@@ -28,43 +28,40 @@ import sys
 from pathlib import Path
 
 RANGE = 256  # cell keys 0..255
-K = 10  # counts 1..K withheld
+K = 10  # counts 1..K published as 0
 D = 2  # noise in -D..D
-# Keys per noise value (sum 256): 0 about 40 %, +-1 about 20 % each, +-2 about 10 % each; zero mean.
-KEYS_PER_NOISE = {-2: 26, -1: 51, 0: 102, 1: 51, 2: 26}
+ROWS = 32  # noise rows, one per count class (count - K - 1) mod ROWS
+# Keys per noise value (sum 256, zero mean): 0 half the time, +-1 about 20 % each, +-2 about 5 % each
+# (rare extremes: the interval a reader can derive by combining tables is rarely tight at both ends).
+KEYS_PER_NOISE = {-2: 13, -1: 51, 0: 128, 1: 51, 2: 13}
 SEED = 20261205
 
 OUT = Path(__file__).resolve().parent.parent / "geodata" / "privacy" / "ptable.json"
 
 
-def row(count: int, order: list[int]) -> list[int]:
-    noise = [0] * RANGE
-    i = 0
-    for n, keys in KEYS_PER_NOISE.items():
-        for _ in range(keys):
-            v = n if count + n > K else -n
-            noise[order[i]] = v
-            i += 1
-    return noise
+def row(rng: random.Random) -> list[int]:
+    values = [n for n, keys in KEYS_PER_NOISE.items() for _ in range(keys)]
+    rng.shuffle(values)
+    return values
 
 
 def table() -> dict:
     assert sum(KEYS_PER_NOISE.values()) == RANGE
     assert sum(n * k for n, k in KEYS_PER_NOISE.items()) == 0
-    order = list(range(RANGE))
-    random.Random(SEED).shuffle(order)
-    rows = [{"count": c, "noise": row(c, order)} for c in range(K + 1, K + D + 2)]
+    assert ROWS > K
+    rng = random.Random(SEED)
+    rows = [row(rng) for _ in range(ROWS)]
     return {
-        "name": "leadmap-ptable-1",
+        "name": "leadmap-ptable-2",
         "description": (
-            "Cell-key perturbation of the counts planners see (ABS TableBuilder method). Counts 0 are "
-            f"published as 0; counts 1 to {K} are withheld; a count c above {K} is published as "
-            f"c + noise[cell key], the noise from -{D} to {D} (40 % 0, 20 % each of +-1, 10 % each of +-2), "
-            f"mirrored where it would publish {K} or less. The row for {K + D + 1} applies to every larger "
-            "count. Made by tools/make_ptable.py: do not edit by hand."
+            "Cell-key perturbation of the counts planners see (ABS TableBuilder method). A count of 0, "
+            f"and every count from 1 to {K}, is published as 0; a count c above {K} is published as "
+            f"c + rows[(c - {K + 1}) mod {ROWS}][cell key], the noise from -{D} to {D} (50 % 0, 20 % each "
+            f"of +-1, 5 % each of +-2), or as 0 where that would be {K} or less. "
+            "Made by tools/make_ptable.py: do not edit by hand."
         ),
         "cell_key_range": RANGE,
-        "withheld_up_to": K,
+        "published_as_zero_up_to": K,
         "max_noise": D,
         "rows": rows,
     }
@@ -74,9 +71,7 @@ def render(t: dict) -> str:
     # One row per line, so a diff shows which row changed.
     head = {k: v for k, v in t.items() if k != "rows"}
     lines = json.dumps(head, indent=2)[:-2] + ',\n  "rows": [\n'
-    lines += ",\n".join(
-        f'    {{"count": {r["count"]}, "noise": {json.dumps(r["noise"], separators=(",", ":"))}}}' for r in t["rows"]
-    )
+    lines += ",\n".join(f"    {json.dumps(r, separators=(',', ':'))}" for r in t["rows"])
     return lines + "\n  ]\n}\n"
 
 

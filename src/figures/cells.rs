@@ -211,14 +211,15 @@ pub fn cell_figures(
     let cover = ZoneCover::new(zones.iter().copied(), q.res);
     let rows = counted(cols, &cover, q, q.zeros);
     let (published, _) = disclose(&rows, q.res, &[], disclosure);
-    CellFigures {
-        res: q.res,
-        rows: publish(&rows, &published, &cover, None),
-        candidates: Vec::new(),
-        disclosure,
-        k_ring: None,
-        kinds: true,
+    let mut rows = publish(&rows, &published, &cover, None);
+    if !q.zeros && matches!(disclosure, Disclosure::Perturbed(_)) {
+        // A listed cell has events: one published as all zeros would say "1 to k" where an unlisted one
+        // says "0 to k", so it is left out like an empty one.
+        rows.retain(|r| {
+            [r.count, r.arrest, r.diversion_referral, r.social_contact_referral].iter().any(|c| c.0 != Some(0))
+        });
     }
+    CellFigures { res: q.res, rows, candidates: Vec::new(), disclosure, k_ring: None, kinds: true }
 }
 
 /// Gi* over every cell of the study area (explicit zeros) with `k`-ring neighbours, and the expansion
@@ -259,12 +260,19 @@ pub fn hotspot_figures(
     let groups: Vec<Vec<usize>> =
         found.iter().map(|c| c.cells.iter().filter_map(|x| position.get(x).copied()).collect()).collect();
     let (published, totals) = disclose(&rows, q.res, &groups, disclosure);
-    let candidates = found
+    let mut candidates: Vec<CandidateFigure> = found
         .into_iter()
         .zip(totals)
-        .enumerate()
-        .map(|(i, (c, contacts))| CandidateFigure { rank: i + 1, contacts, cells: c.cells, outline: c.outline })
+        .map(|(c, contacts)| CandidateFigure { rank: 0, contacts, cells: c.cells, outline: c.outline })
         .collect();
+    if !disclosure.is_exact() {
+        // Ranked by what is published: an order by exact contacts would tell which of two near-equal
+        // published totals is really the larger; ties go by their first cell, not by the exact order.
+        candidates.sort_by_key(|c| (std::cmp::Reverse(c.contacts.0.unwrap_or(0)), c.cells.first().copied()));
+    }
+    for (i, c) in candidates.iter_mut().enumerate() {
+        c.rank = i + 1;
+    }
     CellFigures {
         res: q.res,
         rows: publish(&rows, &published, &cover, Some(&hot)),

@@ -7,6 +7,7 @@
 
 pub mod cells;
 pub mod coverage;
+pub mod period;
 
 use serde::Serialize;
 
@@ -17,9 +18,9 @@ use crate::privacy::PerturbationTable;
 pub enum Disclosure {
     /// Exact counts and statistics (analysts, admins).
     Exact,
-    /// Every count perturbed by its cell key through the table (counts from 1 to its k withheld, the
-    /// others moved by at most its `max_noise`); rates from the published counts; hotspot classes only
-    /// (planners).
+    /// Every count, totals included, perturbed by its own cell key through the table (counts from 1 to
+    /// its k published as 0, the others moved by at most its `max_noise`); rates from the published
+    /// counts; hotspot classes only (planners).
     Perturbed(&'static PerturbationTable),
     /// Exact counts, those from 1 to `k` withheld, with secondary suppression; hotspot classes only
     /// (`--suppress K` files).
@@ -30,12 +31,12 @@ pub enum Disclosure {
 }
 
 impl Disclosure {
-    /// Counts from 1 to this are withheld (0 when exact).
+    /// Counts from 1 to this are withheld or published as 0 (0 when exact).
     #[must_use]
     pub fn k(self) -> u64 {
         match self {
             Self::Exact => 0,
-            Self::Perturbed(t) => t.withheld_up_to(),
+            Self::Perturbed(t) => t.zero_up_to(),
             Self::Suppressed { k } => k,
         }
     }
@@ -63,9 +64,43 @@ impl Disclosure {
     pub fn each(self, values: &[u64], keys: &[u8]) -> Option<Vec<Count>> {
         match self {
             Self::Exact => Some(values.iter().map(|&v| Count(Some(v))).collect()),
-            Self::Perturbed(t) => Some(values.iter().zip(keys).map(|(&v, &k)| Count(t.publish(v, k))).collect()),
+            Self::Perturbed(t) => Some(values.iter().zip(keys).map(|(&v, &k)| Count(Some(t.publish(v, k)))).collect()),
             Self::Suppressed { .. } => None,
         }
+    }
+}
+
+/// What an answer says about its perturbation (planners' answers), so a reader knows how far to trust a
+/// count.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Perturbation {
+    /// The table's name.
+    pub table: String,
+    /// Counts from 1 to this are published as 0.
+    pub zero_up_to: u64,
+    /// A published count above `zero_up_to` is within this of the true count.
+    pub max_noise: u64,
+    /// The same, in words.
+    pub note: String,
+}
+
+impl Disclosure {
+    /// The perturbation note of a perturbed answer, none otherwise.
+    #[must_use]
+    pub fn perturbation(self) -> Option<Perturbation> {
+        let Self::Perturbed(t) = self else { return None };
+        let (k, d) = (t.zero_up_to(), t.max_noise());
+        Some(Perturbation {
+            table: t.name().to_owned(),
+            zero_up_to: k,
+            max_noise: d,
+            note: format!(
+                "Counts are perturbed to protect the people in them: a count from 1 to {k} is shown as 0, a larger \
+                 one is within {d} of the true count (a count up to {} may also be shown as 0); totals and rates \
+                 are computed from such counts and need not add up exactly.",
+                k + d
+            ),
+        })
     }
 }
 

@@ -108,12 +108,10 @@ pub fn write_geojson(figures: &CellFigures, out: &mut impl Write) -> io::Result<
     match figures.disclosure {
         crate::figures::Disclosure::Exact => write!(out, r#","suppressed_from_to":null"#)?,
         crate::figures::Disclosure::Suppressed { k } => write!(out, r#","suppressed_from_to":[1,{k}]"#)?,
-        crate::figures::Disclosure::Perturbed(t) => write!(
+        crate::figures::Disclosure::Perturbed(_) => write!(
             out,
-            r#","suppressed_from_to":[1,{}],"perturbed":{{"table":{},"max_noise":{}}}"#,
-            t.withheld_up_to(),
-            serde_json::to_string(t.name()).map_err(io::Error::other)?,
-            t.max_noise()
+            r#","suppressed_from_to":null,"perturbed":{}"#,
+            serde_json::to_string(&figures.disclosure.perturbation()).map_err(io::Error::other)?
         )?,
     }
     write!(out, r#","features":["#)?;
@@ -258,6 +256,7 @@ pub fn candidates_geojson(figures: &CellFigures) -> serde_json::Value {
         "resolution": u8::from(figures.res.resolution()),
         "k_ring": figures.k_ring,
         "rule": "clusters of cells hot at 95 % or more after Benjamini-Hochberg FDR control (Gi_Bin_FDR >= 2), outside every zone, ranked by contacts",
+        "perturbed": figures.disclosure.perturbation(),
         "features": features,
     })
 }

@@ -20,6 +20,7 @@ use crate::cells::CellRes;
 use crate::cells::columns::{EventColumns, EventFilter};
 use crate::figures::Disclosure;
 use crate::figures::cells::{CellQuery, cell_figures, hotspot_figures};
+use crate::figures::period::Period;
 use crate::formats::cells::{CellFormat, candidates_geojson, write_cells};
 
 /// The finest resolution planners see.
@@ -105,9 +106,19 @@ fn params(q: &BTreeMap<String, String>, headers: &HeaderMap, role: Role) -> Resu
         None if accept.contains("application/flatgeobuf") => CellFormat::Fgb,
         None => CellFormat::Geojson,
     };
+    let (mut from, mut to) = (date(q, "from")?, date(q, "to")?);
+    if let Some(p) = q.get("period") {
+        if from.is_some() || to.is_some() {
+            return Err(ApiError::bad_request(format!("period {p:?} and from/to: give one or the other")));
+        }
+        (from, to) = p.parse::<Period>().map_err(|e| ApiError::bad_request(e.to_string()))?.bounds().unzip();
+    }
+    if planner {
+        Period::from_window(from, to).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    }
     let filter = EventFilter {
-        from: date(q, "from")?,
-        to: date(q, "to")?,
+        from,
+        to,
         kind: q.get("kind").map(|k| k.parse()).transpose().map_err(ApiError::bad_request)?,
         offense: q.get("offense").map(|o| crate::events::Offense::parse(o).as_str().to_owned()),
         zone: q.get("zone").map(|z| crate::store::EventQuery::zone_filter(z)),
@@ -126,10 +137,13 @@ fn params(q: &BTreeMap<String, String>, headers: &HeaderMap, role: Role) -> Resu
 type Compute =
     fn(&EventColumns, &[&geo::MultiPolygon<f64>], &Params, Disclosure) -> Result<(Vec<u8>, &'static str), String>;
 
-/// What `role` is shown: planners (below analyst) see counts from 1 to `planner_k` withheld, with
-/// secondary suppression, unless `planner_k` is 0 (off).
-fn planner_disclosure(role: Role, planner_k: u64) -> Disclosure {
-    if role >= Role::Analyst || planner_k == 0 { Disclosure::Exact } else { Disclosure::Suppressed { k: planner_k } }
+/// What `role` is shown: planners (below analyst) see counts perturbed by cell key through the built-in
+/// table, unless `planner_k` is 0 (off); analysts and admins see exact counts.
+fn planner_disclosure(role: Role, planner_k: u64) -> Result<Disclosure, ApiError> {
+    if role >= Role::Analyst || planner_k == 0 {
+        return Ok(Disclosure::Exact);
+    }
+    crate::builtin::perturbation_table().map(Disclosure::Perturbed).map_err(|e| ApiError::internal(e.to_string()))
 }
 
 /// Answers a figure request: from the cache when the same role asked the same of the same columns and
@@ -146,7 +160,7 @@ async fn answer(
     super::eligibility::only_params(&q, allowed)?;
     let role = role.map_or(Role::Admin, |r| r.0.0);
     let p = params(&q, &headers, role)?;
-    let disclosure = planner_disclosure(role, state.limits().planner_k);
+    let disclosure = planner_disclosure(role, state.limits().planner_k)?;
     let today = chrono::Local::now().date_naive();
     let index = {
         let loaded = state.loaded();
@@ -186,12 +200,14 @@ async fn answer(
 }
 
 /// The filters every figure role may use, and those only analysts and admins may use.
-const PLANNER_FILTERS: &[&str] = &["from", "to", "kind", "zone"];
+const PLANNER_FILTERS: &[&str] = &["period", "from", "to", "kind", "zone"];
 const ANALYST_FILTERS: &[&str] = &["group", "offense", "source"];
 
-const CELL_PARAMS: &[&str] = &["res", "from", "to", "kind", "zone", "offense", "group", "source", "zeros", "f"];
-const HOTSPOT_PARAMS: &[&str] = &["res", "from", "to", "kind", "zone", "offense", "group", "source", "k", "f"];
-const TABLE_PARAMS: &[&str] = &["from", "to", "kind", "zone", "offense", "group", "source", "reference"];
+const CELL_PARAMS: &[&str] =
+    &["res", "period", "from", "to", "kind", "zone", "offense", "group", "source", "zeros", "f"];
+const HOTSPOT_PARAMS: &[&str] =
+    &["res", "period", "from", "to", "kind", "zone", "offense", "group", "source", "k", "f"];
+const TABLE_PARAMS: &[&str] = &["period", "from", "to", "kind", "zone", "offense", "group", "source", "reference"];
 
 fn render_cells(f: &crate::figures::cells::CellFigures, format: CellFormat) -> Result<(Vec<u8>, &'static str), String> {
     let mut out = Vec::new();
@@ -206,6 +222,7 @@ fn render_cells(f: &crate::figures::cells::CellFigures, format: CellFormat) -> R
     tag = "figures",
     params(
         ("res" = Option<u8>, Query, description = "H3 resolution 5..=12 (planners: up to 9); default 9"),
+        ("period" = Option<String>, Query, description = "A fixed period: 2019-06 (a month), 2019-Q2, 2019, or all; planners ask for fixed periods only (this, or from and to a whole period's first and last day)"),
         ("from" = Option<String>, Query, description = "First day, YYYY-MM-DD"),
         ("to" = Option<String>, Query, description = "Last day, YYYY-MM-DD"),
         ("kind" = Option<String>, Query, description = "arrest, diversion_referral or social_contact_referral"),
@@ -245,6 +262,7 @@ pub async fn get_cells(
     params(
         ("res" = Option<u8>, Query, description = "H3 resolution 5..=12 (planners: up to 9); default 9"),
         ("k" = Option<u32>, Query, description = "k-ring of neighbours, 1..=5; default 1"),
+        ("period" = Option<String>, Query, description = "A fixed period: 2019-06 (a month), 2019-Q2, 2019, or all; planners ask for fixed periods only (this, or from and to a whole period's first and last day)"),
         ("from" = Option<String>, Query, description = "First day"),
         ("to" = Option<String>, Query, description = "Last day"),
         ("kind" = Option<String>, Query, description = "Event kind"),
@@ -279,6 +297,7 @@ pub async fn get_hotspots(
     params(
         ("res" = Option<u8>, Query, description = "H3 resolution; default 9"),
         ("k" = Option<u32>, Query, description = "k-ring; default 1"),
+        ("period" = Option<String>, Query, description = "A fixed period: 2019-06 (a month), 2019-Q2, 2019, or all; planners ask for fixed periods only (this, or from and to a whole period's first and last day)"),
         ("from" = Option<String>, Query, description = "First day"),
         ("to" = Option<String>, Query, description = "Last day"),
         ("kind" = Option<String>, Query, description = "Event kind"),
@@ -309,6 +328,7 @@ pub async fn get_candidates(
     path = "/v1/coverage",
     tag = "figures",
     params(
+        ("period" = Option<String>, Query, description = "A fixed period: 2019-06 (a month), 2019-Q2, 2019, or all; planners ask for fixed periods only (this, or from and to a whole period's first and last day)"),
         ("from" = Option<String>, Query, description = "First day"),
         ("to" = Option<String>, Query, description = "Last day"),
         ("kind" = Option<String>, Query, description = "Event kind"),
@@ -338,6 +358,7 @@ pub async fn get_coverage(
     path = "/v1/equity",
     tag = "figures",
     params(
+        ("period" = Option<String>, Query, description = "A fixed period: 2019-06 (a month), 2019-Q2, 2019, or all; planners ask for fixed periods only (this, or from and to a whole period's first and last day)"),
         ("from" = Option<String>, Query, description = "First day"),
         ("to" = Option<String>, Query, description = "Last day"),
         ("reference" = Option<String>, Query, description = "The group rates are compared with; default white"),
@@ -368,7 +389,7 @@ pub async fn get_equity(
     path = "/v1/me",
     tag = "figures",
     responses(
-        (status = 200, description = "The caller's role; `suppressed_up_to`: counts from 1 to this are withheld (planners); `max_res`: the finest resolution; `filters`: the query parameters the figure routes take from this role", body = serde_json::Value),
+        (status = 200, description = "The caller's role; `perturbed`: how counts are perturbed (planners: `zero_up_to`, `max_noise`, `note`), null when exact; `fixed_periods`: whether windows must be a whole month, quarter or year (`period=`), or all history; `max_res`: the finest resolution; `filters`: the query parameters the figure routes take from this role", body = serde_json::Value),
         (status = 401, description = "No valid token", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The token's role is below planner", body = super::error::Problem, content_type = "application/problem+json"),
     ),
@@ -380,12 +401,13 @@ pub async fn get_me(
 ) -> axum::Json<serde_json::Value> {
     let role = role.map_or(Role::Admin, |r| r.0.0);
     let planner = role < Role::Analyst;
-    let k = state.limits().planner_k;
+    let perturbed = planner_disclosure(role, state.limits().planner_k).ok().and_then(Disclosure::perturbation);
     let filters: Vec<&str> =
         PLANNER_FILTERS.iter().chain(if planner { &[][..] } else { ANALYST_FILTERS }).copied().collect();
     axum::Json(serde_json::json!({
         "role": role.to_string(),
-        "suppressed_up_to": (planner && k > 0).then_some(k),
+        "perturbed": perturbed,
+        "fixed_periods": planner,
         "max_res": if planner { PLANNER_MAX_RES } else { crate::cells::MAX_RES },
         "filters": filters,
     }))

@@ -345,22 +345,31 @@ test('the figures beside the map and the downloads follow the filters', async ()
   await page.close();
 });
 
-test('with tokens, the page asks once, keeps the token for the tab, and a planner sees withheld counts as such', async () => {
+test('with tokens, the page asks once, keeps the token for the tab, and a planner sees perturbed counts for fixed periods', async () => {
   const page = await newPage(`${secured.url}/`);
   const dialog = page.locator('#token-dialog');
   await dialog.waitFor({ state: 'visible' });
   await page.fill('#token-dialog input[name=token]', PLANNER_TOKEN);
   await page.click('#token-dialog button[type=submit]');
   await rendered(page, 1);
-  assert.match(await page.textContent('#who'), /planner: counts from 1 to 10 are withheld/);
+  assert.match(await page.textContent('#who'), /planner: counts are perturbed .* from 1 to 10 is shown as 0/);
   assert.equal(await page.isHidden('#group-control'), true, 'planners do not filter by group');
   assert.equal(await page.isDisabled('select[name=res] option[value="10"]'), true, 'planners see resolution 9 at most');
+  // Fixed periods instead of free dates.
+  assert.equal(await page.isHidden('#window-control'), true, 'no free date window for planners');
+  assert.equal(await page.isVisible('#period-control'), true);
   const planner = await apiCollection(secured.url, 'res=9', PLANNER_TOKEN);
   const seen = await assertShows(page, planner, 'planner');
-  const withheld = planner.features.filter((f) => f.properties.count == null);
-  assert.ok(withheld.length > 0, 'the demo data has small counts to withhold');
-  assert.ok(withheld.every((f) => seen[f.properties.hex_id] === undefined || /withheld/.test(seen[f.properties.hex_id])), 'withheld hexagons drawn in the withheld colour');
-  assert.match(await page.textContent('#legend'), /fewer than 11 \(withheld\)/);
+  assert.ok(planner.features.every((f) => f.properties.count === 0 || f.properties.count > 10), 'no published 1..10');
+  assert.ok(Object.keys(seen).length > 0);
+  assert.match(await page.textContent('#legend'), /Counts are perturbed: 1 to 10 shown as 0, others within ±2/);
+  const asked = [];
+  page.on('request', (r) => { if (r.url().includes('/v1/')) asked.push(r.url()); });
+  await page.selectOption('select[name=period]', '2019-Q2');
+  await rendered(page, 2);
+  assert.ok(asked.some((u) => u.includes('/v1/cells') && u.includes('period=2019-Q2')), asked.join('\n'));
+  assert.ok(asked.every((u) => !/[?&](from|to)=/.test(u)), asked.join('\n'));
+  assert.match(page.url(), /period=2019-Q2/);
   // The token is kept for the session: a reload asks nothing.
   await page.reload();
   await rendered(page, 1);

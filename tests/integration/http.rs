@@ -667,11 +667,13 @@ async fn the_map_page_is_public_and_its_data_routes_say_what_each_role_may_ask()
     call(&app, with(FIELD)).await.problem(403, "the token has the field role");
     let planner = call(&app, with(PLANNER)).await.json();
     assert_eq!(planner["role"], "planner");
-    assert_eq!(planner["suppressed_up_to"], 10);
+    assert_eq!((&planner["perturbed"]["zero_up_to"], &planner["perturbed"]["max_noise"]), (&json!(10), &json!(2)));
+    assert_eq!(planner["fixed_periods"], true);
+    assert!(planner["filters"].as_array().unwrap().iter().any(|f| f == "period"));
     assert_eq!(planner["max_res"], 9);
     assert!(!planner["filters"].as_array().unwrap().iter().any(|f| f == "group"));
     let admin = call(&app, with(ADMIN)).await.json();
-    assert_eq!(admin["suppressed_up_to"], Value::Null);
+    assert_eq!((&admin["perturbed"], &admin["fixed_periods"]), (&Value::Null, &json!(false)));
     assert_eq!(admin["max_res"], 12);
     assert!(admin["filters"].as_array().unwrap().iter().any(|f| f == "group"));
 }

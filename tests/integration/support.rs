@@ -122,9 +122,15 @@ pub fn http_post(port: u16, path: &str, body: &str) -> Option<u16> {
 /// Starts `leadmap serve` on an ephemeral port (log level info); returns the child, its port (read from
 /// the log) and the log lines written so far, which keep arriving.
 pub fn start_server(args: &[&str]) -> (Child, u16, Arc<Mutex<Vec<String>>>) {
+    start_server_with(args, &[])
+}
+
+/// [`start_server`] with these environment variables set (e.g. `LEADMAP_TOKENS`).
+pub fn start_server_with(args: &[&str], env: &[(&str, &str)]) -> (Child, u16, Arc<Mutex<Vec<String>>>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_leadmap"))
         .args(["serve", "--addr", "127.0.0.1:0"])
         .args(args)
+        .envs(env.iter().copied())
         .env("LEADMAP_LOG", "info")
         .env("NO_COLOR", "1")
         .stderr(Stdio::piped())
@@ -166,8 +172,33 @@ pub struct Server {
 impl Server {
     /// Starts one with these extra arguments.
     pub fn start(args: &[&str]) -> Self {
-        let (child, port, log) = start_server(args);
+        Self::start_with(args, &[])
+    }
+
+    /// Starts one with these extra arguments and environment variables.
+    pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Self {
+        let (child, port, log) = start_server_with(args, env);
         Self { child, port, log }
+    }
+
+    /// `GET path` with `Authorization: Bearer token`: (status, body).
+    pub fn get_as(&self, token: &str, path: &str) -> (u16, String) {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+            unchunk(body)
+        } else {
+            body.to_owned()
+        };
+        (status, body)
     }
 
     /// `GET path`: status and JSON body.
@@ -206,4 +237,18 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The body of a chunked HTTP/1.1 answer.
+fn unchunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = &rest[n + 2..];
+    }
+    out
 }

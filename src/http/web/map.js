@@ -13,14 +13,14 @@ const RELATION_COLOURS = { inside: '#009e73', boundary: '#e69f00', outside: '#99
 const RELATION_LABELS = { inside: 'Inside a zone', boundary: 'On a zone boundary', outside: 'Outside every zone' };
 const SUPPRESSED = '#c8c8c8';
 const KIND_LABELS = { arrest: 'Arrests', diversion_referral: 'Diversion referrals', social_contact_referral: 'Social contact referrals' };
-const FILTERS = ['from', 'to', 'kind', 'res', 'group'];
+const FILTERS = ['period', 'from', 'to', 'kind', 'res', 'group'];
 
 const $ = (sel) => document.querySelector(sel);
 // Whether the link carried a map view (read before the map writes its own into the hash).
 const linkedView = location.hash.includes('view=');
 const form = $('#filters');
 const statusLine = $('#status');
-let me = { role: 'admin', suppressed_up_to: null, max_res: 12, filters: FILTERS };
+let me = { role: 'admin', perturbed: null, fixed_periods: false, max_res: 12, filters: FILTERS };
 let config = { auth: false, basemap: null };
 let cells = { type: 'FeatureCollection', features: [] };
 let renders = 0;
@@ -82,6 +82,21 @@ async function api(path, { raw = false } = {}) {
 
 // ---- view state in the URL ----
 
+/// The fixed periods planners choose from: all history, then each year from this one back to 2011 (LEAD's
+/// start), its quarters and its months.
+function fillPeriods() {
+  const select = form.elements.period;
+  const months = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+  for (let y = new Date().getFullYear(); y >= 2011; y -= 1) {
+    const group = document.createElement('optgroup');
+    group.label = String(y);
+    group.append(new Option(`${y} (whole year)`, String(y)));
+    for (let q = 1; q <= 4; q += 1) group.append(new Option(`${y} Q${q}`, `${y}-Q${q}`));
+    months.forEach((m, i) => group.append(new Option(`${m} ${y}`, `${y}-${String(i + 1).padStart(2, '0')}`)));
+    select.append(group);
+  }
+}
+
 function readUrl() {
   const q = new URLSearchParams(location.search);
   for (const name of FILTERS) {
@@ -109,7 +124,7 @@ function writeUrl() {
 }
 
 /// The figure routes' query for the current filters (`keep`: which of them the route takes).
-function query(extra = {}, keep = ['from', 'to', 'kind', 'res', 'group']) {
+function query(extra = {}, keep = ['period', 'from', 'to', 'kind', 'res', 'group']) {
   const v = current();
   const q = new URLSearchParams();
   for (const name of keep) if (v[name] && me.filters.concat(['res']).includes(name)) q.set(name, v[name]);
@@ -122,7 +137,9 @@ function query(extra = {}, keep = ['from', 'to', 'kind', 'res', 'group']) {
 const pct = (x) => (x == null ? '–' : `${(x * 100).toFixed(1)} %`);
 // Thousands separated by commas (en-US), without Intl: its first use costs tens of milliseconds.
 const num = (x) => (x == null ? '–' : String(x).replace(/\B(?=(\d{3})+(?!\d))/g, ','));
-const withheld = () => `fewer than ${(me.suppressed_up_to ?? 0) + 1}`;
+// Counts from the service are never withheld now (planners' are perturbed, 1 to k shown as 0); a null
+// is a figure that does not apply.
+const withheld = () => 'withheld';
 function count(x, suppressed) {
   if (x == null) return suppressed ? withheld() : '–';
   return num(x);
@@ -336,7 +353,6 @@ function colourBy(layer) {
     const kind = current().kind;
     legendTitle(`${kind ? KIND_LABELS[kind] : 'Contacts'} per hexagon`, legend);
   }
-  if (me.suppressed_up_to) legend.push([SUPPRESSED, `${withheld()} (withheld)`]);
   renderLegend(legend);
   return colour;
 }
@@ -348,7 +364,8 @@ function renderLegend(items) {
   el.innerHTML = `<div class="title">${escapeHtml(legendHeading)}</div>` +
     items.map(([c, label]) => `<div class="item"><span class="swatch" style="background:${c}"></span>${escapeHtml(label)}</div>`).join('') +
     '<div class="item"><span class="swatch" style="background:#fff;border:2px solid #111"></span>LEAD zones in force</div>' +
-    '<div class="item"><span class="swatch" style="background:#fff;border:2px dashed #cc79a7"></span>Expansion candidates</div>';
+    '<div class="item"><span class="swatch" style="background:#fff;border:2px dashed #cc79a7"></span>Expansion candidates</div>' +
+    (me.perturbed ? `<p class="note">Counts are perturbed: 1 to ${me.perturbed.zero_up_to} shown as 0, others within ±${me.perturbed.max_noise} of the true count.</p>` : '');
 }
 
 // ---- popups ----
@@ -459,9 +476,9 @@ function figurePaths() {
   const cellsPath = current().layer === 'hotspots' ? `/v1/hotspots?${query()}` : `/v1/cells?${query()}`;
   return [
     cellsPath,
-    `/v1/coverage?${query({}, ['from', 'to', 'kind', 'group'])}`,
-    `/v1/equity?${query({}, ['from', 'to'])}`,
-    `/v1/hotspots/candidates?${query({}, ['from', 'to', 'kind', 'res', 'group'])}`,
+    `/v1/coverage?${query({}, ['period', 'from', 'to', 'kind', 'group'])}`,
+    `/v1/equity?${query({}, ['period', 'from', 'to'])}`,
+    `/v1/hotspots/candidates?${query({}, ['period', 'from', 'to', 'kind', 'res', 'group'])}`,
   ];
 }
 
@@ -562,6 +579,7 @@ async function download(format) {
 // filters in the URL. Answers that are not 200 are asked for again, in order, once the role is known.
 const configRequest = fetch('/map/config.json').then((r) => r.json());
 const meRequest = fetch('/v1/me', { headers: authHeaders() });
+fillPeriods();
 readUrl();
 for (const path of figurePaths()) prefetch(path);
 // The zones the figures are classified by: in force today, else the newest set (config's zones_at).
@@ -588,8 +606,10 @@ async function start() {
     if (e.status === 403) { sessionStorage.removeItem('leadmap-token'); }
     return;
   }
-  $('#who').textContent = me.suppressed_up_to
-    ? `Signed in as ${me.role}: counts from 1 to ${me.suppressed_up_to} are withheld.`
+  $('#window-control').hidden = !!me.fixed_periods;
+  $('#period-control').hidden = !me.fixed_periods;
+  $('#who').textContent = me.perturbed
+    ? `Signed in as ${me.role}: counts are perturbed to protect the people in them. ${me.perturbed.note}`
     : `Role: ${me.role}${config.auth ? '' : ' (open service on this computer)'}: exact counts.`;
   $('#group-control').hidden = !me.filters.includes('group');
   for (const o of form.elements.res.options) o.disabled = Number(o.value) > me.max_res;
