@@ -2,7 +2,7 @@
 //! values, calls the domain, and prints. `main.rs` only runs [`run`].
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, IsTerminal, Read, Write};
+use std::io::{BufReader, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -19,6 +19,7 @@ use crate::formats::zonefile::{self, Selection, ZoneFileOptions};
 use crate::zones::{DEFAULT_BORDERLINE_M, IndexOptions, ZoneCatalog, ZoneIndex, ZoneSet, area_m2, date_or_open};
 
 mod figures;
+pub mod output;
 
 const ABOUT: &str =
     "LEAD (Law Enforcement Assisted Diversion) eligibility by location: is a contact inside a LEAD area?";
@@ -191,14 +192,11 @@ fn each_page(
     }
 }
 
-/// The output file (or stdout), buffered, and its name for messages.
-fn output_to(output: Option<&PathBuf>) -> Result<(String, BufWriter<Box<dyn Write>>), Error> {
+/// The output (stdout, or a file checked against `protected` and written through a temporary file),
+/// and its name for messages. Call `finish` at the end.
+fn output_to(output: Option<&PathBuf>, protected: &[output::Protected<'_>]) -> Result<(String, output::Output), Error> {
     let name = output.map_or_else(|| "stdout".to_owned(), |p| p.display().to_string());
-    let sink: Box<dyn Write> = match output {
-        Some(p) => Box::new(std::fs::File::create(p).map_err(io_err(p))?),
-        None => Box::new(std::io::stdout().lock()),
-    };
-    Ok((name, BufWriter::new(sink)))
+    Ok((name, output::Output::to(output.map(PathBuf::as_path), protected)?))
 }
 
 /// Event export formats.
@@ -515,6 +513,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
 }
 
 fn events_export(args: &EventsExportArgs) -> Result<ExitCode, Error> {
+    let protected = [output::Protected { what: "the store", path: &args.data }];
+    if let Some(out) = &args.output {
+        output::check(out, &protected)?;
+        output::check_extension(out, &["geojson", "json", "csv"])?;
+    }
     let bbox = match &args.bbox {
         None => None,
         Some(v) => Some(crate::store::EventQuery::parse_bbox(v).ok_or_else(|| {
@@ -528,7 +531,7 @@ fn events_export(args: &EventsExportArgs) -> Result<ExitCode, Error> {
         Some(f) => f == EventsFormat::Csv,
         None => args.output.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"))),
     };
-    let (out_name, mut out) = output_to(args.output.as_ref())?;
+    let (out_name, mut out) = output_to(args.output.as_ref(), &protected)?;
     let io = |source: std::io::Error| Error::Io { path: out_name.clone(), source };
     let mut total = 0usize;
     each_page(&store, args.filter.query(bbox), |rows| {
@@ -551,7 +554,7 @@ fn events_export(args: &EventsExportArgs) -> Result<ExitCode, Error> {
         let text = if total == 0 { "{\"type\":\"FeatureCollection\",\"features\":[]}\n" } else { "\n]}\n" };
         out.write_all(text.as_bytes()).map_err(io)?;
     }
-    out.flush().map_err(io)?;
+    out.finish().map_err(io)?;
     eprintln!("{total} events written to {out_name}");
     Ok(ExitCode::SUCCESS)
 }
@@ -604,8 +607,49 @@ pub struct ImportSummary {
     pub stored: u64,
 }
 
+/// `leadmap import`; a failed import into a store it created, with nothing stored, leaves no store.
 fn import(args: &ImportArgs) -> Result<ExitCode, Error> {
     use crate::store::EventStore;
+    let existed = args.data.exists();
+    let result = import_into_store(args);
+    if result.is_err()
+        && !existed
+        && args.data.exists()
+        && crate::store::gpkg::GpkgStore::open(&args.data).and_then(|s| s.count()).is_ok_and(|n| n == 0)
+    {
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut p = args.data.as_os_str().to_owned();
+            p.push(suffix);
+            let _ = std::fs::remove_file(PathBuf::from(p));
+        }
+    }
+    result
+}
+
+/// The files an import must not write over (the store, its inputs, the zone files), after checking
+/// that the store is no input and the rejects file none of them: usage checks, before anything opens.
+fn import_protected(args: &ImportArgs) -> Result<Vec<output::Protected<'_>>, Error> {
+    let mut protected = vec![output::Protected { what: "the store", path: &args.data }];
+    for f in &args.files {
+        if output::same_file(f, &args.data) {
+            return Err(Error::Usage(format!(
+                "{} is both an input and the store (--data): give the store another file",
+                f.display()
+            )));
+        }
+        protected.push(output::Protected { what: "an input", path: f });
+    }
+    protected.extend(args.zones.zones.iter().map(|z| output::Protected { what: "a zone file", path: z }));
+    if let Some(r) = &args.rejects {
+        output::check(r, &protected)?;
+        output::check_extension(r, &["csv"])?;
+    }
+    Ok(protected)
+}
+
+fn import_into_store(args: &ImportArgs) -> Result<ExitCode, Error> {
+    use crate::store::EventStore;
+    let protected = import_protected(args)?;
     if args.batch == 0 {
         return Err(Error::Usage("--batch must be at least 1".into()));
     }
@@ -631,7 +675,8 @@ fn import(args: &ImportArgs) -> Result<ExitCode, Error> {
     };
     let catalog = load_catalog(&args.zones)?;
     let mut store = crate::store::gpkg::GpkgStore::open(&args.data)?;
-    let mut rejects_out = args.rejects.as_deref().map(|p| RejectsFile::with_lead(p, &["file"])).transpose()?;
+    let mut rejects_out =
+        args.rejects.as_deref().map(|p| RejectsFile::with_lead(p, &["file"], &protected)).transpose()?;
     let mut summary = ImportSummary::default();
     let mut shown = 0u64;
     for path in &args.files {
@@ -913,13 +958,17 @@ fn classify(args: &ClassifyArgs) -> Result<ExitCode, Error> {
     if is_geojson && args.accuracy_col.is_some() {
         return Err(Error::Usage("--accuracy-col applies to CSV input".into()));
     }
-    for out in [&args.output, &args.rejects].into_iter().flatten() {
-        if same_file(&args.input, out) {
-            return Err(Error::Usage(format!(
-                "{} is the input file; writing it would destroy the data being read. Choose another output",
-                out.display()
-            )));
-        }
+    let mut protected = vec![output::Protected { what: "the input", path: &args.input }];
+    protected.extend(args.zones.zones.iter().map(|z| output::Protected { what: "a zone file", path: z }));
+    if let Some(out) = &args.output {
+        output::check(out, &protected)?;
+        output::check_extension(out, if is_geojson { &["geojson", "json"] } else { &["csv"] })?;
+    }
+    if let Some(r) = &args.rejects {
+        let mut with_output = protected.clone();
+        with_output.extend(args.output.as_deref().map(|o| output::Protected { what: "the output (-o)", path: o }));
+        output::check(r, &with_output)?;
+        output::check_extension(r, &["csv"])?;
     }
     let catalog = load_catalog(&args.zones)?;
     // With --date-col each row picks its set; otherwise every row uses the set in force --at.
@@ -941,12 +990,9 @@ fn classify(args: &ClassifyArgs) -> Result<ExitCode, Error> {
         let len = f.metadata().ok().map(|m| m.len());
         (Box::new(BufReader::with_capacity(1 << 20, f)), len)
     };
-    let output: Box<dyn Write> = match &args.output {
-        Some(p) => Box::new(BufWriter::with_capacity(1 << 20, File::create(p).map_err(io_err(p))?)),
-        None => Box::new(BufWriter::new(std::io::stdout().lock())),
-    };
+    let mut output = output::Output::to(args.output.as_deref(), &protected)?;
     let mut rejects = match &args.rejects {
-        Some(p) => Some(RejectsFile::create(p)?),
+        Some(p) => Some(RejectsFile::create(p, &protected)?),
         None => None,
     };
     let quiet = args.quiet;
@@ -965,13 +1011,14 @@ fn classify(args: &ClassifyArgs) -> Result<ExitCode, Error> {
     let bar = progress_bar(len, quiet);
     let summary = if is_geojson {
         let Some(index) = &fixed else { return Err(Error::Usage("no zone set chosen".into())) };
-        points::classify_geojson(input, output, files, index, on_reject)?
+        points::classify_geojson(input, &mut output, files, index, on_reject)?
     } else {
         let columns =
             ColumnChoice { lon: args.lon_col.clone(), lat: args.lat_col.clone(), accuracy: args.accuracy_col.clone() };
-        points::classify_csv(input, output, files, zones, &columns, on_reject, |b| bar.set_position(b))?
+        points::classify_csv(input, &mut output, files, zones, &columns, on_reject, |b| bar.set_position(b))?
     };
     bar.finish_and_clear();
+    output.finish().map_err(|source| Error::Io { path: out_name.clone(), source })?;
     if let Some(w) = rejects {
         w.finish()?;
     }
@@ -1003,19 +1050,11 @@ fn classify(args: &ClassifyArgs) -> Result<ExitCode, Error> {
     Ok(if summary.rejected > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })
 }
 
-/// Whether two paths name the same existing file (or the same path when one does not exist yet).
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    }
-}
-
 /// The `--rejects` CSV: `line,field,reason` then the input's own columns (`import`, which reads several
 /// files, puts a `file` column first); the first write error is kept and reported at the end.
 struct RejectsFile {
     path: PathBuf,
-    writer: csv::Writer<File>,
+    writer: csv::Writer<output::AtomicFile>,
     /// Names of the columns written before `line`.
     lead: Vec<String>,
     header_written: bool,
@@ -1023,13 +1062,13 @@ struct RejectsFile {
 }
 
 impl RejectsFile {
-    fn create(path: &Path) -> Result<Self, Error> {
-        Self::with_lead(path, &[])
+    fn create(path: &Path, protected: &[output::Protected<'_>]) -> Result<Self, Error> {
+        Self::with_lead(path, &[], protected)
     }
 
     /// A rejects file whose rows start with the columns `lead` names.
-    fn with_lead(path: &Path, lead: &[&str]) -> Result<Self, Error> {
-        let file = File::create(path).map_err(io_err(path))?;
+    fn with_lead(path: &Path, lead: &[&str], protected: &[output::Protected<'_>]) -> Result<Self, Error> {
+        let file = output::AtomicFile::create(path, protected)?;
         Ok(Self {
             path: path.to_owned(),
             writer: csv::WriterBuilder::new().flexible(true).from_writer(file),
@@ -1056,12 +1095,14 @@ impl RejectsFile {
         self.error = result.err();
     }
 
-    fn finish(mut self) -> Result<(), Error> {
+    fn finish(self) -> Result<(), Error> {
         let path = self.path.display().to_string();
         if let Some(e) = self.error {
             return Err(Error::Io { path, source: std::io::Error::other(e.to_string()) });
         }
-        self.writer.flush().map_err(|source| Error::Io { path, source })
+        let io = |source| Error::Io { path: path.clone(), source };
+        let file = self.writer.into_inner().map_err(|e| io(std::io::Error::other(e.to_string())))?;
+        file.commit().map_err(io)
     }
 }
 
@@ -1195,28 +1236,32 @@ fn zones_export(
     at: Option<NaiveDate>,
     zones: &ZoneArgs,
 ) -> Result<ExitCode, Error> {
+    let protected: Vec<output::Protected<'_>> =
+        zones.zones.iter().map(|z| output::Protected { what: "a zone file", path: z }).collect();
+    if let Some(out) = output {
+        output::check(out, &protected)?;
+        output::check_extension(out, &["geojson", "json", "fgb"])?;
+    }
     let catalog = load_catalog(zones)?;
     let index = in_force(&catalog, at.unwrap_or_else(today))?;
     let by_ext = output.and_then(Path::extension).is_some_and(|e| e.eq_ignore_ascii_case("fgb"));
     let format = format.unwrap_or(if by_ext { ExportFormat::Fgb } else { ExportFormat::Geojson });
-    let mut out: Box<dyn Write> = match output {
-        Some(p) => Box::new(BufWriter::new(File::create(p).map_err(io_err(p))?)),
-        None if format == ExportFormat::Fgb && std::io::stdout().is_terminal() => {
-            return Err(Error::Usage("FlatGeobuf is binary: give -o FILE.fgb".into()));
-        }
-        None => Box::new(BufWriter::new(std::io::stdout().lock())),
-    };
+    if output.is_none() && format == ExportFormat::Fgb && std::io::stdout().is_terminal() {
+        return Err(Error::Usage("FlatGeobuf is binary: give -o FILE.fgb".into()));
+    }
+    let mut out = output::Output::to(output, &protected)?;
     let target = output.map_or_else(|| "stdout".to_owned(), |p| p.display().to_string());
     match format {
         ExportFormat::Geojson => {
             serde_json::to_writer(&mut out, &zonefile::zone_set_to_geojson(index.set()))
                 .map_err(|e| Error::Io { path: target.clone(), source: e.into() })?;
-            writeln!(out).and_then(|()| out.flush()).map_err(|source| Error::Io { path: target, source })?;
+            writeln!(out).map_err(|source| Error::Io { path: target.clone(), source })?;
         }
         ExportFormat::Fgb => {
             zonefile::write_zone_set_fgb(index.set(), &mut out, &target)?;
         }
     }
+    out.finish().map_err(|source| Error::Io { path: target, source })?;
     Ok(ExitCode::SUCCESS)
 }
 

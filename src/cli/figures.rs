@@ -2,12 +2,13 @@
 //! in-memory columns) or, for `cells --input`, straight from a file of points.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use chrono::NaiveDate;
 use clap::Args;
 
+use super::output::{self, Protected};
 use super::{EventFilterArgs, ZoneArgs, load_catalog, output_to, store_to_read};
 use crate::Error;
 use crate::cells::CellRes;
@@ -213,20 +214,45 @@ fn zone_polygons(zones: &ZoneArgs, at: Option<NaiveDate>) -> Result<Vec<geo::Mul
     Ok(index.set().zones().iter().map(|z| z.geometry.clone()).collect())
 }
 
+/// The files a figure command reads, which its output must not replace.
+fn protected<'a>(data: &'a Path, input: Option<&'a PathBuf>, zones: &'a ZoneArgs) -> Vec<Protected<'a>> {
+    let mut p = vec![Protected { what: "the store", path: data }];
+    p.extend(input.map(|i| Protected { what: "the input", path: i }));
+    p.extend(zones.zones.iter().map(|z| Protected { what: "a zone file", path: z }));
+    p
+}
+
+/// Checks `-o` before any work: not a file the command reads, an extension it writes.
+fn check_output(out: Option<&PathBuf>, protected: &[Protected<'_>], extensions: &[&str]) -> Result<(), Error> {
+    let Some(out) = out else { return Ok(()) };
+    output::check(out, protected)?;
+    output::check_extension(out, extensions)
+}
+
+const CELL_EXTENSIONS: &[&str] = &["csv", "geojson", "json", "fgb"];
+const TABLE_EXTENSIONS: &[&str] = &["csv", "json"];
+
 fn cell_format(format: Option<CellFormat>, output: Option<&PathBuf>) -> CellFormat {
     format.or_else(|| output.and_then(|p| CellFormat::from_path(p))).unwrap_or(CellFormat::Csv)
 }
 
-fn write_figures(figures: &CellFigures, format: CellFormat, output: Option<&PathBuf>) -> Result<(), Error> {
-    let (name, mut out) = output_to(output)?;
+fn write_figures(
+    figures: &CellFigures,
+    format: CellFormat,
+    output: Option<&PathBuf>,
+    protected: &[Protected<'_>],
+) -> Result<(), Error> {
+    let (name, mut out) = output_to(output, protected)?;
     let io = |source: std::io::Error| Error::Io { path: name.clone(), source };
     write_cells(figures, format, &mut out).map_err(io)?;
-    out.flush().map_err(io)?;
+    out.finish().map_err(io)?;
     eprintln!("{} cells at resolution {} written to {name}", figures.rows.len(), figures.res);
     Ok(())
 }
 
 pub(super) fn cells(args: &CellsArgs) -> Result<ExitCode, Error> {
+    let protected = protected(&args.data, args.input.as_ref(), &args.zones);
+    check_output(args.output.as_ref(), &protected, CELL_EXTENSIONS)?;
     let format = cell_format(args.format, args.output.as_ref());
     let polygons = zone_polygons(&args.zones, args.at)?;
     let refs: Vec<&geo::MultiPolygon<f64>> = polygons.iter().collect();
@@ -237,7 +263,7 @@ pub(super) fn cells(args: &CellsArgs) -> Result<ExitCode, Error> {
         }
         let counts = crate::cells::points::count_points(&raw.points(), args.res);
         let figures = crate::figures::cells::point_figures(counts, &refs, args.res);
-        write_figures(&figures, format, args.output.as_ref())?;
+        write_figures(&figures, format, args.output.as_ref(), &protected)?;
         if raw.rejected > 0 {
             eprintln!("{} of {} rows rejected (no valid coordinates)", raw.rejected, raw.rejected + raw.len() as u64);
             return Ok(ExitCode::from(3));
@@ -247,26 +273,32 @@ pub(super) fn cells(args: &CellsArgs) -> Result<ExitCode, Error> {
     let cols = columns(&args.data)?;
     let q = CellQuery { filter: args.filter.filter(), res: args.res, zeros: args.zeros };
     let figures = cell_figures(&cols, &refs, &q, args.filter.disclosure());
-    write_figures(&figures, format, args.output.as_ref())?;
+    write_figures(&figures, format, args.output.as_ref(), &protected)?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub(super) fn hotspots(args: &HotspotsArgs) -> Result<ExitCode, Error> {
+    let protected = protected(&args.data, None, &args.zones);
+    check_output(
+        args.output.as_ref(),
+        &protected,
+        if args.candidates { &["geojson", "json"] } else { CELL_EXTENSIONS },
+    )?;
     let polygons = zone_polygons(&args.zones, args.at)?;
     let refs: Vec<&geo::MultiPolygon<f64>> = polygons.iter().collect();
     let cols = columns(&args.data)?;
     let q = CellQuery { filter: args.filter.filter(), res: args.res, zeros: true };
     let figures = hotspot_figures(&cols, &refs, &q, args.k, args.filter.disclosure());
     if args.candidates {
-        let (name, mut out) = output_to(args.output.as_ref())?;
+        let (name, mut out) = output_to(args.output.as_ref(), &protected)?;
         let io = |source: std::io::Error| Error::Io { path: name.clone(), source };
         writeln!(out, "{}", candidates_geojson(&figures)).map_err(io)?;
-        out.flush().map_err(io)?;
+        out.finish().map_err(io)?;
         eprintln!("{} expansion candidates written to {name}", figures.candidates.len());
         return Ok(ExitCode::SUCCESS);
     }
     let format = cell_format(args.format, args.output.as_ref());
-    write_figures(&figures, format, args.output.as_ref())?;
+    write_figures(&figures, format, args.output.as_ref(), &protected)?;
     let hot = figures.rows.iter().filter(|r| r.hotspot.is_some_and(|h| h.bin_fdr >= 2)).count();
     eprintln!("{hot} cells hot at 95 % after FDR control; {} expansion candidates", figures.candidates.len());
     Ok(ExitCode::SUCCESS)
@@ -294,9 +326,11 @@ fn kind_fields(c: &crate::figures::coverage::KindRow) -> String {
 }
 
 pub(super) fn coverage(args: &TableArgs) -> Result<ExitCode, Error> {
+    let protected = [Protected { what: "the store", path: &args.data }];
+    check_output(args.output.as_ref(), &protected, TABLE_EXTENSIONS)?;
     let cols = columns(&args.data)?;
     let cov = crate::figures::coverage::coverage(&cols, &args.filter.filter(), args.filter.disclosure());
-    let (name, mut out) = output_to(args.output.as_ref())?;
+    let (name, mut out) = output_to(args.output.as_ref(), &protected)?;
     let io = |source: std::io::Error| Error::Io { path: name.clone(), source };
     match table_format(args) {
         TableFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&cov).unwrap_or_default()).map_err(io)?,
@@ -320,7 +354,7 @@ pub(super) fn coverage(args: &TableArgs) -> Result<ExitCode, Error> {
             }
         }
     }
-    out.flush().map_err(io)?;
+    out.finish().map_err(io)?;
     eprintln!(
         "share of contacts inside the zones: {}; diversion rate inside: {}",
         opt(cov.share_inside),
@@ -330,10 +364,12 @@ pub(super) fn coverage(args: &TableArgs) -> Result<ExitCode, Error> {
 }
 
 pub(super) fn equity(args: &TableArgs) -> Result<ExitCode, Error> {
+    let protected = [Protected { what: "the store", path: &args.data }];
+    check_output(args.output.as_ref(), &protected, TABLE_EXTENSIONS)?;
     let cols = columns(&args.data)?;
     let reference = args.reference.trim().to_ascii_lowercase();
     let eq = crate::figures::coverage::equity(&cols, &args.filter.filter(), &reference, args.filter.disclosure());
-    let (name, mut out) = output_to(args.output.as_ref())?;
+    let (name, mut out) = output_to(args.output.as_ref(), &protected)?;
     let io = |source: std::io::Error| Error::Io { path: name.clone(), source };
     match table_format(args) {
         TableFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&eq).unwrap_or_default()).map_err(io)?,
@@ -360,6 +396,6 @@ pub(super) fn equity(args: &TableArgs) -> Result<ExitCode, Error> {
             }
         }
     }
-    out.flush().map_err(io)?;
+    out.finish().map_err(io)?;
     Ok(ExitCode::SUCCESS)
 }

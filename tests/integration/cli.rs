@@ -287,7 +287,7 @@ fn classify_refuses_to_overwrite_its_input_and_blames_the_right_column() {
     std::fs::write(&input, text).unwrap();
     let out = leadmap(&["classify", input.to_str().unwrap(), "-o", input.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("is the input file"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is the input ("), "{}", stderr(&out));
     assert_eq!(std::fs::read_to_string(&input).unwrap(), text, "the input is untouched");
 
     let output = dir.path().join("out.csv");
@@ -396,4 +396,119 @@ fn classify_reads_each_rows_gps_accuracy() {
     let out = leadmap(&["classify", renamed.to_str().unwrap(), "--at", "2019-06-01", "--accuracy-col", "acc"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("acc"), "{}", stderr(&out));
+}
+
+/// A small store of the demo events, and its bytes.
+fn demo_store(dir: &Path) -> (std::path::PathBuf, Vec<u8>) {
+    let store = dir.join("events.gpkg");
+    let events = repo().join("geodata/demo/events.csv");
+    let out =
+        leadmap(&["import", events.to_str().unwrap(), "--source", "demo", "--data", store.to_str().unwrap(), "-q"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bytes = std::fs::read(&store).unwrap();
+    (store, bytes)
+}
+
+#[test]
+fn no_command_writes_over_the_store_or_an_input_by_any_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, bytes) = demo_store(dir.path());
+    let s = store.to_str().unwrap();
+    let link = dir.path().join("link.csv");
+    std::fs::hard_link(&store, &link).unwrap();
+    let l = link.to_str().unwrap();
+    let events = repo().join("geodata/demo/events.csv");
+    let input = dir.path().join("input.csv");
+    std::fs::copy(&events, &input).unwrap();
+    let input_text = std::fs::read(&input).unwrap();
+    let i = input.to_str().unwrap();
+    let input_link = dir.path().join("input-link.csv");
+    std::fs::hard_link(&input, &input_link).unwrap();
+    let il = input_link.to_str().unwrap();
+    for args in [
+        vec!["cells", "--data", s, "-o", s],
+        vec!["cells", "--data", s, "-o", l],
+        vec!["hotspots", "--data", s, "-o", l],
+        vec!["hotspots", "--data", s, "--candidates", "-o", s],
+        vec!["coverage", "--data", s, "-o", l],
+        vec!["equity", "--data", s, "-o", l],
+        vec!["events", "export", "--data", s, "-o", l],
+        vec!["import", i, "--source", "demo", "--data", s, "--rejects", l],
+        vec!["import", i, "--source", "demo", "--data", s, "--rejects", il],
+        vec!["import", i, "--source", "demo", "--data", i],
+        vec!["classify", i, "--at", "2019-06-01", "-o", il],
+        vec!["classify", i, "--at", "2019-06-01", "-o", "out.csv", "--rejects", il],
+    ] {
+        let out = leadmap(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?} must fail: {}", stderr(&out));
+        let e = stderr(&out);
+        assert!(e.contains("would destroy it") || e.contains("both an input and the store"), "{args:?}: {e}");
+        assert_eq!(std::fs::read(&store).unwrap(), bytes, "{args:?}: the store is untouched");
+        assert_eq!(std::fs::read(&input).unwrap(), input_text, "{args:?}: the input is untouched");
+    }
+    // Outputs the command cannot write are refused with those it can, not written as CSV.
+    for (args, formats) in [
+        (vec!["cells", "--data", s, "-o", "x.gpkg"], ".csv, .geojson, .json, .fgb"),
+        (vec!["coverage", "--data", s, "-o", "x.xlsx"], ".csv, .json"),
+        (vec!["events", "export", "--data", s, "-o", "x.shp"], ".geojson, .json, .csv"),
+        (vec!["import", i, "--source", "demo", "--data", s, "--rejects", "bad.xlsx"], ".csv"),
+    ] {
+        let out = leadmap(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            stderr(&out).contains(&format!(
+                "cannot write .{} files; it writes {formats}",
+                args.last().unwrap().rsplit('.').next().unwrap()
+            )),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    // A good output still works, and a store-sized file appears only whole.
+    let good = dir.path().join("cells.csv");
+    let out = leadmap(&["cells", "--data", s, "-o", good.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(std::fs::read_to_string(&good).unwrap().starts_with("hex_id,count"));
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("leadmap-"))
+        .collect();
+    assert!(left.is_empty(), "no temporary files left: {left:?}");
+}
+
+#[test]
+fn a_failed_command_leaves_an_existing_output_untouched_and_no_half_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // GeoJSON broken after its first feature: classify fails part-way.
+    let input = dir.path().join("points.geojson");
+    std::fs::write(
+        &input,
+        r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":[-122.6793,45.5189]}},{"type":"Feature","prop"#,
+    )
+    .unwrap();
+    let out_file = dir.path().join("zoned.geojson");
+    std::fs::write(&out_file, "yesterday's answer").unwrap();
+    let out = leadmap(&["classify", input.to_str().unwrap(), "--at", "2019-06-01", "-o", out_file.to_str().unwrap()]);
+    assert!(!out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&out_file).unwrap(), "yesterday's answer");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2, "no half file beside it");
+}
+
+#[test]
+fn a_failed_import_leaves_no_empty_store_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("new.gpkg");
+    let missing = dir.path().join("no-such-file.csv");
+    let out = leadmap(&["import", missing.to_str().unwrap(), "--source", "x", "--data", store.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no-such-file.csv"), "{}", stderr(&out));
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "nothing left: {left:?}");
+    // An existing store is kept, whatever happens.
+    let (store, bytes) = demo_store(dir.path());
+    let out = leadmap(&["import", missing.to_str().unwrap(), "--source", "x", "--data", store.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(store.exists());
+    let _ = bytes;
 }
