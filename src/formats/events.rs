@@ -425,32 +425,76 @@ pub fn read_events_csv<E: From<ImportError>>(
     sink: impl FnMut(RowBatch) -> Result<(), E>,
 ) -> Result<(), E> {
     let io = |e: csv::Error| ImportError::Io { file: file.to_owned(), source: std::io::Error::other(e.to_string()) };
-    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(input);
+    let last = std::rc::Rc::new(std::cell::Cell::new(b'\n'));
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(LastByte { inner: input, last: std::rc::Rc::clone(&last) });
     let header = rdr.headers().map_err(io)?.clone();
     let layout = Layout::new(&header.iter().map(str::to_owned).collect::<Vec<_>>(), false, None, file, opts)?;
     let mut out = Batcher::new(batch, sink, &layout, opts);
+    let event = |rec: &csv::StringRecord| {
+        if rec.len() == header.len() {
+            layout.event(|i| rec.get(i), None, &opts.groups)
+        } else {
+            let reason =
+                format!("{} fields where the header has {} (a truncated or malformed line)", rec.len(), header.len());
+            Err(("record".into(), reason))
+        }
+    };
+    // Each record is stored once the next one is read, so the last can be checked for its line end: a
+    // file cut inside its last number (no final newline) would otherwise store a wrong coordinate.
     let mut rec = csv::StringRecord::new();
+    let mut pending: Option<csv::StringRecord> = None;
     loop {
         match rdr.read_record(&mut rec) {
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
                 // A broken record (bad UTF-8, an unterminated quote): name it and stop this file.
+                if let Some(p) = pending.take() {
+                    let line = p.position().map_or(0, csv::Position::line);
+                    out.row(line, event(&p), || p.iter().map(str::to_owned).collect())?;
+                }
                 out.fatal(e.position().map_or(0, csv::Position::line), e.to_string());
-                break;
+                return out.flush();
             }
         }
-        let line = rec.position().map_or(0, csv::Position::line);
-        let result = if rec.len() == header.len() {
-            layout.event(|i| rec.get(i), None, &opts.groups)
+        if let Some(p) = pending.replace(rec.clone()) {
+            let line = p.position().map_or(0, csv::Position::line);
+            out.row(line, event(&p), || p.iter().map(str::to_owned).collect())?;
+        }
+    }
+    if let Some(p) = pending {
+        let line = p.position().map_or(0, csv::Position::line);
+        let result = if matches!(last.get(), b'\n' | b'\r') {
+            event(&p)
         } else {
-            let reason =
-                format!("{} fields where the header has {} (a truncated or malformed line)", rec.len(), header.len());
-            Err(("record".into(), reason))
+            Err((
+                "record".into(),
+                "the file ends inside this line (no line end after it): it looks cut off, so it is not \
+                 stored; if the file is whole, end it with a newline"
+                    .to_owned(),
+            ))
         };
-        out.row(line, result, || rec.iter().map(str::to_owned).collect())?;
+        out.row(line, result, || p.iter().map(str::to_owned).collect())?;
     }
     out.flush()
+}
+
+/// A reader that remembers the last byte it gave out.
+struct LastByte<R> {
+    inner: R,
+    last: std::rc::Rc<std::cell::Cell<u8>>,
+}
+
+impl<R: Read> Read for LastByte<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            self.last.set(buf[n - 1]);
+        }
+        Ok(n)
+    }
 }
 
 /// A GeoJSON feature as read: anything may be missing or of the wrong type (it is then rejected, not
@@ -735,6 +779,7 @@ pub fn read_events_fgb<E: From<ImportError>>(
             ))
         })?),
     };
+    let promised = header.features_count();
     let layout = Layout::new(&names, true, file_crs, file, opts)?;
     let mut out = Batcher::new(batch, sink, &layout, opts);
     let mut iter = fgb.select_all_seq().map_err(|e| bad(format!("cannot read features: {e}")))?;
@@ -760,7 +805,17 @@ pub fn read_events_fgb<E: From<ImportError>>(
         let result = layout.event(|i| values.get(i).copied().flatten(), Some(point), &opts.groups);
         out.row(number, result, || values.iter().map(|v| v.unwrap_or_default().to_owned()).collect())?;
     }
-    out.flush()
+    // What was read is stored; a file shorter than its header says is then an error, not a success.
+    out.flush()?;
+    if promised > 0 && number < promised {
+        return Err(bad(format!(
+            "truncated: its header promises {promised} features and the file ends after {number} (those are \
+             stored; the other {} are not): copy the whole file and import it again",
+            promised - number
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// Reads an event file of any [`FileFormat`] (see [`read_events_csv`]).

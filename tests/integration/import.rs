@@ -729,3 +729,45 @@ fn cells_count_stored_events_as_h3_py_does() {
     }
     assert_eq!(got, totals(12), "FlatGeobuf");
 }
+
+#[test]
+fn truncated_files_fail_or_reject_their_cut_record_and_keep_what_was_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let rows: Vec<((f64, f64), Vec<String>)> = (0..400u32)
+        .map(|i| {
+            (
+                (-122.70 + f64::from(i % 17) * 0.003, 45.50 + f64::from(i % 13) * 0.003),
+                vec![format!("c{i}"), "2018-03-04".to_owned()],
+            )
+        })
+        .collect();
+    write_fgb(Path::new(&p("whole.fgb")), 4326, &["id", "date"], &rows);
+    let bytes = std::fs::read(p("whole.fgb")).unwrap();
+    // Cut at 70 %: the header promises 400 features, the file ends sooner.
+    std::fs::write(p("cut.fgb"), &bytes[..bytes.len() * 7 / 10]).unwrap();
+    let out = leadmap(&["import", &p("cut.fgb"), "--source", "t", "--kind", "arrest", "--data", &p("a.gpkg")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("truncated: its header promises 400 features and the file ends after"), "{err}");
+    // What was read whole is kept (nothing accepted is lost), and says how much is missing.
+    let stored = stored_rows(Path::new(&p("a.gpkg"))).len();
+    assert!(stored > 0 && stored < 400, "{stored}");
+    assert!(err.contains(&format!("the other {} are not", 400 - stored)), "{err}");
+
+    // A CSV cut inside its last number: that row is rejected, not stored with a wrong coordinate.
+    let text = "id,date,lon,lat\nc1,2018-03-04,-122.6793,45.5189\nc2,2018-03-04,-122.6793,45.51";
+    std::fs::write(p("cut.csv"), text).unwrap();
+    let out =
+        leadmap(&["import", &p("cut.csv"), "--source", "t", "--kind", "arrest", "--data", &p("b.gpkg"), "--json"]);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let s = summary(&out);
+    assert_eq!((s["imported"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(1)));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cut.csv:3: record: the file ends inside this line"));
+    // The same file with its line end is whole.
+    std::fs::write(p("whole.csv"), format!("{text}89\n")).unwrap();
+    let out =
+        leadmap(&["import", &p("whole.csv"), "--source", "t", "--kind", "arrest", "--data", &p("c.gpkg"), "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(summary(&out)["imported"], 2);
+}
