@@ -263,15 +263,19 @@ fn figures_disclosure(c: &mut Criterion) {
             "cells-res9-geojson",
             Box::new(|cols, d| {
                 let mut out = Vec::new();
-                write_cells(&cell_figures(cols, &zones, &query("9"), d), CellFormat::Geojson, &mut out)
-                    .expect("render");
+                write_cells(
+                    &cell_figures(cols, &zones, &query("9"), d).expect("within the cell limit"),
+                    CellFormat::Geojson,
+                    &mut out,
+                )
+                .expect("render");
                 out
             }),
         ),
         (
             "hotspots-res8-geojson",
             Box::new(|cols, d| {
-                let f = hotspot_figures(cols, &zones, &query("8"), 1, d);
+                let f = hotspot_figures(cols, &zones, &query("8"), 1, d).expect("within the cell limit");
                 let mut out = Vec::new();
                 write_cells(&f, CellFormat::Geojson, &mut out).expect("render");
                 out.extend(candidates_geojson(&f).to_string().into_bytes());

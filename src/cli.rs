@@ -274,9 +274,34 @@ pub struct ImportArgs {
     /// Rows per transaction.
     #[arg(long, default_value_t = 20_000, value_name = "N")]
     pub batch: usize,
+    /// Which events are plausible.
+    #[command(flatten)]
+    pub plausible: PlausibleArgs,
     /// Zone options (which zone sets place the events).
     #[command(flatten)]
     pub zones: ZoneArgs,
+}
+
+/// Which events are plausible enough to store (`import` and `POST /v1/events` alike).
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlausibleArgs {
+    /// Refuse events farther than this from the zones' bounding box (of every zone set), km; (0, 0) is
+    /// always refused.
+    #[arg(long, value_name = "KM", default_value_t = crate::events::checks::DEFAULT_PLAUSIBLE_KM)]
+    pub plausible_km: f64,
+    /// Refuse events dated before this day (and after tomorrow).
+    #[arg(long, value_name = "YYYY-MM-DD", default_value_t = crate::events::checks::DEFAULT_FIRST_DATE)]
+    pub first_date: NaiveDate,
+}
+
+impl PlausibleArgs {
+    /// The checks for events placed in `catalog`'s zones.
+    pub fn checks(&self, catalog: &ZoneCatalog) -> Result<crate::events::checks::EventChecks, Error> {
+        if !(self.plausible_km.is_finite() && self.plausible_km > 0.0) {
+            return Err(Error::Usage(format!("--plausible-km {} must be a positive number of km", self.plausible_km)));
+        }
+        Ok(catalog.event_checks(self.plausible_km, self.first_date))
+    }
 }
 
 const SERVE_HELP: &str = "\
@@ -346,6 +371,17 @@ pub struct ServeArgs {
     /// Most requests in flight; more get 503 at once.
     #[arg(long, value_name = "N", default_value_t = crate::http::Limits::default().max_concurrency)]
     pub max_concurrency: usize,
+    /// Most connections open at once; more are answered 503 and closed (lowered to fit the open-file
+    /// limit).
+    #[arg(long, value_name = "N", default_value_t = crate::http::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Longest wait for a request's headers, milliseconds; also how long a keep-alive connection may sit
+    /// idle between requests.
+    #[arg(long, value_name = "MS", default_value_t = crate::http::DEFAULT_HEADER_TIMEOUT_MS)]
+    pub header_timeout_ms: u64,
+    /// Which ingested events are plausible.
+    #[command(flatten)]
+    pub plausible: PlausibleArgs,
     /// Zone options.
     #[command(flatten)]
     pub zones: ZoneArgs,
@@ -664,6 +700,7 @@ fn import_into_store(args: &ImportArgs) -> Result<ExitCode, Error> {
         Some(c) => crate::projection::Crs::parse(c)?,
         None => None,
     };
+    let catalog = load_catalog(&args.zones)?;
     let opts = crate::formats::events::ImportOptions {
         preset: args.preset,
         kind: args.kind,
@@ -672,8 +709,8 @@ fn import_into_store(args: &ImportArgs) -> Result<ExitCode, Error> {
         map,
         groups: crate::events::Groups::default(),
         keep_rows: args.rejects.is_some(),
+        checks: args.plausible.checks(&catalog)?,
     };
-    let catalog = load_catalog(&args.zones)?;
     let mut store = crate::store::gpkg::GpkgStore::open(&args.data)?;
     let mut rejects_out =
         args.rejects.as_deref().map(|p| RejectsFile::with_lead(p, &["file"], &protected)).transpose()?;
@@ -1313,6 +1350,7 @@ fn map_page(args: &ServeArgs) -> Result<crate::http::MapPage, Error> {
 fn serve(args: &ServeArgs) -> Result<ExitCode, Error> {
     let started = std::time::Instant::now();
     let loaded = load_service(&args.zones, &args.rules)?;
+    args.plausible.checks(&loaded.zones)?;
     let table = crate::builtin::perturbation_table().map_err(|e| Error::Usage(e.to_string()))?;
     if args.planner_k != 0 && args.planner_k != table.zero_up_to() {
         return Err(Error::Usage(format!(
@@ -1331,6 +1369,8 @@ fn serve(args: &ServeArgs) -> Result<ExitCode, Error> {
         request_timeout_ms: args.request_timeout_ms,
         max_concurrency: args.max_concurrency,
         planner_k: args.planner_k,
+        plausible_m: (args.plausible.plausible_km * 1000.0).round() as u64,
+        first_date: args.plausible.first_date,
     };
     let auth = if tokens.is_open() {
         "OPEN: no API tokens configured, so only loopback clients can reach it".to_owned()
@@ -1345,7 +1385,12 @@ fn serve(args: &ServeArgs) -> Result<ExitCode, Error> {
         None => None,
     };
     let map = map_page(args)?;
-    let config = crate::http::ServeConfig { addr: args.addr, tokens, limits, store, map };
+    let (max_connections, lowered) = crate::http::fit_to_fd_limit(args.max_connections);
+    if let Some(why) = lowered {
+        tracing::warn!("--max-connections {}: {why}", args.max_connections);
+    }
+    let conn = crate::http::ConnLimits { max_connections, header_timeout_ms: args.header_timeout_ms };
+    let config = crate::http::ServeConfig { addr: args.addr, tokens, limits, store, map, conn };
     let (zone_args, rule_files) = (args.zones.clone(), args.rules.clone());
     let reload = move || load_service(&zone_args, &rule_files).map_err(|e| e.to_string());
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -84,6 +84,9 @@ pub enum Error {
     /// A coordinate given on the command line is not valid.
     #[error(transparent)]
     Coord(#[from] coord::CoordError),
+    /// A figure would be too large to compute as asked.
+    #[error(transparent)]
+    Figure(#[from] figures::FigureError),
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

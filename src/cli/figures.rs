@@ -272,7 +272,7 @@ pub(super) fn cells(args: &CellsArgs) -> Result<ExitCode, Error> {
     }
     let cols = columns(&args.data)?;
     let q = CellQuery { filter: args.filter.filter(), res: args.res, zeros: args.zeros };
-    let figures = cell_figures(&cols, &refs, &q, args.filter.disclosure());
+    let figures = cell_figures(&cols, &refs, &q, args.filter.disclosure())?;
     write_figures(&figures, format, args.output.as_ref(), &protected)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -288,7 +288,7 @@ pub(super) fn hotspots(args: &HotspotsArgs) -> Result<ExitCode, Error> {
     let refs: Vec<&geo::MultiPolygon<f64>> = polygons.iter().collect();
     let cols = columns(&args.data)?;
     let q = CellQuery { filter: args.filter.filter(), res: args.res, zeros: true };
-    let figures = hotspot_figures(&cols, &refs, &q, args.k, args.filter.disclosure());
+    let figures = hotspot_figures(&cols, &refs, &q, args.k, args.filter.disclosure())?;
     if args.candidates {
         let (name, mut out) = output_to(args.output.as_ref(), &protected)?;
         let io = |source: std::io::Error| Error::Io { path: name.clone(), source };

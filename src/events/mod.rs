@@ -4,6 +4,8 @@
 //! stored. [`Placed`] adds what the store keeps beside each event: its zone under the zone set in force on
 //! its date, and its H3 cell at resolution 15.
 
+pub mod checks;
+
 use std::fmt;
 
 use chrono::{NaiveDate, NaiveTime};

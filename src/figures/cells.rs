@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use geo::MultiPolygon;
 use h3o::{CellIndex, Resolution};
 
-use super::{Count, Disclosure};
+use super::{Count, Disclosure, FigureError, MAX_ANSWER_CELLS};
 use crate::cells::area::{Relation, ZoneCover, study_area};
 use crate::cells::columns::{EventColumns, EventFilter};
 use crate::cells::{CellRes, KindCounts, MIN_RES};
@@ -90,15 +90,56 @@ pub struct CellFigures {
     pub kinds: bool,
 }
 
-/// The cells with events, and with `zeros` every other cell of the study area.
-fn counted(cols: &EventColumns, cover: &ZoneCover, q: &CellQuery, zeros: bool) -> Vec<(CellIndex, KindCounts)> {
+/// The cells with events, and with `zeros` every other cell of the study area: the cells over the
+/// outline (convex hull) of the events selected and the zones' cells. Published with perturbation, the
+/// outline is that of every event, so the study area's shape says nothing about where the selected
+/// events are. Refused when the answer would hold more than [`MAX_ANSWER_CELLS`] cells.
+fn counted(
+    cols: &EventColumns,
+    cover: &ZoneCover,
+    q: &CellQuery,
+    zeros: bool,
+    disclosure: Disclosure,
+) -> Result<Vec<(CellIndex, KindCounts)>, FigureError> {
+    let res = u8::from(q.res.resolution());
+    let too_many = |cells: u64, hint: &str| FigureError::TooManyCells {
+        cells,
+        res,
+        limit: MAX_ANSWER_CELLS,
+        hint: hint.to_owned(),
+    };
     let counts = cols.count_cells(&q.filter, q.res);
-    if !zeros {
-        return counts.into_iter().collect();
+    if counts.len() as u64 > MAX_ANSWER_CELLS {
+        return Err(too_many(counts.len() as u64, ""));
     }
-    let area = study_area(cols.hull(), cover, counts.iter().map(|(c, _)| *c), q.res);
+    if !zeros {
+        return Ok(counts.into_iter().collect());
+    }
+    let selected;
+    let outline = if matches!(disclosure, Disclosure::Perturbed(_)) {
+        cols.hull()
+    } else {
+        selected = crate::cells::area::hull(counts.iter().map(|(c, _)| {
+            let ll = h3o::LatLng::from(*c);
+            [ll.lng(), ll.lat()]
+        }));
+        selected.as_ref()
+    };
+    if let Some(h) = outline {
+        let area_km2 = geo::ChamberlainDuquetteArea::chamberlain_duquette_unsigned_area(h) / 1e6;
+        let estimate = (area_km2 / q.res.resolution().area_km2()) as u64 + cover.cells().count() as u64;
+        if estimate > MAX_ANSWER_CELLS {
+            return Err(too_many(
+                estimate,
+                &format!(
+                    " (the events selected span {area_km2:.0} km²: an event far from the others, e.g. at (0, 0), stretches the study area; find it with GET /v1/events?bbox=…)"
+                ),
+            ));
+        }
+    }
+    let area = study_area(outline, cover, counts.iter().map(|(c, _)| *c), q.res);
     let by_cell: HashMap<CellIndex, KindCounts> = counts.into_iter().collect();
-    area.into_iter().map(|c| (c, by_cell.get(&c).copied().unwrap_or_default())).collect()
+    Ok(area.into_iter().map(|c| (c, by_cell.get(&c).copied().unwrap_or_default())).collect())
 }
 
 fn columns(n: &KindCounts) -> [u64; 4] {
@@ -201,15 +242,14 @@ fn publish(
 }
 
 /// Counts per cell of the events `q` selects, with each cell's relation to `zones` (the set in force).
-#[must_use]
 pub fn cell_figures(
     cols: &EventColumns,
     zones: &[&MultiPolygon<f64>],
     q: &CellQuery,
     disclosure: Disclosure,
-) -> CellFigures {
+) -> Result<CellFigures, FigureError> {
     let cover = ZoneCover::new(zones.iter().copied(), q.res);
-    let rows = counted(cols, &cover, q, q.zeros);
+    let rows = counted(cols, &cover, q, q.zeros, disclosure)?;
     let (published, _) = disclose(&rows, q.res, &[], disclosure);
     let mut rows = publish(&rows, &published, &cover, None);
     if !q.zeros && matches!(disclosure, Disclosure::Perturbed(_)) {
@@ -219,22 +259,21 @@ pub fn cell_figures(
             [r.count, r.arrest, r.diversion_referral, r.social_contact_referral].iter().any(|c| c.0 != Some(0))
         });
     }
-    CellFigures { res: q.res, rows, candidates: Vec::new(), disclosure, k_ring: None, kinds: true }
+    Ok(CellFigures { res: q.res, rows, candidates: Vec::new(), disclosure, k_ring: None, kinds: true })
 }
 
 /// Gi* over every cell of the study area (explicit zeros) with `k`-ring neighbours, and the expansion
 /// candidates: clusters of cells hot at 95 % after FDR control and outside every zone, ranked by
 /// contacts. Planners get the classes only (the statistic is computed on the exact counts).
-#[must_use]
 pub fn hotspot_figures(
     cols: &EventColumns,
     zones: &[&MultiPolygon<f64>],
     q: &CellQuery,
     k: u32,
     disclosure: Disclosure,
-) -> CellFigures {
+) -> Result<CellFigures, FigureError> {
     let cover = ZoneCover::new(zones.iter().copied(), q.res);
-    let rows = counted(cols, &cover, q, true);
+    let rows = counted(cols, &cover, q, true, disclosure)?;
     let cells: Vec<CellIndex> = rows.iter().map(|(c, _)| *c).collect();
     let values: Vec<f64> = rows.iter().map(|(_, n)| n.total() as f64).collect();
     let gi = hotspots::gi_star(&cells, &values, k);
@@ -273,14 +312,14 @@ pub fn hotspot_figures(
     for (i, c) in candidates.iter_mut().enumerate() {
         c.rank = i + 1;
     }
-    CellFigures {
+    Ok(CellFigures {
         res: q.res,
         rows: publish(&rows, &published, &cover, Some(&hot)),
         candidates,
         disclosure,
         k_ring: Some(k),
         kinds: true,
-    }
+    })
 }
 
 /// Raw points counted per cell (`leadmap cells --input`): exact counts, no kinds, each cell related to

@@ -11,6 +11,29 @@ pub mod period;
 
 use serde::Serialize;
 
+/// The most cells one answer may hold: about 200 MB of GeoJSON. A larger one is refused with
+/// [`FigureError::TooManyCells`] before it is computed.
+pub const MAX_ANSWER_CELLS: u64 = 1_000_000;
+
+/// Why a figure cannot be computed as asked.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FigureError {
+    /// The answer would hold more cells than [`MAX_ANSWER_CELLS`].
+    #[error(
+        "the answer would hold about {cells} cells at resolution {res}, more than the limit of {limit}; narrow the query: a coarser res, a shorter period, one kind or zone{hint}"
+    )]
+    TooManyCells {
+        /// The estimate.
+        cells: u64,
+        /// The resolution asked for.
+        res: u8,
+        /// The limit.
+        limit: u64,
+        /// More advice, e.g. about events far from the rest.
+        hint: String,
+    },
+}
+
 use crate::privacy::PerturbationTable;
 
 /// How exact the figures are.

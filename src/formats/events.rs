@@ -13,6 +13,7 @@ use super::points::{Rejected, parse_row_date};
 use crate::coord::LonLat;
 use serde_json::{Value, json};
 
+use crate::events::checks::EventChecks;
 use crate::events::{Event, EventKind, Groups, Offense, Placed};
 use crate::projection::Crs;
 
@@ -61,6 +62,8 @@ pub struct ImportOptions {
     pub groups: Groups,
     /// Keep each event's raw fields in its batch ([`RowBatch::rows`]), for a rejects file.
     pub keep_rows: bool,
+    /// What every event must satisfy (plausible location and date, text lengths).
+    pub checks: EventChecks,
 }
 
 /// Why a file cannot be read at all (row problems are [`Rejected`] rows instead).
@@ -245,6 +248,7 @@ impl Layout {
         let source = source.ok_or_else(|| {
             setup("name the data source with --source NAME (events are identified by source and id)".into())
         })?;
+        crate::events::checks::text("source", &source).map_err(|(_, reason)| setup(format!("--source: {reason}")))?;
         let at = std::array::from_fn(|i| columns.get(FIELDS[i]).copied());
         Ok(Self { columns, at, names, kind, source, crs })
     }
@@ -259,7 +263,7 @@ impl Layout {
         &self,
         value: impl Fn(usize) -> Option<&'r str>,
         geometry: Option<Result<(f64, f64), String>>,
-        groups: &Groups,
+        opts: &ImportOptions,
     ) -> Result<Event, (String, String)> {
         let get = |at: usize| self.at[at].and_then(&value).map(str::trim).filter(|v| !v.is_empty());
         let bad = |field: &str, reason: String| (self.column(field), reason);
@@ -294,6 +298,11 @@ impl Layout {
             }
             None => LonLat::new(x, y).map_err(|e| bad(field, e.to_string())),
         };
+        let coordinate_field = match &geometry {
+            Some(Ok(_)) => "geometry",
+            _ if self.at[field::LON].is_some() => "lon",
+            _ => "x",
+        };
         let point = match geometry {
             Some(Ok((x, y))) => projected(x, y, "geometry")?,
             // A feature without a point may still carry coordinates as properties.
@@ -308,10 +317,12 @@ impl Layout {
             },
         };
         let offense = Offense::parse(get(field::OFFENSE).unwrap_or("unknown"));
-        let race_ethnicity =
-            get(field::RACE_ETHNICITY).map(|g| groups.parse(g)).transpose().map_err(|e| bad("race_ethnicity", e))?;
+        let race_ethnicity = get(field::RACE_ETHNICITY)
+            .map(|g| opts.groups.parse(g))
+            .transpose()
+            .map_err(|e| bad("race_ethnicity", e))?;
         let agency = get(field::AGENCY).map(str::to_owned);
-        Ok(Event {
+        let event = Event {
             kind,
             occurred_on,
             occurred_at,
@@ -321,7 +332,15 @@ impl Layout {
             agency,
             source: self.source.clone(),
             external_id,
-        })
+        };
+        opts.checks.check(&event).map_err(|(f, reason)| match f {
+            "lon" if coordinate_field == "geometry" => ("geometry".to_owned(), reason),
+            "lon" => bad(coordinate_field, reason),
+            // The source comes from --source or the preset, not from a column.
+            "source" => ("source".to_owned(), reason),
+            other => bad(other, reason),
+        })?;
+        Ok(event)
     }
 }
 
@@ -425,16 +444,32 @@ pub fn read_events_csv<E: From<ImportError>>(
     sink: impl FnMut(RowBatch) -> Result<(), E>,
 ) -> Result<(), E> {
     let io = |e: csv::Error| ImportError::Io { file: file.to_owned(), source: std::io::Error::other(e.to_string()) };
-    let last = std::rc::Rc::new(std::cell::Cell::new(b'\n'));
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(LastByte { inner: input, last: std::rc::Rc::clone(&last) });
+    let seen = std::rc::Rc::new(LineCapSeen { last: std::cell::Cell::new(b'\n'), ..LineCapSeen::default() });
+    let capped = LineCap {
+        inner: input,
+        max: MAX_LINE_BYTES,
+        line: 1,
+        len: 0,
+        quotes: 0,
+        skipping: false,
+        seen: std::rc::Rc::clone(&seen),
+    };
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(capped);
     let header = rdr.headers().map_err(io)?.clone();
     let layout = Layout::new(&header.iter().map(str::to_owned).collect::<Vec<_>>(), false, None, file, opts)?;
     let mut out = Batcher::new(batch, sink, &layout, opts);
-    let event = |rec: &csv::StringRecord| {
-        if rec.len() == header.len() {
-            layout.event(|i| rec.get(i), None, &opts.groups)
+    // `next`: the line the following record starts on (or none at the end), to find a cut line in it.
+    let event = |rec: &csv::StringRecord, next: Option<u64>| {
+        let line = rec.position().map_or(0, csv::Position::line);
+        if let Some(cut) = seen.cut_in(line, next.unwrap_or(u64::MAX)) {
+            Err((
+                "record".into(),
+                format!(
+                    "line {cut} is longer than {MAX_LINE_BYTES} bytes (a field far longer than any event has); skipped"
+                ),
+            ))
+        } else if rec.len() == header.len() {
+            layout.event(|i| rec.get(i), None, opts)
         } else {
             let reason =
                 format!("{} fields where the header has {} (a truncated or malformed line)", rec.len(), header.len());
@@ -453,7 +488,8 @@ pub fn read_events_csv<E: From<ImportError>>(
                 // A broken record (bad UTF-8, an unterminated quote): name it and stop this file.
                 if let Some(p) = pending.take() {
                     let line = p.position().map_or(0, csv::Position::line);
-                    out.row(line, event(&p), || p.iter().map(str::to_owned).collect())?;
+                    let next = e.position().map(csv::Position::line);
+                    out.row(line, event(&p, next), || p.iter().map(str::to_owned).collect())?;
                 }
                 out.fatal(e.position().map_or(0, csv::Position::line), e.to_string());
                 return out.flush();
@@ -461,13 +497,14 @@ pub fn read_events_csv<E: From<ImportError>>(
         }
         if let Some(p) = pending.replace(rec.clone()) {
             let line = p.position().map_or(0, csv::Position::line);
-            out.row(line, event(&p), || p.iter().map(str::to_owned).collect())?;
+            let next = rec.position().map(csv::Position::line);
+            out.row(line, event(&p, next), || p.iter().map(str::to_owned).collect())?;
         }
     }
     if let Some(p) = pending {
         let line = p.position().map_or(0, csv::Position::line);
-        let result = if matches!(last.get(), b'\n' | b'\r') {
-            event(&p)
+        let result = if matches!(seen.last.get(), b'\n' | b'\r') {
+            event(&p, None)
         } else {
             Err((
                 "record".into(),
@@ -481,19 +518,80 @@ pub fn read_events_csv<E: From<ImportError>>(
     out.flush()
 }
 
-/// A reader that remembers the last byte it gave out.
-struct LastByte<R> {
-    inner: R,
-    last: std::rc::Rc<std::cell::Cell<u8>>,
+/// The longest CSV line read whole, bytes: a longer one is cut here (the rest of it skipped) and its
+/// record rejected, so one enormous field costs this much memory, not its size.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// What [`LineCap`] saw: the last byte it gave out and the lines it cut.
+#[derive(Debug, Default)]
+struct LineCapSeen {
+    last: std::cell::Cell<u8>,
+    cut: std::cell::RefCell<Vec<u64>>,
 }
 
-impl<R: Read> Read for LastByte<R> {
+impl LineCapSeen {
+    /// The first cut line from `from` up to (not including) `to`.
+    fn cut_in(&self, from: u64, to: u64) -> Option<u64> {
+        self.cut.borrow().iter().copied().find(|l| (from..to).contains(l))
+    }
+}
+
+/// A reader that gives out at most `max` bytes of each line (1-based line numbers counted by `\n`),
+/// skipping the rest and noting the line; a line cut inside a quoted field gets a closing quote (by the
+/// quotes counted since the line began) so the CSV reader does not run on into the next lines.
+struct LineCap<R> {
+    inner: R,
+    max: usize,
+    line: u64,
+    len: usize,
+    quotes: usize,
+    skipping: bool,
+    seen: std::rc::Rc<LineCapSeen>,
+}
+
+impl<R: Read> Read for LineCap<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if n > 0 {
-            self.last.set(buf[n - 1]);
+        loop {
+            let n = self.inner.read(buf)?;
+            if n == 0 {
+                return Ok(0);
+            }
+            let mut w = 0;
+            let mut r = 0;
+            while r < n {
+                let end = memchr::memchr(b'\n', &buf[r..n]).map_or(n, |i| r + i);
+                let segment = end - r;
+                if !self.skipping {
+                    let keep = segment.min(self.max.saturating_sub(self.len));
+                    self.quotes += memchr::memchr_iter(b'"', &buf[r..r + keep]).count();
+                    buf.copy_within(r..r + keep, w);
+                    w += keep;
+                    self.len += keep;
+                    if keep < segment {
+                        // The byte after the kept ones is dropped, so there is room for a quote.
+                        self.skipping = true;
+                        self.seen.cut.borrow_mut().push(self.line);
+                        if self.quotes % 2 == 1 {
+                            buf[w] = b'"';
+                            w += 1;
+                        }
+                    }
+                }
+                if end < n {
+                    buf[w] = b'\n';
+                    w += 1;
+                    self.line += 1;
+                    self.len = 0;
+                    self.quotes = 0;
+                    self.skipping = false;
+                }
+                r = end + 1;
+            }
+            if w > 0 {
+                self.seen.last.set(buf[w - 1]);
+                return Ok(w);
+            }
         }
-        Ok(n)
     }
 }
 
@@ -584,7 +682,7 @@ impl<'a, S> FeatureRows<'a, S> {
         }
         let (Some(layout), Some(out)) = (&self.layout, &mut self.out) else { return Ok(()) };
         let values = f.values(&layout.names);
-        let result = layout.event(|i| values.get(i).and_then(Option::as_deref), Some(f.point()), &self.opts.groups);
+        let result = layout.event(|i| values.get(i).and_then(Option::as_deref), Some(f.point()), self.opts);
         out.row(number, result, || {
             let mut fields: Vec<String> = values.iter().map(|v| v.clone().unwrap_or_default()).collect();
             fields.push(f.geometry.to_string());
@@ -802,7 +900,7 @@ pub fn read_events_fgb<E: From<ImportError>>(
             Ok(_) => Err("geometry is not a Point".to_owned()),
             Err(e) => Err(format!("no coordinates ({e})")),
         };
-        let result = layout.event(|i| values.get(i).copied().flatten(), Some(point), &opts.groups);
+        let result = layout.event(|i| values.get(i).copied().flatten(), Some(point), opts);
         out.row(number, result, || values.iter().map(|v| v.unwrap_or_default().to_owned()).collect())?;
     }
     // What was read is stored; a file shorter than its header says is then an error, not a success.
@@ -922,5 +1020,53 @@ mod tests {
         assert_eq!(parse_time("20:25:00"), NaiveTime::from_hms_opt(20, 25, 0));
         assert_eq!(parse_time("2460"), None);
         assert_eq!(parse_time("noon"), None);
+    }
+
+    fn read_all(text: &[u8], chunk: usize) -> RowBatch {
+        /// Gives out at most `chunk` bytes a read, as a pipe might.
+        struct Trickle<'a>(&'a [u8], usize);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.0.len().min(self.1).min(buf.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let opts =
+            ImportOptions { kind: Some(EventKind::Arrest), source: Some("t".into()), ..ImportOptions::default() };
+        let mut all = RowBatch::default();
+        read_events_csv::<ImportError>(Trickle(text, chunk), "t.csv", &opts, 1000, |b| {
+            all.events.extend(b.events);
+            all.lines.extend(b.lines);
+            all.rejects.extend(b.rejects);
+            Ok(())
+        })
+        .unwrap();
+        all
+    }
+
+    #[test]
+    fn an_enormous_field_rejects_its_record_and_the_next_lines_are_read() {
+        let big = "x".repeat(MAX_LINE_BYTES + 10);
+        for quoted in [false, true] {
+            let field = if quoted { format!("\"{big}, \"\"still\"\" inside\"") } else { big.clone() };
+            let text = format!(
+                "id,date,lon,lat,agency\n\
+                 a,2018-06-01,-122.68,45.52,PPB\n\
+                 b,2018-06-01,-122.68,45.52,{field}\n\
+                 c,2018-06-01,-122.68,45.52,\"two\nlines\"\n\
+                 d,2018-06-01,-122.68,45.52,PPB\n"
+            );
+            for chunk in [7, 8192, 1 << 20] {
+                let all = read_all(text.as_bytes(), chunk);
+                let ids: Vec<&str> = all.events.iter().map(|e| e.external_id.as_str()).collect();
+                assert_eq!(ids, ["a", "c", "d"], "quoted {quoted}, chunk {chunk}");
+                assert_eq!(all.lines, [2, 4, 6]);
+                assert_eq!(all.rejects.len(), 1);
+                assert_eq!((all.rejects[0].line, all.rejects[0].field.as_str()), (3, "record"));
+                assert!(all.rejects[0].reason.contains("line 3 is longer than 1048576 bytes"));
+            }
+        }
     }
 }

@@ -22,6 +22,11 @@ impl Rendered {
         Self { body, gzip, content_type, etag }
     }
 
+    /// Bytes held: the body and its gzipped copy.
+    pub(super) fn size(&self) -> usize {
+        self.body.len() + self.gzip.as_ref().map_or(0, Bytes::len)
+    }
+
     /// The body's media type.
     pub(super) fn content_type(&self) -> &'static str {
         self.content_type

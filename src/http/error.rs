@@ -125,6 +125,13 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
+impl From<crate::figures::FigureError> for ApiError {
+    fn from(e: crate::figures::FigureError) -> Self {
+        // The query is well formed but asks for more than one answer may hold: narrow it.
+        Self::unprocessable(e.to_string())
+    }
+}
+
 impl From<QueryRejection> for ApiError {
     fn from(r: QueryRejection) -> Self {
         Self::bad_request(format!("bad query string: {}", r.body_text()))

@@ -15,6 +15,7 @@ use super::auth::Caller;
 use super::error::{ApiError, AppBytes, AppQuery, ItemError};
 use super::state::AppState;
 use crate::coord::LonLat;
+use crate::events::checks::EventChecks;
 use crate::events::{Event, EventKind, Groups, Offense, Placed, place};
 use crate::store::{EventQuery, IdempotencyKey, Receipt, Submission};
 
@@ -24,8 +25,9 @@ use crate::store::{EventQuery, IdempotencyKey, Receipt, Submission};
 pub struct EventIn {
     /// `arrest`, `diversion_referral` or `social_contact_referral`.
     pub kind: EventKind,
-    /// Day of the contact, YYYY-MM-DD.
-    pub occurred_on: NaiveDate,
+    /// Day of the contact, YYYY-MM-DD (from 1990-01-01, or the service's `--first-date`, to tomorrow).
+    #[schema(value_type = String, format = Date)]
+    pub occurred_on: String,
     /// Time of day, HH:MM or HH:MM:SS.
     pub occurred_at: Option<String>,
     /// Longitude, WGS84 degrees.
@@ -45,7 +47,9 @@ pub struct EventIn {
 }
 
 impl EventIn {
-    fn into_event(self, groups: &Groups) -> Result<Event, String> {
+    fn into_event(self, groups: &Groups, checks: &EventChecks) -> Result<Event, String> {
+        let occurred_on = crate::events::checks::parse_iso_date(&self.occurred_on)
+            .ok_or_else(|| format!("occurred_on {:?} is not a date: use YYYY-MM-DD", self.occurred_on))?;
         let occurred_at = self
             .occurred_at
             .map(|t| {
@@ -58,9 +62,9 @@ impl EventIn {
         let nonempty = |name: &str, v: String| {
             if v.trim().is_empty() { Err(format!("{name} must not be empty")) } else { Ok(v.trim().to_owned()) }
         };
-        Ok(Event {
+        let event = Event {
             kind: self.kind,
-            occurred_on: self.occurred_on,
+            occurred_on,
             occurred_at,
             point,
             offense: Offense::parse(&self.offense),
@@ -68,7 +72,9 @@ impl EventIn {
             agency: self.agency,
             source: nonempty("source", self.source)?,
             external_id: nonempty("external_id", self.external_id)?,
-        })
+        };
+        checks.check(&event).map_err(|(field, reason)| format!("{field}: {reason}"))?;
+        Ok(event)
     }
 }
 
@@ -180,11 +186,12 @@ pub async fn post_events(
         ));
     }
     let groups = Groups::default();
+    let checks = state.limits().event_checks(&state.loaded().zones);
     let mut events = Vec::with_capacity(items.len());
     let mut errors = Vec::new();
     let mut seen: HashMap<(String, String), usize> = HashMap::new();
     for (index, item) in items.into_iter().enumerate() {
-        let parsed = item.and_then(|e| e.into_event(&groups));
+        let parsed = item.and_then(|e| e.into_event(&groups, &checks));
         match parsed {
             Ok(e) => {
                 let key = (e.source.clone(), e.external_id.clone());

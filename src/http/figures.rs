@@ -29,27 +29,48 @@ pub const PLANNER_MAX_RES: u8 = 9;
 pub const MAX_K_RING: u32 = 5;
 /// Rendered answers kept.
 const CACHE_ENTRIES: usize = 256;
+/// Bytes of rendered answers kept in all (body and gzipped copy).
+pub const CACHE_BYTES: usize = 256 << 20;
+/// An answer larger than this is sent but not kept.
+pub const CACHE_ENTRY_BYTES: usize = 32 << 20;
 /// Answers larger than this are also kept gzipped (a resolution-9 city map is megabytes of GeoJSON).
 const GZIP_FROM: usize = 8 << 10;
 
-/// Rendered answers by request; emptied when full (answers are cheap to remake, the cache is for the
-/// repeated views of a map).
+/// Rendered answers by request, within [`CACHE_ENTRIES`] answers and [`CACHE_BYTES`] bytes; emptied
+/// when full (answers are cheap to remake, the cache is for the repeated views of a map). Keys are the
+/// parsed, canonical parameters, never the raw query text.
 #[derive(Debug, Default)]
 pub struct FigureCache {
-    entries: std::sync::Mutex<HashMap<String, Arc<Rendered>>>,
+    entries: std::sync::Mutex<(HashMap<String, Arc<Rendered>>, usize)>,
 }
 
 impl FigureCache {
     fn get(&self, key: &str) -> Option<Arc<Rendered>> {
-        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(key).cloned()
+        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner).0.get(key).cloned()
     }
 
     fn put(&self, key: String, value: Arc<Rendered>) {
-        let mut map = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if map.len() >= CACHE_ENTRIES {
-            map.clear();
+        let size = value.size();
+        if size > CACHE_ENTRY_BYTES {
+            return;
         }
-        map.insert(key, value);
+        let mut guard = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (map, bytes) = &mut *guard;
+        if map.len() >= CACHE_ENTRIES || *bytes + size > CACHE_BYTES {
+            map.clear();
+            *bytes = 0;
+        }
+        if let Some(old) = map.insert(key, value) {
+            *bytes -= old.size();
+        }
+        *bytes += size;
+    }
+
+    /// Answers and bytes held.
+    #[must_use]
+    pub fn held(&self) -> (usize, usize) {
+        let guard = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        (guard.0.len(), guard.1)
     }
 }
 
@@ -135,7 +156,7 @@ fn params(q: &BTreeMap<String, String>, headers: &HeaderMap, role: Role) -> Resu
 }
 
 type Compute =
-    fn(&EventColumns, &[&geo::MultiPolygon<f64>], &Params, Disclosure) -> Result<(Vec<u8>, &'static str), String>;
+    fn(&EventColumns, &[&geo::MultiPolygon<f64>], &Params, Disclosure) -> Result<(Vec<u8>, &'static str), ApiError>;
 
 /// What `role` is shown: planners (below analyst) see counts perturbed by cell key through the built-in
 /// table, unless `planner_k` is 0 (off); analysts and admins see exact counts.
@@ -170,26 +191,28 @@ async fn answer(
         let state = state.clone();
         tokio::task::spawn_blocking(move || state.columns()).await.map_err(|e| ApiError::internal(e.to_string()))?
     };
-    let query: Vec<String> = q.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let key = format!(
-        "{generation}|{}|{}|{route}|{:?}|{}",
-        index.set().version(),
-        disclosure.label(),
-        p.format,
-        query.join("&")
-    );
+    // The parsed parameters, not the query text: `reference=black%26to%3D2019-12-31` is one value, not
+    // `reference=black&to=2019-12-31`, and spellings of one question share an answer.
+    let key = format!("{generation}|{}|{}|{route}|{p:?}", index.set().version(), disclosure.label());
     let rendered = if let Some(r) = state.cache().get(&key) {
         r
     } else {
         let etag = strong_etag(key.as_bytes());
         {
+            // Waiting here is cancelled with the request (its timeout drops this future); once started,
+            // the work runs to its end on a blocking thread, but never more at once than permits.
+            let permit = state
+                .figure_permits()
+                .acquire_owned()
+                .await
+                .map_err(|_| ApiError::internal("the service is stopping"))?;
             let (body, content_type) = tokio::task::spawn_blocking(move || {
+                let _permit = permit;
                 let zones: Vec<&geo::MultiPolygon<f64>> = index.set().zones().iter().map(|z| &z.geometry).collect();
                 compute(&columns, &zones, &p, disclosure)
             })
             .await
-            .map_err(|e| ApiError::internal(e.to_string()))?
-            .map_err(ApiError::internal)?;
+            .map_err(|e| ApiError::internal(e.to_string()))??;
             let r = Arc::new(Rendered::new(Bytes::from(body), content_type, etag, GZIP_FROM));
             state.cache().put(key, Arc::clone(&r));
             r
@@ -209,9 +232,12 @@ const HOTSPOT_PARAMS: &[&str] =
     &["res", "period", "from", "to", "kind", "zone", "offense", "group", "source", "k", "f"];
 const TABLE_PARAMS: &[&str] = &["period", "from", "to", "kind", "zone", "offense", "group", "source", "reference"];
 
-fn render_cells(f: &crate::figures::cells::CellFigures, format: CellFormat) -> Result<(Vec<u8>, &'static str), String> {
+fn render_cells(
+    f: &crate::figures::cells::CellFigures,
+    format: CellFormat,
+) -> Result<(Vec<u8>, &'static str), ApiError> {
     let mut out = Vec::new();
-    write_cells(f, format, &mut out).map_err(|e| e.to_string())?;
+    write_cells(f, format, &mut out).map_err(|e| ApiError::internal(e.to_string()))?;
     Ok((out, format.media_type()))
 }
 
@@ -238,6 +264,7 @@ fn render_cells(f: &crate::figures::cells::CellFigures, format: CellFormat) -> R
         (status = 304, description = "Unchanged since the ETag given in If-None-Match"),
         (status = 400, description = "A query value is wrong", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Beyond the role (planners: res <= 9, no group/offense/source)", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The answer would hold more cells than one answer may (1 000 000): the problem says how to narrow the query", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -249,7 +276,7 @@ pub async fn get_cells(
 ) -> Result<Response, ApiError> {
     answer(state, role, headers, "cells", q, CELL_PARAMS, |cols, zones, p, d| {
         let q = CellQuery { filter: p.filter.clone(), res: p.res, zeros: p.zeros };
-        render_cells(&cell_figures(cols, zones, &q, d), p.format)
+        render_cells(&cell_figures(cols, zones, &q, d)?, p.format)
     })
     .await
 }
@@ -273,6 +300,7 @@ pub async fn get_cells(
         (status = 200, description = "Cells with GiZScore, GiPValue (two-sided; analysts), Gi_Bin, Gi_Bin_FDR, NNeighbors"),
         (status = 400, description = "A query value is wrong", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Beyond the role", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The answer would hold more cells than one answer may (1 000 000): the problem says how to narrow the query", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -284,7 +312,7 @@ pub async fn get_hotspots(
 ) -> Result<Response, ApiError> {
     answer(state, role, headers, "hotspots", q, HOTSPOT_PARAMS, |cols, zones, p, d| {
         let q = CellQuery { filter: p.filter.clone(), res: p.res, zeros: true };
-        render_cells(&hotspot_figures(cols, zones, &q, p.k, d), p.format)
+        render_cells(&hotspot_figures(cols, zones, &q, p.k, d)?, p.format)
     })
     .await
 }
@@ -305,6 +333,7 @@ pub async fn get_hotspots(
     responses(
         (status = 200, description = "GeoJSON outlines with rank, contacts, cells, hex_ids"),
         (status = 403, description = "Beyond the role", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The answer would hold more cells than one answer may (1 000 000): the problem says how to narrow the query", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -316,7 +345,7 @@ pub async fn get_candidates(
 ) -> Result<Response, ApiError> {
     answer(state, role, headers, "candidates", q, HOTSPOT_PARAMS, |cols, zones, p, d| {
         let q = CellQuery { filter: p.filter.clone(), res: p.res, zeros: true };
-        let f = hotspot_figures(cols, zones, &q, p.k, d);
+        let f = hotspot_figures(cols, zones, &q, p.k, d)?;
         Ok((candidates_geojson(&f).to_string().into_bytes(), "application/geo+json"))
     })
     .await
@@ -347,7 +376,7 @@ pub async fn get_coverage(
 ) -> Result<Response, ApiError> {
     answer(state, role, headers, "coverage", q, TABLE_PARAMS, |cols, _, p, d| {
         let c = crate::figures::coverage::coverage(cols, &p.filter, d);
-        serde_json::to_vec(&c).map(|b| (b, "application/json")).map_err(|e| e.to_string())
+        serde_json::to_vec(&c).map(|b| (b, "application/json")).map_err(|e| ApiError::internal(e.to_string()))
     })
     .await
 }
@@ -377,7 +406,7 @@ pub async fn get_equity(
 ) -> Result<Response, ApiError> {
     answer(state, role, headers, "equity", q, TABLE_PARAMS, |cols, _, p, d| {
         let e = crate::figures::coverage::equity(cols, &p.filter, &p.reference, d);
-        serde_json::to_vec(&e).map(|b| (b, "application/json")).map_err(|e| e.to_string())
+        serde_json::to_vec(&e).map(|b| (b, "application/json")).map_err(|e| ApiError::internal(e.to_string()))
     })
     .await
 }

@@ -5,6 +5,7 @@
 
 mod auth;
 mod cached;
+mod conn;
 mod eligibility;
 mod error;
 mod events;
@@ -31,6 +32,7 @@ use axum::{BoxError, Router};
 use tower::ServiceBuilder;
 
 pub use auth::{Access, Role, TokenEntry, Tokens};
+pub use conn::{ConnLimits, DEFAULT_HEADER_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, fit_to_fd_limit};
 pub use error::{ApiError, Problem};
 pub use openapi::document_json;
 pub use state::{AppState, Limits, Loaded, Served};
@@ -163,6 +165,8 @@ pub struct ServeConfig {
     pub store: Option<Box<dyn crate::store::EventStore>>,
     /// The map page's base map and landmarks.
     pub map: MapPage,
+    /// Connection cap and timeouts.
+    pub conn: ConnLimits,
 }
 
 /// Why the service could not start or stopped.
@@ -205,14 +209,9 @@ pub async fn serve(
     spawn_reloader(state.clone(), reload);
     on_ready(addr);
     log_program_today(&state.loaded());
-    // No Nagle: a large answer's last partial segment would otherwise wait for the client's delayed ACK.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
+    // No Nagle (set per connection there): a large answer's last partial segment would otherwise wait
+    // for the client's delayed ACK.
+    conn::serve(listener, router(state), config.conn, shutdown_signal())
         .await
         .map_err(|source| ServeError::Io { addr, source })
 }

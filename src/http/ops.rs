@@ -54,7 +54,16 @@ pub async fn get_readyz(State(state): State<AppState>) -> axum::Json<Value> {
     security(("bearer" = []))
 )]
 pub async fn get_metrics(State(state): State<AppState>) -> Response {
-    let mut res = state.metrics().render().into_response();
+    let mut text = state.metrics().render();
+    let (answers, bytes) = state.cache().held();
+    let _ = std::fmt::Write::write_fmt(
+        &mut text,
+        format_args!(
+            "# HELP leadmap_figure_cache_answers Rendered figure answers cached.\n# TYPE leadmap_figure_cache_answers gauge\nleadmap_figure_cache_answers {answers}\n\
+         # HELP leadmap_figure_cache_bytes Bytes of cached figure answers (bounded by the cache's budget).\n# TYPE leadmap_figure_cache_bytes gauge\nleadmap_figure_cache_bytes {bytes}\n"
+        ),
+    );
+    let mut res = text.into_response();
     res.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
     res

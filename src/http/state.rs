@@ -40,6 +40,18 @@ pub struct Limits {
     pub max_concurrency: usize,
     /// Planners see no count from 1 to this (withheld, with secondary suppression); 0 turns it off.
     pub planner_k: u64,
+    /// Events farther than this from the zones' bounding box are refused, metres.
+    pub plausible_m: u64,
+    /// Events dated before this day (or after tomorrow) are refused.
+    pub first_date: chrono::NaiveDate,
+}
+
+impl Limits {
+    /// The checks an ingested event passes with `zones`.
+    #[must_use]
+    pub fn event_checks(&self, zones: &ZoneCatalog) -> crate::events::checks::EventChecks {
+        zones.event_checks(self.plausible_m as f64 / 1000.0, self.first_date)
+    }
 }
 
 /// Default request body limit: 4 MiB (about 40 000 points as GeoJSON).
@@ -59,8 +71,15 @@ impl Default for Limits {
             request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
             planner_k: crate::privacy::DEFAULT_K,
+            plausible_m: (crate::events::checks::DEFAULT_PLAUSIBLE_KM * 1000.0) as u64,
+            first_date: crate::events::checks::DEFAULT_FIRST_DATE,
         }
     }
+}
+
+/// One figure computation per core at once.
+fn figure_permits() -> Arc<tokio::sync::Semaphore> {
+    Arc::new(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get)))
 }
 
 /// Cheap to clone: everything sits behind one `Arc`.
@@ -125,6 +144,9 @@ struct Inner {
     compacting: std::sync::atomic::AtomicBool,
     /// Rendered figures, by request.
     cache: super::figures::FigureCache,
+    /// Figure computations running at once: one per core, so a burst of heavy requests queues (and
+    /// those that time out while queued never start) instead of running all at once.
+    figure_permits: Arc<tokio::sync::Semaphore>,
     /// The map page's base map and landmarks.
     map_page: super::web::MapPage,
 }
@@ -147,6 +169,7 @@ impl AppState {
                 pending: std::sync::Mutex::new(Vec::new()),
                 compacting: std::sync::atomic::AtomicBool::new(false),
                 cache: super::figures::FigureCache::default(),
+                figure_permits: figure_permits(),
                 map_page: super::web::MapPage::default(),
             }),
         }
@@ -182,6 +205,7 @@ impl AppState {
                 pending: std::sync::Mutex::new(Vec::new()),
                 compacting: std::sync::atomic::AtomicBool::new(false),
                 cache: super::figures::FigureCache::default(),
+                figure_permits: figure_permits(),
                 map_page: super::web::MapPage::default(),
             }),
         })
@@ -293,6 +317,12 @@ impl AppState {
         // transaction), so a poisoned lock is safe to keep using.
         let mut guard = store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         Some(f(guard.as_mut()))
+    }
+
+    /// The permits figure computations take (one per core).
+    #[must_use]
+    pub fn figure_permits(&self) -> Arc<tokio::sync::Semaphore> {
+        Arc::clone(&self.inner.figure_permits)
     }
 
     /// The tokens.

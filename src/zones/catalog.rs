@@ -20,6 +20,27 @@ impl ZoneCatalog {
         Self { indexes: sets.into_iter().map(|s| Arc::new(ZoneIndex::new(s, options))).collect() }
     }
 
+    /// The bounding box (lon, lat) of every zone of every set, or `None` with no sets.
+    #[must_use]
+    pub fn bounds(&self) -> Option<geo::Rect<f64>> {
+        self.indexes.iter().map(|i| i.set().bounds()).reduce(|a, b| {
+            geo::Rect::new(
+                geo::Coord { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
+                geo::Coord { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
+            )
+        })
+    }
+
+    /// The checks events must pass to be stored with these zones: within `km` of every set's zones
+    /// (lon, lat), from `first_date` to tomorrow. See [`crate::events::checks`].
+    #[must_use]
+    pub fn event_checks(&self, km: f64, first_date: NaiveDate) -> crate::events::checks::EventChecks {
+        match self.bounds() {
+            Some(b) => crate::events::checks::EventChecks::around(b, km, first_date),
+            None => crate::events::checks::EventChecks { first_date, ..Default::default() },
+        }
+    }
+
     /// All indexed sets.
     #[must_use]
     pub fn indexes(&self) -> &[Arc<ZoneIndex>] {

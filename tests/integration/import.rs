@@ -455,7 +455,8 @@ fn flatgeobuf_in_state_plane_is_transformed_by_its_header_crs() {
     let dir = tempfile::tempdir().unwrap();
     let (fgb, store) = (dir.path().join("sp.fgb"), dir.path().join("s.gpkg"));
     write_fgb(&fgb, 2913, &["id", "date"], &rows);
-    // No --crs and no preset: the CRS comes from the file's header only.
+    // No --crs and no preset: the CRS comes from the file's header only. The points span the CRS's
+    // whole zone (northern Oregon), beyond the default plausible area around Portland's zones.
     let out = leadmap(&[
         "import",
         fgb.to_str().unwrap(),
@@ -466,6 +467,8 @@ fn flatgeobuf_in_state_plane_is_transformed_by_its_header_crs() {
         "--data",
         store.to_str().unwrap(),
         "--json",
+        "--plausible-km",
+        "500",
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(summary(&out)["imported"].as_u64(), Some(rows.len() as u64));
@@ -638,7 +641,9 @@ fn cells_count_stored_events_as_h3_py_does() {
     let kinds = ["arrest", "diversion_referral", "social_contact_referral"];
     let mut text = String::from("id,date,kind,lon,lat\n");
     let mut expected: BTreeMap<(u8, String), [u64; 3]> = BTreeMap::new();
-    for (i, rec) in rdr.records().map(Result::unwrap).enumerate() {
+    // (0, 0) is in the reference but never a plausible event location: left out here.
+    let records = rdr.records().map(Result::unwrap).filter(|r| !(&r[0] == "0.0" && &r[1] == "0.0"));
+    for (i, rec) in records.enumerate() {
         writeln!(text, "h{i},2019-05-05,{},{},{}", kinds[i % 3], &rec[0], &rec[1]).unwrap();
         for res in [7u8, 9, 12] {
             // The point's own cell (h3-py latlng_to_cell), not its res-15 cell's parent.
@@ -648,8 +653,10 @@ fn cells_count_stored_events_as_h3_py_does() {
     let dir = tempfile::tempdir().unwrap();
     let (input, store) = (dir.path().join("pts.csv"), dir.path().join("s.gpkg"));
     std::fs::write(&input, text).unwrap();
+    // Points all over the globe: the plausible area is widened to all of it.
+    let (input_arg, store_arg) = (input.to_str().unwrap(), store.to_str().unwrap());
     let out =
-        leadmap(&["import", input.to_str().unwrap(), "--source", "h", "--data", store.to_str().unwrap(), "--json"]);
+        leadmap(&["import", input_arg, "--source", "h", "--data", store_arg, "--json", "--plausible-km", "40000"]);
     assert_eq!(summary(&out)["rejected"], 0);
     for res in [7u8, 9, 12] {
         let csv_out = dir.path().join(format!("cells-{res}.csv"));
@@ -695,7 +702,7 @@ fn cells_count_stored_events_as_h3_py_does() {
     let features = fc["features"].as_array().unwrap();
     assert_eq!(features.len(), expected.keys().filter(|(r, _)| *r == 7).count());
     let total: u64 = features.iter().map(|f| f["properties"]["count"].as_u64().unwrap()).sum();
-    assert_eq!(total, 4006);
+    assert_eq!(total, 4005, "every reference point but (0, 0)");
     for f in features {
         let ring = f["geometry"]["coordinates"][0].as_array().unwrap();
         assert!(ring.len() >= 6 && ring.first() == ring.last(), "{f}");
@@ -770,4 +777,94 @@ fn truncated_files_fail_or_reject_their_cut_record_and_keep_what_was_whole() {
         leadmap(&["import", &p("whole.csv"), "--source", "t", "--kind", "arrest", "--data", &p("c.gpkg"), "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(summary(&out)["imported"], 2);
+}
+
+#[test]
+fn implausible_locations_dates_and_overlong_fields_are_rejected_by_import_and_ingest_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("odd.csv");
+    let long = "x".repeat(300);
+    std::fs::write(
+        &input,
+        format!(
+            "id,date,kind,lon,lat,offense,agency\n\
+             ok,2018-06-01,arrest,-122.6793,45.5189,PCS,PPB\n\
+             null-island,2018-06-01,arrest,0,0,PCS,PPB\n\
+             seattle,2018-06-01,arrest,-122.33,47.61,PCS,PPB\n\
+             gresham,2018-06-01,arrest,-122.43,45.50,PCS,PPB\n\
+             old,1989-12-31,arrest,-122.6793,45.5189,PCS,PPB\n\
+             future,2999-01-01,arrest,-122.6793,45.5189,PCS,PPB\n\
+             long-agency,2018-06-01,arrest,-122.6793,45.5189,PCS,{long}\n\
+             {long},2018-06-01,arrest,-122.6793,45.5189,PCS,PPB\n"
+        ),
+    )
+    .unwrap();
+    let store = dir.path().join("s.gpkg");
+    let rejects = dir.path().join("r.csv");
+    let out = leadmap(&[
+        "import",
+        input.to_str().unwrap(),
+        "--source",
+        "test",
+        "--data",
+        store.to_str().unwrap(),
+        "--json",
+        "--rejects",
+        rejects.to_str().unwrap(),
+    ]);
+    let s = summary(&out);
+    assert_eq!((s["imported"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(6)), "{s}");
+    let text = std::fs::read_to_string(&rejects).unwrap();
+    let got: Vec<(String, String)> = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.splitn(5, ',').collect();
+            (f[1].to_owned(), f[2].to_owned())
+        })
+        .collect();
+    let expect = [("3", "lon"), ("4", "lon"), ("6", "date"), ("7", "date"), ("8", "agency"), ("9", "id")];
+    assert_eq!(got, expect.map(|(a, b)| (a.to_owned(), b.to_owned())));
+    for needle in
+        ["(0, 0)", "plausible area (within 50 km", "plausible dates 1990-01-01", "longer than the limit of 256"]
+    {
+        assert!(text.contains(needle), "{needle}: {text}");
+    }
+    // A wider area and an earlier first date let them in.
+    let out = leadmap(&[
+        "import",
+        input.to_str().unwrap(),
+        "--source",
+        "test",
+        "--data",
+        store.to_str().unwrap(),
+        "--json",
+        "--plausible-km",
+        "300",
+        "--first-date",
+        "1980-01-01",
+    ]);
+    let s = summary(&out);
+    assert_eq!((s["imported"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(4)), "{s}");
+
+    // POST /v1/events: the same checks, and dates exactly as the API writes them.
+    let server = crate::support::Server::start(&["--data", dir.path().join("h.gpkg").to_str().unwrap()]);
+    let event = |id: &str, lon: f64, lat: f64, day: &str| {
+        serde_json::json!({"kind": "arrest", "occurred_on": day, "lon": lon, "lat": lat, "offense": "PCS",
+                           "source": "feed", "external_id": id})
+    };
+    for (body, needle) in [
+        (event("n", 0.0, 0.0, "2018-06-01"), "(0, 0)"),
+        (event("s", -122.33, 47.61, "2018-06-01"), "plausible area"),
+        (event("y", -122.6793, 45.5189, "-0001-06-01"), "not a date"),
+        (event("y", -122.6793, 45.5189, "+10000-06-01"), "not a date"),
+        (event("y", -122.6793, 45.5189, "1989-06-01"), "plausible dates"),
+        (event(&long, -122.6793, 45.5189, "2018-06-01"), "external_id: 300 characters"),
+    ] {
+        let (status, problem) = server.post("/v1/events", &body);
+        assert_eq!(status, 422, "{body}: {problem}");
+        assert!(problem.to_string().contains(needle), "{needle}: {problem}");
+    }
+    let (status, answer) = server.post("/v1/events", &event("fine", -122.6793, 45.5189, "2018-06-01"));
+    assert_eq!((status, answer["inserted"].as_u64()), (201, Some(1)), "{answer}");
 }

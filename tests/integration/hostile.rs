@@ -1,0 +1,172 @@
+//! Hostile clients and careless queries against a real `leadmap serve` on a port: idle and slow
+//! connections, the connection cap under a low open-file limit, figures too large to answer, the figure
+//! cache's key, and the headers and checks of issue 16.
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::support::{Server, http_get};
+
+/// Reads what the server sends on `s` until it closes (or 3 s pass): the text, and whether it closed.
+fn read_until_closed(s: &mut TcpStream) -> (String, bool) {
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let mut text = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return (String::from_utf8_lossy(&text).into_owned(), true),
+            Ok(n) => text.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return (String::from_utf8_lossy(&text).into_owned(), true);
+            }
+            Err(_) => return (String::from_utf8_lossy(&text).into_owned(), false),
+        }
+    }
+}
+
+#[test]
+fn idle_slow_and_kept_alive_connections_are_closed_and_over_the_cap_is_a_503() {
+    let server = Server::start(&["--header-timeout-ms", "700", "--max-connections", "6"]);
+    let connect = || TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    // Six idle sockets fill the cap; a seventh is answered 503 problem+json at once and closed.
+    let mut idle: Vec<TcpStream> = (0..6).map(|_| connect()).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let (text, closed) = read_until_closed(&mut connect());
+    assert!(closed && text.starts_with("HTTP/1.1 503"), "{text}");
+    assert!(text.contains("application/problem+json") && text.contains("too many connections"), "{text}");
+    // The server closes the idle ones itself (header-read timeout), and then answers again.
+    for s in &mut idle {
+        assert!(read_until_closed(s).1, "an idle connection is closed");
+    }
+    assert_eq!(http_get(server.port, "/healthz").0, 200);
+    // A client sending its headers a byte at a time is cut off when the time is up.
+    let mut slow = connect();
+    let started = std::time::Instant::now();
+    for b in b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: ".iter().cycle() {
+        if slow.write_all(&[*b]).is_err() || started.elapsed() > Duration::from_secs(5) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(started.elapsed() < Duration::from_secs(3), "the slow client was cut off after {:?}", started.elapsed());
+    // A kept-alive connection left idle after its answer is closed too.
+    let mut kept = connect();
+    write!(kept, "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let (text, closed) = read_until_closed(&mut kept);
+    assert!(text.starts_with("HTTP/1.1 200") && closed, "{text}");
+}
+
+/// A child process killed when dropped (also when the test panics).
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn hundreds_of_idle_sockets_under_a_low_file_limit_do_not_stop_the_service() {
+    let bin = env!("CARGO_BIN_EXE_leadmap");
+    let mut child = Command::new("sh")
+        .args(["-c", &format!("ulimit -n 256 && exec {bin} serve --addr 127.0.0.1:0 --header-timeout-ms 1000")])
+        .env("LEADMAP_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let _child = Killed(child);
+    let mut log = Vec::new();
+    let port: u16 = loop {
+        let line = lines.next().expect("server exited before serving").unwrap();
+        log.push(line.clone());
+        if let Some(rest) = line.split("http://127.0.0.1:").nth(1) {
+            break rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap();
+        }
+    };
+    assert!(log.join("\n").contains("the open-file limit is 256"), "{log:?}");
+    // 400 idle sockets: more than the file limit.
+    let idle: Vec<TcpStream> = (0..400).filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok()).collect();
+    assert!(idle.len() > 256);
+    std::thread::sleep(Duration::from_millis(1500));
+    let (status, _) = http_get(port, "/healthz");
+    assert_eq!(status, 200, "the service answers once the idle connections have timed out");
+    drop(idle);
+}
+
+fn write_events(path: &std::path::Path, far: &[(f64, f64)]) {
+    let mut text = String::from("id,date,kind,lon,lat\n");
+    for i in 0..60 {
+        let kind = if i % 2 == 0 { "arrest" } else { "social_contact_referral" };
+        let (dx, dy) = (f64::from(i % 8) * 0.002, f64::from(i / 8) * 0.002);
+        writeln!(text, "p{i},2019-05-{:02},{kind},{},{}", 1 + i % 28, -122.69 + dx, 45.51 + dy).unwrap();
+    }
+    for (i, (lon, lat)) in far.iter().enumerate() {
+        writeln!(text, "far{i},2019-05-03,arrest,{lon},{lat}").unwrap();
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn a_figure_too_large_to_answer_is_a_problem_saying_how_to_narrow_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (csv, store) = (dir.path().join("e.csv"), dir.path().join("s.gpkg"));
+    // Events in Alaska and Mexico (let in with a wide plausible area): the study area would span a
+    // continent.
+    write_events(&csv, &[(-150.0, 61.2), (-99.1, 19.4)]);
+    let out = Command::new(env!("CARGO_BIN_EXE_leadmap"))
+        .args(["import", csv.to_str().unwrap(), "--source", "t", "--data", store.to_str().unwrap()])
+        .args(["--plausible-km", "40000", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_leadmap"))
+        .args(["hotspots", "--data", store.to_str().unwrap(), "--res", "9", "-o"])
+        .arg(dir.path().join("h.csv"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("more than the limit of 1000000") && err.contains("narrow the query"), "{err}");
+    assert!(!dir.path().join("h.csv").exists(), "no output file is left");
+
+    let server = Server::start(&["--data", store.to_str().unwrap()]);
+    let (status, problem) = server.get("/v1/hotspots?res=9");
+    assert_eq!(status, 422, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("coarser res"), "{problem}");
+    // Coarser, or the events selected without the far one (the study area follows the selection).
+    assert_eq!(server.get("/v1/hotspots?res=5").0, 200);
+    let (status, body) = server.get("/v1/hotspots?res=9&kind=social_contact_referral");
+    assert_eq!(status, 200, "{body}");
+    assert!(body["features"].as_array().unwrap().len() < 200, "the area is around the selected events only");
+}
+
+#[test]
+fn the_figure_cache_is_keyed_by_parsed_parameters_not_the_query_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let (csv, store) = (dir.path().join("e.csv"), dir.path().join("s.gpkg"));
+    write_events(&csv, &[]);
+    let out = Command::new(env!("CARGO_BIN_EXE_leadmap"))
+        .args(["import", csv.to_str().unwrap(), "--source", "t", "--data", store.to_str().unwrap(), "--quiet"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let server = Server::start(&["--data", store.to_str().unwrap()]);
+    // One value that reads like two parameters, asked first; then the two parameters. Keyed by the
+    // joined query text, both were `reference=black&to=2019-05-01` and the second got the first's answer.
+    let (status, odd) = server.get("/v1/equity?reference=black%26to%3D2019-05-01");
+    assert_eq!(status, 200, "{odd}");
+    assert_eq!(odd["reference_group"], "black&to=2019-05-01");
+    let (status, honest) = server.get("/v1/equity?reference=black&to=2019-05-01");
+    assert_eq!(status, 200, "{honest}");
+    assert_eq!(honest["reference_group"], "black", "{honest}");
+    assert_ne!(odd, honest);
+    // Spellings of one question share an answer.
+    let (_, again) = server.get("/v1/equity?to=2019-05-01&reference=%20Black");
+    assert_eq!(again, honest);
+}
