@@ -24,6 +24,8 @@ pub struct Crs {
 enum Projection {
     Lcc(Lcc),
     Tm(Tm),
+    /// EPSG:3857: the sphere of radius `A`, x = Rλ, y = R ln tan(π/4 + φ/2).
+    WebMercator,
 }
 
 /// Why a coordinate system cannot be used.
@@ -69,6 +71,7 @@ const OREGON_SOUTH: LccZone =
     LccZone { lat_1: 44.0, lat_2: 42.0 + 20.0 / 60.0, lat_0: 41.0 + 40.0 / 60.0, lon_0: -120.5 };
 const WASHINGTON_NORTH: LccZone =
     LccZone { lat_1: 48.0 + 44.0 / 60.0, lat_2: 47.5, lat_0: 47.0, lon_0: -120.0 - 50.0 / 60.0 };
+const OREGON_LAMBERT: LccZone = LccZone { lat_1: 43.0, lat_2: 45.5, lat_0: 41.75, lon_0: -120.5 };
 const WASHINGTON_SOUTH: LccZone =
     LccZone { lat_1: 47.0 + 20.0 / 60.0, lat_2: 45.0 + 50.0 / 60.0, lat_0: 45.0 + 20.0 / 60.0, lon_0: -120.5 };
 
@@ -82,7 +85,15 @@ struct StatePlane {
     false_easting: f64,
     unit_m: f64,
     datum: Datum,
+    /// EPSG's area of use: west, south, east, north (degrees).
+    area: [f64; 4],
 }
+
+const OREGON_NORTH_AREA: [f64; 4] = [-124.17, 43.95, -116.47, 46.26];
+const OREGON_SOUTH_AREA: [f64; 4] = [-124.6, 41.98, -116.9, 44.56];
+const OREGON_AREA: [f64; 4] = [-124.6, 41.98, -116.47, 46.26];
+const WASHINGTON_NORTH_AREA: [f64; 4] = [-124.79, 47.08, -117.02, 49.05];
+const WASHINGTON_SOUTH_AREA: [f64; 4] = [-124.4, 45.54, -116.91, 47.61];
 
 /// State Plane systems in the Pacific Northwest.
 const STATE_PLANE: &[StatePlane] = &[
@@ -93,6 +104,7 @@ const STATE_PLANE: &[StatePlane] = &[
         false_easting: 8_202_099.738,
         unit_m: FOOT,
         datum: Datum::Harn,
+        area: OREGON_NORTH_AREA,
     },
     StatePlane {
         code: 2269,
@@ -101,6 +113,7 @@ const STATE_PLANE: &[StatePlane] = &[
         false_easting: 8_202_099.738,
         unit_m: FOOT,
         datum: Datum::None,
+        area: OREGON_NORTH_AREA,
     },
     StatePlane {
         code: 2838,
@@ -109,6 +122,7 @@ const STATE_PLANE: &[StatePlane] = &[
         false_easting: 2_500_000.0,
         unit_m: 1.0,
         datum: Datum::Harn,
+        area: OREGON_NORTH_AREA,
     },
     StatePlane {
         code: 32126,
@@ -117,6 +131,7 @@ const STATE_PLANE: &[StatePlane] = &[
         false_easting: 2_500_000.0,
         unit_m: 1.0,
         datum: Datum::None,
+        area: OREGON_NORTH_AREA,
     },
     StatePlane {
         code: 2914,
@@ -125,6 +140,7 @@ const STATE_PLANE: &[StatePlane] = &[
         false_easting: 4_921_259.843,
         unit_m: FOOT,
         datum: Datum::Harn,
+        area: OREGON_SOUTH_AREA,
     },
     StatePlane {
         code: 2285,
@@ -133,6 +149,7 @@ const STATE_PLANE: &[StatePlane] = &[
         false_easting: 1_640_416.667,
         unit_m: US_FOOT,
         datum: Datum::None,
+        area: WASHINGTON_NORTH_AREA,
     },
     StatePlane {
         code: 2286,
@@ -141,6 +158,7 @@ const STATE_PLANE: &[StatePlane] = &[
         false_easting: 1_640_416.667,
         unit_m: US_FOOT,
         datum: Datum::None,
+        area: WASHINGTON_SOUTH_AREA,
     },
     StatePlane {
         code: 2926,
@@ -149,6 +167,7 @@ const STATE_PLANE: &[StatePlane] = &[
         false_easting: 1_640_416.667,
         unit_m: US_FOOT,
         datum: Datum::Harn,
+        area: WASHINGTON_NORTH_AREA,
     },
     StatePlane {
         code: 2927,
@@ -157,11 +176,22 @@ const STATE_PLANE: &[StatePlane] = &[
         false_easting: 1_640_416.667,
         unit_m: US_FOOT,
         datum: Datum::Harn,
+        area: WASHINGTON_SOUTH_AREA,
+    },
+    StatePlane {
+        code: 2992,
+        name: "NAD83 / Oregon GIC Lambert (ft)",
+        zone: OREGON_LAMBERT,
+        false_easting: 1_312_335.958,
+        unit_m: FOOT,
+        datum: Datum::None,
+        area: OREGON_AREA,
     },
 ];
 
 fn supported_list() -> String {
     let mut codes: Vec<String> = STATE_PLANE.iter().map(|z| format!("EPSG:{} ({})", z.code, z.name)).collect();
+    codes.push("EPSG:3857 (WGS 84 / Pseudo-Mercator)".to_owned());
     codes.push("EPSG:269NN NAD83 / UTM zone NN N (1-23)".to_owned());
     codes.push("EPSG:326NN / 327NN WGS 84 / UTM zone NN N / S".to_owned());
     codes.join(", ")
@@ -207,6 +237,7 @@ impl Crs {
             })
         };
         let found = match code {
+            3857 => Some(Self { code, projection: Projection::WebMercator, unit_m: 1.0, datum: Datum::None }),
             26901..=26923 => utm(code - 26900, false, GRS80_INV_F),
             32601..=32660 => utm(code - 32600, false, WGS84_INV_F),
             32701..=32760 => utm(code - 32700, true, WGS84_INV_F),
@@ -221,6 +252,42 @@ impl Crs {
         self.code
     }
 
+    /// EPSG's area of use, (west, south, east, north) in degrees: where the system is meant for. A
+    /// point transformed to outside it was almost certainly read in the wrong system.
+    #[must_use]
+    pub fn area_of_use(&self) -> [f64; 4] {
+        if let Some(sp) = STATE_PLANE.iter().find(|z| z.code == self.code) {
+            return sp.area;
+        }
+        let zone_west = |zone: u32| f64::from(zone) * 6.0 - 186.0;
+        match self.code {
+            26901..=26923 => [zone_west(self.code - 26900), 0.0, zone_west(self.code - 26900) + 6.0, 84.0],
+            32601..=32660 => [zone_west(self.code - 32600), 0.0, zone_west(self.code - 32600) + 6.0, 84.0],
+            32701..=32760 => [zone_west(self.code - 32700), -80.0, zone_west(self.code - 32700) + 6.0, 0.0],
+            _ => [-180.0, -85.06, 180.0, 85.06],
+        }
+    }
+
+    /// Whether (`lon`, `lat`) lies in the area of use (with a margin of 0.5°: published data reach a
+    /// little past a zone's edge).
+    #[must_use]
+    pub fn in_area_of_use(&self, lon: f64, lat: f64) -> bool {
+        let [w, s, e, n] = self.area_of_use();
+        (w - 0.5..=e + 0.5).contains(&lon) && (s - 0.5..=n + 0.5).contains(&lat)
+    }
+
+    /// Every supported projected system (UTM zones 1 to 60 north and south on WGS 84, 1 to 23 on NAD83),
+    /// for suggesting the right one when a point lands in the wrong place.
+    #[must_use]
+    pub fn all() -> Vec<Self> {
+        let mut codes: Vec<u32> = STATE_PLANE.iter().map(|z| z.code).collect();
+        codes.push(3857);
+        codes.extend(26901..=26923);
+        codes.extend(32601..=32660);
+        codes.extend(32701..=32760);
+        codes.into_iter().filter_map(|c| Self::from_epsg(c).ok()).collect()
+    }
+
     /// (lon, lat) degrees of the projected point (`x` easting, `y` northing, in the system's unit).
     #[must_use]
     pub fn to_lon_lat(&self, x: f64, y: f64) -> (f64, f64) {
@@ -228,6 +295,7 @@ impl Crs {
         let (lon, lat) = match &self.projection {
             Projection::Lcc(p) => p.inverse(x, y),
             Projection::Tm(p) => p.inverse(x, y),
+            Projection::WebMercator => ((x / A).to_degrees(), (2.0 * (y / A).exp().atan() - FRAC_PI_2).to_degrees()),
         };
         match self.datum {
             Datum::None => (lon, lat),

@@ -34,6 +34,8 @@ AREAS = {
     26910: (-126.0, 40.0, -120.0, 49.0),  # NAD83 / UTM 10N (Portland, Seattle)
     32610: (-126.0, 40.0, -120.0, 49.0),
     32733: (12.0, -40.0, 18.0, -1.0),     # a southern zone
+    2992: (-124.1, 42.4, -117.0, 45.8),   # NAD83 / Oregon GIC Lambert (ft), the state's agencies' system
+    3857: (-170.0, -80.0, 170.0, 80.0),   # WGS 84 / Pseudo-Mercator (web maps), worldwide
 }
 
 

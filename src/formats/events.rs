@@ -294,7 +294,27 @@ impl Layout {
         let projected = |x: f64, y: f64, field: &str| match self.crs {
             Some(crs) => {
                 let (lon, lat) = crs.to_lon_lat(x, y);
-                LonLat::new(lon, lat).map_err(|e| bad(field, format!("EPSG:{} ({x}, {y}) -> {e}", crs.code())))
+                let p = LonLat::new(lon, lat).map_err(|e| {
+                    bad(field, format!("EPSG:{} ({x}, {y}) -> {e}{}", crs.code(), crs_hint(x, y, crs, opts)))
+                })?;
+                let plausible = opts.checks.location(lon, lat);
+                if !crs.in_area_of_use(lon, lat) || plausible.is_err() {
+                    let [w, s, e, n] = crs.area_of_use();
+                    let why = if crs.in_area_of_use(lon, lat) {
+                        plausible.err().unwrap_or_default()
+                    } else {
+                        format!("outside the area EPSG:{} is used for (lon {w}..{e}, lat {s}..{n})", crs.code())
+                    };
+                    return Err(bad(
+                        field,
+                        format!(
+                            "EPSG:{} ({x}, {y}) -> lon {lon:.5} lat {lat:.5}: {why}{}",
+                            crs.code(),
+                            crs_hint(x, y, crs, opts)
+                        ),
+                    ));
+                }
+                Ok(p)
             }
             None => LonLat::new(x, y).map_err(|e| bad(field, e.to_string())),
         };
@@ -342,6 +362,43 @@ impl Layout {
         })?;
         Ok(event)
     }
+}
+
+/// The coordinate system a GeoJSON `crs` member names (the 2008 GeoJSON form, which GDAL still writes:
+/// `{"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::2913"}}`); `None` for lon/lat (CRS84,
+/// EPSG:4326).
+fn geojson_crs(value: &Value) -> Result<Option<Crs>, String> {
+    let name = value
+        .pointer("/properties/name")
+        .and_then(Value::as_str)
+        .ok_or("the \"crs\" member has no properties.name (e.g. \"urn:ogc:def:crs:EPSG::2913\")")?;
+    if name.to_ascii_uppercase().contains("CRS84") {
+        return Ok(None);
+    }
+    let code = name.rsplit(':').next().unwrap_or_default();
+    Crs::parse(code).map_err(|e| format!("the \"crs\" member names {name:?}: {e}"))
+}
+
+/// The supported systems other than `used` that put (`x`, `y`) inside their own area of use and the
+/// plausible area: "; did you mean EPSG:2913?" (up to three), or nothing when none does.
+fn crs_hint(x: f64, y: f64, used: Crs, opts: &ImportOptions) -> String {
+    static ALL: std::sync::OnceLock<Vec<Crs>> = std::sync::OnceLock::new();
+    let fits: Vec<String> = ALL
+        .get_or_init(Crs::all)
+        .iter()
+        .filter(|c| c.code() != used.code())
+        .filter(|c| {
+            let (lon, lat) = c.to_lon_lat(x, y);
+            lon.is_finite()
+                && lat.is_finite()
+                && c.in_area_of_use(lon, lat)
+                && opts.checks.area.is_some()
+                && opts.checks.location(lon, lat).is_ok()
+        })
+        .take(3)
+        .map(|c| format!("EPSG:{}", c.code()))
+        .collect();
+    if fits.is_empty() { String::new() } else { format!("; did you mean {}? (--crs)", fits.join(" or ")) }
 }
 
 /// `HH:MM[:SS]` or the police `HHMM` (`400` is 04:00).
@@ -656,6 +713,8 @@ impl RawFeature {
 struct FeatureRows<'a, S> {
     file: &'a str,
     opts: &'a ImportOptions,
+    /// The coordinate system the file names (a GeoJSON `crs` member), read before the features.
+    file_crs: std::rc::Rc<std::cell::Cell<Option<Crs>>>,
     layout: Option<Layout>,
     out: Option<Batcher<S>>,
     batch: usize,
@@ -664,7 +723,7 @@ struct FeatureRows<'a, S> {
 
 impl<'a, S> FeatureRows<'a, S> {
     fn new(file: &'a str, opts: &'a ImportOptions, batch: usize, sink: S) -> Self {
-        Self { file, opts, layout: None, out: None, batch, sink: Some(sink) }
+        Self { file, opts, file_crs: std::rc::Rc::default(), layout: None, out: None, batch, sink: Some(sink) }
     }
 
     fn feature<E: From<ImportError>>(&mut self, number: u64, f: &RawFeature) -> Result<(), E>
@@ -672,7 +731,7 @@ impl<'a, S> FeatureRows<'a, S> {
         S: FnMut(RowBatch) -> Result<(), E>,
     {
         if self.layout.is_none() {
-            let layout = Layout::new(&f.names(), true, None, self.file, self.opts)?;
+            let layout = Layout::new(&f.names(), true, self.file_crs.get(), self.file, self.opts)?;
             let sink = self.sink.take().ok_or_else(|| ImportError::Setup {
                 file: self.file.to_owned(),
                 reason: "internal: features after the end".into(),
@@ -722,8 +781,9 @@ pub fn read_events_geojson<E: From<ImportError>>(
 ) -> Result<(), E> {
     use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-    /// Visits the top-level object, streaming its `features`.
-    struct Collection<'f, F>(&'f mut F);
+    /// Visits the top-level object, streaming its `features`; a `crs` member before them sets the file's
+    /// coordinate system.
+    struct Collection<'f, F>(&'f mut F, std::rc::Rc<std::cell::Cell<Option<Crs>>>);
     /// Visits the `features` array, one feature at a time.
     struct Features<'f, F>(&'f mut F);
 
@@ -739,6 +799,15 @@ pub fn read_events_geojson<E: From<ImportError>>(
                     "features" => {
                         map.next_value_seed(Features(&mut *self.0))?;
                         features = true;
+                    }
+                    "crs" => {
+                        let value: Value = map.next_value()?;
+                        if features {
+                            return Err(A::Error::custom(
+                                "the \"crs\" member comes after the features: put it before them, or give --crs",
+                            ));
+                        }
+                        self.1.set(geojson_crs(&value).map_err(A::Error::custom)?);
                     }
                     "type" => {
                         let t: String = map.next_value()?;
@@ -776,13 +845,14 @@ pub fn read_events_geojson<E: From<ImportError>>(
     }
 
     let mut rows = FeatureRows::new(file, opts, batch, sink);
+    let file_crs = std::rc::Rc::clone(&rows.file_crs);
     let (mut number, mut stopped) = (0u64, None);
     let mut each = |f: RawFeature| {
         number += 1;
         rows.feature(number, &f).map_err(|e| stopped = Some(e))
     };
     let mut de = serde_json::Deserializer::from_reader(input);
-    let parsed = serde::Deserializer::deserialize_map(&mut de, Collection(&mut each));
+    let parsed = serde::Deserializer::deserialize_map(&mut de, Collection(&mut each, file_crs));
     if let Some(e) = stopped {
         return Err(e);
     }
@@ -983,8 +1053,13 @@ pub const EVENT_CSV_HEADER: [&str; 14] = [
 ];
 
 /// Writes stored events as CSV with a header row.
+///
+/// Text a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab or a carriage
+/// return) is written with a leading `'` (OWASP's CSV-injection guidance), in the free-text columns
+/// (offense, agency, source, external id, zone names); numbers and codes are written as they are.
 pub fn write_events_csv(out: impl std::io::Write, rows: &[(i64, Placed)]) -> Result<(), csv::Error> {
     let mut w = csv::Writer::from_writer(out);
+    let text = |t: &str| spreadsheet_safe(t).into_owned();
     w.write_record(EVENT_CSV_HEADER)?;
     for (id, p) in rows {
         let e = &p.event;
@@ -995,13 +1070,13 @@ pub fn write_events_csv(out: impl std::io::Write, rows: &[(i64, Placed)]) -> Res
             e.occurred_at.map(|t| t.format("%H:%M:%S").to_string()).unwrap_or_default(),
             e.point.lon().to_string(),
             e.point.lat().to_string(),
-            e.offense.as_str().to_owned(),
+            text(e.offense.as_str()),
             e.race_ethnicity.clone().unwrap_or_default(),
-            e.agency.clone().unwrap_or_default(),
-            e.source.clone(),
-            e.external_id.clone(),
-            p.zone.clone().unwrap_or_default(),
-            p.zone_set.as_ref().map(|z| z.0.clone()).unwrap_or_default(),
+            text(e.agency.as_deref().unwrap_or_default()),
+            text(&e.source),
+            text(&e.external_id),
+            text(p.zone.as_deref().unwrap_or_default()),
+            text(p.zone_set.as_ref().map_or("", |z| z.0.as_str())),
             format!("{:x}", p.cell),
         ])?;
     }
@@ -1009,9 +1084,29 @@ pub fn write_events_csv(out: impl std::io::Write, rows: &[(i64, Placed)]) -> Res
     Ok(())
 }
 
+/// `text` with a leading `'` when a spreadsheet would read it as a formula.
+#[must_use]
+pub fn spreadsheet_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{text}"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formulas_are_not_left_for_a_spreadsheet_to_run() {
+        for t in ["=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(spreadsheet_safe(t), format!("'{t}"));
+        }
+        for t in ["PCS", "ppb", "19-123", "", "a=b"] {
+            assert_eq!(spreadsheet_safe(t), t);
+        }
+    }
 
     #[test]
     fn times_in_police_formats() {

@@ -85,17 +85,26 @@ pub struct Tokens(Vec<TokenEntry>);
 const MIN_TOKEN_LEN: usize = 16;
 
 impl Tokens {
-    /// Checks and keeps the entries: tokens of at least 16 characters, each used once.
+    /// Checks and keeps the entries: tokens of at least 16 characters, each used once, names unique (an
+    /// ingest's idempotency keys are kept per name). Errors name entries by their place (1-based), never
+    /// by a value: in an entry with its fields swapped, the name or role may be the secret.
     pub fn new(entries: Vec<TokenEntry>) -> Result<Self, String> {
         for (i, e) in entries.iter().enumerate() {
+            let n = i + 1;
             if e.token.len() < MIN_TOKEN_LEN {
                 return Err(format!(
-                    "token {:?} is shorter than {MIN_TOKEN_LEN} characters; use a long random one",
-                    e.name
+                    "entry {n}: the token is shorter than {MIN_TOKEN_LEN} characters; use a long random one"
                 ));
             }
-            if entries[..i].iter().any(|o| bool::from(o.token.as_bytes().ct_eq(e.token.as_bytes()))) {
-                return Err(format!("token {:?} repeats another entry's token", e.name));
+            if e.name.trim().is_empty() {
+                return Err(format!("entry {n}: the name is empty"));
+            }
+            if let Some(j) = entries[..i].iter().position(|o| bool::from(o.token.as_bytes().ct_eq(e.token.as_bytes())))
+            {
+                return Err(format!("entry {n} repeats the token of entry {}", j + 1));
+            }
+            if let Some(j) = entries[..i].iter().position(|o| o.name == e.name) {
+                return Err(format!("entries {} and {n} have the same name; each token needs its own", j + 1));
             }
         }
         Ok(Self(entries))
@@ -104,20 +113,38 @@ impl Tokens {
     /// Parses `LEADMAP_TOKENS`-style text: `name:role:token` entries separated by commas or newlines.
     pub fn parse_env(text: &str) -> Result<Self, String> {
         let mut entries = Vec::new();
-        for item in text.split([',', '\n']).map(str::trim).filter(|s| !s.is_empty()) {
+        for (i, item) in text.split([',', '\n']).map(str::trim).filter(|s| !s.is_empty()).enumerate() {
             let mut parts = item.splitn(3, ':');
             let (Some(name), Some(role), Some(token)) = (parts.next(), parts.next(), parts.next()) else {
-                return Err("LEADMAP_TOKENS entries are name:role:token, separated by commas".to_owned());
+                return Err(format!(
+                    "LEADMAP_TOKENS entry {}: entries are name:role:token, separated by commas",
+                    i + 1
+                ));
             };
-            entries.push(TokenEntry { name: name.to_owned(), role: role.parse()?, token: token.to_owned() });
+            let role = role.parse().map_err(|_| {
+                format!(
+                    "LEADMAP_TOKENS entry {}: the second field is not a role (ingest, field, planner, analyst or admin); entries are name:role:token",
+                    i + 1
+                )
+            })?;
+            entries.push(TokenEntry { name: name.to_owned(), role, token: token.to_owned() });
         }
         Self::new(entries)
     }
 
     /// Parses a tokens file: a JSON array of `{"name", "role", "token"}`.
     pub fn parse_file(text: &str, origin: &str) -> Result<Self, String> {
-        let entries: Vec<TokenEntry> = serde_json::from_str(text)
-            .map_err(|e| format!("{origin}: line {}, column {}: {e}", e.line(), e.column()))?;
+        // serde's messages quote the value at fault, which may be a token: only the place and the kind.
+        let entries: Vec<TokenEntry> = serde_json::from_str(text).map_err(|e| {
+            let what = match e.classify() {
+                serde_json::error::Category::Data => {
+                    "an entry is not {\"name\", \"role\", \"token\"} strings with a known role (ingest, field, planner, analyst, admin)"
+                }
+                serde_json::error::Category::Eof => "the file ends too early",
+                serde_json::error::Category::Io | serde_json::error::Category::Syntax => "this is not valid JSON",
+            };
+            format!("{origin}: line {}, column {}: {what} (values are not shown: they may be tokens)", e.line(), e.column())
+        })?;
         Self::new(entries).map_err(|e| format!("{origin}: {e}"))
     }
 
@@ -206,7 +233,9 @@ pub async fn require(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| v.trim_start().split_once(' '))
+        // The scheme is case-insensitive (RFC 7235 section 2.1).
+        .and_then(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer").then_some(token))
         .map(str::trim);
     let Some(presented) = presented else {
         return Err(ApiError::new(
@@ -240,7 +269,28 @@ mod tests {
         assert_eq!(t.role_of(b"0123456789abcdef0123"), Some(Role::Field));
         assert_eq!(t.role_of(b"0123456789abcdef012"), None);
         assert!(Tokens::parse_env("app:field:short").unwrap_err().contains("shorter"));
-        assert!(Tokens::parse_env("app:boss:0123456789abcdef0123").unwrap_err().contains("unknown role"));
+        assert!(Tokens::parse_env("app:boss:0123456789abcdef0123").unwrap_err().contains("not a role"));
         assert!(!format!("{t:?}").contains("0123456789"), "tokens never show in Debug output");
+    }
+
+    #[test]
+    fn errors_never_show_a_token_and_names_are_unique() {
+        let secret = "s3cr3t-0123456789abcdef";
+        // Fields swapped, in the variable and in a file: the secret lands in the name or role.
+        for text in [format!("{secret}:field:app"), format!("app:{secret}:field"), format!("field:app:{secret}")] {
+            let e = Tokens::parse_env(&text).unwrap_err();
+            assert!(!e.contains("s3cr3t"), "{e}");
+        }
+        for file in [
+            format!(r#"[{{"name": "app", "role": "{secret}", "token": "field"}}]"#),
+            format!(r#"[{{"name": "{secret}", "role": "field", "token": "short"}}]"#),
+            format!(r#"[{{"name": "app", "role": "field", "token": {secret}}}]"#),
+            format!(r#"[{{"name": "app", "role": "field", "tokn": "{secret}"}}]"#),
+        ] {
+            let e = Tokens::parse_file(&file, "tokens.json").unwrap_err();
+            assert!(!e.contains("s3cr3t") && e.starts_with("tokens.json: "), "{e}");
+        }
+        let e = Tokens::parse_env("app:field:0123456789abcdef0123,app:admin:fedcba9876543210fedc").unwrap_err();
+        assert!(e.contains("entries 1 and 2 have the same name"), "{e}");
     }
 }

@@ -269,6 +269,11 @@ fn batch_points(body: &[u8], max: usize) -> Result<BatchPoints, ApiError> {
             return Ok(BatchPoints { points, accuracies: None });
         }
     }
+    // Counted before anything is parsed: a body of a million tiny items costs no memory to refuse.
+    let n = super::error::count_items(body);
+    if n > max {
+        return Err(too_many(n, max));
+    }
     super::error::unique_keys(body)?;
     let value: Value = serde_json::from_slice(body).map_err(|e| ApiError::malformed_json(&e))?;
     batch_points_from_value(&value, max)
@@ -432,19 +437,22 @@ fn too_many(n: usize, max: usize) -> ApiError {
 
 /// The slow path of [`batch_points`]: any JSON shape, every bad item named.
 fn batch_points_from_value(body: &Value, max: usize) -> Result<BatchPoints, ApiError> {
-    // Each item: its coordinates, and its feature's `accuracy_m` (null when absent).
-    let items: Vec<(&Value, &Value)> = match body {
-        Value::Array(a) => a.iter().map(|v| (v, &Value::Null)).collect(),
+    // Each item: its coordinates (or why it has none), and its feature's `accuracy_m` (null when absent).
+    let items: Vec<(Result<&Value, &str>, &Value)> = match body {
+        Value::Array(a) => a.iter().map(|v| (Ok(v), &Value::Null)).collect(),
         Value::Object(o) if o.get("type").and_then(Value::as_str) == Some("FeatureCollection") => o
             .get("features")
             .and_then(Value::as_array)
             .ok_or_else(|| ApiError::unprocessable("the FeatureCollection has no \"features\" array"))?
             .iter()
             .map(|f| {
-                (
-                    f.pointer("/geometry/coordinates").unwrap_or(&Value::Null),
-                    f.pointer("/properties/accuracy_m").unwrap_or(&Value::Null),
-                )
+                // Only a Point: a LineString or MultiPoint whose positions happen to read as a pair is
+                // not a location.
+                let geometry = match f.pointer("/geometry/type").and_then(Value::as_str) {
+                    Some("Point") => Ok(f.pointer("/geometry/coordinates").unwrap_or(&Value::Null)),
+                    _ => Err("a feature's geometry must be a Point"),
+                };
+                (geometry, f.pointer("/properties/accuracy_m").unwrap_or(&Value::Null))
             })
             .collect(),
         _ => {
@@ -460,12 +468,13 @@ fn batch_points_from_value(body: &Value, max: usize) -> Result<BatchPoints, ApiE
     let mut accuracies = Vec::with_capacity(items.len());
     let mut errors = Vec::new();
     for (index, (item, accuracy)) in items.iter().enumerate() {
-        let point = match item.as_array().map(Vec::as_slice) {
-            Some([x, y] | [x, y, _]) => match (x.as_f64(), y.as_f64()) {
+        let point = match item.map(|i| i.as_array().map(Vec::as_slice)) {
+            Err(why) => Err((*why).to_owned()),
+            Ok(Some([x, y] | [x, y, _])) => match (x.as_f64(), y.as_f64()) {
                 (Some(lon), Some(lat)) => LonLat::new(lon, lat).map_err(|e| e.to_string()),
                 _ => Err("coordinates must be numbers".to_owned()),
             },
-            _ => Err(format!("expected [lon, lat], got {item}")),
+            Ok(_) => Err(format!("expected [lon, lat], got {}", item.unwrap_or(&Value::Null))),
         };
         let accuracy = match accuracy {
             Value::Null => Ok(None),

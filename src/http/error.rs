@@ -158,6 +158,72 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AppJson<T> {
     }
 }
 
+/// The most items of any array in the first two levels of a JSON body (a top-level array's items, or a
+/// FeatureCollection's features), counted by one pass over the bytes without building values: a body of
+/// a million `{}` is refused by its count before it costs memory. Malformed JSON counts as well as it
+/// can; the parser names its fault afterwards.
+#[must_use]
+pub fn count_items(body: &[u8]) -> usize {
+    let mut depth = 0usize;
+    // Per open container up to depth 2: whether it is an array, and its items so far (1 once a value
+    // starts, +1 per comma).
+    let mut stack: Vec<(bool, usize)> = Vec::new();
+    let mut most = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in body {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            continue;
+        }
+        // A value starting inside an array at depth 1 or 2 counts as its first item.
+        if !matches!(b, b']' | b'}' | b',' | b':')
+            && let Some(top) = stack.last_mut()
+            && top.0
+            && top.1 == 0
+        {
+            top.1 = 1;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth <= 2 {
+                    stack.push((b == b'[', 0));
+                }
+            }
+            b']' | b'}' => {
+                if depth <= 2
+                    && let Some((is_array, n)) = stack.pop()
+                    && is_array
+                {
+                    most = most.max(n);
+                }
+                depth = depth.saturating_sub(1);
+            }
+            b',' if depth <= 2 => {
+                if let Some(top) = stack.last_mut()
+                    && top.0
+                {
+                    top.1 += 1;
+                    most = most.max(top.1);
+                }
+            }
+            _ => {}
+        }
+    }
+    stack.iter().filter(|(a, _)| *a).map(|(_, n)| *n).fold(most, usize::max)
+}
+
 /// Refuses a JSON body in which an object gives a key twice (`422`, naming the key and its place): the
 /// last one would silently win, so the answer would depend on key order.
 pub fn unique_keys(body: &[u8]) -> Result<(), ApiError> {
@@ -213,5 +279,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for AppQuery<T> {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let axum::extract::Query(v) = axum::extract::Query::<T>::from_request_parts(parts, state).await?;
         Ok(Self(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count_items;
+
+    #[test]
+    fn items_are_counted_in_the_first_two_levels_without_parsing() {
+        assert_eq!(count_items(b"[]"), 0);
+        assert_eq!(count_items(b" [ {} ] "), 1);
+        assert_eq!(count_items(b"[{},{},{}]"), 3);
+        assert_eq!(count_items(br#"[{"a":[1,2,3,4,5]},{"b":"x,y,z"}]"#), 2, "deeper arrays and strings do not count");
+        assert_eq!(count_items(br#"{"type":"FeatureCollection","features":[{"p":[1,2]},{},{}]}"#), 3);
+        assert_eq!(count_items(b"[[1,2],[3,4]]"), 2);
+        assert_eq!(count_items(br#"["a\",b", "c"]"#), 2);
+        let big = format!("[{}{{}}]", "{},".repeat(999_999));
+        assert_eq!(count_items(big.as_bytes()), 1_000_000);
+        assert_eq!(count_items(b"[{},{},"), 3, "cut off: counted as far as it goes");
     }
 }

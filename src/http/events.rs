@@ -129,6 +129,13 @@ fn items(body: &Value) -> Result<Vec<Result<Value, String>>, ApiError> {
     }
 }
 
+fn too_many_events(n: usize, max: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("{n} events is more than the limit of {max} per request; split the batch"),
+    )
+}
+
 fn no_store() -> ApiError {
     ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "this service has no event store; start it with --data FILE")
 }
@@ -165,6 +172,12 @@ pub async fn post_events(
     AppBytes(body): AppBytes,
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers, caller.map(|c| c.0.0).unwrap_or_default(), &body)?;
+    let max = state.limits().max_batch_points;
+    // Counted before anything is parsed: a body of a million tiny items costs no memory to refuse.
+    let n = super::error::count_items(&body);
+    if n > max {
+        return Err(too_many_events(n, max));
+    }
     // The common body, an array of plain events, is read straight into events; anything else (Features,
     // a FeatureCollection, a bad item) goes through `Value` so every bad item can be named.
     let typed = if body.first() == Some(&b'[') { serde_json::from_slice::<Vec<EventIn>>(&body).ok() } else { None };
@@ -178,12 +191,8 @@ pub async fn post_events(
             .map(|item| item.and_then(|v| serde_json::from_value::<EventIn>(v).map_err(|e| e.to_string())))
             .collect()
     };
-    let max = state.limits().max_batch_points;
     if items.len() > max {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("{} events is more than the limit of {max} per request; split the batch", items.len()),
-        ));
+        return Err(too_many_events(items.len(), max));
     }
     let groups = Groups::default();
     let checks = state.limits().event_checks(&state.loaded().zones);
@@ -325,9 +334,15 @@ pub async fn get_events(
         Some("csv") => true,
         Some(other) => return Err(ApiError::bad_request(format!("f {other:?}: use geojson or csv"))),
     };
+    let (from, to) = (date("from")?, date("to")?);
+    if let (Some(a), Some(b)) = (from, to)
+        && a > b
+    {
+        return Err(ApiError::bad_request(format!("from {a} is after to {b}")));
+    }
     let query = EventQuery {
-        from: date("from")?,
-        to: date("to")?,
+        from,
+        to,
         kind: q.get("kind").map(|k| k.parse()).transpose().map_err(ApiError::bad_request)?,
         zone: q.get("zone").map(|z| EventQuery::zone_filter(z)),
         bbox,

@@ -82,7 +82,8 @@ pub fn router(state: AppState) -> Router {
     let page = Router::new()
         .route("/", get(web::get_page))
         .route("/map/config.json", get(web::get_config))
-        .route("/map/{*path}", get(web::get_file));
+        .route("/map/{*path}", get(web::get_file))
+        .route_layer(middleware::from_fn_with_state(state.clone(), web::security_headers));
     let ops = ops.merge(page);
     with_layers(api.merge(ops), state)
 }
@@ -100,6 +101,9 @@ pub fn ceiling_router(state: AppState) -> Router {
 /// Limits, panic catching, fallbacks, logging and metrics around `routes`.
 fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
     let limits = state.limits();
+    // An open server (no tokens, loopback only) answers loopback names only: a web page that rebinds
+    // its own host name to 127.0.0.1 (DNS rebinding) sends its own name as Host and is refused.
+    let routes = if state.tokens().is_open() { routes.layer(middleware::from_fn(loopback_host)) } else { routes };
     let guard = ServiceBuilder::new()
         .layer(HandleErrorLayer::new(overloaded))
         .load_shed()
@@ -109,10 +113,63 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), declared_length))
         .layer(guard)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
+}
+
+/// A body whose `Content-Length` is over the limit is refused at once (`413`), before a byte of it is
+/// read.
+async fn declared_length(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let max = state.limits().max_body_bytes;
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match declared {
+        Some(n) if n > max as u64 => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is {n} bytes, more than the limit of {max}; send fewer items per request"),
+        )
+        .into_response(),
+        _ => next.run(req).await,
+    }
+}
+
+/// Whether `host` (a Host header: name and optional port) names this machine's loopback interface.
+fn is_loopback_host(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((inside, port)) if port.is_empty() || port.strip_prefix(':').is_some_and(is_port) => inside,
+            _ => return false,
+        }
+    } else {
+        match host.rsplit_once(':') {
+            Some((name, port)) if is_port(port) => name,
+            Some(_) => return false,
+            None => host,
+        }
+    };
+    name.eq_ignore_ascii_case("localhost") || name == "127.0.0.1" || name == "::1"
+}
+
+fn is_port(p: &str) -> bool {
+    !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
+}
+
+async fn loopback_host(req: Request, next: Next) -> Response {
+    match req.headers().get(axum::http::header::HOST).map(|h| h.to_str().map(is_loopback_host)) {
+        // HTTP/1.0 clients may send none: they are on this machine already (the server is loopback only).
+        None | Some(Ok(true)) => next.run(req).await,
+        Some(_) => ApiError::new(
+            StatusCode::MISDIRECTED_REQUEST,
+            "this open server (no API tokens) answers requests for localhost, 127.0.0.1 or [::1] only; use one of those in the URL",
+        )
+        .into_response(),
+    }
 }
 
 async fn not_found(req: Request) -> ApiError {

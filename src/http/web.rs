@@ -185,6 +185,57 @@ fn from_dir(dir: &std::path::Path, path: &str, content_type: &'static str) -> Re
     }
 }
 
+/// The Content-Security-Policy of the page: its own scripts only, no framing, no base or form tricks;
+/// images and fetches also from the base map's origin (`{s}` subdomains as `*`), and with a style URL
+/// from any https origin (a style names its tiles, sprites and glyphs elsewhere).
+#[must_use]
+pub fn content_security_policy(basemap: Option<&str>) -> String {
+    let remote = basemap.map_or_else(String::new, |url| {
+        let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
+        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let mut host_source = String::with_capacity(host.len());
+        let mut in_brace = false;
+        for c in host.chars() {
+            match c {
+                '{' => {
+                    in_brace = true;
+                    host_source.push('*');
+                }
+                '}' => in_brace = false,
+                c if !in_brace => host_source.push(c),
+                _ => {}
+            }
+        }
+        let style = url.split(['?', '#']).next().is_some_and(|p| p.to_ascii_lowercase().ends_with(".json"));
+        format!(" {scheme}://{host_source}{}", if style { " https:" } else { "" })
+    });
+    format!(
+        "default-src 'self'; script-src 'self'; worker-src 'self' blob:; child-src blob:; \
+         img-src 'self' data: blob:{remote}; connect-src 'self'{remote}; font-src 'self'{remote}; \
+         style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; form-action 'none'; \
+         frame-ancestors 'none'"
+    )
+}
+
+/// Adds the page's security headers to every answer of the page routes: CSP (with `frame-ancestors
+/// 'none'`), `X-Frame-Options` for older browsers, and `Referrer-Policy: no-referrer`.
+pub async fn security_headers(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut res = next.run(req).await;
+    let csp = content_security_policy(state.map_page().basemap.as_deref());
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    res
+}
+
 /// `GET /map/config.json`: whether the API needs a token, the base map, and `zones_at`: a date on which
 /// the zone set the figures are classified by (the one in force today, else the newest) is in force, so
 /// the page shows those zones even after the program has ended.
@@ -210,6 +261,17 @@ pub async fn get_config(State(state): State<AppState>) -> Response {
 mod tests {
     use super::*;
     use axum::http::StatusCode;
+
+    #[test]
+    fn the_policy_lets_the_base_map_in_and_nothing_else() {
+        let none = content_security_policy(None);
+        assert!(none.contains("connect-src 'self';") && none.contains("frame-ancestors 'none'"), "{none}");
+        let tiles = content_security_policy(Some("https://{s}.tile.example.org/{z}/{x}/{y}.png"));
+        assert!(tiles.contains("img-src 'self' data: blob: https://*.tile.example.org;"), "{tiles}");
+        assert!(!tiles.contains(" https:;"), "{tiles}");
+        let style = content_security_policy(Some("http://localhost:8090/style.json?key=1"));
+        assert!(style.contains("connect-src 'self' http://localhost:8090 https:;"), "{style}");
+    }
 
     #[test]
     fn basemaps_and_landmarks_are_checked() {

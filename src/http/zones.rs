@@ -13,8 +13,9 @@ use super::error::{ApiError, AppQuery};
 use super::state::AppState;
 use crate::formats::zonefile::{geometry_json, zone_set_to_geojson};
 
-/// How long clients may reuse a zones answer before revalidating.
-const CACHE_CONTROL: &str = "public, max-age=300, must-revalidate";
+/// How long clients may reuse a zones answer before revalidating: in the client's own cache only, as the
+/// routes need a token (a shared cache would hand the answer to anyone).
+const CACHE_CONTROL: &str = "private, max-age=300, must-revalidate";
 
 /// A body with its strong `ETag`, or 304 when the client already has it (RFC 9110 §13.1.2: the 304 repeats
 /// `ETag` and `Cache-Control`).

@@ -236,6 +236,16 @@ test('the map draws the hexagons /v1/cells gives, follows a filter change, and k
   await page.close();
 });
 
+test('the page survives any URL: a layer or filter value that is not one of its own is ignored', async () => {
+  for (const q of ['?layer=x%22%5D', '?layer=%27)%3Balert(1)%2F%2F&res=%3Cb%3E', '?period=%22%5D%5B&kind=%5C']) {
+    const page = await newPage(`${open.url}/${q}`);
+    await rendered(page, 1);
+    assert.deepEqual(page.errors, [], q);
+    assert.equal(await page.evaluate(() => document.querySelector('input[name=layer]:checked').value), 'counts', q);
+    await page.close();
+  }
+});
+
 test('the hexagons are on the screen before MapLibre has started, where the map then shows them', async () => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const errors = [];

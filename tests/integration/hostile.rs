@@ -170,3 +170,124 @@ fn the_figure_cache_is_keyed_by_parsed_parameters_not_the_query_text() {
     let (_, again) = server.get("/v1/equity?to=2019-05-01&reference=%20Black");
     assert_eq!(again, honest);
 }
+
+/// Sends `head` (request line and headers, without the final blank line) on a fresh connection: the
+/// status, the response head (lower case) and the body.
+fn raw(port: u16, head: &str) -> (u16, String, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "{head}\r\nConnection: close\r\n\r\n").unwrap();
+    let (text, _) = read_until_closed(&mut s);
+    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let (h, b) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (status, h.to_ascii_lowercase(), b.to_owned())
+}
+
+#[test]
+fn an_open_server_answers_loopback_host_names_only() {
+    let server = Server::start(&[]);
+    let port = server.port;
+    for host in [format!("localhost:{port}"), format!("127.0.0.1:{port}"), format!("[::1]:{port}"), "LOCALHOST".into()]
+    {
+        let (status, _, body) = raw(port, &format!("GET /v1/zones?at=2019-06-01 HTTP/1.1\r\nHost: {host}"));
+        assert_eq!(status, 200, "{host}: {body}");
+    }
+    // DNS rebinding: the attacker's page asks with its own host name.
+    for host in ["evil.example", "evil.example:8080", "127.0.0.1.evil.example", "localhost.evil.example:80", "[::2]:80"]
+    {
+        let (status, head, body) = raw(port, &format!("GET /v1/zones?at=2019-06-01 HTTP/1.1\r\nHost: {host}"));
+        assert_eq!(status, 421, "{host}: {body}");
+        assert!(head.contains("application/problem+json") && body.contains("localhost"), "{host}: {body}");
+    }
+}
+
+#[test]
+fn tokens_pages_and_caches_get_the_headers_they_need() {
+    let field = "field-token-0123456789";
+    let server = Server::start_with(&[], &[("LEADMAP_TOKENS", &format!("app:field:{field}"))]);
+    let port = server.port;
+    // The Authorization scheme is case-insensitive (RFC 7235).
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let (status, head, body) = raw(
+            port,
+            &format!("GET /v1/zones?at=2019-06-01 HTTP/1.1\r\nHost: localhost\r\nAuthorization: {scheme} {field}"),
+        );
+        assert_eq!(status, 200, "{scheme}: {body}");
+        // Answers that need a token stay in the client's own cache.
+        assert!(head.contains("cache-control: private"), "{head}");
+    }
+    let (status, head, _) =
+        raw(port, &format!("GET /v1/rules?at=2019-06-01 HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {field}"));
+    assert_eq!(status, 200);
+    assert!(head.contains("cache-control: private"), "{head}");
+    assert_eq!(
+        raw(port, &format!("GET /v1/zones?at=2019-06-01 HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic {field}"))
+            .0,
+        401
+    );
+    // The map page: no framing, no referrer, its own scripts only.
+    for path in ["/", "/map/map.js", "/map/config.json"] {
+        let (status, head, _) = raw(port, &format!("GET {path} HTTP/1.1\r\nHost: localhost"));
+        assert_eq!(status, 200, "{path}");
+        for needle in [
+            "content-security-policy: default-src 'self'; script-src 'self'",
+            "frame-ancestors 'none'",
+            "referrer-policy: no-referrer",
+            "x-frame-options: deny",
+        ] {
+            assert!(head.contains(needle), "{path}: {needle}: {head}");
+        }
+    }
+}
+
+#[test]
+fn bodies_and_queries_that_cost_or_confuse_are_refused_early_and_exports_are_spreadsheet_safe() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.gpkg");
+    let server = Server::start(&["--data", store.to_str().unwrap()]);
+    let port = server.port;
+    // A declared body over the limit is a 413 at once, before any of it is sent.
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "POST /v1/events HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 104857600\r\n\r\n").unwrap();
+    let (text, _) = read_until_closed(&mut s);
+    assert!(text.starts_with("HTTP/1.1 413") && text.contains("104857600 bytes"), "{text}");
+    // A body of tiny items is refused by its count (before a value is built for each).
+    let many = format!("[{}{{}}]", "{},".repeat(20_000));
+    for path in ["/v1/events", "/v1/eligibility"] {
+        let (status, problem) = server.post_raw(path, &many);
+        assert_eq!(status, 413, "{path}: {problem}");
+        assert!(problem["detail"].as_str().unwrap().contains("20001"), "{path}: {problem}");
+    }
+    // Batch eligibility takes Point features only.
+    let fc = serde_json::json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": [-122.6793, 45.5189]}},
+        {"type": "Feature", "properties": {}, "geometry": {"type": "LineString", "coordinates": [[-122.6793, 45.5189], [-122.68, 45.52]]}},
+        {"type": "Feature", "properties": {}, "geometry": {"type": "MultiPoint", "coordinates": [[-122.6793, 45.5189]]}},
+        {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [-122.6793, 45.5189]}}
+    ]});
+    let (status, problem) = server.post("/v1/eligibility?at=2019-06-01", &fc);
+    assert_eq!(status, 422, "{problem}");
+    let bad: Vec<u64> = problem["errors"].as_array().unwrap().iter().map(|e| e["index"].as_u64().unwrap()).collect();
+    assert_eq!(bad, [1, 2, 3], "{problem}");
+    assert!(problem.to_string().contains("must be a Point"), "{problem}");
+    // from after to is a 400 on the events route too.
+    assert_eq!(server.get("/v1/events?from=2019-02-01&to=2019-01-01").0, 400);
+    // Exports: text a spreadsheet would run is written with a leading quote.
+    let event = serde_json::json!({"kind": "arrest", "occurred_on": "2019-06-01", "lon": -122.6793, "lat": 45.5189,
+        "offense": "=HYPERLINK(\"http://evil.example\",\"x\")", "agency": "@SUM(A1)", "source": "+feed", "external_id": "-2+3"});
+    assert_eq!(server.post("/v1/events", &event).0, 201);
+    let (status, csv) = http_get(port, "/v1/events?f=csv");
+    assert_eq!(status, 200);
+    for cell in ["'=HYPERLINK", "'@SUM(A1)", "'+feed", "'-2+3"] {
+        assert!(csv.contains(cell), "{cell}: {csv}");
+    }
+    assert!(csv.contains(",-122.6793,45.5189,"), "coordinates stay numbers: {csv}");
+    drop(server);
+    let out_file = dir.path().join("e.csv");
+    let out = Command::new(env!("CARGO_BIN_EXE_leadmap"))
+        .args(["events", "export", "--data", store.to_str().unwrap(), "-o", out_file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&out_file).unwrap();
+    assert!(text.contains("'=HYPERLINK") && text.contains("'-2+3"), "{text}");
+}

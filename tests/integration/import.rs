@@ -868,3 +868,86 @@ fn implausible_locations_dates_and_overlong_fields_are_rejected_by_import_and_in
     let (status, answer) = server.post("/v1/events", &event("fine", -122.6793, 45.5189, "2018-06-01"));
     assert_eq!((status, answer["inserted"].as_u64()), (201, Some(1)), "{answer}");
 }
+
+#[test]
+fn projected_input_in_the_wrong_crs_is_rejected_with_a_hint_and_2992_3857_and_geojson_crs_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("sp.csv");
+    // NW Davis St & NW 1st Ave in EPSG:2913 (international feet), from the 2012 police data.
+    std::fs::write(&input, "id,date,x,y\nd1,2012-03-04,7645653.23917,684826.7956\n").unwrap();
+    let store = dir.path().join("s.gpkg");
+    let run = |crs: &str, file: &Path| {
+        leadmap(&[
+            "import",
+            file.to_str().unwrap(),
+            "--source",
+            "t",
+            "--kind",
+            "arrest",
+            "--crs",
+            crs,
+            "--data",
+            store.to_str().unwrap(),
+            "--json",
+        ])
+    };
+    // Read as Oregon South or UTM, the point lands far off: rejected, and the right system suggested.
+    for wrong in ["EPSG:2914", "EPSG:26910", "EPSG:3857"] {
+        let out = run(wrong, &input);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(summary(&out)["rejected"].as_u64(), Some(1), "{wrong}: {err}");
+        assert!(err.contains("did you mean EPSG:2913") || err.contains("or EPSG:2913"), "{wrong}: {err}");
+    }
+    assert_eq!(summary(&run("EPSG:2913", &input))["imported"].as_u64(), Some(1));
+    // Oregon Lambert (EPSG:2992) and web Mercator (EPSG:3857): pyproj's coordinates of one downtown point.
+    let other = dir.path().join("other.csv");
+    for (crs, x, y) in [
+        ("EPSG:2992", 753_759.454_652_359_4, 1_381_244.425_182_904_1),
+        ("EPSG:3857", -13_656_597.206_875_248, 5_703_584.963_535_159),
+    ] {
+        std::fs::write(&other, format!("id,date,x,y\n{crs},2019-03-04,{x},{y}\n")).unwrap();
+        assert_eq!(summary(&run(crs, &other))["imported"].as_u64(), Some(1), "{crs}");
+    }
+    let out = leadmap(&["events", "export", "--data", store.to_str().unwrap(), "--format", "csv"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    for crs in ["EPSG:2992", "EPSG:3857"] {
+        let line = text.lines().find(|l| l.contains(crs)).unwrap_or_else(|| panic!("{crs}: {text}"));
+        let f: Vec<&str> = line.split(',').collect();
+        let (lon, lat): (f64, f64) = (f[4].parse().unwrap(), f[5].parse().unwrap());
+        assert!((lon + 122.6793).abs() < 1e-7 && (lat - 45.5189).abs() < 1e-7, "{crs}: {line}");
+    }
+    // A GeoJSON file's crs member (as GDAL writes it) is honoured; after the features, it is an error.
+    let feature = r#"{"type": "Feature", "properties": {"id": "g1", "date": "2012-03-04"}, "geometry": {"type": "Point", "coordinates": [7645653.23917, 684826.7956]}}"#;
+    let crs = r#""crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::2913"}}"#;
+    let gj = dir.path().join("sp.geojson");
+    std::fs::write(&gj, format!(r#"{{"type": "FeatureCollection", {crs}, "features": [{feature}]}}"#)).unwrap();
+    let out = leadmap(&[
+        "import",
+        gj.to_str().unwrap(),
+        "--source",
+        "g",
+        "--kind",
+        "arrest",
+        "--data",
+        store.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(summary(&out)["imported"].as_u64(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(&gj, format!(r#"{{"type": "FeatureCollection", "features": [{feature}], {crs}}}"#)).unwrap();
+    let out = leadmap(&[
+        "import",
+        gj.to_str().unwrap(),
+        "--source",
+        "g2",
+        "--kind",
+        "arrest",
+        "--data",
+        store.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("comes after the features"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

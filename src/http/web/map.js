@@ -103,10 +103,11 @@ function readUrl() {
     const el = form.elements[name];
     if (el && q.has(name)) el.value = q.get(name);
   }
+  // Compared as values, never put into a selector: a URL like ?layer=x"] would otherwise throw and stop
+  // the page.
   const layer = q.get('layer');
-  if (layer && form.querySelector(`input[name=layer][value="${layer}"]`)) {
-    form.querySelector(`input[name=layer][value="${layer}"]`).checked = true;
-  }
+  const radio = [...form.querySelectorAll('input[name=layer]')].find((r) => r.value === layer);
+  if (radio) radio.checked = true;
 }
 
 function current() {
