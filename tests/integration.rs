@@ -15,6 +15,8 @@ mod field;
 mod figures;
 #[path = "integration/fixtures.rs"]
 mod fixtures;
+#[path = "integration/fuzz.rs"]
+mod fuzz;
 #[path = "integration/hostile.rs"]
 mod hostile;
 #[path = "integration/http.rs"]

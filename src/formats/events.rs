@@ -962,14 +962,24 @@ pub fn read_events_fgb<E: From<ImportError>>(
             }
         };
         number += 1;
-        let props = feature.properties().unwrap_or_default();
-        let values: Vec<Option<&str>> = layout.names.iter().map(|n| props.get(n).map(String::as_str)).collect();
-        let point = match feature.to_geo() {
-            Ok(geo::Geometry::Point(p)) => Ok((p.x(), p.y())),
-            Ok(geo::Geometry::MultiPoint(mp)) if mp.0.len() == 1 => Ok((mp.0[0].x(), mp.0[0].y())),
-            Ok(_) => Err("geometry is not a Point".to_owned()),
-            Err(e) => Err(format!("no coordinates ({e})")),
+        // The flatgeobuf crate indexes property and geometry buffers by the lengths a feature states, and
+        // panics on a corrupt one (found by tests/integration/fuzz.rs): such a feature ends the file as
+        // malformed, like a broken CSV record, instead of ending the process.
+        let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let props = feature.properties().unwrap_or_default();
+            let point = match feature.to_geo() {
+                Ok(geo::Geometry::Point(p)) => Ok((p.x(), p.y())),
+                Ok(geo::Geometry::MultiPoint(mp)) if mp.0.len() == 1 => Ok((mp.0[0].x(), mp.0[0].y())),
+                Ok(_) => Err("geometry is not a Point".to_owned()),
+                Err(e) => Err(format!("no coordinates ({e})")),
+            };
+            (props, point)
+        }));
+        let Ok((props, point)) = decoded else {
+            out.fatal(number, "malformed feature: its stated lengths run past its bytes (a damaged file)".into());
+            break;
         };
+        let values: Vec<Option<&str>> = layout.names.iter().map(|n| props.get(n).map(String::as_str)).collect();
         let result = layout.event(|i| values.get(i).copied().flatten(), Some(point), opts);
         out.row(number, result, || values.iter().map(|v| v.unwrap_or_default().to_owned()).collect())?;
     }

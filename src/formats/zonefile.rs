@@ -446,14 +446,21 @@ fn fgb_to_document<R: std::io::Read + std::io::Seek>(mut reader: R) -> Result<Va
     let mut n = 0;
     while let Some(feature) = iter.next().map_err(|e| format!("feature {}: {e}", n + 1))? {
         n += 1;
-        let geometry = match feature.to_geo() {
+        // The flatgeobuf crate panics on a feature whose stated lengths run past its bytes: a damaged
+        // file is an error naming the feature, not a crash.
+        let decoded =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (feature.to_geo(), feature.properties())))
+                .map_err(|_| {
+                    format!("feature {n}: malformed (its stated lengths run past its bytes; a damaged file)")
+                })?;
+        let geometry = match decoded.0 {
             Ok(geo::Geometry::Polygon(p)) => geometry_json(&MultiPolygon(vec![p])),
             Ok(geo::Geometry::MultiPolygon(mp)) if !mp.0.is_empty() => geometry_json(&mp),
             Ok(geo::Geometry::MultiPolygon(_)) => Value::Null,
             Err(e) => return Err(format!("feature {n}: cannot decode its geometry: {e}")),
             Ok(other) => json!({"type": geometry_type_name(&other), "coordinates": []}),
         };
-        let props = feature.properties().map_err(|e| format!("feature {n}: bad properties: {e}"))?;
+        let props = decoded.1.map_err(|e| format!("feature {n}: bad properties: {e}"))?;
         let props: Map<String, Value> = props.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
         features.push(json!({"type": "Feature", "properties": props, "geometry": geometry}));
     }

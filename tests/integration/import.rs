@@ -354,7 +354,7 @@ fn stored_rows(store: &Path) -> Vec<String> {
 }
 
 /// A FlatGeobuf file of points in `crs` with string columns `columns`, one row of values per point.
-fn write_fgb(path: &Path, crs: i32, columns: &[&str], rows: &[((f64, f64), Vec<String>)]) {
+pub fn write_fgb(path: &Path, crs: i32, columns: &[&str], rows: &[((f64, f64), Vec<String>)]) {
     use flatgeobuf::{ColumnType, FgbCrs, FgbWriter, FgbWriterOptions, GeometryType};
     use geozero::{ColumnValue, PropertyProcessor};
     let options = FgbWriterOptions { crs: FgbCrs { code: crs, ..FgbCrs::default() }, ..FgbWriterOptions::default() };
