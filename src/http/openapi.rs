@@ -32,7 +32,7 @@ use utoipa::{Modify, OpenApi};
         super::ops::get_openapi,
     ),
     components(schemas(super::error::Problem, super::error::ItemError)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CommonAnswers),
     tags(
         (name = "eligibility", description = "Is a contact location in a LEAD area? Needs the field role or above."),
         (name = "screening", description = "Location plus the program's offense and exclusion rules."),
@@ -59,6 +59,47 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// The answers any route may give whatever its own work: a bad query (`400`), a timeout, the
+/// concurrency or connection cap (`503`), a `Host` other than loopback on an open server (`421`), and
+/// for bodies a declared length over the limit (`413`) or another media type than JSON (`415`).
+struct CommonAnswers;
+
+impl Modify for CommonAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let problem = |what: &str| {
+            ResponseBuilder::new()
+                .description(what)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
+                )
+                .build()
+        };
+        for (path, item) in &mut openapi.paths.paths {
+            let operational =
+                path.as_str() == "/healthz" || path.as_str() == "/readyz" || path.as_str() == "/openapi.json";
+            let ops = [(&mut item.get, false), (&mut item.post, true)];
+            for (op, body) in ops {
+                let Some(op) = op else { continue };
+                let r = &mut op.responses.responses;
+                let mut add = |code: &str, what: &str| {
+                    r.entry(code.to_owned()).or_insert_with(|| problem(what).into());
+                };
+                if !operational {
+                    add("400", "A query value is wrong");
+                }
+                add("421", "An open server (no tokens) answers Host localhost, 127.0.0.1 or [::1] only");
+                add("503", "Timed out, or over the concurrency or connection limit");
+                if body {
+                    add("413", "The body is larger than the limit, or holds too many items");
+                    add("415", "The body is not JSON (Content-Type: application/json)");
+                }
+            }
+        }
     }
 }
 
