@@ -9,7 +9,7 @@ Usage: tools/bench_http.sh [options]
 Load-tests `leadmap serve` on loopback beside its two baselines, in one run, one server at a time,
 with the same wrk settings:
   leadmap  GET /v1/eligibility   (LEADMAP_LOG=warn: the per-request info log line is off)
-  ceiling  GET /ceiling          (tools/http_ceiling.rs: the same axum stack, a constant JSON body)
+  ceiling  GET /ceiling          (tools/http_ceiling.rs: bare axum, no layers or logging, a constant body)
   node     GET /v1/eligibility   (tools/baseline-node: Node http + @turf/boolean-point-in-polygon)
   leadmap  GET /v1/eligibility   with the default info logging (stderr to a file); --no-info skips it
 Each request asks about the next of a fixed list of seeded points in and around the zones

@@ -88,16 +88,6 @@ pub fn router(state: AppState) -> Router {
     with_layers(api.merge(ops), state)
 }
 
-/// The same stack as [`router`] (limits, panic catching, logging, metrics) around a single route,
-/// `GET /ceiling`, that answers a constant JSON body: the HTTP ceiling the load benchmark compares
-/// `GET /v1/eligibility` against (`tools/bench_http.sh`). Not part of the API.
-#[doc(hidden)]
-pub fn ceiling_router(state: AppState) -> Router {
-    let constant =
-        || async { axum::Json(serde_json::json!({"eligible": true, "zone": {"id": "downtown", "name": "Downtown"}})) };
-    with_layers(Router::new().route("/ceiling", get(constant)), state)
-}
-
 /// Limits, panic catching, fallbacks, logging and metrics around `routes`.
 fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
     let limits = state.limits();
