@@ -12,6 +12,9 @@
 //!   every core), against the plain exact way on the same events: h3o `latlng_to_cell` per event and a
 //!   hash map, also on every core. Target: under 100 ms at every resolution. `LEADMAP_BENCH_EVENTS`
 //!   sets the number of events.
+//! - `zone_validate`: checking one fine star-shaped ring (20 000 and 100 000 vertices) the way zone files
+//!   are checked (`validate_polygons`: coordinates, rings, R-tree self-intersection), against geo's
+//!   `Validation` (every pair of segments) on the same 20 000-vertex polygon.
 //!
 //! Run: `cargo bench --bench main` (all) or `cargo bench --bench main -- classify_batch`.
 //!
@@ -307,5 +310,44 @@ fn figures_disclosure(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, index_build, locate, classify_batch, cells_aggregate, figures_disclosure);
+/// A star around Portland: `n` vertices, radius alternating 0.05° and 0.049° (valid: simple, no holes).
+fn star_ring(n: usize) -> Vec<[f64; 2]> {
+    let mut pts: Vec<[f64; 2]> = (0..n)
+        .map(|i| {
+            let t = std::f64::consts::TAU * i as f64 / n as f64;
+            let r = if i % 2 == 0 { 0.05 } else { 0.049 };
+            [-122.6 + r * t.cos(), 45.5 + r * t.sin()]
+        })
+        .collect();
+    pts.push(pts[0]);
+    pts
+}
+
+/// Issue 16: validating a 100 000-vertex zone took 55 s (geo's pairwise self-intersection test).
+fn zone_validate(c: &mut Criterion) {
+    use geo::Validation;
+    let mut g = c.benchmark_group("zone_validate");
+    g.sample_size(10);
+    for n in [20_000, 100_000] {
+        let raw = vec![vec![star_ring(n)]];
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_function(BenchmarkId::new("leadmap-validate_polygons", n), |b| {
+            b.iter(|| {
+                let multi = leadmap::zones::validate_polygons(black_box(&raw)).expect("a valid star");
+                assert_eq!(multi.0[0].exterior().0.len(), n + 1);
+                multi
+            });
+        });
+    }
+    let n = 20_000;
+    let polygon =
+        geo::Polygon::new(star_ring(n).into_iter().map(|[x, y]| geo::coord! { x: x, y: y }).collect(), vec![]);
+    g.throughput(Throughput::Elements(n as u64));
+    g.bench_function(BenchmarkId::new("geo-Validation", n), |b| {
+        b.iter(|| assert!(black_box(&polygon).is_valid(), "a valid star"));
+    });
+    g.finish();
+}
+
+criterion_group!(benches, index_build, locate, classify_batch, cells_aggregate, figures_disclosure, zone_validate);
 criterion_main!(benches);

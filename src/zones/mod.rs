@@ -7,6 +7,7 @@ mod catalog;
 mod edgegrid;
 mod grid;
 mod index;
+mod rings;
 mod validate;
 
 pub use catalog::{ZoneCatalog, date_or_open, days_away};
