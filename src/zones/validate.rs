@@ -241,12 +241,14 @@ mod tests {
         assert!(e[0].to_string().contains("self-intersection"), "{e:?}");
     }
 
-    /// A fine star around Portland: `n` vertices, radius alternating 0.05° and 0.049°.
+    /// A fine star around Portland: `n` vertices, radius alternating 0.05° and 0.05° less the spacing
+    /// of its vertices (a wiggly circle).
     fn star(n: usize) -> Vec<[f64; 2]> {
+        let spacing = 0.05 * std::f64::consts::TAU / n as f64;
         let mut pts: Vec<[f64; 2]> = (0..n)
             .map(|i| {
                 let t = std::f64::consts::TAU * i as f64 / n as f64;
-                let r = if i % 2 == 0 { 0.05 } else { 0.049 };
+                let r = if i % 2 == 0 { 0.05 } else { 0.05 - spacing };
                 [-122.6 + r * t.cos(), 45.5 + r * t.sin()]
             })
             .collect();
@@ -257,9 +259,10 @@ mod tests {
     #[test]
     fn a_ring_of_100_000_vertices_validates_without_comparing_every_pair() {
         // geo's Validation compares all 5·10⁹ segment pairs here (about a minute in release).
-        let hole = ring(&[[-122.6, 45.5], [-122.59, 45.5], [-122.59, 45.51], [-122.6, 45.5]]);
-        let multi = validate_polygons(&[vec![star(100_000), hole]]).unwrap();
+        let multi = validate_polygons(&[vec![star(100_000)]]).unwrap();
         assert_eq!(multi.0[0].exterior().0.len(), 100_001);
+        let hole = ring(&[[-122.6, 45.5], [-122.59, 45.5], [-122.59, 45.51], [-122.6, 45.5]]);
+        assert!(validate_polygons(&[vec![star(10_000), hole]]).is_ok());
         let mut pinched = star(100_000);
         pinched[50_000] = pinched[10_000];
         let e = validate_polygons(&[vec![pinched]]).unwrap_err();
