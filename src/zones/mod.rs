@@ -12,7 +12,7 @@ mod validate;
 
 pub use catalog::{ZoneCatalog, date_or_open, days_away};
 pub use index::{DEFAULT_BORDERLINE_M, IndexOptions, Location, ZoneIndex, ZoneNo};
-pub use validate::{GeometryProblem, RawPolygon, validate_polygons};
+pub use validate::{GeometryProblem, MAX_VERTICES, RawPolygon, validate_polygons};
 
 use std::fmt;
 use std::str::FromStr;

@@ -9,6 +9,12 @@ use geo::{Coord, LineString, MultiPolygon, Polygon};
 
 use super::rings;
 
+/// The most positions leadmap reads in one zone's geometry, and in one zone file (all its features
+/// together): 1 000 000, some 40 MB of GeoJSON. The City of Portland's 98 neighbourhoods take 15 621
+/// positions; a file far beyond the limit is a survey-precision export to simplify or not a boundary
+/// file at all, and would cost seconds and memory in validation and in the index for nothing.
+pub const MAX_VERTICES: usize = 1_000_000;
+
 /// One polygon as written in the file: rings of (lon, lat) positions, exterior first, holes after.
 pub type RawPolygon = Vec<Vec<[f64; 2]>>;
 
@@ -40,6 +46,39 @@ pub enum GeometryProblem {
     /// The geometry type is not Polygon or MultiPolygon.
     #[error("geometry type {0} is not supported: zones must be Polygon or MultiPolygon")]
     UnsupportedType(String),
+    /// The geometry has more positions than [`MAX_VERTICES`]; simplify it.
+    #[error(
+        "the geometry has {count} positions; at most {limit} are read per zone. Simplify it, e.g. `ogr2ogr -simplify 0.000001 out.geojson in.geojson` (0.000001° is about 10 cm)"
+    )]
+    TooManyVertices {
+        /// Positions in the geometry, closing ones included.
+        count: usize,
+        /// [`MAX_VERTICES`].
+        limit: usize,
+    },
+    /// Two consecutive positions of a ring are more than 180° of longitude apart: the ring goes the
+    /// short way across the antimeridian, which RFC 7946 §3.1.9 says to cut instead.
+    #[error(
+        "{at}, positions {index} and {}: the longitude jumps from {from} to {to}, more than 180°, so the ring crosses the antimeridian. RFC 7946 §3.1.9: cut it in two at ±180 (a MultiPolygon with one part on each side)",
+        .index + 1
+    )]
+    CrossesAntimeridian {
+        /// Where.
+        at: RingRef,
+        /// 1-based position before the jump.
+        index: usize,
+        /// Its longitude.
+        from: f64,
+        /// The next position's longitude.
+        to: f64,
+    },
+    /// A ring whose positions all lie on one line (or are all one point): it encloses no area, so
+    /// neither does a zone made of it.
+    #[error("{at} encloses no area: all its positions lie on one line. A zone must cover ground")]
+    ZeroArea {
+        /// Where.
+        at: RingRef,
+    },
     /// A position has fewer than two numbers, or NaN/infinite values.
     #[error("{at}, position {index}: coordinate is not a finite [lon, lat] pair")]
     NonFinite {
@@ -124,6 +163,10 @@ pub fn validate_polygons(raw: &[RawPolygon]) -> Result<MultiPolygon<f64>, Vec<Ge
     if raw.is_empty() || raw.iter().all(|p| p.iter().all(Vec::is_empty)) {
         return Err(vec![GeometryProblem::Empty]);
     }
+    let count: usize = raw.iter().flatten().map(Vec::len).sum();
+    if count > MAX_VERTICES {
+        return Err(vec![GeometryProblem::TooManyVertices { count, limit: MAX_VERTICES }]);
+    }
     let mut problems = Vec::new();
     // Coordinate ranges first: one report per geometry is enough to name the cause.
     'coords: for (pi, poly) in raw.iter().enumerate() {
@@ -141,6 +184,22 @@ pub fn validate_polygons(raw: &[RawPolygon]) -> Result<MultiPolygon<f64>, Vec<Ge
         return Err(problems);
     }
     for (pi, poly) in raw.iter().enumerate() {
+        for (ri, ring) in poly.iter().enumerate() {
+            if let Some(i) = ring.windows(2).position(|w| (w[1][0] - w[0][0]).abs() > 180.0) {
+                let at = RingRef { polygon: pi + 1, ring: ri };
+                problems.push(GeometryProblem::CrossesAntimeridian {
+                    at,
+                    index: i + 1,
+                    from: ring[i][0],
+                    to: ring[i + 1][0],
+                });
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    for (pi, poly) in raw.iter().enumerate() {
         if poly.is_empty() || poly[0].is_empty() {
             problems.push(GeometryProblem::Empty);
             continue;
@@ -151,6 +210,8 @@ pub fn validate_polygons(raw: &[RawPolygon]) -> Result<MultiPolygon<f64>, Vec<Ge
                 problems.push(GeometryProblem::TooFewPositions { at, count: ring.len() });
             } else if ring[0] != ring[ring.len() - 1] {
                 problems.push(GeometryProblem::Unclosed { at, first: ring[0], last: ring[ring.len() - 1] });
+            } else if encloses_no_area(ring) {
+                problems.push(GeometryProblem::ZeroArea { at });
             }
         }
     }
@@ -176,6 +237,16 @@ pub fn validate_polygons(raw: &[RawPolygon]) -> Result<MultiPolygon<f64>, Vec<Ge
     let multi = MultiPolygon(polygons);
     problems.extend(rings::parts_errors(&multi).into_iter().map(|e| GeometryProblem::PartsOverlap(e.to_string())));
     if problems.is_empty() { Ok(multi) } else { Err(problems) }
+}
+
+/// Whether every position of the ring is on one line through its first two distinct positions (exact
+/// orientation test, so no rounding either way). A ring with any position off that line and no
+/// self-intersection encloses a positive area.
+fn encloses_no_area(ring: &[[f64; 2]]) -> bool {
+    let c = |[x, y]: [f64; 2]| robust::Coord { x, y };
+    let Some(&a) = ring.first() else { return true };
+    let Some(&b) = ring.iter().find(|&&p| p != a) else { return true };
+    ring.iter().all(|&p| robust::orient2d(c(a), c(b), c(p)) == 0.0)
 }
 
 fn coordinate_problem(at: RingRef, index: usize, x: f64, y: f64) -> Option<GeometryProblem> {
@@ -268,6 +339,61 @@ mod tests {
         let e = validate_polygons(&[vec![pinched]]).unwrap_err();
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].to_string(), "polygon 1: exterior ring has a self-intersection");
+    }
+
+    #[test]
+    fn caps_the_positions_of_one_geometry() {
+        // A NaN first position stops validation at once, after the count: the limit itself is let through.
+        let nan_ring = |n: usize| vec![[f64::NAN, 0.0]; n];
+        let at_limit = validate_polygons(&[vec![nan_ring(MAX_VERTICES - 8)], vec![nan_ring(8)]]).unwrap_err();
+        assert!(matches!(at_limit[0], GeometryProblem::NonFinite { .. }), "{:?}", at_limit[0]);
+        let e = validate_polygons(&[vec![nan_ring(MAX_VERTICES - 8)], vec![nan_ring(4), nan_ring(5)]]).unwrap_err();
+        assert_eq!(e, vec![GeometryProblem::TooManyVertices { count: MAX_VERTICES + 1, limit: MAX_VERTICES }]);
+        let text = e[0].to_string();
+        assert!(text.contains("1000001 positions") && text.contains("at most 1000000"), "{text}");
+    }
+
+    #[test]
+    fn refuses_a_ring_across_the_antimeridian() {
+        let fiji = ring(&[[179.5, -17.0], [-179.5, -17.0], [-179.5, -16.0], [179.5, -16.0], [179.5, -17.0]]);
+        let e = validate_polygons(&[vec![fiji]]).unwrap_err();
+        assert_eq!(
+            e,
+            vec![GeometryProblem::CrossesAntimeridian {
+                at: RingRef { polygon: 1, ring: 0 },
+                index: 1,
+                from: 179.5,
+                to: -179.5
+            }]
+        );
+        let text = e[0].to_string();
+        assert!(
+            text.contains("positions 1 and 2") && text.contains("RFC 7946 §3.1.9") && text.contains("±180"),
+            "{text}"
+        );
+        // Cut at ±180, the same area is two valid parts.
+        let east = ring(&[[179.5, -17.0], [180.0, -17.0], [180.0, -16.0], [179.5, -16.0], [179.5, -17.0]]);
+        let west = ring(&[[-180.0, -17.0], [-179.5, -17.0], [-179.5, -16.0], [-180.0, -16.0], [-180.0, -17.0]]);
+        assert!(validate_polygons(&[vec![east], vec![west]]).is_ok());
+    }
+
+    #[test]
+    fn refuses_rings_that_enclose_no_area() {
+        // geo's Validation accepts a ring folded onto one line; it covers no ground.
+        let flat = ring(&[[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [0.0, 0.0]]);
+        assert!(geo::Validation::is_valid(&Polygon::new(
+            LineString(flat.iter().map(|&[x, y]| Coord { x, y }).collect()),
+            vec![]
+        )));
+        let e = validate_polygons(&[vec![flat]]).unwrap_err();
+        assert_eq!(e, vec![GeometryProblem::ZeroArea { at: RingRef { polygon: 1, ring: 0 } }]);
+        assert!(e[0].to_string().contains("polygon 1 exterior ring encloses no area"), "{e:?}");
+        let point = ring(&[[0.5, 0.5], [0.5, 0.5], [0.5, 0.5], [0.5, 0.5]]);
+        let shell = ring(&[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.0, 0.0]]);
+        let e = validate_polygons(&[vec![shell.clone(), point]]).unwrap_err();
+        assert_eq!(e, vec![GeometryProblem::ZeroArea { at: RingRef { polygon: 1, ring: 1 } }]);
+        let thin = ring(&[[0.0, 0.0], [1.0, 0.0], [2.0, 1e-12], [0.0, 0.0]]);
+        assert!(validate_polygons(&[vec![thin]]).is_ok(), "a sliver has area");
     }
 
     #[test]

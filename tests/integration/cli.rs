@@ -512,3 +512,60 @@ fn a_failed_import_leaves_no_empty_store_behind() {
     assert!(store.exists());
     let _ = bytes;
 }
+
+/// Writes a zone file whose features are (id, Polygon coordinates as JSON text) and returns its path.
+fn zone_file(dir: &Path, name: &str, features: &[(&str, &str)]) -> String {
+    let features: Vec<String> = features
+        .iter()
+        .map(|(id, coords)| {
+            format!(
+                r#"{{"type":"Feature","id":"{id}","properties":{{"name":"{id}"}},"geometry":{{"type":"Polygon","coordinates":{coords}}}}}"#
+            )
+        })
+        .collect();
+    let path = dir.join(name);
+    let text = format!(r#"{{"type":"FeatureCollection","name":"t","features":[{}]}}"#, features.join(","));
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// `zones validate` and `check` on one file: both fail, `validate` with exit code 1; returns validate's
+/// message after checking `check` says the same.
+fn refused(path: &str) -> String {
+    let out = leadmap(&["zones", "validate", path]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let validate = stderr(&out);
+    let check = leadmap(&["check", "-122.6", "45.5", "--at", "2019-06-01", "--zones", path]);
+    assert!(!check.status.success());
+    let first = validate.lines().next().unwrap().trim_start_matches("error: ");
+    assert!(stderr(&check).contains(first), "check says the same: {}\nvalidate: {validate}", stderr(&check));
+    validate
+}
+
+#[test]
+fn zone_files_across_the_antimeridian_of_no_area_or_too_many_positions_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let fiji = zone_file(
+        dir.path(),
+        "fiji.geojson",
+        &[("fiji", "[[[179.5,-17],[-179.5,-17],[-179.5,-16],[179.5,-16],[179.5,-17]]]")],
+    );
+    let e = refused(&fiji);
+    assert!(e.contains("fiji.geojson") && e.contains("feature 1 (\"fiji\")"), "{e}");
+    assert!(e.contains("crosses the antimeridian") && e.contains("RFC 7946 §3.1.9: cut it in two at ±180"), "{e}");
+
+    let flat = zone_file(
+        dir.path(),
+        "flat.geojson",
+        &[("flat", "[[[-122.6,45.5],[-122.5,45.6],[-122.4,45.7],[-122.6,45.5]]]")],
+    );
+    let e = refused(&flat);
+    assert!(e.contains("feature 1 (\"flat\")") && e.contains("exterior ring encloses no area"), "{e}");
+
+    let half = leadmap::zones::MAX_VERTICES / 2;
+    let ring = |n: usize| format!("[[{}]]", vec!["[-122.6,45.5]"; n].join(","));
+    let (a, b) = (ring(half), ring(half + 1));
+    let big = zone_file(dir.path(), "big.geojson", &[("a", &a), ("b", &b)]);
+    let e = refused(&big);
+    assert!(e.contains("big.geojson") && e.contains("1000001 positions") && e.contains("at most 1000000"), "{e}");
+}
