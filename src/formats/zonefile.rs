@@ -318,6 +318,9 @@ fn identify(
         let parsed = if options.zone_field.is_some() { ZoneId::slugify(&key) } else { key.parse() };
         (parsed.map_err(|e| (Some(key.clone()), e.to_string()))?, None)
     };
+    if id.is_reserved() {
+        return Err((Some(key), ZoneError::ReservedId(id).to_string()));
+    }
     let name = chosen_name
         .or_else(|| options.name_field.as_deref().and_then(prop))
         .or_else(|| prop("name"))
@@ -688,6 +691,21 @@ mod tests {
         let ids: Vec<&str> = set.zones().iter().map(|z| z.id.as_str()).collect();
         assert_eq!(ids, ["east-part", "far", "west-part"]);
         assert_eq!(set.zone("far").unwrap().name, "Far");
+    }
+
+    #[test]
+    fn reserved_ids_are_refused_naming_the_feature() {
+        let text = SQUARES.replace("West Part", "Outside");
+        let opts = ZoneFileOptions { zone_field: Some("NAME".into()), ..ZoneFileOptions::default() };
+        let e = parse_zone_geojson(&text, "r.geojson", &opts).unwrap_err().to_string();
+        assert!(e.contains("feature 1 (\"Outside\"): zone id \"outside\" is reserved"), "{e}");
+        let sel = ZoneFileOptions { select: Some("East Part=inside".parse().unwrap()), ..opts };
+        let e = parse_zone_geojson(SQUARES, "r.geojson", &sel).unwrap_err().to_string();
+        assert!(e.contains("feature 2 (\"East Part\"): zone id \"inside\" is reserved"), "{e}");
+        let ids = r#"{"type":"FeatureCollection","features":[{"type":"Feature","id":"no_program","properties":{},
+            "geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1],[0,0]]]}}]}"#;
+        let e = parse_zone_geojson(ids, "r.geojson", &ZoneFileOptions::default()).unwrap_err().to_string();
+        assert!(e.contains("feature 1 (\"no_program\"): zone id \"no_program\" is reserved"), "{e}");
     }
 
     #[test]

@@ -30,6 +30,12 @@ pub const OVERLAP_TOLERANCE_M2: f64 = 1.0;
 /// The most zones one set may hold (the batch grid stores zone numbers in 16 bits).
 pub const MAX_ZONES: usize = 60_000;
 
+/// Ids no zone may take, because answers and filters already use them beside zone ids: `outside` (a
+/// point or event in no zone: `--zone outside`, `zone=outside`, the coverage table's area), `inside` and
+/// `citywide` (the coverage and equity tables' areas for all zones together and for the whole city),
+/// and `no_program` (kept, as issue 16 asks, for answers on a date no program is in force).
+pub const RESERVED_ZONE_IDS: [&str; 4] = ["outside", "inside", "citywide", "no_program"];
+
 /// A zone's identifier: 1–64 characters of `a-z`, `0-9`, `-`, `_`, `.`, starting with a letter or digit
 /// (e.g. `downtown`, `old-town`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -41,6 +47,12 @@ impl ZoneId {
     #[must_use]
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Whether the id is one of [`RESERVED_ZONE_IDS`], which no zone of a set may have.
+    #[must_use]
+    pub fn is_reserved(&self) -> bool {
+        RESERVED_ZONE_IDS.contains(&self.0.as_str())
     }
 
     /// Makes an id from free text such as a neighbourhood name: lower case, runs of other characters
@@ -215,6 +227,9 @@ impl ZoneSet {
         {
             return Err(ZoneError::DatesOutOfOrder { set: meta.name, from, to });
         }
+        if let Some(z) = zones.iter().find(|z| z.id.is_reserved()) {
+            return Err(ZoneError::ReservedId(z.id.clone()));
+        }
         zones.sort_by(|a, b| a.id.cmp(&b.id));
         for pair in zones.windows(2) {
             if pair[0].id == pair[1].id {
@@ -351,6 +366,12 @@ pub enum ZoneError {
         "zone id {0:?} is not valid: use 1-64 characters of a-z, 0-9, '-', '_' or '.', starting with a letter or digit"
     )]
     InvalidId(String),
+    /// A zone has one of [`RESERVED_ZONE_IDS`]: answers could not tell it from the value they already
+    /// mean. Pick another id (e.g. with `--select KEY=id`).
+    #[error(
+        "zone id \"{0}\" is reserved: outside, inside, citywide and no_program are values answers and filters use beside zone ids, so a zone may not have one; pick another id (e.g. --select 'KEY=other-id')"
+    )]
+    ReservedId(ZoneId),
     /// Two zones of one set share an id; give each zone its own id or merge them with `--select`.
     #[error(
         "duplicate zone id {0:?}: every zone of a set needs its own id (use --select to merge features into one zone)"
@@ -437,6 +458,18 @@ mod tests {
         // Sharing an edge is fine.
         let shared = ZoneSet::new(meta, vec![square("b", 1.0, 0.0, 1.0), square("a", 0.0, 0.0, 1.0)]).unwrap();
         assert_eq!(shared.zones()[0].id.as_str(), "a", "zones are sorted by id");
+    }
+
+    #[test]
+    fn set_refuses_reserved_ids() {
+        let meta = ZoneSetMeta { name: "t".into(), ..ZoneSetMeta::default() };
+        for id in RESERVED_ZONE_IDS {
+            let e = ZoneSet::new(meta.clone(), vec![square("a", 0.0, 0.0, 1.0), square(id, 5.0, 0.0, 1.0)]);
+            assert_eq!(e, Err(ZoneError::ReservedId(id.parse().unwrap())));
+            let text = e.unwrap_err().to_string();
+            assert!(text.starts_with(&format!("zone id \"{id}\" is reserved")), "{text}");
+        }
+        assert!(ZoneSet::new(meta, vec![square("outside-east", 0.0, 0.0, 1.0)]).is_ok(), "only the exact words");
     }
 
     #[test]

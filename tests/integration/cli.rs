@@ -569,3 +569,15 @@ fn zone_files_across_the_antimeridian_of_no_area_or_too_many_positions_are_refus
     let e = refused(&big);
     assert!(e.contains("big.geojson") && e.contains("1000001 positions") && e.contains("at most 1000000"), "{e}");
 }
+
+#[test]
+fn reserved_zone_ids_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let square = "[[[-122.6,45.5],[-122.59,45.5],[-122.59,45.51],[-122.6,45.51],[-122.6,45.5]]]";
+    let far = "[[[-122.5,45.5],[-122.49,45.5],[-122.49,45.51],[-122.5,45.51],[-122.5,45.5]]]";
+    for id in leadmap::zones::RESERVED_ZONE_IDS {
+        let path = zone_file(dir.path(), &format!("{id}.geojson"), &[("fine", square), (id, far)]);
+        let e = refused(&path);
+        assert!(e.contains(&format!("feature 2 (\"{id}\"): zone id \"{id}\" is reserved")), "{e}");
+    }
+}
