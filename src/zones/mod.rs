@@ -236,7 +236,10 @@ impl ZoneSet {
                 return Err(ZoneError::DuplicateId(pair[0].id.clone()));
             }
         }
-        check_no_overlaps(&zones)?;
+        let overlapping = overlaps(&zones);
+        if !overlapping.is_empty() {
+            return Err(ZoneError::Overlaps(overlapping));
+        }
         let version = version_of(&meta, &zones);
         Ok(Self { meta, zones, version })
     }
@@ -289,34 +292,44 @@ pub fn area_m2(geometry: &MultiPolygon<f64>) -> f64 {
     geometry.unsigned_area() * s.m_per_deg_lon * s.m_per_deg_lat
 }
 
-fn check_no_overlaps(zones: &[Zone]) -> Result<(), ZoneError> {
-    let rects: Vec<Option<Rect<f64>>> = zones.iter().map(|z| z.geometry.bounding_rect()).collect();
-    for i in 0..zones.len() {
-        for j in i + 1..zones.len() {
-            let (Some(a), Some(b)) = (rects[i], rects[j]) else {
-                continue;
-            };
-            let disjoint_boxes =
-                a.max().x < b.min().x || b.max().x < a.min().x || a.max().y < b.min().y || b.max().y < a.min().y;
-            if disjoint_boxes {
+/// Two zones of a set whose interiors overlap by more than [`OVERLAP_TOLERANCE_M2`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ZoneOverlap {
+    /// First zone (ids in order).
+    pub a: ZoneId,
+    /// Second zone.
+    pub b: ZoneId,
+    /// Overlapping area, square metres.
+    pub area_m2: f64,
+}
+
+impl fmt::Display for ZoneOverlap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "zones \"{}\" and \"{}\" overlap by {:.1} m²", self.a, self.b, self.area_m2)
+    }
+}
+
+/// Every pair of zones (sorted by id) overlapping by more than the tolerance, in id order. Only zones
+/// whose bounding boxes meet are related (an R-tree over the boxes), so a set of many zones costs
+/// about its neighbouring pairs, not every pair.
+fn overlaps(zones: &[Zone]) -> Vec<ZoneOverlap> {
+    use geo::coordinate_position::CoordPos;
+    use geo::dimensions::Dimensions;
+    let boxes = rings::Boxes::new(zones.iter().map(|z| z.geometry.bounding_rect()));
+    let mut found = Vec::new();
+    for (i, a) in zones.iter().enumerate() {
+        for j in boxes.meeting_after(i) {
+            let b = &zones[j];
+            if a.geometry.relate(&b.geometry).get(CoordPos::Inside, CoordPos::Inside) != Dimensions::TwoDimensional {
                 continue;
             }
-            let m = zones[i].geometry.relate(&zones[j].geometry);
-            if m.get(geo::coordinate_position::CoordPos::Inside, geo::coordinate_position::CoordPos::Inside)
-                == geo::dimensions::Dimensions::TwoDimensional
-            {
-                let overlap = area_m2(&zones[i].geometry.intersection(&zones[j].geometry));
-                if overlap > OVERLAP_TOLERANCE_M2 {
-                    return Err(ZoneError::Overlap {
-                        a: zones[i].id.clone(),
-                        b: zones[j].id.clone(),
-                        area_m2: overlap,
-                    });
-                }
+            let area = area_m2(&a.geometry.intersection(&b.geometry));
+            if area > OVERLAP_TOLERANCE_M2 {
+                found.push(ZoneOverlap { a: a.id.clone(), b: b.id.clone(), area_m2: area });
             }
         }
     }
-    Ok(())
+    found
 }
 
 fn version_of(meta: &ZoneSetMeta, zones: &[Zone]) -> ZoneSetVersion {
@@ -377,17 +390,14 @@ pub enum ZoneError {
         "duplicate zone id {0:?}: every zone of a set needs its own id (use --select to merge features into one zone)"
     )]
     DuplicateId(ZoneId),
-    /// Two zones' interiors overlap by more than [`OVERLAP_TOLERANCE_M2`]; a point could then be in two
-    /// LEAD areas. Fix the boundaries.
-    #[error("zones \"{a}\" and \"{b}\" overlap by {area_m2:.1} m²: zones of one set may share edges but not area")]
-    Overlap {
-        /// First zone.
-        a: ZoneId,
-        /// Second zone.
-        b: ZoneId,
-        /// Overlapping area, square metres.
-        area_m2: f64,
-    },
+    /// Zones' interiors overlap by more than [`OVERLAP_TOLERANCE_M2`]: a point could then be in two LEAD
+    /// areas. Every overlapping pair is listed, in id order. Fix the boundaries.
+    #[error(
+        "{} pair(s) of zones overlap; zones of one set may share edges but not area:\n  {}",
+        .0.len(),
+        .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  ")
+    )]
+    Overlaps(Vec<ZoneOverlap>),
     /// The set has no zones at all (e.g. a `--select` that matched nothing).
     #[error("zone set {0:?} has no zones")]
     Empty(String),
@@ -454,10 +464,31 @@ mod tests {
         let dup = ZoneSet::new(meta.clone(), vec![square("a", 0.0, 0.0, 1.0), square("a", 5.0, 0.0, 1.0)]);
         assert!(matches!(dup, Err(ZoneError::DuplicateId(_))));
         let overlap = ZoneSet::new(meta.clone(), vec![square("a", 0.0, 0.0, 1.0), square("b", 0.5, 0.5, 1.0)]);
-        assert!(matches!(overlap, Err(ZoneError::Overlap { .. })), "{overlap:?}");
+        assert!(matches!(&overlap, Err(ZoneError::Overlaps(pairs)) if pairs.len() == 1), "{overlap:?}");
         // Sharing an edge is fine.
         let shared = ZoneSet::new(meta, vec![square("b", 1.0, 0.0, 1.0), square("a", 0.0, 0.0, 1.0)]).unwrap();
         assert_eq!(shared.zones()[0].id.as_str(), "a", "zones are sorted by id");
+    }
+
+    #[test]
+    fn set_lists_every_overlapping_pair_in_id_order() {
+        let meta = ZoneSetMeta { name: "t".into(), ..ZoneSetMeta::default() };
+        // a overlaps b and c; d overlaps e; f only shares an edge with e; g is far away.
+        let zones = vec![
+            square("g", 50.0, 50.0, 1.0),
+            square("c", 0.2, 0.6, 1.0),
+            square("b", 0.5, 0.0, 1.0),
+            square("a", 0.0, 0.0, 1.0),
+            square("e", 10.5, 0.0, 1.0),
+            square("d", 10.0, 0.0, 1.0),
+            square("f", 11.5, 0.0, 1.0),
+        ];
+        let Err(ZoneError::Overlaps(pairs)) = ZoneSet::new(meta, zones) else { panic!("overlaps") };
+        let ids: Vec<(&str, &str)> = pairs.iter().map(|p| (p.a.as_str(), p.b.as_str())).collect();
+        assert_eq!(ids, [("a", "b"), ("a", "c"), ("b", "c"), ("d", "e")]);
+        let text = ZoneError::Overlaps(pairs).to_string();
+        assert!(text.starts_with("4 pair(s) of zones overlap"), "{text}");
+        assert!(text.contains("\n  zones \"d\" and \"e\" overlap by "), "{text}");
     }
 
     #[test]

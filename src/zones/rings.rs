@@ -107,14 +107,14 @@ fn ring_self_intersects(ring: &LineString<f64>) -> bool {
 }
 
 /// Bounding boxes of a list of geometries (`None` for an empty one), indexed to find the pairs whose
-/// boxes meet (touching counts).
-struct Boxes {
+/// boxes meet (touching counts): the candidates for any pairwise test that needs the geometries to meet.
+pub(crate) struct Boxes {
     tree: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
     rects: Vec<Option<Rect<f64>>>,
 }
 
 impl Boxes {
-    fn new(rects: impl Iterator<Item = Option<Rect<f64>>>) -> Self {
+    pub(crate) fn new(rects: impl Iterator<Item = Option<Rect<f64>>>) -> Self {
         let rects: Vec<Option<Rect<f64>>> = rects.collect();
         let items = rects
             .iter()
@@ -127,7 +127,7 @@ impl Boxes {
     }
 
     /// The indices after `i` whose boxes meet box `i`, ascending.
-    fn meeting_after(&self, i: usize) -> Vec<usize> {
+    pub(crate) fn meeting_after(&self, i: usize) -> Vec<usize> {
         let Some(r) = self.rects[i] else { return Vec::new() };
         let envelope = AABB::from_corners(r.min().into(), r.max().into());
         let mut found: Vec<usize> =

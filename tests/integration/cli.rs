@@ -581,3 +581,69 @@ fn reserved_zone_ids_are_refused() {
         assert!(e.contains(&format!("feature 2 (\"{id}\"): zone id \"{id}\" is reserved")), "{e}");
     }
 }
+
+#[test]
+fn zones_validate_lists_every_overlapping_pair_of_the_city_file() {
+    use geo::{BooleanOps, Relate};
+    let city = shared("data/portland/neighborhoods-regions-2021.geojson");
+    let out = leadmap(&["zones", "validate", city.to_str().unwrap(), "--zone-field", "NAME"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stderr(&out);
+    let listed: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("zones \""))
+        .map(|l| {
+            let parts: Vec<&str> = l.split('"').collect();
+            (parts[0].to_owned(), parts[2].to_owned())
+        })
+        .collect();
+    // Brute force: every pair of the 98 neighbourhoods, related and intersected.
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&city).unwrap()).unwrap();
+    let mut zones: Vec<(String, geo::MultiPolygon<f64>)> = doc["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let id = leadmap::zones::ZoneId::slugify(f["properties"]["NAME"].as_str().unwrap()).unwrap();
+            let g = &f["geometry"];
+            let polys: Vec<Value> = if g["type"] == "Polygon" {
+                vec![g["coordinates"].clone()]
+            } else {
+                g["coordinates"].as_array().unwrap().clone()
+            };
+            let raw: Vec<leadmap::zones::RawPolygon> = polys
+                .iter()
+                .map(|p| {
+                    p.as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|r| {
+                            r.as_array()
+                                .unwrap()
+                                .iter()
+                                .map(|c| [c[0].as_f64().unwrap(), c[1].as_f64().unwrap()])
+                                .collect()
+                        })
+                        .collect()
+                })
+                .collect();
+            (id.as_str().to_owned(), leadmap::zones::validate_polygons(&raw).unwrap())
+        })
+        .collect();
+    zones.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut expected = Vec::new();
+    for (i, (a, ga)) in zones.iter().enumerate() {
+        for (b, gb) in &zones[i + 1..] {
+            let im = ga.relate(gb);
+            if im.get(geo::coordinate_position::CoordPos::Inside, geo::coordinate_position::CoordPos::Inside)
+                == geo::dimensions::Dimensions::TwoDimensional
+                && leadmap::zones::area_m2(&ga.intersection(gb)) > leadmap::zones::OVERLAP_TOLERANCE_M2
+            {
+                expected.push((a.clone(), b.clone()));
+            }
+        }
+    }
+    assert!(expected.len() > 20, "the City file has many overlapping pairs: {expected:?}");
+    assert_eq!(listed, expected, "{text}");
+    assert!(text.contains(&format!("{} pair(s) of zones overlap", expected.len())), "{text}");
+}
