@@ -694,6 +694,19 @@ mod tests {
     }
 
     #[test]
+    fn non_polygon_geometry_is_refused() {
+        let text = r#"{"type":"FeatureCollection","features":[{"type":"Feature","id":"p","properties":{},
+            "geometry":{"type":"Point","coordinates":[-122.6,45.5]}}]}"#;
+        let e = parse_zone_geojson(text, "pt.geojson", &ZoneFileOptions::default()).unwrap_err().to_string();
+        assert!(
+            e.contains(
+                "feature 1 (\"p\"): geometry type Point is not supported: zones must be Polygon or MultiPolygon"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn reserved_ids_are_refused_naming_the_feature() {
         let text = SQUARES.replace("West Part", "Outside");
         let opts = ZoneFileOptions { zone_field: Some("NAME".into()), ..ZoneFileOptions::default() };

@@ -213,8 +213,8 @@ pub struct ZoneSet {
 
 impl ZoneSet {
     /// Builds a set from zones whose geometry has already passed [`validate_polygons`]; checks the
-    /// set-level rules (at least one zone, unique ids, no two zones overlapping, dates in order) and
-    /// computes the version. Zones are sorted by id.
+    /// set-level rules (at least one zone, no reserved id, unique ids, dates in order, no two zones
+    /// overlapping: every overlapping pair is reported) and computes the version. Zones are sorted by id.
     pub fn new(meta: ZoneSetMeta, mut zones: Vec<Zone>) -> Result<Self, ZoneError> {
         if zones.is_empty() {
             return Err(ZoneError::Empty(meta.name));
