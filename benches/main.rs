@@ -12,6 +12,10 @@
 //!   every core), against the plain exact way on the same events: h3o `latlng_to_cell` per event and a
 //!   hash map, also on every core. Target: under 100 ms at every resolution. `LEADMAP_BENCH_EVENTS`
 //!   sets the number of events.
+//! - `zone_validate`: checking one star-shaped ring the way zone files are checked (`validate_polygons`:
+//!   coordinates, rings, R-tree self-intersection): a wiggly circle of 20 000 and 100 000 vertices and a
+//!   spiky star of 100 000 (each segment's box meets ~300 others), against geo's `Validation` (every
+//!   pair of segments) on the 20 000-vertex circle.
 //!
 //! Run: `cargo bench --bench main` (all) or `cargo bench --bench main -- classify_batch`.
 //!
@@ -311,5 +315,65 @@ fn figures_disclosure(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, index_build, locate, classify_batch, cells_aggregate, figures_disclosure);
+/// A star around Portland: `n` vertices, radius alternating 0.05° and 0.05° less `depth` times the
+/// spacing of its vertices (valid: simple, no holes). With `depth` 1 it is a fine wiggly circle, like a
+/// real boundary; with a large `depth` its spikes are long next to their spacing, so each segment's
+/// box meets about `depth` others and the R-tree has that many candidates to test.
+fn star_ring(n: usize, depth: f64) -> Vec<[f64; 2]> {
+    let spacing = 0.05 * std::f64::consts::TAU / n as f64;
+    let mut pts: Vec<[f64; 2]> = (0..n)
+        .map(|i| {
+            let t = std::f64::consts::TAU * i as f64 / n as f64;
+            let r = if i % 2 == 0 { 0.05 } else { 0.05 - depth * spacing };
+            [-122.6 + r * t.cos(), 45.5 + r * t.sin()]
+        })
+        .collect();
+    pts.push(pts[0]);
+    pts
+}
+
+fn bench_validate(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    n: usize,
+    raw: &[Vec<Vec<[f64; 2]>>],
+) {
+    g.throughput(Throughput::Elements(n as u64));
+    g.bench_function(BenchmarkId::new(name, n), |b| {
+        b.iter(|| {
+            let multi = leadmap::zones::validate_polygons(black_box(raw)).expect("a valid star");
+            assert_eq!(multi.0[0].exterior().0.len(), n + 1);
+            multi
+        });
+    });
+}
+
+/// Issue 16: validating a 100 000-vertex zone took 55 s (geo's test of every pair of segments).
+fn zone_validate(c: &mut Criterion) {
+    use geo::Validation;
+    let mut g = c.benchmark_group("zone_validate");
+    g.sample_size(10);
+    for (shape, n, depth) in [("wiggly", 20_000, 1.0), ("wiggly", 100_000, 1.0), ("spiky", 100_000, 300.0)] {
+        let raw = vec![vec![star_ring(n, depth)]];
+        bench_validate(&mut g, &format!("leadmap-validate_polygons/{shape}"), n, &raw);
+    }
+    // A hole: the shell and hole are related by geo's Relate (prepared shell), as geo's Validation does.
+    let hole = vec![[-122.6, 45.5], [-122.59, 45.5], [-122.59, 45.51], [-122.6, 45.5]];
+    bench_validate(
+        &mut g,
+        "leadmap-validate_polygons/wiggly-with-hole",
+        100_000,
+        &[vec![star_ring(100_000, 1.0), hole]],
+    );
+    let n = 20_000;
+    let polygon =
+        geo::Polygon::new(star_ring(n, 1.0).into_iter().map(|[x, y]| geo::coord! { x: x, y: y }).collect(), vec![]);
+    g.throughput(Throughput::Elements(n as u64));
+    g.bench_function(BenchmarkId::new("geo-Validation/wiggly", n), |b| {
+        b.iter(|| assert!(black_box(&polygon).is_valid(), "a valid star"));
+    });
+    g.finish();
+}
+
+criterion_group!(benches, index_build, locate, classify_batch, cells_aggregate, figures_disclosure, zone_validate);
 criterion_main!(benches);

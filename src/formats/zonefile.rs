@@ -18,7 +18,9 @@ use chrono::NaiveDate;
 use geo::{BooleanOps, MultiPolygon};
 use serde_json::{Map, Value, json};
 
-use crate::zones::{BoundaryStatus, RawPolygon, Zone, ZoneError, ZoneId, ZoneSet, ZoneSetMeta, validate_polygons};
+use crate::zones::{
+    BoundaryStatus, MAX_VERTICES, RawPolygon, Zone, ZoneError, ZoneId, ZoneSet, ZoneSetMeta, validate_polygons,
+};
 
 /// How to turn a boundary file's features into zones.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -134,6 +136,18 @@ pub enum ZoneFileError {
         /// Every problem found.
         problems: Vec<FeatureProblem>,
     },
+    /// The features read hold more positions than [`MAX_VERTICES`]: nothing is validated.
+    #[error(
+        "{file}: the features read hold {count} positions; leadmap reads at most {limit} per zone file. Simplify the boundaries (e.g. `ogr2ogr -simplify 0.000001 out.geojson in.geojson`, about 10 cm) or select fewer features"
+    )]
+    TooManyVertices {
+        /// The file.
+        file: String,
+        /// Positions in the features read (those `--select` keeps), closing ones included.
+        count: usize,
+        /// [`MAX_VERTICES`].
+        limit: usize,
+    },
     /// The features are fine one by one but do not form a valid zone set (duplicate ids, overlaps).
     #[error("{file}: {source}")]
     Set {
@@ -198,6 +212,8 @@ fn zone_set_from_document(
     let mut zones: BTreeMap<ZoneId, Pending> = BTreeMap::new();
     let mut first_feature_of: BTreeMap<ZoneId, usize> = BTreeMap::new();
     let mut matched_keys = vec![false; options.select.as_ref().map_or(0, |s| s.items().len())];
+    let mut read = Vec::new();
+    let mut positions = 0_usize;
     for (i, feature) in features.iter().enumerate() {
         let n = i + 1;
         let Identity { key, id, name, source } = match identify(feature, options, &mut matched_keys) {
@@ -229,6 +245,14 @@ fn zone_set_from_document(
             continue;
         }
         first_feature_of.entry(id.clone()).or_insert(n);
+        positions += raw.iter().flatten().map(Vec::len).sum::<usize>();
+        read.push(ReadFeature { n, label, id, name, source, raw });
+    }
+    // The cap comes before any validation: a file far over it would cost seconds for nothing.
+    if positions > MAX_VERTICES {
+        return Err(ZoneFileError::TooManyVertices { file: file.to_owned(), count: positions, limit: MAX_VERTICES });
+    }
+    for ReadFeature { n, label, id, name, source, raw } in read {
         match validate_polygons(&raw) {
             Ok(geometry) => {
                 let entry = zones.entry(id).or_insert_with(|| Pending { name, source, parts: Vec::new() });
@@ -294,6 +318,9 @@ fn identify(
         let parsed = if options.zone_field.is_some() { ZoneId::slugify(&key) } else { key.parse() };
         (parsed.map_err(|e| (Some(key.clone()), e.to_string()))?, None)
     };
+    if id.is_reserved() {
+        return Err((Some(key), ZoneError::ReservedId(id).to_string()));
+    }
     let name = chosen_name
         .or_else(|| options.name_field.as_deref().and_then(prop))
         .or_else(|| prop("name"))
@@ -307,6 +334,18 @@ struct Identity {
     id: ZoneId,
     name: String,
     source: Option<String>,
+}
+
+/// A feature read and identified, its geometry not yet validated.
+struct ReadFeature {
+    /// 1-based feature number.
+    n: usize,
+    /// Its key, to name it by.
+    label: Option<String>,
+    id: ZoneId,
+    name: String,
+    source: Option<String>,
+    raw: Vec<RawPolygon>,
 }
 
 /// A zone being assembled from one or more features.
@@ -659,6 +698,62 @@ mod tests {
         let ids: Vec<&str> = set.zones().iter().map(|z| z.id.as_str()).collect();
         assert_eq!(ids, ["east-part", "far", "west-part"]);
         assert_eq!(set.zone("far").unwrap().name, "Far");
+    }
+
+    #[test]
+    fn non_polygon_geometry_is_refused() {
+        let text = r#"{"type":"FeatureCollection","features":[{"type":"Feature","id":"p","properties":{},
+            "geometry":{"type":"Point","coordinates":[-122.6,45.5]}}]}"#;
+        let e = parse_zone_geojson(text, "pt.geojson", &ZoneFileOptions::default()).unwrap_err().to_string();
+        assert!(
+            e.contains(
+                "feature 1 (\"p\"): geometry type Point is not supported: zones must be Polygon or MultiPolygon"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn reserved_ids_are_refused_naming_the_feature() {
+        let text = SQUARES.replace("West Part", "Outside");
+        let opts = ZoneFileOptions { zone_field: Some("NAME".into()), ..ZoneFileOptions::default() };
+        let e = parse_zone_geojson(&text, "r.geojson", &opts).unwrap_err().to_string();
+        assert!(e.contains("feature 1 (\"Outside\"): zone id \"outside\" is reserved"), "{e}");
+        let sel = ZoneFileOptions { select: Some("East Part=inside".parse().unwrap()), ..opts };
+        let e = parse_zone_geojson(SQUARES, "r.geojson", &sel).unwrap_err().to_string();
+        assert!(e.contains("feature 2 (\"East Part\"): zone id \"inside\" is reserved"), "{e}");
+        let ids = r#"{"type":"FeatureCollection","features":[{"type":"Feature","id":"no_program","properties":{},
+            "geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1],[0,0]]]}}]}"#;
+        let e = parse_zone_geojson(ids, "r.geojson", &ZoneFileOptions::default()).unwrap_err().to_string();
+        assert!(e.contains("feature 1 (\"no_program\"): zone id \"no_program\" is reserved"), "{e}");
+    }
+
+    #[test]
+    fn caps_the_positions_of_a_file_before_validating() {
+        let feature = |id: &str, n: usize| {
+            let ring = vec!["[0,0]"; n].join(",");
+            format!(
+                r#"{{"type":"Feature","id":"{id}","properties":{{}},"geometry":{{"type":"Polygon","coordinates":[[{ring}]]}}}}"#
+            )
+        };
+        let file = |a: usize, b: usize| {
+            format!(r#"{{"type":"FeatureCollection","features":[{},{}]}}"#, feature("a", a), feature("b", b))
+        };
+        let opts = ZoneFileOptions::default();
+        let e = parse_zone_geojson(&file(MAX_VERTICES / 2, MAX_VERTICES / 2 + 1), "big.geojson", &opts).unwrap_err();
+        assert!(
+            matches!(e, ZoneFileError::TooManyVertices { count, limit, .. } if count == MAX_VERTICES + 1 && limit == MAX_VERTICES),
+            "{e}"
+        );
+        let text = e.to_string();
+        assert!(
+            text.starts_with("big.geojson: ") && text.contains("1000001 positions") && text.contains("at most 1000000"),
+            "{text}"
+        );
+        // At the limit the features are validated (these, one point repeated, enclose no area).
+        let e = parse_zone_geojson(&file(MAX_VERTICES / 2, MAX_VERTICES / 2), "big.geojson", &opts).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("feature 1 (\"a\")") && text.contains("encloses no area"), "{text}");
     }
 
     #[test]

@@ -538,6 +538,33 @@ mod tests {
     }
 
     #[test]
+    fn a_tolerated_overlap_sliver_goes_to_the_first_id_and_a_bigger_one_is_refused() {
+        use crate::zones::{OVERLAP_TOLERANCE_M2, ZoneError, ZoneSet};
+        use geo::BooleanOps;
+        // Two 0.001° squares in Portland; "b" (left) reaches 1e-7° (~8 mm) into "a": about 0.87 m².
+        let (x0, y0, d) = (-122.68, 45.52, 0.001);
+        let square = |x: f64| polygon![(x: x, y: y0), (x: x + d, y: y0), (x: x + d, y: y0 + d), (x: x, y: y0 + d)];
+        let sliver = 1e-7;
+        let left =
+            polygon![(x: x0 - d, y: y0), (x: x0 + sliver, y: y0), (x: x0 + sliver, y: y0 + d), (x: x0 - d, y: y0 + d)];
+        let overlap =
+            crate::zones::area_m2(&MultiPolygon(vec![square(x0)]).intersection(&MultiPolygon(vec![left.clone()])));
+        assert!(overlap > 0.5 && overlap < OVERLAP_TOLERANCE_M2, "{overlap}");
+        let idx = index(vec![("b", left), ("a", square(x0))]);
+        assert_eq!(idx.zone_at(x0 + sliver / 2.0, y0 + d / 2.0), (Some(0), false), "in the sliver: the first id, a");
+        let wide = polygon![(x: x0 - d, y: y0), (x: x0 + 3.0 * sliver, y: y0), (x: x0 + 3.0 * sliver, y: y0 + d), (x: x0 - d, y: y0 + d)];
+        let meta = ZoneSetMeta { name: "t".into(), ..ZoneSetMeta::default() };
+        let zone = |id: &str, p: geo::Polygon<f64>| Zone {
+            id: id.parse().unwrap(),
+            name: id.into(),
+            geometry: MultiPolygon(vec![p]),
+            source: None,
+        };
+        let e = ZoneSet::new(meta, vec![zone("b", wide), zone("a", square(x0))]).unwrap_err();
+        assert!(matches!(&e, ZoneError::Overlaps(p) if p.len() == 1 && p[0].area_m2 > 2.0), "{e}");
+    }
+
+    #[test]
     fn holes_are_outside_but_their_edges_are_inside() {
         let donut = polygon!(
             exterior: [(x: 0.0, y: 0.0), (x: 4.0, y: 0.0), (x: 4.0, y: 4.0), (x: 0.0, y: 4.0)],

@@ -7,11 +7,12 @@ mod catalog;
 mod edgegrid;
 mod grid;
 mod index;
+mod rings;
 mod validate;
 
 pub use catalog::{ZoneCatalog, date_or_open, days_away};
 pub use index::{DEFAULT_BORDERLINE_M, IndexOptions, Location, ZoneIndex, ZoneNo};
-pub use validate::{GeometryProblem, RawPolygon, validate_polygons};
+pub use validate::{GeometryProblem, MAX_VERTICES, RawPolygon, validate_polygons};
 
 use std::fmt;
 use std::str::FromStr;
@@ -29,6 +30,12 @@ pub const OVERLAP_TOLERANCE_M2: f64 = 1.0;
 /// The most zones one set may hold (the batch grid stores zone numbers in 16 bits).
 pub const MAX_ZONES: usize = 60_000;
 
+/// Ids no zone may take, because answers and filters already use them beside zone ids: `outside` (a
+/// point or event in no zone: `--zone outside`, `zone=outside`, the coverage table's area), `inside` and
+/// `citywide` (the coverage and equity tables' areas for all zones together and for the whole city),
+/// and `no_program` (kept, as issue 16 asks, for answers on a date no program is in force).
+pub const RESERVED_ZONE_IDS: [&str; 4] = ["outside", "inside", "citywide", "no_program"];
+
 /// A zone's identifier: 1–64 characters of `a-z`, `0-9`, `-`, `_`, `.`, starting with a letter or digit
 /// (e.g. `downtown`, `old-town`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -40,6 +47,12 @@ impl ZoneId {
     #[must_use]
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Whether the id is one of [`RESERVED_ZONE_IDS`], which no zone of a set may have.
+    #[must_use]
+    pub fn is_reserved(&self) -> bool {
+        RESERVED_ZONE_IDS.contains(&self.0.as_str())
     }
 
     /// Makes an id from free text such as a neighbourhood name: lower case, runs of other characters
@@ -200,8 +213,8 @@ pub struct ZoneSet {
 
 impl ZoneSet {
     /// Builds a set from zones whose geometry has already passed [`validate_polygons`]; checks the
-    /// set-level rules (at least one zone, unique ids, no two zones overlapping, dates in order) and
-    /// computes the version. Zones are sorted by id.
+    /// set-level rules (at least one zone, no reserved id, unique ids, dates in order, no two zones
+    /// overlapping: every overlapping pair is reported) and computes the version. Zones are sorted by id.
     pub fn new(meta: ZoneSetMeta, mut zones: Vec<Zone>) -> Result<Self, ZoneError> {
         if zones.is_empty() {
             return Err(ZoneError::Empty(meta.name));
@@ -214,13 +227,19 @@ impl ZoneSet {
         {
             return Err(ZoneError::DatesOutOfOrder { set: meta.name, from, to });
         }
+        if let Some(z) = zones.iter().find(|z| z.id.is_reserved()) {
+            return Err(ZoneError::ReservedId(z.id.clone()));
+        }
         zones.sort_by(|a, b| a.id.cmp(&b.id));
         for pair in zones.windows(2) {
             if pair[0].id == pair[1].id {
                 return Err(ZoneError::DuplicateId(pair[0].id.clone()));
             }
         }
-        check_no_overlaps(&zones)?;
+        let overlapping = overlaps(&zones);
+        if !overlapping.is_empty() {
+            return Err(ZoneError::Overlaps(overlapping));
+        }
         let version = version_of(&meta, &zones);
         Ok(Self { meta, zones, version })
     }
@@ -273,34 +292,44 @@ pub fn area_m2(geometry: &MultiPolygon<f64>) -> f64 {
     geometry.unsigned_area() * s.m_per_deg_lon * s.m_per_deg_lat
 }
 
-fn check_no_overlaps(zones: &[Zone]) -> Result<(), ZoneError> {
-    let rects: Vec<Option<Rect<f64>>> = zones.iter().map(|z| z.geometry.bounding_rect()).collect();
-    for i in 0..zones.len() {
-        for j in i + 1..zones.len() {
-            let (Some(a), Some(b)) = (rects[i], rects[j]) else {
-                continue;
-            };
-            let disjoint_boxes =
-                a.max().x < b.min().x || b.max().x < a.min().x || a.max().y < b.min().y || b.max().y < a.min().y;
-            if disjoint_boxes {
+/// Two zones of a set whose interiors overlap by more than [`OVERLAP_TOLERANCE_M2`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ZoneOverlap {
+    /// First zone (ids in order).
+    pub a: ZoneId,
+    /// Second zone.
+    pub b: ZoneId,
+    /// Overlapping area, square metres.
+    pub area_m2: f64,
+}
+
+impl fmt::Display for ZoneOverlap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "zones \"{}\" and \"{}\" overlap by {:.1} m²", self.a, self.b, self.area_m2)
+    }
+}
+
+/// Every pair of zones (sorted by id) overlapping by more than the tolerance, in id order. Only zones
+/// whose bounding boxes meet are related (an R-tree over the boxes), so a set of many zones costs
+/// about its neighbouring pairs, not every pair.
+fn overlaps(zones: &[Zone]) -> Vec<ZoneOverlap> {
+    use geo::coordinate_position::CoordPos;
+    use geo::dimensions::Dimensions;
+    let boxes = rings::Boxes::new(zones.iter().map(|z| z.geometry.bounding_rect()));
+    let mut found = Vec::new();
+    for (i, a) in zones.iter().enumerate() {
+        for j in boxes.meeting_after(i) {
+            let b = &zones[j];
+            if a.geometry.relate(&b.geometry).get(CoordPos::Inside, CoordPos::Inside) != Dimensions::TwoDimensional {
                 continue;
             }
-            let m = zones[i].geometry.relate(&zones[j].geometry);
-            if m.get(geo::coordinate_position::CoordPos::Inside, geo::coordinate_position::CoordPos::Inside)
-                == geo::dimensions::Dimensions::TwoDimensional
-            {
-                let overlap = area_m2(&zones[i].geometry.intersection(&zones[j].geometry));
-                if overlap > OVERLAP_TOLERANCE_M2 {
-                    return Err(ZoneError::Overlap {
-                        a: zones[i].id.clone(),
-                        b: zones[j].id.clone(),
-                        area_m2: overlap,
-                    });
-                }
+            let area = area_m2(&a.geometry.intersection(&b.geometry));
+            if area > OVERLAP_TOLERANCE_M2 {
+                found.push(ZoneOverlap { a: a.id.clone(), b: b.id.clone(), area_m2: area });
             }
         }
     }
-    Ok(())
+    found
 }
 
 fn version_of(meta: &ZoneSetMeta, zones: &[Zone]) -> ZoneSetVersion {
@@ -350,22 +379,25 @@ pub enum ZoneError {
         "zone id {0:?} is not valid: use 1-64 characters of a-z, 0-9, '-', '_' or '.', starting with a letter or digit"
     )]
     InvalidId(String),
+    /// A zone has one of [`RESERVED_ZONE_IDS`]: answers could not tell it from the value they already
+    /// mean. Pick another id (e.g. with `--select KEY=id`).
+    #[error(
+        "zone id \"{0}\" is reserved: outside, inside, citywide and no_program are values answers and filters use beside zone ids, so a zone may not have one; pick another id (e.g. --select 'KEY=other-id')"
+    )]
+    ReservedId(ZoneId),
     /// Two zones of one set share an id; give each zone its own id or merge them with `--select`.
     #[error(
         "duplicate zone id {0:?}: every zone of a set needs its own id (use --select to merge features into one zone)"
     )]
     DuplicateId(ZoneId),
-    /// Two zones' interiors overlap by more than [`OVERLAP_TOLERANCE_M2`]; a point could then be in two
-    /// LEAD areas. Fix the boundaries.
-    #[error("zones \"{a}\" and \"{b}\" overlap by {area_m2:.1} m²: zones of one set may share edges but not area")]
-    Overlap {
-        /// First zone.
-        a: ZoneId,
-        /// Second zone.
-        b: ZoneId,
-        /// Overlapping area, square metres.
-        area_m2: f64,
-    },
+    /// Zones' interiors overlap by more than [`OVERLAP_TOLERANCE_M2`]: a point could then be in two LEAD
+    /// areas. Every overlapping pair is listed, in id order. Fix the boundaries.
+    #[error(
+        "{} pair(s) of zones overlap; zones of one set may share edges but not area:\n  {}",
+        .0.len(),
+        .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  ")
+    )]
+    Overlaps(Vec<ZoneOverlap>),
     /// The set has no zones at all (e.g. a `--select` that matched nothing).
     #[error("zone set {0:?} has no zones")]
     Empty(String),
@@ -432,10 +464,43 @@ mod tests {
         let dup = ZoneSet::new(meta.clone(), vec![square("a", 0.0, 0.0, 1.0), square("a", 5.0, 0.0, 1.0)]);
         assert!(matches!(dup, Err(ZoneError::DuplicateId(_))));
         let overlap = ZoneSet::new(meta.clone(), vec![square("a", 0.0, 0.0, 1.0), square("b", 0.5, 0.5, 1.0)]);
-        assert!(matches!(overlap, Err(ZoneError::Overlap { .. })), "{overlap:?}");
+        assert!(matches!(&overlap, Err(ZoneError::Overlaps(pairs)) if pairs.len() == 1), "{overlap:?}");
         // Sharing an edge is fine.
         let shared = ZoneSet::new(meta, vec![square("b", 1.0, 0.0, 1.0), square("a", 0.0, 0.0, 1.0)]).unwrap();
         assert_eq!(shared.zones()[0].id.as_str(), "a", "zones are sorted by id");
+    }
+
+    #[test]
+    fn set_lists_every_overlapping_pair_in_id_order() {
+        let meta = ZoneSetMeta { name: "t".into(), ..ZoneSetMeta::default() };
+        // a overlaps b and c; d overlaps e; f only shares an edge with e; g is far away.
+        let zones = vec![
+            square("g", 50.0, 50.0, 1.0),
+            square("c", 0.2, 0.6, 1.0),
+            square("b", 0.5, 0.0, 1.0),
+            square("a", 0.0, 0.0, 1.0),
+            square("e", 10.5, 0.0, 1.0),
+            square("d", 10.0, 0.0, 1.0),
+            square("f", 11.5, 0.0, 1.0),
+        ];
+        let Err(ZoneError::Overlaps(pairs)) = ZoneSet::new(meta, zones) else { panic!("overlaps") };
+        let ids: Vec<(&str, &str)> = pairs.iter().map(|p| (p.a.as_str(), p.b.as_str())).collect();
+        assert_eq!(ids, [("a", "b"), ("a", "c"), ("b", "c"), ("d", "e")]);
+        let text = ZoneError::Overlaps(pairs).to_string();
+        assert!(text.starts_with("4 pair(s) of zones overlap"), "{text}");
+        assert!(text.contains("\n  zones \"d\" and \"e\" overlap by "), "{text}");
+    }
+
+    #[test]
+    fn set_refuses_reserved_ids() {
+        let meta = ZoneSetMeta { name: "t".into(), ..ZoneSetMeta::default() };
+        for id in RESERVED_ZONE_IDS {
+            let e = ZoneSet::new(meta.clone(), vec![square("a", 0.0, 0.0, 1.0), square(id, 5.0, 0.0, 1.0)]);
+            assert_eq!(e, Err(ZoneError::ReservedId(id.parse().unwrap())));
+            let text = e.unwrap_err().to_string();
+            assert!(text.starts_with(&format!("zone id \"{id}\" is reserved")), "{text}");
+        }
+        assert!(ZoneSet::new(meta, vec![square("outside-east", 0.0, 0.0, 1.0)]).is_ok(), "only the exact words");
     }
 
     #[test]

@@ -1,10 +1,19 @@
 //! Geometry validation for zone boundaries as they come from a file: lon/lat ranges (catching projected
 //! coordinates and swapped axes), closed rings, enough positions, and polygon validity (no
-//! self-intersection, holes inside their shell). Winding order is accepted either way.
+//! self-intersection, holes inside their shell; checked by [`super::rings`] in O(n log n) with geo's
+//! rules and wording). Winding order is accepted either way.
 
 use std::fmt;
 
-use geo::{Coord, LineString, MultiPolygon, Polygon, Validation};
+use geo::{Coord, LineString, MultiPolygon, Polygon};
+
+use super::rings;
+
+/// The most positions leadmap reads in one zone's geometry, and in one zone file (all its features
+/// together): 1 000 000, some 40 MB of GeoJSON. The City of Portland's 98 neighbourhoods take 15 621
+/// positions; a file far beyond the limit is a survey-precision export to simplify or not a boundary
+/// file at all, and would cost seconds and memory in validation and in the index for nothing.
+pub const MAX_VERTICES: usize = 1_000_000;
 
 /// One polygon as written in the file: rings of (lon, lat) positions, exterior first, holes after.
 pub type RawPolygon = Vec<Vec<[f64; 2]>>;
@@ -37,6 +46,39 @@ pub enum GeometryProblem {
     /// The geometry type is not Polygon or MultiPolygon.
     #[error("geometry type {0} is not supported: zones must be Polygon or MultiPolygon")]
     UnsupportedType(String),
+    /// The geometry has more positions than [`MAX_VERTICES`]; simplify it.
+    #[error(
+        "the geometry has {count} positions; at most {limit} are read per zone. Simplify it, e.g. `ogr2ogr -simplify 0.000001 out.geojson in.geojson` (0.000001° is about 10 cm)"
+    )]
+    TooManyVertices {
+        /// Positions in the geometry, closing ones included.
+        count: usize,
+        /// [`MAX_VERTICES`].
+        limit: usize,
+    },
+    /// Two consecutive positions of a ring are more than 180° of longitude apart: the ring goes the
+    /// short way across the antimeridian, which RFC 7946 §3.1.9 says to cut instead.
+    #[error(
+        "{at}, positions {index} and {}: the longitude jumps from {from} to {to}, more than 180°, so the ring crosses the antimeridian. RFC 7946 §3.1.9: cut it in two at ±180 (a MultiPolygon with one part on each side)",
+        .index + 1
+    )]
+    CrossesAntimeridian {
+        /// Where.
+        at: RingRef,
+        /// 1-based position before the jump.
+        index: usize,
+        /// Its longitude.
+        from: f64,
+        /// The next position's longitude.
+        to: f64,
+    },
+    /// A ring whose positions all lie on one line (or are all one point): it encloses no area, so
+    /// neither does a zone made of it.
+    #[error("{at} encloses no area: all its positions lie on one line. A zone must cover ground")]
+    ZeroArea {
+        /// Where.
+        at: RingRef,
+    },
     /// A position has fewer than two numbers, or NaN/infinite values.
     #[error("{at}, position {index}: coordinate is not a finite [lon, lat] pair")]
     NonFinite {
@@ -91,7 +133,8 @@ pub enum GeometryProblem {
         /// Last position.
         last: [f64; 2],
     },
-    /// geo's OGC validity check failed (self-intersection, hole outside its shell, rings crossing).
+    /// The polygon breaks an OGC validity rule as geo states them (self-intersection, hole outside its
+    /// shell, rings crossing or sharing a line).
     #[error("polygon {polygon}: {reason}")]
     Invalid {
         /// 1-based polygon number.
@@ -120,6 +163,10 @@ pub fn validate_polygons(raw: &[RawPolygon]) -> Result<MultiPolygon<f64>, Vec<Ge
     if raw.is_empty() || raw.iter().all(|p| p.iter().all(Vec::is_empty)) {
         return Err(vec![GeometryProblem::Empty]);
     }
+    let count: usize = raw.iter().flatten().map(Vec::len).sum();
+    if count > MAX_VERTICES {
+        return Err(vec![GeometryProblem::TooManyVertices { count, limit: MAX_VERTICES }]);
+    }
     let mut problems = Vec::new();
     // Coordinate ranges first: one report per geometry is enough to name the cause.
     'coords: for (pi, poly) in raw.iter().enumerate() {
@@ -137,6 +184,22 @@ pub fn validate_polygons(raw: &[RawPolygon]) -> Result<MultiPolygon<f64>, Vec<Ge
         return Err(problems);
     }
     for (pi, poly) in raw.iter().enumerate() {
+        for (ri, ring) in poly.iter().enumerate() {
+            if let Some(i) = ring.windows(2).position(|w| (w[1][0] - w[0][0]).abs() > 180.0) {
+                let at = RingRef { polygon: pi + 1, ring: ri };
+                problems.push(GeometryProblem::CrossesAntimeridian {
+                    at,
+                    index: i + 1,
+                    from: ring[i][0],
+                    to: ring[i + 1][0],
+                });
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    for (pi, poly) in raw.iter().enumerate() {
         if poly.is_empty() || poly[0].is_empty() {
             problems.push(GeometryProblem::Empty);
             continue;
@@ -147,6 +210,8 @@ pub fn validate_polygons(raw: &[RawPolygon]) -> Result<MultiPolygon<f64>, Vec<Ge
                 problems.push(GeometryProblem::TooFewPositions { at, count: ring.len() });
             } else if ring[0] != ring[ring.len() - 1] {
                 problems.push(GeometryProblem::Unclosed { at, first: ring[0], last: ring[ring.len() - 1] });
+            } else if encloses_no_area(ring) {
+                problems.push(GeometryProblem::ZeroArea { at });
             }
         }
     }
@@ -162,7 +227,7 @@ pub fn validate_polygons(raw: &[RawPolygon]) -> Result<MultiPolygon<f64>, Vec<Ge
         })
         .collect();
     for (pi, poly) in polygons.iter().enumerate() {
-        for reason in poly.validation_errors() {
+        for reason in rings::polygon_errors(poly) {
             problems.push(GeometryProblem::Invalid { polygon: pi + 1, reason: reason.to_string() });
         }
     }
@@ -170,12 +235,18 @@ pub fn validate_polygons(raw: &[RawPolygon]) -> Result<MultiPolygon<f64>, Vec<Ge
         return Err(problems);
     }
     let multi = MultiPolygon(polygons);
-    if multi.0.len() > 1
-        && let Err(e) = multi.check_validation()
-    {
-        return Err(vec![GeometryProblem::PartsOverlap(e.to_string())]);
-    }
-    Ok(multi)
+    problems.extend(rings::parts_errors(&multi).into_iter().map(|e| GeometryProblem::PartsOverlap(e.to_string())));
+    if problems.is_empty() { Ok(multi) } else { Err(problems) }
+}
+
+/// Whether every position of the ring is on one line through its first two distinct positions (exact
+/// orientation test, so no rounding either way). A ring with any position off that line and no
+/// self-intersection encloses a positive area.
+fn encloses_no_area(ring: &[[f64; 2]]) -> bool {
+    let c = |[x, y]: [f64; 2]| robust::Coord { x, y };
+    let Some(&a) = ring.first() else { return true };
+    let Some(&b) = ring.iter().find(|&&p| p != a) else { return true };
+    ring.iter().all(|&p| robust::orient2d(c(a), c(b), c(p)) == 0.0)
 }
 
 fn coordinate_problem(at: RingRef, index: usize, x: f64, y: f64) -> Option<GeometryProblem> {
@@ -239,6 +310,102 @@ mod tests {
         let bowtie = ring(&[[0.0, 0.0], [1.0, 1.0], [1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]);
         let e = validate_polygons(&[vec![bowtie]]).unwrap_err();
         assert!(e[0].to_string().contains("self-intersection"), "{e:?}");
+    }
+
+    /// A fine star around Portland: `n` vertices, radius alternating 0.05° and 0.05° less the spacing
+    /// of its vertices (a wiggly circle).
+    fn star(n: usize) -> Vec<[f64; 2]> {
+        let spacing = 0.05 * std::f64::consts::TAU / n as f64;
+        let mut pts: Vec<[f64; 2]> = (0..n)
+            .map(|i| {
+                let t = std::f64::consts::TAU * i as f64 / n as f64;
+                let r = if i % 2 == 0 { 0.05 } else { 0.05 - spacing };
+                [-122.6 + r * t.cos(), 45.5 + r * t.sin()]
+            })
+            .collect();
+        pts.push(pts[0]);
+        pts
+    }
+
+    #[test]
+    fn a_ring_of_100_000_vertices_validates_without_comparing_every_pair() {
+        // geo's Validation compares all 5·10⁹ segment pairs here (about a minute in release).
+        let multi = validate_polygons(&[vec![star(100_000)]]).unwrap();
+        assert_eq!(multi.0[0].exterior().0.len(), 100_001);
+        let hole = ring(&[[-122.6, 45.5], [-122.59, 45.5], [-122.59, 45.51], [-122.6, 45.5]]);
+        assert!(validate_polygons(&[vec![star(10_000), hole]]).is_ok());
+        let mut pinched = star(100_000);
+        pinched[50_000] = pinched[10_000];
+        let e = validate_polygons(&[vec![pinched]]).unwrap_err();
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].to_string(), "polygon 1: exterior ring has a self-intersection");
+    }
+
+    #[test]
+    fn caps_the_positions_of_one_geometry() {
+        // A NaN first position stops validation at once, after the count: the limit itself is let through.
+        let nan_ring = |n: usize| vec![[f64::NAN, 0.0]; n];
+        let at_limit = validate_polygons(&[vec![nan_ring(MAX_VERTICES - 8)], vec![nan_ring(8)]]).unwrap_err();
+        assert!(matches!(at_limit[0], GeometryProblem::NonFinite { .. }), "{:?}", at_limit[0]);
+        let e = validate_polygons(&[vec![nan_ring(MAX_VERTICES - 8)], vec![nan_ring(4), nan_ring(5)]]).unwrap_err();
+        assert_eq!(e, vec![GeometryProblem::TooManyVertices { count: MAX_VERTICES + 1, limit: MAX_VERTICES }]);
+        let text = e[0].to_string();
+        assert!(text.contains("1000001 positions") && text.contains("at most 1000000"), "{text}");
+    }
+
+    #[test]
+    fn refuses_a_ring_across_the_antimeridian() {
+        let fiji = ring(&[[179.5, -17.0], [-179.5, -17.0], [-179.5, -16.0], [179.5, -16.0], [179.5, -17.0]]);
+        let e = validate_polygons(&[vec![fiji]]).unwrap_err();
+        assert_eq!(
+            e,
+            vec![GeometryProblem::CrossesAntimeridian {
+                at: RingRef { polygon: 1, ring: 0 },
+                index: 1,
+                from: 179.5,
+                to: -179.5
+            }]
+        );
+        let text = e[0].to_string();
+        assert!(
+            text.contains("positions 1 and 2") && text.contains("RFC 7946 §3.1.9") && text.contains("±180"),
+            "{text}"
+        );
+        // Cut at ±180, the same area is two valid parts.
+        let east = ring(&[[179.5, -17.0], [180.0, -17.0], [180.0, -16.0], [179.5, -16.0], [179.5, -17.0]]);
+        let west = ring(&[[-180.0, -17.0], [-179.5, -17.0], [-179.5, -16.0], [-180.0, -16.0], [-180.0, -17.0]]);
+        assert!(validate_polygons(&[vec![east], vec![west]]).is_ok());
+    }
+
+    #[test]
+    fn refuses_rings_that_enclose_no_area() {
+        // geo's Validation accepts a ring folded onto one line; it covers no ground.
+        let flat = ring(&[[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [0.0, 0.0]]);
+        assert!(geo::Validation::is_valid(&Polygon::new(
+            LineString(flat.iter().map(|&[x, y]| Coord { x, y }).collect()),
+            vec![]
+        )));
+        let e = validate_polygons(&[vec![flat]]).unwrap_err();
+        assert_eq!(e, vec![GeometryProblem::ZeroArea { at: RingRef { polygon: 1, ring: 0 } }]);
+        assert!(e[0].to_string().contains("polygon 1 exterior ring encloses no area"), "{e:?}");
+        let point = ring(&[[0.5, 0.5], [0.5, 0.5], [0.5, 0.5], [0.5, 0.5]]);
+        let shell = ring(&[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.0, 0.0]]);
+        let e = validate_polygons(&[vec![shell.clone(), point]]).unwrap_err();
+        assert_eq!(e, vec![GeometryProblem::ZeroArea { at: RingRef { polygon: 1, ring: 1 } }]);
+        let thin = ring(&[[0.0, 0.0], [1.0, 0.0], [2.0, 1e-12], [0.0, 0.0]]);
+        assert!(validate_polygons(&[vec![thin]]).is_ok(), "a sliver has area");
+    }
+
+    #[test]
+    fn lists_every_pair_of_overlapping_parts() {
+        let sq = |x: f64, y: f64| ring(&[[x, y], [x + 1.0, y], [x + 1.0, y + 1.0], [x, y + 1.0], [x, y]]);
+        let parts =
+            [vec![sq(0.0, 0.0)], vec![sq(0.5, 0.5)], vec![sq(3.0, 0.0)], vec![sq(3.5, 0.5)], vec![sq(9.0, 0.0)]];
+        let e = validate_polygons(&parts).unwrap_err();
+        let text: Vec<String> = e.iter().map(ToString::to_string).collect();
+        assert_eq!(text.len(), 2, "{text:?}");
+        assert!(text[0].contains("polygons at indices 0 and 1 overlap"), "{text:?}");
+        assert!(text[1].contains("polygons at indices 2 and 3 overlap"), "{text:?}");
     }
 
     #[test]

@@ -512,3 +512,138 @@ fn a_failed_import_leaves_no_empty_store_behind() {
     assert!(store.exists());
     let _ = bytes;
 }
+
+/// Writes a zone file whose features are (id, Polygon coordinates as JSON text) and returns its path.
+fn zone_file(dir: &Path, name: &str, features: &[(&str, &str)]) -> String {
+    let features: Vec<String> = features
+        .iter()
+        .map(|(id, coords)| {
+            format!(
+                r#"{{"type":"Feature","id":"{id}","properties":{{"name":"{id}"}},"geometry":{{"type":"Polygon","coordinates":{coords}}}}}"#
+            )
+        })
+        .collect();
+    let path = dir.join(name);
+    let text = format!(r#"{{"type":"FeatureCollection","name":"t","features":[{}]}}"#, features.join(","));
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// `zones validate` and `check` on one file: both fail, `validate` with exit code 1; returns validate's
+/// message after checking `check` says the same.
+fn refused(path: &str) -> String {
+    let out = leadmap(&["zones", "validate", path]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let validate = stderr(&out);
+    let check = leadmap(&["check", "-122.6", "45.5", "--at", "2019-06-01", "--zones", path]);
+    assert!(!check.status.success());
+    let first = validate.lines().next().unwrap().trim_start_matches("error: ");
+    assert!(stderr(&check).contains(first), "check says the same: {}\nvalidate: {validate}", stderr(&check));
+    validate
+}
+
+#[test]
+fn zone_files_across_the_antimeridian_of_no_area_or_too_many_positions_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let fiji = zone_file(
+        dir.path(),
+        "fiji.geojson",
+        &[("fiji", "[[[179.5,-17],[-179.5,-17],[-179.5,-16],[179.5,-16],[179.5,-17]]]")],
+    );
+    let e = refused(&fiji);
+    assert!(e.contains("fiji.geojson") && e.contains("feature 1 (\"fiji\")"), "{e}");
+    assert!(e.contains("crosses the antimeridian") && e.contains("RFC 7946 §3.1.9: cut it in two at ±180"), "{e}");
+
+    let flat = zone_file(
+        dir.path(),
+        "flat.geojson",
+        &[("flat", "[[[-122.6,45.5],[-122.5,45.6],[-122.4,45.7],[-122.6,45.5]]]")],
+    );
+    let e = refused(&flat);
+    assert!(e.contains("feature 1 (\"flat\")") && e.contains("exterior ring encloses no area"), "{e}");
+
+    let half = leadmap::zones::MAX_VERTICES / 2;
+    let ring = |n: usize| format!("[[{}]]", vec!["[-122.6,45.5]"; n].join(","));
+    let (a, b) = (ring(half), ring(half + 1));
+    let big = zone_file(dir.path(), "big.geojson", &[("a", &a), ("b", &b)]);
+    let e = refused(&big);
+    assert!(e.contains("big.geojson") && e.contains("1000001 positions") && e.contains("at most 1000000"), "{e}");
+}
+
+#[test]
+fn reserved_zone_ids_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let square = "[[[-122.6,45.5],[-122.59,45.5],[-122.59,45.51],[-122.6,45.51],[-122.6,45.5]]]";
+    let far = "[[[-122.5,45.5],[-122.49,45.5],[-122.49,45.51],[-122.5,45.51],[-122.5,45.5]]]";
+    for id in leadmap::zones::RESERVED_ZONE_IDS {
+        let path = zone_file(dir.path(), &format!("{id}.geojson"), &[("fine", square), (id, far)]);
+        let e = refused(&path);
+        assert!(e.contains(&format!("feature 2 (\"{id}\"): zone id \"{id}\" is reserved")), "{e}");
+    }
+}
+
+#[test]
+fn zones_validate_lists_every_overlapping_pair_of_the_city_file() {
+    use geo::{BooleanOps, Relate};
+    let city = shared("data/portland/neighborhoods-regions-2021.geojson");
+    let out = leadmap(&["zones", "validate", city.to_str().unwrap(), "--zone-field", "NAME"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stderr(&out);
+    let listed: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("zones \""))
+        .map(|l| {
+            let parts: Vec<&str> = l.split('"').collect();
+            (parts[0].to_owned(), parts[2].to_owned())
+        })
+        .collect();
+    // Brute force: every pair of the 98 neighbourhoods, related and intersected.
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&city).unwrap()).unwrap();
+    let mut zones: Vec<(String, geo::MultiPolygon<f64>)> = doc["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let id = leadmap::zones::ZoneId::slugify(f["properties"]["NAME"].as_str().unwrap()).unwrap();
+            let g = &f["geometry"];
+            let polys: Vec<Value> = if g["type"] == "Polygon" {
+                vec![g["coordinates"].clone()]
+            } else {
+                g["coordinates"].as_array().unwrap().clone()
+            };
+            let raw: Vec<leadmap::zones::RawPolygon> = polys
+                .iter()
+                .map(|p| {
+                    p.as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|r| {
+                            r.as_array()
+                                .unwrap()
+                                .iter()
+                                .map(|c| [c[0].as_f64().unwrap(), c[1].as_f64().unwrap()])
+                                .collect()
+                        })
+                        .collect()
+                })
+                .collect();
+            (id.as_str().to_owned(), leadmap::zones::validate_polygons(&raw).unwrap())
+        })
+        .collect();
+    zones.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut expected = Vec::new();
+    for (i, (a, ga)) in zones.iter().enumerate() {
+        for (b, gb) in &zones[i + 1..] {
+            let im = ga.relate(gb);
+            if im.get(geo::coordinate_position::CoordPos::Inside, geo::coordinate_position::CoordPos::Inside)
+                == geo::dimensions::Dimensions::TwoDimensional
+                && leadmap::zones::area_m2(&ga.intersection(gb)) > leadmap::zones::OVERLAP_TOLERANCE_M2
+            {
+                expected.push((a.clone(), b.clone()));
+            }
+        }
+    }
+    assert!(expected.len() > 20, "the City file has many overlapping pairs: {expected:?}");
+    assert_eq!(listed, expected, "{text}");
+    assert!(text.contains(&format!("{} pair(s) of zones overlap", expected.len())), "{text}");
+}
