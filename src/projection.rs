@@ -457,14 +457,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn areas_of_use_catch_a_point_read_in_the_wrong_system() {
+        let sp = Crs::from_epsg(2913).unwrap();
+        let (lon, lat) = sp.to_lon_lat(7_645_653.239_17, 684_826.795_6);
+        assert!(sp.in_area_of_use(lon, lat));
+        let south = Crs::from_epsg(2914).unwrap();
+        let (lon, lat) = south.to_lon_lat(7_645_653.239_17, 684_826.795_6);
+        assert!(!south.in_area_of_use(lon, lat), "{lon} {lat}");
+        assert_eq!(Crs::from_epsg(32610).unwrap().area_of_use(), [-126.0, 0.0, -120.0, 84.0]);
+        assert_eq!(Crs::from_epsg(32733).unwrap().area_of_use(), [12.0, -80.0, 18.0, 0.0]);
+        assert!(Crs::all().len() > 150);
+    }
+
+    #[test]
     fn codes_parse_and_unknown_ones_are_named() {
         assert_eq!(Crs::parse("epsg:2913").unwrap().unwrap().code(), 2913);
         assert_eq!(Crs::parse("2913").unwrap().unwrap().code(), 2913);
         assert!(Crs::parse("EPSG:4326").unwrap().is_none());
         assert!(Crs::parse("CRS84").unwrap().is_none());
         assert_eq!(Crs::parse("EPSG:32610").unwrap().unwrap().code(), 32610);
-        assert!(matches!(Crs::parse("EPSG:3857"), Err(CrsError::Unsupported(3857))));
-        assert!(Crs::parse("EPSG:3857").unwrap_err().to_string().contains("EPSG:2913"));
+        assert_eq!(Crs::parse("EPSG:3857").unwrap().unwrap().code(), 3857);
+        assert_eq!(Crs::parse("EPSG:2992").unwrap().unwrap().code(), 2992);
+        assert!(matches!(Crs::parse("EPSG:3395"), Err(CrsError::Unsupported(3395))));
+        assert!(Crs::parse("EPSG:3395").unwrap_err().to_string().contains("EPSG:2913"));
         assert!(matches!(Crs::parse("Oregon North"), Err(CrsError::Syntax(_))));
     }
 
