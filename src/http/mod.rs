@@ -104,10 +104,44 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), declared_length))
+        .layer(middleware::from_fn(request_size))
         .layer(guard)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
+}
+
+/// The longest request target (path and query) answered, bytes; a longer one is a `414` problem.
+pub const MAX_URI_BYTES: usize = 8 << 10;
+/// The most header fields answered; more is a `431` problem.
+pub const MAX_HEADERS: usize = 64;
+/// The most header bytes (names and values) answered; more is a `431` problem.
+pub const MAX_HEADER_BYTES: usize = 16 << 10;
+
+/// Requests too large to be real get problem+json answers of ours, below hyper's own limits (100
+/// headers, about 400 KB), whose bare `414`/`431` answers have no body.
+async fn request_size(req: Request, next: Next) -> Response {
+    let uri = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if uri > MAX_URI_BYTES {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            format!("the URL is {uri} bytes, more than {MAX_URI_BYTES}; send many points as a POST batch"),
+        )
+        .into_response();
+    }
+    let headers = req.headers();
+    let bytes: usize = headers.iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
+    if headers.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!(
+                "{} header fields of {bytes} bytes: the limits are {MAX_HEADERS} fields and {MAX_HEADER_BYTES} bytes",
+                headers.len()
+            ),
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 /// A body whose `Content-Length` is over the limit is refused at once (`413`), before a byte of it is

@@ -92,7 +92,9 @@ impl Modify for CommonAnswers {
                 if !operational {
                     add("400", "A query value is wrong");
                 }
+                add("414", "The URL is longer than 8 KiB");
                 add("421", "An open server (no tokens) answers Host localhost, 127.0.0.1 or [::1] only");
+                add("431", "More than 64 header fields or 16 KiB of headers");
                 add("503", "Timed out, or over the concurrency or connection limit");
                 if body {
                     add("413", "The body is larger than the limit, or holds too many items");

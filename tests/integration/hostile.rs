@@ -291,3 +291,22 @@ fn bodies_and_queries_that_cost_or_confuse_are_refused_early_and_exports_are_spr
     let text = std::fs::read_to_string(&out_file).unwrap();
     assert!(text.contains("'=HYPERLINK") && text.contains("'-2+3"), "{text}");
 }
+
+#[test]
+fn oversized_urls_and_headers_get_problems_not_bare_statuses() {
+    let server = Server::start(&[]);
+    let long = "x".repeat(9000);
+    let (status, head, body) = raw(server.port, &format!("GET /v1/zones?at={long} HTTP/1.1\r\nHost: localhost"));
+    assert_eq!(status, 414, "{head}");
+    assert!(head.contains("application/problem+json") && body.contains("8192"), "{body}");
+    let many = (0..70).fold(String::new(), |mut h, i| {
+        write!(h, "\r\nX-Pad-{i}: {i}").unwrap();
+        h
+    });
+    let (status, head, body) = raw(server.port, &format!("GET /healthz HTTP/1.1\r\nHost: localhost{many}"));
+    assert_eq!(status, 431, "{head}");
+    assert!(head.contains("application/problem+json") && body.contains("64 fields"), "{body}");
+    let big = "y".repeat(20_000);
+    let (status, _, body) = raw(server.port, &format!("GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: {big}"));
+    assert_eq!(status, 431, "{body}");
+}
