@@ -392,7 +392,7 @@ function cmdReport(o) {
   p('|------------------------------------------------|---------:|-------:|-------:|-------:|-------:|-------:|------------------:|---------------:|-----------:|');
   const label = {
     leadmap: 'leadmap GET /v1/eligibility (LEADMAP_LOG=warn)',
-    ceiling: 'ceiling GET /ceiling (same stack)',
+    ceiling: 'ceiling GET /ceiling (bare axum)',
     node: 'node + turf GET /v1/eligibility',
     leadmap_info: 'leadmap, default info logging',
   };
