@@ -1,15 +1,19 @@
 //! The accept loop: every connection gets a header-read timeout that also closes a keep-alive connection
 //! left idle, the number open at once is capped (one over the cap is answered `503` and closed, so the
 //! server never runs out of file descriptors for the clients it serves), a failed `accept` is logged
-//! and retried, and shutdown lets requests in flight finish.
+//! and retried, and shutdown lets requests in flight finish. hyper's own answers to requests it cannot
+//! parse are rewritten as problem+json on their way out ([`ProblemAnswers`]).
 
+use std::io::IoSlice;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
@@ -118,7 +122,7 @@ pub async fn serve(
             tracing::warn!(error = %e, "could not set TCP_NODELAY");
         }
         let service = TowerToHyperService::new(router.clone());
-        let conn = builder.serve_connection(TokioIo::new(tcp), service);
+        let conn = builder.serve_connection(TokioIo::new(ProblemAnswers::new(tcp)), service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             let _permit = permit;
@@ -130,4 +134,158 @@ pub async fn serve(
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// A connection whose writes pass through unchanged, except hyper's own answer to a request it could
+/// not parse (a malformed request line or header field, a URL or header block beyond its limits): hyper
+/// writes that as a bare status line with no body and closes the connection, before any handler runs.
+/// Such a head is recognised (a `400`, `414` or `431` with `content-length: 0` and no content type,
+/// which no handler of ours sends: every error of ours is problem+json) and replaced by the same status
+/// as problem+json. Checking a write costs a comparison of its first bytes.
+struct ProblemAnswers<T> {
+    inner: T,
+    /// A replacement answer still to be written, and how much of it is written.
+    pending: Vec<u8>,
+    written: usize,
+}
+
+impl<T> ProblemAnswers<T> {
+    fn new(inner: T) -> Self {
+        Self { inner, pending: Vec::new(), written: 0 }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> ProblemAnswers<T> {
+    /// Writes out what is left of a replacement answer.
+    fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        while self.written < self.pending.len() {
+            let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &self.pending[self.written..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+            }
+            self.written += n;
+        }
+        self.pending.clear();
+        self.written = 0;
+        Poll::Ready(Ok(()))
+    }
+
+    /// Takes `buf` whole in place of the replacement answer for it, if it is one of hyper's bare answers.
+    fn replace(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Option<Poll<std::io::Result<usize>>> {
+        let answer = problem_for_bare_answer(buf)?;
+        self.pending = answer;
+        self.written = 0;
+        Some(match self.poll_pending(cx) {
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            // Written, or the rest goes out on the next write, flush or shutdown.
+            _ => Poll::Ready(Ok(buf.len())),
+        })
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for ProblemAnswers<T> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for ProblemAnswers<T> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        ready!(self.poll_pending(cx))?;
+        if let Some(done) = self.replace(cx, buf) {
+            return done;
+        }
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        ready!(self.poll_pending(cx))?;
+        let mut parts = bufs.iter().filter(|b| !b.is_empty());
+        if let (Some(only), None) = (parts.next(), parts.next())
+            && let Some(done) = self.replace(cx, only)
+        {
+            return done;
+        }
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        ready!(self.poll_pending(cx))?;
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        ready!(self.poll_pending(cx))?;
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// The problem+json answer replacing `head` when it is one of hyper's bare answers to an unparsable
+/// request: a `400`, `414` or `431` head alone, with `content-length: 0` and no content type.
+fn problem_for_bare_answer(head: &[u8]) -> Option<Vec<u8>> {
+    if head.len() > 512
+        || !(head.starts_with(b"HTTP/1.1 4") || head.starts_with(b"HTTP/1.0 4"))
+        || !head.ends_with(b"\r\n\r\n")
+    {
+        return None;
+    }
+    let lower = head.to_ascii_lowercase();
+    let has = |needle: &[u8]| lower.windows(needle.len()).any(|w| w == needle);
+    if has(b"\r\ncontent-type:") || !has(b"\r\ncontent-length: 0\r\n") {
+        return None;
+    }
+    let (status, title, detail) = match &head[9..12] {
+        b"400" => (
+            400,
+            "Bad Request",
+            "the request is not valid HTTP/1.1: its request line or a header field could not be read",
+        ),
+        b"414" => (414, "URI Too Long", "the URL is too long; send many points as a POST batch"),
+        b"431" => (431, "Request Header Fields Too Large", "the request's header fields are too many or too large"),
+        _ => return None,
+    };
+    let body = format!(r#"{{"type":"about:blank","title":"{title}","status":{status},"detail":"{detail}"}}"#);
+    Some(
+        format!(
+            "HTTP/1.1 {status} {title}\r\ncontent-type: application/problem+json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_hypers_bare_answers_are_replaced() {
+        let bare = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\ndate: Sat, 05 Dec 2026 21:00:00 GMT\r\n\r\n";
+        let answer = String::from_utf8(problem_for_bare_answer(bare).unwrap()).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 400 Bad Request\r\ncontent-type: application/problem+json\r\n"));
+        let (_, body) = answer.split_once("\r\n\r\n").unwrap();
+        let problem: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(problem["status"], 400);
+        assert!(answer.contains(&format!("content-length: {}\r\n", body.len())));
+        for (status, ok) in
+            [("414 URI Too Long", true), ("431 Request Header Fields Too Large", true), ("404 Not Found", false)]
+        {
+            let head = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n");
+            assert_eq!(problem_for_bare_answer(head.as_bytes()).is_some(), ok, "{status}");
+        }
+        // Our own answers (they have a content type, or a body) pass through.
+        let ours = b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/problem+json\r\ncontent-length: 0\r\n\r\n";
+        assert!(problem_for_bare_answer(ours).is_none());
+        let with_body = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 2\r\n\r\n{}";
+        assert!(problem_for_bare_answer(with_body).is_none());
+        assert!(problem_for_bare_answer(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").is_none());
+    }
 }

@@ -310,3 +310,35 @@ fn oversized_urls_and_headers_get_problems_not_bare_statuses() {
     let (status, _, body) = raw(server.port, &format!("GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: {big}"));
     assert_eq!(status, 431, "{body}");
 }
+
+#[test]
+fn requests_hyper_cannot_parse_get_problems_too() {
+    let server = Server::start(&[]);
+    let port = server.port;
+    let problem = |status: u16, head: &str, body: &str| {
+        assert!(head.contains("content-type: application/problem+json"), "{status}: {head}");
+        let p: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        assert_eq!(p["status"], status, "{body}");
+    };
+    // A request line and header fields hyper cannot read: its own 400, now with a problem body.
+    for bad in ["NOT A REQUEST", "GET /v1/zones\u{7f} HTTP/1.1\r\nHost: localhost", "GET / HTTP/1.1\r\nHost localhost"]
+    {
+        let (status, head, body) = raw(port, bad);
+        assert_eq!(status, 400, "{bad:?}: {head}");
+        problem(400, &head, &body);
+    }
+    // Beyond hyper's own limits (a URL of 64 KiB, more than 100 header fields), below which ours answer.
+    let (status, head, body) =
+        raw(port, &format!("GET /v1/zones?at={} HTTP/1.1\r\nHost: localhost", "x".repeat(70_000)));
+    assert_eq!(status, 414, "{head}");
+    problem(414, &head, &body);
+    let many = (0..120).fold(String::new(), |mut h, i| {
+        write!(h, "\r\nX-Pad-{i}: {i}").unwrap();
+        h
+    });
+    let (status, head, body) = raw(port, &format!("GET /healthz HTTP/1.1\r\nHost: localhost{many}"));
+    assert_eq!(status, 431, "{head}");
+    problem(431, &head, &body);
+    // The server goes on answering.
+    assert_eq!(http_get(port, "/healthz").0, 200);
+}
