@@ -3,9 +3,10 @@
 --
 --   wrk -t2 -c64 -d15s --latency -s tools/bench_http.lua http://127.0.0.1:P -- POINTS_FILE PATH [SUFFIX]
 --
--- POINTS_FILE: one "lon lat" per line (tools/baseline-node/benchutil.js points --lines FILE); the
--- decimals are sent as written. PATH: /v1/eligibility, or /ceiling (which ignores the query; it is
--- sent anyway so every server reads the same bytes). SUFFIX is appended to every query (e.g. "&at=2019-06-01";
+-- POINTS_FILE: one "lon lat" per line (tools/baseline-node/benchutil.js points [--mix outside|inside]
+-- --lines FILE; bench_http.sh runs each eligibility server on each mix's file); the decimals are sent as
+-- written. PATH: /v1/eligibility, or /ceiling (which ignores the query; it is sent anyway so every
+-- server reads the same bytes). SUFFIX is appended to every query (e.g. "&at=2019-06-01";
 -- the node baseline ignores it). Each thread starts at its own offset in the list.
 -- done() prints one line "WRKJSON {...}" (requests, duration, errors, latency percentiles in µs).
 

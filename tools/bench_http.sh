@@ -13,9 +13,15 @@ with the same wrk settings:
   node     GET /v1/eligibility   (tools/baseline-node: Node http + @turf/boolean-point-in-polygon)
   leadmap  GET /v1/eligibility   with the default info logging (stderr to a file); --no-info skips it
 Each request asks about the next of a fixed list of seeded points in and around the zones
-(tools/bench_http.lua), so nothing can be cached. Before the load, leadmap's and node's answers are
-compared on the first 2000 points (exit 3 if they differ). Then:
-  batch       POST /v1/eligibility of 10,000 points, N times: server time from /metrics
+(tools/bench_http.lua), so nothing can be cached. The points come in two mixes (--mixes):
+  outside  mostly outside the zones: 80 % uniform in the zones' bounding box widened by 25 % each side,
+           20 % within 50 m of a zone edge (about 40 % of the points are in a zone)
+  inside   all inside the zones' bounding boxes: each uniform in one zone's box, the zone picked in
+           proportion to its box's area (about 90 % are in a zone, the rest close to one)
+The eligibility servers run once per mix, with that mix's points; the ceiling, which ignores the
+query, runs once per round (with the first mix's query strings). Before the load, leadmap's and node's
+answers are compared on the first 2000 points of each mix (exit 3 if they differ). Then:
+  batch       POST /v1/eligibility of 10,000 points (outside mix), N times: server time from /metrics
               (leadmap_http_request_duration_seconds sum/count delta), the server's CPU time,
               and curl's time_total and time_starttransfer
   cold start  exec of `leadmap serve` to the first 200 from /healthz, 5 runs, median
@@ -38,8 +44,11 @@ Options:
   --warmup S          seconds of unmeasured load before each (default 3)
   --connections N     wrk connections (default 64)
   --threads N         wrk threads (default 2)
-  --rounds N          repeat the four GET runs N times, interleaved; medians reported (default 1)
-  --points N          seeded points the GET load cycles through (default 10000)
+  --rounds N          repeat the GET runs (ceiling once, the others once per mix) N times, interleaved;
+                      medians reported (default 1)
+  --mixes LIST        comma-separated point mixes to measure, of outside and inside (default
+                      outside,inside); the table and JSON give req/s, p99 and the ratios per mix
+  --points N          seeded points of each mix the GET load cycles through (default 10000)
   --seed N            seed of those points (default 42)
   --at DATE           the contact date every request asks about (default 2019-06-01: the built-in
                       2018 zone set, which the node baseline loads, is in force then; without a date
@@ -78,7 +87,7 @@ run() {
 
 LEADMAP_BIN="" CEILING_BIN=""
 DURATION=15 WARMUP=3 CONNS=64 THREADS=2 ROUNDS=1 NPOINTS=10000 SEED=42 AT=2019-06-01
-BATCH_POSTS=20 BATCH_POINTS=10000 COLD_RUNS=5 PORT_BASE=18080 INFO=1 WAIT_QUIET=0
+BATCH_POSTS=20 BATCH_POINTS=10000 COLD_RUNS=5 PORT_BASE=18080 INFO=1 WAIT_QUIET=0 MIXES_ARG=outside,inside
 OUT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/target/bench/http.json
 
 while (($#)); do
@@ -91,6 +100,7 @@ while (($#)); do
     --connections) CONNS=${2:?}; shift ;;
     --threads) THREADS=${2:?}; shift ;;
     --rounds) ROUNDS=${2:?}; shift ;;
+    --mixes) MIXES_ARG=${2:?}; shift ;;
     --points) NPOINTS=${2:?}; shift ;;
     --seed) SEED=${2:?}; shift ;;
     --at) AT=${2:?}; shift ;;
@@ -116,6 +126,14 @@ for v in DURATION WARMUP CONNS THREADS ROUNDS NPOINTS SEED BATCH_POSTS COLD_RUNS
   [[ ${!v} =~ ^[0-9]+$ ]] || die "${OPT[$v]} must be a whole number (got ${!v})"
 done
 ((ROUNDS >= 1 && DURATION >= 1 && BATCH_POSTS >= 1 && COLD_RUNS >= 1)) || die "rounds, duration, batch posts and cold runs must be at least 1"
+IFS=, read -r -a MIXES <<<"$MIXES_ARG"
+((${#MIXES[@]})) || die "--mixes needs at least one of outside, inside"
+declare -A SEEN_MIX=()
+for m in "${MIXES[@]}"; do
+  [[ $m == outside || $m == inside ]] || die "--mixes: unknown mix '$m' (outside, inside)"
+  [[ -z ${SEEN_MIX[$m]:-} ]] || die "--mixes: $m given twice"
+  SEEN_MIX[$m]=1
+done
 
 # ---- prerequisites (nothing is installed here) ------------------------------------------------------
 command -v wrk >/dev/null || die "wrk is not installed. On Debian/Ubuntu: apt-get install -y wrk"
@@ -231,17 +249,21 @@ declare -A URL=(
 )
 declare -A ROUTE=([leadmap]=/v1/eligibility [ceiling]=/ceiling [node]=/v1/eligibility [leadmap_info]=/v1/eligibility)
 
-# ---- points and the answer check ------------------------------------------------------------------
-POINTS=$RUN/points.txt
-node "$NODE_DIR/benchutil.js" points --n "$NPOINTS" --seed "$SEED" --lines "$POINTS"
-echo "checking leadmap's answers against node's on 2000 of the points..." >&2
-run timeout 300 node "$NODE_DIR/benchutil.js" check --n 2000 --seed "$SEED" \
-  --query "&at=$AT" "${URL[leadmap]}/v1/eligibility" "${URL[node]}/v1/eligibility" >"$RUN/check.json" || {
-  echo "bench_http: leadmap and the node baseline disagree (or a server failed); see above" >&2
-  exit 3
-}
-CHECK=$(<"$RUN/check.json")
-echo "  $CHECK" >&2
+# ---- points and the answer check, per mix -----------------------------------------------------------
+CHECKS_JSON=""
+for m in "${MIXES[@]}"; do
+  node "$NODE_DIR/benchutil.js" points --mix "$m" --n "$NPOINTS" --seed "$SEED" --lines "$RUN/points-$m.txt"
+  echo "checking leadmap's answers against node's on 2000 of the $m points..." >&2
+  run timeout 300 node "$NODE_DIR/benchutil.js" check --mix "$m" --n 2000 --seed "$SEED" \
+    --query "&at=$AT" "${URL[leadmap]}/v1/eligibility" "${URL[node]}/v1/eligibility" >"$RUN/check-$m.json" || {
+    echo "bench_http: leadmap and the node baseline disagree on the $m points (or a server failed); see above" >&2
+    exit 3
+  }
+  echo "  $(<"$RUN/check-$m.json")" >&2
+  CHECKS_JSON+="\"$m\": $(<"$RUN/check-$m.json"),"
+done
+# The single-mix key "check" of earlier summaries: the outside mix's, else the first mix's.
+if [[ -n ${SEEN_MIX[outside]:-} ]]; then CHECK=$(<"$RUN/check-outside.json"); else CHECK=$(<"$RUN/check-${MIXES[0]}.json"); fi
 
 # ---- GET load -------------------------------------------------------------------------------------
 TCK=$(getconf CLK_TCK)
@@ -256,12 +278,12 @@ child_cpu_s() { # user+system seconds of this shell's finished children, from `t
 }
 # One wrk run; appends a line "CPUJSON {...}": CPU seconds of the server, of wrk, and of everything
 # else on the machine during the run (other load makes the figures unreliable).
-wrk_run() { # NAME SECONDS OUTFILE
+wrk_run() { # NAME SECONDS OUTFILE POINTS_FILE
   local b0 s0 w0 t0 b1 s1 w1 t1
   times >"$RUN/.times" # not in $(...): a subshell has no children of its own yet
   b0=$(busy_ticks) s0=$(proc_ticks "${SPID[$1]}") w0=$(child_cpu_s) t0=$EPOCHREALTIME
   run timeout $(($2 + 60)) wrk -t"$THREADS" -c"$CONNS" -d"${2}s" --timeout 2s --latency \
-    -s tools/bench_http.lua "${URL[$1]}" -- "$POINTS" "${ROUTE[$1]}" "&at=$AT" >"$3" ||
+    -s tools/bench_http.lua "${URL[$1]}" -- "$4" "${ROUTE[$1]}" "&at=$AT" >"$3" ||
     die "wrk failed against $1 (${URL[$1]}${ROUTE[$1]}); output in $3, server log in $RUN/$1.log"
   kill -0 "${SPID[$1]}" 2>/dev/null || die "$1 died under load; log: $RUN/$1.log"
   times >"$RUN/.times"
@@ -273,12 +295,21 @@ wrk_run() { # NAME SECONDS OUTFILE
         t1 - t0, n, srv, wrk, other
     }' >>"$3"
 }
+# Per round, for each mix: leadmap, ceiling (with the first mix only), node, leadmap_info.
 for r in $(seq "$ROUNDS"); do
-  for s in "${SERVERS[@]}"; do
-    echo "round $r/$ROUNDS: $s GET ${ROUTE[$s]}: ${WARMUP}s warm-up, ${DURATION}s measured..." >&2
-    ((WARMUP > 0)) && wrk_run "$s" "$WARMUP" "$RUN/warmup-$s-r$r.txt"
-    wrk_run "$s" "$DURATION" "$RUN/wrk-$s-r$r.txt"
-    grep -E 'Requests/sec|Non-2xx|Socket errors' "$RUN/wrk-$s-r$r.txt" | sed 's/^/  /' >&2 || true
+  for m in "${MIXES[@]}"; do
+    for s in "${SERVERS[@]}"; do
+      if [[ $s == ceiling ]]; then
+        [[ $m == "${MIXES[0]}" ]] || continue
+        tag=ceiling-r$r what="ceiling GET ${ROUTE[$s]}"
+      else
+        tag=$s-$m-r$r what="$s GET ${ROUTE[$s]}, $m points"
+      fi
+      echo "round $r/$ROUNDS: $what: ${WARMUP}s warm-up, ${DURATION}s measured..." >&2
+      ((WARMUP > 0)) && wrk_run "$s" "$WARMUP" "$RUN/warmup-$tag.txt" "$RUN/points-$m.txt"
+      wrk_run "$s" "$DURATION" "$RUN/wrk-$tag.txt" "$RUN/points-$m.txt"
+      grep -E 'Requests/sec|Non-2xx|Socket errors' "$RUN/wrk-$tag.txt" | sed 's/^/  /' >&2 || true
+    done
   done
 done
 read -r AFTER_RSS_KB AFTER_HWM_KB < <(awk '/^VmRSS:/{r=$2} /^VmHWM:/{h=$2} END{print r, h}' "/proc/$PID_LEADMAP/status")
@@ -330,6 +361,7 @@ cleanup
 jstr() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
 CPU_MODEL=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)
 SERVERS_JSON=$(printf '"%s",' "${SERVERS[@]}")
+MIXES_JSON=$(printf '"%s",' "${MIXES[@]}")
 cat >"$RUN/meta.json" <<EOF
 {
   "when": $(jstr "$(date -u +%Y-%m-%dT%H:%M:%SZ)"),
@@ -340,11 +372,13 @@ cat >"$RUN/meta.json" <<EOF
                "turf": $(jstr "$(node -p "require('./$NODE_DIR/node_modules/@turf/boolean-point-in-polygon/package.json').version")"),
                "leadmap": $(jstr "$("$LEADMAP_BIN" --version 2>/dev/null || echo unknown)")},
   "settings": {"connections": $CONNS, "threads": $THREADS, "duration_s": $DURATION, "warmup_s": $WARMUP,
-               "points": $NPOINTS, "seed": $SEED, "leadmap_log": "warn",
+               "points": $NPOINTS, "seed": $SEED, "mixes": [${MIXES_JSON%,}], "leadmap_log": "warn",
                "leadmap_info_log_bytes": $INFO_LOG_BYTES},
   "servers": [${SERVERS_JSON%,}],
+  "mixes": [${MIXES_JSON%,}],
   "rounds": $ROUNDS,
   "check": $CHECK,
+  "checks": {${CHECKS_JSON%,}},
   "batch_points": $BATCH_POINTS,
   "batch_request_bytes": $BATCH_REQ_BYTES,
   "batch_response_bytes": $BATCH_RES_BYTES,
