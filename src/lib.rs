@@ -28,6 +28,7 @@
 //!   GeoJSON, FlatGeobuf) in and out.
 //! - [`http`]: the service (axum): routes, problem+json errors, auth, metrics, `OpenAPI`, lifecycle.
 //! - [`cli`]: the `leadmap` commands; `main.rs` only parses and runs them.
+//! - [`logging`]: where log lines go (batched to stderr by a background thread).
 //!
 //! The domain modules (`coord`, `geodesy`, `zones`, `eligibility`, `program`, `rules`, `events`, `cells`,
 //! `hotspots`, `privacy`, `figures`) do no I/O; `formats` and `cli` sit
@@ -44,6 +45,7 @@ pub mod formats;
 pub mod geodesy;
 pub mod hotspots;
 pub mod http;
+pub mod logging;
 pub mod privacy;
 pub mod program;
 pub mod projection;

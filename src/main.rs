@@ -16,12 +16,10 @@ fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LEADMAP_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // LEADMAP_LOG_FORMAT=json gives one JSON object per line, for log shippers.
-    // Lines are written by a background thread, so a request never waits on a write to stderr; none are
-    // dropped (a full buffer makes callers wait instead), and all are flushed when `guard` goes.
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("leadmap-log")
-        .finish(std::io::stderr());
+    // Lines are gathered in memory and written in batches by a background thread, so a request never
+    // waits on a write to stderr; none are dropped (a full buffer makes callers wait instead), and all
+    // are written out when `guard` goes.
+    let (writer, guard) = leadmap::logging::LogSink::new(std::io::stderr());
     // Colours only on a terminal: log files and journald get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(ansi);

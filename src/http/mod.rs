@@ -10,6 +10,7 @@ mod eligibility;
 mod error;
 mod events;
 mod figures;
+mod front;
 mod metrics;
 mod openapi;
 mod ops;
@@ -20,20 +21,18 @@ mod web;
 mod zones;
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::error_handling::HandleErrorLayer;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::StatusCode;
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::middleware;
 use axum::routing::get;
-use axum::{BoxError, Router};
-use tower::ServiceBuilder;
 
 pub use auth::{Access, Role, TokenEntry, Tokens};
 pub use conn::{ConnLimits, DEFAULT_HEADER_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, fit_to_fd_limit};
 pub use error::{ApiError, Problem};
+pub use front::{MAX_HEADER_BYTES, MAX_HEADERS, MAX_URI_BYTES};
 pub use openapi::document_json;
 pub use state::{AppState, Limits, Loaded, Served};
 pub use web::{MapPage, MapPageError};
@@ -88,112 +87,22 @@ pub fn router(state: AppState) -> Router {
     with_layers(api.merge(ops), state)
 }
 
-/// Limits, panic catching, fallbacks, logging and metrics around `routes`.
+/// Limits, panic catching, fallbacks, logging and metrics around `routes` (one [`front::Front`] layer).
 fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
     let limits = state.limits();
-    // An open server (no tokens, loopback only) answers loopback names only: a web page that rebinds
-    // its own host name to 127.0.0.1 (DNS rebinding) sends its own name as Host and is refused.
-    let routes = if state.tokens().is_open() { routes.layer(middleware::from_fn(loopback_host)) } else { routes };
-    let guard = ServiceBuilder::new()
-        .layer(HandleErrorLayer::new(overloaded))
-        .load_shed()
-        .concurrency_limit(limits.max_concurrency)
-        .timeout(Duration::from_millis(limits.request_timeout_ms));
+    let front = front::Front::new(front::FrontConfig {
+        open: state.tokens().is_open(),
+        max_body_bytes: limits.max_body_bytes,
+        max_concurrency: limits.max_concurrency,
+        request_timeout: Duration::from_millis(limits.request_timeout_ms),
+        state: state.clone(),
+    });
     routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
-        .layer(middleware::from_fn_with_state(state.clone(), declared_length))
-        .layer(middleware::from_fn(request_size))
-        .layer(guard)
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
-        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(front)
         .with_state(state)
-}
-
-/// The longest request target (path and query) answered, bytes; a longer one is a `414` problem.
-pub const MAX_URI_BYTES: usize = 8 << 10;
-/// The most header fields answered; more is a `431` problem.
-pub const MAX_HEADERS: usize = 64;
-/// The most header bytes (names and values) answered; more is a `431` problem.
-pub const MAX_HEADER_BYTES: usize = 16 << 10;
-
-/// Requests too large to be real get problem+json answers of ours, below hyper's own limits (100
-/// headers, about 400 KB), whose bare `414`/`431` answers have no body.
-async fn request_size(req: Request, next: Next) -> Response {
-    let uri = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
-    if uri > MAX_URI_BYTES {
-        return ApiError::new(
-            StatusCode::URI_TOO_LONG,
-            format!("the URL is {uri} bytes, more than {MAX_URI_BYTES}; send many points as a POST batch"),
-        )
-        .into_response();
-    }
-    let headers = req.headers();
-    let bytes: usize = headers.iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
-    if headers.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
-        return ApiError::new(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            format!(
-                "{} header fields of {bytes} bytes: the limits are {MAX_HEADERS} fields and {MAX_HEADER_BYTES} bytes",
-                headers.len()
-            ),
-        )
-        .into_response();
-    }
-    next.run(req).await
-}
-
-/// A body whose `Content-Length` is over the limit is refused at once (`413`), before a byte of it is
-/// read.
-async fn declared_length(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let max = state.limits().max_body_bytes;
-    let declared = req
-        .headers()
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    match declared {
-        Some(n) if n > max as u64 => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the body is {n} bytes, more than the limit of {max}; send fewer items per request"),
-        )
-        .into_response(),
-        _ => next.run(req).await,
-    }
-}
-
-/// Whether `host` (a Host header: name and optional port) names this machine's loopback interface.
-fn is_loopback_host(host: &str) -> bool {
-    let name = if let Some(rest) = host.strip_prefix('[') {
-        match rest.split_once(']') {
-            Some((inside, port)) if port.is_empty() || port.strip_prefix(':').is_some_and(is_port) => inside,
-            _ => return false,
-        }
-    } else {
-        match host.rsplit_once(':') {
-            Some((name, port)) if is_port(port) => name,
-            Some(_) => return false,
-            None => host,
-        }
-    };
-    name.eq_ignore_ascii_case("localhost") || name == "127.0.0.1" || name == "::1"
-}
-
-fn is_port(p: &str) -> bool {
-    !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
-}
-
-async fn loopback_host(req: Request, next: Next) -> Response {
-    match req.headers().get(axum::http::header::HOST).map(|h| h.to_str().map(is_loopback_host)) {
-        // HTTP/1.0 clients may send none: they are on this machine already (the server is loopback only).
-        None | Some(Ok(true)) => next.run(req).await,
-        Some(_) => ApiError::new(
-            StatusCode::MISDIRECTED_REQUEST,
-            "this open server (no API tokens) answers requests for localhost, 127.0.0.1 or [::1] only; use one of those in the URL",
-        )
-        .into_response(),
-    }
 }
 
 async fn not_found(req: Request) -> ApiError {
@@ -205,32 +114,6 @@ async fn method_not_allowed(req: Request) -> ApiError {
         StatusCode::METHOD_NOT_ALLOWED,
         format!("{} is not allowed on {}; see /openapi.json", req.method(), req.uri().path()),
     )
-}
-
-async fn overloaded(err: BoxError) -> ApiError {
-    if err.is::<tower::timeout::error::Elapsed>() {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the request took too long and was stopped; try again")
-    } else {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the service is at its concurrency limit; retry shortly")
-    }
-}
-
-fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    tracing::error!("a request handler panicked");
-    ApiError::internal("internal error; the request was not completed").into_response()
-}
-
-/// One log line per request (method, route, status, latency; never the query string, which may hold a
-/// contact's location, nor the token) and the route's metrics.
-async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let method = req.method().clone();
-    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "other".to_owned(), |m| m.as_str().to_owned());
-    let res = next.run(req).await;
-    let latency = start.elapsed();
-    state.metrics().record(&route, res.status().as_u16(), latency);
-    tracing::info!(%method, route, status = res.status().as_u16(), latency_us = latency.as_micros() as u64, "request");
-    res
 }
 
 /// How to run the service.
