@@ -26,7 +26,7 @@ fn main() -> ExitCode {
     if std::env::var("LEADMAP_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
         builder.json().init();
     } else {
-        builder.init();
+        builder.event_format(leadmap::logging::PlainLines).init();
     }
     let result = leadmap::cli::run(cli);
     drop(guard); // every log line out before the error message or the exit
