@@ -1,5 +1,5 @@
 //! The HTTP ceiling for `tools/bench_http.sh`: a bare axum server (no layers, no logging, no metrics)
-//! answering `GET /ceiling` with a constant JSON body of the size of an eligibility answer, so that the
+//! answering `GET /ceiling` with a constant JSON body, the bytes of a real eligibility answer, so that the
 //! load test can say what share of the machine's HTTP capacity `GET /v1/eligibility` reaches with every
 //! protection and the default logging on (issue 16: at least 90 %).
 //!
@@ -16,8 +16,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> Result<()> {
     let addr: std::net::SocketAddr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:18081".to_owned()).parse()?;
-    let constant =
-        || async { axum::Json(serde_json::json!({"eligible": true, "zone": {"id": "downtown", "name": "Downtown"}})) };
+    // A real answer's bytes (471), sent as they are: the ceiling does no work per request.
+    let constant = || async {
+        (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            r#"{"eligible":true,"program_in_force":true,"program_note":null,"zone":{"id":"downtown","name":"Downtown"},"on_boundary":false,"borderline":false,"distance_m":457.18,"coverage_borderline":false,"coverage_distance_m":457.18,"nearest_zone":null,"borderline_m":25.0,"point":{"lon":-122.6793,"lat":45.5189},"at":"2019-06-01","zone_set":{"name":"portland-lead-2018","version":"e997f852fd97f59b","status":"approximation","effective_from":"2018-05-16","effective_to":"2021-06-30"}}"#,
+        )
+    };
     let app = axum::Router::new().route("/ceiling", get(constant));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
