@@ -965,7 +965,7 @@ pub fn read_events_fgb<E: From<ImportError>>(
         // The flatgeobuf crate indexes property and geometry buffers by the lengths a feature states, and
         // panics on a corrupt one (found by tests/integration/fuzz.rs): such a feature ends the file as
         // malformed, like a broken CSV record, instead of ending the process.
-        let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let decoded = super::contain::contained(|| {
             let props = feature.properties().unwrap_or_default();
             let point = match feature.to_geo() {
                 Ok(geo::Geometry::Point(p)) => Ok((p.x(), p.y())),
@@ -974,7 +974,7 @@ pub fn read_events_fgb<E: From<ImportError>>(
                 Err(e) => Err(format!("no coordinates ({e})")),
             };
             (props, point)
-        }));
+        });
         let Ok((props, point)) = decoded else {
             out.fatal(number, "malformed feature: its stated lengths run past its bytes (a damaged file)".into());
             break;

@@ -2,6 +2,7 @@
 //! (CSV, GeoJSON) for bulk classification. Turns bytes into domain types; no HTTP here.
 
 pub mod cells;
+mod contain;
 pub mod events;
 pub mod json;
 pub mod points;

@@ -487,11 +487,8 @@ fn fgb_to_document<R: std::io::Read + std::io::Seek>(mut reader: R) -> Result<Va
         n += 1;
         // The flatgeobuf crate panics on a feature whose stated lengths run past its bytes: a damaged
         // file is an error naming the feature, not a crash.
-        let decoded =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (feature.to_geo(), feature.properties())))
-                .map_err(|_| {
-                    format!("feature {n}: malformed (its stated lengths run past its bytes; a damaged file)")
-                })?;
+        let decoded = super::contain::contained(|| (feature.to_geo(), feature.properties()))
+            .map_err(|()| format!("feature {n}: malformed (its stated lengths run past its bytes; a damaged file)"))?;
         let geometry = match decoded.0 {
             Ok(geo::Geometry::Polygon(p)) => geometry_json(&MultiPolygon(vec![p])),
             Ok(geo::Geometry::MultiPolygon(mp)) if !mp.0.is_empty() => geometry_json(&mp),
