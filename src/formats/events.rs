@@ -934,6 +934,7 @@ pub fn read_events_fgb<E: From<ImportError>>(
     use flatgeobuf::{FallibleStreamingIterator, FgbReader};
     use geozero::{FeatureProperties, ToGeo};
     let bad = |reason: String| ImportError::Setup { file: file.to_owned(), reason };
+    let (input, frames) = super::fgbframes::FrameGuard::new(input);
     let fgb = FgbReader::open(input).map_err(|e| bad(format!("not a FlatGeobuf file: {e}")))?;
     let header = fgb.header();
     let names: Vec<String> =
@@ -950,7 +951,10 @@ pub fn read_events_fgb<E: From<ImportError>>(
     let promised = header.features_count();
     let layout = Layout::new(&names, true, file_crs, file, opts)?;
     let mut out = Batcher::new(batch, sink, &layout, opts);
-    let mut iter = fgb.select_all_seq().map_err(|e| bad(format!("cannot read features: {e}")))?;
+    frames.features_after(super::fgbframes::index_bytes(fgb.header()));
+    let mut iter = super::contain::contained(|| fgb.select_all_seq())
+        .map_err(|()| bad("malformed: its header's feature count and index size do not fit together".into()))?
+        .map_err(|e| bad(format!("cannot read features: {e}")))?;
     let mut number = 0u64;
     loop {
         let feature = match iter.next() {
@@ -984,6 +988,11 @@ pub fn read_events_fgb<E: From<ImportError>>(
         out.row(number, result, || values.iter().map(|v| v.unwrap_or_default().to_owned()).collect())?;
     }
     // What was read is stored; a file shorter than its header says is then an error, not a success.
+    if let Some((n, _)) = frames.refused()
+        && let Some(reason) = frames.refusal()
+    {
+        out.fatal(n, reason.split_once(": ").map_or(reason.clone(), |(_, r)| r.to_owned()));
+    }
     out.flush()?;
     if promised > 0 && number < promised {
         return Err(bad(format!(

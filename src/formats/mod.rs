@@ -4,6 +4,7 @@
 pub mod cells;
 mod contain;
 pub mod events;
+mod fgbframes;
 pub mod json;
 pub mod points;
 pub mod rawpoints;

@@ -293,11 +293,15 @@ pub fn read_fgb(bytes: &[u8], file: &str) -> Result<RawPoints, PointFileError> {
     use flatgeobuf::{FallibleStreamingIterator, FgbReader};
     use geozero::ToGeo;
     let fail = |reason: String| PointFileError::GeoJson { file: file.to_owned(), reason };
-    let fgb = FgbReader::open(bytes).map_err(|e| fail(format!("not a FlatGeobuf file: {e}")))?;
+    let (guarded, frames) = super::fgbframes::FrameGuard::new(bytes);
+    let fgb = FgbReader::open(guarded).map_err(|e| fail(format!("not a FlatGeobuf file: {e}")))?;
     if let Some(code) = fgb.header().crs().map(|c| c.code()).filter(|c| *c != 0 && *c != 4326) {
         return Err(fail(format!("the file's CRS is EPSG:{code}; --input needs lon/lat (EPSG:4326)")));
     }
-    let mut iter = fgb.select_all_seq().map_err(|e| fail(format!("cannot read features: {e}")))?;
+    frames.features_after(super::fgbframes::index_bytes(fgb.header()));
+    let mut iter = super::contain::contained(|| fgb.select_all_seq())
+        .map_err(|()| fail("malformed: its header's feature count and index size do not fit together".into()))?
+        .map_err(|e| fail(format!("cannot read features: {e}")))?;
     let mut out = RawPoints::default();
     let mut n = 0;
     while let Some(feature) = iter.next().map_err(|e| fail(format!("feature {}: {e}", n + 1)))? {
@@ -311,6 +315,9 @@ pub fn read_fgb(bytes: &[u8], file: &str) -> Result<RawPoints, PointFileError> {
             Ok(p) => out.push(p),
             Err(r) => out.reject(format!("{file}: feature {n}: geometry: {r}")),
         }
+    }
+    if let Some(reason) = frames.refusal() {
+        return Err(fail(reason));
     }
     Ok(out)
 }

@@ -463,7 +463,8 @@ fn rings(coords: Option<&Value>) -> Result<RawPolygon, String> {
 fn fgb_to_document<R: std::io::Read + std::io::Seek>(mut reader: R) -> Result<Value, String> {
     use flatgeobuf::{FallibleStreamingIterator, FgbReader};
     use geozero::{FeatureProperties, ToGeo};
-    let fgb = FgbReader::open(&mut reader).map_err(|e| format!("not a FlatGeobuf file: {e}"))?;
+    let (guarded, frames) = super::fgbframes::FrameGuard::new(&mut reader);
+    let fgb = FgbReader::open(guarded).map_err(|e| format!("not a FlatGeobuf file: {e}"))?;
     let header = fgb.header();
     if let Some(crs) = header.crs() {
         let code = crs.code();
@@ -481,7 +482,10 @@ fn fgb_to_document<R: std::io::Read + std::io::Seek>(mut reader: R) -> Result<Va
     }
     doc.insert("type".into(), json!("FeatureCollection"));
     let mut features = Vec::new();
-    let mut iter = fgb.select_all().map_err(|e| format!("cannot read features: {e}"))?;
+    frames.features_after(super::fgbframes::index_bytes(fgb.header()));
+    let mut iter = super::contain::contained(|| fgb.select_all_seq())
+        .map_err(|()| "malformed: its header's feature count and index size do not fit together".to_owned())?
+        .map_err(|e| format!("cannot read features: {e}"))?;
     let mut n = 0;
     while let Some(feature) = iter.next().map_err(|e| format!("feature {}: {e}", n + 1))? {
         n += 1;
@@ -499,6 +503,9 @@ fn fgb_to_document<R: std::io::Read + std::io::Seek>(mut reader: R) -> Result<Va
         let props = decoded.1.map_err(|e| format!("feature {n}: bad properties: {e}"))?;
         let props: Map<String, Value> = props.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
         features.push(json!({"type": "Feature", "properties": props, "geometry": geometry}));
+    }
+    if let Some(reason) = frames.refusal() {
+        return Err(reason);
     }
     doc.insert("features".into(), Value::Array(features));
     Ok(Value::Object(doc))

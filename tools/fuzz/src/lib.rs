@@ -1,0 +1,14 @@
+//! What the fuzz targets share: reading a whole event file with the options `leadmap import` uses.
+
+use leadmap::formats::events::{FileFormat, ImportError, ImportOptions, read_events};
+
+/// Reads every event of `bytes` as `format`; errors are fine, a panic is the finding.
+pub fn read_all(format: FileFormat, bytes: &[u8]) {
+    let opts = ImportOptions {
+        kind: Some(leadmap::events::EventKind::Arrest),
+        source: Some("fuzz".into()),
+        keep_rows: true,
+        ..ImportOptions::default()
+    };
+    let _ = read_events::<ImportError>(format, std::io::Cursor::new(bytes), "fuzz", &opts, 7, |_| Ok(()));
+}
