@@ -42,6 +42,10 @@ use crate::geodesy::{LocalScale, point_segment_distance_m};
 /// Up to this many edges, nearest-edge search scans a flat list instead of walking the R-tree.
 const LINEAR_SCAN_MAX_EDGES: usize = 512;
 
+/// The exact test of a polygon with more edges than this measures only the edges its ray can meet, found
+/// through the edge R-tree, instead of every edge.
+const RAY_QUERY_MIN_EDGES: usize = 256;
+
 /// Default borderline distance in metres: a point this close to a zone edge may be on either side of it
 /// once GPS error is allowed for.
 pub const DEFAULT_BORDERLINE_M: f64 = 25.0;
@@ -118,6 +122,10 @@ enum Position {
 struct PreparedPolygon {
     zone: u16,
     rings: Vec<Vec<[f64; 2]>>,
+    /// The numbers of its edges in [`ZoneIndex::edges`].
+    edges: std::ops::Range<u32>,
+    /// Its largest x in the plane of metres: where its test ray can stop.
+    plane_max_x: f64,
 }
 
 /// An edge of a zone, end points in (lon, lat).
@@ -182,6 +190,7 @@ impl ZoneIndex {
                     .chain(poly.interiors())
                     .map(|r| r.0.iter().map(|c| [c.x, c.y]).collect())
                     .collect();
+                let first_edge = edges.len();
                 for ring in &rings {
                     for w in ring.windows(2) {
                         let e = EdgeRef { zone: zone_no, a: w[0], b: w[1], shared: false };
@@ -196,7 +205,14 @@ impl ZoneIndex {
                     let rect = Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]);
                     envelopes.push(PolygonEnvelope::new(rect, polygons.len()));
                 }
-                polygons.push(PreparedPolygon { zone: zone_no, rings });
+                let number = |i: usize| u32::try_from(i).unwrap_or(u32::MAX);
+                let max_x = rings.iter().flatten().map(|c| c[0]).fold(f64::NEG_INFINITY, f64::max);
+                polygons.push(PreparedPolygon {
+                    zone: zone_no,
+                    rings,
+                    edges: number(first_edge)..number(edges.len()),
+                    plane_max_x: plane_scale.offset_m(plane_origin, [max_x, plane_origin[1]])[0],
+                });
             }
         }
         mark_shared_edges(&mut edges);
@@ -278,7 +294,11 @@ impl ZoneIndex {
         let mut on_edge = false;
         for env in self.polygon_tree.locate_all_at_point(&p) {
             let poly = &self.polygons[env.data];
-            let pos = polygon_position(&poly.rings, p);
+            let pos = if poly.edges.len() > RAY_QUERY_MIN_EDGES {
+                self.polygon_position_by_ray_query(poly, p)
+            } else {
+                polygon_position(&poly.rings, p)
+            };
             on_edge |= pos == Position::Boundary;
             if pos != Position::Outside {
                 // First id wins among every zone holding the point (edges included), so a point in a
@@ -287,6 +307,31 @@ impl ZoneIndex {
             }
         }
         (zone.map(usize::from), on_edge)
+    }
+
+    /// [`polygon_position`] for a polygon of many edges: the same crossing test, over only the edges whose
+    /// box meets the test ray (from `p` towards +x), found in the edge R-tree.
+    ///
+    /// The plane's coordinates are increasing functions of lon and lat alone (and rounding keeps them
+    /// non-decreasing), so every edge the crossing test does not skip (its box meets the ray in lon/lat)
+    /// has a plane box that meets the ray in the plane: the query finds all of them, and the test itself
+    /// skips any extra one as before.
+    fn polygon_position_by_ray_query(&self, poly: &PreparedPolygon, p: [f64; 2]) -> Position {
+        let q = self.plane_scale.offset_m(self.plane_origin, p);
+        let ray = rstar::AABB::from_corners(q, [poly.plane_max_x, q[1]]);
+        let mut inside = false;
+        for edge in self.edge_tree.locate_in_envelope_intersecting(&ray) {
+            if !poly.edges.contains(&edge.data) {
+                continue;
+            }
+            let e = &self.edges[edge.data as usize];
+            match crossing(e.a, e.b, p) {
+                Crossing::OnEdge => return Position::Boundary,
+                Crossing::Yes => inside = !inside,
+                Crossing::No => {}
+            }
+        }
+        if inside { Position::Inside } else { Position::Outside }
     }
 
     /// Zone of (`lon`, `lat`) through the batch grid: one memory read for most points, the exact test near
@@ -468,26 +513,41 @@ fn mark_shared_edges(edges: &mut [EdgeRef]) {
 /// robust orientation. Works for either winding.
 fn polygon_position(rings: &[Vec<[f64; 2]>], p: [f64; 2]) -> Position {
     let mut inside = false;
-    let pc = robust::Coord { x: p[0], y: p[1] };
     for ring in rings {
         for w in ring.windows(2) {
-            let (a, b) = (w[0], w[1]);
-            if (p[1] < a[1] && p[1] < b[1]) || (p[1] > a[1] && p[1] > b[1]) || (p[0] > a[0] && p[0] > b[0]) {
-                continue;
-            }
-            let o = robust::orient2d(robust::Coord { x: a[0], y: a[1] }, robust::Coord { x: b[0], y: b[1] }, pc);
-            if o == 0.0 {
-                if p[0] >= a[0].min(b[0]) {
-                    return Position::Boundary;
-                }
-                continue;
-            }
-            if (a[1] > p[1]) != (b[1] > p[1]) && (o > 0.0) == (b[1] > a[1]) {
-                inside = !inside;
+            match crossing(w[0], w[1], p) {
+                Crossing::OnEdge => return Position::Boundary,
+                Crossing::Yes => inside = !inside,
+                Crossing::No => {}
             }
         }
     }
     if inside { Position::Inside } else { Position::Outside }
+}
+
+/// What edge `a`–`b` adds to the crossing-number test at `p`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Crossing {
+    /// Nothing: the ray from `p` towards +x does not cross it (edges whose box misses the ray are
+    /// skipped at once).
+    No,
+    /// The ray crosses it (half-open in y, so a vertex on the ray counts once).
+    Yes,
+    /// `p` lies on it (robust orientation).
+    OnEdge,
+}
+
+#[inline]
+fn crossing(a: [f64; 2], b: [f64; 2], p: [f64; 2]) -> Crossing {
+    if (p[1] < a[1] && p[1] < b[1]) || (p[1] > a[1] && p[1] > b[1]) || (p[0] > a[0] && p[0] > b[0]) {
+        return Crossing::No;
+    }
+    let pc = robust::Coord { x: p[0], y: p[1] };
+    let o = robust::orient2d(robust::Coord { x: a[0], y: a[1] }, robust::Coord { x: b[0], y: b[1] }, pc);
+    if o == 0.0 {
+        return if p[0] >= a[0].min(b[0]) { Crossing::OnEdge } else { Crossing::No };
+    }
+    if (a[1] > p[1]) != (b[1] > p[1]) && (o > 0.0) == (b[1] > a[1]) { Crossing::Yes } else { Crossing::No }
 }
 
 #[cfg(test)]
@@ -585,6 +645,48 @@ mod tests {
         for (x, y) in [(2.0, 2.0), (2.0, 1.0), (0.5, 2.0), (3.0, 3.0), (5.0, 5.0), (f64::NAN, 1.0)] {
             assert_eq!(idx.classify(x, y), idx.zone_at(x, y).0, "({x}, {y})");
         }
+    }
+
+    #[test]
+    fn the_ray_query_test_equals_the_test_of_every_edge() {
+        // Every polygon of both built-in sets and a donut, whatever its size, on and near every vertex and
+        // edge midpoint and over its box.
+        let donut = polygon!(
+            exterior: [(x: 0.0, y: 0.0), (x: 4.0, y: 0.0), (x: 4.0, y: 4.0), (x: 0.0, y: 4.0)],
+            interiors: [[(x: 1.0, y: 1.0), (x: 3.0, y: 1.0), (x: 3.0, y: 3.0), (x: 1.0, y: 3.0)]],
+        );
+        let mut indexes = vec![index(vec![("d", donut)])];
+        indexes.extend(
+            crate::builtin::zone_sets().unwrap().into_iter().map(|s| ZoneIndex::new(s, IndexOptions::default())),
+        );
+        let mut counts = [0; 3];
+        for idx in &indexes {
+            for poly in &idx.polygons {
+                let mut points = Vec::new();
+                for w in poly.rings.iter().flat_map(|r| r.windows(2)) {
+                    let mid = [f64::midpoint(w[0][0], w[1][0]), f64::midpoint(w[0][1], w[1][1])];
+                    for base in [w[0], mid] {
+                        for (dx, dy) in [(0.0, 0.0), (1e-9, 0.0), (-1e-9, 0.0), (0.0, 1e-9), (2e-4, -3e-4)] {
+                            points.push([base[0] + dx, base[1] + dy]);
+                        }
+                    }
+                }
+                let xs = poly.rings[0].iter().map(|c| c[0]);
+                let (x0, x1) = (xs.clone().fold(f64::INFINITY, f64::min), xs.fold(f64::NEG_INFINITY, f64::max));
+                let ys = poly.rings[0].iter().map(|c| c[1]);
+                let (y0, y1) = (ys.clone().fold(f64::INFINITY, f64::min), ys.fold(f64::NEG_INFINITY, f64::max));
+                for i in 0..2000u32 {
+                    let (fx, fy) = ((f64::from(i) * 0.618_034).fract(), (f64::from(i) * 0.414_214).fract());
+                    points.push([x0 + (x1 - x0) * fx, y0 + (y1 - y0) * fy]);
+                }
+                for p in points {
+                    let pos = polygon_position(&poly.rings, p);
+                    assert_eq!(idx.polygon_position_by_ray_query(poly, p), pos, "{p:?}");
+                    counts[pos as usize] += 1;
+                }
+            }
+        }
+        assert!(counts.iter().all(|&n| n > 300), "outside, boundary, inside: {counts:?}");
     }
 
     /// A star around Portland: `n` vertices, radius alternating 0.05° and 0.05° less the spacing of its
