@@ -1,7 +1,8 @@
 //! leadmap's criterion benches, one group per hot path, inputs deterministic (built-in zones, seeded
 //! points). Each group asserts its expected answer so a fast wrong answer fails.
 //!
-//! - `index_build`: validate-free index construction (R-trees + batch grid) for the built-in 2018 set.
+//! - `index_build`: validate-free index construction (R-trees + batch grid) for the built-in 2018 set,
+//!   and for one zone of 100 000 vertices (a wiggly circle with a hole).
 //! - `locate`: one full point answer (zone, boundary, distance, borderline): target under 1 µs; and
 //!   10 000 seeded points in a row, as a batch request answers them.
 //! - `classify_batch`: 10 million seeded points through the batch grid, against the exact per-point test
@@ -73,6 +74,29 @@ fn index_build(c: &mut Criterion) {
             idx
         });
     });
+    // Issue 16: one zone of 100 000 vertices (a wiggly circle with a hole) took seconds and a gigabyte.
+    let big = wiggly_zone_set(100_000);
+    let mut g = c.benchmark_group("index_build");
+    g.sample_size(10);
+    g.bench_function("wiggly-with-hole-100000", |b| {
+        b.iter(|| {
+            let idx = ZoneIndex::new(black_box(big.clone()), IndexOptions::default());
+            assert_eq!(idx.classify(-122.6 + 0.03, 45.5), Some(0), "inside the ring");
+            assert_eq!(idx.classify(-122.595, 45.501), None, "in the hole");
+            idx
+        });
+    });
+    g.finish();
+}
+
+/// One zone: [`star_ring`] with `n` vertices (a wiggly circle) and a small triangular hole.
+fn wiggly_zone_set(n: usize) -> ZoneSet {
+    let hole = vec![[-122.6, 45.5], [-122.59, 45.5], [-122.59, 45.51], [-122.6, 45.5]];
+    let geometry = leadmap::zones::validate_polygons(&[vec![star_ring(n, 1.0), hole]]).expect("a valid star");
+    let zone =
+        leadmap::zones::Zone { id: "wiggly".parse().expect("id"), name: "Wiggly".into(), geometry, source: None };
+    let meta = leadmap::zones::ZoneSetMeta { name: "wiggly".into(), ..leadmap::zones::ZoneSetMeta::default() };
+    ZoneSet::new(meta, vec![zone]).expect("one zone")
 }
 
 fn locate(c: &mut Criterion) {

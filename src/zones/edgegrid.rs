@@ -13,10 +13,18 @@
 //! bound of the centre is a candidate; so every edge that is nearest to some point of the cell, ties
 //! included, is on the list, and the answer equals a scan of all edges. The same holds for the
 //! coverage edges (those no two zones share) on their own list.
+//!
+//! # Long lists
+//! Where many edges are almost equally near, as deep inside a large round zone of many vertices, a cell's
+//! lists can hold thousands of edges (all of them, at the centre of a circle). A cell whose lists would
+//! hold more than [`MAX_CANDIDATES`] edges keeps none: a point in it takes the path for points beyond the
+//! grid (see `index`), whose search radius fits the point rather than the whole cell. This caps the
+//! grid's memory at a few bytes per cell and candidate, and its build time with it.
 
-use rstar::primitives::{GeomWithData, Line};
+use rstar::primitives::Line;
 use rstar::{PointDistance, RTree};
 
+use super::index::PlaneEdge;
 use crate::geodesy::LocalScale;
 
 /// Cells per side of the grid, at most.
@@ -25,6 +33,11 @@ const MAX_CELLS_PER_SIDE: usize = 128;
 /// Up to this many edges the lists are built by measuring every edge from every cell centre; beyond,
 /// by R-tree queries (the same lists, at a cost that grows with the log of the edge count).
 const BRUTE_FORCE_MAX_EDGES: usize = 512;
+
+/// A cell's lists hold at most this many edges each; a cell that would need more keeps none. Measuring
+/// 128 edges costs about what the R-tree path costs; a larger cap mostly adds build time and memory (an
+/// index of a 2 000-vertex ring: 110 ms and ~45 MB at 256, 76 ms and ~25 MB at 128, same query time).
+const MAX_CANDIDATES: usize = 128;
 
 /// The grid reaches this far beyond the zones' box (in metres, at least), as a share of its larger side.
 const MARGIN_SHARE: f64 = 0.5;
@@ -45,34 +58,39 @@ pub(super) struct EdgeGrid {
     /// `all[all_start[i]..all_start[i + 1]]`: edge numbers that may be nearest in cell `i`.
     all_start: Vec<u32>,
     all: Vec<u32>,
-    /// The same for the coverage edges only.
+    /// The same for the coverage edges only. A cell with an empty `all` list has none (too many, see the
+    /// module docs): every other cell lists at least the edge nearest its centre.
     coverage_start: Vec<u32>,
     coverage: Vec<u32>,
 }
 
 impl EdgeGrid {
     /// Builds the lists for `edges` (plane metres around the origin; `coverage[i]` says whether edge `i`
-    /// counts for the coverage distance). `bounds` is the (lower-left, upper-right) corner of the zones
-    /// in the plane, `plane` the plane's scale and `origin_lat` the latitude of its origin. An empty grid
-    /// when there are no edges.
+    /// counts for the coverage distance; `tree` holds the same edges, each with its number). `bounds` is
+    /// the (lower-left, upper-right) corner of the zones in the plane, `plane` the plane's scale and
+    /// `origin_lat` the latitude of its origin. An empty grid when there are no edges.
     pub(super) fn build(
         edges: &[Line<[f64; 2]>],
         coverage: &[bool],
+        tree: &RTree<PlaneEdge>,
         bounds: ([f64; 2], [f64; 2]),
         plane: LocalScale,
         origin_lat: f64,
     ) -> Self {
-        Self::build_with(edges, coverage, bounds, plane, origin_lat, edges.len() > BRUTE_FORCE_MAX_EDGES)
+        let tree = (edges.len() > BRUTE_FORCE_MAX_EDGES).then_some(tree);
+        Self::build_with(edges, coverage, tree, bounds, plane, origin_lat, MAX_CANDIDATES)
     }
 
-    /// [`Self::build`], choosing how the lists are found.
+    /// [`Self::build`], finding the lists through `tree` or by measuring every edge, and capping them at
+    /// `max_candidates`.
     fn build_with(
         edges: &[Line<[f64; 2]>],
         coverage: &[bool],
+        tree: Option<&RTree<PlaneEdge>>,
         bounds: ([f64; 2], [f64; 2]),
         plane: LocalScale,
         origin_lat: f64,
-        use_tree: bool,
+        max_candidates: usize,
     ) -> Self {
         if edges.is_empty() {
             return Self::default();
@@ -113,7 +131,7 @@ impl EdgeGrid {
         grid.all_start.push(0);
         grid.coverage_start.push(0);
         let bound = |nearest: f64| (k * (nearest + h) + h) * (1.0 + 1e-9) + 1e-6;
-        let mut lists = CellLists::new(edges, coverage, use_tree);
+        let mut lists = CellLists { edges, coverage, tree, distances: Vec::new(), found: Vec::new(), max_candidates };
         for iy in 0..ny {
             for ix in 0..nx {
                 #[expect(clippy::cast_precision_loss, reason = "at most MAX_CELLS_PER_SIDE")]
@@ -126,7 +144,8 @@ impl EdgeGrid {
         grid
     }
 
-    /// The candidate edges (all, coverage) for the plane point `q`, or `None` outside the grid.
+    /// The candidate edges (all, coverage) for the plane point `q`, or `None` outside the grid and in a
+    /// cell with too many.
     #[inline]
     pub(super) fn candidates(&self, q: [f64; 2]) -> Option<(&[u32], &[u32])> {
         if self.all_start.is_empty() {
@@ -143,7 +162,11 @@ impl EdgeGrid {
         #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "checked to be in the grid")]
         let i = (fy as usize) * self.nx + fx as usize;
         let range = |start: &[u32], i: usize| start[i] as usize..start[i + 1] as usize;
-        Some((&self.all[range(&self.all_start, i)], &self.coverage[range(&self.coverage_start, i)]))
+        let all = &self.all[range(&self.all_start, i)];
+        if all.is_empty() {
+            return None;
+        }
+        Some((all, &self.coverage[range(&self.coverage_start, i)]))
     }
 }
 
@@ -152,41 +175,48 @@ struct CellLists<'a> {
     edges: &'a [Line<[f64; 2]>],
     coverage: &'a [bool],
     /// `None`: measure every edge.
-    tree: Option<RTree<GeomWithData<Line<[f64; 2]>, u32>>>,
+    tree: Option<&'a RTree<PlaneEdge>>,
     /// Scratch: distances (brute force) or found edges (tree).
     distances: Vec<f64>,
     found: Vec<(u32, f64)>,
+    /// A cell whose either list would be longer gets neither.
+    max_candidates: usize,
 }
 
-impl<'a> CellLists<'a> {
-    fn new(edges: &'a [Line<[f64; 2]>], coverage: &'a [bool], use_tree: bool) -> Self {
-        let tree = use_tree.then(|| {
-            RTree::bulk_load(
-                edges
-                    .iter()
-                    .enumerate()
-                    .map(|(i, e)| GeomWithData::new(*e, u32::try_from(i).unwrap_or(u32::MAX)))
-                    .collect(),
-            )
-        });
-        Self { edges, coverage, tree, distances: Vec::new(), found: Vec::new() }
-    }
-
+impl CellLists<'_> {
     /// Appends to `all` and `coverage_out`, in edge order, the edges within `bound(d)` of `c`, `d` being
-    /// the distance from `c` to the nearest edge (for `all`) or nearest coverage edge (for the other).
+    /// the distance from `c` to the nearest edge (for `all`) or nearest coverage edge (for the other);
+    /// appends nothing to either when either list would be longer than `max_candidates`.
     fn fill(&mut self, c: [f64; 2], bound: impl Fn(f64) -> f64, all: &mut Vec<u32>, coverage_out: &mut Vec<u32>) {
         let coverage = self.coverage;
         let number = |i: usize| u32::try_from(i).unwrap_or(u32::MAX);
-        if let Some(tree) = &self.tree {
-            let dist = |e: &GeomWithData<Line<[f64; 2]>, u32>| e.geom().distance_2(&c).sqrt();
-            let nearest_all = tree.nearest_neighbor(&c).map_or(f64::INFINITY, dist);
-            let nearest_cov =
-                tree.nearest_neighbor_iter(&c).find(|e| coverage[e.data as usize]).map_or(f64::INFINITY, dist);
+        if let Some(tree) = self.tree {
+            let dist = |e: &PlaneEdge| e.geom().distance_2(&c).sqrt();
+            let nearest = tree.nearest_neighbor(&c);
+            let nearest_all = nearest.map_or(f64::INFINITY, dist);
+            // The nearest edge is usually a coverage edge too; only otherwise search again.
+            let nearest_cov = match nearest {
+                Some(e) if coverage[e.data as usize] => nearest_all,
+                _ => tree.nearest_neighbor_iter(&c).find(|e| coverage[e.data as usize]).map_or(f64::INFINITY, dist),
+            };
             let (ba, bc) = (bound(nearest_all), bound(nearest_cov));
-            // Query a hair wider than the bound, then apply the very test the brute-force path applies.
+            // Query a hair wider than the bound, then apply the very test the brute-force path applies,
+            // stopping as soon as a list is too long.
             let reach = ba.max(if bc.is_finite() { bc } else { 0.0 }) * (1.0 + 1e-9);
             self.found.clear();
-            self.found.extend(tree.locate_within_distance(c, reach * reach).map(|e| (e.data, dist(e))));
+            let (mut n_all, mut n_cov) = (0, 0);
+            for e in tree.locate_within_distance(c, reach * reach) {
+                let d = dist(e);
+                let (in_all, in_cov) = (d <= ba, coverage[e.data as usize] && d <= bc);
+                n_all += usize::from(in_all);
+                n_cov += usize::from(in_cov);
+                if n_all > self.max_candidates || n_cov > self.max_candidates {
+                    return;
+                }
+                if in_all || in_cov {
+                    self.found.push((e.data, d));
+                }
+            }
             self.found.sort_unstable_by_key(|&(i, _)| i);
             all.extend(self.found.iter().filter(|&&(_, d)| d <= ba).map(|&(i, _)| i));
             coverage_out.extend(self.found.iter().filter(|&&(i, d)| coverage[i as usize] && d <= bc).map(|&(i, _)| i));
@@ -198,6 +228,11 @@ impl<'a> CellLists<'a> {
             let nearest_cov =
                 d.iter().zip(coverage).filter(|(_, c)| **c).map(|(d, _)| *d).fold(f64::INFINITY, f64::min);
             let (ba, bc) = (bound(nearest_all), bound(nearest_cov));
+            let n_all = d.iter().filter(|&&di| di <= ba).count();
+            let n_cov = d.iter().zip(coverage).filter(|&(&di, &cov)| cov && di <= bc).count();
+            if n_all > self.max_candidates || n_cov > self.max_candidates {
+                return;
+            }
             all.extend(d.iter().enumerate().filter(|&(_, &di)| di <= ba).map(|(i, _)| number(i)));
             coverage_out.extend(
                 d.iter().zip(coverage).enumerate().filter(|&(_, (&di, &cov))| cov && di <= bc).map(|(i, _)| number(i)),
@@ -245,19 +280,44 @@ mod tests {
         (edges, coverage)
     }
 
+    fn tree_of(edges: &[Line<[f64; 2]>]) -> RTree<PlaneEdge> {
+        RTree::bulk_load(edges.iter().enumerate().map(|(i, e)| PlaneEdge::new(*e, i as u32)).collect())
+    }
+
+    /// The lists of cell `i`.
+    fn lists(grid: &EdgeGrid, i: usize) -> (&[u32], &[u32]) {
+        let range = |start: &[u32]| start[i] as usize..start[i + 1] as usize;
+        (&grid.all[range(&grid.all_start)], &grid.coverage[range(&grid.coverage_start)])
+    }
+
     #[test]
     fn tree_and_brute_force_build_the_same_lists() {
         let plane = LocalScale::at_lat(45.52);
         for (n, seed) in [(1, 1), (40, 2), (200, 3)] {
             let (edges, coverage) = random_edges(n, seed);
+            let tree = tree_of(&edges);
             let bounds = ([-3000.0, -3000.0], [3300.0, 3300.0]);
-            let brute = EdgeGrid::build_with(&edges, &coverage, bounds, plane, 45.52, false);
-            let tree = EdgeGrid::build_with(&edges, &coverage, bounds, plane, 45.52, true);
-            assert_eq!((brute.nx, brute.ny), (MAX_CELLS_PER_SIDE, MAX_CELLS_PER_SIDE));
-            assert_eq!(brute.all_start, tree.all_start, "{n} edges");
-            assert_eq!(brute.all, tree.all, "{n} edges");
-            assert_eq!(brute.coverage_start, tree.coverage_start, "{n} edges");
-            assert_eq!(brute.coverage, tree.coverage, "{n} edges");
+            let uncapped = EdgeGrid::build_with(&edges, &coverage, None, bounds, plane, 45.52, usize::MAX);
+            let cells = uncapped.nx * uncapped.ny;
+            let longest = (0..cells).map(|i| lists(&uncapped, i)).map(|(a, c)| a.len().max(c.len())).max().unwrap();
+            for cap in [MAX_CANDIDATES, longest / 2] {
+                let brute = EdgeGrid::build_with(&edges, &coverage, None, bounds, plane, 45.52, cap);
+                let tree = EdgeGrid::build_with(&edges, &coverage, Some(&tree), bounds, plane, 45.52, cap);
+                assert_eq!((brute.nx, brute.ny), (MAX_CELLS_PER_SIDE, MAX_CELLS_PER_SIDE));
+                assert_eq!(brute.all_start, tree.all_start, "{n} edges");
+                assert_eq!(brute.all, tree.all, "{n} edges");
+                assert_eq!(brute.coverage_start, tree.coverage_start, "{n} edges");
+                assert_eq!(brute.coverage, tree.coverage, "{n} edges");
+                // A cell keeps its whole lists, or none when either is longer than the cap.
+                let mut dropped = 0;
+                for i in 0..cells {
+                    let (all, cov) = lists(&uncapped, i);
+                    let fits = all.len() <= cap && cov.len() <= cap;
+                    dropped += usize::from(!fits);
+                    assert_eq!(lists(&brute, i), if fits { (all, cov) } else { (&[][..], &[][..]) }, "cell {i}");
+                }
+                assert_eq!(dropped > 0, cap < longest, "{n} edges, cap {cap}: {dropped} cells dropped");
+            }
         }
     }
 
@@ -266,12 +326,18 @@ mod tests {
         let origin = [-122.67, 45.52];
         let plane = LocalScale::at_lat(origin[1]);
         let (edges, coverage) = random_edges(300, 9);
-        let grid = EdgeGrid::build(&edges, &coverage, ([-3000.0, -3000.0], [3300.0, 3300.0]), plane, origin[1]);
+        let bounds = ([-3000.0, -3000.0], [3300.0, 3300.0]);
+        // A low cap, so that some cells keep no lists: a point there has none.
+        let grid = EdgeGrid::build_with(&edges, &coverage, None, bounds, plane, origin[1], 6);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
-        let mut checked = 0;
+        let (mut checked, mut dropped) = (0, 0);
         for _ in 0..20_000 {
             let q = [rng.random::<f64>() * 14_000.0 - 7000.0, rng.random::<f64>() * 14_000.0 - 7000.0];
-            let Some((all, cov)) = grid.candidates(q) else { continue };
+            let Some((all, cov)) = grid.candidates(q) else {
+                let (fx, fy) = ((q[0] - grid.x0) / grid.cell, (q[1] - grid.y0) / grid.cell);
+                dropped += usize::from(fx >= 0.0 && fy >= 0.0 && fx < grid.nx as f64 && fy < grid.ny as f64);
+                continue;
+            };
             checked += 1;
             // The point's own tangent plane: rescale the plane offsets by the local/plane scale ratios.
             let lat = origin[1] + q[1] / plane.m_per_deg_lat;
@@ -293,5 +359,6 @@ mod tests {
             );
         }
         assert!(checked > 5000, "{checked} points on the grid");
+        assert!(dropped > 100, "{dropped} points in cells with too many candidates");
     }
 }

@@ -570,6 +570,31 @@ fn zone_files_across_the_antimeridian_of_no_area_or_too_many_positions_are_refus
     assert!(e.contains("big.geojson") && e.contains("1000001 positions") && e.contains("at most 1000000"), "{e}");
 }
 
+/// Issue 16: one zone of 100 000 vertices (a wiggly circle round Portland, with a triangular hole) is
+/// validated and answered by the binary as any other zone file.
+#[test]
+fn a_zone_of_100_000_vertices_validates_and_answers() {
+    let n = 100_000;
+    let spacing = 0.05 * std::f64::consts::TAU / f64::from(n);
+    let ring: Vec<String> = (0..=n)
+        .map(|i| {
+            let t = std::f64::consts::TAU * f64::from(i % n) / f64::from(n);
+            let r = if i % 2 == 0 { 0.05 } else { 0.05 - spacing };
+            format!("[{},{}]", -122.6 + r * t.cos(), 45.5 + r * t.sin())
+        })
+        .collect();
+    let hole = "[[-122.6,45.5],[-122.59,45.5],[-122.59,45.51],[-122.6,45.5]]";
+    let dir = tempfile::tempdir().unwrap();
+    let path = zone_file(dir.path(), "wiggly.geojson", &[("wiggly", &format!("[[{}],{hole}]", ring.join(",")))]);
+    let out = leadmap(&["zones", "validate", &path]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = stdout_json(&leadmap(&["check", "-122.57", "45.5", "--at", "2019-06-01", "--zones", &path]));
+    assert_eq!(v["zone"]["id"], "wiggly");
+    assert_eq!(v["on_boundary"], false);
+    let d = v["distance_m"].as_f64().unwrap();
+    assert!(d > 1000.0 && d < 2000.0, "{d} m from the hole's east edge and the ring");
+}
+
 #[test]
 fn reserved_zone_ids_are_refused() {
     let dir = tempfile::tempdir().unwrap();
