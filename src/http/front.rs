@@ -7,7 +7,8 @@
 //! 2. its URL is over [`MAX_URI_BYTES`] (`414`), or its header fields over [`MAX_HEADERS`] or
 //!    [`MAX_HEADER_BYTES`] (`431`);
 //! 3. its `Content-Length` is over the body limit: `413` before a byte of it is read;
-//! 4. `max_concurrency` requests are in flight already: `503`, at once (load shedding, not queueing).
+//! 4. `max_concurrency` requests of its route are in flight already: `503`, at once (load shedding,
+//!    not queueing; per route, so slow figure requests never take eligibility requests' places).
 //!
 //! Otherwise it runs, and is answered `503` if it takes longer than the request timeout (the timer is
 //! only started when the answer is not ready at the first poll) or `500` if its handler panics. Every
@@ -56,7 +57,6 @@ pub struct FrontConfig {
 #[derive(Debug)]
 struct Shared {
     config: FrontConfig,
-    in_flight: AtomicUsize,
 }
 
 /// The layer; see the module documentation.
@@ -69,7 +69,7 @@ impl Front {
     /// The layer over `config`.
     #[must_use]
     pub fn new(config: FrontConfig) -> Self {
-        Self { shared: Arc::new(Shared { config, in_flight: AtomicUsize::new(0) }) }
+        Self { shared: Arc::new(Shared { config }) }
     }
 }
 
@@ -77,7 +77,9 @@ impl<S> tower::Layer<S> for Front {
     type Service = FrontService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        FrontService { inner, shared: Arc::clone(&self.shared) }
+        // Each route counts its own requests in flight, so slow figure requests can never take the
+        // places of eligibility requests.
+        FrontService { inner, shared: Arc::clone(&self.shared), in_flight: Arc::new(AtomicUsize::new(0)) }
     }
 }
 
@@ -86,15 +88,17 @@ impl<S> tower::Layer<S> for Front {
 pub struct FrontService<S> {
     inner: S,
     shared: Arc<Shared>,
+    /// This route's requests in flight.
+    in_flight: Arc<AtomicUsize>,
 }
 
 /// One request counted in flight until its answer is done (or dropped).
 #[derive(Debug)]
-struct InFlight(Arc<Shared>);
+struct InFlight(Arc<AtomicUsize>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -123,8 +127,8 @@ where
         if let Some(refusal) = refuse(&shared.config, &req) {
             return early(refusal);
         }
-        let before = shared.in_flight.fetch_add(1, Ordering::Relaxed);
-        let in_flight = InFlight(Arc::clone(shared));
+        let before = self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let in_flight = InFlight(Arc::clone(&self.in_flight));
         if before >= shared.config.max_concurrency {
             return early(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -413,6 +417,9 @@ mod tests {
         let third = svc.ready().await.unwrap().call(get("/x", &[])).await.unwrap();
         assert_eq!(third.status(), 503);
         assert!(body(third).await.contains("concurrency limit"));
+        // Another route behind the same front has places of its own.
+        let other = layer.layer(tower::service_fn(|_req: Request| async { Ok::<_, Infallible>(ok()) }));
+        assert_eq!(other.oneshot(get("/y", &[])).await.unwrap().status(), 200);
         // A request dropped before its answer frees its place too.
         drop(second);
         gate.add_permits(1);
