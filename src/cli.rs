@@ -368,7 +368,7 @@ pub struct ServeArgs {
     /// Longest a request may run, milliseconds; slower ones get 503.
     #[arg(long, value_name = "MS", default_value_t = crate::http::Limits::default().request_timeout_ms)]
     pub request_timeout_ms: u64,
-    /// Most requests in flight; more get 503 at once.
+    /// Most requests in flight on one route; more get 503 at once.
     #[arg(long, value_name = "N", default_value_t = crate::http::Limits::default().max_concurrency)]
     pub max_concurrency: usize,
     /// Most connections open at once; more are answered 503 and closed (lowered to fit the open-file

@@ -36,7 +36,7 @@ pub struct Limits {
     pub max_batch_points: usize,
     /// Longest a request may take, milliseconds.
     pub request_timeout_ms: u64,
-    /// Most requests in flight at once; more are refused with 503.
+    /// Most requests in flight at once on one route; more are refused with 503.
     pub max_concurrency: usize,
     /// Planners see no count from 1 to this (withheld, with secondary suppression); 0 turns it off.
     pub planner_k: u64,
