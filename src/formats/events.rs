@@ -988,10 +988,8 @@ pub fn read_events_fgb<E: From<ImportError>>(
         out.row(number, result, || values.iter().map(|v| v.unwrap_or_default().to_owned()).collect())?;
     }
     // What was read is stored; a file shorter than its header says is then an error, not a success.
-    if let Some((n, _)) = frames.refused()
-        && let Some(reason) = frames.refusal()
-    {
-        out.fatal(n, reason.split_once(": ").map_or(reason.clone(), |(_, r)| r.to_owned()));
+    if let Some((n, reason)) = frames.refusal() {
+        out.fatal(n, reason);
     }
     out.flush()?;
     if promised > 0 && number < promised {

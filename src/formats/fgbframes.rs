@@ -49,11 +49,14 @@ impl Frames {
         self.refused.get()
     }
 
-    /// The message for a refused feature.
-    pub(crate) fn refusal(&self) -> Option<String> {
+    /// The feature refused and why (the reason without the feature's number).
+    pub(crate) fn refusal(&self) -> Option<(u64, String)> {
         self.refused().map(|(n, size)| {
-            format!(
-                "feature {n}: malformed: it states a length of {size} bytes, more than the {MAX_FEATURE_BYTES} a feature may have (a damaged file)"
+            (
+                n,
+                format!(
+                    "malformed: it states a length of {size} bytes, more than the {MAX_FEATURE_BYTES} a feature may have (a damaged file)"
+                ),
             )
         })
     }
@@ -95,27 +98,27 @@ impl Frames {
     }
 }
 
+/// Passes at most `left` bytes (the rest of the index, or of a feature) from `inner`, counting them off.
+fn pass(inner: &mut impl Read, buf: &mut [u8], left: &Cell<u64>) -> io::Result<usize> {
+    let want = buf.len().min(usize::try_from(left.get()).unwrap_or(usize::MAX));
+    let n = inner.read(&mut buf[..want])?;
+    left.set(left.get() - n as u64);
+    Ok(n)
+}
+
 impl<R: Read> Read for FrameGuard<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let f = &*self.frames;
         if !f.active.get() || buf.is_empty() {
             return self.inner.read(buf);
         }
-        let skip = f.skip_left.get();
-        if skip > 0 {
-            let want = buf.len().min(usize::try_from(skip).unwrap_or(usize::MAX));
-            let n = self.inner.read(&mut buf[..want])?;
-            f.skip_left.set(skip - n as u64);
-            return Ok(n);
+        if f.skip_left.get() > 0 {
+            return pass(&mut self.inner, buf, &f.skip_left);
         }
         let (mut prefix, mut given) = f.prefix.get();
         if given == 4 {
-            let left = f.body_left.get();
-            if left > 0 {
-                let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-                let n = self.inner.read(&mut buf[..want])?;
-                f.body_left.set(left - n as u64);
-                return Ok(n);
+            if f.body_left.get() > 0 {
+                return pass(&mut self.inner, buf, &f.body_left);
             }
             // A feature boundary: read the next length whole before handing any of it over.
             let mut got = 0;
@@ -186,7 +189,8 @@ mod tests {
         let mut len = [0u8; 4];
         assert!(guard.read_exact(&mut len).is_err());
         assert_eq!(state.refused(), Some((3, MAX_FEATURE_BYTES + 1)));
-        assert!(state.refusal().unwrap().starts_with("feature 3: malformed"));
+        let (n, reason) = state.refusal().unwrap();
+        assert!(n == 3 && reason.starts_with("malformed: it states a length of"), "{reason}");
     }
 
     #[test]

@@ -316,8 +316,8 @@ pub fn read_fgb(bytes: &[u8], file: &str) -> Result<RawPoints, PointFileError> {
             Err(r) => out.reject(format!("{file}: feature {n}: geometry: {r}")),
         }
     }
-    if let Some(reason) = frames.refusal() {
-        return Err(fail(reason));
+    if let Some((n, reason)) = frames.refusal() {
+        return Err(fail(format!("feature {n}: {reason}")));
     }
     Ok(out)
 }

@@ -504,8 +504,8 @@ fn fgb_to_document<R: std::io::Read + std::io::Seek>(mut reader: R) -> Result<Va
         let props: Map<String, Value> = props.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
         features.push(json!({"type": "Feature", "properties": props, "geometry": geometry}));
     }
-    if let Some(reason) = frames.refusal() {
-        return Err(reason);
+    if let Some((n, reason)) = frames.refusal() {
+        return Err(format!("feature {n}: {reason}"));
     }
     doc.insert("features".into(), Value::Array(features));
     Ok(Value::Object(doc))

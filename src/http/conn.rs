@@ -67,9 +67,15 @@ fn soft_open_files() -> Option<usize> {
 
 /// The answer to a connection over the cap, written before it is closed.
 fn over_cap_answer() -> Vec<u8> {
-    let body = r#"{"type":"about:blank","title":"Service Unavailable","status":503,"detail":"too many connections are open; retry shortly"}"#;
+    raw_problem(503, "Service Unavailable", "too many connections are open; retry shortly", "retry-after: 1\r\n")
+}
+
+/// A whole HTTP/1.1 problem+json answer that closes the connection, for answers written on the
+/// connection itself (no handler runs); `extra` holds further header lines, each ending in CRLF.
+fn raw_problem(status: u16, title: &str, detail: &str, extra: &str) -> Vec<u8> {
+    let body = format!(r#"{{"type":"about:blank","title":"{title}","status":{status},"detail":"{detail}"}}"#);
     format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        "HTTP/1.1 {status} {title}\r\ncontent-type: application/problem+json\r\n{extra}connection: close\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     )
     .into_bytes()
@@ -252,14 +258,7 @@ fn problem_for_bare_answer(head: &[u8]) -> Option<Vec<u8>> {
         b"431" => (431, "Request Header Fields Too Large", "the request's header fields are too many or too large"),
         _ => return None,
     };
-    let body = format!(r#"{{"type":"about:blank","title":"{title}","status":{status},"detail":"{detail}"}}"#);
-    Some(
-        format!(
-            "HTTP/1.1 {status} {title}\r\ncontent-type: application/problem+json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .into_bytes(),
-    )
+    Some(raw_problem(status, title, detail, ""))
 }
 
 #[cfg(test)]

@@ -123,17 +123,17 @@ where
             start,
             shared: Arc::clone(shared),
         };
-        let early = |answer: ApiError| FrontFuture::early(answer.into_response(), log.clone());
         if let Some(refusal) = refuse(&shared.config, &req) {
-            return early(refusal);
+            return FrontFuture::early(refusal.into_response(), log);
         }
         let before = self.in_flight.fetch_add(1, Ordering::Relaxed);
         let in_flight = InFlight(Arc::clone(&self.in_flight));
         if before >= shared.config.max_concurrency {
-            return early(ApiError::new(
+            let busy = ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the service is at its concurrency limit; retry shortly",
-            ));
+            );
+            return FrontFuture::early(busy.into_response(), log);
         }
         // The route was ready (`poll_ready`); the clone left behind is ready for the next request the
         // same way axum's own routes are.

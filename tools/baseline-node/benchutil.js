@@ -71,6 +71,19 @@ const MIX_DESCRIPTION = {
   inside: 'uniform in one zone\'s bounding box, the zone picked in proportion to the box\'s area',
 };
 
+// The first row whose cumulative weight (its element 4) reaches `target`: a draw weighted by the rows'
+// own weights, by binary search.
+function pickCumulative(rows, target) {
+  let lo = 0;
+  let hi = rows.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (rows[mid][4] < target) lo = mid + 1;
+    else hi = mid;
+  }
+  return rows[lo];
+}
+
 function points(n, seed, zonesPath, mix = 'outside') {
   const fc = JSON.parse(fs.readFileSync(zonesPath, 'utf8'));
   if (mix === 'inside') return pointsInside(n, seed, fc);
@@ -103,15 +116,7 @@ function points(n, seed, zonesPath, mix = 'outside') {
     out.push([minx - 0.25 * w + rnd() * 1.5 * w, miny - 0.25 * h + rnd() * 1.5 * h]);
   }
   for (let i = 0; i < nNear; i++) {
-    const target = rnd() * total;
-    let lo = 0;
-    let hi = edges.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (edges[mid][4] < target) lo = mid + 1;
-      else hi = mid;
-    }
-    const [x0, y0, x1, y1] = edges[lo];
+    const [x0, y0, x1, y1] = pickCumulative(edges, rnd() * total);
     const t = rnd();
     const x = x0 + t * (x1 - x0);
     const y = y0 + t * (y1 - y0);
@@ -153,15 +158,7 @@ function pointsInside(n, seed, fc) {
   if (!boxes.length) die('no zone with a bounding box of positive area');
   const out = [];
   for (let i = 0; i < n; i++) {
-    const target = rnd() * total;
-    let lo = 0;
-    let hi = boxes.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (boxes[mid][4] < target) lo = mid + 1;
-      else hi = mid;
-    }
-    const [minx, miny, maxx, maxy] = boxes[lo];
+    const [minx, miny, maxx, maxy] = pickCumulative(boxes, rnd() * total);
     out.push([minx + rnd() * (maxx - minx), miny + rnd() * (maxy - miny)]);
   }
   return out;
