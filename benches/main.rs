@@ -286,6 +286,11 @@ fn figures_disclosure(c: &mut Criterion) {
     let zones: Vec<&geo::MultiPolygon<f64>> = set.zones().iter().map(|z| &z.geometry).collect();
     let table = leadmap::builtin::perturbation_table().expect("the built-in table");
     let query = |res: &str| CellQuery { filter: EventFilter::default(), res: res.parse().expect("res"), zeros: false };
+    let catalog = leadmap::zones::ZoneCatalog::new(
+        leadmap::builtin::zone_sets().expect("the built-in sets"),
+        leadmap::zones::IndexOptions::default(),
+    );
+    let dated = leadmap::figures::geography::Geography::InForce(&catalog);
     let routes: Vec<(&str, Route<'_>)> = vec![
         (
             "cells-res9-geojson",
@@ -313,14 +318,14 @@ fn figures_disclosure(c: &mut Criterion) {
         (
             "coverage",
             Box::new(|cols, d| {
-                let c = leadmap::figures::coverage::coverage(cols, &EventFilter::default(), d);
+                let c = leadmap::figures::coverage::coverage(cols, &dated, &EventFilter::default(), d);
                 serde_json::to_vec(&c).expect("json")
             }),
         ),
         (
             "equity",
             Box::new(|cols, d| {
-                let e = leadmap::figures::coverage::equity(cols, &EventFilter::default(), "white", d);
+                let e = leadmap::figures::coverage::equity(cols, &dated, &EventFilter::default(), "white", d);
                 serde_json::to_vec(&e).expect("json")
             }),
         ),

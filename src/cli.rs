@@ -94,14 +94,10 @@ Examples:\n  leadmap classify calls.csv --at 2019-06-01 -o calls-zoned.csv\n  le
     #[command(after_help = figures::HOTSPOTS_HELP)]
     Hotspots(figures::HotspotsArgs),
     /// Coverage: contacts per zone (and outside) and month, the share inside the zones, the diversion rate.
-    #[command(
-        after_help = "Examples:\n  leadmap coverage -o coverage.csv\n  leadmap coverage --from 2018-05-01 --format json\n  leadmap coverage --suppress 10 -o shareable.csv"
-    )]
+    #[command(after_help = figures::COVERAGE_HELP)]
     Coverage(figures::TableArgs),
     /// Equity: counts, referral and diversion rates and the relative rate index per race/ethnicity group.
-    #[command(after_help = "Rates: referral = referrals / contacts; diversion = diversion referrals / (diversion \
-referrals + arrests). The relative rate index divides a group's rate by the reference group's (--reference, \
-default white) in the same area; 1 is parity.\n\nExamples:\n  leadmap equity -o equity.csv\n  leadmap equity --zone downtown --from 2018-01-01 --format json")]
+    #[command(after_help = figures::EQUITY_HELP)]
     Equity(figures::TableArgs),
 }
 

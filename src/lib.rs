@@ -21,7 +21,8 @@
 //!   cell, the zones' cover (inside/boundary/outside) and the study area.
 //! - [`hotspots`]: Getis–Ord Gi* over H3 k-rings, Benjamini–Hochberg FDR, `Gi_Bin` classes, clusters.
 //! - [`privacy`]: small-count suppression with secondary suppression over additive relations.
-//! - [`figures`]: what planners and analysts are shown: cells, hotspots, candidates, coverage, equity.
+//! - [`figures`]: what planners and analysts are shown: cells, hotspots, candidates, coverage, equity,
+//!   and the geography they are counted in (each event's date's set, or one fixed set).
 //! - [`store`]: the [`store::EventStore`] trait and its `GeoPackage` backend.
 //! - [`builtin`]: the Portland zone sets and rule sets embedded from `geodata/`.
 //! - [`formats`]: zone files (GeoJSON, FlatGeobuf), point files (CSV, GeoJSON) and event files (CSV,

@@ -189,13 +189,13 @@ impl Compiled {
     }
 
     #[inline]
-    fn matches(&self, b: &Block, i: usize) -> bool {
+    fn matches(&self, b: &Block, zone: &[u32], i: usize) -> bool {
         let d = b.day[i];
         d >= self.from
             && d <= self.to
             && self.kinds & (1 << b.kind[i]) != 0
             && self.offense.is_none_or(|v| b.offense[i] == v)
-            && self.zone.is_none_or(|v| b.zone[i] == v)
+            && self.zone.is_none_or(|v| zone[i] == v)
             && self.group.is_none_or(|v| b.group[i] == v)
             && self.source.is_none_or(|v| b.source[i] == v)
     }
@@ -208,7 +208,7 @@ pub struct EventRef {
     pub day: i32,
     /// The kind.
     pub kind: EventKind,
-    /// Zone number in [`Dicts::zone`] (0: outside every zone).
+    /// Area number in [`EventColumns::zone_names`] (0: outside every zone).
     pub zone: u32,
     /// Group number in [`Dicts::group`] (0: none recorded).
     pub group: u32,
@@ -259,6 +259,29 @@ pub struct EventColumns {
     len: usize,
     /// The convex hull of every event's point (the default study area), kept up to date on append.
     hull: Option<Arc<geo::Polygon<f64>>>,
+    /// Areas counted in place of the stored zones, in a view made by [`EventColumns::with_areas`].
+    areas: Option<Arc<Areas>>,
+}
+
+/// The area of every event in a view, replacing the stored zone column.
+#[derive(Debug)]
+struct Areas {
+    names: Dict,
+    /// Per block, per row: a number in `names` (0: outside every zone).
+    per_block: Vec<Vec<u32>>,
+}
+
+/// The rows of one piece of a block, handed to [`EventColumns::with_areas`]'s `assign`.
+#[derive(Clone, Copy, Debug)]
+pub struct AreaRows<'a> {
+    /// Longitudes, WGS84.
+    pub lon: &'a [f64],
+    /// Latitudes, WGS84.
+    pub lat: &'a [f64],
+    /// Day numbers (see [`day_number`]).
+    pub day: &'a [i32],
+    /// Stored zone numbers in [`Dicts::zone`] (0: none).
+    pub zone: &'a [u32],
 }
 
 const KINDS: [EventKind; 3] = EventKind::ALL;
@@ -441,7 +464,7 @@ impl EventColumns {
         let mut blocks = self.blocks.clone();
         let len = self.len + block.len();
         blocks.push(Arc::new(block));
-        Self { blocks, dicts: Arc::new(dicts), len, hull }
+        Self { blocks, dicts: Arc::new(dicts), len, hull, areas: None }
     }
 
     /// Whether small blocks have piled up beside the first.
@@ -462,7 +485,7 @@ impl EventColumns {
         let merged = merge(&self.blocks[from..]);
         let mut blocks = self.blocks[..from].to_vec();
         blocks.push(Arc::new(merged));
-        Self { blocks, ..self.clone() }
+        Self { blocks, areas: None, ..self.clone() }
     }
 
     /// `compacted` (made from `base`, an earlier snapshot of this one) with the blocks appended since
@@ -474,7 +497,7 @@ impl EventColumns {
         extends.then(|| {
             let mut blocks = compacted.blocks;
             blocks.extend(self.blocks[n..].iter().cloned());
-            Self { blocks, ..self.clone() }
+            Self { blocks, areas: None, ..self.clone() }
         })
     }
 
@@ -482,6 +505,50 @@ impl EventColumns {
     #[must_use]
     pub fn hull(&self) -> Option<&geo::Polygon<f64>> {
         self.hull.as_deref()
+    }
+
+    /// The names of the areas events are counted in: the stored zone ids, or a view's areas.
+    #[must_use]
+    pub fn zone_names(&self) -> &Dict {
+        self.areas.as_ref().map_or(&self.dicts.zone, |a| &a.names)
+    }
+
+    /// A view of the same events counted in other areas: `names` are the areas (numbered from 1; 0 is
+    /// outside every zone), and `assign` gives the area number of each row of a piece of a block, in
+    /// order (one number a row). Zone filters and [`EventRef::zone`] then follow the new areas, and
+    /// [`Self::zone_names`] names them. Pieces are assigned on every core. A view is for counting: what is
+    /// appended to it, or compacted from it, counts by the stored zones again.
+    #[must_use]
+    pub fn with_areas(&self, names: &[String], assign: impl Fn(AreaRows<'_>) -> Vec<u32> + Sync) -> Self {
+        const PIECE: usize = 1 << 16;
+        let mut dict = Dict::default();
+        for n in names {
+            dict.id(Some(n));
+        }
+        let per_block = self
+            .blocks
+            .iter()
+            .map(|b| {
+                let n = b.len();
+                let pieces: Vec<Vec<u32>> = (0..n.div_ceil(PIECE))
+                    .into_par_iter()
+                    .map(|p| {
+                        let r = p * PIECE..((p + 1) * PIECE).min(n);
+                        let rows = AreaRows {
+                            lon: &b.lon[r.clone()],
+                            lat: &b.lat[r.clone()],
+                            day: &b.day[r.clone()],
+                            zone: &b.zone[r.clone()],
+                        };
+                        let mut got = assign(rows);
+                        got.resize(r.len(), 0);
+                        got
+                    })
+                    .collect();
+                pieces.concat()
+            })
+            .collect();
+        Self { areas: Some(Arc::new(Areas { names: dict, per_block })), ..self.clone() }
     }
 
     fn compile(&self, f: &EventFilter) -> Compiled {
@@ -498,7 +565,7 @@ impl EventColumns {
         let zone = match &f.zone {
             None => None,
             Some(None) => Some(0),
-            Some(Some(z)) => id(&self.dicts.zone, Some(z)),
+            Some(Some(z)) => id(self.zone_names(), Some(z)),
         };
         Compiled {
             from: f.from.map_or(i32::MIN, day_number),
@@ -514,7 +581,7 @@ impl EventColumns {
 
     /// Work units: (block number, block, row range), about a million rows each, so every core gets
     /// several; in block and row order.
-    fn chunks(&self) -> Vec<(usize, &Block, std::ops::Range<usize>)> {
+    fn chunks(&self) -> Vec<(usize, Rows<'_>, std::ops::Range<usize>)> {
         // Small in unit tests, so runs straddle chunks there too.
         const CHUNK: usize = if cfg!(test) { 256 } else { 1 << 20 };
         // `count_run` sums a chunk's record keys in 32 bits.
@@ -530,7 +597,8 @@ impl EventColumns {
                 while end < n && end - start < 2 * CHUNK && ancestor_bits(b.cell[end], MIN_RES) == stop {
                     end += 1;
                 }
-                out.push((bi, b.as_ref(), start..end));
+                let zone = self.areas.as_ref().map_or(b.zone.as_slice(), |a| a.per_block[bi].as_slice());
+                out.push((bi, Rows { b, zone }, start..end));
                 start = end;
             }
         }
@@ -552,9 +620,12 @@ impl EventColumns {
         let parts: Vec<(usize, RunCounts)> = self
             .chunks()
             .into_par_iter()
-            .map(|(bi, b, range)| {
-                let counts =
-                    if everything { count_run::<true>(b, range, &f, r) } else { count_run::<false>(b, range, &f, r) };
+            .map(|(bi, rows, range)| {
+                let counts = if everything {
+                    count_run::<true>(rows, range, &f, r)
+                } else {
+                    count_run::<false>(rows, range, &f, r)
+                };
                 (bi, counts)
             })
             .collect();
@@ -640,14 +711,14 @@ impl EventColumns {
         }
         self.chunks()
             .into_par_iter()
-            .map(|(_, b, range)| {
+            .map(|(_, Rows { b, zone }, range)| {
                 let mut acc = init();
                 for i in range {
-                    if f.matches(b, i) {
+                    if f.matches(b, zone, i) {
                         let ev = EventRef {
                             day: b.day[i],
                             kind: KINDS[usize::from(b.kind[i])],
-                            zone: b.zone[i],
+                            zone: zone[i],
                             group: b.group[i],
                             cell: b.cell[i],
                             key: b.key[i],
@@ -661,6 +732,13 @@ impl EventColumns {
     }
 }
 
+/// A block and the area column a snapshot counts it by (its stored zones, or a view's areas).
+#[derive(Clone, Copy, Debug)]
+struct Rows<'a> {
+    b: &'a Block,
+    zone: &'a [u32],
+}
+
 /// The counts of one chunk of rows: its ancestors' own counts, in cell order, and the counts moved to a
 /// neighbour of their ancestor (or, rarely, further), in no order.
 #[derive(Debug, Default)]
@@ -670,7 +748,8 @@ struct RunCounts {
 }
 
 /// Counts one chunk; `ALL` when the filter matches every row (the row test is skipped).
-fn count_run<const ALL: bool>(b: &Block, range: std::ops::Range<usize>, f: &Compiled, r: u8) -> RunCounts {
+fn count_run<const ALL: bool>(rows: Rows<'_>, range: std::ops::Range<usize>, f: &Compiled, r: u8) -> RunCounts {
+    let Rows { b, zone } = rows;
     let shift = 3 * u32::from(r - MIN_RES);
     // At most one entry per row; untouched capacity costs no memory.
     let mut out = RunCounts { own: Vec::with_capacity(range.len()), moved: Vec::with_capacity(range.len() / 8) };
@@ -708,7 +787,7 @@ fn count_run<const ALL: bool>(b: &Block, range: std::ops::Range<usize>, f: &Comp
         }
     };
     for i in range {
-        if !ALL && !f.matches(b, i) {
+        if !ALL && !f.matches(b, zone, i) {
             continue;
         }
         let code = (b.fix[i] >> shift) & 7;

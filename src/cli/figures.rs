@@ -15,6 +15,7 @@ use crate::cells::CellRes;
 use crate::cells::columns::{EventColumns, EventFilter};
 use crate::figures::Disclosure;
 use crate::figures::cells::{CellFigures, CellQuery, cell_figures, hotspot_figures};
+use crate::figures::geography::Geography;
 use crate::formats::cells::{CellFormat, candidates_geojson, write_cells};
 
 /// Filters every figure command takes.
@@ -61,8 +62,8 @@ impl FigureFilterArgs {
 
 pub(super) const CELLS_HELP: &str = "\
 Each event counts in the H3 cell its point lies in at --res (as h3-py's latlng_to_cell), computed from
-the in-memory copy of the store. Each cell also says how it relates to the zone set in force (--at, default
-today): inside (the whole hexagon is in the zones), boundary, or outside. With --zeros, every empty cell
+the in-memory copy of the store. Each cell also says how it relates to the zone set in force (--at; by
+default the set in force on --to, else today): inside (the whole hexagon is in the zones), boundary, or outside. With --zeros, every empty cell
 of the study area (the events' convex hull and the zones) is listed as a zero.
 
 --input FILE counts the points of a CSV (lon/lat columns, --lon-col/--lat-col), GeoJSON or FlatGeobuf
@@ -76,7 +77,8 @@ Examples:
   leadmap cells --res 8 --from 2018-05-01 --kind arrest -o arrests.geojson
   leadmap cells --zone outside --res 10 --zeros --format fgb -o outside.fgb
   leadmap cells --input contacts.csv --res 9 -o contacts-cells.csv
-  leadmap cells --res 9 --suppress 10 -o shareable.csv";
+  leadmap cells --res 9 --suppress 10 -o shareable.csv
+  leadmap cells --at 2018-06-01 --zone outside --from 2015-01-01 -o outside-2018-areas.csv";
 
 /// `leadmap cells`.
 #[derive(Debug, Args)]
@@ -105,7 +107,8 @@ pub struct CellsArgs {
     /// Also list the study area's empty cells, as zeros.
     #[arg(long)]
     pub zeros: bool,
-    /// Relate cells to the zone set in force on this day (default today).
+    /// Relate cells to (and filter --zone by) the zone set in force on this day, for every event
+    /// (default: cells related to the set in force on --to, else today; --zone by each event's date).
     #[arg(long, value_name = "DATE")]
     pub at: Option<NaiveDate>,
     /// Which events.
@@ -152,7 +155,8 @@ pub struct HotspotsArgs {
     /// Output file (default stdout).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Relate cells to the zone set in force on this day (default today).
+    /// Relate cells to (and filter --zone by) the zone set in force on this day, for every event
+    /// (default: cells related to the set in force on --to, else today; --zone by each event's date).
     #[arg(long, value_name = "DATE")]
     pub at: Option<NaiveDate>,
     /// Which events.
@@ -187,9 +191,104 @@ pub struct TableArgs {
     /// The group rates are compared with (equity).
     #[arg(long, default_value = "white", value_name = "GROUP")]
     pub reference: String,
+    /// Count every event in the zone set in force on this day, whatever the event's date (default: each
+    /// event in the set in force on its own date; see --help).
+    #[arg(long, value_name = "DATE")]
+    pub at: Option<NaiveDate>,
     /// Which events.
     #[command(flatten)]
     pub filter: FigureFilterArgs,
+    /// Zone options.
+    #[command(flatten)]
+    pub zones: ZoneArgs,
+}
+
+/// The geography paragraph of the table commands' help.
+macro_rules! geography_help {
+    () => {
+        "\
+Geography: by default each event is counted in the zone set in force on its own date (as it was placed
+when stored), and an event dated when no set was in force (before the 2017 launch, after the pilot
+ended) is counted as no_program, its own area, never outside. --at DATE counts every event in the set in
+force on that day instead, and one --zones FILE counts every event in that file's zones, so that years
+before and after a launch or an expansion are counted in the same areas. Several --zones files without
+--at are the sets to choose from by each event's date. The share inside is of the events inside or
+outside (no_program left out), and the answer says which geography it used."
+    };
+}
+
+pub(super) const COVERAGE_HELP: &str = concat!(
+    "\
+Examples:
+  leadmap coverage -o coverage.csv
+  leadmap coverage --from 2018-05-01 --format json
+  leadmap coverage --at 2017-06-01 --from 2015-01-01 --to 2016-12-31   (the 2017 areas, before the launch)
+  leadmap coverage --zones proposal.geojson -o proposal-coverage.csv
+  leadmap coverage --suppress 10 -o shareable.csv
+
+",
+    geography_help!()
+);
+
+pub(super) const EQUITY_HELP: &str = concat!(
+    "\
+Rates: referral = referrals / contacts; diversion = diversion referrals / (diversion referrals + arrests).
+The relative rate index divides a group's rate by the reference group's (--reference, default white) in
+the same area; 1 is parity.
+
+Examples:
+  leadmap equity -o equity.csv
+  leadmap equity --zone downtown --from 2018-01-01 --format json
+  leadmap equity --at 2018-06-01 --from 2015-01-01
+
+",
+    geography_help!()
+);
+
+/// The zone sets of a figure command and the geography it counts in.
+struct Geo {
+    catalog: crate::zones::ZoneCatalog,
+    /// The one set every event is counted in, if any.
+    fixed: Option<std::sync::Arc<crate::zones::ZoneIndex>>,
+}
+
+impl Geo {
+    /// `--at DATE` fixes the set in force that day; one `--zones FILE` (one set) fixes that set.
+    fn new(zones: &ZoneArgs, at: Option<NaiveDate>) -> Result<Self, Error> {
+        let catalog = load_catalog(zones)?;
+        let fixed = match at {
+            Some(at) => Some(super::in_force(&catalog, at)?),
+            None if !zones.zones.is_empty() && catalog.indexes().len() == 1 => catalog.indexes().first().cloned(),
+            None => None,
+        };
+        Ok(Self { catalog, fixed })
+    }
+
+    fn geography(&self) -> Geography<'_> {
+        self.fixed.as_deref().map_or(Geography::InForce(&self.catalog), Geography::Fixed)
+    }
+
+    /// The zone polygons cells are related to: the fixed set's, else the set in force on `to` (the
+    /// window's last day, default today; when none is, the newest set).
+    fn polygons(&self, to: Option<NaiveDate>) -> Result<Vec<geo::MultiPolygon<f64>>, Error> {
+        let index = if let Some(f) = &self.fixed {
+            f
+        } else {
+            let day = to.unwrap_or_else(|| chrono::Local::now().date_naive());
+            self.catalog
+                .in_force(day)
+                .ok()
+                .or_else(|| self.catalog.in_force_or_nearest(day))
+                .ok_or_else(|| Error::Usage("no zone sets loaded".to_owned()))?
+        };
+        Ok(index.set().zones().iter().map(|z| z.geometry.clone()).collect())
+    }
+
+    /// The events counted in this geography when the filter names a zone (else as they are: the
+    /// areas change nothing else).
+    fn view(&self, cols: &EventColumns, filter: &EventFilter) -> EventColumns {
+        if filter.zone.is_some() { self.geography().apply(cols) } else { cols.clone() }
+    }
 }
 
 /// Loads the store's events into columns, saying how many on stderr.
@@ -201,17 +300,6 @@ fn columns(data: &std::path::Path) -> Result<EventColumns, Error> {
         eprintln!("{} events loaded in {:.1} s", cols.len(), started.elapsed().as_secs_f64());
     }
     Ok(cols)
-}
-
-/// The zone polygons of the set in force on `at` (default today; when none is, the newest set).
-fn zone_polygons(zones: &ZoneArgs, at: Option<NaiveDate>) -> Result<Vec<geo::MultiPolygon<f64>>, Error> {
-    let catalog = load_catalog(zones)?;
-    let day = at.unwrap_or_else(|| chrono::Local::now().date_naive());
-    let index = match (catalog.in_force(day), at) {
-        (Err(e), Some(_)) => return Err(e.into()),
-        _ => catalog.in_force_or_newest(day).ok_or_else(|| Error::Usage("no zone sets loaded".to_owned()))?,
-    };
-    Ok(index.set().zones().iter().map(|z| z.geometry.clone()).collect())
 }
 
 /// The files a figure command reads, which its output must not replace.
@@ -254,7 +342,8 @@ pub(super) fn cells(args: &CellsArgs) -> Result<ExitCode, Error> {
     let protected = protected(&args.data, args.input.as_ref(), &args.zones);
     check_output(args.output.as_ref(), &protected, CELL_EXTENSIONS)?;
     let format = cell_format(args.format, args.output.as_ref());
-    let polygons = zone_polygons(&args.zones, args.at)?;
+    let geo = Geo::new(&args.zones, args.at)?;
+    let polygons = geo.polygons(args.filter.events.to)?;
     let refs: Vec<&geo::MultiPolygon<f64>> = polygons.iter().collect();
     if let Some(input) = &args.input {
         let raw = crate::formats::rawpoints::read_points(input, args.lon_col.as_deref(), args.lat_col.as_deref())?;
@@ -270,8 +359,8 @@ pub(super) fn cells(args: &CellsArgs) -> Result<ExitCode, Error> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let cols = columns(&args.data)?;
     let q = CellQuery { filter: args.filter.filter(), res: args.res, zeros: args.zeros };
+    let cols = geo.view(&columns(&args.data)?, &q.filter);
     let figures = cell_figures(&cols, &refs, &q, args.filter.disclosure())?;
     write_figures(&figures, format, args.output.as_ref(), &protected)?;
     Ok(ExitCode::SUCCESS)
@@ -284,10 +373,11 @@ pub(super) fn hotspots(args: &HotspotsArgs) -> Result<ExitCode, Error> {
         &protected,
         if args.candidates { &["geojson", "json"] } else { CELL_EXTENSIONS },
     )?;
-    let polygons = zone_polygons(&args.zones, args.at)?;
+    let geo = Geo::new(&args.zones, args.at)?;
+    let polygons = geo.polygons(args.filter.events.to)?;
     let refs: Vec<&geo::MultiPolygon<f64>> = polygons.iter().collect();
-    let cols = columns(&args.data)?;
     let q = CellQuery { filter: args.filter.filter(), res: args.res, zeros: true };
+    let cols = geo.view(&columns(&args.data)?, &q.filter);
     let figures = hotspot_figures(&cols, &refs, &q, args.k, args.filter.disclosure())?;
     if args.candidates {
         let (name, mut out) = output_to(args.output.as_ref(), &protected)?;
@@ -326,10 +416,12 @@ fn kind_fields(c: &crate::figures::coverage::KindRow) -> String {
 }
 
 pub(super) fn coverage(args: &TableArgs) -> Result<ExitCode, Error> {
-    let protected = [Protected { what: "the store", path: &args.data }];
+    let protected = protected(&args.data, None, &args.zones);
     check_output(args.output.as_ref(), &protected, TABLE_EXTENSIONS)?;
+    let geo = Geo::new(&args.zones, args.at)?;
     let cols = columns(&args.data)?;
-    let cov = crate::figures::coverage::coverage(&cols, &args.filter.filter(), args.filter.disclosure());
+    let cov =
+        crate::figures::coverage::coverage(&cols, &geo.geography(), &args.filter.filter(), args.filter.disclosure());
     let (name, mut out) = output_to(args.output.as_ref(), &protected)?;
     let io = |source: std::io::Error| Error::Io { path: name.clone(), source };
     match table_format(args) {
@@ -356,19 +448,27 @@ pub(super) fn coverage(args: &TableArgs) -> Result<ExitCode, Error> {
     }
     out.finish().map_err(io)?;
     eprintln!(
-        "share of contacts inside the zones: {}; diversion rate inside: {}",
+        "share of contacts inside the zones: {}; diversion rate inside: {} ({})",
         opt(cov.share_inside),
-        opt(cov.diversion_rate_inside)
+        opt(cov.diversion_rate_inside),
+        cov.geography.description
     );
     Ok(ExitCode::SUCCESS)
 }
 
 pub(super) fn equity(args: &TableArgs) -> Result<ExitCode, Error> {
-    let protected = [Protected { what: "the store", path: &args.data }];
+    let protected = protected(&args.data, None, &args.zones);
     check_output(args.output.as_ref(), &protected, TABLE_EXTENSIONS)?;
+    let geo = Geo::new(&args.zones, args.at)?;
     let cols = columns(&args.data)?;
     let reference = args.reference.trim().to_ascii_lowercase();
-    let eq = crate::figures::coverage::equity(&cols, &args.filter.filter(), &reference, args.filter.disclosure());
+    let eq = crate::figures::coverage::equity(
+        &cols,
+        &geo.geography(),
+        &args.filter.filter(),
+        &reference,
+        args.filter.disclosure(),
+    );
     let (name, mut out) = output_to(args.output.as_ref(), &protected)?;
     let io = |source: std::io::Error| Error::Io { path: name.clone(), source };
     match table_format(args) {

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
+use super::geography::{Geography, GeographyNote, NO_PROGRAM};
 use super::{Count, Disclosure, rate, round4};
 use crate::cells::columns::{EventColumns, EventFilter, day_date};
 use crate::events::EventKind;
@@ -150,7 +151,10 @@ pub struct CoverageRow {
 /// The coverage table.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Coverage {
-    /// Share of contacts that happened inside the zones.
+    /// Which areas the events were counted in.
+    pub geography: GeographyNote,
+    /// Share of contacts that happened inside the zones, of those inside or outside (events counted as
+    /// `no_program` are left out: no set was in force).
     pub share_inside: Option<f64>,
     /// referrals / (referrals + arrests) inside the zones.
     pub diversion_rate_inside: Option<f64>,
@@ -164,7 +168,12 @@ pub struct Coverage {
 
 /// The area name of a zone number (0: outside).
 fn area_name(cols: &EventColumns, zone: u32) -> String {
-    cols.dicts().zone.name(zone).map_or_else(|| "outside".to_owned(), str::to_owned)
+    cols.zone_names().name(zone).map_or_else(|| "outside".to_owned(), str::to_owned)
+}
+
+/// Whether an area number is a zone (not outside, not `no_program`).
+fn is_zone(cols: &EventColumns, zone: u32) -> bool {
+    zone != 0 && cols.zone_names().name(zone) != Some(NO_PROGRAM)
 }
 
 /// Month number (year × 12 + month − 1) of a day number.
@@ -177,9 +186,15 @@ fn month_label(m: i32) -> String {
         .map_or_else(|| "?".to_owned(), |d| d.format("%Y-%m").to_string())
 }
 
-/// Coverage of the events `filter` selects.
+/// Coverage of the events `filter` selects, counted in `geography`'s areas.
 #[must_use]
-pub fn coverage(cols: &EventColumns, filter: &EventFilter, disclosure: Disclosure) -> Coverage {
+pub fn coverage(
+    cols: &EventColumns,
+    geography: &Geography<'_>,
+    filter: &EventFilter,
+    disclosure: Disclosure,
+) -> Coverage {
+    let cols = &geography.apply(cols);
     let cells: BTreeMap<(u32, i32), Raw> = cols.fold(
         filter,
         BTreeMap::new,
@@ -210,7 +225,7 @@ pub fn coverage(cols: &EventColumns, filter: &EventFilter, disclosure: Disclosur
         let at = t.row(&total);
         t.sum(Some(at), &parts);
         area_rows.push((z, at));
-        if z != 0 {
+        if is_zone(cols, z) {
             add(&mut inside_raw, &total);
         }
         add(&mut city_raw, &total);
@@ -220,14 +235,15 @@ pub fn coverage(cols: &EventColumns, filter: &EventFilter, disclosure: Disclosur
         t.sum(None, parts);
     }
     let inside = t.row(&inside_raw);
-    let zone_rows: Vec<usize> = area_rows.iter().filter(|(z, _)| *z != 0).map(|(_, at)| *at).collect();
+    let zone_rows: Vec<usize> = area_rows.iter().filter(|(z, _)| is_zone(cols, *z)).map(|(_, at)| *at).collect();
     t.sum(Some(inside), &zone_rows);
     let city = t.row(&city_raw);
     let all_rows: Vec<usize> = area_rows.iter().map(|(_, at)| *at).collect();
     t.sum(Some(city), &all_rows);
-    if let Some((_, outside)) = area_rows.iter().find(|(z, _)| *z == 0) {
-        t.sum(Some(city), &[inside, *outside]);
-    }
+    let others: Vec<usize> = area_rows.iter().filter(|(z, _)| !is_zone(cols, *z)).map(|(_, at)| *at).collect();
+    t.sum(Some(city), &[inside].into_iter().chain(others).collect::<Vec<_>>());
+    // Outside or inside: the events of days with a set in force.
+    let outside_raw = area_rows.iter().find(|(z, _)| *z == 0).map(|(_, at)| *at);
     let published = t.published(disclosure);
     let row = |area: String, month: String, at: usize| {
         let counts = Table::publish(at, &published);
@@ -245,9 +261,14 @@ pub fn coverage(cols: &EventColumns, filter: &EventFilter, disclosure: Disclosur
     totals.push(row("citywide".to_owned(), "all".to_owned(), city));
     let months = month_rows.iter().map(|(z, m, at)| row(area_name(cols, *z), month_label(*m), *at)).collect();
     let inside_row = Table::publish(inside, &published);
-    let city_row = Table::publish(city, &published);
+    let outside_row = outside_raw.map(|at| Table::publish(at, &published)).unwrap_or_default();
+    let program = match (inside_row.contacts.0, outside_row.contacts.0) {
+        (Some(i), Some(o)) => Count(Some(i + o)),
+        _ => Count(None),
+    };
     Coverage {
-        share_inside: round4(rate(inside_row.contacts, city_row.contacts)),
+        geography: geography.note(),
+        share_inside: round4(rate(inside_row.contacts, program)),
         diversion_rate_inside: round4(inside_row.referral_rate()),
         totals,
         months,
@@ -255,11 +276,12 @@ pub fn coverage(cols: &EventColumns, filter: &EventFilter, disclosure: Disclosur
     }
 }
 
-/// Every area an event can be counted in: each zone id the columns know, by name, then outside (0).
+/// Every area an event can be counted in: each zone id the columns know, by name, then outside (0),
+/// then `no_program` when the geography has it.
 fn all_areas(cols: &EventColumns) -> Vec<u32> {
-    let n = u32::try_from(cols.dicts().zone.names().len()).unwrap_or(u32::MAX);
+    let n = u32::try_from(cols.zone_names().names().len()).unwrap_or(u32::MAX);
     let mut z: Vec<u32> = (0..=n).collect();
-    z.sort_by_key(|z| (*z == 0, area_name(cols, *z)));
+    z.sort_by_key(|z| (!is_zone(cols, *z), *z != 0, area_name(cols, *z)));
     z
 }
 
@@ -330,6 +352,8 @@ pub struct EquityRow {
 /// The equity table.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Equity {
+    /// Which areas the events were counted in.
+    pub geography: GeographyNote,
     /// The group every rate is compared with.
     pub reference_group: String,
     /// Per area (citywide, inside, each zone, outside), per group.
@@ -338,9 +362,17 @@ pub struct Equity {
     pub perturbed: Option<super::Perturbation>,
 }
 
-/// Equity figures of the events `filter` selects, against `reference` (e.g. `white`).
+/// Equity figures of the events `filter` selects, counted in `geography`'s areas, against `reference`
+/// (e.g. `white`).
 #[must_use]
-pub fn equity(cols: &EventColumns, filter: &EventFilter, reference: &str, disclosure: Disclosure) -> Equity {
+pub fn equity(
+    cols: &EventColumns,
+    geography: &Geography<'_>,
+    filter: &EventFilter,
+    reference: &str,
+    disclosure: Disclosure,
+) -> Equity {
+    let cols = &geography.apply(cols);
     let counts: BTreeMap<(u32, u32), Raw> = cols.fold(
         filter,
         BTreeMap::new,
@@ -361,24 +393,24 @@ pub fn equity(cols: &EventColumns, filter: &EventFilter, reference: &str, disclo
         let mut inside_raw = Raw::default();
         let mut city_raw = Raw::default();
         let mut zone_at = Vec::new();
-        let mut outside_at = None;
+        let mut others_at = Vec::new();
         for &z in &zones {
             let raw = get(z);
             let at = t.row(&raw);
             rows.push((area_name(cols, z), g, at));
             per_area.entry(area_name(cols, z)).or_default().push(at);
-            if z == 0 {
-                outside_at = Some(at);
-            } else {
+            if is_zone(cols, z) {
                 add(&mut inside_raw, &raw);
                 zone_at.push(at);
+            } else {
+                others_at.push(at);
             }
             add(&mut city_raw, &raw);
         }
         let inside = t.row(&inside_raw);
         t.sum(Some(inside), &zone_at);
         let city = t.row(&city_raw);
-        t.sum(Some(city), &[inside].into_iter().chain(outside_at).collect::<Vec<_>>());
+        t.sum(Some(city), &[inside].into_iter().chain(others_at).collect::<Vec<_>>());
         rows.push(("inside".to_owned(), g, inside));
         rows.push(("citywide".to_owned(), g, city));
         per_area.entry("inside".to_owned()).or_default().push(inside);
@@ -393,6 +425,7 @@ pub fn equity(cols: &EventColumns, filter: &EventFilter, reference: &str, disclo
         "citywide" => (0, String::new()),
         "inside" => (1, String::new()),
         "outside" => (3, String::new()),
+        NO_PROGRAM => (4, String::new()),
         z => (2, z.to_owned()),
     };
     rows.sort_by(|a, b| {
@@ -421,7 +454,12 @@ pub fn equity(cols: &EventColumns, filter: &EventFilter, reference: &str, disclo
             }
         })
         .collect();
-    Equity { reference_group: reference.to_owned(), rows: out, perturbed: disclosure.perturbation() }
+    Equity {
+        geography: geography.note(),
+        reference_group: reference.to_owned(),
+        rows: out,
+        perturbed: disclosure.perturbation(),
+    }
 }
 
 #[cfg(test)]
@@ -431,6 +469,11 @@ mod tests {
 
     /// (zone, group, day, kind, how many).
     type Rows<'a> = &'a [(Option<&'a str>, Option<&'a str>, &'a str, EventKind, usize)];
+
+    /// The built-in sets: the data's days (2018-01, 2018-02) have the 2017 set in force.
+    fn catalog() -> crate::zones::ZoneCatalog {
+        crate::zones::ZoneCatalog::new(crate::builtin::zone_sets().unwrap(), crate::zones::IndexOptions::default())
+    }
 
     /// A hand-checked data set.
     fn data() -> EventColumns {
@@ -468,11 +511,13 @@ mod tests {
 
     #[test]
     fn perturbed_tables_are_the_exact_counts_through_the_table_by_their_cell_keys() {
+        let catalog = catalog();
+        let g = Geography::InForce(&catalog);
         let t = crate::builtin::perturbation_table().unwrap();
         let cols = data();
-        let exact = coverage(&cols, &EventFilter::default(), Disclosure::Exact);
-        let p = coverage(&cols, &EventFilter::default(), Disclosure::Perturbed(t));
-        assert_eq!(p, coverage(&cols, &EventFilter::default(), Disclosure::Perturbed(t)), "the same every time");
+        let exact = coverage(&cols, &g, &EventFilter::default(), Disclosure::Exact);
+        let p = coverage(&cols, &g, &EventFilter::default(), Disclosure::Perturbed(t));
+        assert_eq!(p, coverage(&cols, &g, &EventFilter::default(), Disclosure::Perturbed(t)), "the same every time");
         let mut moved = 0;
         for (e, p) in exact.totals.iter().chain(&exact.months).zip(p.totals.iter().chain(&p.months)) {
             assert_eq!((&e.area, &e.month), (&p.area, &p.month));
@@ -500,7 +545,9 @@ mod tests {
 
     #[test]
     fn coverage_counts_shares_and_rates_as_worked_by_hand() {
-        let c = coverage(&data(), &EventFilter::default(), Disclosure::Exact);
+        let catalog = catalog();
+        let g = Geography::InForce(&catalog);
+        let c = coverage(&data(), &g, &EventFilter::default(), Disclosure::Exact);
         let total = |area: &str| c.totals.iter().find(|r| r.area == area).unwrap();
         // Downtown: 50 arrests, 30 diversion, 20 social = 100 contacts; outside 103; citywide 203.
         assert_eq!(total("downtown").counts.contacts.0, Some(100));
@@ -509,17 +556,22 @@ mod tests {
         assert_eq!(c.share_inside, Some(0.4926)); // 100 / 203
         assert_eq!(c.diversion_rate_inside, Some(0.5)); // (30 + 20) / (50 + 50)
         let jan: Vec<_> = c.months.iter().filter(|r| r.month == "2018-01").collect();
-        assert_eq!(jan.len(), 2);
-        assert_eq!(jan[0].area, "downtown");
+        // Every area every month: the zone, outside, and no_program (no event here is dated when no set was
+        // in force).
+        assert_eq!(jan.iter().map(|r| r.area.as_str()).collect::<Vec<_>>(), ["downtown", "outside", NO_PROGRAM]);
+        assert_eq!(jan[2].counts.contacts.0, Some(0));
+        assert_eq!(c.geography.kind, "in_force_on_event_date");
         assert_eq!((jan[0].counts.arrest.0, jan[0].counts.diversion_referral.0), (Some(20), Some(20)));
         // Planners: the 3 unrecorded arrests outside in February hide with another outside count.
-        let p = coverage(&data(), &EventFilter::default(), Disclosure::Suppressed { k: 10 });
+        let p = coverage(&data(), &g, &EventFilter::default(), Disclosure::Suppressed { k: 10 });
         assert!(p.months.iter().all(|r| r.counts.contacts.0.is_none_or(|v| v == 0 || v > 10)));
     }
 
     #[test]
     fn equity_rates_and_relative_rate_index_as_worked_by_hand() {
-        let e = equity(&data(), &EventFilter::default(), "white", Disclosure::Exact);
+        let catalog = catalog();
+        let g = Geography::InForce(&catalog);
+        let e = equity(&data(), &g, &EventFilter::default(), "white", Disclosure::Exact);
         let row = |area: &str, g: &str| e.rows.iter().find(|r| r.area == area && r.group == g).unwrap();
         // Downtown white: referral rate 20/40 = 0.5, diversion 20/(20+20) = 0.5.
         // Downtown black: referral rate (10+20)/60 = 0.5, diversion 10/(10+30) = 0.25 → RRI 0.5.
@@ -533,7 +585,7 @@ mod tests {
         assert_eq!(row("citywide", "white").rri_diversion, Some(1.0));
         assert_eq!(e.rows[0].area, "citywide");
         assert_eq!(row("outside", "unrecorded").counts.arrest.0, Some(3));
-        let p = equity(&data(), &EventFilter::default(), "white", Disclosure::Suppressed { k: 10 });
+        let p = equity(&data(), &g, &EventFilter::default(), "white", Disclosure::Suppressed { k: 10 });
         let u = p.rows.iter().find(|r| r.area == "outside" && r.group == "unrecorded").unwrap();
         assert!(u.suppressed && u.counts.arrest.0.is_none() && u.rri_diversion.is_none());
     }

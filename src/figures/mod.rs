@@ -7,6 +7,7 @@
 
 pub mod cells;
 pub mod coverage;
+pub mod geography;
 pub mod period;
 
 use serde::Serialize;

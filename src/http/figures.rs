@@ -20,6 +20,7 @@ use crate::cells::CellRes;
 use crate::cells::columns::{EventColumns, EventFilter};
 use crate::figures::Disclosure;
 use crate::figures::cells::{CellQuery, cell_figures, hotspot_figures};
+use crate::figures::geography::Geography;
 use crate::figures::period::Period;
 use crate::formats::cells::{CellFormat, candidates_geojson, write_cells};
 
@@ -83,6 +84,8 @@ struct Params {
     k: u32,
     format: CellFormat,
     reference: String,
+    /// Count every event in the set in force on this day (a fixed geography).
+    at: Option<NaiveDate>,
 }
 
 fn date(q: &BTreeMap<String, String>, name: &str) -> Result<Option<NaiveDate>, ApiError> {
@@ -152,11 +155,23 @@ fn params(q: &BTreeMap<String, String>, headers: &HeaderMap, role: Role) -> Resu
         return Err(ApiError::bad_request(format!("from {a} is after to {b}")));
     }
     let reference = q.get("reference").map_or_else(|| "white".to_owned(), |r| r.trim().to_ascii_lowercase());
-    Ok(Params { filter, res, zeros, k, format, reference })
+    let at = date(q, "at")?;
+    Ok(Params { filter, res, zeros, k, format, reference, at })
 }
 
-type Compute =
-    fn(&EventColumns, &[&geo::MultiPolygon<f64>], &Params, Disclosure) -> Result<(Vec<u8>, &'static str), ApiError>;
+type Compute = fn(
+    &EventColumns,
+    &Geography<'_>,
+    &[&geo::MultiPolygon<f64>],
+    &Params,
+    Disclosure,
+) -> Result<(Vec<u8>, &'static str), ApiError>;
+
+/// The events counted in `geography` when the filter names a zone (else as they are: the areas change
+/// nothing else in a cell table).
+fn cell_view(cols: &EventColumns, geography: &Geography<'_>, filter: &EventFilter) -> EventColumns {
+    if filter.zone.is_some() { geography.apply(cols) } else { cols.clone() }
+}
 
 /// What `role` is shown: planners (below analyst) see counts perturbed by cell key through the built-in
 /// table, unless `planner_k` is 0 (off); analysts and admins see exact counts.
@@ -182,10 +197,24 @@ async fn answer(
     let role = role.map_or(Role::Admin, |r| r.0.0);
     let p = params(&q, &headers, role)?;
     let disclosure = planner_disclosure(role, state.limits().planner_k)?;
-    let today = chrono::Local::now().date_naive();
-    let index = {
-        let loaded = state.loaded();
-        loaded.zones.in_force_or_newest(today).cloned().ok_or_else(|| ApiError::internal("no zone sets loaded"))?
+    let served = Arc::clone(&*state.loaded());
+    // `at`: one set for every event (and the cells' relation); else each event's own date's set, and
+    // cells related to the set in force on the window's last day (or today).
+    let (index, fixed) = if let Some(at) = p.at {
+        let index = served.zones.in_force(at).map_err(|e| {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("at {at}: {e}; give a day a zone set was in force"))
+        })?;
+        (Arc::clone(index), true)
+    } else {
+        let day = p.filter.to.unwrap_or_else(|| chrono::Local::now().date_naive());
+        let index = served
+            .zones
+            .in_force(day)
+            .ok()
+            .or_else(|| served.zones.in_force_or_nearest(day))
+            .cloned()
+            .ok_or_else(|| ApiError::internal("no zone sets loaded"))?;
+        (index, false)
     };
     let (columns, generation) = {
         let state = state.clone();
@@ -193,7 +222,13 @@ async fn answer(
     };
     // The parsed parameters, not the query text: `reference=black%26to%3D2019-12-31` is one value, not
     // `reference=black&to=2019-12-31`, and spellings of one question share an answer.
-    let key = format!("{generation}|{}|{}|{route}|{p:?}", index.set().version(), disclosure.label());
+    let sets: Vec<String> = served.zones.indexes().iter().map(|i| i.set().version().to_string()).collect();
+    let key = format!(
+        "{generation}|{}|{}|{fixed}|{}|{route}|{p:?}",
+        sets.join(","),
+        index.set().version(),
+        disclosure.label()
+    );
     let rendered = if let Some(r) = state.cache().get(&key) {
         r
     } else {
@@ -209,7 +244,8 @@ async fn answer(
             let (body, content_type) = tokio::task::spawn_blocking(move || {
                 let _permit = permit;
                 let zones: Vec<&geo::MultiPolygon<f64>> = index.set().zones().iter().map(|z| &z.geometry).collect();
-                compute(&columns, &zones, &p, disclosure)
+                let geography = if fixed { Geography::Fixed(&index) } else { Geography::InForce(&served.zones) };
+                compute(&columns, &geography, &zones, &p, disclosure)
             })
             .await
             .map_err(|e| ApiError::internal(e.to_string()))??;
@@ -223,14 +259,15 @@ async fn answer(
 }
 
 /// The filters every figure role may use, and those only analysts and admins may use.
-const PLANNER_FILTERS: &[&str] = &["period", "from", "to", "kind", "zone"];
+const PLANNER_FILTERS: &[&str] = &["period", "from", "to", "kind", "zone", "at"];
 const ANALYST_FILTERS: &[&str] = &["group", "offense", "source"];
 
 const CELL_PARAMS: &[&str] =
-    &["res", "period", "from", "to", "kind", "zone", "offense", "group", "source", "zeros", "f"];
+    &["res", "period", "from", "to", "kind", "zone", "offense", "group", "source", "zeros", "f", "at"];
 const HOTSPOT_PARAMS: &[&str] =
-    &["res", "period", "from", "to", "kind", "zone", "offense", "group", "source", "k", "f"];
-const TABLE_PARAMS: &[&str] = &["period", "from", "to", "kind", "zone", "offense", "group", "source", "reference"];
+    &["res", "period", "from", "to", "kind", "zone", "offense", "group", "source", "k", "f", "at"];
+const TABLE_PARAMS: &[&str] =
+    &["period", "from", "to", "kind", "zone", "offense", "group", "source", "reference", "at"];
 
 fn render_cells(
     f: &crate::figures::cells::CellFigures,
@@ -258,6 +295,7 @@ fn render_cells(
         ("source" = Option<String>, Query, description = "Data source (analysts)"),
         ("zeros" = Option<bool>, Query, description = "Also the study area's empty cells, as zeros"),
         ("f" = Option<String>, Query, description = "geojson (default), csv or fgb; or by Accept"),
+        ("at" = Option<String>, Query, description = "YYYY-MM-DD: count every event in the zone set in force that day, whatever its date (a fixed geography; also the set cells are related to). Default: each event in the set in force on its own date (events dated when none was: `no_program`), cells related to the set in force on `to` or today"),
     ),
     responses(
         (status = 200, description = "Cells: hex_id, count, a count per kind (null when withheld, with suppressed: true), relation (inside, boundary, outside)"),
@@ -274,9 +312,9 @@ pub async fn get_cells(
     headers: HeaderMap,
     AppQuery(q): AppQuery<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    answer(state, role, headers, "cells", q, CELL_PARAMS, |cols, zones, p, d| {
+    answer(state, role, headers, "cells", q, CELL_PARAMS, |cols, g, zones, p, d| {
         let q = CellQuery { filter: p.filter.clone(), res: p.res, zeros: p.zeros };
-        render_cells(&cell_figures(cols, zones, &q, d)?, p.format)
+        render_cells(&cell_figures(&cell_view(cols, g, &q.filter), zones, &q, d)?, p.format)
     })
     .await
 }
@@ -295,6 +333,7 @@ pub async fn get_cells(
         ("kind" = Option<String>, Query, description = "Event kind"),
         ("zone" = Option<String>, Query, description = "A zone id, or `outside`"),
         ("f" = Option<String>, Query, description = "geojson (default), csv or fgb"),
+        ("at" = Option<String>, Query, description = "YYYY-MM-DD: count every event in the zone set in force that day, whatever its date (a fixed geography; also the set cells are related to). Default: each event in the set in force on its own date (events dated when none was: `no_program`), cells related to the set in force on `to` or today"),
     ),
     responses(
         (status = 200, description = "Cells with GiZScore, GiPValue (two-sided; analysts), Gi_Bin, Gi_Bin_FDR, NNeighbors"),
@@ -310,9 +349,9 @@ pub async fn get_hotspots(
     headers: HeaderMap,
     AppQuery(q): AppQuery<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    answer(state, role, headers, "hotspots", q, HOTSPOT_PARAMS, |cols, zones, p, d| {
+    answer(state, role, headers, "hotspots", q, HOTSPOT_PARAMS, |cols, g, zones, p, d| {
         let q = CellQuery { filter: p.filter.clone(), res: p.res, zeros: true };
-        render_cells(&hotspot_figures(cols, zones, &q, p.k, d)?, p.format)
+        render_cells(&hotspot_figures(&cell_view(cols, g, &q.filter), zones, &q, p.k, d)?, p.format)
     })
     .await
 }
@@ -329,6 +368,7 @@ pub async fn get_hotspots(
         ("from" = Option<String>, Query, description = "First day"),
         ("to" = Option<String>, Query, description = "Last day"),
         ("kind" = Option<String>, Query, description = "Event kind"),
+        ("at" = Option<String>, Query, description = "YYYY-MM-DD: count every event in the zone set in force that day, whatever its date (a fixed geography; also the set cells are related to). Default: each event in the set in force on its own date (events dated when none was: `no_program`), cells related to the set in force on `to` or today"),
     ),
     responses(
         (status = 200, description = "GeoJSON outlines with rank, contacts, cells, hex_ids"),
@@ -343,9 +383,9 @@ pub async fn get_candidates(
     headers: HeaderMap,
     AppQuery(q): AppQuery<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    answer(state, role, headers, "candidates", q, HOTSPOT_PARAMS, |cols, zones, p, d| {
+    answer(state, role, headers, "candidates", q, HOTSPOT_PARAMS, |cols, g, zones, p, d| {
         let q = CellQuery { filter: p.filter.clone(), res: p.res, zeros: true };
-        let f = hotspot_figures(cols, zones, &q, p.k, d)?;
+        let f = hotspot_figures(&cell_view(cols, g, &q.filter), zones, &q, p.k, d)?;
         Ok((candidates_geojson(&f).to_string().into_bytes(), "application/geo+json"))
     })
     .await
@@ -361,9 +401,14 @@ pub async fn get_candidates(
         ("from" = Option<String>, Query, description = "First day"),
         ("to" = Option<String>, Query, description = "Last day"),
         ("kind" = Option<String>, Query, description = "Event kind"),
+        ("zone" = Option<String>, Query, description = "A zone id, `outside` or `no_program`"),
+        ("offense" = Option<String>, Query, description = "PCS, SQ, CDO or the source's text (analysts)"),
+        ("group" = Option<String>, Query, description = "Race/ethnicity group (analysts)"),
+        ("source" = Option<String>, Query, description = "Data source (analysts)"),
+        ("at" = Option<String>, Query, description = "YYYY-MM-DD: count every event in the zone set in force that day, whatever its date (a fixed geography; also the set cells are related to). Default: each event in the set in force on its own date (events dated when none was: `no_program`), cells related to the set in force on `to` or today"),
     ),
     responses(
-        (status = 200, description = "share_inside, diversion_rate_inside, totals (per area), months (per area and month)"),
+        (status = 200, description = "geography (which areas events were counted in), share_inside (of the events inside or outside; `no_program` left out), diversion_rate_inside, diversion_rate_inside, totals (per area), months (per area and month)"),
         (status = 403, description = "Beyond the role", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -374,8 +419,8 @@ pub async fn get_coverage(
     headers: HeaderMap,
     AppQuery(q): AppQuery<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    answer(state, role, headers, "coverage", q, TABLE_PARAMS, |cols, _, p, d| {
-        let c = crate::figures::coverage::coverage(cols, &p.filter, d);
+    answer(state, role, headers, "coverage", q, TABLE_PARAMS, |cols, g, _, p, d| {
+        let c = crate::figures::coverage::coverage(cols, g, &p.filter, d);
         serde_json::to_vec(&c).map(|b| (b, "application/json")).map_err(|e| ApiError::internal(e.to_string()))
     })
     .await
@@ -391,9 +436,15 @@ pub async fn get_coverage(
         ("from" = Option<String>, Query, description = "First day"),
         ("to" = Option<String>, Query, description = "Last day"),
         ("reference" = Option<String>, Query, description = "The group rates are compared with; default white"),
+        ("kind" = Option<String>, Query, description = "Event kind"),
+        ("zone" = Option<String>, Query, description = "A zone id, `outside` or `no_program`"),
+        ("offense" = Option<String>, Query, description = "PCS, SQ, CDO or the source's text (analysts)"),
+        ("group" = Option<String>, Query, description = "Race/ethnicity group (analysts)"),
+        ("source" = Option<String>, Query, description = "Data source (analysts)"),
+        ("at" = Option<String>, Query, description = "YYYY-MM-DD: count every event in the zone set in force that day, whatever its date (a fixed geography; also the set cells are related to). Default: each event in the set in force on its own date (events dated when none was: `no_program`), cells related to the set in force on `to` or today"),
     ),
     responses(
-        (status = 200, description = "reference_group and rows: area, group, counts, referral_rate, diversion_rate, rri_referral, rri_diversion"),
+        (status = 200, description = "geography, reference_group and rows: area, group, counts, referral_rate, diversion_rate, rri_referral, rri_diversion"),
         (status = 403, description = "Beyond the role", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -404,8 +455,8 @@ pub async fn get_equity(
     headers: HeaderMap,
     AppQuery(q): AppQuery<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    answer(state, role, headers, "equity", q, TABLE_PARAMS, |cols, _, p, d| {
-        let e = crate::figures::coverage::equity(cols, &p.filter, &p.reference, d);
+    answer(state, role, headers, "equity", q, TABLE_PARAMS, |cols, g, _, p, d| {
+        let e = crate::figures::coverage::equity(cols, g, &p.filter, &p.reference, d);
         serde_json::to_vec(&e).map(|b| (b, "application/json")).map_err(|e| ApiError::internal(e.to_string()))
     })
     .await

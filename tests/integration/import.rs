@@ -11,11 +11,11 @@ use serde_json::Value;
 
 use crate::support::{CITY_SELECT, city_options, index, shared};
 
-fn leadmap(args: &[&str]) -> Output {
+pub(crate) fn leadmap(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_leadmap")).args(args).output().unwrap()
 }
 
-fn summary(out: &Output) -> Value {
+pub(crate) fn summary(out: &Output) -> Value {
     let text = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str(text.trim())
         .unwrap_or_else(|e| panic!("{e}: {text}\n{}", String::from_utf8_lossy(&out.stderr)))
@@ -69,9 +69,26 @@ fn rejected_per_zone(
 /// City's polygons, keeping the first row of each case number as the import does; with the repeated
 /// rows, the three zones' years add up to the known answers.
 fn coverage_per_year_matches_the_file(store: &Path, file: &Path) {
-    let out = leadmap(&["coverage", "--data", store.to_str().unwrap(), "--source", "ppb", "--format", "json"]);
+    // The City's polygons as the one fixed set every event is counted in.
+    let city = shared("data/portland/neighborhoods-regions-2021.geojson");
+    let out = leadmap(&[
+        "coverage",
+        "--data",
+        store.to_str().unwrap(),
+        "--source",
+        "ppb",
+        "--format",
+        "json",
+        "--zones",
+        city.to_str().unwrap(),
+        "--zone-field",
+        "NAME",
+        "--select",
+        CITY_SELECT,
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let cov: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(cov["geography"]["kind"], "fixed");
     let mut got: BTreeMap<(String, String), u64> = BTreeMap::new();
     for row in cov["months"].as_array().unwrap() {
         let year = row["month"].as_str().unwrap()[..4].to_owned();
@@ -108,6 +125,161 @@ fn coverage_per_year_matches_the_file(store: &Path, file: &Path) {
     assert_eq!(total("citywide"), 8942);
     let inside = total("inside").as_u64().unwrap();
     assert_eq!(cov["share_inside"], ((inside as f64 / 8942.0) * 1e4).round() / 1e4);
+}
+
+/// The file's located rows, the first of each case number (as the import keeps them), classified against
+/// the City's polygons: (zone or `outside`, date).
+fn classified_contacts(file: &Path) -> Vec<(String, String)> {
+    let city = index(
+        leadmap::formats::zonefile::read_zone_file(
+            &shared("data/portland/neighborhoods-regions-2021.geojson"),
+            &city_options(CITY_SELECT),
+        )
+        .unwrap(),
+    );
+    let mut seen = std::collections::HashSet::new();
+    csv::Reader::from_path(file)
+        .unwrap()
+        .records()
+        .map(Result::unwrap)
+        .filter_map(|rec| {
+            let (Ok(lat), Ok(lon)) = (rec[8].parse::<f64>(), rec[9].parse::<f64>()) else { return None };
+            seen.insert(rec[1].to_owned()).then(|| {
+                let zone = city
+                    .classify(lon, lat)
+                    .map_or("outside".to_owned(), |z| city.set().zones()[z].id.as_str().to_owned());
+                (zone, rec[4].to_owned())
+            })
+        })
+        .collect()
+}
+
+/// Contacts per area in a coverage answer's totals.
+fn area_totals(cov: &Value) -> BTreeMap<String, u64> {
+    cov["totals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["area"].as_str().unwrap().to_owned(), r["contacts"].as_u64().unwrap()))
+        .collect()
+}
+
+/// Fixed geography on the real data, imported with the built-in dated sets. By default, a contact dated
+/// before the 2017 launch or after the pilot's end is `no_program`, never `outside`. `--at 2017-06-01`
+/// counts every contact in the 2017 areas, which hold exactly the PPB contacts the City's polygons do, so
+/// each zone's total is a recount of the file against the City's polygons (the known answers 1862, 885
+/// and 233 less the repeated case numbers), for 2015-2016 too; `/v1/coverage?at=` answers the same.
+#[test]
+fn fixed_geography_counts_every_year_in_the_same_areas() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("events.gpkg");
+    let data = store.to_str().unwrap();
+    let file = shared("data/portland/ppb-drug-offenses-2015-2021.csv");
+    let out = leadmap(&["import", file.to_str().unwrap(), "--preset", "ppb", "--json", "--data", data]);
+    assert_eq!(summary(&out)["imported"], 8942, "{}", String::from_utf8_lossy(&out.stderr));
+    let contacts = classified_contacts(&file);
+    assert_eq!(contacts.len(), 8942);
+    let count = |from: &str, to: &str| {
+        let mut n: BTreeMap<String, u64> = BTreeMap::new();
+        for (zone, day) in &contacts {
+            if from <= day.as_str() && day.as_str() <= to {
+                *n.entry(zone.clone()).or_default() += 1;
+            }
+        }
+        n
+    };
+    let coverage = |extra: &[&str]| -> Value {
+        let mut args = vec!["coverage", "--data", data, "--format", "json"];
+        args.extend(extra);
+        let out = leadmap(&args);
+        assert!(out.status.success(), "{extra:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+
+    // The default: each contact in the set in force on its date.
+    let dated = coverage(&[]);
+    assert_eq!(dated["geography"]["kind"], "in_force_on_event_date");
+    let t = area_totals(&dated);
+    let no_program =
+        count("0000", "2017-02-26").values().sum::<u64>() + count("2021-07-01", "9999").values().sum::<u64>();
+    assert!(no_program > 2000, "{no_program}");
+    assert_eq!(t["no_program"], no_program);
+    assert_eq!(t["citywide"], 8942);
+    let before = coverage(&["--from", "2015-01-01", "--to", "2016-12-31"]);
+    let t = area_totals(&before);
+    assert_eq!((t["outside"], t["inside"]), (0, 0), "no contact before the launch is outside or inside");
+    assert_eq!(t["no_program"], count("2015-01-01", "2016-12-31").values().sum::<u64>());
+    assert_eq!(before["share_inside"], Value::Null, "no share of nothing");
+
+    // The 2017 areas for every year.
+    let fixed = coverage(&["--at", "2017-06-01"]);
+    assert_eq!(
+        (fixed["geography"]["kind"].as_str(), fixed["geography"]["zone_set"].as_str()),
+        (Some("fixed"), Some("portland-lead-2017"))
+    );
+    let t = area_totals(&fixed);
+    let want = count("0000", "9999");
+    for zone in ["old-town", "downtown", "lloyd", "outside"] {
+        assert_eq!(t[zone], want[zone], "{zone}");
+    }
+    assert!(!t.contains_key("no_program"));
+    let early = coverage(&["--at", "2017-06-01", "--from", "2015-01-01", "--to", "2016-12-31"]);
+    let t = area_totals(&early);
+    let want = count("2015-01-01", "2016-12-31");
+    let inside: u64 = ["old-town", "downtown", "lloyd"].iter().map(|z| want[*z]).sum();
+    assert!(inside > 300, "{inside}");
+    assert_eq!(t["inside"], inside);
+    let share = (inside as f64 / want.values().sum::<u64>() as f64 * 1e4).round() / 1e4;
+    assert_eq!(early["share_inside"], share);
+
+    // A day with no set in force is refused, naming it.
+    let out = leadmap(&["coverage", "--data", data, "--at", "2014-06-01"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2014-06-01"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // The service answers the same.
+    let server = crate::support::Server::start(&["--data", data]);
+    for (q, cli) in [("?at=2017-06-01", &fixed), ("", &dated), ("?at=2017-06-01&from=2015-01-01&to=2016-12-31", &early)]
+    {
+        let (status, body) = server.get(&format!("/v1/coverage{q}"));
+        assert_eq!(status, 200, "{q}: {body}");
+        assert_eq!(&body, cli, "{q}");
+    }
+    let (status, body) = server.get("/v1/coverage?at=2014-06-01");
+    assert_eq!(status, 422, "{body}");
+    // Equity too, and cells filtered by a zone of the fixed set.
+    let (_, eq) = server.get("/v1/equity?at=2017-06-01&from=2015-01-01&to=2016-12-31");
+    let eq_inside: u64 = eq["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["area"] == "inside")
+        .map(|r| r["contacts"].as_u64().unwrap())
+        .sum();
+    assert_eq!(eq_inside, inside);
+    let (_, cells) = server.get("/v1/cells?at=2017-06-01&zone=old-town&from=2015-01-01&to=2016-12-31");
+    let n: u64 = cells["features"].as_array().unwrap().iter().map(|f| f["properties"]["count"].as_u64().unwrap()).sum();
+    assert_eq!(n, want["old-town"]);
+    // Cells are related to the set in force on the window's last day, not today's.
+    let relations = |q: &str| -> BTreeMap<String, String> {
+        let (status, cells) = server.get(&format!("/v1/cells?res=8&zeros=true&{q}"));
+        assert_eq!(status, 200, "{q}");
+        cells["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| (f["id"].as_str().unwrap().to_owned(), f["properties"]["relation"].as_str().unwrap().to_owned()))
+            .collect()
+    };
+    let in_2017 = relations("from=2017-03-01&to=2017-12-31");
+    assert_eq!(in_2017, relations("from=2017-03-01&to=2017-12-31&at=2017-06-01"));
+    let areas_2018 = relations("from=2017-03-01&to=2017-12-31&at=2018-06-01");
+    let inside = |m: &BTreeMap<String, String>| m.values().filter(|r| *r != "outside").count();
+    assert!(inside(&areas_2018) > inside(&in_2017), "the 2018 areas are larger");
+    assert_eq!(
+        relations("from=2019-01-01&to=2019-12-31").values().filter(|r| *r != "outside").count(),
+        inside(&areas_2018)
+    );
 }
 
 #[test]

@@ -209,10 +209,26 @@ fn periods(months: &[String]) -> (Vec<String>, Vec<(String, Vec<String>)>) {
 struct Family {
     periods: Vec<String>,
     period_children: Vec<(String, Vec<String>)>,
-    /// Zone ids and `outside`.
+    /// Zone ids, `outside` and `no_program`.
     zones: Vec<String>,
     /// `*` (no filter) and each zone.
     zone_filters: Vec<String>,
+    /// Each fixed geography a planner may ask for (`at=`): the day, and its areas as the attacker names
+    /// them (`downtown@2017-06-01`, `outside@2017-06-01`; `inside@...` apart).
+    fixed: Vec<(String, Vec<String>)>,
+}
+
+/// The days whose zone sets a planner asks every event to be counted in (the built-in 2017 and 2018
+/// sets).
+const FIXED_AT: [&str; 2] = ["2017-06-01", "2018-06-01"];
+
+/// The attacker's name of an area of a fixed geography: the events of the city are the same in every
+/// geography (`*`), an area of one is its own set.
+fn fixed_area(name: &str, at: &str) -> String {
+    match name {
+        "citywide" => "*".to_owned(),
+        other => format!("{other}@{at}"),
+    }
 }
 
 /// The attacker's name of an area in coverage and equity (`citywide` is the unfiltered `*`).
@@ -248,7 +264,24 @@ fn family(server: &Server) -> Family {
         .collect();
     assert!(zones.len() >= 3 && zones.contains(&"outside".to_owned()), "{zones:?}");
     let zone_filters: Vec<String> = std::iter::once("*".to_owned()).chain(zones.iter().cloned()).collect();
-    Family { periods, period_children, zones, zone_filters }
+    let fixed = FIXED_AT
+        .iter()
+        .map(|at| {
+            let cov = json(server, PLANNER, &format!("/v1/coverage?at={at}"));
+            assert_eq!(cov["geography"]["kind"], "fixed", "{cov}");
+            let areas: Vec<String> = cov["totals"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["area"].as_str().unwrap())
+                .filter(|a| *a != "inside" && *a != "citywide")
+                .map(|a| fixed_area(a, at))
+                .collect();
+            assert!(areas.len() >= 4, "{areas:?}");
+            ((*at).to_owned(), areas)
+        })
+        .collect();
+    Family { periods, period_children, zones, zone_filters, fixed }
 }
 
 /// `/v1/cells` for every period, zone filter and resolution.
@@ -270,6 +303,57 @@ fn ask_cells(server: &Server, a: &mut Attacker, f: &Family) {
                     };
                     assert!(values.iter().any(|&v| v > 0), "a listed cell has something published: {base:?}");
                     a.publish_row(&base, *values);
+                }
+            }
+        }
+    }
+}
+
+/// Coverage and equity for every period in every fixed geography, with the groups' relation to their
+/// area.
+fn ask_fixed_tables(server: &Server, a: &mut Attacker, f: &Family) {
+    for (at, areas) in &f.fixed {
+        for p in &f.periods {
+            let q = format!("at={at}{}", period_q(p));
+            let cov = json(server, PLANNER, &format!("/v1/coverage?{q}"));
+            for (rows, month) in [(&cov["months"], true), (&cov["totals"], false)] {
+                for row in rows.as_array().unwrap() {
+                    let s = Set {
+                        period: if month { row["month"].as_str().unwrap().to_owned() } else { p.clone() },
+                        kind: 0,
+                        zone: fixed_area(row["area"].as_str().unwrap(), at),
+                        group: "*".to_owned(),
+                        region: Region::City,
+                    };
+                    a.publish_row(&s, kind_values(row));
+                }
+            }
+            let eq = json(server, PLANNER, &format!("/v1/equity?{q}"));
+            let mut groups = BTreeSet::new();
+            for row in eq["rows"].as_array().unwrap() {
+                let group = row["group"].as_str().unwrap().to_owned();
+                groups.insert(group.clone());
+                let s = Set {
+                    period: p.clone(),
+                    kind: 0,
+                    zone: fixed_area(row["area"].as_str().unwrap(), at),
+                    group,
+                    region: Region::City,
+                };
+                a.publish_row(&s, kind_values(row));
+            }
+            for z in areas.iter().chain([&format!("inside@{at}")]) {
+                for kind in 0..4u8 {
+                    let s = |group: &str| Set {
+                        period: p.clone(),
+                        kind,
+                        zone: z.clone(),
+                        group: group.to_owned(),
+                        region: Region::City,
+                    };
+                    let t = a.var(&s("*"));
+                    let parts = groups.iter().map(|g| a.var(&s(g))).collect();
+                    a.relate(t, parts);
                 }
             }
         }
@@ -335,7 +419,7 @@ fn ask_tables(server: &Server, a: &mut Attacker, f: &Family) {
 
 /// The zones', periods' and cells' relations over everything asked.
 fn relate_everything(a: &mut Attacker, f: &Family) {
-    let Family { zones, period_children, .. } = f;
+    let Family { zones, period_children, fixed, .. } = f;
     // A cell no answer of its (period, zone) listed was published as 0 there (every answer was asked).
     let ensure = |a: &mut Attacker, s: &Set| -> usize {
         if matches!(s.region, Region::Cell(_))
@@ -348,7 +432,7 @@ fn relate_everything(a: &mut Attacker, f: &Family) {
     let bases = |a: &Attacker, blank: &dyn Fn(&Set) -> Option<Set>| -> BTreeSet<Set> {
         a.sets.iter().filter_map(blank).collect()
     };
-    // Zones: any = every zone + outside, inside = the zones; for the city, every cell and every group.
+    // Zones: any = every zone + outside + no_program, inside = the zones; for the city, every cell and every group.
     for base in bases(a, &|s: &Set| {
         (!matches!(s.region, Region::Cells(_) | Region::Elsewhere(_))).then(|| Set { zone: String::new(), ..s.clone() })
     }) {
@@ -357,8 +441,19 @@ fn relate_everything(a: &mut Attacker, f: &Family) {
         let parts = zones.iter().map(|z| ensure(a, &s(z))).collect();
         a.relate(t, parts);
         if base.region == Region::City {
+            // Each fixed geography splits the same events: the city is its areas, inside its zones.
+            for (at, areas) in fixed {
+                let t = ensure(a, &s("*"));
+                let parts = areas.iter().map(|z| ensure(a, &s(z))).collect();
+                a.relate(t, parts);
+                let t = a.var(&s(&format!("inside@{at}")));
+                let outside = format!("outside@{at}");
+                let parts = areas.iter().filter(|z| **z != outside).map(|z| a.var(&s(z))).collect();
+                a.relate(t, parts);
+            }
             let t = a.var(&s("inside"));
-            let parts = zones.iter().filter(|z| *z != "outside").map(|z| a.var(&s(z))).collect();
+            // `no_program` (events dated when no zone set was in force) is neither inside nor outside.
+            let parts = zones.iter().filter(|z| *z != "outside" && *z != "no_program").map(|z| a.var(&s(z))).collect();
             a.relate(t, parts);
         }
     }
@@ -463,24 +558,29 @@ fn check_sound(server: &Server, a: &Attacker, f: &Family) {
             }
         }
     }
-    let cov = json(server, ANALYST, "/v1/coverage");
-    for row in cov["months"].as_array().unwrap() {
-        for (kind, exact) in kind_values(row).into_iter().enumerate() {
-            let s = Set {
-                period: row["month"].as_str().unwrap().to_owned(),
-                kind: kind as u8,
-                zone: area(row["area"].as_str().unwrap()),
-                group: "*".to_owned(),
-                region: Region::City,
-            };
-            let v = a.ids[&s];
-            assert!(
-                a.lo[v] <= exact.cast_signed() && exact.cast_signed() <= a.hi[v],
-                "{s:?}: exact {exact} outside [{}, {}]",
-                a.lo[v],
-                a.hi[v]
-            );
-            checked += 1;
+    let geographies = std::iter::once(None).chain(f.fixed.iter().map(|(at, _)| Some(at.as_str())));
+    for at in geographies {
+        let q = at.map_or_else(String::new, |at| format!("?at={at}"));
+        let cov = json(server, ANALYST, &format!("/v1/coverage{q}"));
+        for row in cov["months"].as_array().unwrap() {
+            for (kind, exact) in kind_values(row).into_iter().enumerate() {
+                let name = row["area"].as_str().unwrap();
+                let s = Set {
+                    period: row["month"].as_str().unwrap().to_owned(),
+                    kind: kind as u8,
+                    zone: at.map_or_else(|| area(name), |at| fixed_area(name, at)),
+                    group: "*".to_owned(),
+                    region: Region::City,
+                };
+                let v = a.ids[&s];
+                assert!(
+                    a.lo[v] <= exact.cast_signed() && exact.cast_signed() <= a.hi[v],
+                    "{s:?}: exact {exact} outside [{}, {}]",
+                    a.lo[v],
+                    a.hi[v]
+                );
+                checked += 1;
+            }
         }
     }
     assert!(checked > 10_000, "{checked}");
@@ -532,6 +632,7 @@ fn attack(server: &Server, data: &str) {
     ask_cells(server, &mut a, &f);
     eprintln!("attacker: cells asked, {:?}", started.elapsed());
     ask_tables(server, &mut a, &f);
+    ask_fixed_tables(server, &mut a, &f);
     relate_everything(&mut a, &f);
     eprintln!("attacker: coverage and equity asked, relations built, {:?}", started.elapsed());
     ask_candidates(server, &mut a, &f);
