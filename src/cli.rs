@@ -20,6 +20,7 @@ use crate::zones::{DEFAULT_BORDERLINE_M, IndexOptions, ZoneCatalog, ZoneIndex, Z
 
 mod figures;
 pub mod output;
+mod whatif;
 
 const ABOUT: &str =
     "LEAD (Law Enforcement Assisted Diversion) eligibility by location: is a contact inside a LEAD area?";
@@ -99,6 +100,9 @@ Examples:\n  leadmap classify calls.csv --at 2019-06-01 -o calls-zoned.csv\n  le
     /// Equity: counts, referral and diversion rates and the relative rate index per race/ethnicity group.
     #[command(after_help = figures::EQUITY_HELP)]
     Equity(figures::TableArgs),
+    /// What proposed zone sets would have changed over the stored events, against the current set.
+    #[command(after_help = whatif::WHATIF_HELP)]
+    Whatif(whatif::WhatifArgs),
 }
 
 /// `leadmap events ...`.
@@ -541,6 +545,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Hotspots(args) => figures::hotspots(&args),
         Command::Coverage(args) => figures::coverage(&args),
         Command::Equity(args) => figures::equity(&args),
+        Command::Whatif(args) => whatif::whatif(&args),
     }
 }
 

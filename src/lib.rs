@@ -23,6 +23,7 @@
 //! - [`privacy`]: small-count suppression with secondary suppression over additive relations.
 //! - [`figures`]: what planners and analysts are shown: cells, hotspots, candidates, coverage, equity,
 //!   and the geography they are counted in (each event's date's set, or one fixed set).
+//! - [`proposals`]: what a proposed zone set would have changed over the stored history (impact).
 //! - [`store`]: the [`store::EventStore`] trait and its `GeoPackage` backend.
 //! - [`builtin`]: the Portland zone sets and rule sets embedded from `geodata/`.
 //! - [`formats`]: zone files (GeoJSON, FlatGeobuf), point files (CSV, GeoJSON) and event files (CSV,
@@ -32,7 +33,7 @@
 //! - [`logging`]: where log lines go (batched to stderr by a background thread).
 //!
 //! The domain modules (`coord`, `geodesy`, `zones`, `eligibility`, `program`, `rules`, `events`, `cells`,
-//! `hotspots`, `privacy`, `figures`) do no I/O; `formats` and `cli` sit
+//! `hotspots`, `privacy`, `figures`, `proposals`) do no I/O; `formats` and `cli` sit
 //! around them. Coordinates are (lon, lat) everywhere: `x = lon`, `y = lat`.
 
 pub mod builtin;
@@ -50,6 +51,7 @@ pub mod logging;
 pub mod privacy;
 pub mod program;
 pub mod projection;
+pub mod proposals;
 pub mod rules;
 pub mod store;
 pub mod zones;

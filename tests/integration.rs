@@ -27,5 +27,7 @@ mod import;
 mod portland;
 #[path = "integration/privacy.rs"]
 mod privacy;
+#[path = "integration/proposals.rs"]
+mod proposals;
 #[path = "integration/support.rs"]
 mod support;

@@ -56,6 +56,13 @@ fn tile(polygons: &MultiPolygon<f64>, res: CellRes, mode: ContainmentMode) -> Ve
     tiler.into_annotated_coverage().collect()
 }
 
+/// The cells at `res` whose centre lies in `polygons` (lon, lat degrees): the cells a cell-based
+/// comparison of two areas counts as theirs.
+#[must_use]
+pub fn centre_cells(polygons: &MultiPolygon<f64>, res: CellRes) -> std::collections::HashSet<CellIndex> {
+    tile(polygons, res, ContainmentMode::ContainsCentroid).into_iter().map(|c| c.cell).collect()
+}
+
 impl ZoneCover {
     /// The cover of the union of `zones` (lon, lat degrees) at `res`.
     #[must_use]

@@ -292,7 +292,7 @@ impl Geo {
 }
 
 /// Loads the store's events into columns, saying how many on stderr.
-fn columns(data: &std::path::Path) -> Result<EventColumns, Error> {
+pub(super) fn columns(data: &std::path::Path) -> Result<EventColumns, Error> {
     let store = store_to_read(data)?;
     let started = std::time::Instant::now();
     let cols = crate::store::load_columns(&store)?;

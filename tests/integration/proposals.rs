@@ -1,0 +1,179 @@
+//! `leadmap whatif`: proposed zone sets against the stored history, checked against an independent
+//! recount with shapely (`tools/make_whatif_reference.py`) of the 2018 expansion against the 2017 pilot
+//! areas over the Police Bureau's contacts, and as a careless user runs it.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::import::{leadmap, summary};
+use crate::support::{fixture, repo, shared};
+
+/// A store holding the Police Bureau's 2015–2021 contacts, imported with the built-in zone sets.
+fn ppb_store(dir: &Path) -> std::path::PathBuf {
+    let store = dir.join("events.gpkg");
+    let file = shared("data/portland/ppb-drug-offenses-2015-2021.csv");
+    let out =
+        leadmap(&["import", file.to_str().unwrap(), "--preset", "ppb", "--json", "--data", store.to_str().unwrap()]);
+    assert_eq!(summary(&out)["imported"], 8942, "{}", String::from_utf8_lossy(&out.stderr));
+    store
+}
+
+fn stdout_json(out: &std::process::Output) -> Value {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn the_2018_expansion_against_the_2017_areas_matches_a_shapely_recount() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ppb_store(dir.path());
+    let data = store.to_str().unwrap();
+    let want: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("reference/whatif-2018-vs-2017.json")).unwrap()).unwrap();
+    let proposal = repo().join("geodata/portland-2018.geojson");
+    let (from, to) = (want["from"].as_str().unwrap(), want["to"].as_str().unwrap());
+    let args = ["whatif", proposal.to_str().unwrap(), "--at", "2017-06-01", "--from", from, "--to", to, "--data", data];
+    let doc = stdout_json(&leadmap(&[&args[..], &["--format", "json"]].concat()));
+    let i = &doc["impacts"][0];
+    assert_eq!(i["current"]["name"], "portland-lead-2017");
+    assert_eq!(i["proposal"]["name"], "portland-lead-2018");
+    let t = &want["totals"];
+    assert_eq!(i["inside_current"]["contacts"], t["inside_current"]);
+    assert_eq!(i["inside_proposal"]["contacts"], t["inside_proposal"]);
+    assert_eq!(i["newly_inside"]["contacts"], t["newly_inside"]);
+    assert_eq!(i["newly_outside"]["contacts"], t["newly_outside"]);
+    assert_eq!(i["citywide"]["contacts"], t["contacts"]);
+    assert!(t["newly_inside"].as_u64().unwrap() > 100, "the expansion takes in the Central Eastside's contacts");
+    assert_eq!(i["net"].as_i64(), Some(t["newly_inside"].as_i64().unwrap() - t["newly_outside"].as_i64().unwrap()));
+    // Every month of the window is listed; those with contacts equal the recount's.
+    let months = i["months"].as_array().unwrap();
+    assert_eq!(months.first().unwrap()["month"], "2015-01");
+    assert_eq!(months.last().unwrap()["month"], "2018-04");
+    for m in months {
+        let key = m["month"].as_str().unwrap();
+        let w = &want["months"][key];
+        for f in ["inside_current", "inside_proposal", "newly_inside", "newly_outside"] {
+            assert_eq!(m[f].as_u64().unwrap(), w[f].as_u64().unwrap_or(0), "{key} {f}");
+        }
+    }
+    // The 2017 set's start is marked in its month.
+    let launch = months.iter().find(|m| m["month"] == "2017-02").unwrap();
+    assert_eq!(launch["launches"], serde_json::json!(["portland-lead-2017"]));
+    for z in i["zones"].as_array().unwrap() {
+        let w = &want["zones"][z["zone"].as_str().unwrap()];
+        assert_eq!(z["contacts"]["contacts"], w["contacts"], "{z}");
+        assert_eq!(z["newly_inside"]["contacts"], w["newly_inside"], "{z}");
+    }
+    // Cells gained lie in the Central Eastside; none lost; area gained is the new zone's.
+    assert!(i["cells"]["gained"].as_array().unwrap().len() > 20);
+    assert_eq!(i["cells"]["lost"].as_array().unwrap().len(), 0);
+    let ces = i["proposal"]["area_km2"].as_f64().unwrap() - i["current"]["area_km2"].as_f64().unwrap();
+    assert!((i["cells"]["area_gained_km2"].as_f64().unwrap() - ces).abs() < 0.01, "{}", i["cells"]);
+    // Capacity: the built-in rules' 300 people, 20 per case manager.
+    let c = &i["capacity"];
+    assert_eq!(
+        (c["capacity"].as_u64(), c["caseload"].as_u64(), c["case_managers_at_capacity"].as_u64()),
+        (Some(300), Some(20), Some(15))
+    );
+    assert_eq!((c["from"].as_str(), c["to"].as_str()), (Some("2017-05-01"), Some("2018-04-30")));
+    let last12: u64 = months[months.len() - 12..].iter().map(|m| m["inside_proposal"].as_u64().unwrap()).sum();
+    assert!((c["per_month_proposal"].as_f64().unwrap() - last12 as f64 / 12.0).abs() < 1e-3);
+
+    // The same as a table a person reads, and as CSV with the same rows.
+    let out = leadmap(&args);
+    let table = stdout_text(&out);
+    assert!(table.lines().next().unwrap().contains("portland-lead-2017 (current)"), "{table}");
+    let newly = table.lines().find(|l| l.starts_with("newly_inside ")).unwrap();
+    assert!(newly.trim_end().ends_with(&t["newly_inside"].to_string()), "{newly}");
+    let csv_out = dir.path().join("compare.csv");
+    let out = leadmap(&[&args[..], &["-o", csv_out.to_str().unwrap()]].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let csv = std::fs::read_to_string(&csv_out).unwrap();
+    assert!(csv.starts_with("measure,portland-lead-2017 (current),portland-lead-2018\n"), "{csv}");
+    assert!(csv.contains(&format!("\nnewly_inside,0,{}\n", t["newly_inside"])), "{csv}");
+}
+
+fn stdout_text(out: &std::process::Output) -> String {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+#[test]
+fn whatif_compares_several_proposals_and_a_copy_of_the_current_set_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ppb_store(dir.path());
+    let data = store.to_str().unwrap();
+    let same = repo().join("geodata/portland-2018.geojson");
+    let bigger = repo().join("geodata/portland-2017.geojson");
+    let doc = stdout_json(&leadmap(&[
+        "whatif",
+        same.to_str().unwrap(),
+        bigger.to_str().unwrap(),
+        "--against",
+        "portland-lead-2018",
+        "--from",
+        "2019-01-01",
+        "--to",
+        "2019-12-31",
+        "--data",
+        data,
+        "--format",
+        "json",
+    ]));
+    let copy = &doc["impacts"][0];
+    assert_eq!(
+        (copy["newly_inside"]["contacts"].as_u64(), copy["newly_outside"]["contacts"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(copy["inside_current"], copy["inside_proposal"]);
+    assert_eq!(copy["cells"]["gained"].as_array().unwrap().len() + copy["cells"]["lost"].as_array().unwrap().len(), 0);
+    let smaller = &doc["impacts"][1];
+    assert!(smaller["newly_outside"]["contacts"].as_u64().unwrap() > 0);
+    assert_eq!(smaller["newly_inside"]["contacts"], 0);
+    let cmp = &doc["comparison"];
+    assert_eq!(
+        cmp["columns"],
+        serde_json::json!(["portland-lead-2018 (current)", "portland-lead-2018", "portland-lead-2017"])
+    );
+    let row = |m: &str| cmp["rows"].as_array().unwrap().iter().find(|r| r["measure"] == m).unwrap()["values"].clone();
+    assert_eq!(row("contacts_inside")[0], row("contacts_inside")[1]);
+    assert_eq!(row("net")[2].as_f64().unwrap(), -(smaller["newly_outside"]["contacts"].as_f64().unwrap()));
+}
+
+#[test]
+fn whatif_names_what_is_wrong_and_never_writes_over_its_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("events.gpkg");
+    let data = store.to_str().unwrap();
+    // Nothing stored yet: says how to make a store.
+    let proposal = repo().join("geodata/portland-2018.geojson");
+    let out = leadmap(&["whatif", proposal.to_str().unwrap(), "--data", data]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!store.exists(), "no empty store left behind");
+    let store = ppb_store(dir.path());
+    let data = store.to_str().unwrap();
+    // A proposal that is not a valid zone file: the zone file's own message, naming the file.
+    let bad = fixture("invalid/bowtie.geojson");
+    let out = leadmap(&["whatif", bad.to_str().unwrap(), "--data", data]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(bad.file_name().unwrap().to_str().unwrap()), "{err}");
+    // An unknown set to compare with: the loaded names.
+    let out = leadmap(&["whatif", proposal.to_str().unwrap(), "--against", "portland-2017", "--data", data]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("portland-lead-2017, portland-lead-2018"), "{err}");
+    // -o onto a proposal or the store is refused, and both are left as they were.
+    let copy = dir.path().join("p.json");
+    std::fs::copy(&proposal, &copy).unwrap();
+    for target in [copy.to_str().unwrap(), data] {
+        let before = std::fs::read(target).unwrap();
+        let out = leadmap(&["whatif", copy.to_str().unwrap(), "--data", data, "-o", target]);
+        assert_eq!(out.status.code(), Some(1), "{target}");
+        assert_eq!(std::fs::read(target).unwrap(), before, "{target}");
+    }
+    // A window backwards.
+    let out =
+        leadmap(&["whatif", proposal.to_str().unwrap(), "--data", data, "--from", "2019-01-01", "--to", "2018-01-01"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--from 2019-01-01 is after --to 2018-01-01"));
+}
