@@ -14,7 +14,7 @@ use crate::Error;
 use crate::cells::CellRes;
 use crate::cells::columns::{EventColumns, EventFilter};
 use crate::figures::Disclosure;
-use crate::figures::cells::{CellFigures, CellQuery, cell_figures, hotspot_figures};
+use crate::figures::cells::{CandidateOptions, CellFigures, CellQuery, cell_figures, hotspot_figures_with};
 use crate::figures::geography::Geography;
 use crate::formats::cells::{CellFormat, candidates_geojson, write_cells};
 
@@ -127,12 +127,17 @@ approximation), Gi_Bin (+-3/2/1 = hot/cold at 99/95/90 %), Gi_Bin_FDR (the same 
 false-discovery-rate control), NNeighbors. With --suppress, z and p are left out (classes only).
 
 --candidates writes the expansion candidates instead: clusters of cells hot at 95 % after FDR control
-(Gi_Bin_FDR >= 2) outside every zone, ranked by contacts, as GeoJSON outlines.
+(Gi_Bin_FDR >= 2) outside every zone, ranked by contacts, as GeoJSON outlines; those holding fewer than
+--min-contacts (default 10) are left out. --mask FILE limits the study area to the cells whose centre
+lies in its polygons (e.g. land without the river, where no contact can happen): cells elsewhere are
+neither counted, nor neighbours, nor candidates. Without it, the study area is the events' convex hull
+and the zones.
 
 Examples:
   leadmap hotspots --res 9 -o hotspots.geojson
   leadmap hotspots --res 10 --k 2 --from 2019-01-01 --format csv
-  leadmap hotspots --res 9 --candidates -o candidates.geojson";
+  leadmap hotspots --res 9 --candidates -o candidates.geojson
+  leadmap hotspots --res 9 --candidates --min-contacts 25 --mask land.geojson -o candidates.geojson";
 
 /// `leadmap hotspots`.
 #[derive(Debug, Args)]
@@ -149,6 +154,13 @@ pub struct HotspotsArgs {
     /// Write the expansion candidates (GeoJSON) instead of the cells.
     #[arg(long)]
     pub candidates: bool,
+    /// A candidate holds at least this many contacts (0: every cluster of hot cells).
+    #[arg(long, default_value_t = crate::figures::cells::DEFAULT_MIN_CONTACTS, value_name = "N")]
+    pub min_contacts: u64,
+    /// Limit the study area to the cells whose centre lies in these polygons (GeoJSON or FlatGeobuf,
+    /// lon/lat; e.g. land without the river): the statistic, its neighbours and the candidates.
+    #[arg(long, value_name = "FILE")]
+    pub mask: Option<PathBuf>,
     /// Output format for the cells.
     #[arg(long, value_enum)]
     pub format: Option<CellFormat>,
@@ -367,18 +379,21 @@ pub(super) fn cells(args: &CellsArgs) -> Result<ExitCode, Error> {
 }
 
 pub(super) fn hotspots(args: &HotspotsArgs) -> Result<ExitCode, Error> {
-    let protected = protected(&args.data, None, &args.zones);
+    let mut protected = protected(&args.data, None, &args.zones);
+    protected.extend(args.mask.iter().map(|m| Protected { what: "the mask", path: m }));
     check_output(
         args.output.as_ref(),
         &protected,
         if args.candidates { &["geojson", "json"] } else { CELL_EXTENSIONS },
     )?;
+    let mask = args.mask.as_deref().map(crate::formats::zonefile::read_mask).transpose()?;
     let geo = Geo::new(&args.zones, args.at)?;
     let polygons = geo.polygons(args.filter.events.to)?;
     let refs: Vec<&geo::MultiPolygon<f64>> = polygons.iter().collect();
     let q = CellQuery { filter: args.filter.filter(), res: args.res, zeros: true };
     let cols = geo.view(&columns(&args.data)?, &q.filter);
-    let figures = hotspot_figures(&cols, &refs, &q, args.k, args.filter.disclosure())?;
+    let options = CandidateOptions { min_contacts: args.min_contacts, mask: mask.as_ref() };
+    let figures = hotspot_figures_with(&cols, &refs, &q, args.k, args.filter.disclosure(), options)?;
     if args.candidates {
         let (name, mut out) = output_to(args.output.as_ref(), &protected)?;
         let io = |source: std::io::Error| Error::Io { path: name.clone(), source };

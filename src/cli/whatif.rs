@@ -15,7 +15,7 @@ use crate::Error;
 use crate::cells::CellRes;
 use crate::cells::columns::EventFilter;
 use crate::formats::zonefile::{ZoneFileOptions, read_zone_file};
-use crate::proposals::{Comparison, DEFAULT_CASELOAD, Impact, ImpactQuery, compare, impact};
+use crate::proposals::{Comparison, DEFAULT_CASELOAD, Impact, ImpactQuery, compare, impacts};
 use crate::zones::{IndexOptions, ZoneIndex};
 
 pub(super) const WHATIF_HELP: &str = "\
@@ -165,7 +165,8 @@ pub(super) fn whatif(args: &WhatifArgs) -> Result<ExitCode, Error> {
             .collect(),
     };
     let cols = super::figures::columns(&args.data)?;
-    let impacts: Vec<Impact> = proposals.iter().map(|p| impact(&cols, &current, p, &q)).collect();
+    let refs: Vec<&ZoneIndex> = proposals.iter().collect();
+    let impacts: Vec<Impact> = impacts(&cols, &current, &refs, &q);
     let table = compare(&impacts);
     let format = args.format.unwrap_or_else(|| {
         match args.output.as_ref().and_then(|p| p.extension()).and_then(|e| e.to_str()).map(str::to_ascii_lowercase) {

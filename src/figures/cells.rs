@@ -262,9 +262,29 @@ pub fn cell_figures(
     Ok(CellFigures { res: q.res, rows, candidates: Vec::new(), disclosure, k_ring: None, kinds: true })
 }
 
+/// How expansion candidates are chosen beyond "hot at 95 % after FDR control, outside every zone".
+#[derive(Clone, Copy, Debug)]
+pub struct CandidateOptions<'a> {
+    /// A candidate holds at least this many contacts (as published to the role).
+    pub min_contacts: u64,
+    /// The study area is limited to the cells whose centre lies in this area (e.g. land without the
+    /// river): the statistic, its neighbours and the candidates see no other cell.
+    pub mask: Option<&'a MultiPolygon<f64>>,
+}
+
+/// The default floor of a candidate's contacts.
+pub const DEFAULT_MIN_CONTACTS: u64 = 10;
+
+impl Default for CandidateOptions<'_> {
+    fn default() -> Self {
+        Self { min_contacts: DEFAULT_MIN_CONTACTS, mask: None }
+    }
+}
+
 /// Gi* over every cell of the study area (explicit zeros) with `k`-ring neighbours, and the expansion
 /// candidates: clusters of cells hot at 95 % after FDR control and outside every zone, ranked by
-/// contacts. Planners get the classes only (the statistic is computed on the exact counts).
+/// contacts, those of fewer than [`DEFAULT_MIN_CONTACTS`] left out. Planners get the classes only (the
+/// statistic is computed on the exact counts).
 pub fn hotspot_figures(
     cols: &EventColumns,
     zones: &[&MultiPolygon<f64>],
@@ -272,8 +292,24 @@ pub fn hotspot_figures(
     k: u32,
     disclosure: Disclosure,
 ) -> Result<CellFigures, FigureError> {
+    hotspot_figures_with(cols, zones, q, k, disclosure, CandidateOptions::default())
+}
+
+/// [`hotspot_figures`] with a floor of contacts and a study-area mask.
+pub fn hotspot_figures_with(
+    cols: &EventColumns,
+    zones: &[&MultiPolygon<f64>],
+    q: &CellQuery,
+    k: u32,
+    disclosure: Disclosure,
+    options: CandidateOptions<'_>,
+) -> Result<CellFigures, FigureError> {
     let cover = ZoneCover::new(zones.iter().copied(), q.res);
-    let rows = counted(cols, &cover, q, true, disclosure)?;
+    let mut rows = counted(cols, &cover, q, true, disclosure)?;
+    if let Some(mask) = options.mask {
+        let inside = crate::cells::area::centre_cells(mask, q.res);
+        rows.retain(|(c, _)| inside.contains(c));
+    }
     let cells: Vec<CellIndex> = rows.iter().map(|(c, _)| *c).collect();
     let values: Vec<f64> = rows.iter().map(|(_, n)| n.total() as f64).collect();
     let gi = hotspots::gi_star(&cells, &values, k);
@@ -309,6 +345,8 @@ pub fn hotspot_figures(
         // published totals is really the larger; ties go by their first cell, not by the exact order.
         candidates.sort_by_key(|c| (std::cmp::Reverse(c.contacts.0.unwrap_or(0)), c.cells.first().copied()));
     }
+    // The floor applies to what is published, so whether a candidate is listed says nothing more.
+    candidates.retain(|c| c.contacts.0.map_or(options.min_contacts == 0, |n| n >= options.min_contacts));
     for (i, c) in candidates.iter_mut().enumerate() {
         c.rank = i + 1;
     }

@@ -164,6 +164,18 @@ pub struct Coverage {
     pub months: Vec<CoverageRow>,
     /// How the counts are perturbed (planners), or null when exact.
     pub perturbed: Option<super::Perturbation>,
+    /// Why the rates are null, when no referral data are loaded.
+    pub rates_note: Option<&'static str>,
+}
+
+/// What a table says instead of rates when the loaded data hold no referral at all (police open data are
+/// offense reports and arrests): a rate of 0 would say "nobody was diverted", which the data cannot tell.
+pub const NO_REFERRALS_NOTE: &str = "no referral (diversion or social contact) is loaded: referral and diversion rates need the program's referral data, so they are null rather than 0";
+
+/// Whether any stored event is a referral.
+#[must_use]
+pub fn has_referrals(cols: &EventColumns) -> bool {
+    cols.fold(&EventFilter::default(), || false, |acc, e| *acc |= e.kind != EventKind::Arrest, |a, b| a || b)
 }
 
 /// The area name of a zone number (0: outside).
@@ -194,6 +206,7 @@ pub fn coverage(
     filter: &EventFilter,
     disclosure: Disclosure,
 ) -> Coverage {
+    let referrals = has_referrals(cols);
     let cols = &geography.apply(cols);
     let cells: BTreeMap<(u32, i32), Raw> = cols.fold(
         filter,
@@ -250,7 +263,7 @@ pub fn coverage(
         CoverageRow {
             area,
             month,
-            diversion_rate: round4(counts.referral_rate()),
+            diversion_rate: round4(counts.referral_rate()).filter(|_| referrals),
             suppressed: counts.suppressed(),
             counts,
         }
@@ -269,10 +282,11 @@ pub fn coverage(
     Coverage {
         geography: geography.note(),
         share_inside: round4(rate(inside_row.contacts, program)),
-        diversion_rate_inside: round4(inside_row.referral_rate()),
+        diversion_rate_inside: round4(inside_row.referral_rate()).filter(|_| referrals),
         totals,
         months,
         perturbed: disclosure.perturbation(),
+        rates_note: (!referrals).then_some(NO_REFERRALS_NOTE),
     }
 }
 
@@ -360,6 +374,8 @@ pub struct Equity {
     pub rows: Vec<EquityRow>,
     /// How the counts are perturbed (planners), or null when exact.
     pub perturbed: Option<super::Perturbation>,
+    /// Why the rates are null, when no referral data are loaded.
+    pub rates_note: Option<&'static str>,
 }
 
 /// Equity figures of the events `filter` selects, counted in `geography`'s areas, against `reference`
@@ -372,6 +388,7 @@ pub fn equity(
     reference: &str,
     disclosure: Disclosure,
 ) -> Equity {
+    let referrals = has_referrals(cols);
     let cols = &geography.apply(cols);
     let counts: BTreeMap<(u32, u32), Raw> = cols.fold(
         filter,
@@ -445,10 +462,12 @@ pub fn equity(
             EquityRow {
                 area: area.clone(),
                 group: group_name(*g),
-                referral_rate: round4(counts.referral_rate()),
-                diversion_rate: round4(counts.diversion_rate()),
-                rri_referral: round4(ratio(counts.referral_rate(), base.and_then(KindRow::referral_rate))),
-                rri_diversion: round4(ratio(counts.diversion_rate(), base.and_then(KindRow::diversion_rate))),
+                referral_rate: round4(counts.referral_rate()).filter(|_| referrals),
+                diversion_rate: round4(counts.diversion_rate()).filter(|_| referrals),
+                rri_referral: round4(ratio(counts.referral_rate(), base.and_then(KindRow::referral_rate)))
+                    .filter(|_| referrals),
+                rri_diversion: round4(ratio(counts.diversion_rate(), base.and_then(KindRow::diversion_rate)))
+                    .filter(|_| referrals),
                 suppressed: counts.suppressed(),
                 counts: *counts,
             }
@@ -459,6 +478,7 @@ pub fn equity(
         reference_group: reference.to_owned(),
         rows: out,
         perturbed: disclosure.perturbation(),
+        rates_note: (!referrals).then_some(NO_REFERRALS_NOTE),
     }
 }
 
@@ -565,6 +585,38 @@ mod tests {
         // Planners: the 3 unrecorded arrests outside in February hide with another outside count.
         let p = coverage(&data(), &g, &EventFilter::default(), Disclosure::Suppressed { k: 10 });
         assert!(p.months.iter().all(|r| r.counts.contacts.0.is_none_or(|v| v == 0 || v > 10)));
+    }
+
+    #[test]
+    fn with_no_referral_loaded_rates_are_null_with_a_note_never_0() {
+        let catalog = catalog();
+        let g = Geography::InForce(&catalog);
+        let mut b = ColumnsBuilder::default();
+        let cell = u64::from(h3o::LatLng::new(45.52, -122.68).unwrap().to_cell(h3o::Resolution::Fifteen));
+        for i in 0..30u8 {
+            b.push(&ColumnRow {
+                cell,
+                lon: -122.68,
+                lat: 45.52,
+                day: "2018-01-10".parse().unwrap(),
+                kind: EventKind::Arrest,
+                offense: "PCS",
+                group: Some(if i % 2 == 0 { "white" } else { "black" }),
+                source: "ppb",
+                zone: Some("downtown"),
+                record_key: i,
+            });
+        }
+        let cols = b.finish();
+        let c = coverage(&cols, &g, &EventFilter::default(), Disclosure::Exact);
+        assert_eq!(c.rates_note, Some(NO_REFERRALS_NOTE));
+        assert!(c.diversion_rate_inside.is_none() && c.totals.iter().all(|r| r.diversion_rate.is_none()));
+        let e = equity(&cols, &g, &EventFilter::default(), "white", Disclosure::Exact);
+        assert_eq!(e.rates_note, Some(NO_REFERRALS_NOTE));
+        assert!(e.rows.iter().all(|r| r.diversion_rate.is_none() && r.rri_diversion.is_none()));
+        // With referrals loaded, rates come back and the note goes.
+        let d = coverage(&data(), &g, &EventFilter::default(), Disclosure::Exact);
+        assert!(d.rates_note.is_none() && d.diversion_rate_inside.is_some());
     }
 
     #[test]

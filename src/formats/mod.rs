@@ -7,5 +7,6 @@ pub mod events;
 mod fgbframes;
 pub mod json;
 pub mod points;
+pub mod proposal;
 pub mod rawpoints;
 pub mod zonefile;

@@ -162,6 +162,31 @@ pub enum ZoneFileError {
 pub fn read_zone_file(path: &Path, options: &ZoneFileOptions) -> Result<ZoneSet, ZoneFileError> {
     let file = path.display().to_string();
     let stem = path.file_stem().map_or_else(|| "zones".to_owned(), |s| s.to_string_lossy().into_owned());
+    zone_set_from_document(&read_document(path)?, &file, &stem, options)
+}
+
+/// A study-area mask (e.g. land without the river): every polygon of a GeoJSON or FlatGeobuf file as
+/// one area (lon, lat), checked as zone polygons are; features need no ids and must not overlap.
+///
+/// # Errors
+/// As [`read_zone_file`], naming the file and the feature.
+pub fn read_mask(path: &Path) -> Result<MultiPolygon<f64>, ZoneFileError> {
+    let file = path.display().to_string();
+    let mut doc = read_document(path)?;
+    if let Some(features) = doc.get_mut("features").and_then(Value::as_array_mut) {
+        for (i, f) in features.iter_mut().enumerate() {
+            if let Some(obj) = f.as_object_mut() {
+                obj.insert("id".to_owned(), Value::String(format!("mask-{}", i + 1)));
+            }
+        }
+    }
+    let set = zone_set_from_document(&doc, &file, "mask", &ZoneFileOptions::default())?;
+    Ok(MultiPolygon(set.zones().iter().flat_map(|z| z.geometry.0.iter().cloned()).collect()))
+}
+
+/// The GeoJSON document of a zone file (FlatGeobuf turned into one).
+fn read_document(path: &Path) -> Result<Value, ZoneFileError> {
+    let file = path.display().to_string();
     let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
     let io = |source| ZoneFileError::Io { file: file.clone(), source };
     let doc = if ext == "fgb" {
@@ -174,7 +199,7 @@ pub fn read_zone_file(path: &Path, options: &ZoneFileOptions) -> Result<ZoneSet,
             reason: format!("not valid JSON at line {}, column {}: {e}", e.line(), e.column()),
         })?
     };
-    zone_set_from_document(&doc, &file, &stem, options)
+    Ok(doc)
 }
 
 /// Parses GeoJSON text (e.g. an embedded default); `origin` names it in errors and is the default set name.
@@ -184,6 +209,12 @@ pub fn parse_zone_geojson(text: &str, origin: &str, options: &ZoneFileOptions) -
         reason: format!("not valid JSON at line {}, column {}: {e}", e.line(), e.column()),
     })?;
     zone_set_from_document(&doc, origin, origin, options)
+}
+
+/// Reads a zone set from GeoJSON already parsed (e.g. a member of a request body); `origin` names it in
+/// errors and is the default set name.
+pub fn zone_set_from_value(doc: &Value, origin: &str, options: &ZoneFileOptions) -> Result<ZoneSet, ZoneFileError> {
+    zone_set_from_document(doc, origin, origin, options)
 }
 
 fn zone_set_from_document(

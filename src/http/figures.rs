@@ -175,7 +175,7 @@ fn cell_view(cols: &EventColumns, geography: &Geography<'_>, filter: &EventFilte
 
 /// What `role` is shown: planners (below analyst) see counts perturbed by cell key through the built-in
 /// table, unless `planner_k` is 0 (off); analysts and admins see exact counts.
-fn planner_disclosure(role: Role, planner_k: u64) -> Result<Disclosure, ApiError> {
+pub(super) fn planner_disclosure(role: Role, planner_k: u64) -> Result<Disclosure, ApiError> {
     if role >= Role::Analyst || planner_k == 0 {
         return Ok(Disclosure::Exact);
     }

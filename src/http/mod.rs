@@ -14,6 +14,7 @@ mod front;
 mod metrics;
 mod openapi;
 mod ops;
+mod proposals;
 mod rules;
 mod screenings;
 mod state;
@@ -54,7 +55,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/hotspots/candidates", get(figures::get_candidates))
         .route("/v1/coverage", get(figures::get_coverage))
         .route("/v1/equity", get(figures::get_equity))
-        .route("/v1/me", get(figures::get_me));
+        .route("/v1/me", get(figures::get_me))
+        .route("/v1/proposals", get(proposals::get_proposals).post(proposals::post_proposal))
+        .route("/v1/proposals/compare", get(proposals::get_compare))
+        .route("/v1/proposals/{id}", get(proposals::get_proposal).delete(proposals::delete_proposal))
+        .route("/v1/proposals/{id}/impact", get(proposals::get_impact));
     // Tokens are fixed for the life of the server: an open server (loopback only) has no auth layer.
     let (api, metrics, ingest, read_events, figures) = if state.tokens().is_open() {
         (api, metrics, ingest, read_events, figures)

@@ -6,6 +6,8 @@
 //! events): no I/O. Events are classified against both sets in batches through each set's grid, in one
 //! pass over the in-memory columns.
 
+pub mod published;
+
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{Datelike, NaiveDate};
@@ -78,7 +80,7 @@ fn ratio(a: u64, b: u64) -> Option<f64> {
     (b > 0).then(|| round4(a as f64 / b as f64))
 }
 
-fn round4(x: f64) -> f64 {
+pub(crate) fn round4(x: f64) -> f64 {
     (x * 1e4).round() / 1e4
 }
 
@@ -96,7 +98,7 @@ pub struct SetNote {
 }
 
 impl SetNote {
-    fn of(index: &ZoneIndex) -> Self {
+    pub(crate) fn of(index: &ZoneIndex) -> Self {
         let set = index.set();
         Self {
             name: set.meta().name.clone(),
@@ -282,6 +284,8 @@ pub struct Impact {
     pub hotspots: HotspotsImpact,
     /// The load on the program.
     pub capacity: CapacityImpact,
+    /// Why the rates are null, when no referral data are loaded.
+    pub rates_note: Option<&'static str>,
 }
 
 /// Per (current zone, proposal zone, month, group): counts by kind.
@@ -329,6 +333,48 @@ fn union(index: &ZoneIndex) -> MultiPolygon<f64> {
 /// (analysts).
 #[must_use]
 pub fn impact(cols: &EventColumns, current: &ZoneIndex, proposal: &ZoneIndex, q: &ImpactQuery) -> Impact {
+    impact_with(cols, &Baseline::new(cols, current, q), proposal, q)
+}
+
+/// What does not depend on the proposal: the current set's cells, the window's counts per cell and its
+/// hotspot clusters outside the current set. Computed once for several proposals.
+#[derive(Debug)]
+pub struct Baseline<'a> {
+    current: &'a ZoneIndex,
+    cells: HashSet<CellIndex>,
+    counts: BTreeMap<CellIndex, u64>,
+    candidates: Vec<crate::figures::cells::CandidateFigure>,
+}
+
+impl<'a> Baseline<'a> {
+    /// The baseline of `current` over the window of `q`.
+    #[must_use]
+    pub fn new(cols: &EventColumns, current: &'a ZoneIndex, q: &ImpactQuery) -> Self {
+        let filter = EventFilter { zone: None, ..q.filter.clone() };
+        let zones: Vec<&MultiPolygon<f64>> = current.set().zones().iter().map(|z| &z.geometry).collect();
+        let hq = CellQuery { filter: filter.clone(), res: q.res, zeros: true };
+        let candidates =
+            hotspot_figures(cols, &zones, &hq, 1, Disclosure::Exact).map(|f| f.candidates).unwrap_or_default();
+        Self {
+            current,
+            cells: centre_cells(current, q.res),
+            counts: cols.count_cells(&filter, q.res).iter().map(|(c, n)| (*c, n.total())).collect(),
+            candidates,
+        }
+    }
+}
+
+/// Several proposals against one current set over one window (the baseline computed once).
+#[must_use]
+pub fn impacts(cols: &EventColumns, current: &ZoneIndex, proposals: &[&ZoneIndex], q: &ImpactQuery) -> Vec<Impact> {
+    let base = Baseline::new(cols, current, q);
+    proposals.iter().map(|p| impact_with(cols, &base, p, q)).collect()
+}
+
+/// [`impact`] against a baseline.
+#[must_use]
+pub fn impact_with(cols: &EventColumns, base: &Baseline<'_>, proposal: &ZoneIndex, q: &ImpactQuery) -> Impact {
+    let current = base.current;
     let np = u32::try_from(proposal.set().zones().len()).unwrap_or(u32::MAX - 1) + 1;
     let filter = EventFilter { zone: None, ..q.filter.clone() };
     let both = classify_both(cols, current, proposal);
@@ -351,7 +397,13 @@ pub fn impact(cols: &EventColumns, current: &ZoneIndex, proposal: &ZoneIndex, q:
     );
     let Sums { totals, months, zones, current_zones, groups } = Sums::of(&tally);
     let month_rows = month_rows(&months, q);
-    let group_rows = group_rows(cols, &groups, &q.reference);
+    let referrals = crate::figures::coverage::has_referrals(cols);
+    let mut group_rows = group_rows(cols, &groups, &q.reference);
+    if !referrals {
+        for g in &mut group_rows {
+            (g.referral_rate, g.diversion_rate, g.rri_referral, g.rri_diversion) = Default::default();
+        }
+    }
     let zone_id = |index: &ZoneIndex, no: u32| {
         usize::try_from(no)
             .ok()
@@ -391,8 +443,9 @@ pub fn impact(cols: &EventColumns, current: &ZoneIndex, proposal: &ZoneIndex, q:
         current_zones: current_rows,
         reference_group: q.reference.clone(),
         groups: group_rows,
-        cells: cells(cols, current, proposal, &filter, q.res),
-        hotspots: hotspots(cols, current, proposal, &filter, q.res),
+        cells: cells(base, proposal, q.res),
+        hotspots: hotspots(base, proposal),
+        rates_note: (!referrals).then_some(crate::figures::coverage::NO_REFERRALS_NOTE),
     }
 }
 
@@ -529,45 +582,29 @@ fn centre_cells(index: &ZoneIndex, res: CellRes) -> HashSet<CellIndex> {
     crate::cells::area::centre_cells(&union(index), res)
 }
 
-fn cells(
-    cols: &EventColumns,
-    current: &ZoneIndex,
-    proposal: &ZoneIndex,
-    filter: &EventFilter,
-    res: CellRes,
-) -> CellsImpact {
-    let (a, b) = (centre_cells(current, res), centre_cells(proposal, res));
-    let counts: BTreeMap<CellIndex, u64> = cols.count_cells(filter, res).iter().map(|(c, n)| (*c, n.total())).collect();
+fn cells(base: &Baseline<'_>, proposal: &ZoneIndex, res: CellRes) -> CellsImpact {
+    let (a, b) = (&base.cells, centre_cells(proposal, res));
     let change = |set: &HashSet<CellIndex>, minus: &HashSet<CellIndex>| {
         let mut v: Vec<CellChange> = set
             .difference(minus)
-            .map(|c| CellChange { cell: c.to_string(), contacts: counts.get(c).copied().unwrap_or(0) })
+            .map(|c| CellChange { cell: c.to_string(), contacts: base.counts.get(c).copied().unwrap_or(0) })
             .collect();
         v.sort_by(|x, y| y.contacts.cmp(&x.contacts).then(x.cell.cmp(&y.cell)));
         v
     };
-    let (ua, ub) = (union(current), union(proposal));
+    let (ua, ub) = (union(base.current), union(proposal));
     CellsImpact {
         res: u8::from(res.resolution()),
-        gained: change(&b, &a),
-        lost: change(&a, &b),
+        gained: change(&b, a),
+        lost: change(a, &b),
         area_gained_km2: round4(area_m2(&ub.difference(&ua)) / 1e6),
         area_lost_km2: round4(area_m2(&ua.difference(&ub)) / 1e6),
     }
 }
 
-fn hotspots(
-    cols: &EventColumns,
-    current: &ZoneIndex,
-    proposal: &ZoneIndex,
-    filter: &EventFilter,
-    res: CellRes,
-) -> HotspotsImpact {
-    let zones: Vec<&MultiPolygon<f64>> = current.set().zones().iter().map(|z| &z.geometry).collect();
-    let q = CellQuery { filter: filter.clone(), res, zeros: true };
+fn hotspots(base: &Baseline<'_>, proposal: &ZoneIndex) -> HotspotsImpact {
     let mut out = HotspotsImpact { covered: Vec::new(), missed: Vec::new() };
-    let Ok(figures) = hotspot_figures(cols, &zones, &q, 1, Disclosure::Exact) else { return out };
-    for c in &figures.candidates {
+    for c in &base.candidates {
         let inside = c
             .cells
             .iter()

@@ -9,8 +9,8 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
-    BatchOutcome, EventQuery, EventStore, IDEMPOTENCY_KEY_HOURS, ImportRow, LoadId, Receipt, Repeat, StoreError,
-    Submission,
+    AuditRecord, BatchOutcome, EventQuery, EventStore, IDEMPOTENCY_KEY_HOURS, ImportRow, LoadId, ProposalRecord,
+    Receipt, Repeat, StoreError, Submission,
 };
 use crate::events::{Event, Offense, Placed};
 
@@ -115,6 +115,27 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE events ADD COLUMN record_key INTEGER NOT NULL DEFAULT 0;
     UPDATE events SET record_key = random() & 255;
     ",
+    // 4: proposed zone sets (analysts test boundaries against history) and the audit of who evaluated
+    // which proposal over which window.
+    r"
+    CREATE TABLE leadmap_proposals (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        author TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        version TEXT NOT NULL,
+        cells TEXT,
+        zones_geojson TEXT NOT NULL);
+    CREATE TABLE leadmap_audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        who TEXT NOT NULL,
+        role TEXT NOT NULL,
+        action TEXT NOT NULL,
+        proposals TEXT NOT NULL,
+        window_from TEXT,
+        window_to TEXT);
+    ",
 ];
 
 /// Writes an event (parameters bound by [`bind_event`]); an identity already stored is left alone.
@@ -186,6 +207,32 @@ impl GpkgStore {
         let mut store = Self { conn, path: name, last_purge: None, zone_sets: ZoneSetIds::default() };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Stored proposals (one, by id, or all), oldest first.
+    fn read_proposals(&self, id: Option<&str>) -> Result<Vec<ProposalRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, name, author, created_at, version, cells, zones_geojson FROM leadmap_proposals
+                 WHERE ?1 IS NULL OR id = ?1 ORDER BY created_at, id",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows = stmt
+            .query_map(params![id], |r| {
+                let cells: Option<String> = r.get(5)?;
+                Ok(ProposalRecord {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    author: r.get(2)?,
+                    created_at: r.get(3)?,
+                    version: r.get(4)?,
+                    cells: cells.map(|c| c.split(',').map(str::to_owned).collect()),
+                    zones_geojson: r.get(6)?,
+                })
+            })
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
     }
 
     fn sqlite(&self, source: rusqlite::Error) -> StoreError {
@@ -865,6 +912,77 @@ impl EventStore for GpkgStore {
         }
         Ok(n)
     }
+
+    fn put_proposal(&mut self, p: &ProposalRecord) -> Result<(), StoreError> {
+        let cells = p.cells.as_ref().map(|c| c.join(","));
+        self.conn
+            .execute(
+                "INSERT INTO leadmap_proposals (id, name, author, created_at, version, cells, zones_geojson)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![p.id, p.name, p.author, p.created_at, p.version, cells, p.zones_geojson],
+            )
+            .map_err(|e| self.sqlite(e))?;
+        Ok(())
+    }
+
+    fn proposals(&self) -> Result<Vec<ProposalRecord>, StoreError> {
+        self.read_proposals(None)
+    }
+
+    fn proposal(&self, id: &str) -> Result<Option<ProposalRecord>, StoreError> {
+        Ok(self.read_proposals(Some(id))?.into_iter().next())
+    }
+
+    fn delete_proposal(&mut self, id: &str) -> Result<bool, StoreError> {
+        let n = self
+            .conn
+            .execute("DELETE FROM leadmap_proposals WHERE id = ?1", params![id])
+            .map_err(|e| self.sqlite(e))?;
+        Ok(n > 0)
+    }
+
+    fn audit(&mut self, row: &AuditRecord) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO leadmap_audit (who, role, action, proposals, window_from, window_to)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    row.who,
+                    row.role,
+                    row.action,
+                    row.proposals.join(","),
+                    row.from.map(|d| d.to_string()),
+                    row.to.map(|d| d.to_string())
+                ],
+            )
+            .map_err(|e| self.sqlite(e))?;
+        Ok(())
+    }
+
+    fn audit_log(&self) -> Result<Vec<(String, AuditRecord)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT at, who, role, action, proposals, window_from, window_to FROM leadmap_audit ORDER BY id")
+            .map_err(|e| self.sqlite(e))?;
+        let date = |s: Option<String>| s.and_then(|s| s.parse().ok());
+        let rows = stmt
+            .query_map([], |r| {
+                let proposals: String = r.get(4)?;
+                Ok((
+                    r.get(0)?,
+                    AuditRecord {
+                        who: r.get(1)?,
+                        role: r.get(2)?,
+                        action: r.get(3)?,
+                        proposals: proposals.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+                        from: date(r.get(5)?),
+                        to: date(r.get(6)?),
+                    },
+                ))
+            })
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+    }
 }
 
 #[cfg(test)]
@@ -908,7 +1026,7 @@ mod tests {
         assert_eq!((p.cell, p.event.external_id.as_str()), (42, "18-1"));
         let version: i64 =
             store.conn.query_row("SELECT max(version) FROM leadmap_migrations", [], |r| r.get(0)).unwrap();
-        assert_eq!(version, 3);
+        assert_eq!(version, i64::try_from(MIGRATIONS.len()).unwrap());
     }
 
     #[test]

@@ -175,6 +175,44 @@ pub enum StoreError {
     },
 }
 
+/// A proposed zone set as stored: who submitted it, when, and its content.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct ProposalRecord {
+    /// Its id (`p` and 12 hex digits of a hash of the rest).
+    pub id: String,
+    /// Its name, as submitted.
+    pub name: String,
+    /// The name of the token that submitted it (never the token).
+    pub author: String,
+    /// When it was stored (UTC, RFC 3339).
+    pub created_at: String,
+    /// The zone set's version (its content hash).
+    pub version: String,
+    /// For a proposal made of whole H3 cells, the cells (hex ids); else none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cells: Option<Vec<String>>,
+    /// The zone set, as a GeoJSON zone file.
+    #[serde(skip)]
+    pub zones_geojson: String,
+}
+
+/// One evaluation of a proposal, for the audit table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// The token's name.
+    pub who: String,
+    /// Its role.
+    pub role: String,
+    /// What was done (`impact`, `compare`, `create`, `delete`).
+    pub action: String,
+    /// The proposals concerned.
+    pub proposals: Vec<String>,
+    /// The window's first day, if any.
+    pub from: Option<chrono::NaiveDate>,
+    /// Its last day, if any.
+    pub to: Option<chrono::NaiveDate>,
+}
+
 /// An event store. `Send` so the service can keep one behind a lock and use it from blocking tasks.
 pub trait EventStore: std::fmt::Debug + Send {
     /// Stores a batch atomically: after a crash either every event of it is stored or none is. Events are
@@ -210,6 +248,24 @@ pub trait EventStore: std::fmt::Debug + Send {
     /// Hands every stored event to `f` as a column row (for the in-memory copy aggregates come from),
     /// in no particular order; returns how many.
     fn scan(&self, f: &mut dyn FnMut(&crate::cells::columns::ColumnRow<'_>)) -> Result<u64, StoreError>;
+
+    /// Stores a proposal (its id new).
+    fn put_proposal(&mut self, p: &ProposalRecord) -> Result<(), StoreError>;
+
+    /// Every stored proposal, oldest first.
+    fn proposals(&self) -> Result<Vec<ProposalRecord>, StoreError>;
+
+    /// One stored proposal.
+    fn proposal(&self, id: &str) -> Result<Option<ProposalRecord>, StoreError>;
+
+    /// Deletes a proposal; whether it was there.
+    fn delete_proposal(&mut self, id: &str) -> Result<bool, StoreError>;
+
+    /// Writes an audit row (its time is the store's clock).
+    fn audit(&mut self, row: &AuditRecord) -> Result<(), StoreError>;
+
+    /// The audit rows, oldest first: (time, row).
+    fn audit_log(&self) -> Result<Vec<(String, AuditRecord)>, StoreError>;
 }
 
 /// The in-memory columns of every event in `store` (see [`crate::cells::columns`]).

@@ -1123,3 +1123,60 @@ fn projected_input_in_the_wrong_crs_is_rejected_with_a_hint_and_2992_3857_and_ge
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Expansion candidates on the real data: a floor of contacts (default 10) and a study-area mask that
+/// keeps every cell, neighbour and candidate inside it.
+#[test]
+fn candidates_have_a_floor_of_contacts_and_stay_inside_a_mask() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("events.gpkg");
+    let data = store.to_str().unwrap();
+    let file = shared("data/portland/ppb-drug-offenses-2015-2021.csv");
+    let out = leadmap(&["import", file.to_str().unwrap(), "--preset", "ppb", "--json", "--data", data]);
+    assert!(out.status.success() || out.status.code() == Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let candidates = |extra: &[&str]| -> Vec<Value> {
+        // Resolution 10: small clusters (even of cells without contacts, hot through their neighbours).
+        let mut args = vec!["hotspots", "--data", data, "--res", "10", "--candidates"];
+        args.extend(extra);
+        let out = leadmap(&args);
+        assert!(out.status.success(), "{extra:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["features"].as_array().unwrap().clone()
+    };
+    let contacts = |f: &Value| f["properties"]["contacts"].as_u64().unwrap();
+    let all = candidates(&["--min-contacts", "0"]);
+    let default = candidates(&[]);
+    assert!(all.iter().any(|f| contacts(f) < 10), "the data have small clusters");
+    assert_eq!(default.len(), all.iter().filter(|f| contacts(f) >= 10).count());
+    assert!(default.iter().all(|f| contacts(f) >= 10));
+    let ranks: Vec<u64> = default.iter().map(|f| f["properties"]["rank"].as_u64().unwrap()).collect();
+    assert_eq!(ranks, (1..=default.len() as u64).collect::<Vec<_>>(), "ranked without gaps");
+
+    // A mask west of -122.66 (the river's east bank is further east downtown): every cell of the
+    // statistic and every candidate lies in it.
+    let mask = dir.path().join("west.geojson");
+    std::fs::write(
+        &mask,
+        r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":[[[-122.85,45.40],[-122.66,45.40],[-122.66,45.65],[-122.85,45.65],[-122.85,45.40]]]}}]}"#,
+    )
+    .unwrap();
+    let masked = candidates(&["--mask", mask.to_str().unwrap()]);
+    assert!(!masked.is_empty() && masked.len() < default.len(), "{} of {}", masked.len(), default.len());
+    let out = leadmap(&["hotspots", "--data", data, "--res", "9", "--mask", mask.to_str().unwrap(), "--format", "csv"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut n = 0;
+    for line in text.lines().skip(1) {
+        let cell = h3o::CellIndex::try_from(u64::from_str_radix(line.split(',').next().unwrap(), 16).unwrap()).unwrap();
+        let ll = h3o::LatLng::from(cell);
+        assert!(ll.lng() < -122.66 && ll.lat() > 45.40, "{cell} at {}, {} is outside the mask", ll.lng(), ll.lat());
+        n += 1;
+    }
+    assert!(n > 100, "{n} cells");
+    // A mask that is not polygons: the zone file's message, naming the file.
+    std::fs::write(&mask, r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":[-122.7,45.5]}}]}"#).unwrap();
+    let out = leadmap(&["hotspots", "--data", data, "--candidates", "--mask", mask.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("west.geojson") && err.contains("geometry type Point is not supported"), "{err}");
+}

@@ -177,3 +177,217 @@ fn whatif_names_what_is_wrong_and_never_writes_over_its_inputs() {
         leadmap(&["whatif", proposal.to_str().unwrap(), "--data", data, "--from", "2019-01-01", "--to", "2018-01-01"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--from 2019-01-01 is after --to 2018-01-01"));
 }
+
+const ANALYST: &str = "proposal-analyst-token-0123456789";
+const PLANNER: &str = "proposal-planner-token-0123456789";
+const PLANNER2: &str = "proposal-planner2-token-0123456789";
+
+fn start(data: &str) -> crate::support::Server {
+    let tokens = format!("an:analyst:{ANALYST},pl:planner:{PLANNER},pl2:planner:{PLANNER2}");
+    // Impacts in a debug build beside other tests take seconds: a minute before the request times out.
+    crate::support::Server::start_with(
+        &["--data", data, "--request-timeout-ms", "60000"],
+        &[("LEADMAP_TOKENS", tokens.as_str())],
+    )
+}
+
+fn call(s: &crate::support::Server, token: &str, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+    let text = body.map(Value::to_string);
+    let (status, body) = s.request_as(token, method, path, text.as_deref());
+    (
+        status,
+        if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+        },
+    )
+}
+
+/// Published contacts per res-9 cell of a planner's cell table for a period.
+fn published_cells(s: &crate::support::Server, period: &str) -> std::collections::BTreeMap<String, u64> {
+    let (status, body) = s.get_as(PLANNER, &format!("/v1/cells?res=9&period={period}&f=csv"));
+    assert_eq!(status, 200, "{body}");
+    body.lines()
+        .skip(1)
+        .map(|l| {
+            let mut f = l.split(',');
+            (f.next().unwrap().to_owned(), f.next().unwrap().parse().unwrap())
+        })
+        .collect()
+}
+
+/// Proposals over HTTP: stored with their author, validated as zone files are, evaluated (analysts exact,
+/// planners as sums of their own published cell values, so the proposal-minus-one-cell difference is that
+/// cell's published value, the same every time), audited, and kept across a restart.
+#[test]
+fn proposals_over_http_are_validated_audited_private_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ppb_store(dir.path());
+    let data = store.to_str().unwrap();
+    let server = start(data);
+    let zones2018: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo().join("geodata/portland-2018.geojson")).unwrap()).unwrap();
+
+    // An analyst's whole set: the impact equals the shapely recount.
+    let (status, created) = call(
+        &server,
+        ANALYST,
+        "POST",
+        "/v1/proposals",
+        Some(&serde_json::json!({"name": "2018 areas", "zones": zones2018})),
+    );
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["author"], "an");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let want: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("reference/whatif-2018-vs-2017.json")).unwrap()).unwrap();
+    let q = format!("at=2017-06-01&from={}&to={}", want["from"].as_str().unwrap(), want["to"].as_str().unwrap());
+    let (status, i) = call(&server, ANALYST, "GET", &format!("/v1/proposals/{id}/impact?{q}"), None);
+    assert_eq!(status, 200, "{i}");
+    assert_eq!(i["newly_inside"]["contacts"], want["totals"]["newly_inside"]);
+    assert_eq!(i["inside_current"]["contacts"], want["totals"]["inside_current"]);
+
+    // The same as edits against the 2017 set: add the Central Eastside, replace Lloyd with its 2018 shape.
+    let feature = |zid: &str| {
+        zones2018["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == zid || f["properties"]["id"] == zid)
+            .unwrap()
+            .clone()
+    };
+    let edits = serde_json::json!({"name": "edits", "base": "portland-lead-2017", "edits": [
+        {"op": "add", "feature": feature("central-eastside")}, {"op": "replace", "feature": feature("lloyd")}]});
+    let (status, e) = call(&server, ANALYST, "POST", "/v1/proposals", Some(&edits));
+    assert_eq!(status, 201, "{e}");
+    let (_, ei) =
+        call(&server, ANALYST, "GET", &format!("/v1/proposals/{}/impact?{q}", e["id"].as_str().unwrap()), None);
+    assert_eq!(ei["newly_inside"], i["newly_inside"]);
+    // Bad submissions: the zone file's own message; an edit that does not fit says why.
+    let bowtie: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("invalid/bowtie.geojson")).unwrap()).unwrap();
+    let (status, p) =
+        call(&server, ANALYST, "POST", "/v1/proposals", Some(&serde_json::json!({"name": "b", "zones": bowtie})));
+    assert_eq!(status, 422, "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("polygon 1: exterior ring has a self-intersection"), "{p}");
+    let bad_edit = serde_json::json!({"name": "x", "base": "portland-lead-2017", "edits": [{"op": "add", "feature": feature("lloyd")}]});
+    let (status, p) = call(&server, ANALYST, "POST", "/v1/proposals", Some(&bad_edit));
+    assert_eq!(status, 422);
+    assert!(p["detail"].as_str().unwrap().contains("lloyd is already in portland-lead-2017: use replace"), "{p}");
+
+    let pid = planners(&server, &id, &zones2018);
+    let pid = pid.as_str();
+    // Analysts compare several.
+    let (status, cmp) = call(
+        &server,
+        ANALYST,
+        "GET",
+        &format!("/v1/proposals/compare?ids={id},{},{pid}&{q}", e["id"].as_str().unwrap()),
+        None,
+    );
+    assert_eq!(status, 200, "{cmp}");
+    assert_eq!(cmp["comparison"]["columns"].as_array().unwrap().len(), 4);
+    assert!(server.log_with("action=compare").contains("who=an"));
+    drop(server);
+
+    // Audited in the store; kept across a restart.
+    let conn = rusqlite::Connection::open(&store).unwrap();
+    let rows: Vec<(String, String)> = conn
+        .prepare("SELECT who, action FROM leadmap_audit ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for (who, action) in
+        [("an", "create"), ("an", "impact"), ("pl", "create"), ("pl", "impact"), ("pl", "delete"), ("an", "compare")]
+    {
+        assert!(rows.contains(&(who.to_owned(), action.to_owned())), "{who} {action}: {rows:?}");
+    }
+    drop(conn);
+    let server = start(data);
+    let (_, list) = call(&server, ANALYST, "GET", "/v1/proposals", None);
+    let ids: Vec<&str> = list["proposals"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 3, "{list}");
+    assert!(ids.contains(&id.as_str()) && ids.contains(&pid));
+    let (status, again) = call(&server, ANALYST, "GET", &format!("/v1/proposals/{id}/impact?{q}"), None);
+    assert_eq!((status, &again["newly_inside"]), (200, &i["newly_inside"]));
+}
+
+/// The planner's side: cells only, impacts as sums of published cell values, what a planner may not do;
+/// the id of the planner's proposal kept.
+fn planners(server: &crate::support::Server, id: &str, zones2018: &Value) -> String {
+    // Planners: a free polygon is refused, whole cells at res 9 or coarser are taken.
+    let (status, p) =
+        call(server, PLANNER, "POST", "/v1/proposals", Some(&serde_json::json!({"name": "poly", "zones": zones2018})));
+    assert_eq!(status, 403, "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("whole H3 cells"), "{p}");
+    let published = published_cells(server, "2019");
+    let cells: Vec<String> = published.keys().take(40).cloned().collect();
+    let fine = h3o::CellIndex::try_from(u64::from_str_radix(&cells[0], 16).unwrap())
+        .unwrap()
+        .children(h3o::Resolution::Ten)
+        .next()
+        .unwrap()
+        .to_string();
+    let (status, p) =
+        call(server, PLANNER, "POST", "/v1/proposals", Some(&serde_json::json!({"name": "fine", "cells": [fine]})));
+    assert_eq!(status, 422, "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("resolution 10"), "{p}");
+    let (status, all) =
+        call(server, PLANNER, "POST", "/v1/proposals", Some(&serde_json::json!({"name": "40 cells", "cells": cells})));
+    assert_eq!(status, 201, "{all}");
+    let (_, less) = call(
+        server,
+        PLANNER,
+        "POST",
+        "/v1/proposals",
+        Some(&serde_json::json!({"name": "39 cells", "cells": cells[1..]})),
+    );
+    let impact_of = |v: &Value| {
+        let (status, i) = call(
+            server,
+            PLANNER,
+            "GET",
+            &format!("/v1/proposals/{}/impact?period=2019", v["id"].as_str().unwrap()),
+            None,
+        );
+        assert_eq!(status, 200, "{i}");
+        i
+    };
+    let (a, b) = (impact_of(&all), impact_of(&less));
+    // Sums of the published cell values, and the difference of one cell is that cell's published value.
+    let sum = |ids: &[String]| ids.iter().map(|c| published.get(c).copied().unwrap_or(0)).sum::<u64>();
+    assert_eq!(a["inside_proposal"]["contacts"].as_u64().unwrap(), sum(&cells));
+    let gained: Vec<String> =
+        a["gained"].as_array().unwrap().iter().map(|c| c["cell"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(a["newly_inside"]["contacts"].as_u64().unwrap(), sum(&gained));
+    let diff = a["inside_proposal"]["contacts"].as_u64().unwrap() - b["inside_proposal"]["contacts"].as_u64().unwrap();
+    assert_eq!(diff, published[&cells[0]]);
+    assert!(diff == 0 || diff > 10, "never a count from 1 to k: {diff}");
+    for _ in 0..3 {
+        assert_eq!(impact_of(&all), a, "the same answer every time: nothing to average");
+    }
+    assert!(a["perturbed"]["note"].as_str().unwrap().contains("shown as 0"));
+    // What planners may not do.
+    let pid = all["id"].as_str().unwrap().to_owned();
+    for (path, want) in [
+        (format!("/v1/proposals/{id}/impact?period=2019"), 404),
+        (format!("/v1/proposals/{pid}/impact?from=2019-01-01&to=2019-01-05"), 400),
+        (format!("/v1/proposals/{pid}/impact?period=2019&reference=black"), 403),
+        (format!("/v1/proposals/compare?ids={pid}"), 403),
+    ] {
+        let (status, body) = call(server, PLANNER, "GET", &path, None);
+        assert_eq!(status, want, "{path}: {body}");
+    }
+    let (_, list) = call(server, PLANNER, "GET", "/v1/proposals", None);
+    assert_eq!(list["proposals"].as_array().unwrap().len(), 2, "planners see cell proposals only: {list}");
+    assert_eq!(call(server, PLANNER2, "DELETE", &format!("/v1/proposals/{pid}"), None).0, 403);
+    assert_eq!(
+        call(server, PLANNER, "DELETE", &format!("/v1/proposals/{}", less["id"].as_str().unwrap()), None).0,
+        204
+    );
+    pid
+}

@@ -183,10 +183,17 @@ impl Server {
 
     /// `GET path` with `Authorization: Bearer token`: (status, body).
     pub fn get_as(&self, token: &str, path: &str) -> (u16, String) {
+        self.request_as(token, "GET", path, None)
+    }
+
+    /// `METHOD path` with `Authorization: Bearer token` and a JSON body, if any: (status, body).
+    pub fn request_as(&self, token: &str, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let body = body.unwrap_or_default();
         write!(
             s,
-            "GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
         )
         .unwrap();
         let mut text = String::new();

@@ -1,0 +1,529 @@
+//! `/v1/proposals`: proposed zone sets stored in the event store (`POST`, `GET`, `DELETE`), their impact
+//! over the stored history against the current set, and several side by side. Analysts and admins
+//! submit any zone set and see exact impacts; planners submit only whole H3 cells and see impacts made
+//! of the per-cell values their cell tables already publish. Every submission, deletion and evaluation
+//! is written to the store's audit table and to the log with the token's name.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
+use serde_json::{Value, json};
+
+use super::auth::{Caller, CallerRole, Role};
+use super::error::{ApiError, AppJson, AppQuery};
+use super::state::AppState;
+use crate::cells::CellRes;
+use crate::cells::columns::EventFilter;
+use crate::figures::period::Period;
+use crate::formats::proposal::{ProposalError, read_submission};
+use crate::formats::zonefile::{ZoneFileOptions, parse_zone_geojson, zone_set_to_geojson};
+use crate::proposals::{DEFAULT_CASELOAD, ImpactQuery, compare, impact, impacts, published::published_impact};
+use crate::store::{AuditRecord, ProposalRecord};
+use crate::zones::{IndexOptions, ZoneIndex};
+
+/// The finest cells a planner's proposal may have.
+const PLANNER_MAX_RES: u8 = super::figures::PLANNER_MAX_RES;
+/// The most proposals one comparison takes.
+const MAX_COMPARE: usize = 8;
+
+fn no_store() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "this service has no event store to keep proposals in; start it with --data FILE",
+    )
+}
+
+fn store_failed(e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(format!("the proposals could not be read or written: {e}"))
+}
+
+/// Runs `f` on the store on a blocking thread.
+async fn on_store<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&mut dyn crate::store::EventStore) -> Result<T, crate::store::StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || state.with_events(f))
+        .await
+        .map_err(store_failed)?
+        .ok_or_else(no_store)?
+        .map_err(store_failed)
+}
+
+/// The caller's role and token name (an open service: admin, unnamed).
+fn caller(role: Option<&CallerRole>, name: Option<&Caller>) -> (Role, String) {
+    (role.map_or(Role::Admin, |r| r.0), name.map_or_else(String::new, |n| n.0.clone()))
+}
+
+/// Writes an audit row and the log line; a failed audit write fails the request (no unaudited answer).
+async fn audit(state: &AppState, row: AuditRecord) -> Result<(), ApiError> {
+    tracing::info!(
+        who = %row.who, role = %row.role, action = %row.action, proposals = %row.proposals.join(","),
+        from = ?row.from, to = ?row.to, "proposal {}", row.action
+    );
+    on_store(state, move |s| s.audit(&row)).await
+}
+
+/// The summary of a record a listing shows.
+fn summary(r: &ProposalRecord) -> Value {
+    json!({
+        "id": r.id, "name": r.name, "author": r.author, "created_at": r.created_at, "version": r.version,
+        "cells": r.cells.as_ref().map(Vec::len),
+        "links": [{"rel": "impact", "href": format!("/v1/proposals/{}/impact", r.id)}],
+    })
+}
+
+/// Whether the role may see a proposal: planners see cell proposals only.
+fn visible(role: Role, r: &ProposalRecord) -> bool {
+    role >= Role::Analyst || r.cells.is_some()
+}
+
+/// Submit a proposed zone set.
+#[utoipa::path(
+    post,
+    path = "/v1/proposals",
+    tag = "proposals",
+    request_body(content = Value, description = "{\"name\", \"zones\": a GeoJSON zone file} or {\"name\", \"base\": a loaded set's name, \"edits\": [{\"op\": \"add\"|\"replace\", \"feature\"} | {\"op\": \"remove\", \"zone\"}]} (analysts) or {\"name\", \"cells\": [H3 ids, one resolution 5..=9]} (planners too)", content_type = "application/json"),
+    responses(
+        (status = 201, description = "Stored: id, name, author, created_at, version, and a Location header"),
+        (status = 400, description = "Malformed JSON", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A planner submitted something other than whole cells", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Too large a body", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not sent as application/json", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a valid zone set: the zone file's own messages", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No store", body = super::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn post_proposal(
+    State(state): State<AppState>,
+    role: Option<axum::Extension<CallerRole>>,
+    name: Option<axum::Extension<Caller>>,
+    AppJson(body): AppJson<Value>,
+) -> Result<Response, ApiError> {
+    let (role, who) = caller(role.as_deref(), name.as_deref());
+    let planner = role < Role::Analyst;
+    let served = Arc::clone(&*state.loaded());
+    let max_res = if planner { PLANNER_MAX_RES } else { crate::cells::MAX_RES };
+    let submitted = read_submission(&body, &served.zones, planner, max_res).map_err(|e| match e {
+        ProposalError::Shape(m) if planner && m.contains("planner role") => ApiError::new(StatusCode::FORBIDDEN, m),
+        other => ApiError::unprocessable(other.to_string()),
+    })?;
+    let created_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let version = submitted.set.version().to_string();
+    let cells: Option<Vec<String>> = submitted.cells.as_ref().map(|c| c.iter().map(ToString::to_string).collect());
+    let id = {
+        use sha2::{Digest, Sha256};
+        let d = Sha256::digest(format!("{}\n{who}\n{created_at}\n{version}", submitted.name));
+        let hex = d.iter().take(6).fold(String::with_capacity(12), |mut s, b| {
+            use std::fmt::Write as _;
+            let _ = write!(s, "{b:02x}");
+            s
+        });
+        format!("p{hex}")
+    };
+    let record = ProposalRecord {
+        id: id.clone(),
+        name: submitted.name.clone(),
+        author: who.clone(),
+        created_at,
+        version,
+        cells,
+        zones_geojson: zone_set_to_geojson(&submitted.set).to_string(),
+    };
+    let stored = record.clone();
+    on_store(&state, move |s| s.put_proposal(&stored)).await?;
+    audit(
+        &state,
+        AuditRecord {
+            who,
+            role: role.to_string(),
+            action: "create".into(),
+            proposals: vec![id.clone()],
+            from: None,
+            to: None,
+        },
+    )
+    .await?;
+    let location = format!("/v1/proposals/{id}");
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], axum::Json(summary(&record))).into_response())
+}
+
+/// The stored proposals (planners: those made of cells).
+#[utoipa::path(
+    get,
+    path = "/v1/proposals",
+    tag = "proposals",
+    responses(
+        (status = 200, description = "proposals: id, name, author, created_at, version, cells (how many, for a cell proposal), links"),
+        (status = 503, description = "No store", body = super::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_proposals(
+    State(state): State<AppState>,
+    role: Option<axum::Extension<CallerRole>>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let (role, _) = caller(role.as_deref(), None);
+    let all = on_store(&state, |s| s.proposals()).await?;
+    let list: Vec<Value> = all.iter().filter(|r| visible(role, r)).map(summary).collect();
+    Ok(axum::Json(json!({ "proposals": list })))
+}
+
+async fn find(state: &AppState, role: Role, id: &str) -> Result<ProposalRecord, ApiError> {
+    let key = id.to_owned();
+    let found = on_store(state, move |s| s.proposal(&key)).await?;
+    found
+        .filter(|r| visible(role, r))
+        .ok_or_else(|| ApiError::not_found(format!("no proposal {id:?}; GET /v1/proposals lists them")))
+}
+
+/// One proposal, with its zone set as GeoJSON.
+#[utoipa::path(
+    get,
+    path = "/v1/proposals/{id}",
+    tag = "proposals",
+    params(("id" = String, Path, description = "The proposal's id")),
+    responses(
+        (status = 200, description = "The summary and `zones`, a GeoJSON zone file (lon/lat)"),
+        (status = 404, description = "No such proposal (or not one the role may see)", body = super::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_proposal(
+    State(state): State<AppState>,
+    role: Option<axum::Extension<CallerRole>>,
+    Path(id): Path<String>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let (role, _) = caller(role.as_deref(), None);
+    let r = find(&state, role, &id).await?;
+    let mut doc = summary(&r);
+    doc["zones"] = serde_json::from_str(&r.zones_geojson).map_err(store_failed)?;
+    if let Some(cells) = &r.cells {
+        doc["cells"] = json!(cells);
+    }
+    Ok(axum::Json(doc))
+}
+
+/// Delete a proposal (its author, analysts and admins).
+#[utoipa::path(
+    delete,
+    path = "/v1/proposals/{id}",
+    tag = "proposals",
+    params(("id" = String, Path, description = "The proposal's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "A planner's token that did not submit it", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such proposal", body = super::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn delete_proposal(
+    State(state): State<AppState>,
+    role: Option<axum::Extension<CallerRole>>,
+    name: Option<axum::Extension<Caller>>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let (role, who) = caller(role.as_deref(), name.as_deref());
+    let r = find(&state, role, &id).await?;
+    if role < Role::Analyst && r.author != who {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "a planner deletes only the proposals its own token submitted",
+        ));
+    }
+    let key = id.clone();
+    on_store(&state, move |s| s.delete_proposal(&key)).await?;
+    audit(
+        &state,
+        AuditRecord { who, role: role.to_string(), action: "delete".into(), proposals: vec![id], from: None, to: None },
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The query of an impact or a comparison, read and checked.
+struct Window {
+    filter: EventFilter,
+    against: Option<String>,
+    at: Option<NaiveDate>,
+    res: CellRes,
+    caseload: u32,
+    reference: String,
+}
+
+const IMPACT_PARAMS: &[&str] =
+    &["from", "to", "period", "against", "at", "res", "caseload", "reference", "kind", "ids"];
+
+fn window(q: &BTreeMap<String, String>, planner: bool) -> Result<Window, ApiError> {
+    super::eligibility::only_params(q, IMPACT_PARAMS)?;
+    let date = |name: &str| -> Result<Option<NaiveDate>, ApiError> {
+        q.get(name)
+            .map(|v| {
+                v.parse().map_err(|_| ApiError::bad_request(format!("{name} {v:?} is not a date: use YYYY-MM-DD")))
+            })
+            .transpose()
+    };
+    let (mut from, mut to) = (date("from")?, date("to")?);
+    if let Some(p) = q.get("period") {
+        if from.is_some() || to.is_some() {
+            return Err(ApiError::bad_request(format!("period {p:?} and from/to: give one or the other")));
+        }
+        (from, to) = p.parse::<Period>().map_err(|e| ApiError::bad_request(e.to_string()))?.bounds().unzip();
+    }
+    if let (Some(a), Some(b)) = (from, to)
+        && a > b
+    {
+        return Err(ApiError::bad_request(format!("from {a} is after to {b}")));
+    }
+    if planner {
+        Period::from_window(from, to).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        if let Some(k) = ["reference", "kind", "res"].iter().find(|k| q.contains_key(**k)) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "{k}: the planner role's impacts are at the proposal's own cells and every kind; {k} needs the analyst role"
+                ),
+            ));
+        }
+    }
+    let res: CellRes = q.get("res").map_or(Ok(CellRes::DEFAULT), |v| v.parse()).map_err(ApiError::bad_request)?;
+    let caseload = match q.get("caseload") {
+        None => DEFAULT_CASELOAD,
+        Some(v) => v.parse::<u32>().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| {
+            ApiError::bad_request(format!("caseload {v:?}: people per case manager, a whole number from 1 to 1000"))
+        })?,
+    };
+    if q.contains_key("against") && q.contains_key("at") {
+        return Err(ApiError::bad_request("against and at: give one or the other"));
+    }
+    Ok(Window {
+        filter: EventFilter {
+            from,
+            to,
+            kind: q.get("kind").map(|k| k.parse()).transpose().map_err(ApiError::bad_request)?,
+            ..EventFilter::default()
+        },
+        against: q.get("against").cloned(),
+        at: date("at")?,
+        res,
+        caseload,
+        reference: q.get("reference").map_or_else(|| "white".to_owned(), |r| r.trim().to_ascii_lowercase()),
+    })
+}
+
+/// The set a proposal is compared with: `against` (a loaded set's name), the set in force on `at`, else
+/// on the window's last day (or today), else the nearest.
+fn current_set(served: &super::state::Served, w: &Window) -> Result<Arc<ZoneIndex>, ApiError> {
+    let zones = &served.zones;
+    if let Some(name) = &w.against {
+        return zones.indexes().iter().find(|i| &i.set().meta().name == name).cloned().ok_or_else(|| {
+            let names: Vec<&str> = zones.indexes().iter().map(|i| i.set().meta().name.as_str()).collect();
+            ApiError::unprocessable(format!("against {name:?} is not a loaded zone set; loaded: {}", names.join(", ")))
+        });
+    }
+    if let Some(at) = w.at {
+        return zones.in_force(at).cloned().map_err(|e| ApiError::unprocessable(format!("at {at}: {e}")));
+    }
+    let day = w.filter.to.unwrap_or_else(|| chrono::Local::now().date_naive());
+    zones
+        .in_force(day)
+        .ok()
+        .or_else(|| zones.in_force_or_nearest(day))
+        .cloned()
+        .ok_or_else(|| ApiError::internal("no zone sets loaded"))
+}
+
+fn index_of(r: &ProposalRecord) -> Result<ZoneIndex, ApiError> {
+    let set = parse_zone_geojson(&r.zones_geojson, &r.id, &ZoneFileOptions::default()).map_err(store_failed)?;
+    Ok(ZoneIndex::new(set, IndexOptions::default()))
+}
+
+/// What a proposal would have changed.
+#[utoipa::path(
+    get,
+    path = "/v1/proposals/{id}/impact",
+    tag = "proposals",
+    params(
+        ("id" = String, Path, description = "The proposal's id"),
+        ("from" = Option<String>, Query, description = "First day, YYYY-MM-DD (planners: a whole period)"),
+        ("to" = Option<String>, Query, description = "Last day"),
+        ("period" = Option<String>, Query, description = "2019-06, 2019-Q2, 2019 or all"),
+        ("against" = Option<String>, Query, description = "Compare with this loaded zone set (by name)"),
+        ("at" = Option<String>, Query, description = "Compare with the set in force on this day (default: to, else today)"),
+        ("res" = Option<u8>, Query, description = "Resolution of the cells gained and lost (analysts), default 9"),
+        ("caseload" = Option<u32>, Query, description = "People per case manager, default 20"),
+        ("reference" = Option<String>, Query, description = "The group rates are compared with (analysts), default white"),
+        ("kind" = Option<String>, Query, description = "Only this kind (analysts)"),
+    ),
+    responses(
+        (status = 200, description = "Analysts: newly inside/outside and net by kind, month, zone and group (rates and RRI current and proposed), cells and km² gained and lost, hotspot clusters covered and missed, capacity. Planners: the same totals, cells and months as sums of the per-cell values /v1/cells publishes"),
+        (status = 400, description = "A query value is wrong", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Beyond the role", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such proposal", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No such set to compare with", body = super::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_impact(
+    State(state): State<AppState>,
+    role: Option<axum::Extension<CallerRole>>,
+    name: Option<axum::Extension<Caller>>,
+    Path(id): Path<String>,
+    AppQuery(q): AppQuery<BTreeMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let (role, who) = caller(role.as_deref(), name.as_deref());
+    let planner = role < Role::Analyst;
+    if q.contains_key("ids") {
+        return Err(ApiError::bad_request("ids goes with /v1/proposals/compare"));
+    }
+    let w = window(&q, planner)?;
+    let r = find(&state, role, &id).await?;
+    let served = Arc::clone(&*state.loaded());
+    let current = current_set(&served, &w)?;
+    let proposal = index_of(&r)?;
+    let disclosure = super::figures::planner_disclosure(role, state.limits().planner_k)?;
+    audit(
+        &state,
+        AuditRecord {
+            who,
+            role: role.to_string(),
+            action: "impact".into(),
+            proposals: vec![id],
+            from: w.filter.from,
+            to: w.filter.to,
+        },
+    )
+    .await?;
+    let capacity = served
+        .rules
+        .in_force_or_nearest(w.filter.to.unwrap_or_else(|| chrono::Local::now().date_naive()))
+        .ok()
+        .flatten()
+        .and_then(|r| r.spec().capacity);
+    let launches = launches(&served);
+    let state2 = state.clone();
+    let body = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
+        let (cols, _) = state2.columns();
+        if planner && disclosure != crate::figures::Disclosure::Exact {
+            let cells: Vec<h3o::CellIndex> = r.cells.iter().flatten().filter_map(|c| c.parse().ok()).collect();
+            let i = published_impact(&cols, &current, &proposal, &cells, &w.filter, disclosure)
+                .map_err(|e| ApiError::unprocessable(e.to_string()))?;
+            return serde_json::to_vec(&i).map_err(store_failed);
+        }
+        let q = ImpactQuery {
+            filter: w.filter,
+            res: w.res,
+            capacity,
+            caseload: w.caseload,
+            reference: w.reference,
+            launches,
+        };
+        serde_json::to_vec(&impact(&cols, &current, &proposal, &q)).map_err(store_failed)
+    })
+    .await
+    .map_err(store_failed)??;
+    Ok(([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "private, no-store")], body)
+        .into_response())
+}
+
+fn launches(served: &super::state::Served) -> Vec<(String, NaiveDate)> {
+    served
+        .zones
+        .indexes()
+        .iter()
+        .filter_map(|i| Some((i.set().meta().name.clone(), i.set().meta().effective_from?)))
+        .collect()
+}
+
+/// Several proposals side by side (analysts).
+#[utoipa::path(
+    get,
+    path = "/v1/proposals/compare",
+    tag = "proposals",
+    params(
+        ("ids" = String, Query, description = "Proposal ids, comma-separated (2 to 8)"),
+        ("from" = Option<String>, Query, description = "First day"),
+        ("to" = Option<String>, Query, description = "Last day"),
+        ("period" = Option<String>, Query, description = "2019-06, 2019-Q2, 2019 or all"),
+        ("against" = Option<String>, Query, description = "Compare with this loaded zone set (by name)"),
+        ("at" = Option<String>, Query, description = "Compare with the set in force on this day"),
+    ),
+    responses(
+        (status = 200, description = "comparison: columns (the current set, then each proposal) and rows (measure, values); impacts: each in full"),
+        (status = 400, description = "A query value is wrong", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs the analyst role", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such proposal", body = super::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_compare(
+    State(state): State<AppState>,
+    role: Option<axum::Extension<CallerRole>>,
+    name: Option<axum::Extension<Caller>>,
+    AppQuery(q): AppQuery<BTreeMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let (role, who) = caller(role.as_deref(), name.as_deref());
+    if role < Role::Analyst {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "comparing proposals needs the analyst role; planners ask each cell proposal's impact",
+        ));
+    }
+    let w = window(&q, false)?;
+    let ids: Vec<String> = q
+        .get("ids")
+        .map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default();
+    if !(1..=MAX_COMPARE).contains(&ids.len()) {
+        return Err(ApiError::bad_request(format!("ids: give 1 to {MAX_COMPARE} proposal ids, comma-separated")));
+    }
+    let mut records = Vec::new();
+    for id in &ids {
+        records.push(find(&state, role, id).await?);
+    }
+    let served = Arc::clone(&*state.loaded());
+    let current = current_set(&served, &w)?;
+    let proposals = records.iter().map(index_of).collect::<Result<Vec<_>, _>>()?;
+    audit(
+        &state,
+        AuditRecord {
+            who,
+            role: role.to_string(),
+            action: "compare".into(),
+            proposals: ids,
+            from: w.filter.from,
+            to: w.filter.to,
+        },
+    )
+    .await?;
+    let capacity = served
+        .rules
+        .in_force_or_nearest(w.filter.to.unwrap_or_else(|| chrono::Local::now().date_naive()))
+        .ok()
+        .flatten()
+        .and_then(|r| r.spec().capacity);
+    let q = ImpactQuery {
+        filter: w.filter,
+        res: w.res,
+        capacity,
+        caseload: w.caseload,
+        reference: w.reference,
+        launches: launches(&served),
+    };
+    let state2 = state.clone();
+    let body = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
+        let (cols, _) = state2.columns();
+        let refs: Vec<&ZoneIndex> = proposals.iter().collect();
+        let all = impacts(&cols, &current, &refs, &q);
+        serde_json::to_vec(&json!({ "comparison": compare(&all), "impacts": all })).map_err(store_failed)
+    })
+    .await
+    .map_err(store_failed)??;
+    Ok(([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "private, no-store")], body)
+        .into_response())
+}
