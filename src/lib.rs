@@ -14,8 +14,9 @@
 //!   the nearest sets and why: no answer for such a date says "eligible".
 //! - [`rules`]: eligibility screening beyond the location: versioned, effective-dated rule sets as data
 //!   ([`rules::RuleSet`], [`rules::RuleCatalog`]) and [`rules::screen`] (decision, criteria, reasons).
-//! - [`events`]: the event model (one contact; no personal fields) and placing an event in its zone
-//!   and resolution-15 H3 cell.
+//! - [`events`]: the event model (one contact; no personal fields), placing an event in its zone and
+//!   resolution-15 H3 cell, and the live in-memory event store the service and impacts read
+//!   ([`events::live`]).
 //! - [`projection`]: State Plane and UTM coordinates to WGS84, as PROJ does it.
 //! - [`cells`]: H3 cells at resolutions 5–12: the in-memory event columns, each event in its point's own
 //!   cell, the zones' cover (inside/boundary/outside) and the study area.

@@ -11,12 +11,12 @@ use crate::rules::RuleCatalog;
 use chrono::NaiveDate;
 
 use super::eligibility::AnswerTemplate;
-use crate::cells::columns::{ColumnsBuilder, EventColumns};
+use crate::cells::columns::EventColumns;
+use crate::events::live::LiveEvents;
 use crate::program::{ProgramError, ProgramOn, program_on};
 use crate::store::EventStore;
 use crate::store::writer::GroupWriter;
 use crate::zones::{ZoneCatalog, ZoneIndex};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What a reload replaces, as one unit: zones and rules always match each other.
 #[derive(Debug)]
@@ -132,16 +132,9 @@ struct Inner {
     tokens: Tokens,
     metrics: Metrics,
     limits: Limits,
-    /// The in-memory columns every figure is computed from (loaded at start, appended on ingest).
-    columns: ArcSwap<EventColumns>,
-    /// Bumped whenever `columns` changes; part of every cached figure's key and `ETag`.
-    generation: AtomicU64,
-    /// Appends and compactions take turns.
-    append: std::sync::Mutex<()>,
-    /// Events stored by ingest, not yet in `columns`.
-    pending: std::sync::Mutex<Vec<crate::events::Placed>>,
-    /// Whether a compaction is running.
-    compacting: std::sync::atomic::AtomicBool,
+    /// The in-memory columns every figure is computed from (loaded at start, appended on ingest); their
+    /// generation is part of every cached figure's key and `ETag`.
+    live: Arc<LiveEvents>,
     /// Rendered figures, by request.
     cache: super::figures::FigureCache,
     /// Figure computations running at once: one per core, so a burst of heavy requests queues (and
@@ -163,11 +156,7 @@ impl AppState {
                 tokens,
                 metrics: Metrics::new(),
                 limits,
-                columns: ArcSwap::from_pointee(EventColumns::default()),
-                generation: AtomicU64::new(0),
-                append: std::sync::Mutex::new(()),
-                pending: std::sync::Mutex::new(Vec::new()),
-                compacting: std::sync::atomic::AtomicBool::new(false),
+                live: Arc::new(LiveEvents::new(EventColumns::default(), 0)),
                 cache: super::figures::FigureCache::default(),
                 figure_permits: figure_permits(),
                 map_page: super::web::MapPage::default(),
@@ -199,11 +188,7 @@ impl AppState {
                 tokens,
                 metrics: Metrics::new(),
                 limits,
-                columns: ArcSwap::from_pointee(columns),
-                generation: AtomicU64::new(1),
-                append: std::sync::Mutex::new(()),
-                pending: std::sync::Mutex::new(Vec::new()),
-                compacting: std::sync::atomic::AtomicBool::new(false),
+                live: Arc::new(LiveEvents::new(columns, 1)),
                 cache: super::figures::FigureCache::default(),
                 figure_permits: figure_permits(),
                 map_page: super::web::MapPage::default(),
@@ -220,78 +205,18 @@ impl AppState {
     /// from a blocking task: events queued by ingest are added here, by the reader, not on the ingest
     /// path).
     pub(super) fn columns(&self) -> (Arc<EventColumns>, u64) {
-        self.append_pending();
-        // Generation first: a change between the two reads only makes a cache key stale, never wrong.
-        let generation = self.inner.generation.load(Ordering::Acquire);
-        (self.inner.columns.load_full(), generation)
-    }
-
-    fn lock_pending(&self) -> std::sync::MutexGuard<'_, Vec<crate::events::Placed>> {
-        self.inner.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner.live.snapshot()
     }
 
     /// Queues newly stored events for the columns (cheap: the next figure request adds them).
     pub(super) fn queue_events(&self, events: Vec<crate::events::Placed>) {
-        self.lock_pending().extend(events);
+        self.inner.live.queue(events);
     }
 
-    fn append_pending(&self) {
-        let events = std::mem::take(&mut *self.lock_pending());
-        if !events.is_empty() {
-            self.append_events(&events);
-        }
-    }
-
-    fn lock_append(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.inner.append.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn publish(&self, columns: EventColumns) {
-        self.inner.columns.store(Arc::new(columns));
-        self.inner.generation.fetch_add(1, Ordering::AcqRel);
-    }
-
-    /// Adds newly stored events to the columns (call from a blocking task); merges small blocks in the
-    /// background when they pile up.
-    fn append_events(&self, events: &[crate::events::Placed]) {
-        {
-            let _turn = self.lock_append();
-            let current = self.inner.columns.load();
-            let mut builder = ColumnsBuilder::extending(&current);
-            for p in events {
-                builder.push(&crate::cells::columns::ColumnRow::of(p));
-            }
-            self.publish(current.appended(builder));
-        }
-        self.compact_if_needed();
-    }
-
-    /// Reloads the columns from the store (after an ingest updated stored events in place). Queued
-    /// events are in the store already: the queue is held (and emptied) during the read, so none is
-    /// counted twice.
+    /// Reloads the columns from the store (after an ingest updated stored events in place); see
+    /// [`LiveEvents::reload`].
     pub(super) fn reload_columns(&self) {
-        let mut pending = self.lock_pending();
-        let Some(Ok(columns)) = self.with_events(|s| crate::store::load_columns(s)) else { return };
-        pending.clear();
-        let _turn = self.lock_append();
-        self.publish(columns);
-    }
-
-    fn compact_if_needed(&self) {
-        let before = self.inner.columns.load_full();
-        if !before.needs_compaction() || self.inner.compacting.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let state = self.clone();
-        std::thread::spawn(move || {
-            let compacted = before.compacted();
-            let _turn = state.lock_append();
-            let now = state.inner.columns.load();
-            if let Some(rebased) = now.rebased(&before, compacted) {
-                state.publish(rebased);
-            }
-            state.inner.compacting.store(false, Ordering::Release);
-        });
+        self.inner.live.reload(|| self.with_events(|s| crate::store::load_columns(s).ok()).flatten());
     }
 
     /// The group-commit writer, when there is a store.
