@@ -13,6 +13,12 @@
 //!   every core), against the plain exact way on the same events: h3o `latlng_to_cell` per event and a
 //!   hash map, also on every core. Target: under 100 ms at every resolution. `LEADMAP_BENCH_EVENTS`
 //!   sets the number of events.
+//! - `proposals_impact`: issue 17: what a proposed zone set would have changed (`proposals::impact`) over
+//!   10 million seeded events, the built-in 2018 set against the 2017 set: target under 300 ms; five
+//!   proposals and their comparison: target under 1 s; each phase of `impact` alone, and the core
+//!   count (newly inside / newly outside by month) that `tools/bench_impact.sh` sets against a
+//!   `PostGIS` query on the same events (target: at least 10x). Every impact is checked against a
+//!   per-event count first.
 //! - `zone_validate`: checking one star-shaped ring the way zone files are checked (`validate_polygons`:
 //!   coordinates, rings, R-tree self-intersection): a wiggly circle of 20 000 and 100 000 vertices and a
 //!   spiky star of 100 000 (each segment's box meets ~300 others), against geo's `Validation` (every
@@ -191,11 +197,16 @@ fn seeded_events(n: usize, seed: u64) -> Vec<(f64, f64, leadmap::events::EventKi
         .collect()
 }
 
-/// The events of [`seeded_events`] in the in-memory columns: days over 2017-2021, a zone for those near
-/// downtown, a group for three in four, a pseudo-random record key each.
+/// The day of seeded event `i`: 2017-01-01 to 2021-12-31, in turn.
+fn seeded_day(i: usize) -> chrono::NaiveDate {
+    let first = chrono::NaiveDate::from_ymd_opt(2017, 1, 1).expect("a date");
+    first + chrono::Days::new((i % 1826) as u64)
+}
+
+/// The events of [`seeded_events`] in the in-memory columns: days over 2017-2021 ([`seeded_day`]), a
+/// zone for those near downtown, a group for three in four, a pseudo-random record key each.
 fn seeded_columns(events: &[(f64, f64, leadmap::events::EventKind)]) -> leadmap::cells::columns::EventColumns {
     use leadmap::cells::columns::{ColumnRow, ColumnsBuilder};
-    let first = chrono::NaiveDate::from_ymd_opt(2017, 1, 1).expect("a date");
     let groups = [Some("white"), Some("black"), Some("hispanic_latino"), None];
     let mut builder = ColumnsBuilder::default();
     for (i, &(lon, lat, kind)) in events.iter().enumerate() {
@@ -205,7 +216,7 @@ fn seeded_columns(events: &[(f64, f64, leadmap::events::EventKind)]) -> leadmap:
             cell: u64::from(cell),
             lon,
             lat,
-            day: first + chrono::Days::new((i % 1826) as u64),
+            day: seeded_day(i),
             kind,
             offense: "PCS",
             group: groups[i % 4],
@@ -344,6 +355,301 @@ fn figures_disclosure(c: &mut Criterion) {
     g.finish();
 }
 
+type SeededEvent = (f64, f64, leadmap::events::EventKind);
+
+/// The sets of `proposals_impact`: the current set (the built-in 2017 set) and five proposals: the
+/// built-in 2018 set, the 2017 set itself (nothing changes), and the 2018 set moved 300 m east, grown by
+/// 5 % and shrunk by 5 % about its centre (whole-set transforms: shared edges stay shared, no overlaps).
+fn impact_sets() -> (ZoneIndex, Vec<ZoneIndex>) {
+    use geo::{Scale, Translate};
+    use leadmap::zones::{Zone, ZoneSetMeta};
+    let sets = leadmap::builtin::zone_sets().expect("built-in zones load");
+    let (s2017, s2018) = (&sets[0], &sets[1]);
+    let centre = s2018.bounds().center();
+    let variant = |name: &str, f: &dyn Fn(&geo::MultiPolygon<f64>) -> geo::MultiPolygon<f64>| {
+        let zones: Vec<Zone> = s2018.zones().iter().map(|z| Zone { geometry: f(&z.geometry), ..z.clone() }).collect();
+        let meta = ZoneSetMeta { name: name.to_owned(), ..s2018.meta().clone() };
+        ZoneSet::new(meta, zones).expect("a valid proposal")
+    };
+    let proposals = vec![
+        s2018.clone(),
+        s2017.clone(),
+        variant("portland-2018-east-300m", &|g| g.translate(300.0 / 78_130.0, 0.0)),
+        variant("portland-2018-grown-5pct", &|g| g.scale_around_point(1.05, 1.05, centre)),
+        variant("portland-2018-shrunk-5pct", &|g| g.scale_around_point(0.95, 0.95, centre)),
+    ];
+    let index = |s: ZoneSet| ZoneIndex::new(s, IndexOptions::default());
+    (index(s2017.clone()), proposals.into_iter().map(index).collect())
+}
+
+/// As `leadmap whatif` asks by default: every event, res-9 cells, the built-in rules' capacity.
+fn impact_query() -> leadmap::proposals::ImpactQuery {
+    let sets = leadmap::builtin::zone_sets().expect("built-in zones load");
+    leadmap::proposals::ImpactQuery {
+        filter: leadmap::cells::columns::EventFilter::default(),
+        res: "9".parse().expect("res 9"),
+        capacity: Some(300),
+        caseload: leadmap::proposals::DEFAULT_CASELOAD,
+        reference: "white".to_owned(),
+        launches: sets.iter().filter_map(|s| Some((s.meta().name.clone(), s.meta().effective_from?))).collect(),
+    }
+}
+
+/// Brute force, event by event: `ZoneIndex::classify` against both sets, counted by month. `got` must
+/// agree: the totals and every month (inside the current set, inside the proposal, newly inside, newly
+/// outside).
+fn check_impact(events: &[SeededEvent], current: &ZoneIndex, proposal: &ZoneIndex, got: &leadmap::proposals::Impact) {
+    use chrono::Datelike;
+    let mut want: std::collections::BTreeMap<String, [u64; 4]> = std::collections::BTreeMap::new();
+    let mut by_month: std::collections::BTreeMap<(i32, u32), [u64; 4]> = std::collections::BTreeMap::new();
+    for (i, &(lon, lat, _)) in events.iter().enumerate() {
+        let (c, p) = (current.classify(lon, lat).is_some(), proposal.classify(lon, lat).is_some());
+        if c || p {
+            let d = seeded_day(i);
+            let m = by_month.entry((d.year(), d.month())).or_default();
+            for (k, yes) in [c, p, p && !c, c && !p].into_iter().enumerate() {
+                m[k] += u64::from(yes);
+            }
+        }
+    }
+    want.extend(by_month.into_iter().map(|((y, m), v)| (format!("{y:04}-{m:02}"), v)));
+    let total = |k: usize| want.values().map(|m| m[k]).sum::<u64>();
+    let name = &proposal.set().meta().name;
+    assert_eq!(
+        [
+            got.inside_current.contacts,
+            got.inside_proposal.contacts,
+            got.newly_inside.contacts,
+            got.newly_outside.contacts
+        ],
+        [total(0), total(1), total(2), total(3)],
+        "{name}: impact's totals against a per-event count (inside current, inside proposal, newly in, newly out)"
+    );
+    for m in &got.months {
+        let w = want.get(&m.month).copied().unwrap_or_default();
+        assert_eq!([m.inside_current, m.inside_proposal, m.newly_inside, m.newly_outside], w, "{name}: {}", m.month);
+    }
+    let listed = got.months.iter().filter(|m| want.contains_key(&m.month)).count();
+    assert_eq!(listed, want.len(), "{name}: every month with events inside is listed");
+}
+
+/// `proposals::impact`'s first step as it takes it: each event's (current zone, proposal zone) as one
+/// area number, `current * (proposal zones + 1) + proposal` (0: outside), through both batch grids.
+fn classify_both(
+    cols: &leadmap::cells::columns::EventColumns,
+    current: &ZoneIndex,
+    proposal: &ZoneIndex,
+) -> leadmap::cells::columns::EventColumns {
+    use leadmap::zones::ZoneNo;
+    let count = |i: &ZoneIndex| u32::try_from(i.set().zones().len()).expect("few zones") + 1;
+    let (nc, np) = (count(current), count(proposal));
+    let names: Vec<String> = (1..nc * np).map(|code| format!("{}>{}", code / np, code % np)).collect();
+    cols.with_areas(&names, |rows| {
+        let points: Vec<[f64; 2]> = rows.lon.iter().zip(rows.lat).map(|(&x, &y)| [x, y]).collect();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        current.classify_batch(&points, &mut a);
+        proposal.classify_batch(&points, &mut b);
+        let no = |z: Option<ZoneNo>| z.map_or(0, |z| u32::try_from(z.index() + 1).expect("few zones"));
+        a.iter().zip(&b).map(|(&c, &p)| no(c) * np + no(p)).collect()
+    })
+}
+
+/// Months since 1970-01 of every day number (days since 1970-01-01) before 2100.
+fn month_table() -> Vec<u16> {
+    use chrono::Datelike;
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
+    let end = chrono::NaiveDate::from_ymd_opt(2100, 1, 1).expect("a date");
+    let days = u64::try_from((end - epoch).num_days()).expect("positive");
+    (0..days)
+        .map(|d| {
+            let x = epoch + chrono::Days::new(d);
+            let years = u32::try_from(x.year() - 1970).expect("after 1970");
+            u16::try_from(years * 12 + x.month0()).expect("before 2100")
+        })
+        .collect()
+}
+
+/// The counting the SQL of `tools/bench_impact.sh` does: per month, events newly inside and newly
+/// outside, from a [`classify_both`] view (`np`: the proposal's zones + 1), in a dense array by month
+/// since 1970-01, on every core.
+fn newly_by_month(view: &leadmap::cells::columns::EventColumns, np: u32, months: &[u16]) -> Vec<[u64; 2]> {
+    view.fold(
+        &leadmap::cells::columns::EventFilter::default(),
+        || vec![[0u64; 2]; 130 * 12],
+        |acc, e| {
+            let (c, p) = (e.zone / np, e.zone % np);
+            if (c == 0) != (p == 0) {
+                let m = usize::try_from(e.day).ok().and_then(|d| months.get(d)).map_or(0, |&m| usize::from(m));
+                acc[m][usize::from(c != 0)] += 1;
+            }
+        },
+        |mut a, b| {
+            for (x, y) in a.iter_mut().zip(&b) {
+                x[0] += y[0];
+                x[1] += y[1];
+            }
+            a
+        },
+    )
+}
+
+/// `proposals::impact`'s cells step as it takes it: the res-`res` cells of every event, each set's
+/// centre cells, the cells gained and lost with their contacts, the areas gained and lost.
+fn impact_cells(
+    cols: &leadmap::cells::columns::EventColumns,
+    current: &ZoneIndex,
+    proposal: &ZoneIndex,
+    res: leadmap::cells::CellRes,
+) -> (usize, usize, f64) {
+    use geo::BooleanOps;
+    let union = |i: &ZoneIndex| {
+        geo::MultiPolygon(i.set().zones().iter().flat_map(|z| z.geometry.0.iter().cloned()).collect::<Vec<_>>())
+    };
+    let (ua, ub) = (union(current), union(proposal));
+    let centre = |u: &geo::MultiPolygon<f64>| leadmap::cells::area::centre_cells(u, res);
+    let (a, b) = (centre(&ua), centre(&ub));
+    let all = leadmap::cells::columns::EventFilter::default();
+    let counts: std::collections::BTreeMap<h3o::CellIndex, u64> =
+        cols.count_cells(&all, res).iter().map(|(c, n)| (*c, n.total())).collect();
+    let change = |set: &std::collections::HashSet<h3o::CellIndex>, minus| {
+        let mut v: Vec<(u64, String)> =
+            set.difference(minus).map(|c| (counts.get(c).copied().unwrap_or(0), c.to_string())).collect();
+        v.sort();
+        v.len()
+    };
+    let area = leadmap::zones::area_m2(&ub.difference(&ua)) + leadmap::zones::area_m2(&ua.difference(&ub));
+    (change(&b, &a), change(&a, &b), area)
+}
+
+/// With `LEADMAP_BENCH_IMPACT_DIR` set, for `tools/bench_impact.sh`: the events as `lon,lat,day` CSV
+/// (`events.csv`; shortest round-trip decimals, so `PostgreSQL` reads the very same binary64 values) and
+/// `leadmap.json`: N, the first proposal's impact by month (checked against the per-event count) and
+/// in-process times (median of 5) of the impact of one proposal and of five plus the comparison.
+fn dump_impact(
+    dir: &std::path::Path,
+    events: &[SeededEvent],
+    first: &leadmap::proposals::Impact,
+    timed: &[(&str, &dyn Fn())],
+) {
+    use std::io::Write;
+    std::fs::create_dir_all(dir).expect("create the dump directory");
+    let path = dir.join("events.csv");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).expect("create events.csv"));
+    writeln!(out, "lon,lat,day").expect("write events.csv");
+    for (i, &(lon, lat, _)) in events.iter().enumerate() {
+        writeln!(out, "{lon},{lat},{}", seeded_day(i)).expect("write events.csv");
+    }
+    out.flush().expect("write events.csv");
+    let mut times = serde_json::Map::new();
+    for (name, f) in timed {
+        let mut ms: Vec<f64> = (0..5)
+            .map(|_| {
+                let t = std::time::Instant::now();
+                f();
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        ms.sort_by(f64::total_cmp);
+        times.insert((*name).to_owned(), serde_json::json!({ "median_ms": ms[2], "runs_ms": ms }));
+    }
+    let months: Vec<serde_json::Value> = first
+        .months
+        .iter()
+        .filter(|m| m.newly_inside + m.newly_outside > 0)
+        .map(|m| serde_json::json!([m.month, m.newly_inside, m.newly_outside]))
+        .collect();
+    let doc = serde_json::json!({
+        "events": events.len(),
+        "current": first.current.name,
+        "proposal": first.proposal.name,
+        "newly_inside": first.newly_inside.contacts,
+        "newly_outside": first.newly_outside.contacts,
+        "months": months,
+        "in_process": times,
+    });
+    std::fs::write(dir.join("leadmap.json"), format!("{doc:#}\n")).expect("write leadmap.json");
+    eprintln!("proposals_impact: wrote {} and leadmap.json", path.display());
+}
+
+/// Issue 17's targets: the impact of one proposal over 10 million events under 300 ms on this 2-core
+/// machine (and at least 10x a PostgreSQL/PostGIS query computing the same newly-inside and
+/// newly-outside counts by month over the same events: `tools/bench_impact.sh` runs this group with
+/// `LEADMAP_BENCH_IMPACT_DIR` set, loads the dumped events into `PostGIS` and times that query), and
+/// comparing 5 proposals under 1 s. Current set: the built-in 2017 set; proposals: [`impact_sets`].
+/// Before timing, every proposal's impact is checked against a per-event brute-force count. Besides
+/// the whole `impact`, its phases as it takes them (both sets' classification, the cells
+/// gained and lost, the hotspot clusters) and `core/newly-by-month`: classification plus a dense
+/// per-month count of newly inside and outside, the work the SQL baseline does.
+fn proposals_impact(c: &mut Criterion) {
+    use leadmap::proposals::{compare, impact};
+    let n = event_count();
+    let events = seeded_events(n, 11);
+    let cols = seeded_columns(&events);
+    let (current, proposals) = impact_sets();
+    let q = impact_query();
+    let impacts: Vec<_> = proposals.iter().map(|p| impact(&cols, &current, p, &q)).collect();
+    for (p, got) in proposals.iter().zip(&impacts) {
+        check_impact(&events, &current, p, got);
+    }
+    assert!(impacts[0].newly_inside.contacts > 0 && impacts[1].newly_inside.contacts == 0);
+    let one = || drop(black_box(impact(&cols, &current, &proposals[0], &q)));
+    // As `leadmap whatif` and `/v1/proposals/compare` do: the baseline (hotspots, cell counts, months)
+    // once for the five.
+    let refs: Vec<&ZoneIndex> = proposals.iter().collect();
+    let five = || drop(black_box(compare(&leadmap::proposals::impacts(&cols, &current, &refs, &q))));
+    if let Some(dir) = std::env::var_os("LEADMAP_BENCH_IMPACT_DIR") {
+        let timed: [(&str, &dyn Fn()); 2] = [("impact_1", &one), ("impact_5_compare", &five)];
+        dump_impact(std::path::Path::new(&dir), &events, &impacts[0], &timed);
+    }
+    drop(events);
+    let mut g = c.benchmark_group("proposals_impact");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(n as u64));
+    g.bench_function(BenchmarkId::new("impact", "1-proposal"), |b| b.iter(one));
+    g.bench_function(BenchmarkId::new("impact+compare", "5-proposals"), |b| b.iter(five));
+    impact_phases(&mut g, &cols, &current, &proposals[0], &impacts[0]);
+    g.finish();
+}
+
+/// The phases of one `impact` (2018 against 2017), each timed alone, and the core count.
+fn impact_phases(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    cols: &leadmap::cells::columns::EventColumns,
+    current: &ZoneIndex,
+    proposal: &ZoneIndex,
+    want: &leadmap::proposals::Impact,
+) {
+    use leadmap::figures::Disclosure;
+    use leadmap::figures::cells::{CellQuery, hotspot_figures};
+    let np = u32::try_from(proposal.set().zones().len()).expect("few zones") + 1;
+    let months = month_table();
+    let view = classify_both(cols, current, proposal);
+    let newly = newly_by_month(&view, np, &months);
+    let sums = newly.iter().fold([0, 0], |s, m| [s[0] + m[0], s[1] + m[1]]);
+    assert_eq!(sums, [want.newly_inside.contacts, want.newly_outside.contacts], "the dense count agrees");
+    let res = "9".parse().expect("res 9");
+    let (gained, lost, _) = impact_cells(cols, current, proposal, res);
+    assert_eq!((gained, lost), (want.cells.gained.len(), want.cells.lost.len()));
+    let zones: Vec<&geo::MultiPolygon<f64>> = current.set().zones().iter().map(|z| &z.geometry).collect();
+    let hq = CellQuery { filter: leadmap::cells::columns::EventFilter::default(), res, zeros: true };
+    let hot = || hotspot_figures(cols, &zones, &hq, 1, Disclosure::Exact).expect("within the cell limit");
+    assert_eq!(hot().candidates.len(), want.hotspots.covered.len() + want.hotspots.missed.len());
+    g.bench_function(BenchmarkId::new("phase", "classify-both"), |b| {
+        b.iter(|| black_box(classify_both(cols, current, proposal)));
+    });
+    g.bench_function(BenchmarkId::new("phase", "cells-gained-lost"), |b| {
+        b.iter(|| black_box(impact_cells(cols, current, proposal, res)));
+    });
+    g.bench_function(BenchmarkId::new("phase", "hotspots"), |b| b.iter(|| black_box(hot())));
+    g.bench_function(BenchmarkId::new("core", "newly-by-month"), |b| {
+        b.iter(|| {
+            let v = classify_both(cols, current, proposal);
+            let got = newly_by_month(&v, np, &months);
+            assert_eq!(got, newly);
+        });
+    });
+}
+
 /// A star around Portland: `n` vertices, radius alternating 0.05° and 0.05° less `depth` times the
 /// spacing of its vertices (valid: simple, no holes). With `depth` 1 it is a fine wiggly circle, like a
 /// real boundary; with a large `depth` its spikes are long next to their spacing, so each segment's
@@ -404,5 +710,14 @@ fn zone_validate(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, index_build, locate, classify_batch, cells_aggregate, figures_disclosure, zone_validate);
+criterion_group!(
+    benches,
+    index_build,
+    locate,
+    classify_batch,
+    cells_aggregate,
+    figures_disclosure,
+    proposals_impact,
+    zone_validate
+);
 criterion_main!(benches);

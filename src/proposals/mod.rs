@@ -336,14 +336,117 @@ pub fn impact(cols: &EventColumns, current: &ZoneIndex, proposal: &ZoneIndex, q:
     impact_with(cols, &Baseline::new(cols, current, q), proposal, q)
 }
 
-/// What does not depend on the proposal: the current set's cells, the window's counts per cell and its
-/// hotspot clusters outside the current set. Computed once for several proposals.
+/// What does not depend on the proposal: the current set's cells, the window's counts per cell, its
+/// hotspot clusters outside the current set, its months and whether any referral is loaded. Computed
+/// once for several proposals.
 #[derive(Debug)]
 pub struct Baseline<'a> {
     current: &'a ZoneIndex,
     cells: HashSet<CellIndex>,
     counts: BTreeMap<CellIndex, u64>,
     candidates: Vec<crate::figures::cells::CandidateFigure>,
+    months: Option<MonthIndex>,
+    referrals: bool,
+}
+
+/// Each day of the window as a month number from the window's first month, by table (no calendar
+/// arithmetic per event).
+#[derive(Debug)]
+struct MonthIndex {
+    first_day: i32,
+    first_month: i32,
+    of_day: Vec<u16>,
+    count: usize,
+}
+
+impl MonthIndex {
+    /// The days of the window `filter` gives, or of the events it selects where it is open.
+    fn new(cols: &EventColumns, filter: &EventFilter) -> Option<Self> {
+        let (lo, hi) = if let (Some(a), Some(b)) = (filter.from, filter.to) {
+            (crate::cells::columns::day_number(a), crate::cells::columns::day_number(b))
+        } else {
+            let (a, b) = cols.fold(
+                filter,
+                || (i32::MAX, i32::MIN),
+                |acc, e| *acc = (acc.0.min(e.day), acc.1.max(e.day)),
+                |x, y| (x.0.min(y.0), x.1.max(y.1)),
+            );
+            (
+                filter.from.map_or(a, crate::cells::columns::day_number),
+                filter.to.map_or(b, crate::cells::columns::day_number),
+            )
+        };
+        if lo > hi {
+            return None;
+        }
+        let first_month = month_no(lo);
+        let of_day: Vec<u16> =
+            (lo..=hi).map(|d| u16::try_from(month_no(d) - first_month).unwrap_or(u16::MAX)).collect();
+        let count = usize::from(of_day.last().copied().unwrap_or(0)) + 1;
+        Some(Self { first_day: lo, first_month, of_day, count })
+    }
+}
+
+/// The most entries of a dense tally (areas × months × groups × kinds); beyond, a map is used.
+const DENSE_TALLY_ENTRIES: usize = 1 << 22;
+
+/// Counts by (current zone, proposal zone, month, group) and kind: in a flat array indexed by area code,
+/// month and group when it is small enough (one add an event), else in a map.
+fn tally(cols: &EventColumns, both: &EventColumns, filter: &EventFilter, base: &Baseline<'_>, np: u32) -> Tally {
+    let nc = base.current.set().zones().len() + 1;
+    let areas = nc * usize::try_from(np).unwrap_or(usize::MAX);
+    let groups = cols.dicts().group.names().len() + 1;
+    let Some(months) = base.months.as_ref().filter(|m| areas * m.count * groups * 3 <= DENSE_TALLY_ENTRIES) else {
+        return both.fold(
+            filter,
+            BTreeMap::new,
+            |acc, e| {
+                let key = (e.zone / np, e.zone % np, month_no(e.day), e.group);
+                acc.entry(key).or_insert([0; 3])[kind_index(e.kind)] += 1;
+            },
+            |mut a, b| {
+                for (k, v) in b {
+                    let e = a.entry(k).or_insert([0; 3]);
+                    for i in 0..3 {
+                        e[i] += v[i];
+                    }
+                }
+                a
+            },
+        );
+    };
+    let nm = months.count;
+    let size = areas * nm * groups * 3;
+    let dense: Vec<u64> = both.fold(
+        filter,
+        || vec![0u64; size],
+        |acc, e| {
+            let Some(&m) = usize::try_from(e.day - months.first_day).ok().and_then(|i| months.of_day.get(i)) else {
+                return;
+            };
+            let at = ((e.zone as usize * nm + usize::from(m)) * groups + e.group as usize) * 3 + kind_index(e.kind);
+            if let Some(n) = acc.get_mut(at) {
+                *n += 1;
+            }
+        },
+        |mut a, b| {
+            for (x, y) in a.iter_mut().zip(&b) {
+                *x += y;
+            }
+            a
+        },
+    );
+    let mut out = Tally::new();
+    for (i, n) in dense.chunks_exact(3).enumerate() {
+        if n.iter().all(|&v| v == 0) {
+            continue;
+        }
+        let (g, rest) = (i % groups, i / groups);
+        let (m, area) = (rest % nm, rest / nm);
+        let (Ok(area), Ok(g), Ok(m)) = (u32::try_from(area), u32::try_from(g), i32::try_from(m)) else { continue };
+        out.insert((area / np, area % np, months.first_month + m, g), [n[0], n[1], n[2]]);
+    }
+    out
 }
 
 impl<'a> Baseline<'a> {
@@ -360,6 +463,8 @@ impl<'a> Baseline<'a> {
             cells: centre_cells(current, q.res),
             counts: cols.count_cells(&filter, q.res).iter().map(|(c, n)| (*c, n.total())).collect(),
             candidates,
+            months: MonthIndex::new(cols, &filter),
+            referrals: crate::figures::coverage::has_referrals(cols),
         }
     }
 }
@@ -378,26 +483,10 @@ pub fn impact_with(cols: &EventColumns, base: &Baseline<'_>, proposal: &ZoneInde
     let np = u32::try_from(proposal.set().zones().len()).unwrap_or(u32::MAX - 1) + 1;
     let filter = EventFilter { zone: None, ..q.filter.clone() };
     let both = classify_both(cols, current, proposal);
-    let tally: Tally = both.fold(
-        &filter,
-        BTreeMap::new,
-        |acc, e| {
-            let key = (e.zone / np, e.zone % np, month_no(e.day), e.group);
-            acc.entry(key).or_insert([0; 3])[kind_index(e.kind)] += 1;
-        },
-        |mut a, b| {
-            for (k, v) in b {
-                let e = a.entry(k).or_insert([0; 3]);
-                for i in 0..3 {
-                    e[i] += v[i];
-                }
-            }
-            a
-        },
-    );
+    let tally = tally(cols, &both, &filter, base, np);
     let Sums { totals, months, zones, current_zones, groups } = Sums::of(&tally);
     let month_rows = month_rows(&months, q);
-    let referrals = crate::figures::coverage::has_referrals(cols);
+    let referrals = base.referrals;
     let mut group_rows = group_rows(cols, &groups, &q.reference);
     if !referrals {
         for g in &mut group_rows {
