@@ -86,6 +86,8 @@ struct Params {
     reference: String,
     /// Count every event in the set in force on this day (a fixed geography).
     at: Option<NaiveDate>,
+    /// Count every event in this stored proposal's zones (a fixed geography; analysts).
+    proposal: Option<String>,
 }
 
 fn date(q: &BTreeMap<String, String>, name: &str) -> Result<Option<NaiveDate>, ApiError> {
@@ -156,7 +158,11 @@ fn params(q: &BTreeMap<String, String>, headers: &HeaderMap, role: Role) -> Resu
     }
     let reference = q.get("reference").map_or_else(|| "white".to_owned(), |r| r.trim().to_ascii_lowercase());
     let at = date(q, "at")?;
-    Ok(Params { filter, res, zeros, k, format, reference, at })
+    let proposal = q.get("proposal").cloned();
+    if proposal.is_some() && at.is_some() {
+        return Err(ApiError::bad_request("at and proposal: give one or the other (each fixes the areas)"));
+    }
+    Ok(Params { filter, res, zeros, k, format, reference, at, proposal })
 }
 
 type Compute = fn(
@@ -200,7 +206,10 @@ async fn answer(
     let served = Arc::clone(&*state.loaded());
     // `at`: one set for every event (and the cells' relation); else each event's own date's set, and
     // cells related to the set in force on the window's last day (or today).
-    let (index, fixed) = if let Some(at) = p.at {
+    let (index, fixed) = if let Some(id) = &p.proposal {
+        let record = super::proposals::find(&state, role, id).await?;
+        (Arc::new(super::proposals::index_of(&record)?), true)
+    } else if let Some(at) = p.at {
         let index = served.zones.in_force(at).map_err(|e| {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("at {at}: {e}; give a day a zone set was in force"))
         })?;
@@ -260,14 +269,14 @@ async fn answer(
 
 /// The filters every figure role may use, and those only analysts and admins may use.
 const PLANNER_FILTERS: &[&str] = &["period", "from", "to", "kind", "zone", "at"];
-const ANALYST_FILTERS: &[&str] = &["group", "offense", "source"];
+const ANALYST_FILTERS: &[&str] = &["group", "offense", "source", "proposal"];
 
 const CELL_PARAMS: &[&str] =
-    &["res", "period", "from", "to", "kind", "zone", "offense", "group", "source", "zeros", "f", "at"];
+    &["res", "period", "from", "to", "kind", "zone", "offense", "group", "source", "zeros", "f", "at", "proposal"];
 const HOTSPOT_PARAMS: &[&str] =
-    &["res", "period", "from", "to", "kind", "zone", "offense", "group", "source", "k", "f", "at"];
+    &["res", "period", "from", "to", "kind", "zone", "offense", "group", "source", "k", "f", "at", "proposal"];
 const TABLE_PARAMS: &[&str] =
-    &["period", "from", "to", "kind", "zone", "offense", "group", "source", "reference", "at"];
+    &["period", "from", "to", "kind", "zone", "offense", "group", "source", "reference", "at", "proposal"];
 
 fn render_cells(
     f: &crate::figures::cells::CellFigures,
@@ -296,6 +305,7 @@ fn render_cells(
         ("zeros" = Option<bool>, Query, description = "Also the study area's empty cells, as zeros"),
         ("f" = Option<String>, Query, description = "geojson (default), csv or fgb; or by Accept"),
         ("at" = Option<String>, Query, description = "YYYY-MM-DD: count every event in the zone set in force that day, whatever its date (a fixed geography; also the set cells are related to). Default: each event in the set in force on its own date (events dated when none was: `no_program`), cells related to the set in force on `to` or today"),
+        ("proposal" = Option<String>, Query, description = "A stored proposal's id: count every event in its zones instead (analysts)"),
     ),
     responses(
         (status = 200, description = "Cells: hex_id, count, a count per kind (null when withheld, with suppressed: true), relation (inside, boundary, outside)"),
@@ -303,6 +313,7 @@ fn render_cells(
         (status = 400, description = "A query value is wrong", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Beyond the role (planners: res <= 9, no group/offense/source)", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "The answer would hold more cells than one answer may (1 000 000): the problem says how to narrow the query", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No stored proposal of that id (`proposal`)", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -334,12 +345,14 @@ pub async fn get_cells(
         ("zone" = Option<String>, Query, description = "A zone id, or `outside`"),
         ("f" = Option<String>, Query, description = "geojson (default), csv or fgb"),
         ("at" = Option<String>, Query, description = "YYYY-MM-DD: count every event in the zone set in force that day, whatever its date (a fixed geography; also the set cells are related to). Default: each event in the set in force on its own date (events dated when none was: `no_program`), cells related to the set in force on `to` or today"),
+        ("proposal" = Option<String>, Query, description = "A stored proposal's id: count every event in its zones instead (analysts)"),
     ),
     responses(
         (status = 200, description = "Cells with GiZScore, GiPValue (two-sided; analysts), Gi_Bin, Gi_Bin_FDR, NNeighbors"),
         (status = 400, description = "A query value is wrong", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Beyond the role", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "The answer would hold more cells than one answer may (1 000 000): the problem says how to narrow the query", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No stored proposal of that id (`proposal`)", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -369,11 +382,13 @@ pub async fn get_hotspots(
         ("to" = Option<String>, Query, description = "Last day"),
         ("kind" = Option<String>, Query, description = "Event kind"),
         ("at" = Option<String>, Query, description = "YYYY-MM-DD: count every event in the zone set in force that day, whatever its date (a fixed geography; also the set cells are related to). Default: each event in the set in force on its own date (events dated when none was: `no_program`), cells related to the set in force on `to` or today"),
+        ("proposal" = Option<String>, Query, description = "A stored proposal's id: count every event in its zones instead (analysts)"),
     ),
     responses(
         (status = 200, description = "GeoJSON outlines with rank, contacts, cells, hex_ids"),
         (status = 403, description = "Beyond the role", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "The answer would hold more cells than one answer may (1 000 000): the problem says how to narrow the query", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No stored proposal of that id (`proposal`)", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -406,10 +421,13 @@ pub async fn get_candidates(
         ("group" = Option<String>, Query, description = "Race/ethnicity group (analysts)"),
         ("source" = Option<String>, Query, description = "Data source (analysts)"),
         ("at" = Option<String>, Query, description = "YYYY-MM-DD: count every event in the zone set in force that day, whatever its date (a fixed geography; also the set cells are related to). Default: each event in the set in force on its own date (events dated when none was: `no_program`), cells related to the set in force on `to` or today"),
+        ("proposal" = Option<String>, Query, description = "A stored proposal's id: count every event in its zones instead (analysts)"),
     ),
     responses(
         (status = 200, description = "geography (which areas events were counted in), share_inside (of the events inside or outside; `no_program` left out), diversion_rate_inside, diversion_rate_inside, totals (per area), months (per area and month)"),
         (status = 403, description = "Beyond the role", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No stored proposal of that id (`proposal`)", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No zone set was in force on `at`", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -442,10 +460,13 @@ pub async fn get_coverage(
         ("group" = Option<String>, Query, description = "Race/ethnicity group (analysts)"),
         ("source" = Option<String>, Query, description = "Data source (analysts)"),
         ("at" = Option<String>, Query, description = "YYYY-MM-DD: count every event in the zone set in force that day, whatever its date (a fixed geography; also the set cells are related to). Default: each event in the set in force on its own date (events dated when none was: `no_program`), cells related to the set in force on `to` or today"),
+        ("proposal" = Option<String>, Query, description = "A stored proposal's id: count every event in its zones instead (analysts)"),
     ),
     responses(
         (status = 200, description = "geography, reference_group and rows: area, group, counts, referral_rate, diversion_rate, rri_referral, rri_diversion"),
         (status = 403, description = "Beyond the role", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No stored proposal of that id (`proposal`)", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No zone set was in force on `at`", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -89,7 +89,7 @@ impl Modify for CommonAnswers {
         for (path, item) in &mut openapi.paths.paths {
             let operational =
                 path.as_str() == "/healthz" || path.as_str() == "/readyz" || path.as_str() == "/openapi.json";
-            let ops = [(&mut item.get, false), (&mut item.post, true)];
+            let ops = [(&mut item.get, false), (&mut item.post, true), (&mut item.delete, false)];
             for (op, body) in ops {
                 let Some(op) = op else { continue };
                 let r = &mut op.responses.responses;

@@ -174,7 +174,7 @@ pub async fn get_proposals(
     Ok(axum::Json(json!({ "proposals": list })))
 }
 
-async fn find(state: &AppState, role: Role, id: &str) -> Result<ProposalRecord, ApiError> {
+pub(super) async fn find(state: &AppState, role: Role, id: &str) -> Result<ProposalRecord, ApiError> {
     let key = id.to_owned();
     let found = on_store(state, move |s| s.proposal(&key)).await?;
     found
@@ -338,7 +338,7 @@ fn current_set(served: &super::state::Served, w: &Window) -> Result<Arc<ZoneInde
         .ok_or_else(|| ApiError::internal("no zone sets loaded"))
 }
 
-fn index_of(r: &ProposalRecord) -> Result<ZoneIndex, ApiError> {
+pub(super) fn index_of(r: &ProposalRecord) -> Result<ZoneIndex, ApiError> {
     let set = parse_zone_geojson(&r.zones_geojson, &r.id, &ZoneFileOptions::default()).map_err(store_failed)?;
     Ok(ZoneIndex::new(set, IndexOptions::default()))
 }

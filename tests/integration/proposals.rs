@@ -290,6 +290,14 @@ fn proposals_over_http_are_validated_audited_private_and_survive_a_restart() {
     assert_eq!(status, 200, "{cmp}");
     assert_eq!(cmp["comparison"]["columns"].as_array().unwrap().len(), 4);
     assert!(server.log_with("action=compare").contains("who=an"));
+    // Figures in a proposal's areas: the 2018 set as a proposal counts as the 2018 set does.
+    let (status, by_proposal) = call(&server, ANALYST, "GET", &format!("/v1/coverage?proposal={id}"), None);
+    assert_eq!(status, 200, "{by_proposal}");
+    let (_, by_date) = call(&server, ANALYST, "GET", "/v1/coverage?at=2018-06-01", None);
+    assert_eq!(by_proposal["totals"], by_date["totals"]);
+    assert_eq!(by_proposal["geography"]["zone_set"], "2018 areas");
+    assert_eq!(call(&server, ANALYST, "GET", "/v1/cells?proposal=p000000000000", None).0, 404);
+    assert_eq!(call(&server, PLANNER, "GET", &format!("/v1/coverage?proposal={pid}"), None).0, 403);
     drop(server);
 
     // Audited in the store; kept across a restart.
