@@ -29,6 +29,9 @@ use crate::zones::{IndexOptions, ZoneIndex};
 const PLANNER_MAX_RES: u8 = super::figures::PLANNER_MAX_RES;
 /// The most proposals one comparison takes.
 const MAX_COMPARE: usize = 8;
+/// The most proposals the store keeps (each up to the body limit): a careless script cannot fill the
+/// disk.
+pub const MAX_PROPOSALS: usize = 1000;
 
 fn no_store() -> ApiError {
     ApiError::new(
@@ -92,6 +95,7 @@ fn visible(role: Role, r: &ProposalRecord) -> bool {
         (status = 201, description = "Stored: id, name, author, created_at, version, and a Location header"),
         (status = 400, description = "Malformed JSON", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "A planner submitted something other than whole cells", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The store keeps 1000 proposals already: delete some first", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Too large a body", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not sent as application/json", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a valid zone set: the zone file's own messages", body = super::error::Problem, content_type = "application/problem+json"),
@@ -118,7 +122,10 @@ pub async fn post_proposal(
     let cells: Option<Vec<String>> = submitted.cells.as_ref().map(|c| c.iter().map(ToString::to_string).collect());
     let id = {
         use sha2::{Digest, Sha256};
-        let d = Sha256::digest(format!("{}\n{who}\n{created_at}\n{version}", submitted.name));
+        // Two submissions in the same millisecond differ by their number in this process.
+        static SUBMITTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = SUBMITTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let d = Sha256::digest(format!("{}\n{who}\n{created_at}\n{version}\n{n}", submitted.name));
         let hex = d.iter().take(6).fold(String::with_capacity(12), |mut s, b| {
             use std::fmt::Write as _;
             let _ = write!(s, "{b:02x}");
@@ -136,7 +143,21 @@ pub async fn post_proposal(
         zones_geojson: zone_set_to_geojson(&submitted.set).to_string(),
     };
     let stored = record.clone();
-    on_store(&state, move |s| s.put_proposal(&stored)).await?;
+    let full = on_store(&state, move |s| {
+        if s.proposals()?.len() >= MAX_PROPOSALS {
+            return Ok(true);
+        }
+        s.put_proposal(&stored).map(|()| false)
+    })
+    .await?;
+    if full {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "the store keeps at most {MAX_PROPOSALS} proposals: DELETE /v1/proposals/{{id}} those no longer needed"
+            ),
+        ));
+    }
     audit(
         &state,
         AuditRecord {

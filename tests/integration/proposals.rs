@@ -399,3 +399,25 @@ fn planners(server: &crate::support::Server, id: &str, zones2018: &Value) -> Str
     );
     pid
 }
+
+/// A script that keeps posting cannot fill the disk: the store keeps at most 1000 proposals, and says
+/// how to make room.
+#[test]
+fn the_store_keeps_a_bounded_number_of_proposals() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("events.gpkg");
+    let server = start(store.to_str().unwrap());
+    let cell = h3o::LatLng::new(45.52, -122.68).unwrap().to_cell(h3o::Resolution::Nine).to_string();
+    let body = serde_json::json!({"name": "one cell", "cells": [cell]});
+    let mut last = String::new();
+    for i in 0..1000 {
+        let (status, created) = call(&server, ANALYST, "POST", "/v1/proposals", Some(&body));
+        assert_eq!(status, 201, "proposal {i}: {created}");
+        last = created["id"].as_str().unwrap().to_owned();
+    }
+    let (status, p) = call(&server, ANALYST, "POST", "/v1/proposals", Some(&body));
+    assert_eq!(status, 409, "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("at most 1000 proposals"), "{p}");
+    assert_eq!(call(&server, ANALYST, "DELETE", &format!("/v1/proposals/{last}"), None).0, 204);
+    assert_eq!(call(&server, ANALYST, "POST", "/v1/proposals", Some(&body)).0, 201);
+}
