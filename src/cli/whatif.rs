@@ -179,7 +179,7 @@ pub(super) fn whatif(args: &WhatifArgs) -> Result<ExitCode, Error> {
     let io = |source: std::io::Error| Error::Io { path: name.clone(), source };
     match format {
         WhatifFormat::Json => {
-            let doc = serde_json::json!({ "current": impacts.first().map(|i| &i.current), "impacts": impacts, "comparison": table });
+            let doc = json_document(&impacts, &table);
             writeln!(out, "{}", serde_json::to_string_pretty(&doc).unwrap_or_default()).map_err(io)?;
         }
         WhatifFormat::Csv => write_csv(&table, &mut out).map_err(io)?,
@@ -199,6 +199,19 @@ pub(super) fn whatif(args: &WhatifArgs) -> Result<ExitCode, Error> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every impact in full (its cells gained and lost also as GeoJSON hexagons) and the comparison.
+fn json_document(impacts: &[Impact], table: &Comparison) -> serde_json::Value {
+    let docs: Vec<serde_json::Value> = impacts
+        .iter()
+        .map(|i| {
+            let mut doc = serde_json::to_value(i).unwrap_or_default();
+            doc["cells"]["geojson"] = crate::formats::cells::impact_cells_geojson(&i.cells);
+            doc
+        })
+        .collect();
+    serde_json::json!({ "current": impacts.first().map(|i| &i.current), "impacts": docs, "comparison": table })
 }
 
 fn cell(v: Option<f64>) -> String {

@@ -260,3 +260,36 @@ pub fn candidates_geojson(figures: &CellFigures) -> serde_json::Value {
         "features": features,
     })
 }
+
+/// Cells a proposal gains and loses as a GeoJSON FeatureCollection of hexagons (lon/lat), each with its
+/// `cell`, `change` (`gained` or `lost`) and `contacts`; for a map to draw over the current areas.
+#[must_use]
+pub fn changed_cells_geojson<'a>(
+    gained: impl IntoIterator<Item = (&'a str, u64)>,
+    lost: impl IntoIterator<Item = (&'a str, u64)>,
+) -> serde_json::Value {
+    let feature = |(cell, contacts): (&str, u64), change: &str| -> Option<serde_json::Value> {
+        let index: h3o::CellIndex = cell.parse().ok()?;
+        Some(serde_json::json!({
+            "type": "Feature",
+            "id": cell,
+            "geometry": {"type": "Polygon", "coordinates": [ring(index)]},
+            "properties": {"cell": cell, "change": change, "contacts": contacts},
+        }))
+    };
+    let features: Vec<serde_json::Value> = gained
+        .into_iter()
+        .filter_map(|c| feature(c, "gained"))
+        .chain(lost.into_iter().filter_map(|c| feature(c, "lost")))
+        .collect();
+    serde_json::json!({"type": "FeatureCollection", "features": features})
+}
+
+/// An impact's cells gained and lost as GeoJSON (see [`changed_cells_geojson`]).
+#[must_use]
+pub fn impact_cells_geojson(c: &crate::proposals::CellsImpact) -> serde_json::Value {
+    changed_cells_geojson(
+        c.gained.iter().map(|x| (x.cell.as_str(), x.contacts)),
+        c.lost.iter().map(|x| (x.cell.as_str(), x.contacts)),
+    )
+}

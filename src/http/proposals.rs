@@ -19,6 +19,7 @@ use super::state::AppState;
 use crate::cells::CellRes;
 use crate::cells::columns::EventFilter;
 use crate::figures::period::Period;
+use crate::formats::cells::changed_cells_geojson;
 use crate::formats::proposal::{ProposalError, read_submission};
 use crate::formats::zonefile::{ZoneFileOptions, parse_zone_geojson, zone_set_to_geojson};
 use crate::proposals::{DEFAULT_CASELOAD, ImpactQuery, compare, impact, impacts, published::published_impact};
@@ -434,7 +435,12 @@ pub async fn get_impact(
             let cells: Vec<h3o::CellIndex> = r.cells.iter().flatten().filter_map(|c| c.parse().ok()).collect();
             let i = published_impact(&cols, &current, &proposal, &cells, &w.filter, disclosure)
                 .map_err(|e| ApiError::unprocessable(e.to_string()))?;
-            return serde_json::to_vec(&i).map_err(store_failed);
+            let mut doc = serde_json::to_value(&i).map_err(store_failed)?;
+            doc["geojson"] = changed_cells_geojson(
+                i.gained.iter().map(|c| (c.cell.as_str(), c.contacts)),
+                i.lost.iter().map(|c| (c.cell.as_str(), c.contacts)),
+            );
+            return serde_json::to_vec(&doc).map_err(store_failed);
         }
         let q = ImpactQuery {
             filter: w.filter,
@@ -444,12 +450,19 @@ pub async fn get_impact(
             reference: w.reference,
             launches,
         };
-        serde_json::to_vec(&impact(&cols, &current, &proposal, &q)).map_err(store_failed)
+        serde_json::to_vec(&impact_json(&impact(&cols, &current, &proposal, &q))?).map_err(store_failed)
     })
     .await
     .map_err(store_failed)??;
     Ok(([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "private, no-store")], body)
         .into_response())
+}
+
+/// An impact as JSON, its cells gained and lost also as GeoJSON hexagons (`cells.geojson`).
+fn impact_json(i: &crate::proposals::Impact) -> Result<Value, ApiError> {
+    let mut doc = serde_json::to_value(i).map_err(store_failed)?;
+    doc["cells"]["geojson"] = crate::formats::cells::impact_cells_geojson(&i.cells);
+    Ok(doc)
 }
 
 fn launches(served: &super::state::Served) -> Vec<(String, NaiveDate)> {
@@ -541,7 +554,8 @@ pub async fn get_compare(
         let (cols, _) = state2.columns();
         let refs: Vec<&ZoneIndex> = proposals.iter().collect();
         let all = impacts(&cols, &current, &refs, &q);
-        serde_json::to_vec(&json!({ "comparison": compare(&all), "impacts": all })).map_err(store_failed)
+        let docs = all.iter().map(impact_json).collect::<Result<Vec<_>, _>>()?;
+        serde_json::to_vec(&json!({ "comparison": compare(&all), "impacts": docs })).map_err(store_failed)
     })
     .await
     .map_err(store_failed)??;

@@ -68,6 +68,16 @@ fn the_2018_expansion_against_the_2017_areas_matches_a_shapely_recount() {
     // Cells gained lie in the Central Eastside; none lost; area gained is the new zone's.
     assert!(i["cells"]["gained"].as_array().unwrap().len() > 20);
     assert_eq!(i["cells"]["lost"].as_array().unwrap().len(), 0);
+    // And as GeoJSON hexagons (lon/lat, closed rings) for a map.
+    let features = i["cells"]["geojson"]["features"].as_array().unwrap();
+    assert_eq!(features.len(), i["cells"]["gained"].as_array().unwrap().len());
+    for f in features {
+        assert_eq!(f["properties"]["change"], "gained");
+        let ring = f["geometry"]["coordinates"][0].as_array().unwrap();
+        assert_eq!((ring.len(), &ring[0]), (7, &ring[6]));
+        let lon = ring[0][0].as_f64().unwrap();
+        assert!((-122.7..-122.6).contains(&lon), "{lon}: lon first");
+    }
     let ces = i["proposal"]["area_km2"].as_f64().unwrap() - i["current"]["area_km2"].as_f64().unwrap();
     assert!((i["cells"]["area_gained_km2"].as_f64().unwrap() - ces).abs() < 0.01, "{}", i["cells"]);
     // Capacity: the built-in rules' 300 people, 20 per case manager.
@@ -247,6 +257,10 @@ fn proposals_over_http_are_validated_audited_private_and_survive_a_restart() {
     assert_eq!(status, 200, "{i}");
     assert_eq!(i["newly_inside"]["contacts"], want["totals"]["newly_inside"]);
     assert_eq!(i["inside_current"]["contacts"], want["totals"]["inside_current"]);
+    assert_eq!(
+        i["cells"]["geojson"]["features"].as_array().unwrap().len(),
+        i["cells"]["gained"].as_array().unwrap().len()
+    );
 
     // The same as edits against the 2017 set: add the Central Eastside, replace Lloyd with its 2018 shape.
     let feature = |zid: &str| {
@@ -379,6 +393,10 @@ fn planners(server: &crate::support::Server, id: &str, zones2018: &Value) -> Str
         assert_eq!(impact_of(&all), a, "the same answer every time: nothing to average");
     }
     assert!(a["perturbed"]["note"].as_str().unwrap().contains("shown as 0"));
+    assert_eq!(
+        a["geojson"]["features"].as_array().unwrap().len(),
+        a["gained"].as_array().unwrap().len() + a["lost"].as_array().unwrap().len()
+    );
     // What planners may not do.
     let pid = all["id"].as_str().unwrap().to_owned();
     for (path, want) in [
