@@ -388,6 +388,63 @@ test('with tokens, the page asks once, keeps the token for the tab, and a planne
   await page.close();
 });
 
+test('an analyst uploads a proposal and sees its impact, the hexagons it loses outlined on the map, and a comparison', async () => {
+  const page = await newPage(`${open.url}/?res=9`);
+  await rendered(page, 1);
+  await page.locator('#proposals').waitFor();
+  // The 2017 areas against the set in force at the view's end (the 2018 areas): the Central Eastside
+  // is lost.
+  await page.fill('#proposal-name', 'The 2017 areas');
+  await page.setInputFiles('#proposal-file', path.join(ROOT, 'geodata/portland-2017.geojson'));
+  await page.waitForFunction(() => document.querySelectorAll('#impact tbody tr').length > 4, null, { timeout: 60000 });
+  const id = await page.locator('#proposal-list').inputValue();
+  const api = await (await fetch(`${open.url}/v1/proposals/${id}/impact`)).json();
+  const row = async (name) => (await page.locator('#impact tbody tr', { hasText: name }).locator('td').textContent()).trim();
+  assert.equal(await row('Newly inside'), api.newly_inside.contacts.toLocaleString('en-US'));
+  assert.equal(await row('Newly outside'), api.newly_outside.contacts.toLocaleString('en-US'));
+  // The cells gained and lost are the map's outlines, green and red, read off the screen: a lost
+  // hexagon's edge is drawn in the lost colour.
+  const changes = await page.evaluate(() => window.leadmap.proposal.changes.features.length);
+  assert.equal(changes, api.cells.gained.length + api.cells.lost.length);
+  assert.ok(changes > 0, 'the demo proposal changes some hexagons');
+  const edge = await page.evaluate(async () => {
+    const { map, proposal, hexagons } = window.leadmap;
+    const f = proposal.changes.features.find((x) => x.properties.change === 'lost');
+    const idle = new Promise((r) => map.once('idle', r));
+    map.jumpTo({ center: f.geometry.coordinates[0][0], zoom: 15 });
+    await idle;
+    hexagons.draw();
+    map.triggerRepaint();
+    await new Promise((r) => map.once('render', () => requestAnimationFrame(r)));
+    const [a, b] = f.geometry.coordinates[0];
+    const p = map.project([(a[0] + b[0]) / 2, (a[1] + b[1]) / 2]);
+    return { x: Math.round(p.x), y: Math.round(p.y) };
+  });
+  const shot = await page.locator('#map').screenshot();
+  const red = await page.evaluate(async ({ png, x, y }) => {
+    const bitmap = await createImageBitmap(new Blob([Uint8Array.from(atob(png), (c) => c.charCodeAt(0))], { type: 'image/png' }));
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const ctx = canvas.getContext('2d');
+    ctx.drawImage(bitmap, 0, 0);
+    const near = (px) => Math.abs(px[0] - 0xd5) < 60 && Math.abs(px[1] - 0x5e) < 60 && Math.abs(px[2] - 0x00) < 60;
+    const dpr = bitmap.width / ctx.canvas.width;
+    for (let dx = -2; dx <= 2; dx++) for (let dy = -2; dy <= 2; dy++) {
+      if (near(ctx.getImageData(Math.round((x + dx) * dpr), Math.round((y + dy) * dpr), 1, 1).data)) return true;
+    }
+    return false;
+  }, { png: shot.toString('base64'), ...edge });
+  assert.ok(red, `a lost hexagon's edge at ${edge.x},${edge.y} is drawn red`);
+  // The monthly before/after line has a point a month.
+  assert.equal(Number(await page.locator('#impact-chart').getAttribute('data-months')), api.months.length);
+  // Several saved proposals side by side.
+  await page.click('#compare-proposals');
+  await page.waitForFunction(() => document.querySelectorAll('#compare tbody tr').length > 5, null, { timeout: 60000 });
+  assert.ok((await page.locator('#compare thead').textContent()).includes('The 2017 areas'));
+  await page.screenshot({ path: path.join(SHOTS, 'map-proposal.png') });
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
 test('the page and its files come from the binary, with no request leaving the machine', async () => {
   const page = await browser.newPage();
   const hosts = new Set();

@@ -80,6 +80,14 @@ async function api(path, { raw = false } = {}) {
   throw new ApiProblem(401, 'no valid token');
 }
 
+/// Sends `body` (JSON) to `path` with `method`; the answer's JSON, or an ApiProblem with its detail.
+async function send(method, path, body) {
+  const r = await fetch(path, { method, headers: { ...authHeaders(), 'Content-Type': 'application/json' }, body: body == null ? undefined : JSON.stringify(body) });
+  const answer = r.status === 204 ? null : await r.json().catch(() => ({}));
+  if (!r.ok) throw new ApiProblem(r.status, (answer && answer.detail) || `${path}: HTTP ${r.status}`);
+  return answer;
+}
+
 // ---- view state in the URL ----
 
 /// The fixed periods planners choose from: all history, then each year from this one back to 2011 (LEAD's
@@ -188,10 +196,16 @@ function cameraInLink(box) {
 }
 
 /// The zones and candidates, outlined over the hexagons (in their drawing, see hexagons.js).
+let lastOutlines = { zones: EMPTY, candidates: EMPTY };
 function outline({ zones = EMPTY, candidates = EMPTY }) {
+  lastOutlines = { zones, candidates };
+  const changed = proposal.changes.features;
   hexagons.setOutlines([
     { features: zones.features, colour: '#111111', width: 2.5 },
     { features: candidates.features, colour: '#cc79a7', width: 3, dash: [2, 1] },
+    { features: changed.filter((f) => f.properties.change === 'gained'), colour: '#009e73', width: 2 },
+    { features: changed.filter((f) => f.properties.change === 'lost'), colour: '#d55e00', width: 2 },
+    { features: proposal.pickedFeatures(), colour: '#0072b2', width: 2, dash: [1, 1] },
   ]);
 }
 
@@ -278,6 +292,10 @@ async function createMap(bounds) {
   popup = new maplibregl.Popup({ closeButton: true, maxWidth: '320px' });
   map.on('click', (e) => {
     const f = hexagons.at(e.lngLat);
+    if (proposal.picking) {
+      if (f) proposal.toggle(f);
+      return;
+    }
     select(f);
     if (f) popup.setLngLat(e.lngLat).setHTML(popupHtml(f.properties, current().layer)).addTo(map);
     else popup.remove();
@@ -557,6 +575,144 @@ async function refresh({ figures = null } = {}) {
   }
 }
 
+// ---- proposals: a boundary change tested against the stored history ----
+
+const proposal = {
+  changes: EMPTY, // the cells gained and lost by the impact shown (GeoJSON hexagons)
+  picking: false,
+  picked: new Map(), // hex id -> feature
+  impact: null,
+  pickedFeatures() { return [...this.picked.values()]; },
+  toggle(f) {
+    const id = f.properties.hex_id;
+    if (this.picked.has(id)) this.picked.delete(id); else this.picked.set(id, f);
+    $('#picked').textContent = String(this.picked.size);
+    $('#save-cells').disabled = this.picked.size === 0;
+    redrawOutlines();
+  },
+};
+
+function redrawOutlines() {
+  outline(lastOutlines);
+  hexagons.draw();
+  if (map) map.triggerRepaint();
+}
+
+/// The window an impact is asked over: the view's period (planners) or dates.
+function impactQuery() {
+  const v = current();
+  const q = new URLSearchParams();
+  if (me.fixed_periods) { if (v.period) q.set('period', v.period); } else {
+    if (v.from) q.set('from', v.from);
+    if (v.to) q.set('to', v.to);
+  }
+  return q.toString();
+}
+
+async function loadProposals(select = null) {
+  const { proposals } = await api('/v1/proposals');
+  const list = $('#proposal-list');
+  list.innerHTML = '';
+  for (const p of proposals) list.add(new Option(`${p.name} (${p.author || 'this computer'}, ${p.created_at.slice(0, 10)})`, p.id));
+  if (select) list.value = select;
+  $('#show-impact').disabled = !proposals.length;
+  return proposals;
+}
+
+const kinds = (c) => `${num(c.contacts)}`;
+function showImpact(i) {
+  proposal.impact = i;
+  proposal.changes = (i.cells && i.cells.geojson) || i.geojson || EMPTY;
+  const cellsOf = (list) => num(list.length);
+  const gained = i.cells ? i.cells.gained : i.gained;
+  const lost = i.cells ? i.cells.lost : i.lost;
+  const rows = [
+    ['Contacts inside the current areas', kinds(i.inside_current)],
+    ["Contacts inside the proposal's areas", kinds(i.inside_proposal)],
+    ['Newly inside', kinds(i.newly_inside)],
+    ['Newly outside', kinds(i.newly_outside)],
+    ['Net', (i.net > 0 ? '+' : '') + num(i.net)],
+    ['Hexagons gained / lost', `${cellsOf(gained)} / ${cellsOf(lost)}`],
+    ['Area gained / lost', `${(i.area_gained_km2 ?? i.cells.area_gained_km2).toFixed(2)} / ${(i.area_lost_km2 ?? i.cells.area_lost_km2).toFixed(2)} km²`],
+  ];
+  if (i.capacity && i.capacity.months_to_fill_proposal != null) rows.push(['Months to fill the capacity', `${i.capacity.months_to_fill_proposal.toFixed(1)} (of ${num(i.capacity.capacity)})`]);
+  if (i.perturbed) rows.push(['Counts', 'sums of the perturbed hexagon counts the map shows']);
+  $('#impact tbody').innerHTML = rows.map(([k, v]) => `<tr><th scope="row">${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('');
+  drawChart(i.months || []);
+  redrawOutlines();
+}
+
+/// The monthly before/after line: contacts inside the current areas and inside the proposal's.
+function drawChart(months) {
+  const svg = $('#impact-chart');
+  $('#impact-figure').hidden = !months.length;
+  if (!months.length) { svg.innerHTML = ''; return; }
+  const max = Math.max(1, ...months.map((m) => Math.max(m.inside_current, m.inside_proposal)));
+  const x = (k) => (months.length === 1 ? 150 : 5 + (290 * k) / (months.length - 1));
+  const y = (v) => 115 - (110 * v) / max;
+  const line = (key) => months.map((m, k) => `${x(k).toFixed(1)},${y(m[key]).toFixed(1)}`).join(' ');
+  const marks = months.map((m, k) => ((m.launches || []).length ? `<line x1="${x(k)}" x2="${x(k)}" y1="0" y2="120" stroke="#999" stroke-dasharray="3 2"><title>${escapeHtml(m.launches.join(', '))} starts</title></line>` : '')).join('');
+  svg.innerHTML = `${marks}<polyline class="current" fill="none" stroke-width="1.5" points="${line('inside_current')}"/>` +
+    `<polyline class="proposal" fill="none" stroke-width="1.5" points="${line('inside_proposal')}"/>`;
+  svg.dataset.months = String(months.length);
+}
+
+async function impactOf(id) {
+  setStatus('Computing the impact…');
+  try {
+    showImpact(await api(`/v1/proposals/${encodeURIComponent(id)}/impact?${impactQuery()}`));
+    setStatus('Impact shown: gained hexagons green, lost red.');
+  } catch (e) { setStatus(e.message, true); }
+}
+
+async function saveProposal(body) {
+  try {
+    const created = await send('POST', '/v1/proposals', body);
+    await loadProposals(created.id);
+    await impactOf(created.id);
+  } catch (e) { setStatus(e.message, true); }
+}
+
+async function compareAll() {
+  const ids = [...$('#proposal-list').options].map((o) => o.value).slice(-8);
+  if (!ids.length) return;
+  try {
+    const { comparison } = await api(`/v1/proposals/compare?ids=${ids.map(encodeURIComponent).join(',')}&${impactQuery()}`);
+    $('#compare thead').innerHTML = `<tr><th scope="col">Measure</th>${comparison.columns.map((c) => `<th scope="col">${escapeHtml(c)}</th>`).join('')}</tr>`;
+    $('#compare tbody').innerHTML = comparison.rows.map((r) => `<tr><th scope="row">${escapeHtml(r.measure.replace(/_/g, ' '))}</th>${r.values.map((v) => `<td>${v == null ? '–' : escapeHtml(num(Math.round(v * 100) / 100))}</td>`).join('')}</tr>`).join('');
+  } catch (e) { setStatus(e.message, true); }
+}
+
+/// Shows the panel to roles that may use it (analysts upload zone files, planners pick hexagons) when
+/// the service keeps proposals.
+async function startProposals() {
+  try { await loadProposals(); } catch { return; } // no store: no panel
+  const analyst = me.role === 'analyst' || me.role === 'admin';
+  $('#proposals').hidden = false;
+  $('#proposal-upload').hidden = !analyst;
+  $('#proposal-pick').hidden = analyst;
+  $('#compare-proposals').hidden = !analyst;
+  $('#proposal-file').addEventListener('change', async (e) => {
+    const file = e.target.files[0];
+    if (!file) return;
+    let zones;
+    try { zones = JSON.parse(await file.text()); } catch { setStatus(`${file.name} is not JSON`, true); return; }
+    await saveProposal({ name: $('#proposal-name').value.trim() || file.name, zones });
+  });
+  $('#pick-cells').addEventListener('click', (e) => {
+    proposal.picking = !proposal.picking;
+    e.target.setAttribute('aria-pressed', String(proposal.picking));
+    setStatus(proposal.picking ? 'Click hexagons to add or remove them.' : '');
+  });
+  $('#save-cells').addEventListener('click', async () => {
+    await saveProposal({ name: $('#proposal-name').value.trim() || 'Hexagons', cells: [...proposal.picked.keys()] });
+    proposal.picked.clear();
+    $('#picked').textContent = '0';
+  });
+  $('#show-impact').addEventListener('click', () => { const id = $('#proposal-list').value; if (id) impactOf(id); });
+  $('#compare-proposals').addEventListener('click', compareAll);
+}
+
 async function download(format) {
   const ext = { csv: 'csv', geojson: 'geojson', fgb: 'fgb' }[format];
   try {
@@ -620,6 +776,7 @@ async function start() {
   form.addEventListener('change', () => refresh());
   for (const b of document.querySelectorAll('#downloads button')) b.addEventListener('click', () => download(b.dataset.format));
   await refresh({ figures });
+  await startProposals();
 }
 
 /// Draws `fc` as the hexagons (for tools/bench_map.mjs: a given set of hexagons to pan over).
@@ -629,5 +786,5 @@ async function drawCells(fc) {
   hexagons.draw();
 }
 
-window.leadmap = { get map() { return map; }, hexagons, cellOpacity, current, refresh, drawCells, get cells() { return cells; }, get me() { return me; } };
+window.leadmap = { get map() { return map; }, hexagons, cellOpacity, current, refresh, drawCells, get cells() { return cells; }, get me() { return me; }, proposal };
 start();
