@@ -445,6 +445,39 @@ test('an analyst uploads a proposal and sees its impact, the hexagons it loses o
   await page.close();
 });
 
+test('a planner picks hexagons on the map, saves them as a proposal and sees sums of the published counts', async () => {
+  const page = await newPage(`${secured.url}/?period=2019`);
+  await page.locator('#token-dialog').waitFor({ state: 'visible' });
+  await page.fill('#token-dialog input[name=token]', PLANNER_TOKEN);
+  await page.click('#token-dialog button[type=submit]');
+  await rendered(page, 1);
+  await page.locator('#proposal-pick').waitFor();
+  assert.equal(await page.isHidden('#proposal-upload'), true, 'planners submit hexagons, not polygons');
+  assert.equal(await page.isHidden('#compare-proposals'), true);
+  await page.click('#pick-cells');
+  // The three busiest hexagons, clicked at their centres.
+  const targets = await page.evaluate(() => {
+    const { map, cells } = window.leadmap;
+    return cells.features.slice().sort((a, b) => b.properties.count - a.properties.count).slice(0, 3).map((f) => {
+      const ring = f.geometry.coordinates[0].slice(0, -1);
+      const p = map.project([ring.reduce((s, c) => s + c[0], 0) / ring.length, ring.reduce((s, c) => s + c[1], 0) / ring.length]);
+      const box = map.getContainer().getBoundingClientRect();
+      return { x: box.left + p.x, y: box.top + p.y, id: f.properties.hex_id, count: f.properties.count };
+    });
+  });
+  for (const t of targets) await page.mouse.click(t.x, t.y);
+  assert.equal(await page.textContent('#picked'), '3');
+  await page.fill('#proposal-name', 'Three hexagons');
+  await page.click('#save-cells');
+  await page.waitForFunction(() => document.querySelectorAll('#impact tbody tr').length > 4, null, { timeout: 60000 });
+  const inside = (await page.locator('#impact tbody tr', { hasText: "proposal's areas" }).locator('td').textContent()).trim();
+  const published = targets.reduce((s, t) => s + t.count, 0);
+  assert.equal(inside, published.toLocaleString('en-US'), 'the sum of the hexagons\' published counts');
+  assert.ok((await page.textContent('#impact')).includes('sums of the perturbed hexagon counts'));
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
 test('the page and its files come from the binary, with no request leaving the machine', async () => {
   const page = await browser.newPage();
   const hosts = new Set();
