@@ -531,6 +531,55 @@ fn ask_candidates(server: &Server, a: &mut Attacker, f: &Family) {
     assert!(candidates > 0, "the demo data has expansion candidates");
 }
 
+/// Impacts of planner proposals: the first five candidates of all history as a cell proposal, and the same less
+/// one cell (the differencing attack), each asked three times (the averaging attack). Each figure is a
+/// sum of cell values the attacker already holds (a cell no answer listed was published as 0), so an
+/// impact gives the attacker no new relation: the one-cell difference is that cell's published value.
+fn ask_impacts(server: &Server, a: &Attacker) {
+    let fc = json(server, PLANNER, "/v1/hotspots/candidates?res=9&k=1");
+    let published = |cell: u64, kind: u8| -> u64 {
+        let s = Set {
+            period: "all".to_owned(),
+            kind,
+            zone: "*".to_owned(),
+            group: "*".to_owned(),
+            region: Region::Cell(cell),
+        };
+        a.ids.get(&s).and_then(|&v| a.published[v]).unwrap_or(0)
+    };
+    let impact = |cells: &[String]| -> Value {
+        let body = serde_json::json!({"name": "attack", "cells": cells}).to_string();
+        let (status, created) = server.request_as(PLANNER, "POST", "/v1/proposals", Some(&body));
+        assert_eq!(status, 201, "{created}");
+        let id = serde_json::from_str::<Value>(&created).unwrap()["id"].as_str().unwrap().to_owned();
+        let first = json(server, PLANNER, &format!("/v1/proposals/{id}/impact"));
+        for _ in 0..2 {
+            assert_eq!(json(server, PLANNER, &format!("/v1/proposals/{id}/impact")), first, "the same every time");
+        }
+        first
+    };
+    let mut asked = 0;
+    for f in fc["features"].as_array().unwrap().iter().take(5) {
+        let hexes: Vec<String> =
+            f["properties"]["hex_ids"].as_array().unwrap().iter().map(|h| h.as_str().unwrap().to_owned()).collect();
+        let ids: Vec<u64> = hexes.iter().map(|h| u64::from(h.parse::<CellIndex>().unwrap())).collect();
+        let whole = impact(&hexes);
+        for (kind, field) in KIND_COLUMNS.iter().enumerate() {
+            let sum: u64 = ids.iter().map(|&c| published(c, kind as u8)).sum();
+            assert_eq!(whole["inside_proposal"][field].as_u64(), Some(sum), "{field}: a sum of published cell values");
+        }
+        if hexes.len() > 1 {
+            let less = impact(&hexes[1..]);
+            let diff = whole["inside_proposal"]["contacts"].as_u64().unwrap()
+                - less["inside_proposal"]["contacts"].as_u64().unwrap();
+            assert_eq!(diff, published(ids[0], 0), "the one-cell difference is the cell's published value");
+            assert!(diff == 0 || diff > u64::try_from(a.k).unwrap(), "never 1 to k: {diff}");
+        }
+        asked += 1;
+    }
+    assert!(asked > 0, "the demo data has candidates to propose");
+}
+
 /// Every bound holds the exact count (analyst), for the cells of every year and all history, and every
 /// coverage row.
 fn check_sound(server: &Server, a: &Attacker, f: &Family) {
@@ -637,6 +686,8 @@ fn attack(server: &Server, data: &str) {
     eprintln!("attacker: coverage and equity asked, relations built, {:?}", started.elapsed());
     ask_candidates(server, &mut a, &f);
     eprintln!("attacker: candidates asked, {:?}", started.elapsed());
+    ask_impacts(server, &a);
+    eprintln!("attacker: impacts of candidate proposals asked, {:?}", started.elapsed());
     // Propagate, then: no count from 1 to k pinned.
     let rounds = a.propagate();
     let pinned: Vec<(&Set, i64)> = (0..a.sets.len())
