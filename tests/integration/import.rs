@@ -232,15 +232,29 @@ fn fixed_geography_counts_every_year_in_the_same_areas() {
     let share = (inside as f64 / want.values().sum::<u64>() as f64 * 1e4).round() / 1e4;
     assert_eq!(early["share_inside"], share);
 
+    // One --zones file fixes that set; several are the sets to choose from by each event's date.
+    let y2017 = crate::support::repo().join("geodata/portland-2017.geojson");
+    let y2018 = crate::support::repo().join("geodata/portland-2018.geojson");
+    let one = coverage(&["--zones", y2017.to_str().unwrap()]);
+    assert_eq!((one["geography"]["kind"].as_str(), area_totals(&one)), (Some("fixed"), area_totals(&fixed)));
+    let both = coverage(&["--zones", y2017.to_str().unwrap(), "--zones", y2018.to_str().unwrap()]);
+    assert_eq!(both["geography"]["kind"], "in_force_on_event_date");
+    assert_eq!(area_totals(&both), area_totals(&dated));
     // A day with no set in force is refused, naming it.
     let out = leadmap(&["coverage", "--data", data, "--at", "2014-06-01"]);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("2014-06-01"), "{}", String::from_utf8_lossy(&out.stderr));
 
-    // The service answers the same.
+    the_service_answers_the_same(data, [&fixed, &dated, &early], inside, want["old-town"]);
+}
+
+/// `/v1/coverage`, `/v1/equity` and `/v1/cells` with `at=` answer as the command line does (`cli`: the
+/// CLI's coverage with `--at 2017-06-01`, by default, and `--at` over 2015–2016), and cells are related
+/// to the set in force on the window's last day.
+fn the_service_answers_the_same(data: &str, cli: [&Value; 3], inside: u64, old_town: u64) {
+    let [fixed, dated, early] = cli;
     let server = crate::support::Server::start(&["--data", data]);
-    for (q, cli) in [("?at=2017-06-01", &fixed), ("", &dated), ("?at=2017-06-01&from=2015-01-01&to=2016-12-31", &early)]
-    {
+    for (q, cli) in [("?at=2017-06-01", fixed), ("", dated), ("?at=2017-06-01&from=2015-01-01&to=2016-12-31", early)] {
         let (status, body) = server.get(&format!("/v1/coverage{q}"));
         assert_eq!(status, 200, "{q}: {body}");
         assert_eq!(&body, cli, "{q}");
@@ -259,7 +273,7 @@ fn fixed_geography_counts_every_year_in_the_same_areas() {
     assert_eq!(eq_inside, inside);
     let (_, cells) = server.get("/v1/cells?at=2017-06-01&zone=old-town&from=2015-01-01&to=2016-12-31");
     let n: u64 = cells["features"].as_array().unwrap().iter().map(|f| f["properties"]["count"].as_u64().unwrap()).sum();
-    assert_eq!(n, want["old-town"]);
+    assert_eq!(n, old_town);
     // Cells are related to the set in force on the window's last day, not today's.
     let relations = |q: &str| -> BTreeMap<String, String> {
         let (status, cells) = server.get(&format!("/v1/cells?res=8&zeros=true&{q}"));
