@@ -287,11 +287,7 @@ pub struct AreaRows<'a> {
 const KINDS: [EventKind; 3] = EventKind::ALL;
 
 fn kind_no(kind: EventKind) -> u8 {
-    match kind {
-        EventKind::Arrest => 0,
-        EventKind::DiversionReferral => 1,
-        EventKind::SocialContactReferral => 2,
-    }
+    u8::try_from(kind.index()).unwrap_or(u8::MAX)
 }
 
 /// Days since 1970-01-01.
@@ -696,6 +692,18 @@ impl EventColumns {
         CellCounts(merged)
     }
 
+    /// The first and last day (day numbers) of the events `filter` matches; none when it matches none.
+    #[must_use]
+    pub fn day_range(&self, filter: &EventFilter) -> Option<(i32, i32)> {
+        let (lo, hi) = self.fold(
+            filter,
+            || (i32::MAX, i32::MIN),
+            |acc, e| *acc = (acc.0.min(e.day), acc.1.max(e.day)),
+            |a, b| (a.0.min(b.0), a.1.max(b.1)),
+        );
+        (lo <= hi).then_some((lo, hi))
+    }
+
     /// Folds every event `filter` matches into per-core accumulators (`init`, `step`), then joins them
     /// (`join`). For tallies other than cells (per zone, month or group).
     pub fn fold<T: Send>(
@@ -897,6 +905,19 @@ fn merge(blocks: &[Arc<Block>]) -> Block {
         }
     }
     out
+}
+
+/// The month number (year × 12 + month − 1) of a day number, for per-month tallies.
+#[must_use]
+pub fn month_number(day: i32) -> i32 {
+    day_date(day).map_or(0, |d| d.year() * 12 + d.month0().cast_signed())
+}
+
+/// `YYYY-MM` of a month number (see [`month_number`]).
+#[must_use]
+pub fn month_label(m: i32) -> String {
+    NaiveDate::from_ymd_opt(m.div_euclid(12), m.rem_euclid(12).cast_unsigned() + 1, 1)
+        .map_or_else(|| "?".to_owned(), |d| d.format("%Y-%m").to_string())
 }
 
 /// The month (first day) of a day number, e.g. for per-month tallies.

@@ -281,25 +281,15 @@ impl Geo {
     }
 
     /// The zone polygons cells are related to: the fixed set's, else the set in force on `to` (the
-    /// window's last day, default today; when none is, the newest set).
+    /// window's last day, default today; when none is, the nearest set).
     fn polygons(&self, to: Option<NaiveDate>) -> Result<Vec<geo::MultiPolygon<f64>>, Error> {
         let index = if let Some(f) = &self.fixed {
             f
         } else {
             let day = to.unwrap_or_else(|| chrono::Local::now().date_naive());
-            self.catalog
-                .in_force(day)
-                .ok()
-                .or_else(|| self.catalog.in_force_or_nearest(day))
-                .ok_or_else(|| Error::Usage("no zone sets loaded".to_owned()))?
+            self.catalog.in_force_or_nearest(day).ok_or_else(|| Error::Usage("no zone sets loaded".to_owned()))?
         };
         Ok(index.set().zones().iter().map(|z| z.geometry.clone()).collect())
-    }
-
-    /// The events counted in this geography when the filter names a zone (else as they are: the
-    /// areas change nothing else).
-    fn view(&self, cols: &EventColumns, filter: &EventFilter) -> EventColumns {
-        if filter.zone.is_some() { self.geography().apply(cols) } else { cols.clone() }
     }
 }
 
@@ -372,7 +362,7 @@ pub(super) fn cells(args: &CellsArgs) -> Result<ExitCode, Error> {
         return Ok(ExitCode::SUCCESS);
     }
     let q = CellQuery { filter: args.filter.filter(), res: args.res, zeros: args.zeros };
-    let cols = geo.view(&columns(&args.data)?, &q.filter);
+    let cols = geo.geography().view(&columns(&args.data)?, &q.filter);
     let figures = cell_figures(&cols, &refs, &q, args.filter.disclosure())?;
     write_figures(&figures, format, args.output.as_ref(), &protected)?;
     Ok(ExitCode::SUCCESS)
@@ -391,7 +381,7 @@ pub(super) fn hotspots(args: &HotspotsArgs) -> Result<ExitCode, Error> {
     let polygons = geo.polygons(args.filter.events.to)?;
     let refs: Vec<&geo::MultiPolygon<f64>> = polygons.iter().collect();
     let q = CellQuery { filter: args.filter.filter(), res: args.res, zeros: true };
-    let cols = geo.view(&columns(&args.data)?, &q.filter);
+    let cols = geo.geography().view(&columns(&args.data)?, &q.filter);
     let options = CandidateOptions { min_contacts: args.min_contacts, mask: mask.as_ref() };
     let figures = hotspot_figures_with(&cols, &refs, &q, args.k, args.filter.disclosure(), options)?;
     if args.candidates {

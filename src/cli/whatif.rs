@@ -133,9 +133,7 @@ pub(super) fn whatif(args: &WhatifArgs) -> Result<ExitCode, Error> {
         (None, Some(at)) => super::in_force(&loaded.zones, at)?,
         (None, None) => loaded
             .zones
-            .in_force(day)
-            .ok()
-            .or_else(|| loaded.zones.in_force_or_nearest(day))
+            .in_force_or_nearest(day)
             .cloned()
             .ok_or_else(|| Error::Usage("no zone sets loaded".to_owned()))?,
     };
@@ -144,26 +142,21 @@ pub(super) fn whatif(args: &WhatifArgs) -> Result<ExitCode, Error> {
         .iter()
         .map(|p| Ok(ZoneIndex::new(read_zone_file(p, &ZoneFileOptions::default())?, IndexOptions::default())))
         .collect::<Result<Vec<_>, Error>>()?;
-    let capacity = loaded.rules.in_force_or_nearest(day).ok().flatten().and_then(|r| r.spec().capacity);
-    let q = ImpactQuery {
-        filter: EventFilter {
+    let q = ImpactQuery::for_program(
+        EventFilter {
             from: args.from,
             to: args.to,
             kind: args.kind,
             source: args.source.clone(),
             ..EventFilter::default()
         },
-        res: args.res,
-        capacity,
-        caseload: args.caseload,
-        reference: args.reference.trim().to_ascii_lowercase(),
-        launches: loaded
-            .zones
-            .indexes()
-            .iter()
-            .filter_map(|i| Some((i.set().meta().name.clone(), i.set().meta().effective_from?)))
-            .collect(),
-    };
+        args.res,
+        args.caseload,
+        args.reference.trim().to_ascii_lowercase(),
+        &loaded.zones,
+        &loaded.rules,
+        day,
+    );
     let cols = super::figures::columns(&args.data)?;
     let refs: Vec<&ZoneIndex> = proposals.iter().collect();
     let impacts: Vec<Impact> = impacts(&cols, &current, &refs, &q);

@@ -40,6 +40,16 @@ impl EventKind {
             Self::SocialContactReferral => "social_contact_referral",
         }
     }
+
+    /// Its place in [`EventKind::ALL`] (0, 1 or 2): the column of per-kind counts.
+    #[must_use]
+    pub fn index(self) -> usize {
+        match self {
+            Self::Arrest => 0,
+            Self::DiversionReferral => 1,
+            Self::SocialContactReferral => 2,
+        }
+    }
 }
 
 impl std::str::FromStr for EventKind {

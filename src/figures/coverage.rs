@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::geography::{Geography, GeographyNote, NO_PROGRAM};
 use super::{Count, Disclosure, rate, round4};
-use crate::cells::columns::{EventColumns, EventFilter, day_date};
+use crate::cells::columns::{EventColumns, EventFilter, month_label, month_number};
 use crate::events::EventKind;
 use crate::privacy;
 
@@ -78,14 +78,6 @@ fn add(a: &mut Raw, b: &Raw) {
     for i in 0..3 {
         a.n[i] += b.n[i];
         a.key[i] = a.key[i].wrapping_add(b.key[i]);
-    }
-}
-
-fn kind_index(k: EventKind) -> usize {
-    match k {
-        EventKind::Arrest => 0,
-        EventKind::DiversionReferral => 1,
-        EventKind::SocialContactReferral => 2,
     }
 }
 
@@ -188,16 +180,6 @@ fn is_zone(cols: &EventColumns, zone: u32) -> bool {
     zone != 0 && cols.zone_names().name(zone) != Some(NO_PROGRAM)
 }
 
-/// Month number (year × 12 + month − 1) of a day number.
-fn month_no(day: i32) -> i32 {
-    day_date(day).map_or(0, |d| d.year() * 12 + d.month0().cast_signed())
-}
-
-fn month_label(m: i32) -> String {
-    NaiveDate::from_ymd_opt(m.div_euclid(12), m.rem_euclid(12) as u32 + 1, 1)
-        .map_or_else(|| "?".to_owned(), |d| d.format("%Y-%m").to_string())
-}
-
 /// Coverage of the events `filter` selects, counted in `geography`'s areas.
 #[must_use]
 pub fn coverage(
@@ -211,7 +193,7 @@ pub fn coverage(
     let cells: BTreeMap<(u32, i32), Raw> = cols.fold(
         filter,
         BTreeMap::new,
-        |acc, e| add(acc.entry((e.zone, month_no(e.day))).or_default(), &one(e.kind, e.key)),
+        |acc, e| add(acc.entry((e.zone, month_number(e.day))).or_default(), &one(e.kind, e.key)),
         merge_maps,
     );
     // A full grid, every area by every month of the window, whatever the events: a row listed only
@@ -304,24 +286,15 @@ fn all_areas(cols: &EventColumns) -> Vec<u32> {
 /// range says nothing about them).
 fn window_months(cols: &EventColumns, filter: &EventFilter) -> std::ops::RangeInclusive<i32> {
     let of = |d: NaiveDate| d.year() * 12 + d.month0().cast_signed();
-    let extent = || {
-        cols.fold(
-            &EventFilter::default(),
-            || (i32::MAX, i32::MIN),
-            |acc, e| *acc = (acc.0.min(e.day), acc.1.max(e.day)),
-            |a, b| (a.0.min(b.0), a.1.max(b.1)),
-        )
-    };
     let (first, last) = match (filter.from, filter.to) {
         (Some(f), Some(t)) => (of(f), of(t)),
         (f, t) => {
-            let (lo, hi) = extent();
-            if lo > hi {
+            let Some((lo, hi)) = cols.day_range(&EventFilter::default()) else {
                 // No events at all: no months.
                 let none = i32::MAX;
                 return none..=0;
-            }
-            (f.map_or(month_no(lo), of), t.map_or(month_no(hi), of))
+            };
+            (f.map_or(month_number(lo), of), t.map_or(month_number(hi), of))
         }
     };
     first..=last
@@ -329,8 +302,8 @@ fn window_months(cols: &EventColumns, filter: &EventFilter) -> std::ops::RangeIn
 
 fn one(kind: EventKind, key: u8) -> Raw {
     let mut r = Raw::default();
-    r.n[kind_index(kind)] = 1;
-    r.key[kind_index(kind)] = key;
+    r.n[kind.index()] = 1;
+    r.key[kind.index()] = key;
     r
 }
 

@@ -71,6 +71,13 @@ impl Geography<'_> {
         }
     }
 
+    /// The events of a cell table counted in this geography when `filter` names a zone, else as they are
+    /// (the areas change nothing else in a cell table, so no time goes into them).
+    #[must_use]
+    pub fn view(&self, cols: &EventColumns, filter: &crate::cells::columns::EventFilter) -> EventColumns {
+        if filter.zone.is_some() { self.apply(cols) } else { cols.clone() }
+    }
+
     /// A view of `cols` counted in this geography (see [`EventColumns::with_areas`]).
     ///
     /// In force: the stored zone, or, for an event stored outside every zone, `outside` when a set was in
@@ -91,17 +98,8 @@ fn in_force(cols: &EventColumns, catalog: &ZoneCatalog) -> EventColumns {
     names.push(NO_PROGRAM.to_owned());
     let no_program = u32::try_from(names.len()).unwrap_or(u32::MAX);
     // Whether a set is in force, per day from the first to the last stored event.
-    let (lo, hi) = cols.fold(
-        &crate::cells::columns::EventFilter::default(),
-        || (i32::MAX, i32::MIN),
-        |acc, e| *acc = (acc.0.min(e.day), acc.1.max(e.day)),
-        |a, b| (a.0.min(b.0), a.1.max(b.1)),
-    );
-    let days: Vec<bool> = if lo <= hi {
-        (lo..=hi).map(|d| day_date(d).is_some_and(|date| catalog.in_force(date).is_ok())).collect()
-    } else {
-        Vec::new()
-    };
+    let (lo, hi) = cols.day_range(&crate::cells::columns::EventFilter::default()).unwrap_or((0, -1));
+    let days: Vec<bool> = (lo..=hi).map(|d| day_date(d).is_some_and(|date| catalog.in_force(date).is_ok())).collect();
     cols.with_areas(&names, |rows: AreaRows<'_>| {
         rows.zone
             .iter()

@@ -90,7 +90,30 @@ struct Params {
     proposal: Option<String>,
 }
 
-fn date(q: &BTreeMap<String, String>, name: &str) -> Result<Option<NaiveDate>, ApiError> {
+/// The window `from`, `to` or `period` give (planners: a whole fixed period), checked.
+pub(super) fn window_dates(
+    q: &BTreeMap<String, String>,
+    planner: bool,
+) -> Result<(Option<NaiveDate>, Option<NaiveDate>), ApiError> {
+    let (mut from, mut to) = (date(q, "from")?, date(q, "to")?);
+    if let Some(p) = q.get("period") {
+        if from.is_some() || to.is_some() {
+            return Err(ApiError::bad_request(format!("period {p:?} and from/to: give one or the other")));
+        }
+        (from, to) = p.parse::<Period>().map_err(|e| ApiError::bad_request(e.to_string()))?.bounds().unzip();
+    }
+    if planner {
+        Period::from_window(from, to).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    }
+    if let (Some(a), Some(b)) = (from, to)
+        && a > b
+    {
+        return Err(ApiError::bad_request(format!("from {a} is after to {b}")));
+    }
+    Ok((from, to))
+}
+
+pub(super) fn date(q: &BTreeMap<String, String>, name: &str) -> Result<Option<NaiveDate>, ApiError> {
     q.get(name)
         .map(|v| v.parse().map_err(|_| ApiError::bad_request(format!("{name} {v:?} is not a date: use YYYY-MM-DD"))))
         .transpose()
@@ -132,16 +155,7 @@ fn params(q: &BTreeMap<String, String>, headers: &HeaderMap, role: Role) -> Resu
         None if accept.contains("application/flatgeobuf") => CellFormat::Fgb,
         None => CellFormat::Geojson,
     };
-    let (mut from, mut to) = (date(q, "from")?, date(q, "to")?);
-    if let Some(p) = q.get("period") {
-        if from.is_some() || to.is_some() {
-            return Err(ApiError::bad_request(format!("period {p:?} and from/to: give one or the other")));
-        }
-        (from, to) = p.parse::<Period>().map_err(|e| ApiError::bad_request(e.to_string()))?.bounds().unzip();
-    }
-    if planner {
-        Period::from_window(from, to).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    }
+    let (from, to) = window_dates(q, planner)?;
     let filter = EventFilter {
         from,
         to,
@@ -151,11 +165,6 @@ fn params(q: &BTreeMap<String, String>, headers: &HeaderMap, role: Role) -> Resu
         group: q.get("group").map(|g| g.trim().to_ascii_lowercase().replace([' ', '-', '/'], "_")),
         source: q.get("source").cloned(),
     };
-    if let (Some(a), Some(b)) = (filter.from, filter.to)
-        && a > b
-    {
-        return Err(ApiError::bad_request(format!("from {a} is after to {b}")));
-    }
     let reference = q.get("reference").map_or_else(|| "white".to_owned(), |r| r.trim().to_ascii_lowercase());
     let at = date(q, "at")?;
     let proposal = q.get("proposal").cloned();
@@ -172,12 +181,6 @@ type Compute = fn(
     &Params,
     Disclosure,
 ) -> Result<(Vec<u8>, &'static str), ApiError>;
-
-/// The events counted in `geography` when the filter names a zone (else as they are: the areas change
-/// nothing else in a cell table).
-fn cell_view(cols: &EventColumns, geography: &Geography<'_>, filter: &EventFilter) -> EventColumns {
-    if filter.zone.is_some() { geography.apply(cols) } else { cols.clone() }
-}
 
 /// What `role` is shown: planners (below analyst) see counts perturbed by cell key through the built-in
 /// table, unless `planner_k` is 0 (off); analysts and admins see exact counts.
@@ -216,13 +219,8 @@ async fn answer(
         (Arc::clone(index), true)
     } else {
         let day = p.filter.to.unwrap_or_else(|| chrono::Local::now().date_naive());
-        let index = served
-            .zones
-            .in_force(day)
-            .ok()
-            .or_else(|| served.zones.in_force_or_nearest(day))
-            .cloned()
-            .ok_or_else(|| ApiError::internal("no zone sets loaded"))?;
+        let index =
+            served.zones.in_force_or_nearest(day).cloned().ok_or_else(|| ApiError::internal("no zone sets loaded"))?;
         (index, false)
     };
     let (columns, generation) = {
@@ -325,7 +323,7 @@ pub async fn get_cells(
 ) -> Result<Response, ApiError> {
     answer(state, role, headers, "cells", q, CELL_PARAMS, |cols, g, zones, p, d| {
         let q = CellQuery { filter: p.filter.clone(), res: p.res, zeros: p.zeros };
-        render_cells(&cell_figures(&cell_view(cols, g, &q.filter), zones, &q, d)?, p.format)
+        render_cells(&cell_figures(&g.view(cols, &q.filter), zones, &q, d)?, p.format)
     })
     .await
 }
@@ -364,7 +362,7 @@ pub async fn get_hotspots(
 ) -> Result<Response, ApiError> {
     answer(state, role, headers, "hotspots", q, HOTSPOT_PARAMS, |cols, g, zones, p, d| {
         let q = CellQuery { filter: p.filter.clone(), res: p.res, zeros: true };
-        render_cells(&hotspot_figures(&cell_view(cols, g, &q.filter), zones, &q, p.k, d)?, p.format)
+        render_cells(&hotspot_figures(&g.view(cols, &q.filter), zones, &q, p.k, d)?, p.format)
     })
     .await
 }
@@ -400,7 +398,7 @@ pub async fn get_candidates(
 ) -> Result<Response, ApiError> {
     answer(state, role, headers, "candidates", q, HOTSPOT_PARAMS, |cols, g, zones, p, d| {
         let q = CellQuery { filter: p.filter.clone(), res: p.res, zeros: true };
-        let f = hotspot_figures(&cell_view(cols, g, &q.filter), zones, &q, p.k, d)?;
+        let f = hotspot_figures(&g.view(cols, &q.filter), zones, &q, p.k, d)?;
         Ok((candidates_geojson(&f).to_string().into_bytes(), "application/geo+json"))
     })
     .await

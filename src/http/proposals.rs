@@ -18,7 +18,6 @@ use super::error::{ApiError, AppJson, AppQuery};
 use super::state::AppState;
 use crate::cells::CellRes;
 use crate::cells::columns::EventFilter;
-use crate::figures::period::Period;
 use crate::formats::cells::changed_cells_geojson;
 use crate::formats::proposal::{ProposalError, read_submission};
 use crate::formats::zonefile::{ZoneFileOptions, parse_zone_geojson, zone_set_to_geojson};
@@ -283,35 +282,14 @@ const IMPACT_PARAMS: &[&str] =
 
 fn window(q: &BTreeMap<String, String>, planner: bool) -> Result<Window, ApiError> {
     super::eligibility::only_params(q, IMPACT_PARAMS)?;
-    let date = |name: &str| -> Result<Option<NaiveDate>, ApiError> {
-        q.get(name)
-            .map(|v| {
-                v.parse().map_err(|_| ApiError::bad_request(format!("{name} {v:?} is not a date: use YYYY-MM-DD")))
-            })
-            .transpose()
-    };
-    let (mut from, mut to) = (date("from")?, date("to")?);
-    if let Some(p) = q.get("period") {
-        if from.is_some() || to.is_some() {
-            return Err(ApiError::bad_request(format!("period {p:?} and from/to: give one or the other")));
-        }
-        (from, to) = p.parse::<Period>().map_err(|e| ApiError::bad_request(e.to_string()))?.bounds().unzip();
-    }
-    if let (Some(a), Some(b)) = (from, to)
-        && a > b
-    {
-        return Err(ApiError::bad_request(format!("from {a} is after to {b}")));
-    }
-    if planner {
-        Period::from_window(from, to).map_err(|e| ApiError::bad_request(e.to_string()))?;
-        if let Some(k) = ["reference", "kind", "res"].iter().find(|k| q.contains_key(**k)) {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                format!(
-                    "{k}: the planner role's impacts are at the proposal's own cells and every kind; {k} needs the analyst role"
-                ),
-            ));
-        }
+    let (from, to) = super::figures::window_dates(q, planner)?;
+    if planner && let Some(k) = ["reference", "kind", "res"].iter().find(|k| q.contains_key(**k)) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "{k}: the planner role's impacts are at the proposal's own cells and every kind; {k} needs the analyst role"
+            ),
+        ));
     }
     let res: CellRes = q.get("res").map_or(Ok(CellRes::DEFAULT), |v| v.parse()).map_err(ApiError::bad_request)?;
     let caseload = match q.get("caseload") {
@@ -331,11 +309,28 @@ fn window(q: &BTreeMap<String, String>, planner: bool) -> Result<Window, ApiErro
             ..EventFilter::default()
         },
         against: q.get("against").cloned(),
-        at: date("at")?,
+        at: super::figures::date(q, "at")?,
         res,
         caseload,
         reference: q.get("reference").map_or_else(|| "white".to_owned(), |r| r.trim().to_ascii_lowercase()),
     })
+}
+
+impl Window {
+    /// The impact query over this window for the program `served` holds (capacity on the window's last
+    /// day, else today).
+    fn query(self, served: &super::state::Served) -> ImpactQuery {
+        let day = self.filter.to.unwrap_or_else(|| chrono::Local::now().date_naive());
+        ImpactQuery::for_program(
+            self.filter,
+            self.res,
+            self.caseload,
+            self.reference,
+            &served.zones,
+            &served.rules,
+            day,
+        )
+    }
 }
 
 /// The set a proposal is compared with: `against` (a loaded set's name), the set in force on `at`, else
@@ -352,12 +347,7 @@ fn current_set(served: &super::state::Served, w: &Window) -> Result<Arc<ZoneInde
         return zones.in_force(at).cloned().map_err(|e| ApiError::unprocessable(format!("at {at}: {e}")));
     }
     let day = w.filter.to.unwrap_or_else(|| chrono::Local::now().date_naive());
-    zones
-        .in_force(day)
-        .ok()
-        .or_else(|| zones.in_force_or_nearest(day))
-        .cloned()
-        .ok_or_else(|| ApiError::internal("no zone sets loaded"))
+    zones.in_force_or_nearest(day).cloned().ok_or_else(|| ApiError::internal("no zone sets loaded"))
 }
 
 pub(super) fn index_of(r: &ProposalRecord) -> Result<ZoneIndex, ApiError> {
@@ -421,19 +411,13 @@ pub async fn get_impact(
         },
     )
     .await?;
-    let capacity = served
-        .rules
-        .in_force_or_nearest(w.filter.to.unwrap_or_else(|| chrono::Local::now().date_naive()))
-        .ok()
-        .flatten()
-        .and_then(|r| r.spec().capacity);
-    let launches = launches(&served);
+    let q = w.query(&served);
     let state2 = state.clone();
     let body = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
         let (cols, _) = state2.columns();
         if planner && disclosure != crate::figures::Disclosure::Exact {
             let cells: Vec<h3o::CellIndex> = r.cells.iter().flatten().filter_map(|c| c.parse().ok()).collect();
-            let i = published_impact(&cols, &current, &proposal, &cells, &w.filter, disclosure)
+            let i = published_impact(&cols, &current, &proposal, &cells, &q.filter, disclosure)
                 .map_err(|e| ApiError::unprocessable(e.to_string()))?;
             let mut doc = serde_json::to_value(&i).map_err(store_failed)?;
             doc["geojson"] = changed_cells_geojson(
@@ -442,14 +426,6 @@ pub async fn get_impact(
             );
             return serde_json::to_vec(&doc).map_err(store_failed);
         }
-        let q = ImpactQuery {
-            filter: w.filter,
-            res: w.res,
-            capacity,
-            caseload: w.caseload,
-            reference: w.reference,
-            launches,
-        };
         serde_json::to_vec(&impact_json(&impact(&cols, &current, &proposal, &q))?).map_err(store_failed)
     })
     .await
@@ -463,15 +439,6 @@ fn impact_json(i: &crate::proposals::Impact) -> Result<Value, ApiError> {
     let mut doc = serde_json::to_value(i).map_err(store_failed)?;
     doc["cells"]["geojson"] = crate::formats::cells::impact_cells_geojson(&i.cells);
     Ok(doc)
-}
-
-fn launches(served: &super::state::Served) -> Vec<(String, NaiveDate)> {
-    served
-        .zones
-        .indexes()
-        .iter()
-        .filter_map(|i| Some((i.set().meta().name.clone(), i.set().meta().effective_from?)))
-        .collect()
 }
 
 /// Several proposals side by side (analysts).
@@ -535,20 +502,7 @@ pub async fn get_compare(
         },
     )
     .await?;
-    let capacity = served
-        .rules
-        .in_force_or_nearest(w.filter.to.unwrap_or_else(|| chrono::Local::now().date_naive()))
-        .ok()
-        .flatten()
-        .and_then(|r| r.spec().capacity);
-    let q = ImpactQuery {
-        filter: w.filter,
-        res: w.res,
-        capacity,
-        caseload: w.caseload,
-        reference: w.reference,
-        launches: launches(&served),
-    };
+    let q = w.query(&served);
     let state2 = state.clone();
     let body = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
         let (cols, _) = state2.columns();

@@ -16,8 +16,7 @@ use h3o::CellIndex;
 use serde::Serialize;
 
 use crate::cells::CellRes;
-use crate::cells::columns::{AreaRows, EventColumns, EventFilter, day_date};
-use crate::events::EventKind;
+use crate::cells::columns::{AreaRows, EventColumns, EventFilter, month_label, month_number};
 use crate::figures::Disclosure;
 use crate::figures::cells::{CellQuery, hotspot_figures};
 use crate::zones::{ZoneIndex, area_m2};
@@ -40,6 +39,34 @@ pub struct ImpactQuery {
     pub reference: String,
     /// Start dates of the zone sets (name, `effective_from`), marked on the monthly series.
     pub launches: Vec<(String, NaiveDate)>,
+}
+
+impl ImpactQuery {
+    /// A query over `filter` for the program `zones` and `rules` describe: the capacity of the rule set
+    /// in force on `day` (else the nearest), and every zone set's start marked as a launch.
+    #[must_use]
+    pub fn for_program(
+        filter: EventFilter,
+        res: CellRes,
+        caseload: u32,
+        reference: String,
+        zones: &crate::zones::ZoneCatalog,
+        rules: &crate::rules::RuleCatalog,
+        day: NaiveDate,
+    ) -> Self {
+        Self {
+            filter,
+            res,
+            capacity: rules.in_force_or_nearest(day).ok().flatten().and_then(|r| r.spec().capacity),
+            caseload,
+            reference,
+            launches: zones
+                .indexes()
+                .iter()
+                .filter_map(|i| Some((i.set().meta().name.clone(), i.set().meta().effective_from?)))
+                .collect(),
+        }
+    }
 }
 
 /// Counts of each kind and their sum.
@@ -291,23 +318,6 @@ pub struct Impact {
 /// Per (current zone, proposal zone, month, group): counts by kind.
 type Tally = BTreeMap<(u32, u32, i32, u32), [u64; 3]>;
 
-fn month_no(day: i32) -> i32 {
-    day_date(day).map_or(0, |d| d.year() * 12 + d.month0().cast_signed())
-}
-
-fn month_label(m: i32) -> String {
-    NaiveDate::from_ymd_opt(m.div_euclid(12), m.rem_euclid(12).cast_unsigned() + 1, 1)
-        .map_or_else(|| "?".to_owned(), |d| d.format("%Y-%m").to_string())
-}
-
-fn kind_index(k: EventKind) -> usize {
-    match k {
-        EventKind::Arrest => 0,
-        EventKind::DiversionReferral => 1,
-        EventKind::SocialContactReferral => 2,
-    }
-}
-
 /// Each event's (current zone, proposal zone) in one area number: `current * (proposal zones + 1) +
 /// proposal`, zone numbers from 1 and 0 outside; one batch pass through each set's grid.
 fn classify_both(cols: &EventColumns, current: &ZoneIndex, proposal: &ZoneIndex) -> EventColumns {
@@ -324,8 +334,14 @@ fn classify_both(cols: &EventColumns, current: &ZoneIndex, proposal: &ZoneIndex)
     })
 }
 
+/// The proposal's area outside the current set and the current set's outside the proposal, km².
+pub(crate) fn area_changes(current: &ZoneIndex, proposal: &ZoneIndex) -> (f64, f64) {
+    let (ua, ub) = (union(current), union(proposal));
+    (round4(area_m2(&ub.difference(&ua)) / 1e6), round4(area_m2(&ua.difference(&ub)) / 1e6))
+}
+
 /// The union of a set's zones (they do not overlap).
-fn union(index: &ZoneIndex) -> MultiPolygon<f64> {
+pub(crate) fn union(index: &ZoneIndex) -> MultiPolygon<f64> {
     MultiPolygon(index.set().zones().iter().flat_map(|z| z.geometry.0.iter().cloned()).collect())
 }
 
@@ -365,12 +381,7 @@ impl MonthIndex {
         let (lo, hi) = if let (Some(a), Some(b)) = (filter.from, filter.to) {
             (crate::cells::columns::day_number(a), crate::cells::columns::day_number(b))
         } else {
-            let (a, b) = cols.fold(
-                filter,
-                || (i32::MAX, i32::MIN),
-                |acc, e| *acc = (acc.0.min(e.day), acc.1.max(e.day)),
-                |x, y| (x.0.min(y.0), x.1.max(y.1)),
-            );
+            let (a, b) = cols.day_range(filter).unwrap_or((i32::MAX, i32::MIN));
             (
                 filter.from.map_or(a, crate::cells::columns::day_number),
                 filter.to.map_or(b, crate::cells::columns::day_number),
@@ -379,9 +390,9 @@ impl MonthIndex {
         if lo > hi {
             return None;
         }
-        let first_month = month_no(lo);
+        let first_month = month_number(lo);
         let of_day: Vec<u16> =
-            (lo..=hi).map(|d| u16::try_from(month_no(d) - first_month).unwrap_or(u16::MAX)).collect();
+            (lo..=hi).map(|d| u16::try_from(month_number(d) - first_month).unwrap_or(u16::MAX)).collect();
         let count = usize::from(of_day.last().copied().unwrap_or(0)) + 1;
         Some(Self { first_day: lo, first_month, of_day, count })
     }
@@ -401,8 +412,8 @@ fn tally(cols: &EventColumns, both: &EventColumns, filter: &EventFilter, base: &
             filter,
             BTreeMap::new,
             |acc, e| {
-                let key = (e.zone / np, e.zone % np, month_no(e.day), e.group);
-                acc.entry(key).or_insert([0; 3])[kind_index(e.kind)] += 1;
+                let key = (e.zone / np, e.zone % np, month_number(e.day), e.group);
+                acc.entry(key).or_insert([0; 3])[e.kind.index()] += 1;
             },
             |mut a, b| {
                 for (k, v) in b {
@@ -424,7 +435,7 @@ fn tally(cols: &EventColumns, both: &EventColumns, filter: &EventFilter, base: &
             let Some(&m) = usize::try_from(e.day - months.first_day).ok().and_then(|i| months.of_day.get(i)) else {
                 return;
             };
-            let at = ((e.zone as usize * nm + usize::from(m)) * groups + e.group as usize) * 3 + kind_index(e.kind);
+            let at = ((e.zone as usize * nm + usize::from(m)) * groups + e.group as usize) * 3 + e.kind.index();
             if let Some(n) = acc.get_mut(at) {
                 *n += 1;
             }
@@ -681,13 +692,13 @@ fn cells(base: &Baseline<'_>, proposal: &ZoneIndex, res: CellRes) -> CellsImpact
         v.sort_by(|x, y| y.contacts.cmp(&x.contacts).then(x.cell.cmp(&y.cell)));
         v
     };
-    let (ua, ub) = (union(base.current), union(proposal));
+    let (area_gained_km2, area_lost_km2) = area_changes(base.current, proposal);
     CellsImpact {
         res: u8::from(res.resolution()),
         gained: change(&b, a),
         lost: change(a, &b),
-        area_gained_km2: round4(area_m2(&ub.difference(&ua)) / 1e6),
-        area_lost_km2: round4(area_m2(&ua.difference(&ub)) / 1e6),
+        area_gained_km2,
+        area_lost_km2,
     }
 }
 
@@ -789,6 +800,7 @@ pub fn compare(impacts: &[Impact]) -> Comparison {
 mod tests {
     use super::*;
     use crate::cells::columns::{ColumnRow, ColumnsBuilder};
+    use crate::events::EventKind;
     use crate::zones::{IndexOptions, Zone, ZoneSet, ZoneSetMeta};
 
     fn square(id: &str, x0: f64, y0: f64, x1: f64, y1: f64) -> Zone {
@@ -883,7 +895,7 @@ mod tests {
         let mut by_month: BTreeMap<String, [u64; 2]> = BTreeMap::new();
         for &(x, y, day, kind, _) in &rows {
             let mut n = [0u64; 3];
-            n[kind_index(kind)] = 1;
+            n[kind.index()] = 1;
             let m = by_month.entry(day.format("%Y-%m").to_string()).or_default();
             if inside(x, y, new) && !inside(x, y, old) {
                 want[0].add(&n);

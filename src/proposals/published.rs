@@ -7,16 +7,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Datelike, NaiveDate};
-use geo::{BooleanOps, MultiPolygon};
 use h3o::CellIndex;
 use serde::Serialize;
 
-use super::{SetNote, round4};
+use super::SetNote;
 use crate::cells::CellRes;
 use crate::cells::columns::{EventColumns, EventFilter};
 use crate::figures::cells::{CellQuery, cell_figures};
 use crate::figures::{Disclosure, FigureError, Perturbation};
-use crate::zones::{ZoneIndex, area_m2};
+use crate::zones::ZoneIndex;
 
 /// Published counts of each kind, and their sum as published per cell.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -154,7 +153,7 @@ pub fn published_impact(
         return Err(FigureError::TooManyCells { cells: 0, res: 0, limit: 0, hint: "no cells".to_owned() });
     };
     let res: CellRes = u8::from(first.resolution()).to_string().parse().unwrap_or(CellRes::DEFAULT);
-    let current_union = MultiPolygon(current.set().zones().iter().flat_map(|z| z.geometry.0.iter().cloned()).collect());
+    let current_union = super::union(current);
     let theirs: BTreeSet<CellIndex> = crate::cells::area::centre_cells(&current_union, res).into_iter().collect();
     let ours: BTreeSet<CellIndex> = cells.iter().copied().collect();
     let gained: BTreeSet<CellIndex> = ours.difference(&theirs).copied().collect();
@@ -170,8 +169,7 @@ pub fn published_impact(
         v
     };
     let (newly_inside, newly_outside) = (sum(&values, &gained), sum(&values, &lost));
-    let proposal_union =
-        MultiPolygon(proposal.set().zones().iter().flat_map(|z| z.geometry.0.iter().cloned()).collect());
+    let (area_gained_km2, area_lost_km2) = super::area_changes(current, proposal);
     Ok(PublishedImpact {
         proposal: SetNote::of(proposal),
         current: SetNote::of(current),
@@ -185,8 +183,8 @@ pub fn published_impact(
         net: newly_inside.contacts.cast_signed() - newly_outside.contacts.cast_signed(),
         gained: listed(&gained),
         lost: listed(&lost),
-        area_gained_km2: round4(area_m2(&proposal_union.difference(&current_union)) / 1e6),
-        area_lost_km2: round4(area_m2(&current_union.difference(&proposal_union)) / 1e6),
+        area_gained_km2,
+        area_lost_km2,
         months: months(cols, &filter, res, disclosure, [&theirs, &ours, &gained, &lost])?,
         perturbed: disclosure.perturbation(),
         note: format!(
@@ -208,15 +206,9 @@ fn months(
     let (lo, hi) = if let (Some(a), Some(b)) = (filter.from, filter.to) {
         (a, b)
     } else {
-        let (a, b) = cols.fold(
-            &EventFilter::default(),
-            || (i32::MAX, i32::MIN),
-            |acc, e| *acc = (acc.0.min(e.day), acc.1.max(e.day)),
-            |x, y| (x.0.min(y.0), x.1.max(y.1)),
-        );
         let d = crate::cells::columns::day_date;
-        match (d(a), d(b)) {
-            (Some(a), Some(b)) if a <= b => (a, b),
+        match cols.day_range(&EventFilter::default()).map(|(a, b)| (d(a), d(b))) {
+            Some((Some(a), Some(b))) => (a, b),
             _ => return Ok(Vec::new()),
         }
     };

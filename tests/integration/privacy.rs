@@ -313,80 +313,38 @@ fn ask_cells(server: &Server, a: &mut Attacker, f: &Family) {
 /// area.
 fn ask_fixed_tables(server: &Server, a: &mut Attacker, f: &Family) {
     for (at, areas) in &f.fixed {
-        for p in &f.periods {
-            let q = format!("at={at}{}", period_q(p));
-            let cov = json(server, PLANNER, &format!("/v1/coverage?{q}"));
-            for (rows, month) in [(&cov["months"], true), (&cov["totals"], false)] {
-                for row in rows.as_array().unwrap() {
-                    let s = Set {
-                        period: if month { row["month"].as_str().unwrap().to_owned() } else { p.clone() },
-                        kind: 0,
-                        zone: fixed_area(row["area"].as_str().unwrap(), at),
-                        group: "*".to_owned(),
-                        region: Region::City,
-                    };
-                    a.publish_row(&s, kind_values(row));
-                }
-            }
-            let eq = json(server, PLANNER, &format!("/v1/equity?{q}"));
-            let mut groups = BTreeSet::new();
-            for row in eq["rows"].as_array().unwrap() {
-                let group = row["group"].as_str().unwrap().to_owned();
-                groups.insert(group.clone());
-                let s = Set {
-                    period: p.clone(),
-                    kind: 0,
-                    zone: fixed_area(row["area"].as_str().unwrap(), at),
-                    group,
-                    region: Region::City,
-                };
-                a.publish_row(&s, kind_values(row));
-            }
-            for z in areas.iter().chain([&format!("inside@{at}")]) {
-                for kind in 0..4u8 {
-                    let s = |group: &str| Set {
-                        period: p.clone(),
-                        kind,
-                        zone: z.clone(),
-                        group: group.to_owned(),
-                        region: Region::City,
-                    };
-                    let t = a.var(&s("*"));
-                    let parts = groups.iter().map(|g| a.var(&s(g))).collect();
-                    a.relate(t, parts);
-                }
-            }
-        }
+        let zones: Vec<String> = std::iter::once("*".to_owned()).chain(areas.iter().cloned()).collect();
+        ask_tables_in(server, a, &f.periods, Some(at), &zones);
     }
 }
 
 /// Coverage and equity for every period, with the groups' relation to their area.
 fn ask_tables(server: &Server, a: &mut Attacker, f: &Family) {
-    let Family { periods, zone_filters, .. } = f;
-    // Coverage and equity for every period: areas by month, area totals, inside, citywide; groups.
+    ask_tables_in(server, a, &f.periods, None, &f.zone_filters);
+}
+
+/// Coverage and equity for every period, by each event's date's set or in the fixed geography of `at`:
+/// areas by month, area totals, inside, citywide; groups, related to their area for `zones` and inside.
+fn ask_tables_in(server: &Server, a: &mut Attacker, periods: &[String], at: Option<&str>, zones: &[String]) {
+    let name = |n: &str| at.map_or_else(|| area(n), |at| fixed_area(n, at));
+    let inside = name("inside");
     for p in periods {
-        let cov = json(server, PLANNER, &format!("/v1/coverage?{}", period_q(p).trim_start_matches('&')));
-        for row in cov["months"].as_array().unwrap() {
-            let s = Set {
-                period: row["month"].as_str().unwrap().to_owned(),
-                kind: 0,
-                zone: area(row["area"].as_str().unwrap()),
-                group: "*".to_owned(),
-                region: Region::City,
-            };
-            a.publish_row(&s, kind_values(row));
+        let q = format!("{}{}", at.map_or_else(String::new, |at| format!("at={at}")), period_q(p));
+        let q = q.trim_start_matches('&');
+        let cov = json(server, PLANNER, &format!("/v1/coverage?{q}"));
+        for (rows, month) in [(&cov["months"], true), (&cov["totals"], false)] {
+            for row in rows.as_array().unwrap() {
+                let s = Set {
+                    period: if month { row["month"].as_str().unwrap().to_owned() } else { p.clone() },
+                    kind: 0,
+                    zone: name(row["area"].as_str().unwrap()),
+                    group: "*".to_owned(),
+                    region: Region::City,
+                };
+                a.publish_row(&s, kind_values(row));
+            }
         }
-        for row in cov["totals"].as_array().unwrap() {
-            let s = Set {
-                period: p.clone(),
-                kind: 0,
-                zone: area(row["area"].as_str().unwrap()),
-                group: "*".to_owned(),
-                region: Region::City,
-            };
-            a.publish_row(&s, kind_values(row));
-        }
-        let eq = json(server, PLANNER, &format!("/v1/equity?{}", period_q(p).trim_start_matches('&')));
+        let eq = json(server, PLANNER, &format!("/v1/equity?{q}"));
         let mut groups = BTreeSet::new();
         for row in eq["rows"].as_array().unwrap() {
             let group = row["group"].as_str().unwrap().to_owned();
@@ -394,13 +352,13 @@ fn ask_tables(server: &Server, a: &mut Attacker, f: &Family) {
             let s = Set {
                 period: p.clone(),
                 kind: 0,
-                zone: area(row["area"].as_str().unwrap()),
+                zone: name(row["area"].as_str().unwrap()),
                 group,
                 region: Region::City,
             };
             a.publish_row(&s, kind_values(row));
         }
-        for z in zone_filters.iter().chain([&"inside".to_owned()]) {
+        for z in zones.iter().chain([&inside]) {
             for kind in 0..4u8 {
                 let s = |group: &str| Set {
                     period: p.clone(),
