@@ -225,6 +225,10 @@ header names. All are read as streams: memory does not grow with the file.
 Fields for --map FIELD=COLUMN: external_id, occurred_on, occurred_at, kind, lon, lat, x, y (with --crs),
 offense, race_ethnicity, agency.
 
+Kinds: arrest, diversion_referral, social_contact_referral, offense_report. The ppb and ppb-2012 presets
+import offense_report: police open data are reported offenses, not arrests, so they count as contacts
+(cells, hotspots, share inside) but in no referral or diversion rate.
+
 Exit status: 0 every row stored; 3 some rows rejected; 1 the import failed.
 
 Examples:
@@ -250,7 +254,8 @@ pub struct ImportArgs {
     /// A known source format: column names, date format, coordinate system, source name.
     #[arg(long, value_enum)]
     pub preset: Option<crate::formats::events::Preset>,
-    /// The kind of every event, when the file has no kind column (presets: arrest).
+    /// The kind of every event, when the file has no kind column (presets: offense reports, as police
+    /// open data report offenses, not arrests).
     #[arg(long, value_name = "KIND")]
     pub kind: Option<crate::events::EventKind>,
     /// The data source's name (with the id, the event's identity). Presets: ppb, ppb-2012.

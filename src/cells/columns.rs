@@ -181,7 +181,7 @@ impl Compiled {
     fn matches_everything(&self) -> bool {
         self.from == i32::MIN
             && self.to == i32::MAX
-            && self.kinds == 0b111
+            && self.kinds == EVERY_KIND
             && self.offense.is_none()
             && self.zone.is_none()
             && self.group.is_none()
@@ -284,7 +284,10 @@ pub struct AreaRows<'a> {
     pub zone: &'a [u32],
 }
 
-const KINDS: [EventKind; 3] = EventKind::ALL;
+const KINDS: [EventKind; EventKind::COUNT] = EventKind::ALL;
+
+/// The kind bit mask matching every kind.
+const EVERY_KIND: u8 = (1 << EventKind::COUNT) - 1;
 
 fn kind_no(kind: EventKind) -> u8 {
     u8::try_from(kind.index()).unwrap_or(u8::MAX)
@@ -566,7 +569,7 @@ impl EventColumns {
         Compiled {
             from: f.from.map_or(i32::MIN, day_number),
             to: f.to.map_or(i32::MAX, day_number),
-            kinds: f.kind.map_or(0b111, |k| 1 << kind_no(k)),
+            kinds: f.kind.map_or(EVERY_KIND, |k| 1 << kind_no(k)),
             offense,
             zone,
             group,
@@ -692,6 +695,13 @@ impl EventColumns {
         CellCounts(merged)
     }
 
+    /// Whether any event is of `kind` (a scan of one byte a row, stopping at the first).
+    #[must_use]
+    pub fn has_kind(&self, kind: EventKind) -> bool {
+        let k = kind_no(kind);
+        self.blocks.iter().any(|b| b.kind.contains(&k))
+    }
+
     /// The first and last day (day numbers) of the events `filter` matches; none when it matches none.
     #[must_use]
     pub fn day_range(&self, filter: &EventFilter) -> Option<(i32, i32)> {
@@ -765,21 +775,17 @@ fn count_run<const ALL: bool>(rows: Rows<'_>, range: std::ops::Range<usize>, f: 
     // By fix code (0: the ancestor itself, 1..=6: its neighbours) and kind, the count in the high 32
     // bits and the sum of the record keys in the low 32 (a chunk has at most 2^21 rows, so the key sum
     // stays below 2^29: one addition an event counts both); and which codes the run has.
-    let mut acc = [[0u64; 3]; 7];
+    let mut acc = [[0u64; EventKind::COUNT]; 7];
     let mut touched = 0u8;
-    let flush = |cell: u64, acc: &mut [[u64; 3]; 7], touched: u8, out: &mut RunCounts| {
-        let counts = |n: &[u64; 3]| KindCounts {
-            arrest: n[0] >> 32,
-            diversion_referral: n[1] >> 32,
-            social_contact_referral: n[2] >> 32,
-            // The low byte of a key sum is the sum modulo 256.
-            keys: n.map(|v| v.to_le_bytes()[0]),
-        };
+    let flush = |cell: u64, acc: &mut [[u64; EventKind::COUNT]; 7], touched: u8, out: &mut RunCounts| {
+        // The low byte of a key sum is the sum modulo 256.
+        let counts =
+            |n: &[u64; EventKind::COUNT]| KindCounts::from_array(n.map(|v| v >> 32), n.map(|v| v.to_le_bytes()[0]));
         if touched & 1 != 0 {
             if let Ok(c) = CellIndex::try_from(cell) {
                 out.own.push((c, counts(&acc[0])));
             }
-            acc[0] = [0; 3];
+            acc[0] = [0; EventKind::COUNT];
         }
         if touched & !1 == 0 {
             return;
@@ -790,7 +796,7 @@ fn count_run<const ALL: bool>(rows: Rows<'_>, range: std::ops::Range<usize>, f: 
                 if let Some(e) = ancestor.edges().nth(code - 1) {
                     out.moved.push((u64::from(e.destination()), counts(n)));
                 }
-                *n = [0; 3];
+                *n = [0; EventKind::COUNT];
             }
         }
     };

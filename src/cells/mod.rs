@@ -67,36 +67,48 @@ pub struct KindCounts {
     pub diversion_referral: u64,
     /// Social contact referrals.
     pub social_contact_referral: u64,
-    /// The cell key of each kind's events (arrest, diversion, social): the sum of their record keys
+    /// Police offense reports.
+    pub offense_report: u64,
+    /// The cell key of each kind's events, in [`EventKind::ALL`] order: the sum of their record keys
     /// modulo 256 ([`crate::privacy`]).
-    pub keys: [u8; 3],
+    pub keys: [u8; EventKind::COUNT],
 }
 
 impl KindCounts {
+    /// Counts of each kind in [`EventKind::ALL`] order, and their keys.
+    #[must_use]
+    pub fn from_array(n: [u64; EventKind::COUNT], keys: [u8; EventKind::COUNT]) -> Self {
+        let [arrest, diversion_referral, social_contact_referral, offense_report] = n;
+        Self { arrest, diversion_referral, social_contact_referral, offense_report, keys }
+    }
+
+    /// The counts in [`EventKind::ALL`] order.
+    #[must_use]
+    pub fn as_array(&self) -> [u64; EventKind::COUNT] {
+        [self.arrest, self.diversion_referral, self.social_contact_referral, self.offense_report]
+    }
+
+    fn slot(&mut self, kind: EventKind) -> &mut u64 {
+        match kind {
+            EventKind::Arrest => &mut self.arrest,
+            EventKind::DiversionReferral => &mut self.diversion_referral,
+            EventKind::SocialContactReferral => &mut self.social_contact_referral,
+            EventKind::OffenseReport => &mut self.offense_report,
+        }
+    }
+
     /// Adds one event of `kind` with record key `key`.
     pub fn add(&mut self, kind: EventKind, key: u8) {
-        let i = match kind {
-            EventKind::Arrest => {
-                self.arrest += 1;
-                0
-            }
-            EventKind::DiversionReferral => {
-                self.diversion_referral += 1;
-                1
-            }
-            EventKind::SocialContactReferral => {
-                self.social_contact_referral += 1;
-                2
-            }
-        };
-        self.keys[i] = self.keys[i].wrapping_add(key);
+        *self.slot(kind) += 1;
+        let k = &mut self.keys[kind.index()];
+        *k = k.wrapping_add(key);
     }
 
     /// Adds another cell's counts.
     pub fn add_counts(&mut self, o: &Self) {
-        self.arrest += o.arrest;
-        self.diversion_referral += o.diversion_referral;
-        self.social_contact_referral += o.social_contact_referral;
+        for (kind, n) in EventKind::ALL.into_iter().zip(o.as_array()) {
+            *self.slot(kind) += n;
+        }
         for (k, ok) in self.keys.iter_mut().zip(o.keys) {
             *k = k.wrapping_add(ok);
         }
@@ -111,7 +123,7 @@ impl KindCounts {
     /// Events of every kind.
     #[must_use]
     pub fn total(&self) -> u64 {
-        self.arrest + self.diversion_referral + self.social_contact_referral
+        self.as_array().iter().sum()
     }
 }
 

@@ -412,10 +412,11 @@ fn opt<T: ToString>(v: Option<T>) -> String {
 
 fn kind_fields(c: &crate::figures::coverage::KindRow) -> String {
     format!(
-        "{},{},{},{}",
+        "{},{},{},{},{}",
         opt(c.arrest.0),
         opt(c.diversion_referral.0),
         opt(c.social_contact_referral.0),
+        opt(c.offense_report.0),
         opt(c.contacts.0)
     )
 }
@@ -434,7 +435,7 @@ pub(super) fn coverage(args: &TableArgs) -> Result<ExitCode, Error> {
         TableFormat::Csv => {
             writeln!(
                 out,
-                "area,month,arrest,diversion_referral,social_contact_referral,contacts,diversion_rate,suppressed"
+                "area,month,arrest,diversion_referral,social_contact_referral,offense_report,contacts,diversion_rate,suppressed"
             )
             .map_err(io)?;
             for r in cov.months.iter().chain(&cov.totals) {
@@ -481,7 +482,7 @@ pub(super) fn equity(args: &TableArgs) -> Result<ExitCode, Error> {
         TableFormat::Csv => {
             writeln!(
                 out,
-                "area,group,arrest,diversion_referral,social_contact_referral,contacts,referral_rate,diversion_rate,rri_referral,rri_diversion,suppressed"
+                "area,group,arrest,diversion_referral,social_contact_referral,offense_report,contacts,referral_rate,diversion_rate,rri_referral,rri_diversion,suppressed"
             )
             .map_err(io)?;
             for r in &eq.rows {

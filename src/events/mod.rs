@@ -1,6 +1,6 @@
-//! The event model: one contact (an arrest, a diversion referral or a social-contact referral) with where
-//! and when it happened, the offense, optional race/ethnicity group and agency, and its identity
-//! (`source` + `external_id`). No names, addresses or other personal fields exist here, so none can be
+//! The event model: one contact (an arrest, a diversion referral, a social-contact referral or a police
+//! offense report) with where and when it happened, the offense, optional race/ethnicity group and
+//! agency, and its identity (`source` + `external_id`). No names, addresses or other personal fields exist here, so none can be
 //! stored. [`Placed`] adds what the store keeps beside each event: its zone under the zone set in force on
 //! its date, and its H3 cell at resolution 15.
 
@@ -25,11 +25,18 @@ pub enum EventKind {
     DiversionReferral,
     /// Social contact referral: no arrest.
     SocialContactReferral,
+    /// A police offense report (what police open data publish: a reported offense, not an arrest and not a
+    /// referral). Counted as a contact and in hotspots; never in diversion or referral rates.
+    OffenseReport,
 }
 
 impl EventKind {
+    /// How many kinds there are: the length of every per-kind array.
+    pub const COUNT: usize = 4;
+
     /// Every kind, in order.
-    pub const ALL: [Self; 3] = [Self::Arrest, Self::DiversionReferral, Self::SocialContactReferral];
+    pub const ALL: [Self; Self::COUNT] =
+        [Self::Arrest, Self::DiversionReferral, Self::SocialContactReferral, Self::OffenseReport];
 
     /// The wire name, e.g. `diversion_referral`.
     #[must_use]
@@ -38,16 +45,18 @@ impl EventKind {
             Self::Arrest => "arrest",
             Self::DiversionReferral => "diversion_referral",
             Self::SocialContactReferral => "social_contact_referral",
+            Self::OffenseReport => "offense_report",
         }
     }
 
-    /// Its place in [`EventKind::ALL`] (0, 1 or 2): the column of per-kind counts.
+    /// Its place in [`EventKind::ALL`] (0 to 3): the column of per-kind counts.
     #[must_use]
     pub fn index(self) -> usize {
         match self {
             Self::Arrest => 0,
             Self::DiversionReferral => 1,
             Self::SocialContactReferral => 2,
+            Self::OffenseReport => 3,
         }
     }
 }
@@ -58,7 +67,9 @@ impl std::str::FromStr for EventKind {
     fn from_str(s: &str) -> Result<Self, String> {
         let t = s.trim().to_ascii_lowercase().replace(['-', ' '], "_");
         Self::ALL.into_iter().find(|k| k.as_str() == t).ok_or_else(|| {
-            format!("unknown event kind {s:?}; use arrest, diversion_referral or social_contact_referral")
+            format!(
+                "unknown event kind {s:?}; use arrest, diversion_referral, social_contact_referral or offense_report"
+            )
         })
     }
 }

@@ -10,6 +10,7 @@ use super::{Count, Disclosure, FigureError, MAX_ANSWER_CELLS};
 use crate::cells::area::{Relation, ZoneCover, study_area};
 use crate::cells::columns::{EventColumns, EventFilter};
 use crate::cells::{CellRes, KindCounts, MIN_RES};
+use crate::events::EventKind;
 use crate::hotspots;
 use crate::privacy;
 
@@ -52,6 +53,8 @@ pub struct CellFigure {
     pub diversion_referral: Count,
     /// Social contact referrals.
     pub social_contact_referral: Count,
+    /// Police offense reports.
+    pub offense_report: Count,
     /// Whether any of the counts is withheld.
     pub suppressed: bool,
     /// Inside, on the boundary of, or outside the zones in force.
@@ -142,23 +145,28 @@ fn counted(
     Ok(area.into_iter().map(|c| (c, by_cell.get(&c).copied().unwrap_or_default())).collect())
 }
 
-fn columns(n: &KindCounts) -> [u64; 4] {
-    [n.total(), n.arrest, n.diversion_referral, n.social_contact_referral]
+/// Counts a published cell has: its total, then each kind in [`EventKind::ALL`] order.
+const COLUMNS: usize = EventKind::COUNT + 1;
+
+fn columns(n: &KindCounts) -> [u64; COLUMNS] {
+    let [a, d, s, o] = n.as_array();
+    [n.total(), a, d, s, o]
 }
 
 /// The cell keys of [`columns`].
-fn column_keys(n: &KindCounts) -> [u8; 4] {
-    [n.key(), n.keys[0], n.keys[1], n.keys[2]]
+fn column_keys(n: &KindCounts) -> [u8; COLUMNS] {
+    let [a, d, s, o] = n.keys;
+    [n.key(), a, d, s, o]
 }
 
-/// Each row's four counts (count, arrest, diversion, social) and each of `groups`' contact totals (sets
+/// Each row's counts (count, then each kind) and each of `groups`' contact totals (sets
 /// of rows published as one sum, e.g. a candidate's contacts) as `disclosure` publishes them.
 fn disclose(
     rows: &[(CellIndex, KindCounts)],
     res: CellRes,
     groups: &[Vec<usize>],
     disclosure: Disclosure,
-) -> (Vec<[Count; 4]>, Vec<Count>) {
+) -> (Vec<[Count; COLUMNS]>, Vec<Count>) {
     let group_totals: Vec<(u64, u8)> = groups
         .iter()
         .map(|g| g.iter().fold((0, 0u8), |(n, k), &i| (n + rows[i].1.total(), k.wrapping_add(rows[i].1.key()))))
@@ -175,10 +183,10 @@ fn disclose(
         let t = gv.iter().zip(&hidden_groups).map(|(&v, &h)| Count::new(v, h)).collect();
         (c, t)
     };
-    (cells.chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]).collect(), totals)
+    (cells.chunks_exact(COLUMNS).map(|c| std::array::from_fn(|i| c[i])).collect(), totals)
 }
 
-/// Which of each row's four counts (count, arrest, diversion, social) to withhold, and which of the
+/// Which of each row's counts (count, then each kind) to withhold, and which of the
 /// `groups`' totals (sets of rows published as one sum, e.g. a candidate's contacts). Relations: each
 /// row's count is the sum of its kinds; each column sums to the citywide figure and, per coarser
 /// resolution down to 5, to each parent cell's (both assumed known to the reader).
@@ -187,11 +195,12 @@ fn suppress_cells(
     res: CellRes,
     groups: &[Vec<usize>],
     k: u64,
-) -> (Vec<[bool; 4]>, Vec<bool>) {
+) -> (Vec<[bool; COLUMNS]>, Vec<bool>) {
     let mut values: Vec<u64> = rows.iter().flat_map(|(_, n)| columns(n)).collect();
     let mut rels = Vec::new();
     for i in 0..rows.len() {
-        rels.push(privacy::Relation { total: Some(4 * i), parts: vec![4 * i + 1, 4 * i + 2, 4 * i + 3] });
+        let at = COLUMNS * i;
+        rels.push(privacy::Relation { total: Some(at), parts: (at + 1..at + COLUMNS).collect() });
     }
     let mut parent_groups: Vec<Vec<usize>> = vec![(0..rows.len()).collect()];
     for r in MIN_RES..u8::from(res.resolution()) {
@@ -205,23 +214,22 @@ fn suppress_cells(
         parent_groups.extend(by_parent.into_values());
     }
     for g in &parent_groups {
-        for col in 0..4 {
-            rels.push(privacy::Relation { total: None, parts: g.iter().map(|i| 4 * i + col).collect() });
+        for col in 0..COLUMNS {
+            rels.push(privacy::Relation { total: None, parts: g.iter().map(|i| COLUMNS * i + col).collect() });
         }
     }
     for g in groups {
         values.push(g.iter().map(|&i| rows[i].1.total()).sum());
-        rels.push(privacy::Relation { total: Some(values.len() - 1), parts: g.iter().map(|i| 4 * i).collect() });
+        rels.push(privacy::Relation { total: Some(values.len() - 1), parts: g.iter().map(|i| COLUMNS * i).collect() });
     }
     let hidden = privacy::suppress(&values, &rels, k);
-    let per_row =
-        (0..rows.len()).map(|i| [hidden[4 * i], hidden[4 * i + 1], hidden[4 * i + 2], hidden[4 * i + 3]]).collect();
-    (per_row, hidden[4 * rows.len()..].to_vec())
+    let per_row = (0..rows.len()).map(|i| std::array::from_fn(|col| hidden[COLUMNS * i + col])).collect();
+    (per_row, hidden[COLUMNS * rows.len()..].to_vec())
 }
 
 fn publish(
     rows: &[(CellIndex, KindCounts)],
-    published: &[[Count; 4]],
+    published: &[[Count; COLUMNS]],
     cover: &ZoneCover,
     hot: Option<&[Hot]>,
 ) -> Vec<CellFigure> {
@@ -234,6 +242,7 @@ fn publish(
             arrest: c[1],
             diversion_referral: c[2],
             social_contact_referral: c[3],
+            offense_report: c[4],
             suppressed: c.iter().any(|x| x.0.is_none()),
             relation: cover.relation(*cell),
             hotspot: hot.and_then(|h| h.get(i).copied()),
@@ -256,7 +265,9 @@ pub fn cell_figures(
         // A listed cell has events: one published as all zeros would say "1 to k" where an unlisted one
         // says "0 to k", so it is left out like an empty one.
         rows.retain(|r| {
-            [r.count, r.arrest, r.diversion_referral, r.social_contact_referral].iter().any(|c| c.0 != Some(0))
+            [r.count, r.arrest, r.diversion_referral, r.social_contact_referral, r.offense_report]
+                .iter()
+                .any(|c| c.0 != Some(0))
         });
     }
     Ok(CellFigures { res: q.res, rows, candidates: Vec::new(), disclosure, k_ring: None, kinds: true })
@@ -373,6 +384,7 @@ pub fn point_figures(counts: Vec<(CellIndex, u64)>, zones: &[&MultiPolygon<f64>]
             arrest: Count(None),
             diversion_referral: Count(None),
             social_contact_referral: Count(None),
+            offense_report: Count(None),
             suppressed: false,
             relation: cover.relation(cell),
             hotspot: None,

@@ -3,9 +3,10 @@
 //! (referrals / (referrals + arrests), referrals being diversion and social-contact referrals) inside
 //! them. Equity: per area (citywide, inside, each zone, outside) and race/ethnicity group, counts, rates
 //! at two decision stages and the relative rate index against the reference group (white by default):
-//! `referral` = referrals / contacts, and `diversion` = diversion referrals / (diversion referrals +
-//! arrests), i.e. of the contacts with probable cause for an arrest, the share diverted. Each stage's
-//! denominator is the preceding stage, as the OJJDP RRI matrix defines it.
+//! `referral` = referrals / (referrals + arrests), and `diversion` = diversion referrals / (diversion
+//! referrals + arrests), i.e. of the contacts with probable cause for an arrest, the share diverted.
+//! Each stage's denominator is the preceding stage, as the OJJDP RRI matrix defines it. Police offense
+//! reports are contacts (they count in the share inside) but no decision stage: they are in no rate.
 
 use std::collections::BTreeMap;
 
@@ -27,6 +28,8 @@ pub struct KindRow {
     pub diversion_referral: Count,
     /// Social contact referrals.
     pub social_contact_referral: Count,
+    /// Police offense reports.
+    pub offense_report: Count,
     /// All contacts.
     pub contacts: Count,
 }
@@ -38,15 +41,17 @@ impl KindRow {
         match (self.diversion_referral.0, self.social_contact_referral.0, self.contacts.0, self.arrest.0) {
             (Some(d), Some(s), _, _) => Count(Some(d + s)),
             // Perturbed counts need not add up: never a negative difference.
-            (_, _, Some(c), Some(a)) => Count(c.checked_sub(a)),
+            (_, _, Some(c), Some(a)) => Count(self.offense_report.0.and_then(|o| c.checked_sub(a)?.checked_sub(o))),
             _ => Count(None),
         }
     }
 
-    /// referrals / contacts.
+    /// referrals / (referrals + arrests): of the contacts the program decided on, the share referred
+    /// (offense reports are no decision).
     #[must_use]
     pub fn referral_rate(&self) -> Option<f64> {
-        rate(self.referrals(), self.contacts)
+        let r = self.referrals().0?;
+        rate(Count(Some(r)), Count(Some(r + self.arrest.0?)))
     }
 
     /// diversion referrals / (diversion referrals + arrests).
@@ -61,28 +66,31 @@ impl KindRow {
     /// Whether any count is withheld.
     #[must_use]
     pub fn suppressed(&self) -> bool {
-        [self.arrest, self.diversion_referral, self.social_contact_referral, self.contacts]
+        [self.arrest, self.diversion_referral, self.social_contact_referral, self.offense_report, self.contacts]
             .iter()
             .any(|c| c.0.is_none())
     }
 }
 
-/// Raw counts (arrest, diversion, social) and the cell key of each.
+/// Raw counts of each kind (in [`EventKind::ALL`] order) and the cell key of each.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Raw {
-    n: [u64; 3],
-    key: [u8; 3],
+    n: [u64; EventKind::COUNT],
+    key: [u8; EventKind::COUNT],
 }
 
+/// Entries a table row has: contacts, then each kind.
+const ROW: usize = EventKind::COUNT + 1;
+
 fn add(a: &mut Raw, b: &Raw) {
-    for i in 0..3 {
+    for i in 0..EventKind::COUNT {
         a.n[i] += b.n[i];
         a.key[i] = a.key[i].wrapping_add(b.key[i]);
     }
 }
 
-/// Builds a suppression table: each row is four entries (contacts, arrest, diversion, social) with the
-/// row relation; `sum` adds a relation per column (`total` row = Σ `parts` rows, or a total known
+/// Builds a suppression table: each row is [`ROW`] entries (contacts, then each kind) with the row
+/// relation; `sum` adds a relation per column (`total` row = Σ `parts` rows, or a total known
 /// elsewhere when `None`).
 #[derive(Default)]
 struct Table {
@@ -94,15 +102,16 @@ struct Table {
 impl Table {
     fn row(&mut self, raw: &Raw) -> usize {
         let at = self.values.len();
-        self.values.extend([raw.n.iter().sum(), raw.n[0], raw.n[1], raw.n[2]]);
-        let [a, d, s] = raw.key;
-        self.keys.extend([a.wrapping_add(d).wrapping_add(s), a, d, s]);
-        self.rels.push(privacy::Relation { total: Some(at), parts: vec![at + 1, at + 2, at + 3] });
+        self.values.push(raw.n.iter().sum());
+        self.values.extend(raw.n);
+        self.keys.push(raw.key.iter().fold(0u8, |a, &k| a.wrapping_add(k)));
+        self.keys.extend(raw.key);
+        self.rels.push(privacy::Relation { total: Some(at), parts: (at + 1..at + ROW).collect() });
         at
     }
 
     fn sum(&mut self, total: Option<usize>, parts: &[usize]) {
-        for col in 0..4 {
+        for col in 0..ROW {
             self.rels.push(privacy::Relation {
                 total: total.map(|t| t + col),
                 parts: parts.iter().map(|p| p + col).collect(),
@@ -120,7 +129,13 @@ impl Table {
 
     fn publish(at: usize, published: &[Count]) -> KindRow {
         let c = |i: usize| published[at + i];
-        KindRow { contacts: c(0), arrest: c(1), diversion_referral: c(2), social_contact_referral: c(3) }
+        KindRow {
+            contacts: c(0),
+            arrest: c(1),
+            diversion_referral: c(2),
+            social_contact_referral: c(3),
+            offense_report: c(4),
+        }
     }
 }
 
@@ -164,10 +179,10 @@ pub struct Coverage {
 /// offense reports and arrests): a rate of 0 would say "nobody was diverted", which the data cannot tell.
 pub const NO_REFERRALS_NOTE: &str = "no referral (diversion or social contact) is loaded: referral and diversion rates need the program's referral data, so they are null rather than 0";
 
-/// Whether any stored event is a referral.
+/// Whether any stored event is a referral (a diversion or a social contact referral).
 #[must_use]
 pub fn has_referrals(cols: &EventColumns) -> bool {
-    cols.fold(&EventFilter::default(), || false, |acc, e| *acc |= e.kind != EventKind::Arrest, |a, b| a || b)
+    [EventKind::DiversionReferral, EventKind::SocialContactReferral].into_iter().any(|k| cols.has_kind(k))
 }
 
 /// The area name of a zone number (0: outside).
@@ -469,17 +484,22 @@ mod tests {
     }
 
     /// A hand-checked data set.
+    const DATA: Rows<'static> = &[
+        (Some("downtown"), Some("white"), "2018-01-10", EventKind::Arrest, 20),
+        (Some("downtown"), Some("white"), "2018-01-11", EventKind::DiversionReferral, 20),
+        (Some("downtown"), Some("black"), "2018-02-03", EventKind::Arrest, 30),
+        (Some("downtown"), Some("black"), "2018-02-04", EventKind::DiversionReferral, 10),
+        (Some("downtown"), Some("black"), "2018-02-05", EventKind::SocialContactReferral, 20),
+        (None, Some("white"), "2018-01-20", EventKind::Arrest, 40),
+        (None, Some("black"), "2018-02-20", EventKind::Arrest, 60),
+        (None, None, "2018-02-21", EventKind::Arrest, 3),
+    ];
+
     fn data() -> EventColumns {
-        let rows: Rows<'_> = &[
-            (Some("downtown"), Some("white"), "2018-01-10", EventKind::Arrest, 20),
-            (Some("downtown"), Some("white"), "2018-01-11", EventKind::DiversionReferral, 20),
-            (Some("downtown"), Some("black"), "2018-02-03", EventKind::Arrest, 30),
-            (Some("downtown"), Some("black"), "2018-02-04", EventKind::DiversionReferral, 10),
-            (Some("downtown"), Some("black"), "2018-02-05", EventKind::SocialContactReferral, 20),
-            (None, Some("white"), "2018-01-20", EventKind::Arrest, 40),
-            (None, Some("black"), "2018-02-20", EventKind::Arrest, 60),
-            (None, None, "2018-02-21", EventKind::Arrest, 3),
-        ];
+        columns_of(DATA)
+    }
+
+    fn columns_of(rows: Rows<'_>) -> EventColumns {
         let mut b = ColumnsBuilder::default();
         let cell = u64::from(h3o::LatLng::new(45.52, -122.68).unwrap().to_cell(h3o::Resolution::Fifteen));
         for &(zone, group, day, kind, n) in rows {
@@ -590,6 +610,47 @@ mod tests {
         // With referrals loaded, rates come back and the note goes.
         let d = coverage(&data(), &g, &EventFilter::default(), Disclosure::Exact);
         assert!(d.rates_note.is_none() && d.diversion_rate_inside.is_some());
+    }
+
+    #[test]
+    fn offense_reports_are_contacts_but_in_no_rate() {
+        let catalog = catalog();
+        let g = Geography::InForce(&catalog);
+        // The hand-checked data plus police offense reports: 100 downtown (black), 97 outside.
+        let mut rows = DATA.to_vec();
+        rows.push((Some("downtown"), Some("black"), "2018-02-06", EventKind::OffenseReport, 100));
+        rows.push((None, Some("white"), "2018-01-21", EventKind::OffenseReport, 97));
+        let cols = columns_of(&rows);
+        let c = coverage(&cols, &g, &EventFilter::default(), Disclosure::Exact);
+        let total = |area: &str| c.totals.iter().find(|r| r.area == area).unwrap();
+        assert_eq!(total("downtown").counts.offense_report.0, Some(100));
+        assert_eq!(total("downtown").counts.contacts.0, Some(200));
+        assert_eq!(total("citywide").counts.contacts.0, Some(400));
+        assert_eq!(c.share_inside, Some(0.5)); // 200 / 400: reports are contacts
+        // The rates are those without the reports: (30 + 20) / (50 + 50).
+        assert_eq!(c.diversion_rate_inside, Some(0.5));
+        assert_eq!(total("downtown").diversion_rate, Some(0.5));
+        let e = equity(&cols, &g, &EventFilter::default(), "white", Disclosure::Exact);
+        let without = equity(&data(), &g, &EventFilter::default(), "white", Disclosure::Exact);
+        for (r, w) in e.rows.iter().zip(&without.rows) {
+            assert_eq!((&r.area, &r.group), (&w.area, &w.group));
+            assert_eq!(
+                (r.referral_rate, r.diversion_rate, r.rri_referral, r.rri_diversion),
+                (w.referral_rate, w.diversion_rate, w.rri_referral, w.rri_diversion),
+                "{} {}",
+                r.area,
+                r.group
+            );
+        }
+        // Perturbed for planners, a report column is one more published count with the row relation.
+        let t = crate::builtin::perturbation_table().unwrap();
+        let p = coverage(&cols, &g, &EventFilter::default(), Disclosure::Perturbed(t));
+        assert!(p.totals.iter().all(|r| r.counts.offense_report.0.is_some()));
+        // Offense reports alone (police open data): no rate at all.
+        let only = columns_of(&[(Some("downtown"), Some("black"), "2018-02-06", EventKind::OffenseReport, 40)]);
+        let c = coverage(&only, &g, &EventFilter::default(), Disclosure::Exact);
+        assert_eq!(c.rates_note, Some(NO_REFERRALS_NOTE));
+        assert!(c.totals.iter().all(|r| r.diversion_rate.is_none()));
     }
 
     #[test]

@@ -48,7 +48,7 @@ impl CellFormat {
 fn header(f: &CellFigures) -> Vec<&'static str> {
     let mut h = vec!["count"];
     if f.kinds {
-        h.extend(["arrest", "diversion_referral", "social_contact_referral", "suppressed"]);
+        h.extend(["arrest", "diversion_referral", "social_contact_referral", "offense_report", "suppressed"]);
     }
     h.push("relation");
     if f.k_ring.is_some() {
@@ -66,6 +66,7 @@ fn value(row: &CellFigure, column: &str) -> Option<String> {
         "arrest" => count(row.arrest),
         "diversion_referral" => count(row.diversion_referral),
         "social_contact_referral" => count(row.social_contact_referral),
+        "offense_report" => count(row.offense_report),
         "suppressed" => Some(row.suppressed.to_string()),
         "relation" => Some(row.relation.as_str().to_owned()),
         "GiZScore" => hot.and_then(|h| h.z).map(|z| z.to_string()),
@@ -188,6 +189,7 @@ fn fgb_properties(
             "arrest" => count(row.arrest),
             "diversion_referral" => count(row.diversion_referral),
             "social_contact_referral" => count(row.social_contact_referral),
+            "offense_report" => count(row.offense_report),
             "suppressed" => Some(ColumnValue::Bool(row.suppressed)),
             "relation" => Some(ColumnValue::String(row.relation.as_str())),
             "GiZScore" => hot.and_then(|h| h.z).map(ColumnValue::Double),

@@ -233,10 +233,11 @@ impl Layout {
         if !geometry && has("x") && !has("lon") && crs.is_none() {
             return Err(setup("x/y columns need --crs (e.g. --crs EPSG:2913)".into()));
         }
-        let kind = opts.kind.or_else(|| opts.preset.map(|_| EventKind::Arrest));
+        // Police open data report offenses: they are neither arrests nor referrals.
+        let kind = opts.kind.or_else(|| opts.preset.map(|_| EventKind::OffenseReport));
         if kind.is_none() && !has("kind") {
             return Err(setup(format!(
-                "no kind {what}: say what these events are with --kind arrest|diversion_referral|social_contact_referral"
+                "no kind {what}: say what these events are with --kind arrest|diversion_referral|social_contact_referral|offense_report"
             )));
         }
         let source = opts.source.clone().or_else(|| {

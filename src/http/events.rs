@@ -23,7 +23,7 @@ use crate::store::{EventQuery, IdempotencyKey, Receipt, Submission};
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventIn {
-    /// `arrest`, `diversion_referral` or `social_contact_referral`.
+    /// `arrest`, `diversion_referral`, `social_contact_referral` or `offense_report`.
     pub kind: EventKind,
     /// Day of the contact, YYYY-MM-DD (from 1990-01-01, or the service's `--first-date`, to tomorrow).
     #[schema(value_type = String, format = Date)]
@@ -287,7 +287,7 @@ pub const MAX_PAGE: usize = 10_000;
     params(
         ("from" = Option<String>, Query, description = "First day, YYYY-MM-DD"),
         ("to" = Option<String>, Query, description = "Last day, YYYY-MM-DD"),
-        ("kind" = Option<String>, Query, description = "arrest, diversion_referral or social_contact_referral"),
+        ("kind" = Option<String>, Query, description = "arrest, diversion_referral, social_contact_referral or offense_report"),
         ("zone" = Option<String>, Query, description = "A zone id, or `outside`"),
         ("bbox" = Option<String>, Query, description = "min lon,min lat,max lon,max lat (WGS84)"),
         ("limit" = Option<usize>, Query, description = "Events per page, 1..=10000, default 100"),

@@ -295,7 +295,7 @@ fn render_cells(
         ("period" = Option<String>, Query, description = "A fixed period: 2019-06 (a month), 2019-Q2, 2019, or all; planners ask for fixed periods only (this, or from and to a whole period's first and last day)"),
         ("from" = Option<String>, Query, description = "First day, YYYY-MM-DD"),
         ("to" = Option<String>, Query, description = "Last day, YYYY-MM-DD"),
-        ("kind" = Option<String>, Query, description = "arrest, diversion_referral or social_contact_referral"),
+        ("kind" = Option<String>, Query, description = "arrest, diversion_referral, social_contact_referral or offense_report"),
         ("zone" = Option<String>, Query, description = "A zone id, or `outside`"),
         ("offense" = Option<String>, Query, description = "PCS, SQ, CDO or the source's text (analysts)"),
         ("group" = Option<String>, Query, description = "Race/ethnicity group (analysts)"),

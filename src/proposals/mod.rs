@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use crate::cells::CellRes;
 use crate::cells::columns::{AreaRows, EventColumns, EventFilter, month_label, month_number};
+use crate::events::EventKind;
 use crate::figures::Disclosure;
 use crate::figures::cells::{CellQuery, hotspot_figures};
 use crate::zones::{ZoneIndex, area_m2};
@@ -78,22 +79,26 @@ pub struct Counts {
     pub diversion_referral: u64,
     /// Social contact referrals.
     pub social_contact_referral: u64,
+    /// Police offense reports.
+    pub offense_report: u64,
     /// All contacts.
     pub contacts: u64,
 }
 
 impl Counts {
-    fn add(&mut self, n: &[u64; 3]) {
+    fn add(&mut self, n: &[u64; EventKind::COUNT]) {
         self.arrest += n[0];
         self.diversion_referral += n[1];
         self.social_contact_referral += n[2];
-        self.contacts += n[0] + n[1] + n[2];
+        self.offense_report += n[3];
+        self.contacts += n.iter().sum::<u64>();
     }
 
-    /// referrals / contacts.
+    /// referrals / (referrals + arrests): offense reports are no decision, so in no rate.
     #[must_use]
     pub fn referral_rate(&self) -> Option<f64> {
-        ratio(self.diversion_referral + self.social_contact_referral, self.contacts)
+        let referrals = self.diversion_referral + self.social_contact_referral;
+        ratio(referrals, referrals + self.arrest)
     }
 
     /// diversion referrals / (diversion referrals + arrests).
@@ -316,7 +321,7 @@ pub struct Impact {
 }
 
 /// Per (current zone, proposal zone, month, group): counts by kind.
-type Tally = BTreeMap<(u32, u32, i32, u32), [u64; 3]>;
+type Tally = BTreeMap<(u32, u32, i32, u32), [u64; EventKind::COUNT]>;
 
 /// Each event's (current zone, proposal zone) in one area number: `current * (proposal zones + 1) +
 /// proposal`, zone numbers from 1 and 0 outside; one batch pass through each set's grid.
@@ -407,19 +412,21 @@ fn tally(cols: &EventColumns, both: &EventColumns, filter: &EventFilter, base: &
     let nc = base.current.set().zones().len() + 1;
     let areas = nc * usize::try_from(np).unwrap_or(usize::MAX);
     let groups = cols.dicts().group.names().len() + 1;
-    let Some(months) = base.months.as_ref().filter(|m| areas * m.count * groups * 3 <= DENSE_TALLY_ENTRIES) else {
+    let Some(months) =
+        base.months.as_ref().filter(|m| areas * m.count * groups * EventKind::COUNT <= DENSE_TALLY_ENTRIES)
+    else {
         return both.fold(
             filter,
             BTreeMap::new,
             |acc, e| {
                 let key = (e.zone / np, e.zone % np, month_number(e.day), e.group);
-                acc.entry(key).or_insert([0; 3])[e.kind.index()] += 1;
+                acc.entry(key).or_insert([0; EventKind::COUNT])[e.kind.index()] += 1;
             },
             |mut a, b| {
                 for (k, v) in b {
-                    let e = a.entry(k).or_insert([0; 3]);
-                    for i in 0..3 {
-                        e[i] += v[i];
+                    let e = a.entry(k).or_insert([0; EventKind::COUNT]);
+                    for (x, y) in e.iter_mut().zip(v) {
+                        *x += y;
                     }
                 }
                 a
@@ -427,7 +434,7 @@ fn tally(cols: &EventColumns, both: &EventColumns, filter: &EventFilter, base: &
         );
     };
     let nm = months.count;
-    let size = areas * nm * groups * 3;
+    let size = areas * nm * groups * EventKind::COUNT;
     let dense: Vec<u64> = both.fold(
         filter,
         || vec![0u64; size],
@@ -435,7 +442,8 @@ fn tally(cols: &EventColumns, both: &EventColumns, filter: &EventFilter, base: &
             let Some(&m) = usize::try_from(e.day - months.first_day).ok().and_then(|i| months.of_day.get(i)) else {
                 return;
             };
-            let at = ((e.zone as usize * nm + usize::from(m)) * groups + e.group as usize) * 3 + e.kind.index();
+            let at = ((e.zone as usize * nm + usize::from(m)) * groups + e.group as usize) * EventKind::COUNT
+                + e.kind.index();
             if let Some(n) = acc.get_mut(at) {
                 *n += 1;
             }
@@ -448,14 +456,14 @@ fn tally(cols: &EventColumns, both: &EventColumns, filter: &EventFilter, base: &
         },
     );
     let mut out = Tally::new();
-    for (i, n) in dense.chunks_exact(3).enumerate() {
+    for (i, n) in dense.chunks_exact(EventKind::COUNT).enumerate() {
         if n.iter().all(|&v| v == 0) {
             continue;
         }
         let (g, rest) = (i % groups, i / groups);
         let (m, area) = (rest % nm, rest / nm);
         let (Ok(area), Ok(g), Ok(m)) = (u32::try_from(area), u32::try_from(g), i32::try_from(m)) else { continue };
-        out.insert((area / np, area % np, months.first_month + m, g), [n[0], n[1], n[2]]);
+        out.insert((area / np, area % np, months.first_month + m, g), std::array::from_fn(|k| n[k]));
     }
     out
 }
@@ -766,6 +774,7 @@ pub fn compare(impacts: &[Impact]) -> Comparison {
     row("social_contact_referrals_inside", f(first.inside_current.social_contact_referral), &|i| {
         f(i.inside_proposal.social_contact_referral)
     });
+    row("offense_reports_inside", f(first.inside_current.offense_report), &|i| f(i.inside_proposal.offense_report));
     row("share_inside", first.share_inside[0], &|i| i.share_inside[1]);
     row("newly_inside", Some(0.0), &|i| f(i.newly_inside.contacts));
     row("newly_outside", Some(0.0), &|i| f(i.newly_outside.contacts));
@@ -828,7 +837,7 @@ mod tests {
             for j in 0..40 {
                 let (lon, lat) = (-122.70 + f64::from(i) * 0.001 + 0.0004, 45.50 + f64::from(j) * 0.001 + 0.0004);
                 let day = NaiveDate::from_ymd_opt(2019, 1 + (i + j) as u32 % 12, 1 + j as u32 % 28).unwrap();
-                let kind = EventKind::ALL[(i * 7 + j) as usize % 3];
+                let kind = EventKind::ALL[(i * 7 + j) as usize % EventKind::COUNT];
                 let group = ["black", "white", "hispanic_latino"][(i + 2 * j) as usize % 3];
                 rows.push((lon, lat, day, kind, group));
             }
@@ -894,7 +903,7 @@ mod tests {
         let mut want = [Counts::default(); 2];
         let mut by_month: BTreeMap<String, [u64; 2]> = BTreeMap::new();
         for &(x, y, day, kind, _) in &rows {
-            let mut n = [0u64; 3];
+            let mut n = [0u64; EventKind::COUNT];
             n[kind.index()] = 1;
             let m = by_month.entry(day.format("%Y-%m").to_string()).or_default();
             if inside(x, y, new) && !inside(x, y, old) {

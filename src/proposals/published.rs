@@ -26,6 +26,8 @@ pub struct PublishedCounts {
     pub diversion_referral: u64,
     /// Social contact referrals.
     pub social_contact_referral: u64,
+    /// Police offense reports.
+    pub offense_report: u64,
     /// Contacts (the cells' published totals added).
     pub contacts: u64,
 }
@@ -35,6 +37,7 @@ impl PublishedCounts {
         self.arrest += o.arrest;
         self.diversion_referral += o.diversion_referral;
         self.social_contact_referral += o.social_contact_referral;
+        self.offense_report += o.offense_report;
         self.contacts += o.contacts;
     }
 }
@@ -119,6 +122,7 @@ fn published_cells(
                 arrest: v(r.arrest),
                 diversion_referral: v(r.diversion_referral),
                 social_contact_referral: v(r.social_contact_referral),
+                offense_report: v(r.offense_report),
                 contacts: v(r.count),
             };
             (r.cell, counts)

@@ -105,6 +105,8 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO events_v2 SELECT e.fid, e.geom, e.kind, e.occurred_on, e.occurred_at, e.offense, e.race_ethnicity,
         e.agency, e.source, e.external_id, e.zone, z.id, e.h3_res15, 0, 1, NULL
         FROM events e LEFT JOIN leadmap_zone_sets z ON z.name = e.zone_set AND z.version = e.zone_set_version;
+    DELETE FROM sqlite_sequence WHERE name = 'events_v2';
+    INSERT INTO sqlite_sequence (name, seq) SELECT 'events_v2', seq FROM sqlite_sequence WHERE name = 'events';
     DROP TABLE events;
     ALTER TABLE events_v2 RENAME TO events;
     CREATE INDEX events_occurred_on ON events (occurred_on);
@@ -135,6 +137,42 @@ const MIGRATIONS: &[&str] = &[
         proposals TEXT NOT NULL,
         window_from TEXT,
         window_to TEXT);
+    ",
+    // 5: a fourth kind, `offense_report` (police open data report offenses, not arrests): the kind check
+    // is part of the table, so the table is rebuilt (ids, their sequence and every column kept). Events
+    // the `ppb` and `ppb-2012` presets imported as arrests were offense reports: they are relabelled.
+    r"
+    CREATE TABLE events_v5 (
+        fid INTEGER PRIMARY KEY AUTOINCREMENT,
+        geom POINT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('arrest', 'diversion_referral', 'social_contact_referral', 'offense_report')),
+        occurred_on DATE NOT NULL,
+        occurred_at TEXT,
+        offense TEXT NOT NULL,
+        race_ethnicity TEXT,
+        agency TEXT,
+        source TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        zone TEXT,
+        zone_set_id INTEGER,
+        h3_res15 INTEGER NOT NULL,
+        row_hash INTEGER NOT NULL,
+        load_id INTEGER NOT NULL,
+        load_line INTEGER,
+        record_key INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (source, external_id));
+    INSERT INTO events_v5 (fid, geom, kind, occurred_on, occurred_at, offense, race_ethnicity, agency, source,
+            external_id, zone, zone_set_id, h3_res15, row_hash, load_id, load_line, record_key)
+        SELECT fid, geom,
+            CASE WHEN kind = 'arrest' AND source IN ('ppb', 'ppb-2012') THEN 'offense_report' ELSE kind END,
+            occurred_on, occurred_at, offense, race_ethnicity, agency, source, external_id, zone, zone_set_id,
+            h3_res15, row_hash, load_id, load_line, record_key
+        FROM events ORDER BY fid;
+    DELETE FROM sqlite_sequence WHERE name = 'events_v5';
+    INSERT INTO sqlite_sequence (name, seq) SELECT 'events_v5', seq FROM sqlite_sequence WHERE name = 'events';
+    DROP TABLE events;
+    ALTER TABLE events_v5 RENAME TO events;
+    CREATE INDEX events_occurred_on ON events (occurred_on);
     ",
 ];
 
@@ -988,6 +1026,7 @@ impl EventStore for GpkgStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::EventKind;
 
     #[test]
     fn a_schema_1_store_migrates_with_its_events() {
@@ -1011,10 +1050,38 @@ mod tests {
                 )
                 .unwrap();
             }
+            // Another source's arrest, and a deleted last event: its id is never given again.
+            for (source, id) in [("pd", "A-1"), ("pd", "A-2")] {
+                conn.execute(
+                    "INSERT INTO events (geom, kind, occurred_on, lon, lat, offense, source, external_id,
+                        h3_res15, row_hash) VALUES (?1, 'arrest', '2018-06-02', -122.68, 45.52, 'PCS', ?2, ?3, 42, 7)",
+                    params![&point_blob(-122.68, 45.52)[..], source, id],
+                )
+                .unwrap();
+            }
+            conn.execute("DELETE FROM events WHERE external_id = 'A-2'", []).unwrap();
         }
         let store = GpkgStore::open(&path).unwrap();
         let rows = store.query(&EventQuery { limit: 1000, ..EventQuery::default() }).unwrap();
-        assert_eq!(rows.len(), 300);
+        assert_eq!(rows.len(), 301);
+        // Migration 5: the presets' arrests were offense reports; another source's arrest stays one.
+        let kind_of = |source: &str| -> Vec<EventKind> {
+            rows.iter().filter(|(_, p)| p.event.source == source).map(|(_, p)| p.event.kind).collect()
+        };
+        assert!(kind_of("ppb").iter().all(|k| *k == EventKind::OffenseReport));
+        assert_eq!(kind_of("pd"), [EventKind::Arrest]);
+        let (max_fid, seq): (i64, i64) = store
+            .conn
+            .query_row(
+                "SELECT (SELECT max(fid) FROM events), (SELECT seq FROM sqlite_sequence WHERE name = 'events')",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((max_fid, seq), (301, 302), "the deleted event's id stays used");
+        let kind_check: String =
+            store.conn.query_row("SELECT sql FROM sqlite_master WHERE name = 'events'", [], |r| r.get(0)).unwrap();
+        assert!(kind_check.contains("'offense_report'"), "{kind_check}");
         // Migration 3 drew each existing event a record key: 300 draws from 256 values give about 176
         // distinct ones.
         let keys: std::collections::BTreeSet<u8> = rows.iter().map(|(_, p)| p.record_key).collect();
@@ -1032,7 +1099,7 @@ mod tests {
     #[test]
     fn record_keys_are_kept_through_the_store_and_give_the_same_cell_keys() {
         use crate::cells::columns::{ColumnRow, ColumnsBuilder, EventFilter};
-        use crate::events::{Event, EventKind, place};
+        use crate::events::{Event, place};
         let zones =
             crate::zones::ZoneCatalog::new(crate::builtin::zone_sets().unwrap(), crate::zones::IndexOptions::default());
         let placed: Vec<Placed> = (0..400)
@@ -1079,7 +1146,7 @@ mod tests {
             let res = res.parse().unwrap();
             let a = live.count_cells(&EventFilter::default(), res);
             assert_eq!(a, stored.count_cells(&EventFilter::default(), res), "res {res}");
-            assert!(a.iter().any(|(_, n)| n.keys != [0; 3]));
+            assert!(a.iter().any(|(_, n)| n.keys != [0; EventKind::COUNT]));
         }
         // A correction keeps the event's key.
         let mut moved = placed[0].clone();

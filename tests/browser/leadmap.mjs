@@ -9,11 +9,12 @@ export const CHROMIUM_ARGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ];
 
-/// Starts `bin serve --demo` on an ephemeral port; resolves with its base URL and the child once it
-/// listens, rejects if it exits first or has not started in 60 s.
-export function startServer(bin, env = {}) {
+/// Starts `bin serve --demo` (or `bin serve` with `data`, e.g. ['--data', 'store.gpkg']) on an ephemeral
+/// port; resolves with its base URL and the child once it listens, rejects if it exits first or has not
+/// started in 60 s.
+export function startServer(bin, env = {}, data = ['--demo']) {
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, ['serve', '--demo', '--addr', '127.0.0.1:0'], {
+    const child = spawn(bin, ['serve', ...data, '--addr', '127.0.0.1:0'], {
       env: { ...process.env, LEADMAP_LOG: 'info', ...env },
       stdio: ['ignore', 'ignore', 'pipe'],
     });

@@ -8,7 +8,9 @@
 // LEADMAP_BIN picks the binary (default target/debug/leadmap); CHROMIUM the browser (/usr/bin/chromium).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -300,10 +302,8 @@ test('over a base map the hexagons are an image in the map, under its tiles\' op
   await page.close();
 });
 
-test('clicking a hexagon shows its counts and rates', async () => {
-  const page = await newPage(`${open.url}/?res=9`);
-  await rendered(page, 1);
-  // The busiest hexagon drawn, clicked at its centre.
+/// Clicks the busiest hexagon drawn at its centre; its properties and the popup's text.
+async function clickBusiest(page) {
   const target = await page.evaluate(() => {
     const { map } = window.leadmap;
     const f = window.leadmap.cells.features.slice().sort((a, b) => b.properties.count - a.properties.count)[0];
@@ -317,8 +317,13 @@ test('clicking a hexagon shows its counts and rates', async () => {
   await page.mouse.click(target.x, target.y);
   const popup = page.locator('.maplibregl-popup-content');
   await popup.waitFor();
-  const text = await popup.textContent();
-  const p = target.props;
+  return { p: target.props, text: await popup.textContent() };
+}
+
+test('clicking a hexagon shows its counts and rates', async () => {
+  const page = await newPage(`${open.url}/?res=9`);
+  await rendered(page, 1);
+  const { p, text } = await clickBusiest(page);
   assert.ok(text.includes(p.hex_id), text);
   assert.ok(text.includes(`All contacts${p.count.toLocaleString('en-US')}`), text);
   assert.ok(text.includes(`Arrests${p.arrest.toLocaleString('en-US')}`), text);
@@ -326,6 +331,35 @@ test('clicking a hexagon shows its counts and rates', async () => {
   assert.ok(text.includes(`Diversion rate${rate} %`), text);
   await page.screenshot({ path: path.join(SHOTS, 'map-popup.png') });
   await page.close();
+});
+
+test('police offense reports are counted as such, and with no referral data every rate is unknown, saying why', async () => {
+  // The Police Bureau's open data through the ppb preset: offense reports, no arrest, no referral.
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'leadmap-ppb-'));
+  const store = path.join(dir, 'ppb.gpkg');
+  const file = path.join(ROOT, '../shared/data/portland/ppb-drug-offenses-2015-2021.csv');
+  const imported = spawnSync(BIN, ['import', file, '--preset', 'ppb', '--data', store, '-q']);
+  // 3: some rows have no coordinates and are rejected.
+  assert.equal(imported.status, 3, imported.stderr.toString());
+  const ppb = await startServer(BIN, {}, ['--data', store]);
+  try {
+    const page = await newPage(`${ppb.url}/?res=9`);
+    await rendered(page, 1);
+    const note = page.locator('#rates-note');
+    await note.waitFor({ state: 'visible', timeout: 30000 });
+    assert.match(await note.textContent(), /no referral .* unknown, not 0/);
+    assert.equal(await page.textContent('#rate-inside'), '–');
+    const { p, text } = await clickBusiest(page);
+    assert.ok(p.offense_report > 0 && p.arrest === 0, JSON.stringify(p));
+    assert.ok(text.includes(`Offense reports${p.offense_report.toLocaleString('en-US')}`), text);
+    assert.ok(text.includes('Diversion rate–'), text);
+    await page.screenshot({ path: path.join(SHOTS, 'map-offense-reports.png') });
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  } finally {
+    ppb.child.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('the figures beside the map and the downloads follow the filters', async () => {

@@ -88,18 +88,18 @@ async fn call(
 }
 
 /// Count and per-kind columns of a `/v1/cells` or `leadmap cells` CSV, by hex id (None = withheld).
-fn csv_cells(bytes: &[u8]) -> BTreeMap<String, [Option<u64>; 4]> {
+fn csv_cells(bytes: &[u8]) -> BTreeMap<String, [Option<u64>; 5]> {
     let mut rdr = csv::Reader::from_reader(bytes);
     rdr.records()
         .map(Result::unwrap)
         .map(|r| {
             let n = |i: usize| r[i].parse::<u64>().ok();
-            (r[0].to_owned(), [n(1), n(2), n(3), n(4)])
+            (r[0].to_owned(), [n(1), n(2), n(3), n(4), n(5)])
         })
         .collect()
 }
 
-const KINDS: [&str; 3] = ["arrest", "diversion_referral", "social_contact_referral"];
+const KINDS: [&str; 4] = ["arrest", "diversion_referral", "social_contact_referral", "offense_report"];
 const GROUPS: [&str; 3] = ["white", "black", "hispanic_latino"];
 
 #[tokio::test]
@@ -109,7 +109,7 @@ async fn cells_over_http_are_exact_for_analysts_and_leak_nothing_small_to_planne
     let points = nested_points(4000, 0x5eed_1234_abcd_0001);
     let mut text = String::from("id,date,kind,lon,lat,race_ethnicity\n");
     for (i, (lon, lat)) in points.iter().enumerate() {
-        writeln!(text, "e{i},2019-0{}-15,{},{lon},{lat},{}", 1 + i % 9, KINDS[i % 3], GROUPS[i % 3 / 2 + i % 2])
+        writeln!(text, "e{i},2019-0{}-15,{},{lon},{lat},{}", 1 + i % 9, KINDS[i % 4], GROUPS[i % 3 / 2 + i % 2])
             .unwrap();
     }
     std::fs::write(&csv_path, &text).unwrap();
@@ -134,12 +134,12 @@ async fn cells_over_http_are_exact_for_analysts_and_leak_nothing_small_to_planne
     let http = csv_cells(&r.body);
     let cli = Command::new(bin).args(["cells", "--data", store.to_str().unwrap(), "--res", "9"]).output().unwrap();
     assert_eq!(http, csv_cells(&cli.stdout), "HTTP and CLI agree");
-    let mut brute: BTreeMap<String, [Option<u64>; 4]> = BTreeMap::new();
+    let mut brute: BTreeMap<String, [Option<u64>; 5]> = BTreeMap::new();
     for (i, (lon, lat)) in points.iter().enumerate() {
         let c = LatLng::new(*lat, *lon).unwrap().to_cell(Resolution::Nine).to_string();
-        let e = brute.entry(c).or_insert([Some(0); 4]);
+        let e = brute.entry(c).or_insert([Some(0); 5]);
         e[0] = e[0].map(|v| v + 1);
-        e[1 + i % 3] = e[1 + i % 3].map(|v| v + 1);
+        e[1 + i % 4] = e[1 + i % 4].map(|v| v + 1);
     }
     assert_eq!(http, brute, "h3o brute force");
 
@@ -201,11 +201,11 @@ async fn planner_figures_give_no_small_count_away(app: &axum::Router) {
             call(app, "GET", &format!("/v1/cells?res={res}&f=csv"), PLANNER, None, None).await.body
         );
         let mut rdr = csv::Reader::from_reader(&planner.body[..]);
-        assert_eq!(rdr.headers().unwrap().get(5), Some("suppressed"));
+        assert_eq!(rdr.headers().unwrap().get(6), Some("suppressed"));
         let mut listed = std::collections::HashSet::new();
         for rec in rdr.records().map(Result::unwrap) {
-            let values: Vec<u64> = (1..5).map(|i| rec[i].parse().expect("nothing is null")).collect();
-            assert_eq!(&rec[5], "false", "{rec:?}");
+            let values: Vec<u64> = (1..6).map(|i| rec[i].parse().expect("nothing is null")).collect();
+            assert_eq!(&rec[6], "false", "{rec:?}");
             assert!(values.iter().any(|&v| v > 0), "a listed cell has something published: {rec:?}");
             for (v, exact) in values.iter().zip(analyst[&rec[0]]) {
                 let exact = exact.unwrap();
@@ -231,7 +231,7 @@ async fn planner_figures_give_no_small_count_away(app: &axum::Router) {
     for table in ["months", "totals"] {
         for (row, e) in cov[table].as_array().unwrap().iter().zip(exact[table].as_array().unwrap()) {
             assert_eq!((&row["area"], &row["month"]), (&e["area"], &e["month"]));
-            for k in ["arrest", "diversion_referral", "social_contact_referral", "contacts"] {
+            for k in ["arrest", "diversion_referral", "social_contact_referral", "offense_report", "contacts"] {
                 let v = row[k].as_u64().unwrap();
                 assert!(v == 0 || v > K, "{row}");
                 assert!(range(v).contains(&e[k].as_u64().unwrap()), "{k}: {row} against {e}");

@@ -125,6 +125,11 @@ fn coverage_per_year_matches_the_file(store: &Path, file: &Path) {
     assert_eq!(total("citywide"), 8942);
     let inside = total("inside").as_u64().unwrap();
     assert_eq!(cov["share_inside"], ((inside as f64 / 8942.0) * 1e4).round() / 1e4);
+    // Police open data are offense reports: no arrest, no referral, so no rate (null, never 0), and why.
+    let city_row = cov["totals"].as_array().unwrap().iter().find(|r| r["area"] == "citywide").unwrap();
+    assert_eq!((city_row["offense_report"].as_u64(), city_row["arrest"].as_u64()), (Some(8942), Some(0)));
+    assert!(city_row["diversion_rate"].is_null() && cov["diversion_rate_inside"].is_null(), "{city_row}");
+    assert!(cov["rates_note"].as_str().unwrap().contains("referral"), "{}", cov["rates_note"]);
 }
 
 /// The file's located rows, the first of each case number (as the import keeps them), classified against
@@ -573,7 +578,7 @@ fn geojson_geojsonseq_and_flatgeobuf_imports_store_what_the_csv_import_stores() 
         summary(&out)
     };
     let groups = ["white", "black", "hispanic_latino", "", "unknown"];
-    let kinds = ["arrest", "diversion_referral", "social_contact_referral"];
+    let kinds = ["arrest", "diversion_referral", "social_contact_referral", "offense_report"];
     let mut csv_text = String::from("id,date,time,kind,lon,lat,offense,race_ethnicity,agency\n");
     let mut fgb_rows = Vec::new();
     for i in 0..300u32 {
@@ -582,7 +587,7 @@ fn geojson_geojsonseq_and_flatgeobuf_imports_store_what_the_csv_import_stores() 
             format!("case-{i:04}"),
             format!("2018-{:02}-{:02}", 1 + i % 12, 1 + i % 28),
             if i % 4 == 0 { String::new() } else { format!("{:02}:{:02}:00", i % 24, i % 60) },
-            kinds[i as usize % 3].to_owned(),
+            kinds[i as usize % kinds.len()].to_owned(),
             (if i % 5 == 0 { "SQ" } else { "PCS" }).to_owned(),
             groups[i as usize % 5].to_owned(),
             "PPB".to_owned(),
@@ -865,6 +870,7 @@ fn cells_count_stored_events_as_h3_py_does() {
                 "arrest",
                 "diversion_referral",
                 "social_contact_referral",
+                "offense_report",
                 "suppressed",
                 "relation"
             ]

@@ -33,7 +33,7 @@ enum Region {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct Set {
     period: String,
-    /// 0 all contacts, 1 arrest, 2 diversion referral, 3 social contact referral.
+    /// 0 all contacts, 1 arrest, 2 diversion referral, 3 social contact referral, 4 offense report.
     kind: u8,
     /// `*` any, a zone id, `inside` or `outside`.
     zone: String,
@@ -45,7 +45,10 @@ struct Set {
 /// No upper bound (far below overflow when summed).
 const INF: i64 = 1 << 40;
 
-const KIND_COLUMNS: [&str; 4] = ["contacts", "arrest", "diversion_referral", "social_contact_referral"];
+/// The published counts of a row: contacts, then each kind.
+const COLS: usize = 5;
+const KIND_COLUMNS: [&str; COLS] =
+    ["contacts", "arrest", "diversion_referral", "social_contact_referral", "offense_report"];
 
 struct Attacker {
     k: i64,
@@ -90,10 +93,11 @@ impl Attacker {
         v
     }
 
-    /// A row of four published counts (contacts and each kind) with the kind relation.
-    fn publish_row(&mut self, base: &Set, values: [u64; 4]) {
-        let vars: Vec<usize> =
-            (0..4u8).map(|kind| self.publish(&Set { kind, ..base.clone() }, values[usize::from(kind)])).collect();
+    /// A row of published counts (contacts and each kind) with the kind relation.
+    fn publish_row(&mut self, base: &Set, values: [u64; COLS]) {
+        let vars: Vec<usize> = (0..COLS as u8)
+            .map(|kind| self.publish(&Set { kind, ..base.clone() }, values[usize::from(kind)]))
+            .collect();
         self.relate(vars[0], vars[1..].to_vec());
     }
 
@@ -164,14 +168,15 @@ fn json(server: &Server, token: &str, path: &str) -> Value {
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-/// `hex_id` → [count, arrest, diversion, social] from a cell CSV.
-fn cell_rows(server: &Server, token: &str, path: &str) -> BTreeMap<u64, [u64; 4]> {
+/// `hex_id` → [count, arrest, diversion, social, offense report] from a cell CSV.
+fn cell_rows(server: &Server, token: &str, path: &str) -> BTreeMap<u64, [u64; COLS]> {
     let (status, body) = server.get_as(token, path);
     assert_eq!(status, 200, "{path}: {body}");
     let mut rdr = csv::Reader::from_reader(body.as_bytes());
     let h: Vec<String> = rdr.headers().unwrap().iter().map(str::to_owned).collect();
     let col = |name: &str| h.iter().position(|x| x == name).unwrap();
-    let cols = [col("count"), col("arrest"), col("diversion_referral"), col("social_contact_referral")];
+    let cols =
+        [col("count"), col("arrest"), col("diversion_referral"), col("social_contact_referral"), col("offense_report")];
     rdr.records()
         .map(|r| {
             let r = r.unwrap();
@@ -181,7 +186,7 @@ fn cell_rows(server: &Server, token: &str, path: &str) -> BTreeMap<u64, [u64; 4]
         .collect()
 }
 
-fn kind_values(row: &Value) -> [u64; 4] {
+fn kind_values(row: &Value) -> [u64; COLS] {
     KIND_COLUMNS.map(|k| row[k].as_u64().unwrap_or_else(|| panic!("{k} in {row}")))
 }
 
@@ -359,7 +364,7 @@ fn ask_tables_in(server: &Server, a: &mut Attacker, periods: &[String], at: Opti
             a.publish_row(&s, kind_values(row));
         }
         for z in zones.iter().chain([&inside]) {
-            for kind in 0..4u8 {
+            for kind in 0..COLS as u8 {
                 let s = |group: &str| Set {
                     period: p.clone(),
                     kind,
@@ -383,7 +388,7 @@ fn relate_everything(a: &mut Attacker, f: &Family) {
         if matches!(s.region, Region::Cell(_))
             && a.ids.get(&Set { kind: 0, ..s.clone() }).is_none_or(|&v| a.published[v].is_none())
         {
-            a.publish_row(&Set { kind: 0, ..s.clone() }, [0; 4]);
+            a.publish_row(&Set { kind: 0, ..s.clone() }, [0; COLS]);
         }
         a.var(s)
     };
@@ -438,7 +443,7 @@ fn relate_everything(a: &mut Attacker, f: &Family) {
         }
     }
     for ((city, res), cells) in by_answer {
-        for kind in 0..4u8 {
+        for kind in 0..COLS as u8 {
             let t = a.var(&Set { kind, ..city.clone() });
             let mut parts: Vec<usize> =
                 cells.iter().map(|&c| a.var(&Set { kind, region: Region::Cell(c), ..city.clone() })).collect();
@@ -548,7 +553,7 @@ fn check_sound(server: &Server, a: &Attacker, f: &Family) {
     for p in f.periods.iter().filter(|p| p.len() <= 4) {
         for res in 5u8..=9 {
             for (cell, values) in cell_rows(server, ANALYST, &format!("/v1/cells?res={res}&f=csv{}", period_q(p))) {
-                for kind in 0..4u8 {
+                for kind in 0..COLS as u8 {
                     let s = Set {
                         period: p.clone(),
                         kind,
@@ -696,7 +701,7 @@ fn planners_ask_for_fixed_periods_and_the_same_events_always_get_the_same_value(
     assert_eq!((a.0, &a.1), (200, &b.1));
     // The averaging attack: the same events, asked through every route and filter that shows them and
     // over and over, always get the same published value, so nothing averages away.
-    let city = |v: &Value, area: &str, month: &str| -> [u64; 4] {
+    let city = |v: &Value, area: &str, month: &str| -> [u64; COLS] {
         let row = v["months"].as_array().unwrap().iter().find(|r| r["area"] == area && r["month"] == month).unwrap();
         kind_values(row)
     };

@@ -12,7 +12,15 @@ const GI_LABELS = { '3': 'Hot spot, 99 %', '2': 'Hot spot, 95 %', '1': 'Hot spot
 const RELATION_COLOURS = { inside: '#009e73', boundary: '#e69f00', outside: '#999999' };
 const RELATION_LABELS = { inside: 'Inside a zone', boundary: 'On a zone boundary', outside: 'Outside every zone' };
 const SUPPRESSED = '#c8c8c8';
-const KIND_LABELS = { arrest: 'Arrests', diversion_referral: 'Diversion referrals', social_contact_referral: 'Social contact referrals' };
+const KIND_LABELS = {
+  arrest: 'Arrests',
+  diversion_referral: 'Diversion referrals',
+  social_contact_referral: 'Social contact referrals',
+  offense_report: 'Offense reports',
+};
+// Whether the store holds referral data: without it every rate is unknown, never 0 (the coverage
+// answer's rates_note says so).
+let ratesKnown = true;
 const FILTERS = ['period', 'from', 'to', 'kind', 'res', 'group'];
 
 const $ = (sel) => document.querySelector(sel);
@@ -394,7 +402,7 @@ function popupHtml(p, layer) {
   const rows = [['All contacts', count(p.count, s)]];
   for (const k of Object.keys(KIND_LABELS)) rows.push([KIND_LABELS[k], count(p[k], s)]);
   const d = p.diversion_referral, a = p.arrest;
-  const rate = d != null && a != null && d + a > 0 ? pct(d / (d + a)) : '–';
+  const rate = ratesKnown && d != null && a != null && d + a > 0 ? pct(d / (d + a)) : '–';
   rows.push(['Diversion rate', rate]);
   rows.push(['Zones', RELATION_LABELS[p.relation] || p.relation]);
   if (layer === 'hotspots' && p.Gi_Bin_FDR != null) {
@@ -443,6 +451,11 @@ function labelLandmarks(fc) {
 function showCoverage(c) {
   $('#share-inside').textContent = pct(c.share_inside);
   $('#rate-inside').textContent = pct(c.diversion_rate_inside);
+  ratesKnown = c.rates_note == null;
+  const note = $('#rates-note');
+  note.hidden = ratesKnown;
+  note.textContent = ratesKnown ? '' : 'No rates: the loaded data hold no referral (diversion or social contact), so ' +
+    'referral and diversion rates are unknown, not 0. Police open data are offense reports, not arrests.';
   const order = (a) => (a === 'inside' ? 1 : a === 'outside' ? 2 : a === 'citywide' ? 3 : 0);
   const rows = c.totals.slice().sort((x, y) => order(x.area) - order(y.area) || x.area.localeCompare(y.area));
   $('#areas tbody').innerHTML = rows.map((r) =>
