@@ -328,7 +328,9 @@ files (a failed reload keeps serving the previous ones).
 Examples:
   leadmap serve
   leadmap serve --demo                      # then open http://127.0.0.1:8080/ for the map
-  leadmap serve --demo --basemap 'https://tile.openstreetmap.org/{z}/{x}/{y}.png'
+  leadmap serve --demo --basemap portland.pmtiles   # a PMTiles archive on this machine, offline
+  leadmap serve --demo --basemap 'https://tiles.example.org/{z}/{x}/{y}.png' --basemap-attribution 'Tiles: Example County GIS'
+  leadmap serve --demo --context ../shared/data/portland/neighborhoods-regions-2021.geojson --context-name MAPLABEL
   leadmap serve --addr 127.0.0.1:9000 --zones official.geojson --zone-field NAME --select 'A=downtown'
   LEADMAP_TOKENS='patrol:field:$(openssl rand -hex 16)' leadmap serve --addr 0.0.0.0:8080";
 
@@ -351,14 +353,27 @@ pub struct ServeArgs {
     /// the maps and figures have something to show. Not real data.
     #[arg(long, conflicts_with = "data")]
     pub demo: bool,
-    /// A street map behind the map page at `/`, where the network allows: a raster tile URL template
-    /// (`https://tiles.example.org/{z}/{x}/{y}.png`) or a `MapLibre` style URL (`...style.json`). Without it
-    /// the page draws zones and hexagons on a plain background with labelled landmarks.
-    #[arg(long, value_name = "URL", env = "LEADMAP_BASEMAP")]
+    /// A street map behind the map page at `/`: a PMTiles archive on this machine (`portland.pmtiles`,
+    /// vector or raster; served by leadmap itself, works offline), or where the network allows a raster
+    /// tile URL template (`https://tiles.example.org/{z}/{x}/{y}.png`) or a `MapLibre` style URL
+    /// (`...style.json`). Without it the page draws zones and hexagons on a plain background with
+    /// labelled landmarks.
+    #[arg(long, value_name = "FILE|URL", env = "LEADMAP_BASEMAP")]
     pub basemap: Option<String>,
+    /// The base map's credit shown on the map (plain text). Default: an archive's own attribution, or
+    /// "© OpenStreetMap contributors" for one built from OpenStreetMap.
+    #[arg(long, value_name = "TEXT", env = "LEADMAP_BASEMAP_ATTRIBUTION")]
+    pub basemap_attribution: Option<String>,
     /// Landmarks the map page labels: GeoJSON points with a `name` (default: a few Portland landmarks).
     #[arg(long, value_name = "FILE")]
     pub landmarks: Option<PathBuf>,
+    /// Named areas the map draws under the hexagons, outlined and labelled, and names candidates and
+    /// hexagons by: GeoJSON or FlatGeobuf polygons (e.g. the City's neighbourhoods); may overlap.
+    #[arg(long, value_name = "FILE", env = "LEADMAP_CONTEXT")]
+    pub context: Option<PathBuf>,
+    /// The property of --context features holding their name.
+    #[arg(long, value_name = "FIELD", default_value = "name", requires = "context")]
+    pub context_name: String,
     /// Most points in one POST /v1/eligibility.
     #[arg(long, value_name = "N", default_value_t = crate::http::Limits::default().max_batch_points)]
     pub max_batch: usize,
@@ -1338,9 +1353,19 @@ fn load_tokens(args: &ServeArgs) -> Result<crate::http::Tokens, Error> {
 
 /// The map page's settings from `--basemap` and `--landmarks`, checked before the server starts.
 fn map_page(args: &ServeArgs) -> Result<crate::http::MapPage, Error> {
-    if let Some(url) = &args.basemap {
+    // A URL is drawn by the browser; anything else is an archive on this machine, checked now.
+    let remote = args.basemap.as_ref().filter(|b| b.contains("://"));
+    if let Some(url) = remote {
         crate::http::MapPage::check_basemap(url).map_err(|e| Error::Usage(e.to_string()))?;
     }
+    let archive = match args.basemap.as_ref().filter(|b| !b.contains("://")) {
+        Some(file) => {
+            let path = PathBuf::from(file);
+            let info = crate::formats::pmtiles::read_info(&path).map_err(|e| Error::Usage(format!("--basemap {e}")))?;
+            Some((path, info))
+        }
+        None => None,
+    };
     let landmarks = match &args.landmarks {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(io_err(path))?;
@@ -1350,7 +1375,18 @@ fn map_page(args: &ServeArgs) -> Result<crate::http::MapPage, Error> {
         }
         None => None,
     };
-    Ok(crate::http::MapPage { basemap: args.basemap.clone(), landmarks })
+    let mut page = crate::http::MapPage::new(remote.cloned(), landmarks, args.demo)
+        .with_attribution(args.basemap_attribution.clone());
+    if let Some((path, info)) = archive {
+        page = page.with_archive(path, info);
+    }
+    Ok(match &args.context {
+        Some(path) => page.with_context(
+            &crate::formats::zonefile::read_context(path, &args.context_name)
+                .map_err(|e| Error::Usage(format!("--context: {e}")))?,
+        ),
+        None => page,
+    })
 }
 
 fn serve(args: &ServeArgs) -> Result<ExitCode, Error> {

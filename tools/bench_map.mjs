@@ -19,9 +19,13 @@
 // Chromium runs with --disable-gpu, so WebGL is SwiftShader on the CPU: the figures are for this
 // 2-core machine without a GPU, a floor for a planner's laptop.
 //
-// Usage: node tools/bench_map.mjs [--leadmap BIN] [--runs N] [--seconds S] [--hexagons N]
+// With --basemap FILE.pmtiles (or --basemap test: the browser tests' raster archive, zooms 0-2 of
+// one colour each, written to target/bench/test-basemap.pmtiles) the page draws over that base map,
+// served by leadmap; the baselines stay the same.
+//
+// Usage: node tools/bench_map.mjs [--leadmap BIN] [--runs N] [--seconds S] [--hexagons N] [--basemap FILE|test]
 //   (run from the repository; playwright-core from tests/browser: `npm --prefix tests/browser ci` first)
-// Writes target/bench/map.json.
+// Writes target/bench/map.json (map-basemap.json with --basemap).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -34,7 +38,7 @@ const { CHROMIUM_ARGS, startServer } = await import(path.join(ROOT, 'tests/brows
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? acc.concat([[a.slice(2), all[i + 1]]]) : acc), []));
 if ('help' in args || 'h' in args) {
-  console.log('node tools/bench_map.mjs [--leadmap BIN] [--runs N] [--seconds S] [--hexagons N]');
+  console.log('node tools/bench_map.mjs [--leadmap BIN] [--runs N] [--seconds S] [--hexagons N] [--basemap FILE.pmtiles|test]');
   process.exit(0);
 }
 const BIN = args.leadmap || path.join(process.env.CARGO_TARGET_DIR || path.join(ROOT, 'target'), 'release', 'leadmap');
@@ -76,7 +80,15 @@ async function panFor(seconds) {
 
 const median = (xs) => { const s = xs.slice().sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 
-const server = await startServer(BIN);
+let BASEMAP = args.basemap || null;
+if (BASEMAP === 'test') {
+  const { rasterArchive } = await import(path.join(ROOT, 'tests/browser/pmtiles.mjs'));
+  mkdirSync(path.join(ROOT, 'target/bench'), { recursive: true });
+  BASEMAP = path.join(ROOT, 'target/bench/test-basemap.pmtiles');
+  writeFileSync(BASEMAP, rasterArchive([[255, 0, 0], [0, 160, 0], [150, 190, 255]], { bounds: [-123.2, 45.2, -122.2, 45.8], center: [-122.67, 45.52, 12] }));
+}
+const OUT = BASEMAP ? 'map-basemap.json' : 'map.json';
+const server = await startServer(BIN, BASEMAP ? { LEADMAP_BASEMAP: BASEMAP } : {});
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: CHROMIUM_ARGS });
 try {
   // Warm the server's figure cache once, as a running service would be (the bench is about the page).
@@ -167,7 +179,7 @@ try {
     pan: { hexagons_loaded: loaded, hexagons_drawn: loadedPan.drawn, with_hexagons: loadedPan, baseline_no_hexagons: baseline, baseline_maplibre_empty_map: emptyPan },
   };
   mkdirSync(path.join(ROOT, 'target/bench'), { recursive: true });
-  writeFileSync(path.join(ROOT, 'target/bench/map.json'), JSON.stringify(result, null, 1));
+  writeFileSync(path.join(ROOT, 'target/bench', OUT), JSON.stringify({ basemap: BASEMAP, ...result }, null, 1));
   console.log(`first render (res 9, ${result.first_render.hexagons} hexagons, fresh context, median of ${RUNS}): DOM ready ${result.first_render.median_dom_ms.toFixed(0)} ms, hexagons on screen ${result.first_render.median_on_screen_ms.toFixed(0)} ms, MapLibre's first frame ${result.first_render.median_map_on_screen_ms.toFixed(0)} ms, map idle ${result.first_render.median_idle_ms.toFixed(0)} ms`);
   console.log(`  the same tab reloaded (files revalidated, code cached): hexagons on screen ${result.first_render.median_on_screen_again_ms.toFixed(0)} ms`);
   console.log(`  baseline, MapLibre alone (empty map, fresh context):   on screen ${result.first_render.baseline_empty_map.median_on_screen_ms.toFixed(0)} ms`);
@@ -175,7 +187,7 @@ try {
   console.log(`pan, ${loaded} hexagons loaded (${loadedPan.drawn} in view): ${loadedPan.fps.toFixed(1)} frames/s, p95 frame ${loadedPan.p95_frame_ms.toFixed(1)} ms`);
   console.log(`pan, the page with no hexagons (baseline): ${baseline.fps.toFixed(1)} frames/s, p95 frame ${baseline.p95_frame_ms.toFixed(1)} ms`);
   console.log(`pan, MapLibre alone, empty map (baseline): ${emptyPan.fps.toFixed(1)} frames/s, p95 frame ${emptyPan.p95_frame_ms.toFixed(1)} ms`);
-  console.log('wrote target/bench/map.json');
+  console.log(`wrote target/bench/${OUT}`);
 } finally {
   await browser.close();
   server.child.kill('SIGTERM');

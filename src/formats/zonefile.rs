@@ -184,6 +184,76 @@ pub fn read_mask(path: &Path) -> Result<MultiPolygon<f64>, ZoneFileError> {
     Ok(MultiPolygon(set.zones().iter().flat_map(|z| z.geometry.0.iter().cloned()).collect()))
 }
 
+/// A context file for the map (`serve --context`): every feature a named area drawn under the hexagons,
+/// e.g. a city's neighbourhoods. Each polygon is checked as zone polygons are (closed rings, no
+/// self-intersection, lon/lat); unlike zones, areas may overlap (neighbourhood files often do). As a
+/// GeoJSON `FeatureCollection` for the page: each feature's `name` and `label_point` (where the page
+/// writes the name: inside, as deep as the shape allows), and its geometry.
+///
+/// # Errors
+/// A file that cannot be read or parsed, more than [`MAX_VERTICES`] positions, or features without a
+/// name in `name_field` or with bad polygons: every problem, by feature number and name.
+pub fn read_context(path: &Path, name_field: &str) -> Result<Value, ZoneFileError> {
+    let file = path.display().to_string();
+    let doc = read_document(path)?;
+    let format_err = |reason: String| ZoneFileError::Format { file: file.clone(), reason };
+    let features = doc
+        .get("features")
+        .and_then(Value::as_array)
+        .ok_or_else(|| format_err("not a GeoJSON FeatureCollection with a \"features\" array".to_owned()))?;
+    if let Some(obj) = doc.as_object() {
+        check_crs(obj).map_err(&format_err)?;
+    }
+    let mut problems = Vec::new();
+    let mut read = Vec::new();
+    let mut positions = 0_usize;
+    for (i, f) in features.iter().enumerate() {
+        let n = i + 1;
+        let Some(name) = f.get("properties").and_then(|p| p.get(name_field)).and_then(value_text) else {
+            let keys: Vec<&str> = f
+                .get("properties")
+                .and_then(Value::as_object)
+                .map(|p| p.keys().map(String::as_str).collect())
+                .unwrap_or_default();
+            problems.push(FeatureProblem {
+                feature: Some(n),
+                label: None,
+                reason: format!("no name in property {name_field:?}; its properties: {}", keys.join(", ")),
+            });
+            continue;
+        };
+        match raw_polygons(f.get("geometry")) {
+            Ok(raw) => {
+                positions += raw.iter().flatten().map(Vec::len).sum::<usize>();
+                read.push((n, name, raw));
+            }
+            Err(reason) => problems.push(FeatureProblem { feature: Some(n), label: Some(name), reason }),
+        }
+    }
+    if positions > MAX_VERTICES {
+        return Err(ZoneFileError::TooManyVertices { file, count: positions, limit: MAX_VERTICES });
+    }
+    let mut out = Vec::with_capacity(read.len());
+    for (n, name, raw) in read {
+        match validate_polygons(&raw) {
+            Ok(geometry) => out.push(json!({
+                "type": "Feature",
+                "properties": {"name": name, "label_point": label_point_json(&geometry)},
+                "geometry": geometry_json(&geometry),
+            })),
+            Err(found) => problems.extend(found.into_iter().map(|p| FeatureProblem {
+                feature: Some(n),
+                label: Some(name.clone()),
+                reason: p.to_string(),
+            })),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ZoneFileError::Features { file, problems });
+    }
+    Ok(json!({"type": "FeatureCollection", "features": out}))
+}
+
 /// The GeoJSON document of a zone file (FlatGeobuf turned into one).
 fn read_document(path: &Path) -> Result<Value, ZoneFileError> {
     let file = path.display().to_string();
@@ -569,6 +639,7 @@ pub fn zone_set_to_geojson(set: &ZoneSet) -> Value {
             if let Some(s) = &z.source {
                 props.insert("source".into(), json!(s));
             }
+            props.insert("label_point".into(), label_point_json(&z.geometry));
             json!({"type": "Feature", "id": z.id, "properties": props, "geometry": geometry_json(&z.geometry)})
         })
         .collect();
@@ -594,6 +665,18 @@ pub fn zone_set_to_geojson(set: &ZoneSet) -> Value {
     doc.insert("version".into(), json!(set.version()));
     doc.insert("features".into(), Value::Array(features));
     Value::Object(doc)
+}
+
+/// Where to write an area's name, `[lon, lat]` (its pole of inaccessibility, inside it), or null for an
+/// empty area.
+#[must_use]
+pub fn label_point_json(area: &MultiPolygon<f64>) -> Value {
+    crate::zones::label_point(area).map_or(Value::Null, |(lon, lat)| json!([round7(lon), round7(lat)]))
+}
+
+/// Degrees to 7 decimals (about 1 cm), as a label point needs no more.
+fn round7(x: f64) -> f64 {
+    (x * 1e7).round() / 1e7
 }
 
 /// A (multi)polygon as a GeoJSON geometry: `Polygon` when it has one part.

@@ -4,6 +4,7 @@
 //! become problem+json in `error.rs` only.
 
 mod auth;
+mod basemap;
 mod cached;
 mod conn;
 mod eligibility;
@@ -86,6 +87,7 @@ pub fn router(state: AppState) -> Router {
     let page = Router::new()
         .route("/", get(web::get_page))
         .route("/map/config.json", get(web::get_config))
+        .route("/map/basemap.pmtiles", get(basemap::get_archive))
         .route("/map/{*path}", get(web::get_file))
         .route_layer(middleware::from_fn_with_state(state.clone(), web::security_headers));
     let ops = ops.merge(page);

@@ -21,8 +21,17 @@ use super::state::AppState;
 pub struct MapPage {
     /// A tile URL template (`https://.../{z}/{x}/{y}.png`, raster) or a style URL (`...json`, vector).
     pub basemap: Option<String>,
+    /// A PMTiles archive served at `/map/basemap.pmtiles` (`--basemap FILE.pmtiles`).
+    archive: Option<super::basemap::Archive>,
+    /// `--basemap-attribution`: shown on the map for the base map (plain text).
+    attribution: Option<String>,
     /// GeoJSON points with a `name` (default: the built-in Portland landmarks).
     pub landmarks: Option<String>,
+    /// Named areas drawn under the hexagons (`--context`, see [`MapPage::with_context`]), ready to send;
+    /// none: an empty collection.
+    context: Option<std::sync::Arc<Rendered>>,
+    /// The data are the made-up demo set: the page says so on the map and beside every headline figure.
+    pub demo: bool,
 }
 
 /// Why a map page setting was refused.
@@ -44,6 +53,56 @@ pub enum MapPageError {
 }
 
 impl MapPage {
+    /// A page with this base map, these landmarks (GeoJSON text) and, when `demo`, the demo labels.
+    #[must_use]
+    pub fn new(basemap: Option<String>, landmarks: Option<String>, demo: bool) -> Self {
+        Self { basemap, landmarks, demo, context: None, archive: None, attribution: None }
+    }
+
+    /// The same page over the PMTiles archive at `path` (as [`crate::formats::pmtiles::read_info`]
+    /// read it), instead of a base map URL.
+    #[must_use]
+    pub fn with_archive(mut self, path: std::path::PathBuf, info: crate::formats::pmtiles::ArchiveInfo) -> Self {
+        self.basemap = None;
+        self.archive = Some(super::basemap::Archive::new(path, info));
+        self
+    }
+
+    /// The same page with `text` as the base map's attribution.
+    #[must_use]
+    pub fn with_attribution(mut self, text: Option<String>) -> Self {
+        self.attribution = text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+        self
+    }
+
+    /// The PMTiles archive, if the page has one.
+    #[must_use]
+    pub fn archive(&self) -> Option<&super::basemap::Archive> {
+        self.archive.as_ref()
+    }
+
+    /// What the map credits for the base map: `--basemap-attribution`, else the archive's own
+    /// attribution, else "© OpenStreetMap contributors" for an archive built from OpenStreetMap.
+    #[must_use]
+    pub fn basemap_attribution(&self) -> Option<String> {
+        self.attribution.clone().or_else(|| {
+            let info = &self.archive.as_ref()?.info;
+            info.attribution
+                .clone()
+                .or_else(|| info.from_openstreetmap().then(|| "© OpenStreetMap contributors".to_owned()))
+        })
+    }
+
+    /// The same page with named areas under the hexagons: `geojson` as
+    /// [`crate::formats::zonefile::read_context`] gives it (kept gzipped too, and sent with an `ETag`).
+    #[must_use]
+    pub fn with_context(mut self, geojson: &serde_json::Value) -> Self {
+        let body = Bytes::from(geojson.to_string());
+        let etag = strong_etag(&body);
+        self.context = Some(std::sync::Arc::new(Rendered::new(body, "application/geo+json", etag, GZIP_FROM)));
+        self
+    }
+
     /// Checks a `--basemap` value.
     ///
     /// # Errors
@@ -98,12 +157,14 @@ fn assets() -> &'static HashMap<&'static str, Rendered> {
         const JS: &str = "text/javascript; charset=utf-8";
         const CSS: &str = "text/css; charset=utf-8";
         const TEXT: &str = "text/plain; charset=utf-8";
-        let files: [(&str, &'static [u8], &'static str); 10] = [
+        let files: [(&str, &'static [u8], &'static str); 18] = [
             ("index.html", include_bytes!("web/index.html"), "text/html; charset=utf-8"),
             ("map.js", include_bytes!("web/map.js"), JS),
             ("hexagons.js", include_bytes!("web/hexagons.js"), JS),
             ("map.css", include_bytes!("web/map.css"), CSS),
             ("landmarks.geojson", include_bytes!("../../geodata/landmarks/portland.geojson"), "application/geo+json"),
+            // Without --context: no named areas.
+            ("context.geojson", br#"{"type":"FeatureCollection","features":[]}"#, "application/geo+json"),
             ("vendor/maplibre-gl/maplibre-gl.mjs", include_bytes!("web/vendor/maplibre-gl/maplibre-gl.mjs"), JS),
             (
                 "vendor/maplibre-gl/maplibre-gl-worker.mjs",
@@ -113,6 +174,18 @@ fn assets() -> &'static HashMap<&'static str, Rendered> {
             ("vendor/maplibre-gl/maplibre-gl.css", include_bytes!("web/vendor/maplibre-gl/maplibre-gl.css"), CSS),
             ("vendor/maplibre-gl/LICENSE.txt", include_bytes!("web/vendor/maplibre-gl/LICENSE.txt"), TEXT),
             ("vendor/maplibre-gl/VERSION", include_bytes!("web/vendor/maplibre-gl/VERSION"), TEXT),
+            // For a PMTiles base map (tools/update_pmtiles.sh): the archive reader and the Protomaps style.
+            ("vendor/pmtiles/pmtiles.js", include_bytes!("web/vendor/pmtiles/pmtiles.js"), JS),
+            ("vendor/pmtiles/LICENSE.txt", include_bytes!("web/vendor/pmtiles/LICENSE.txt"), TEXT),
+            ("vendor/pmtiles/LICENSE-fflate.txt", include_bytes!("web/vendor/pmtiles/LICENSE-fflate.txt"), TEXT),
+            ("vendor/pmtiles/VERSION", include_bytes!("web/vendor/pmtiles/VERSION"), TEXT),
+            ("vendor/protomaps-basemaps/basemaps.js", include_bytes!("web/vendor/protomaps-basemaps/basemaps.js"), JS),
+            (
+                "vendor/protomaps-basemaps/LICENSE.txt",
+                include_bytes!("web/vendor/protomaps-basemaps/LICENSE.txt"),
+                TEXT,
+            ),
+            ("vendor/protomaps-basemaps/VERSION", include_bytes!("web/vendor/protomaps-basemaps/VERSION"), TEXT),
         ];
         files
             .into_iter()
@@ -147,6 +220,11 @@ pub async fn get_file(Path(path): Path<String>, headers: HeaderMap, State(state)
         let mut r = text.clone().into_response();
         r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/geo+json"));
         return r;
+    }
+    if path == "context.geojson"
+        && let Some(context) = &state.map_page().context
+    {
+        return send(context, &headers);
     }
     file(&path, &headers)
 }
@@ -249,6 +327,28 @@ pub async fn get_config(State(state): State<AppState>) -> Response {
     let body = json!({
         "auth": !state.tokens().is_open(),
         "basemap": page.basemap,
+        // A PMTiles archive at /map/basemap.pmtiles: how to draw it (bounds and centre lon/lat).
+        "basemap_archive": page.archive().map(|a| {
+            let i = &a.info;
+            json!({
+                "url": "/map/basemap.pmtiles",
+                "type": i.tile_type.kind(),
+                "format": i.tile_type.format(),
+                "minzoom": i.min_zoom,
+                "maxzoom": i.max_zoom,
+                "bounds": i.bounds,
+                "center": i.center,
+                "vector_layers": i.vector_layers,
+                "protomaps": i.protomaps_schema(),
+            })
+        }),
+        "basemap_attribution": page.basemap_attribution(),
+        "demo": page.demo,
+        // Each zone set's start, marked on the page's monthly chart.
+        "zone_sets": state.loaded().zones.indexes().iter().map(|i| {
+            let m = i.set().meta();
+            json!({"name": m.name, "title": m.title, "effective_from": m.effective_from, "effective_to": m.effective_to})
+        }).collect::<Vec<_>>(),
         "zones_at": zones_at,
         "maplibre_version": String::from_utf8_lossy(include_bytes!("web/vendor/maplibre-gl/VERSION")).trim(),
     });

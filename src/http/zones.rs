@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::eligibility::{date_param, index_on, only_params};
 use super::error::{ApiError, AppQuery};
 use super::state::AppState;
-use crate::formats::zonefile::{geometry_json, zone_set_to_geojson};
+use crate::formats::zonefile::{geometry_json, label_point_json, zone_set_to_geojson};
 
 /// How long clients may reuse a zones answer before revalidating: in the client's own cache only, as the
 /// routes need a token (a shared cache would hand the answer to anyone).
@@ -112,7 +112,14 @@ pub async fn get_zone(
         json!({
             "type": "Feature",
             "id": zone.id,
-            "properties": {"id": zone.id, "name": zone.name, "source": zone.source, "zone_set": set.meta().name, "version": set.version()},
+            "properties": {
+                "id": zone.id,
+                "name": zone.name,
+                "source": zone.source,
+                "zone_set": set.meta().name,
+                "version": set.version(),
+                "label_point": label_point_json(&zone.geometry),
+            },
             "geometry": geometry_json(&zone.geometry),
         })
     }))

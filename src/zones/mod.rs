@@ -7,11 +7,13 @@ mod catalog;
 mod edgegrid;
 mod grid;
 mod index;
+mod label;
 mod rings;
 mod validate;
 
 pub use catalog::{ZoneCatalog, date_or_open, days_away};
 pub use index::{DEFAULT_BORDERLINE_M, IndexOptions, Location, ZoneIndex, ZoneNo};
+pub use label::{LABEL_PRECISION_M, label_point};
 pub use validate::{GeometryProblem, MAX_VERTICES, RawPolygon, validate_polygons};
 
 use std::fmt;

@@ -32,16 +32,13 @@ export function startServer(bin, env = {}, data = ['--demo']) {
   });
 }
 
-/// In the page (page.evaluate): the camera the page's preview is drawn for, from its hexagons'
-/// bounds, by the page's own `fit` (hexagons.js) with the page's 30 px padding.
+/// In the page (page.evaluate): the camera the page's preview is drawn for, from its first view (the
+/// zones and the busiest hexagons, the page's own `firstView`), by the page's own `fit` (hexagons.js)
+/// with the page's 30 px padding.
 export async function previewCamera() {
   const { fit } = await import('/map/hexagons.js');
-  const b = [Infinity, Infinity, -Infinity, -Infinity];
-  for (const f of window.leadmap.cells.features) {
-    for (const [x, y] of f.geometry.coordinates[0]) {
-      b[0] = Math.min(b[0], x); b[1] = Math.min(b[1], y); b[2] = Math.max(b[2], x); b[3] = Math.max(b[3], y);
-    }
-  }
+  const { cells, zones, firstView } = window.leadmap;
+  const b = firstView(cells.features, zones.features);
   const box = document.querySelector('#map');
   return fit(b, box.clientWidth, box.clientHeight, 30);
 }

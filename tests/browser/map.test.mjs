@@ -9,12 +9,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, previewCamera, startServer } from './leadmap.mjs';
+import { rasterArchive } from './pmtiles.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = process.env.LEADMAP_BIN || path.join(process.env.CARGO_TARGET_DIR || path.join(ROOT, 'target'), 'debug', 'leadmap');
@@ -30,19 +31,34 @@ let withBasemap;
 const BASEMAP = 'http://tiles.leadmap.test/{z}/{x}/{y}.png';
 const TILE = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGN49+ENAAWaAsvfYbuoAAAAAElFTkSuQmCC', 'base64');
 
+let withArchive;
+let withStyle;
+// A PMTiles archive written by the test (pmtiles.mjs): zooms 0 to 2, one colour each; at the map's
+// zooms MapLibre draws the zoom-2 tiles enlarged, so the base map is ARCHIVE_COLOURS[2] everywhere.
+const ARCHIVE_COLOURS = [[255, 0, 0], [0, 160, 0], [150, 190, 255]];
+const archiveDir = mkdtempSync(path.join(os.tmpdir(), 'leadmap-pmtiles-'));
+const ARCHIVE = path.join(archiveDir, 'base.pmtiles');
+
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  [open, secured, withBasemap] = await Promise.all([
+  writeFileSync(ARCHIVE, rasterArchive(ARCHIVE_COLOURS, {
+    bounds: [-123.2, 45.2, -122.2, 45.8], center: [-122.67, 45.52, 12],
+    attribution: '<a href="https://www.openstreetmap.org/copyright">© OpenStreetMap contributors</a>',
+  }));
+  [open, secured, withBasemap, withArchive, withStyle] = await Promise.all([
     startServer(BIN),
     startServer(BIN, { LEADMAP_TOKENS: `planning:planner:${PLANNER_TOKEN}` }),
     startServer(BIN, { LEADMAP_BASEMAP: BASEMAP }),
+    startServer(BIN, { LEADMAP_BASEMAP: ARCHIVE }),
+    startServer(BIN, { LEADMAP_BASEMAP: 'http://tiles.leadmap.test/style.json' }),
   ]);
   browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: CHROMIUM_ARGS });
 });
 
 after(async () => {
   await browser?.close();
-  for (const s of [open, secured, withBasemap]) s?.child.kill('SIGTERM');
+  for (const s of [open, secured, withBasemap, withArchive, withStyle]) s?.child.kill('SIGTERM');
+  rmSync(archiveDir, { recursive: true, force: true });
 });
 
 async function newPage(url) {
@@ -75,7 +91,9 @@ async function apiCells(base, query, token) {
 /// (MapLibre's projection) is in view: the legend entry whose colour is on the screen there, and the
 /// legend entry its count belongs to. Then `stray`: sampled pixels (every 9 px) that are coloured but
 /// lie in no hexagon of `fc`. Returns { seen: {hex_id: legend label}, expected: {...}, stray: [...] }.
-async function shown(page, fc, { preview = false } = {}) {
+async function shown(page, fc, { preview = false, basemap = null } = {}) {
+  // Labels and badges off for the reading (the rule below), the map's own layers too once it exists.
+  await page.evaluate(() => document.body.classList.add('reading'));
   if (!preview) await page.evaluate(async () => {
     const { map } = window.leadmap;
     if (map.getLayer('cells-selected')) map.setLayoutProperty('cells-selected', 'visibility', 'none');
@@ -86,10 +104,10 @@ async function shown(page, fc, { preview = false } = {}) {
     map.triggerRepaint();
     await new Promise((r) => map.once('render', () => requestAnimationFrame(r)));
   });
-  const style = await page.addStyleTag({ content: 'body.reading .zone-label, body.reading .landmark, body.reading .maplibregl-control-container, body.reading .maplibregl-popup { display: none !important; }' });
+  const style = await page.addStyleTag({ content: 'body.reading .zone-label, body.reading .context-label, body.reading .landmark, body.reading #demo-badge, body.reading #basemap-notice, body.reading .maplibregl-control-container, body.reading .maplibregl-popup { display: none !important; }' });
   const png = await page.locator('#map').screenshot();
   const camera = preview ? await page.evaluate(previewCamera) : null;
-  const out = await page.evaluate(async ({ png, fc, camera }) => {
+  const out = await page.evaluate(async ({ png, fc, camera, basemap }) => {
     const { map } = window.leadmap;
     // Screen position of a lon/lat, and back: MapLibre's, or (before the map exists) the camera the
     // page's preview was drawn for.
@@ -113,7 +131,10 @@ async function shown(page, fc, { preview = false } = {}) {
     const rgb = (x, y) => { const i = 4 * (Math.round(y) * bitmap.width + Math.round(x)); return [px[i], px[i + 1], px[i + 2]]; };
     const hex = (c) => { const v = parseInt(c.slice(1), 16); return [(v >> 16) & 255, (v >> 8) & 255, v & 255]; };
     const css = (c) => c.startsWith('#') ? hex(c) : c.match(/\d+/g).slice(0, 3).map(Number);
-    const background = css(getComputedStyle(document.querySelector('#map')).backgroundColor);
+    // What is under the hexagons: the map's background, or a base map of one colour drawn over it at
+    // the page's base-map opacity (0.8).
+    const page = css(getComputedStyle(document.querySelector('#map')).backgroundColor);
+    const background = basemap ? basemap.map((v, i) => 0.8 * v + 0.2 * page[i]) : page;
     const opacity = window.leadmap.cellOpacity();
     // The legend's entries: colour (as drawn over the background), label, and the counts it covers.
     const legend = [...document.querySelectorAll('#legend .item')].map((el) => {
@@ -160,7 +181,7 @@ async function shown(page, fc, { preview = false } = {}) {
       if (!near) stray.push([x, y, c]);
     }
     return { seen, expected, stray };
-  }, { png: png.toString('base64'), fc, camera });
+  }, { png: png.toString('base64'), fc, camera, basemap });
   await style.evaluate((el) => el.remove());
   if (!preview) await page.evaluate(() => {
     document.body.classList.remove('reading');
@@ -302,14 +323,68 @@ test('over a base map the hexagons are an image in the map, under its tiles\' op
   await page.close();
 });
 
+test('a PMTiles archive on the server is the base map: its tiles under the hexagons, credited, read by range requests', async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  const ranges = [];
+  const elsewhere = [];
+  page.on('request', (r) => {
+    const u = r.url();
+    if (u.endsWith('/map/basemap.pmtiles')) ranges.push(r.headers().range);
+    else if (!u.startsWith(withArchive.url) && !/^(data|blob):/.test(u)) elsewhere.push(u);
+  });
+  await page.goto(`${withArchive.url}/?res=9`);
+  await rendered(page, 1);
+  await page.waitForFunction(() => window.leadmap.map.isSourceLoaded('basemap'));
+  assert.ok(ranges.length >= 2 && ranges.every((r) => /^bytes=\d+-\d+$/.test(r)), `range reads of the archive: ${ranges}`);
+  assert.deepEqual(elsewhere, [], 'nothing fetched from another host');
+  assert.deepEqual(await page.evaluate(() => window.leadmap.map.getStyle().layers.map((l) => l.id)), ['basemap', 'cells'], 'the tiles under the hexagons');
+  // Every hexagon in its legend colour over the zoom-2 tile's colour, and that colour everywhere else.
+  const fc = await apiCollection(withArchive.url, 'res=9');
+  await assertShows(page, fc, 'over the archive', { basemap: ARCHIVE_COLOURS[2] });
+  assert.match(await page.textContent('.maplibregl-ctrl-attrib'), /© OpenStreetMap contributors/);
+  assert.equal(await page.isHidden('#basemap-notice'), true);
+  await page.screenshot({ path: path.join(SHOTS, 'map-pmtiles.png') });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a base map that fails is reported on the map, and the page works without it', async () => {
+  // Tiles that never come (a tile server down), and a style URL that does not load.
+  for (const [server, what] of [[withBasemap, 'tiles'], [withStyle, 'style']]) {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.route('http://tiles.leadmap.test/**', (r) => r.abort('connectionrefused'));
+    await page.goto(`${server.url}/?res=9`);
+    await rendered(page, 1);
+    const notice = page.locator('#basemap-notice');
+    await notice.waitFor({ state: 'visible' });
+    assert.match(await notice.textContent(), /The base map could not be loaded.*the figures are drawn without it/, what);
+    const fc = await apiCollection(server.url, 'res=9');
+    await assertShows(page, fc, `without the base map (${what})`);
+    // And it still follows a filter.
+    await page.selectOption('select[name=res]', '8');
+    await rendered(page, 2);
+    await assertShows(page, await apiCollection(server.url, 'res=8'), `without the base map (${what}), res 8`);
+    assert.deepEqual(errors, [], what);
+    await page.close();
+  }
+});
+
 /// Clicks the busiest hexagon drawn at its centre; its properties and the popup's text.
 async function clickBusiest(page) {
-  const target = await page.evaluate(() => {
+  const target = await page.evaluate(async () => {
     const { map } = window.leadmap;
     const f = window.leadmap.cells.features.slice().sort((a, b) => b.properties.count - a.properties.count)[0];
     const ring = f.geometry.coordinates[0].slice(0, -1);
     const lon = ring.reduce((s, c) => s + c[0], 0) / ring.length;
     const lat = ring.reduce((s, c) => s + c[1], 0) / ring.length;
+    // Brought into view first if the view has moved away from it.
+    if (!map.getBounds().contains([lon, lat])) {
+      await new Promise((r) => { map.once('idle', r); map.jumpTo({ center: [lon, lat] }); });
+    }
     const p = map.project([lon, lat]);
     const box = map.getContainer().getBoundingClientRect();
     return { x: box.left + p.x, y: box.top + p.y, props: f.properties };
@@ -319,6 +394,23 @@ async function clickBusiest(page) {
   await popup.waitFor();
   return { p: target.props, text: await popup.textContent() };
 }
+
+test('made-up demo data say so on the map and beside every headline figure', async () => {
+  const page = await newPage(`${open.url}/?res=9`);
+  await rendered(page, 1);
+  const badge = page.locator('#demo-badge');
+  assert.ok(await badge.isVisible());
+  assert.equal((await badge.textContent()).trim(), 'Made-up demo data');
+  // The badge is on the map, inside its box.
+  const [m, bb] = [await page.locator('#map').boundingBox(), await badge.boundingBox()];
+  assert.ok(bb.x >= m.x && bb.x + bb.width <= m.x + m.width && bb.y >= m.y && bb.y + bb.height <= m.y + m.height);
+  for (const id of ['share-inside', 'rate-inside']) {
+    assert.match(await page.locator(`dd:has(#${id})`).innerText(), /made-up demo data/i, id);
+  }
+  assert.match(await page.locator('#areas caption').innerText(), /made-up demo data/i);
+  assert.ok(await page.locator('#groups caption').isVisible());
+  await page.close();
+});
 
 test('clicking a hexagon shows its counts and rates', async () => {
   const page = await newPage(`${open.url}/?res=9`);
@@ -345,6 +437,38 @@ test('police offense reports are counted as such, and with no referral data ever
   try {
     const page = await newPage(`${ppb.url}/?res=9`);
     await rendered(page, 1);
+    // The first view shows the program: every zone, and the busiest hexagons holding 95 % of the
+    // contacts, not the Bureau's far outliers (which would shrink the zones to a thumbnail).
+    const view = await page.evaluate(async () => {
+      const { map } = window.leadmap;
+      const zones = window.leadmap.zones;
+      const b = map.getBounds();
+      const inView = ([x, y]) => x >= b.getWest() && x <= b.getEast() && y >= b.getSouth() && y <= b.getNorth();
+      const centre = (f) => {
+        const ring = f.geometry.coordinates[0].slice(0, -1);
+        return [ring.reduce((s, c) => s + c[0], 0) / ring.length, ring.reduce((s, c) => s + c[1], 0) / ring.length];
+      };
+      const zoneCorners = zones.features.flatMap((f) => f.geometry.coordinates.flat(f.geometry.type === 'Polygon' ? 1 : 2));
+      const cells = window.leadmap.cells.features.slice().sort((x, y) => y.properties.count - x.properties.count);
+      const total = cells.reduce((n, f) => n + f.properties.count, 0);
+      let seen = 0;
+      let busiestOut = 0;
+      for (const f of cells) {
+        if (seen >= 0.95 * total) break;
+        seen += f.properties.count;
+        if (!inView(centre(f))) busiestOut += 1;
+      }
+      return {
+        zonesOut: zoneCorners.filter((c) => !inView(c)).length,
+        zoneCorners: zoneCorners.length,
+        busiestOut,
+        cellsOut: cells.filter((f) => !inView(centre(f))).length,
+      };
+    });
+    assert.ok(view.zoneCorners > 0 && view.zonesOut === 0, JSON.stringify(view));
+    assert.equal(view.busiestOut, 0, JSON.stringify(view));
+    assert.ok(view.cellsOut > 0, `the outliers are left out of the first view: ${JSON.stringify(view)}`);
+    assert.ok(await page.locator('#demo-badge').isHidden(), 'real data carry no demo label');
     const note = page.locator('#rates-note');
     await note.waitFor({ state: 'visible', timeout: 30000 });
     assert.match(await note.textContent(), /no referral .* unknown, not 0/);
@@ -360,6 +484,117 @@ test('police offense reports are counted as such, and with no referral data ever
     ppb.child.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('context areas are outlined and named under the hexagons, no two names overlap, and places are named by them', async () => {
+  const file = path.join(ROOT, '../shared/data/portland/neighborhoods-regions-2021.geojson');
+  const ctx = await startServer(BIN, {}, ['--demo', '--context', file, '--context-name', 'MAPLABEL']);
+  try {
+    const page = await newPage(`${ctx.url}/?res=9`);
+    await rendered(page, 1);
+    await page.waitForFunction(() => document.querySelectorAll('.context-label').length === 98, null, { timeout: 30000 });
+    for (const zoom of [null, 14]) {
+      if (zoom) {
+        await page.evaluate((z) => new Promise((r) => { window.leadmap.map.once('moveend', r); window.leadmap.map.jumpTo({ zoom: z }); }), zoom);
+        await page.waitForTimeout(100);
+      }
+      const labels = await page.evaluate(() => {
+        const box = document.querySelector('#map').getBoundingClientRect();
+        return [...document.querySelectorAll('.zone-label, .context-label, .landmark')]
+          .filter((el) => getComputedStyle(el).visibility === 'visible')
+          .map((el) => { const r = el.getBoundingClientRect(); return { cls: el.className, text: el.textContent, l: r.left, r: r.right, t: r.top, b: r.bottom }; })
+          .filter((r) => r.r > box.left && r.l < box.right && r.b > box.top && r.t < box.bottom);
+      });
+      const context = labels.filter((x) => x.cls.includes('context-label'));
+      assert.ok(context.length >= 3, `some neighbourhood names show at zoom ${zoom}: ${JSON.stringify(context.map((x) => x.text))}`);
+      for (let i = 0; i < labels.length; i++) {
+        for (let j = i + 1; j < labels.length; j++) {
+          const [a, b] = [labels[i], labels[j]];
+          const apart = a.r <= b.l || b.r <= a.l || a.b <= b.t || b.b <= a.t;
+          assert.ok(apart, `"${a.text}" and "${b.text}" overlap at zoom ${zoom}`);
+        }
+      }
+    }
+    // Each zone's name is written inside its zone.
+    const zoneNames = await page.evaluate(async () => {
+      const { map } = window.leadmap;
+      const zones = window.leadmap.zones;
+      const inside = (ring, [x, y]) => {
+        let s = false;
+        for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+          const [xi, yi] = ring[i], [xj, yj] = ring[j];
+          if ((yi > y) !== (yj > y) && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) s = !s;
+        }
+        return s;
+      };
+      const box = map.getContainer().getBoundingClientRect();
+      return [...document.querySelectorAll('.zone-label')].map((el) => {
+        const r = el.getBoundingClientRect();
+        const p = map.unproject([(r.left + r.right) / 2 - box.left, (r.top + r.bottom) / 2 - box.top]);
+        const z = zones.features.find((f) => (f.properties.name || f.properties.id) === el.textContent);
+        const polys = z.geometry.type === 'Polygon' ? [z.geometry.coordinates] : z.geometry.coordinates;
+        return { name: el.textContent, inside: polys.some((rings) => inside(rings[0], [p.lng, p.lat])) };
+      });
+    });
+    assert.ok(zoneNames.length >= 3 && zoneNames.every((z) => z.inside), JSON.stringify(zoneNames));
+    // The clicked hexagon names its area and its zone; the candidates are named by their area.
+    const { text } = await clickBusiest(page);
+    assert.match(text, /Area[A-Z]/, text);
+    assert.match(text, /Zones(Inside|On the boundary of|Outside every zone)/, text);
+    const items = await page.locator('#candidate-list li').allTextContents();
+    assert.ok(items.some((t) => /^[A-Z][^,]+, \d+ cells, [\d,]+ contacts/.test(t)), JSON.stringify(items));
+    await page.screenshot({ path: path.join(SHOTS, 'map-context.png') });
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  } finally {
+    ctx.child.kill('SIGTERM');
+  }
+});
+
+test('a monthly chart beside the map equals /v1/coverage, marks the zone sets\' starts, and a brushed range sets the dates', async () => {
+  const page = await newPage(`${open.url}/?res=9`);
+  await rendered(page, 1);
+  await page.waitForSelector('#time-chart[data-state=ready]');
+  const bars = await page.$$eval('#time-chart g.month', (gs) => gs.map((g) => ({
+    month: g.dataset.month, inside: Number(g.dataset.inside), outside: Number(g.dataset.outside), none: Number(g.dataset.none),
+  })));
+  const cov = await (await fetch(`${open.url}/v1/coverage`)).json();
+  const want = new Map();
+  for (const r of cov.months) {
+    const m = want.get(r.month) || { month: r.month, inside: 0, outside: 0, none: 0 };
+    m[r.area === 'outside' ? 'outside' : r.area === 'no_program' ? 'none' : 'inside'] += r.contacts;
+    want.set(r.month, m);
+  }
+  assert.deepEqual(bars, [...want.values()].sort((a, b) => a.month.localeCompare(b.month)));
+  assert.ok(bars.length >= 12 && bars.some((b) => b.inside > 0) && bars.some((b) => b.outside > 0));
+  // Each zone set starting within the data is marked at its month.
+  const config = await (await fetch(`${open.url}/map/config.json`)).json();
+  const starts = await page.$$eval('#time-chart line.start', (ls) => ls.map((l) => l.dataset.starts));
+  const inData = config.zone_sets.filter((z) => z.effective_from && bars.some((b) => b.month === z.effective_from.slice(0, 7)));
+  assert.ok(inData.length > 0);
+  assert.deepEqual(starts.sort(), inData.map((z) => z.name).sort());
+
+  // Drag from the 3rd month to the 7th: those months become the dates, and the map follows.
+  await page.locator('#time-chart').scrollIntoViewIfNeeded();
+  const box = await page.locator('#time-chart').boundingBox();
+  const x = (k) => box.x + ((k + 0.5) / bars.length) * box.width;
+  await page.mouse.move(x(2), box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(x(4), box.y + box.height / 2, { steps: 3 });
+  await page.mouse.move(x(6), box.y + box.height / 2, { steps: 3 });
+  await page.mouse.up();
+  await rendered(page, 2);
+  const url = new URL(page.url());
+  const [y, m] = bars[6].month.split('-').map(Number);
+  const last = new Date(Date.UTC(y, m, 0)).getUTCDate();
+  assert.equal(url.searchParams.get('from'), `${bars[2].month}-01`);
+  assert.equal(url.searchParams.get('to'), `${bars[6].month}-${String(last).padStart(2, '0')}`);
+  const brushed = await apiCollection(open.url, `res=9&from=${url.searchParams.get('from')}&to=${url.searchParams.get('to')}`);
+  await assertShows(page, brushed, 'the brushed months');
+  assert.match(await page.textContent('#time-range'), new RegExp(`${bars[2].month} to ${bars[6].month}`));
+  assert.deepEqual(page.errors, []);
+  await page.screenshot({ path: path.join(SHOTS, 'map-timeline.png') });
+  await page.close();
 });
 
 test('the figures beside the map and the downloads follow the filters', async () => {

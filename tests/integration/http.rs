@@ -700,3 +700,163 @@ fn serve_checks_the_base_map_and_landmarks_before_it_starts() {
     assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("marks.geojson: feature 0: each landmark is a Point"));
 }
+
+#[test]
+fn context_areas_are_served_with_label_points_inside_them_and_bad_files_are_refused() {
+    use geo::{Contains, Point};
+    let file = crate::support::shared("data/portland/neighborhoods-regions-2021.geojson");
+    let server =
+        crate::support::Server::start(&["--demo", "--context", file.to_str().unwrap(), "--context-name", "MAPLABEL"]);
+    let (status, fc) = server.get("/map/context.geojson");
+    assert_eq!(status, 200);
+    let features = fc["features"].as_array().unwrap();
+    assert_eq!(features.len(), 98, "every neighbourhood, overlapping ones too");
+    let read = |f: &Value| -> geo::MultiPolygon<f64> {
+        let ring = |r: &Value| -> geo::LineString<f64> {
+            r.as_array().unwrap().iter().map(|c| (c[0].as_f64().unwrap(), c[1].as_f64().unwrap())).collect()
+        };
+        let polygon = |p: &Value| {
+            let rings = p.as_array().unwrap();
+            geo::Polygon::new(ring(&rings[0]), rings[1..].iter().map(ring).collect())
+        };
+        let g = &f["geometry"];
+        match g["type"].as_str().unwrap() {
+            "Polygon" => geo::MultiPolygon(vec![polygon(&g["coordinates"])]),
+            _ => geo::MultiPolygon(g["coordinates"].as_array().unwrap().iter().map(polygon).collect()),
+        }
+    };
+    for f in features.iter().chain(server.get("/v1/zones?at=2019-01-01").1["features"].as_array().unwrap()) {
+        let p = f["properties"]["label_point"].as_array().unwrap_or_else(|| panic!("{}", f["properties"]));
+        let (lon, lat) = (p[0].as_f64().unwrap(), p[1].as_f64().unwrap());
+        assert!(read(f).contains(&Point::new(lon, lat)), "{}: ({lon}, {lat}) inside", f["properties"]["name"]);
+    }
+    assert!(features.iter().any(|f| f["properties"]["name"] == "Goose Hollow Foothills League"));
+    // Without --context: an empty collection.
+    let plain = crate::support::Server::start(&["--demo"]);
+    assert_eq!(plain.get("/map/context.geojson").1["features"], json!([]));
+
+    // A wrong name field: refused before listening, naming the feature and the properties it has.
+    let out = Command::new(env!("CARGO_BIN_EXE_leadmap"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--context", file.to_str().unwrap(), "--context-name", "LABEL"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("--context: ") && err.contains("feature 1") && err.contains("MAPLABEL"), "{err}");
+}
+
+/// `GET path` with these extra header lines on a fresh connection: status, head (lower case), body bytes.
+fn get_bytes(port: u16, path: &str, headers: &str) -> (u16, String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\n{headers}Connection: close\r\n\r\n").unwrap();
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).unwrap();
+    let split = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&all[..split]).to_ascii_lowercase();
+    let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap();
+    (status, head, all[split + 4..].to_vec())
+}
+
+#[test]
+fn a_pmtiles_base_map_is_served_by_byte_ranges_and_a_damaged_one_is_refused() {
+    // A PMTiles v3 header (raster PNG, zooms 0 to 2, Portland's bounds), a 3-byte root directory,
+    // metadata crediting OpenStreetMap, and 200 bytes of "tile data".
+    let meta = br#"{"attribution":"<a href=\"https://www.openstreetmap.org/copyright\">&copy; OpenStreetMap contributors</a>"}"#;
+    let mut bytes = vec![0u8; 127];
+    bytes[..8].copy_from_slice(b"PMTiles\x03");
+    let (root, data) = (127u64, 130 + meta.len() as u64);
+    for (at, v) in [(8, root), (16, 3), (24, 130), (32, meta.len() as u64), (56, data), (64, 200)] {
+        bytes[at..at + 8].copy_from_slice(&v.to_le_bytes());
+    }
+    bytes[97] = 1; // no internal compression
+    bytes[99] = 2; // PNG
+    bytes[101] = 2;
+    for (at, deg) in [(102, -122.8f64), (106, 45.4), (110, -122.5), (114, 45.7)] {
+        bytes[at..at + 4].copy_from_slice(&((deg * 1e7).round() as i32).to_le_bytes());
+    }
+    bytes.extend_from_slice(&[1, 0, 1]);
+    bytes.extend_from_slice(meta);
+    bytes.extend((0..200u8).map(|i| i.wrapping_mul(7)));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("base.pmtiles");
+    std::fs::write(&file, &bytes).unwrap();
+    let len = bytes.len();
+
+    let server = crate::support::Server::start(&["--demo", "--basemap", file.to_str().unwrap()]);
+    let (status, config) = server.get("/map/config.json");
+    assert_eq!(status, 200);
+    assert_eq!(config["basemap"], Value::Null);
+    let archive = &config["basemap_archive"];
+    assert_eq!(
+        (archive["url"].as_str(), archive["type"].as_str(), archive["format"].as_str()),
+        (Some("/map/basemap.pmtiles"), Some("raster"), Some("png"))
+    );
+    assert_eq!((archive["minzoom"].as_u64(), archive["maxzoom"].as_u64()), (Some(0), Some(2)));
+    assert!((archive["bounds"][0].as_f64().unwrap() + 122.8).abs() < 1e-7);
+    assert_eq!(config["basemap_attribution"], "© OpenStreetMap contributors", "the archive's credit, as text");
+
+    // The header, as pmtiles.js asks for it; a middle range; the last bytes; the whole file.
+    let (status, head, body) = get_bytes(server.port, "/map/basemap.pmtiles", "Range: bytes=0-16383\r\n");
+    assert_eq!(status, 206, "{head}");
+    assert!(head.contains(&format!("content-range: bytes 0-{}/{len}", len - 1)), "clamped to the file: {head}");
+    assert!(head.contains("accept-ranges: bytes") && head.contains("etag: "), "{head}");
+    assert_eq!(body, bytes);
+    let (status, head, body) =
+        get_bytes(server.port, "/map/basemap.pmtiles", &format!("Range: bytes={data}-{}\r\n", data + 9));
+    assert_eq!(status, 206);
+    assert!(head.contains(&format!("content-range: bytes {data}-{}/{len}", data + 9)), "{head}");
+    assert_eq!(body, bytes[data as usize..data as usize + 10]);
+    assert_eq!(get_bytes(server.port, "/map/basemap.pmtiles", "Range: bytes=-5\r\n").2, bytes[len - 5..]);
+    let (status, head, body) = get_bytes(server.port, "/map/basemap.pmtiles", "");
+    assert_eq!((status, body.len()), (200, len), "{head}");
+    // Beyond the end: 416 with the length; another version of the file (If-Range): the whole file.
+    let (status, head, _) = get_bytes(server.port, "/map/basemap.pmtiles", &format!("Range: bytes={len}-\r\n"));
+    assert_eq!(status, 416);
+    assert!(
+        head.contains(&format!("content-range: bytes */{len}")) && head.contains("application/problem+json"),
+        "{head}"
+    );
+    let (status, _, body) = get_bytes(server.port, "/map/basemap.pmtiles", "Range: bytes=0-9\r\nIf-Range: \"old\"\r\n");
+    assert_eq!((status, body.len()), (200, len));
+    // The scripts that read it, with their licences.
+    for path in [
+        "/map/vendor/pmtiles/pmtiles.js",
+        "/map/vendor/pmtiles/LICENSE.txt",
+        "/map/vendor/pmtiles/LICENSE-fflate.txt",
+        "/map/vendor/protomaps-basemaps/basemaps.js",
+        "/map/vendor/protomaps-basemaps/LICENSE.txt",
+    ] {
+        assert_eq!(get_bytes(server.port, path, "").0, 200, "{path}");
+    }
+    // --basemap-attribution wins; without an archive the route is a 404 problem.
+    let credited = crate::support::Server::start(&[
+        "--demo",
+        "--basemap",
+        file.to_str().unwrap(),
+        "--basemap-attribution",
+        "Tiles: Multnomah County GIS",
+    ]);
+    assert_eq!(credited.get("/map/config.json").1["basemap_attribution"], "Tiles: Multnomah County GIS");
+    let plain = crate::support::Server::start(&["--demo"]);
+    assert_eq!(plain.get("/map/basemap.pmtiles").0, 404);
+    assert_eq!(plain.get("/map/config.json").1["basemap_archive"], Value::Null);
+
+    // A partial copy, a file that is not an archive, a missing file: refused before listening, naming it.
+    std::fs::write(dir.path().join("partial.pmtiles"), &bytes[..140]).unwrap();
+    std::fs::write(dir.path().join("page.pmtiles"), b"<html>404 Not Found</html>").unwrap();
+    for (name, says) in [
+        ("partial.pmtiles", "beyond the end of the file"),
+        ("page.pmtiles", "not a PMTiles archive"),
+        ("missing.pmtiles", "No such file"),
+    ] {
+        let path = dir.path().join(name);
+        let out = Command::new(env!("CARGO_BIN_EXE_leadmap"))
+            .args(["serve", "--demo", "--addr", "127.0.0.1:0", "--basemap", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{err}");
+        assert!(err.contains(&format!("--basemap {}: ", path.display())) && err.contains(says), "{name}: {err}");
+    }
+}

@@ -61,10 +61,10 @@ export const hexagons = {
     this.start[features.length] = k;
   },
 
-  /// Polygon outlines to draw over the hexagons: `sets` is [{ features (GeoJSON polygons or
-  /// multipolygons, lon/lat), colour, width, dash }].
+  /// Polygon outlines to draw over the hexagons (or under them, `under`): `sets` is [{ features
+  /// (GeoJSON polygons or multipolygons, lon/lat), colour, width, dash, under }].
   setOutlines(sets) {
-    this.outlines = sets.map(({ features, colour, width, dash = null }) => {
+    this.outlines = sets.map(({ features, colour, width, dash = null, under = false }) => {
       const rings = [];
       for (const f of features) {
         const g = f.geometry;
@@ -73,7 +73,7 @@ export const hexagons = {
           for (const ring of polygon) rings.push(mercatorRing(ring));
         }
       }
-      return { rings, colour, width, dash };
+      return { rings, colour, width, dash, under };
     });
   },
 
@@ -165,6 +165,18 @@ export const hexagons = {
       }
       path.closePath();
     };
+    const stroke = (rings, colour, width, dash = null) => {
+      const path = new Path2D();
+      for (const r of rings) trace(path, r);
+      ctx.strokeStyle = colour;
+      ctx.lineWidth = width * dpr;
+      ctx.setLineDash(dash ? dash.map((d) => d * width * dpr) : []);
+      ctx.stroke(path);
+    };
+    ctx.lineJoin = 'round';
+    // Outlines under the hexagons (context areas) first.
+    if (this.showOutlines) for (const { rings, colour, width, dash } of this.outlines.filter((o) => o.under)) stroke(rings, colour, width, dash);
+    ctx.setLineDash([]);
     const [ex0, ey0, ex1, ey1] = this.extent;
     // One path per colour: a few fills, not one per hexagon.
     const paths = new Map();
@@ -188,16 +200,7 @@ export const hexagons = {
       ctx.lineWidth = 0.6 * dpr;
       for (const path of paths.values()) ctx.stroke(path);
     }
-    const stroke = (rings, colour, width, dash = null) => {
-      const path = new Path2D();
-      for (const r of rings) trace(path, r);
-      ctx.strokeStyle = colour;
-      ctx.lineWidth = width * dpr;
-      ctx.setLineDash(dash ? dash.map((d) => d * width * dpr) : []);
-      ctx.stroke(path);
-    };
-    ctx.lineJoin = 'round';
-    if (this.showOutlines) for (const { rings, colour, width, dash } of this.outlines) stroke(rings, colour, width, dash);
+    if (this.showOutlines) for (const { rings, colour, width, dash } of this.outlines.filter((o) => !o.under)) stroke(rings, colour, width, dash);
     if (this.selected && this.overlay) stroke([mercatorRing(this.selected.geometry.coordinates[0])], '#000000', 2.5);
     ctx.setLineDash([]);
     return true;

@@ -178,11 +178,57 @@ function baseStyle() {
     layers: [],
   };
   const url = config.basemap;
+  const archive = config.basemap_archive;
+  // MapLibre's attribution control takes HTML: the credit is text.
+  const credit = (fallback) => escapeHtml(config.basemap_attribution || fallback);
   if (url && url.includes('{z}')) {
-    style.sources.basemap = { type: 'raster', tiles: [url], tileSize: 256, attribution: 'Base map: see the operator of ' + new URL(url.replace(/[{}]/g, '')).host };
+    style.sources.basemap = { type: 'raster', tiles: [url], tileSize: 256, attribution: credit('Base map: see the operator of ' + new URL(url.replace(/[{}]/g, '')).host) };
     style.layers.push({ id: 'basemap', type: 'raster', source: 'basemap', paint: { 'raster-opacity': 0.8 } });
+  } else if (archive) {
+    // The archive leadmap serves, read by range requests (pmtiles.js, registered in createMap).
+    const source = { url: `pmtiles://${location.origin}${archive.url}`, attribution: credit('Base map: this service') };
+    if (archive.type === 'raster') {
+      style.sources.basemap = { type: 'raster', tileSize: 256, ...source };
+      style.layers.push({ id: 'basemap', type: 'raster', source: 'basemap', paint: { 'raster-opacity': 0.8 } });
+    } else {
+      style.sources.basemap = { type: 'vector', ...source };
+      style.layers.push(...vectorBasemapLayers(archive));
+    }
   }
   return url && !url.includes('{z}') ? url : style;
+}
+
+/// The layers of a vector archive: the Protomaps basemap style (light, without labels: they would need
+/// glyphs) for one in the Protomaps schema, else every layer of the archive as faint fills and lines.
+function vectorBasemapLayers(archive) {
+  const layers = archive.protomaps && window.basemaps
+    ? window.basemaps.layers('basemap', window.basemaps.namedFlavor('light'))
+    : archive.vector_layers.flatMap((id) => [
+      { id, type: 'fill', 'source-layer': id, filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'fill-color': '#dfe3dc', 'fill-outline-color': '#c8cdc4' } },
+      { id: `${id}-lines`, type: 'line', 'source-layer': id, filter: ['==', ['geometry-type'], 'LineString'], paint: { 'line-color': '#b9bdb5', 'line-width': 0.8 } },
+    ]);
+  // The page's own layer names stay free: every base-map layer is `basemap-...` on source `basemap`.
+  return layers.map((l) => ({ ...l, id: `basemap-${l.id}`, ...(l.type === 'background' ? {} : { source: 'basemap' }) }));
+}
+
+/// The scripts a PMTiles base map needs (the archive reader; for vector archives the Protomaps style),
+/// loaded only when there is one.
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const el = document.createElement('script');
+    el.src = src;
+    el.onload = resolve;
+    el.onerror = () => reject(new Error(`${src} did not load`));
+    document.head.append(el);
+  });
+}
+
+/// Says on the map that the base map failed, once; the hexagons and zones are drawn without it.
+function basemapFailed(why) {
+  const notice = $('#basemap-notice');
+  if (!notice.hidden) return;
+  notice.textContent = `The base map could not be loaded${why ? ` (${why})` : ''}: the figures are drawn without it.`;
+  notice.hidden = false;
 }
 
 let maplibregl;
@@ -194,7 +240,7 @@ const EMPTY = { type: 'FeatureCollection', features: [] };
 const FIT_PADDING = 30;
 
 /// How opaque the hexagons are: over a base map they let it show through.
-function cellOpacity() { return config.basemap ? 0.7 : 0.9; }
+function cellOpacity() { return config.basemap || config.basemap_archive ? 0.7 : 0.9; }
 
 /// The camera a shared link carries (`#view=zoom/lat/lon`, MapLibre's hash), for a map in `box`.
 function cameraInLink(box) {
@@ -209,6 +255,7 @@ function outline({ zones = EMPTY, candidates = EMPTY }) {
   lastOutlines = { zones, candidates };
   const changed = proposal.changes.features;
   hexagons.setOutlines([
+    { features: contextAreas.features, colour: '#7d847a', width: 1, under: true },
     { features: zones.features, colour: '#111111', width: 2.5 },
     { features: candidates.features, colour: '#cc79a7', width: 3, dash: [2, 1] },
     { features: changed.filter((f) => f.properties.change === 'gained'), colour: '#009e73', width: 2 },
@@ -253,9 +300,19 @@ function select(f) {
 async function createMap(bounds) {
   maplibregl = await maplibreRequest;
   performance.mark('leadmap:maplibre');
+  if (config.basemap_archive) {
+    try {
+      await loadScript('/map/vendor/pmtiles/pmtiles.js');
+      if (config.basemap_archive.type === 'vector' && config.basemap_archive.protomaps) await loadScript('/map/vendor/protomaps-basemaps/basemaps.js');
+      maplibregl.addProtocol('pmtiles', new window.pmtiles.Protocol().tile);
+    } catch (e) {
+      config.basemap_archive = null;
+      basemapFailed(e.message);
+    }
+  }
   const extra = dataLayers();
   const base = baseStyle();
-  const inline = typeof base !== 'string';
+  let inline = typeof base !== 'string';
   const view = bounds && !linkedView ? { bounds, fitBoundsOptions: { padding: FIT_PADDING } } : { center: [-122.675, 45.522], zoom: 12.5 };
   if (inline) {
     Object.assign(base.sources, extra.sources);
@@ -295,6 +352,28 @@ async function createMap(bounds) {
     });
   };
   map.on('render', onRender);
+  // A base map that fails (a style or archive that does not load, tiles that never come) is reported
+  // on the map; the page goes on without it. A style URL that fails is replaced by the page's own.
+  let basemapTiles = 0;
+  let basemapErrors = 0;
+  map.on('sourcedata', (e) => { if (e.sourceId === 'basemap' && e.tile) basemapTiles += 1; });
+  map.on('error', (e) => {
+    const id = e.sourceId || (e.source && e.source.id);
+    const why = e.error && e.error.message ? e.error.message : '';
+    if (!inline && !styled && !id) {
+      inline = true;
+      basemapFailed(why);
+      const bare = { version: 8, sources: { ...extra.sources }, layers: [...extra.layers] };
+      map.setStyle(bare);
+      return;
+    }
+    if (id !== 'basemap') return;
+    basemapErrors += 1;
+    // A tile's error with others drawn is a hole in the base map; none drawn at all, or the archive's
+    // header failing (no tile), is a base map that does not work.
+    if (!e.tile) basemapFailed(why);
+  });
+  map.on('idle', () => { if (basemapErrors && !basemapTiles) basemapFailed('no tile arrived'); });
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
   popup = new maplibregl.Popup({ closeButton: true, maxWidth: '320px' });
@@ -305,7 +384,7 @@ async function createMap(bounds) {
       return;
     }
     select(f);
-    if (f) popup.setLngLat(e.lngLat).setHTML(popupHtml(f.properties, current().layer)).addTo(map);
+    if (f) popup.setLngLat(e.lngLat).setHTML(popupHtml(f, current().layer)).addTo(map);
     else popup.remove();
   });
   map.on('mousemove', (e) => { map.getCanvas().style.cursor = hexagons.at(e.lngLat) ? 'pointer' : ''; });
@@ -322,7 +401,32 @@ async function createMap(bounds) {
     styled = true;
   });
   landmarksRequest.then(labelLandmarks);
+  contextRequest.then((fc) => {
+    if (!fc.features || !fc.features.length) return;
+    labelContext(fc);
+    outline(lastOutlines);
+    hexagons.draw();
+  });
+  map.on('moveend', placeLabels);
   return new Promise((resolve) => map.once('load', resolve));
+}
+
+/// Where the map first looks: the zones and the busiest hexagons, those holding 95 % of the contacts
+/// (not the few far outliers, which would shrink the program's areas to a thumbnail); null when there
+/// is nothing to show.
+function firstView(cellFeatures, zoneFeatures, share = 0.95) {
+  const b = [Infinity, Infinity, -Infinity, -Infinity];
+  for (const z of zoneFeatures) bboxOf(z.geometry, b);
+  const busiest = cellFeatures.filter((f) => f.properties.count > 0).sort((x, y) => y.properties.count - x.properties.count);
+  const total = busiest.reduce((n, f) => n + f.properties.count, 0);
+  let seen = 0;
+  for (const f of busiest) {
+    if (seen >= share * total) break;
+    bboxOf(f.geometry, b);
+    seen += f.properties.count;
+  }
+  if (b[0] > b[2] && cellFeatures.length) for (const f of cellFeatures) bboxOf(f.geometry, b);
+  return b[0] <= b[2] ? b : null;
 }
 
 function bboxOf(geometry, into = [Infinity, Infinity, -Infinity, -Infinity]) {
@@ -397,14 +501,23 @@ function renderLegend(items) {
 
 // ---- popups ----
 
-function popupHtml(p, layer) {
+function popupHtml(f, layer) {
+  const p = f.properties;
   const s = p.suppressed;
-  const rows = [['All contacts', count(p.count, s)]];
+  const centre = centreOf(f);
+  const rows = [];
+  const where = placeName(centre);
+  if (where) rows.push(['Area', where]);
+  rows.push(['All contacts', count(p.count, s)]);
   for (const k of Object.keys(KIND_LABELS)) rows.push([KIND_LABELS[k], count(p[k], s)]);
   const d = p.diversion_referral, a = p.arrest;
   const rate = ratesKnown && d != null && a != null && d + a > 0 ? pct(d / (d + a)) : '–';
   rows.push(['Diversion rate', rate]);
-  rows.push(['Zones', RELATION_LABELS[p.relation] || p.relation]);
+  // Which zone, by name: the zone holding the hexagon's centre (the relation says whether all of it).
+  const zone = featureAt(lastOutlines.zones, centre);
+  const zoneName = zone && (zone.properties.name || zone.properties.id);
+  const relation = RELATION_LABELS[p.relation] || p.relation;
+  rows.push(['Zones', zoneName && p.relation !== 'outside' ? `${p.relation === 'boundary' ? 'On the boundary of' : 'Inside'} ${zoneName}` : relation]);
   if (layer === 'hotspots' && p.Gi_Bin_FDR != null) {
     rows.push(['Gi* class (FDR)', GI_LABELS[String(p.Gi_Bin_FDR)]]);
     if (p.GiZScore != null) rows.push(['z', Number(p.GiZScore).toFixed(2)]);
@@ -416,24 +529,47 @@ function popupHtml(p, layer) {
 
 // ---- labels: zones and landmarks, as HTML markers (no glyph server needed) ----
 
+// Every name on the map is an HTML marker (no glyph server needed), placed by the page so that no two
+// overlap: the zones' names first (at their pole of inaccessibility, inside them), then the context
+// areas' names, each the larger areas first, then the landmarks (street zooms only); a name that would
+// touch one already placed is hidden until the view leaves room for it (zoom in).
 let zoneMarkers = [];
+let contextLabels = []; // { el, area }
+const landmarkEls = [];
+
+/// Where to write an area's name: the service's label point (inside the area), else its box centre.
+function labelAt(f) {
+  const p = f.properties && f.properties.label_point;
+  if (Array.isArray(p) && p.length === 2) return p;
+  const b = bboxOf(f.geometry);
+  return [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2];
+}
+
 function labelZones(fc) {
   zoneMarkers.forEach((m) => m.remove());
-  zoneMarkers = fc.features.map((f) => {
-    const b = bboxOf(f.geometry);
+  const size = (f) => { const b = bboxOf(f.geometry); return (b[2] - b[0]) * (b[3] - b[1]); };
+  zoneMarkers = fc.features.slice().sort((x, y) => size(y) - size(x)).map((f) => {
     const el = document.createElement('div');
     el.className = 'zone-label';
     el.textContent = f.properties.name || f.properties.id;
-    return new maplibregl.Marker({ element: el }).setLngLat([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2]).addTo(map);
+    return new maplibregl.Marker({ element: el }).setLngLat(labelAt(f)).addTo(map);
   });
+  placeLabels();
 }
 
-// Landmarks only from street-level zooms up, where they do not crowd the zones' names.
-const landmarkEls = [];
-function showLandmarks() {
-  const show = map.getZoom() >= 13;
-  for (const el of landmarkEls) el.style.visibility = show ? 'visible' : 'hidden';
+function labelContext(fc) {
+  for (const f of fc.features || []) {
+    const el = document.createElement('div');
+    el.className = 'context-label';
+    el.textContent = f.properties.name;
+    const b = bboxOf(f.geometry);
+    contextLabels.push({ el, area: (b[2] - b[0]) * (b[3] - b[1]) });
+    new maplibregl.Marker({ element: el }).setLngLat(labelAt(f)).addTo(map);
+  }
+  contextLabels.sort((a, b) => b.area - a.area);
+  placeLabels();
 }
+
 function labelLandmarks(fc) {
   for (const f of fc.features || []) {
     const el = document.createElement('div');
@@ -442,8 +578,79 @@ function labelLandmarks(fc) {
     landmarkEls.push(el);
     new maplibregl.Marker({ element: el, anchor: 'left' }).setLngLat(f.geometry.coordinates).addTo(map);
   }
-  showLandmarks();
-  map.on('zoomend', showLandmarks);
+  placeLabels();
+}
+
+/// Shows each name that fits beside those placed before it, hides the rest (see above).
+function placeLabels() {
+  if (!map) return;
+  const placed = [];
+  const box = map.getContainer().getBoundingClientRect();
+  const fits = (el) => {
+    const r = el.getBoundingClientRect();
+    // Whole on the map: a name cut by the map's edge is not shown.
+    const onMap = r.left >= box.left && r.right <= box.right && r.top >= box.top && r.bottom <= box.bottom;
+    const free = placed.every((p) => r.right + 2 < p.left || r.left - 2 > p.right || r.bottom + 2 < p.top || r.top - 2 > p.bottom);
+    return onMap && free ? r : null;
+  };
+  const place = (el, allowed = true) => {
+    const r = allowed ? fits(el) : null;
+    el.style.visibility = r ? 'visible' : 'hidden';
+    if (r) placed.push(r);
+  };
+  for (const m of zoneMarkers) place(m.getElement());
+  for (const { el } of contextLabels) place(el);
+  for (const el of landmarkEls) place(el, map.getZoom() >= 13);
+}
+
+// ---- naming: which zone and which context area a place is in ----
+
+let contextAreas = EMPTY;
+
+function ringContains(ring, [x, y]) {
+  let inside = false;
+  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+    const [xi, yi] = ring[i], [xj, yj] = ring[j];
+    if ((yi > y) !== (yj > y) && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}
+
+/// The first feature of `fc` (polygons, lon/lat) holding `point` [lon, lat], or null.
+function featureAt(fc, point) {
+  for (const f of fc.features || []) {
+    const g = f.geometry;
+    const polygons = g.type === 'Polygon' ? [g.coordinates] : g.type === 'MultiPolygon' ? g.coordinates : [];
+    for (const rings of polygons) {
+      if (ringContains(rings[0], point) && !rings.slice(1).some((h) => ringContains(h, point))) return f;
+    }
+  }
+  return null;
+}
+
+/// The centre of a hexagon (the mean of its corners).
+function centreOf(f) {
+  const ring = f.geometry.coordinates[0].slice(0, -1);
+  return [ring.reduce((s, c) => s + c[0], 0) / ring.length, ring.reduce((s, c) => s + c[1], 0) / ring.length];
+}
+
+/// The context area holding most of a geometry's polygons' centres (a candidate's hexagons), or null.
+function areaOfMost(geometry) {
+  const polygons = geometry.type === 'Polygon' ? [geometry.coordinates] : geometry.type === 'MultiPolygon' ? geometry.coordinates : [];
+  const votes = new Map();
+  for (const rings of polygons) {
+    const name = placeName(centreOf({ geometry: { coordinates: rings } }));
+    if (name) votes.set(name, (votes.get(name) || 0) + 1);
+  }
+  let best = null;
+  for (const [name, n] of votes) if (!best || n > votes.get(best)) best = name;
+  return best;
+}
+
+/// The context area's name at `point`, or null.
+function placeName(point) {
+  const f = featureAt(contextAreas, point);
+  return f ? f.properties.name : null;
 }
 
 // ---- figures beside the map ----
@@ -491,9 +698,148 @@ function showCandidates(fc) {
     b.textContent = 'Show';
     b.setAttribute('aria-label', `Show candidate ${p.rank} on the map`);
     b.addEventListener('click', () => map.fitBounds(bboxOf(f.geometry), { padding: 60, maxZoom: 15 }));
-    li.append(`${p.cells} cells, ${p.suppressed ? withheld() : num(p.contacts)} contacts `, b);
+    const where = areaOfMost(f.geometry);
+    li.append(`${where ? `${where}, ` : ''}${p.cells} cells, ${p.suppressed ? withheld() : num(p.contacts)} contacts `, b);
     list.append(li);
   }
+}
+
+// ---- time: contacts a month, brushed to set the dates ----
+
+const timeline = { key: null, months: [], from: null, to: null };
+
+/// The chart's data: /v1/coverage over all history for the kind and group filters, per month, summed
+/// over the zones (inside), outside and no_program.
+function timelineMonths(coverage) {
+  const by = new Map();
+  for (const r of coverage.months) {
+    if (!by.has(r.month)) by.set(r.month, { month: r.month, inside: 0, outside: 0, none: 0 });
+    const m = by.get(r.month);
+    const n = r.contacts || 0;
+    if (r.area === 'outside') m.outside += n; else if (r.area === 'no_program') m.none += n; else m.inside += n;
+  }
+  return [...by.values()].sort((a, b) => a.month.localeCompare(b.month));
+}
+
+/// Redraws the chart when the kind or group changed (else only its brushed window).
+async function updateTimeline() {
+  const svg = $('#time-chart');
+  const path = `/v1/coverage?${query({}, ['kind', 'group'])}`;
+  if (timeline.key !== path) {
+    svg.dataset.state = 'loading';
+    try {
+      timeline.months = timelineMonths(await api(path));
+      timeline.key = path;
+    } catch (e) { svg.dataset.state = 'error'; return; }
+  }
+  drawTimeline();
+  svg.dataset.state = 'ready';
+}
+
+/// The months the view's dates (or a planner's period) cover, as indexes into the chart's months.
+function windowMonths() {
+  const v = current();
+  const ms = timeline.months.map((m) => m.month);
+  let from = v.from ? v.from.slice(0, 7) : null, to = v.to ? v.to.slice(0, 7) : null;
+  if (v.period) {
+    const p = v.period;
+    if (/^\d{4}$/.test(p)) { from = `${p}-01`; to = `${p}-12`; }
+    else if (/^\d{4}-Q[1-4]$/.test(p)) { const q = Number(p[6]); from = `${p.slice(0, 4)}-${String(3 * q - 2).padStart(2, '0')}`; to = `${p.slice(0, 4)}-${String(3 * q).padStart(2, '0')}`; }
+    else if (/^\d{4}-\d{2}$/.test(p)) { from = p; to = p; }
+  }
+  if (!from && !to) return null;
+  const a = from ? ms.findIndex((m) => m >= from) : 0;
+  let b = to ? ms.length - 1 - [...ms].reverse().findIndex((m) => m <= to) : ms.length - 1;
+  if (b >= ms.length) b = -1;
+  return a >= 0 && b >= a ? [a, b] : null;
+}
+
+const CHART = { w: 300, h: 110, top: 4, bottom: 96 };
+
+function drawTimeline(brush = null) {
+  const svg = $('#time-chart');
+  const months = timeline.months;
+  if (!months.length) { svg.innerHTML = ''; svg.dataset.months = '0'; return; }
+  const n = months.length;
+  const bw = CHART.w / n;
+  const max = Math.max(1, ...months.map((m) => m.inside + m.outside + m.none));
+  const hOf = (v) => ((CHART.bottom - CHART.top) * v) / max;
+  const parts = [];
+  months.forEach((m, k) => {
+    let y = CHART.bottom;
+    const bar = (cls, v) => {
+      if (!v) return '';
+      const h = hOf(v);
+      y -= h;
+      return `<rect class="${cls}" x="${(k * bw).toFixed(2)}" y="${y.toFixed(2)}" width="${Math.max(bw - 0.3, 0.3).toFixed(2)}" height="${h.toFixed(2)}"/>`;
+    };
+    const title = `${m.month}: ${num(m.inside)} inside, ${num(m.outside)} outside${m.none ? `, ${num(m.none)} with no program in force` : ''}`;
+    parts.push(`<g class="month" data-month="${m.month}" data-inside="${m.inside}" data-outside="${m.outside}" data-none="${m.none}"><title>${escapeHtml(title)}</title>` +
+      `<rect x="${(k * bw).toFixed(2)}" y="0" width="${bw.toFixed(2)}" height="${CHART.bottom}" fill="transparent"/>${bar('inside', m.inside)}${bar('outside', m.outside)}${bar('none', m.none)}</g>`);
+  });
+  // Each zone set's start, where it falls in the chart.
+  for (const set of config.zone_sets || []) {
+    if (!set.effective_from) continue;
+    const k = months.findIndex((m) => m.month === set.effective_from.slice(0, 7));
+    if (k < 0) continue;
+    parts.push(`<line class="start" x1="${(k * bw).toFixed(2)}" x2="${(k * bw).toFixed(2)}" y1="0" y2="${CHART.bottom}" data-starts="${escapeHtml(set.name)}"><title>${escapeHtml(`${set.title || set.name} starts ${set.effective_from}`)}</title></line>`);
+  }
+  // Years along the bottom.
+  months.forEach((m, k) => { if (m.month.endsWith('-01') || k === 0) parts.push(`<text x="${(k * bw + 1).toFixed(1)}" y="${CHART.h - 3}">${m.month.slice(0, 4)}</text>`); });
+  const range = brush || windowMonths();
+  if (range) parts.push(`<rect class="brush" x="${(range[0] * bw).toFixed(2)}" y="0" width="${((range[1] - range[0] + 1) * bw).toFixed(2)}" height="${CHART.bottom}"/>`);
+  svg.innerHTML = parts.join('');
+  svg.dataset.months = String(n);
+  $('#time-range').textContent = range ? `Shown: ${months[range[0]].month} to ${months[range[1]].month}.` : '';
+}
+
+/// The smallest fixed period (month, quarter, year, or all history) holding months `a`..`b`.
+function periodFor(a, b) {
+  if (a === b) return a;
+  if (a.slice(0, 4) !== b.slice(0, 4)) return '';
+  const q = (m) => Math.ceil(Number(m.slice(5, 7)) / 3);
+  return q(a) === q(b) ? `${a.slice(0, 4)}-Q${q(a)}` : a.slice(0, 4);
+}
+
+function lastDay(month) {
+  const [y, m] = month.split('-').map(Number);
+  return `${month}-${String(new Date(Date.UTC(y, m, 0)).getUTCDate()).padStart(2, '0')}`;
+}
+
+/// Drag across the chart: the months under the drag become the view's dates (planners: the smallest
+/// fixed period holding them), and the map and figures follow.
+function brushTimeline() {
+  const svg = $('#time-chart');
+  const at = (e) => {
+    const r = svg.getBoundingClientRect();
+    const k = Math.floor(((e.clientX - r.left) / r.width) * timeline.months.length);
+    return Math.min(Math.max(k, 0), timeline.months.length - 1);
+  };
+  let start = null;
+  svg.addEventListener('pointerdown', (e) => {
+    if (!timeline.months.length) return;
+    start = at(e);
+    svg.setPointerCapture(e.pointerId);
+    drawTimeline([start, start]);
+  });
+  svg.addEventListener('pointermove', (e) => {
+    if (start == null) return;
+    const k = at(e);
+    drawTimeline([Math.min(start, k), Math.max(start, k)]);
+  });
+  svg.addEventListener('pointerup', (e) => {
+    if (start == null) return;
+    const k = at(e);
+    const [a, b] = [Math.min(start, k), Math.max(start, k)].map((i) => timeline.months[i].month);
+    start = null;
+    if (me.fixed_periods) {
+      form.elements.period.value = periodFor(a, b);
+    } else {
+      form.elements.from.value = `${a}-01`;
+      form.elements.to.value = lastDay(b);
+    }
+    refresh();
+  });
 }
 
 // ---- loading ----
@@ -539,7 +885,7 @@ async function refresh({ figures = null } = {}) {
     outline({ zones, candidates });
     if (!mapReady) {
       mapReady = (async () => {
-        const bounds = cells.features.length ? cells.features.reduce((b, f) => bboxOf(f.geometry, b), [Infinity, Infinity, -Infinity, -Infinity]) : null;
+        const bounds = firstView(cells.features, zones.features);
         // The hexagons on the screen at once, drawn where the map will show them; the map (MapLibre
         // starting, a few hundred milliseconds without a GPU) takes over with its first frame.
         const box = $('#map');
@@ -557,7 +903,9 @@ async function refresh({ figures = null } = {}) {
       popup.remove();
     }
     showCoverage(coverage);
+    updateTimeline();
     showEquity(equity);
+    await contextRequest;
     showCandidates(candidates);
     const shown = cells.features.filter((f) => layer === 'hotspots' || f.properties.count !== 0).length;
     setStatus(`${num(shown)} hexagons at resolution ${cells.resolution}.`);
@@ -756,15 +1104,20 @@ for (const path of figurePaths()) prefetch(path);
 const zonesPath = (c) => (c.zones_at ? `/v1/zones?at=${c.zones_at}` : '/v1/zones');
 configRequest.then((c) => prefetch(zonesPath(c))).catch(() => {});
 const landmarksRequest = fetch('/map/landmarks.geojson').then((r) => r.json()).catch(() => ({ features: [] }));
+// Named areas under the hexagons (serve --context): their outlines, names, and the names of places.
+const contextRequest = fetch('/map/context.geojson').then((r) => r.json()).catch(() => EMPTY)
+  .then((fc) => { contextAreas = fc; return fc; });
 const maplibreRequest = import('/map/vendor/maplibre-gl/maplibre-gl.mjs');
 
 async function start() {
   config = await configRequest;
   performance.mark('leadmap:config');
   // Without a base map the page's drawing is the map's picture; over one, an image in the map.
-  hexagons.overlay = !config.basemap;
+  hexagons.overlay = !config.basemap && !config.basemap_archive;
   hexagons.opacity = cellOpacity();
   $('#ml-version').textContent = config.maplibre_version || '';
+  // Made-up data say so on the map and beside every headline figure, not only in the footer.
+  for (const el of document.querySelectorAll('#demo-badge, .demo-tag')) el.hidden = !config.demo;
   if (config.auth && !token()) await askToken();
   try {
     const early = await meRequest.catch(() => null);
@@ -787,6 +1140,7 @@ async function start() {
   figures.catch(() => {}); // refresh reports a failure
   zonesRequest = api(zonesPath(config)).catch((e) => { setStatus(e.message, true); return EMPTY; });
   form.addEventListener('change', () => refresh());
+  brushTimeline();
   for (const b of document.querySelectorAll('#downloads button')) b.addEventListener('click', () => download(b.dataset.format));
   await refresh({ figures });
   await startProposals();
@@ -799,5 +1153,5 @@ async function drawCells(fc) {
   hexagons.draw();
 }
 
-window.leadmap = { get map() { return map; }, hexagons, cellOpacity, current, refresh, drawCells, get cells() { return cells; }, get me() { return me; }, proposal };
+window.leadmap = { get map() { return map; }, hexagons, cellOpacity, current, refresh, drawCells, firstView, get cells() { return cells; }, get zones() { return lastOutlines.zones; }, get me() { return me; }, proposal };
 start();
