@@ -1353,12 +1353,17 @@ fn load_tokens(args: &ServeArgs) -> Result<crate::http::Tokens, Error> {
 
 /// The map page's settings from `--basemap` and `--landmarks`, checked before the server starts.
 fn map_page(args: &ServeArgs) -> Result<crate::http::MapPage, Error> {
-    // A URL is drawn by the browser; anything else is an archive on this machine, checked now.
-    let remote = args.basemap.as_ref().filter(|b| b.contains("://"));
+    // An archive on this machine (a `.pmtiles` name, or any file that exists) is checked now; anything
+    // else is a URL the browser fetches, checked for its form (a URL without its scheme is refused).
+    let local = |b: &&String| {
+        !b.contains("://")
+            && (b.to_ascii_lowercase().ends_with(".pmtiles") || std::path::Path::new(b.as_str()).is_file())
+    };
+    let remote = args.basemap.as_ref().filter(|b| !local(b));
     if let Some(url) = remote {
         crate::http::MapPage::check_basemap(url).map_err(|e| Error::Usage(e.to_string()))?;
     }
-    let archive = match args.basemap.as_ref().filter(|b| !b.contains("://")) {
+    let archive = match args.basemap.as_ref().filter(local) {
         Some(file) => {
             let path = PathBuf::from(file);
             let info = crate::formats::pmtiles::read_info(&path).map_err(|e| Error::Usage(format!("--basemap {e}")))?;

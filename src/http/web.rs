@@ -39,7 +39,7 @@ pub struct MapPage {
 pub enum MapPageError {
     /// The base map is neither a tile template nor a style URL.
     #[error(
-        "--basemap {0:?}: give an http(s) tile URL template with {{z}}, {{x}} and {{y}} (raster tiles, e.g. https://tile.example.org/{{z}}/{{x}}/{{y}}.png) or the URL of a MapLibre style ending in .json"
+        "--basemap {0:?}: give an http(s) tile URL template with {{z}}, {{x}} and {{y}} (raster tiles, e.g. https://tile.example.org/{{z}}/{{x}}/{{y}}.png), the URL of a MapLibre style ending in .json, or a PMTiles archive on this machine (FILE.pmtiles)"
     )]
     Basemap(String),
     /// The landmarks are not GeoJSON points with names.
