@@ -12,6 +12,7 @@ mod error;
 mod events;
 mod figures;
 mod front;
+mod glyphs;
 mod metrics;
 mod openapi;
 mod ops;
@@ -88,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(web::get_page))
         .route("/map/config.json", get(web::get_config))
         .route("/map/basemap.pmtiles", get(basemap::get_archive))
+        .route("/map/glyphs/{fontstack}/{range}", get(glyphs::get_glyphs))
         .route("/map/{*path}", get(web::get_file))
         .route_layer(middleware::from_fn_with_state(state.clone(), web::security_headers));
     let ops = ops.merge(page);

@@ -157,7 +157,7 @@ fn assets() -> &'static HashMap<&'static str, Rendered> {
         const JS: &str = "text/javascript; charset=utf-8";
         const CSS: &str = "text/css; charset=utf-8";
         const TEXT: &str = "text/plain; charset=utf-8";
-        let files: [(&str, &'static [u8], &'static str); 18] = [
+        let files: [(&str, &'static [u8], &'static str); 19] = [
             ("index.html", include_bytes!("web/index.html"), "text/html; charset=utf-8"),
             ("map.js", include_bytes!("web/map.js"), JS),
             ("hexagons.js", include_bytes!("web/hexagons.js"), JS),
@@ -186,6 +186,8 @@ fn assets() -> &'static HashMap<&'static str, Rendered> {
                 TEXT,
             ),
             ("vendor/protomaps-basemaps/VERSION", include_bytes!("web/vendor/protomaps-basemaps/VERSION"), TEXT),
+            // The label glyphs' font licence (the glyphs themselves: glyphs.rs).
+            ("glyphs/LICENSE.txt", include_bytes!("web/glyphs/LICENSE.txt"), TEXT),
         ];
         files
             .into_iter()
@@ -344,6 +346,8 @@ pub async fn get_config(State(state): State<AppState>) -> Response {
         }),
         "basemap_attribution": page.basemap_attribution(),
         "demo": page.demo,
+        // serve --context: the page names areas itself (a base map's neighbourhood names are left out).
+        "context": page.context.is_some(),
         // Each zone set's start, marked on the page's monthly chart.
         "zone_sets": state.loaded().zones.indexes().iter().map(|i| {
             let m = i.set().meta();

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, previewCamera, startServer } from './leadmap.mjs';
-import { rasterArchive } from './pmtiles.mjs';
+import { rasterArchive, vectorArchive } from './pmtiles.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = process.env.LEADMAP_BIN || path.join(process.env.CARGO_TARGET_DIR || path.join(ROOT, 'target'), 'debug', 'leadmap');
@@ -38,6 +38,12 @@ let withStyle;
 const ARCHIVE_COLOURS = [[255, 0, 0], [0, 160, 0], [150, 190, 255]];
 const archiveDir = mkdtempSync(path.join(os.tmpdir(), 'leadmap-pmtiles-'));
 const ARCHIVE = path.join(archiveDir, 'base.pmtiles');
+// A vector archive in the Protomaps schema (zoom 12 only, drawn from zoom 12 on): land everywhere,
+// and one neighbourhood's name on Mount Hood, far from every hexagon.
+let withVector;
+const VECTOR = path.join(archiveDir, 'vector.pmtiles');
+const PLACE = [-121.7, 45.37];
+const PLACE_NAME = 'Timberline Test';
 
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
@@ -45,19 +51,21 @@ before(async () => {
     bounds: [-123.2, 45.2, -122.2, 45.8], center: [-122.67, 45.52, 12],
     attribution: '<a href="https://www.openstreetmap.org/copyright">© OpenStreetMap contributors</a>',
   }));
-  [open, secured, withBasemap, withArchive, withStyle] = await Promise.all([
+  writeFileSync(VECTOR, vectorArchive({ z: 12, place: PLACE, name: PLACE_NAME, center: [...PLACE, 12] }));
+  [open, secured, withBasemap, withArchive, withStyle, withVector] = await Promise.all([
     startServer(BIN),
     startServer(BIN, { LEADMAP_TOKENS: `planning:planner:${PLANNER_TOKEN}` }),
     startServer(BIN, { LEADMAP_BASEMAP: BASEMAP }),
     startServer(BIN, { LEADMAP_BASEMAP: ARCHIVE }),
     startServer(BIN, { LEADMAP_BASEMAP: 'http://tiles.leadmap.test/style.json' }),
+    startServer(BIN, { LEADMAP_BASEMAP: VECTOR }),
   ]);
   browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: CHROMIUM_ARGS });
 });
 
 after(async () => {
   await browser?.close();
-  for (const s of [open, secured, withBasemap, withArchive, withStyle]) s?.child.kill('SIGTERM');
+  for (const s of [open, secured, withBasemap, withArchive, withStyle, withVector]) s?.child.kill('SIGTERM');
   rmSync(archiveDir, { recursive: true, force: true });
 });
 
@@ -350,6 +358,59 @@ test('a PMTiles archive on the server is the base map: its tiles under the hexag
   await page.close();
 });
 
+test('a vector archive in the Protomaps schema is drawn in its style, its place names in glyphs the binary serves', async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  const glyphs = [];
+  const elsewhere = [];
+  page.on('response', (r) => {
+    const u = r.url();
+    if (u.includes('/map/glyphs/')) glyphs.push(`${decodeURIComponent(new URL(u).pathname)} ${r.status()}`);
+    else if (!u.startsWith(withVector.url) && !/^(data|blob):/.test(u)) elsewhere.push(u);
+  });
+  await page.goto(`${withVector.url}/?res=9`);
+  await rendered(page, 1);
+  const layers = await page.evaluate(() => window.leadmap.map.getStyle().layers.map((l) => l.id));
+  assert.ok(layers.includes('basemap-earth') && layers.includes('basemap-places_subplace'), `the Protomaps layers: ${layers}`);
+  assert.equal(layers.at(-1), 'cells', 'the hexagons over the base map');
+  // To the place, at zoom 13: its name is placed (MapLibre places a label only once its glyphs are in).
+  await page.evaluate((c) => new Promise((r) => { window.leadmap.map.once('idle', r); window.leadmap.map.jumpTo({ center: c, zoom: 13 }); }), PLACE);
+  await page.waitForFunction(() => window.leadmap.map.queryRenderedFeatures({ layers: ['basemap-places_subplace'] }).length > 0, null, { timeout: 15000 });
+  const names = await page.evaluate(() => window.leadmap.map.queryRenderedFeatures({ layers: ['basemap-places_subplace'] }).map((f) => f.properties.name));
+  assert.ok(names.includes(PLACE_NAME), `placed: ${names}`);
+  assert.ok(glyphs.length > 0 && glyphs.every((g) => /^\/map\/glyphs\/Noto Sans Regular\/\d+-\d+\.pbf 200$/.test(g)), `glyphs: ${glyphs}`);
+  assert.deepEqual(elsewhere, [], 'nothing fetched from another host');
+  // On the screen: the style's land colour (#e2dfda) everywhere, and the name's grey letters
+  // (#8f8f8f) at the place and nowhere else.
+  const at = await page.evaluate((c) => { const p = window.leadmap.map.project(c); const b = window.leadmap.map.getContainer().getBoundingClientRect(); return { x: b.left + p.x, y: b.top + p.y }; }, PLACE);
+  const read = async (clip) => {
+    const png = await page.screenshot({ clip });
+    return page.evaluate(async (b64) => {
+      const img = new Image();
+      img.src = `data:image/png;base64,${b64}`;
+      await img.decode();
+      const c = new OffscreenCanvas(img.width, img.height);
+      const g = c.getContext('2d');
+      g.drawImage(img, 0, 0);
+      const d = g.getImageData(0, 0, img.width, img.height).data;
+      let land = 0, letters = 0;
+      for (let i = 0; i < d.length; i += 4) {
+        if (Math.abs(d[i] - 0xe2) <= 3 && Math.abs(d[i + 1] - 0xdf) <= 3 && Math.abs(d[i + 2] - 0xda) <= 3) land += 1;
+        if (d[i] < 180 && d[i + 1] < 180 && d[i + 2] < 180) letters += 1;
+      }
+      return { land, letters, all: d.length / 4 };
+    }, png.toString('base64'));
+  };
+  const label = await read({ x: at.x - 120, y: at.y - 20, width: 240, height: 40 });
+  const away = await read({ x: at.x - 120, y: at.y + 150, width: 240, height: 40 });
+  assert.ok(label.letters >= 40, `the name's letters at the place: ${JSON.stringify(label)}`);
+  assert.deepEqual([away.letters, away.land], [0, away.all], `land and no letters away from it: ${JSON.stringify(away)}`);
+  await page.screenshot({ path: path.join(SHOTS, 'map-vector.png') });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('a base map that fails is reported on the map, and the page works without it', async () => {
   // Tiles that never come (a tile server down), and a style URL that does not load.
   for (const [server, what] of [[withBasemap, 'tiles'], [withStyle, 'style']]) {
@@ -488,10 +549,13 @@ test('police offense reports are counted as such, and with no referral data ever
 
 test('context areas are outlined and named under the hexagons, no two names overlap, and places are named by them', async () => {
   const file = path.join(ROOT, '../shared/data/portland/neighborhoods-regions-2021.geojson');
-  const ctx = await startServer(BIN, {}, ['--demo', '--context', file, '--context-name', 'MAPLABEL']);
+  // Over the vector base map: its own neighbourhood names give way to the context's.
+  const ctx = await startServer(BIN, { LEADMAP_BASEMAP: VECTOR }, ['--demo', '--context', file, '--context-name', 'MAPLABEL']);
   try {
     const page = await newPage(`${ctx.url}/?res=9`);
     await rendered(page, 1);
+    const layers = await page.evaluate(() => window.leadmap.map.getStyle().layers.map((l) => l.id));
+    assert.ok(layers.includes('basemap-places_locality') && !layers.includes('basemap-places_subplace'), `${layers}`);
     await page.waitForFunction(() => document.querySelectorAll('.context-label').length === 98, null, { timeout: 30000 });
     for (const zoom of [null, 14]) {
       if (zoom) {

@@ -860,3 +860,42 @@ fn a_pmtiles_base_map_is_served_by_byte_ranges_and_a_damaged_one_is_refused() {
         assert!(err.contains(&format!("--basemap {}: ", path.display())) && err.contains(says), "{name}: {err}");
     }
 }
+
+#[test]
+fn label_glyphs_are_served_from_the_binary_for_any_font_stack() {
+    let server = crate::support::Server::start(&["--demo"]);
+    let glyphs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http/web/glyphs");
+    // The Protomaps style's three stacks, and a stack of another style, map to the three faces.
+    for (stack, face) in [
+        ("Noto%20Sans%20Regular", "regular"),
+        ("Noto%20Sans%20Medium", "bold"),
+        ("Noto%20Sans%20Italic", "italic"),
+        ("Open%20Sans%20Bold,Arial%20Unicode%20MS%20Regular", "bold"),
+    ] {
+        for range in ["0-255", "8192-8447"] {
+            let (status, head, body) = get_bytes(server.port, &format!("/map/glyphs/{stack}/{range}.pbf"), "");
+            assert_eq!(status, 200, "{stack} {range}: {head}");
+            assert!(head.contains("content-type: application/x-protobuf") && head.contains("etag: "), "{head}");
+            assert_eq!(body, std::fs::read(glyphs.join(face).join(format!("{range}.pbf"))).unwrap(), "{stack} {range}");
+        }
+    }
+    // Gzipped for browsers; a range no face has is a stack with no glyphs, not an error.
+    let (status, head, _) =
+        get_bytes(server.port, "/map/glyphs/Noto%20Sans%20Regular/0-255.pbf", "Accept-Encoding: gzip\r\n");
+    assert!(status == 200 && head.contains("content-encoding: gzip"), "{head}");
+    let (status, _, body) = get_bytes(server.port, "/map/glyphs/Noto%20Sans%20Regular/19968-20223.pbf", "");
+    assert_eq!(status, 200);
+    assert!(body.len() < 64 && body.windows(11).any(|w| w == b"19968-20223"), "{body:?}");
+    // Not a range: a 404 problem naming the form; the font's licence is served beside the glyphs.
+    for bad in ["0-511.pbf", "1-256.pbf", "0-255.png", "65536-65791.pbf"] {
+        let (status, head, body) = get_bytes(server.port, &format!("/map/glyphs/Noto%20Sans%20Regular/{bad}"), "");
+        assert_eq!(status, 404, "{bad}");
+        assert!(
+            head.contains("application/problem+json") && String::from_utf8_lossy(&body).contains("N-M.pbf"),
+            "{bad}"
+        );
+    }
+    let (status, _, body) = get_bytes(server.port, "/map/glyphs/LICENSE.txt", "");
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&body).contains("Bitstream Vera"));
+}

@@ -176,6 +176,8 @@ function baseStyle() {
     // No background layer: the map's container is painted by CSS (map.css) and the canvas left clear,
     // one full-screen pass and one GPU program less a frame.
     layers: [],
+    // Label glyphs from the binary (DejaVu Sans, tools/make_glyphs.rs): a vector base map's names.
+    glyphs: `${location.origin}/map/glyphs/{fontstack}/{range}.pbf`,
   };
   const url = config.basemap;
   const archive = config.basemap_archive;
@@ -198,11 +200,16 @@ function baseStyle() {
   return url && !url.includes('{z}') ? url : style;
 }
 
-/// The layers of a vector archive: the Protomaps basemap style (light, without labels: they would need
-/// glyphs) for one in the Protomaps schema, else every layer of the archive as faint fills and lines.
+/// The layers of a vector archive: the Protomaps basemap style (light, English names, in the glyphs
+/// the binary serves) for one in the Protomaps schema, else every layer of the archive as faint fills
+/// and lines. No sprite is served: the layers that are only icons (road shields, one-way arrows) are
+/// left out, and the others' icons are blank (createMap). So are the base map's neighbourhood names
+/// when the page names areas itself (serve --context).
+const ICON_LAYERS = ['roads_shields', 'roads_oneway'];
 function vectorBasemapLayers(archive) {
   const layers = archive.protomaps && window.basemaps
-    ? window.basemaps.layers('basemap', window.basemaps.namedFlavor('light'))
+    ? window.basemaps.layers('basemap', window.basemaps.namedFlavor('light'), { lang: 'en' })
+      .filter((l) => !ICON_LAYERS.includes(l.id) && !(config.context && l.id === 'places_subplace'))
     : archive.vector_layers.flatMap((id) => [
       { id, type: 'fill', 'source-layer': id, filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'fill-color': '#dfe3dc', 'fill-outline-color': '#c8cdc4' } },
       { id: `${id}-lines`, type: 'line', 'source-layer': id, filter: ['==', ['geometry-type'], 'LineString'], paint: { 'line-color': '#b9bdb5', 'line-width': 0.8 } },
@@ -374,6 +381,10 @@ async function createMap(bounds) {
     if (!e.tile) basemapFailed(why);
   });
   map.on('idle', () => { if (basemapErrors && !basemapTiles) basemapFailed('no tile arrived'); });
+  // A base-map icon (no sprite is served) is blank: its label is drawn without it.
+  map.on('styleimagemissing', (e) => {
+    if (!map.hasImage(e.id)) map.addImage(e.id, { width: 1, height: 1, data: new Uint8Array(4) });
+  });
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
   popup = new maplibregl.Popup({ closeButton: true, maxWidth: '320px' });
