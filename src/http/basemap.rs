@@ -2,7 +2,7 @@
 //! page with HTTP range requests (one byte range per request, streamed from the file; no tile server).
 
 use std::io::SeekFrom;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -23,24 +23,27 @@ const CHUNK: usize = 64 * 1024;
 pub struct Archive {
     /// The file.
     pub path: PathBuf,
-    /// Its header and metadata.
+    /// Its header and metadata, as checked at start.
     pub info: Arc<ArchiveInfo>,
-    /// A tag for the file as it was checked (length and modification time).
-    etag: String,
 }
 
 impl Archive {
     /// The archive at `path`, as [`crate::formats::pmtiles::read_info`] read it.
     #[must_use]
     pub fn new(path: PathBuf, info: ArchiveInfo) -> Self {
-        let modified = std::fs::metadata(&path)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos());
-        let etag = format!("\"{:x}-{modified:x}\"", info.len);
-        Self { path, info: Arc::new(info), etag }
+        Self { path, info: Arc::new(info) }
     }
+}
+
+/// The archive opened, its length and a tag for this version of it (length and modification time),
+/// read at every request: a file replaced under the running service is served and tagged as it is now,
+/// so a reader holding the old tag (`If-Range`) gets the whole new file, not a piece of it.
+async fn open(path: &Path) -> std::io::Result<(tokio::fs::File, u64, String)> {
+    let file = tokio::fs::File::open(path).await?;
+    let meta = file.metadata().await?;
+    let modified =
+        meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+    Ok((file, meta.len(), format!("\"{:x}-{modified:x}\"", meta.len())))
 }
 
 /// A `Range` header's one byte range in a file of `len` bytes, as inclusive `(first, last)`.
@@ -94,22 +97,17 @@ pub async fn get_archive(State(state): State<AppState>, headers: HeaderMap) -> R
         return ApiError::not_found("this service has no base-map archive (serve --basemap FILE.pmtiles)")
             .into_response();
     };
-    let mut file = match tokio::fs::File::open(&archive.path).await {
-        Ok(f) => f,
-        Err(e) => {
-            tracing::error!(file = %archive.path.display(), error = %e, "the base-map archive cannot be read");
-            return ApiError::internal("the base-map archive cannot be read").into_response();
-        }
+    // The cause is logged; the client is told only that the archive cannot be read.
+    let unreadable = |e: std::io::Error| {
+        tracing::error!(file = %archive.path.display(), error = %e, "the base-map archive cannot be read");
+        ApiError::internal("the base-map archive cannot be read").into_response()
     };
-    let len = match file.metadata().await {
-        Ok(m) => m.len(),
-        Err(e) => {
-            tracing::error!(file = %archive.path.display(), error = %e, "the base-map archive cannot be read");
-            return ApiError::internal("the base-map archive cannot be read").into_response();
-        }
+    let (mut file, len, etag) = match open(&archive.path).await {
+        Ok(opened) => opened,
+        Err(e) => return unreadable(e),
     };
     // A range asked under another version of the file (If-Range) gets the whole file.
-    let current = headers.get(header::IF_RANGE).is_none_or(|v| v.as_bytes() == archive.etag.as_bytes());
+    let current = headers.get(header::IF_RANGE).is_none_or(|v| v.as_bytes() == etag.as_bytes());
     let range = if current {
         byte_range(headers.get(header::RANGE).and_then(|v| v.to_str().ok()), len)
     } else {
@@ -133,8 +131,7 @@ pub async fn get_archive(State(state): State<AppState>, headers: HeaderMap) -> R
     if first > 0
         && let Err(e) = file.seek(SeekFrom::Start(first)).await
     {
-        tracing::error!(file = %archive.path.display(), error = %e, "the base-map archive cannot be read");
-        return ApiError::internal("the base-map archive cannot be read").into_response();
+        return unreadable(e);
     }
     // Streamed a chunk at a time: a request for the whole of a large archive holds 64 KiB, not the file.
     let chunks = futures_util::stream::unfold((file.take(count), false), |(mut rest, done)| async move {
@@ -158,7 +155,7 @@ pub async fn get_archive(State(state): State<AppState>, headers: HeaderMap) -> R
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(count));
-    if let Ok(v) = HeaderValue::from_str(&archive.etag) {
+    if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
     }
     if status == StatusCode::PARTIAL_CONTENT

@@ -745,6 +745,35 @@ fn context_areas_are_served_with_label_points_inside_them_and_bad_files_are_refu
     assert!(err.contains("--context: ") && err.contains("feature 1") && err.contains("MAPLABEL"), "{err}");
 }
 
+#[test]
+fn a_base_map_archive_replaced_under_the_service_is_served_and_tagged_as_it_is_now() {
+    let (bytes, _) = tiny_archive();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("base.pmtiles");
+    std::fs::write(&file, &bytes).unwrap();
+    let server = crate::support::Server::start(&["--demo", "--basemap", file.to_str().unwrap()]);
+    // Replaced (a new extract): served and tagged as it is now;
+    // a reader holding the old tag gets the whole new file, one holding the new tag its range.
+    let old_tag = head_value(&get_bytes(server.port, "/map/basemap.pmtiles", "").1, "etag");
+    let mut newer = bytes.clone();
+    newer.extend_from_slice(&[9; 50]);
+    std::fs::write(&file, &newer).unwrap();
+    let (status, head, body) =
+        get_bytes(server.port, "/map/basemap.pmtiles", &format!("Range: bytes=0-9\r\nIf-Range: {old_tag}\r\n"));
+    assert_eq!((status, body), (200, newer.clone()), "{head}");
+    let new_tag = head_value(&head, "etag");
+    assert_ne!(new_tag, old_tag);
+    let (status, head, body) =
+        get_bytes(server.port, "/map/basemap.pmtiles", &format!("Range: bytes=-50\r\nIf-Range: {new_tag}\r\n"));
+    assert_eq!((status, body), (206, vec![9; 50]), "{head}");
+    assert!(head.contains(&format!("/{}", newer.len())), "{head}");
+}
+
+/// A header's value in a head from [`get_bytes`] (lower case).
+fn head_value(head: &str, name: &str) -> String {
+    head.lines().find_map(|l| l.strip_prefix(&format!("{name}: "))).unwrap_or_default().to_owned()
+}
+
 /// `GET path` with these extra header lines on a fresh connection: status, head (lower case), body bytes.
 fn get_bytes(port: u16, path: &str, headers: &str) -> (u16, String, Vec<u8>) {
     use std::io::{Read, Write};
@@ -758,10 +787,9 @@ fn get_bytes(port: u16, path: &str, headers: &str) -> (u16, String, Vec<u8>) {
     (status, head, all[split + 4..].to_vec())
 }
 
-#[test]
-fn a_pmtiles_base_map_is_served_by_byte_ranges_and_a_damaged_one_is_refused() {
-    // A PMTiles v3 header (raster PNG, zooms 0 to 2, Portland's bounds), a 3-byte root directory,
-    // metadata crediting OpenStreetMap, and 200 bytes of "tile data".
+/// A PMTiles v3 archive: header (raster PNG, zooms 0 to 2, Portland's bounds), a 3-byte root
+/// directory, metadata crediting OpenStreetMap, and 200 bytes of "tile data"; and where the data start.
+fn tiny_archive() -> (Vec<u8>, u64) {
     let meta = br#"{"attribution":"<a href=\"https://www.openstreetmap.org/copyright\">&copy; OpenStreetMap contributors</a>"}"#;
     let mut bytes = vec![0u8; 127];
     bytes[..8].copy_from_slice(b"PMTiles\x03");
@@ -778,6 +806,12 @@ fn a_pmtiles_base_map_is_served_by_byte_ranges_and_a_damaged_one_is_refused() {
     bytes.extend_from_slice(&[1, 0, 1]);
     bytes.extend_from_slice(meta);
     bytes.extend((0..200u8).map(|i| i.wrapping_mul(7)));
+    (bytes, data)
+}
+
+#[test]
+fn a_pmtiles_base_map_is_served_by_byte_ranges_and_a_damaged_one_is_refused() {
+    let (bytes, data) = tiny_archive();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("base.pmtiles");
     std::fs::write(&file, &bytes).unwrap();

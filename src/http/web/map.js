@@ -556,39 +556,34 @@ function labelAt(f) {
   return [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2];
 }
 
+/// A name on the map: a `div` of class `className` at `lngLat`, as a MapLibre marker.
+function labelMarker(className, text, lngLat, anchor = 'center') {
+  const el = document.createElement('div');
+  el.className = className;
+  el.textContent = text;
+  return { el, marker: new maplibregl.Marker({ element: el, anchor }).setLngLat(lngLat).addTo(map) };
+}
+
+/// An area's size for placing names, larger first: its box in square degrees.
+function boxArea(f) { const b = bboxOf(f.geometry); return (b[2] - b[0]) * (b[3] - b[1]); }
+
 function labelZones(fc) {
   zoneMarkers.forEach((m) => m.remove());
-  const size = (f) => { const b = bboxOf(f.geometry); return (b[2] - b[0]) * (b[3] - b[1]); };
-  zoneMarkers = fc.features.slice().sort((x, y) => size(y) - size(x)).map((f) => {
-    const el = document.createElement('div');
-    el.className = 'zone-label';
-    el.textContent = f.properties.name || f.properties.id;
-    return new maplibregl.Marker({ element: el }).setLngLat(labelAt(f)).addTo(map);
-  });
+  zoneMarkers = fc.features.slice().sort((x, y) => boxArea(y) - boxArea(x))
+    .map((f) => labelMarker('zone-label', f.properties.name || f.properties.id, labelAt(f)).marker);
   placeLabels();
 }
 
 function labelContext(fc) {
   for (const f of fc.features || []) {
-    const el = document.createElement('div');
-    el.className = 'context-label';
-    el.textContent = f.properties.name;
-    const b = bboxOf(f.geometry);
-    contextLabels.push({ el, area: (b[2] - b[0]) * (b[3] - b[1]) });
-    new maplibregl.Marker({ element: el }).setLngLat(labelAt(f)).addTo(map);
+    contextLabels.push({ el: labelMarker('context-label', f.properties.name, labelAt(f)).el, area: boxArea(f) });
   }
   contextLabels.sort((a, b) => b.area - a.area);
   placeLabels();
 }
 
 function labelLandmarks(fc) {
-  for (const f of fc.features || []) {
-    const el = document.createElement('div');
-    el.className = 'landmark';
-    el.textContent = f.properties.name;
-    landmarkEls.push(el);
-    new maplibregl.Marker({ element: el, anchor: 'left' }).setLngLat(f.geometry.coordinates).addTo(map);
-  }
+  for (const f of fc.features || []) landmarkEls.push(labelMarker('landmark', f.properties.name, f.geometry.coordinates, 'left').el);
   placeLabels();
 }
 
