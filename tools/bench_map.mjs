@@ -20,12 +20,14 @@
 // 2-core machine without a GPU, a floor for a planner's laptop.
 //
 // With --basemap FILE.pmtiles (or --basemap test: the browser tests' raster archive, zooms 0-2 of
-// one colour each, written to target/bench/test-basemap.pmtiles) the page draws over that base map,
-// served by leadmap; the baselines stay the same.
+// one colour each, written to target/bench/test-basemap.pmtiles; or --basemap vector: the browser
+// tests' vector archive in the Protomaps schema, land at zoom 10 and a place name in Old Town, drawn
+// with the Protomaps style and the binary's glyphs) the page draws over that base map, served by
+// leadmap; the baselines stay the same.
 //
-// Usage: node tools/bench_map.mjs [--leadmap BIN] [--runs N] [--seconds S] [--hexagons N] [--basemap FILE|test]
+// Usage: node tools/bench_map.mjs [--leadmap BIN] [--runs N] [--seconds S] [--hexagons N] [--basemap FILE|test|vector]
 //   (run from the repository; playwright-core from tests/browser: `npm --prefix tests/browser ci` first)
-// Writes target/bench/map.json (map-basemap.json with --basemap).
+// Writes target/bench/map.json (map-NAME.json with --basemap NAME.pmtiles).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -38,7 +40,7 @@ const { CHROMIUM_ARGS, startServer } = await import(path.join(ROOT, 'tests/brows
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? acc.concat([[a.slice(2), all[i + 1]]]) : acc), []));
 if ('help' in args || 'h' in args) {
-  console.log('node tools/bench_map.mjs [--leadmap BIN] [--runs N] [--seconds S] [--hexagons N] [--basemap FILE.pmtiles|test]');
+  console.log('node tools/bench_map.mjs [--leadmap BIN] [--runs N] [--seconds S] [--hexagons N] [--basemap FILE.pmtiles|test|vector]');
   process.exit(0);
 }
 const BIN = args.leadmap || path.join(process.env.CARGO_TARGET_DIR || path.join(ROOT, 'target'), 'release', 'leadmap');
@@ -86,8 +88,13 @@ if (BASEMAP === 'test') {
   mkdirSync(path.join(ROOT, 'target/bench'), { recursive: true });
   BASEMAP = path.join(ROOT, 'target/bench/test-basemap.pmtiles');
   writeFileSync(BASEMAP, rasterArchive([[255, 0, 0], [0, 160, 0], [150, 190, 255]], { bounds: [-123.2, 45.2, -122.2, 45.8], center: [-122.67, 45.52, 12] }));
+} else if (BASEMAP === 'vector') {
+  const { vectorArchive } = await import(path.join(ROOT, 'tests/browser/pmtiles.mjs'));
+  mkdirSync(path.join(ROOT, 'target/bench'), { recursive: true });
+  BASEMAP = path.join(ROOT, 'target/bench/test-vector.pmtiles');
+  writeFileSync(BASEMAP, vectorArchive({ z: 10, place: [-122.673, 45.526], name: 'Old Town', center: [-122.67, 45.52, 12] }));
 }
-const OUT = BASEMAP ? 'map-basemap.json' : 'map.json';
+const OUT = BASEMAP ? `map-${path.basename(BASEMAP, '.pmtiles')}.json` : 'map.json';
 const server = await startServer(BIN, BASEMAP ? { LEADMAP_BASEMAP: BASEMAP } : {});
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: CHROMIUM_ARGS });
 try {

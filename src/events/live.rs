@@ -1,9 +1,11 @@
 //! The live in-memory event store: the columns every figure and impact is computed from, kept up to date
 //! while events are ingested. Ingest only queues what it stored (cheap, on the ingest path); the next
 //! reader appends the queue as a new block; small blocks are merged on a background thread and the
-//! merge is rebased onto whatever was appended meanwhile; a reload after events were corrected in place
-//! replaces the whole copy. Each change publishes a new immutable snapshot (swapped whole) and bumps a
-//! generation, which keys every cached answer. The store stays the source of truth.
+//! merge is rebased onto whatever was appended meanwhile. The whole copy is read from the store at start
+//! and again after events were corrected in place, beside ingest (a read snapshot of the store, the
+//! events stored after it added on top), while the previous copy, or at start none, is served. Each
+//! change publishes a new immutable snapshot (swapped whole) and bumps a generation, which keys every
+//! cached answer. The store stays the source of truth.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -25,25 +27,92 @@ pub struct LiveEvents {
     pending: Mutex<Vec<Placed>>,
     /// Whether a compaction is running.
     compacting: AtomicBool,
+    /// While the store is read again: the events appended to the old copy since the read's snapshot,
+    /// to be added to the new one.
+    since: Mutex<Option<Vec<Placed>>>,
+    /// One read of the store at a time.
+    reading: Mutex<()>,
+    /// Whether the copy holds the store (false until the first read is done, or when it failed).
+    ready: AtomicBool,
+    /// Rows read by the read running now, and how many the store held when it began.
+    read: AtomicU64,
+    total: AtomicU64,
+    /// Why the last read failed, if it did.
+    failure: Mutex<Option<String>>,
+}
+
+/// Where the copy is: being read from the store (at start), ready, or not readable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ColumnsState {
+    /// Rows `read` of `total` read so far; nothing to answer from yet.
+    Loading {
+        /// Rows read.
+        read: u64,
+        /// Rows in the store when the read began.
+        total: u64,
+    },
+    /// The copy holds every stored event.
+    Ready,
+    /// The first read failed (why); nothing to answer from.
+    Failed(String),
 }
 
 impl LiveEvents {
-    /// Live columns starting from `columns`, at `generation`.
+    /// Live columns starting from `columns`, at `generation`, ready.
     #[must_use]
     pub fn new(columns: EventColumns, generation: u64) -> Self {
+        let live = Self::starting();
+        live.columns.store(Arc::new(columns));
+        live.generation.store(generation, Ordering::Release);
+        live.ready.store(true, Ordering::Release);
+        live
+    }
+
+    /// Live columns with nothing in them yet, loading: [`LiveEvents::read_store`] fills them.
+    #[must_use]
+    pub fn starting() -> Self {
         Self {
-            columns: ArcSwap::from_pointee(columns),
-            generation: AtomicU64::new(generation),
+            columns: ArcSwap::from_pointee(EventColumns::default()),
+            generation: AtomicU64::new(1),
             append: Mutex::new(()),
             pending: Mutex::new(Vec::new()),
             compacting: AtomicBool::new(false),
+            since: Mutex::new(None),
+            reading: Mutex::new(()),
+            ready: AtomicBool::new(false),
+            read: AtomicU64::new(0),
+            total: AtomicU64::new(0),
+            failure: Mutex::new(None),
         }
+    }
+
+    /// Whether there is a copy to answer from, or how far its first read has come.
+    #[must_use]
+    pub fn state(&self) -> ColumnsState {
+        if self.ready.load(Ordering::Acquire) {
+            return ColumnsState::Ready;
+        }
+        if let Some(why) = self.failure.lock().unwrap_or_else(PoisonError::into_inner).clone() {
+            return ColumnsState::Failed(why);
+        }
+        ColumnsState::Loading { read: self.read.load(Ordering::Relaxed), total: self.total.load(Ordering::Relaxed) }
     }
 
     /// The columns now, with every event queued so far, and their generation (call from a blocking
     /// task: the queue is appended here, by the reader).
     pub fn snapshot(self: &Arc<Self>) -> (Arc<EventColumns>, u64) {
-        let events = std::mem::take(&mut *self.lock_pending());
+        let events = {
+            let mut pending = self.lock_pending();
+            let events = std::mem::take(&mut *pending);
+            // Taken with the queue held: a read of the store that began before these were taken has
+            // them already and none after (see read_store).
+            if !events.is_empty()
+                && let Some(since) = self.lock_since().as_mut()
+            {
+                since.extend(events.iter().cloned());
+            }
+            events
+        };
         if !events.is_empty() {
             self.append(&events);
         }
@@ -63,15 +132,66 @@ impl LiveEvents {
         self.lock_pending().extend(events);
     }
 
-    /// Replaces the whole copy with what `load` reads (after stored events changed in place). The queue
-    /// is held, and emptied, while `load` runs: its events are in the store already, so none is counted
-    /// twice. When `load` gives nothing, the copy and the queue stay as they were.
-    pub fn reload(&self, load: impl FnOnce() -> Option<EventColumns>) {
-        let mut pending = self.lock_pending();
-        let Some(columns) = load() else { return };
-        pending.clear();
-        let _turn = self.lock_append();
-        self.publish(columns);
+    /// Reads the whole copy again from the store, beside ingest, and serves it when done (at start,
+    /// and after stored events were corrected in place). `begin` runs with the queue held and must
+    /// open a read snapshot of the store holding every event queued so far and none queued later (the
+    /// service's writer queues what it stored before it lets go of the store, so `begin` holds the
+    /// store while it opens the snapshot). `read` then reads the snapshot, the queue free, counting
+    /// rows in the counter it is given; the events queued meanwhile are added on top. While it reads,
+    /// the previous copy is served. When either fails, the previous copy and the queue stay as they
+    /// were, and the reason is returned (and, before a first copy, kept for [`LiveEvents::state`]).
+    pub fn read_store<S>(
+        self: &Arc<Self>,
+        begin: impl FnOnce() -> Result<(S, u64), String>,
+        read: impl FnOnce(S, &AtomicU64) -> Result<EventColumns, String>,
+    ) -> Result<(), String> {
+        let _one = self.reading.lock().unwrap_or_else(PoisonError::into_inner);
+        let (snapshot, queued) = {
+            let mut pending = self.lock_pending();
+            let (snapshot, total) = begin().inspect_err(|e| self.failed(e))?;
+            self.read.store(0, Ordering::Relaxed);
+            self.total.store(total, Ordering::Relaxed);
+            *self.lock_since() = Some(Vec::new());
+            (snapshot, std::mem::take(&mut *pending))
+        };
+        let result = read(snapshot, &self.read);
+        let since = self.lock_since().take().unwrap_or_default();
+        match result {
+            Ok(columns) => {
+                let _turn = self.lock_append();
+                let columns = if since.is_empty() {
+                    columns
+                } else {
+                    let mut builder = ColumnsBuilder::extending(&columns);
+                    for p in &since {
+                        builder.push(&ColumnRow::of(p));
+                    }
+                    columns.appended(builder)
+                };
+                self.publish(columns);
+                self.ready.store(true, Ordering::Release);
+                Ok(())
+            }
+            Err(e) => {
+                // The events taken from the queue at the start are in the store but not (all) in the
+                // copy served: back in the queue, ahead of the newer ones.
+                let mut pending = self.lock_pending();
+                let newer = std::mem::replace(&mut *pending, queued);
+                pending.extend(newer);
+                self.failed(&e);
+                Err(e)
+            }
+        }
+    }
+
+    fn failed(&self, why: &str) {
+        if !self.ready.load(Ordering::Acquire) {
+            *self.failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(why.to_owned());
+        }
+    }
+
+    fn lock_since(&self) -> MutexGuard<'_, Option<Vec<Placed>>> {
+        self.since.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn lock_pending(&self) -> MutexGuard<'_, Vec<Placed>> {
@@ -190,21 +310,59 @@ mod tests {
         assert!(!cols.needs_compaction());
     }
 
-    #[test]
-    fn a_reload_replaces_the_copy_and_drops_the_queue_it_read_and_a_failed_one_changes_nothing() {
-        let live = Arc::new(LiveEvents::new(EventColumns::default(), 1));
-        live.queue(events(10, 1));
-        let g = live.generation();
-        live.reload(|| None);
-        assert_eq!(live.generation(), g, "nothing read: nothing changes");
-        assert_eq!(live.snapshot().0.len(), 10, "and the queue is kept");
-        live.queue(events(5, 2));
+    fn columns_of(events: &[Placed]) -> EventColumns {
         let mut b = ColumnsBuilder::default();
-        for p in events(7, 3) {
-            b.push(&ColumnRow::of(&p));
+        for p in events {
+            b.push(&ColumnRow::of(p));
         }
-        let fresh = b.finish();
-        live.reload(move || Some(fresh));
-        assert_eq!(live.snapshot().0.len(), 7, "the store's copy, the queued events in it already");
+        b.finish()
+    }
+
+    #[test]
+    fn a_read_of_the_store_serves_its_copy_with_what_was_queued_after_it_and_a_failed_one_changes_nothing() {
+        let live = Arc::new(LiveEvents::starting());
+        assert_eq!(live.state(), ColumnsState::Loading { read: 0, total: 0 });
+        // Stored and queued before the read began: in the store's copy.
+        let before = events(10, 1);
+        live.queue(before.clone());
+        let stored = std::sync::Mutex::new(before.clone());
+        let after = events(5, 2);
+        let appended_meanwhile = events(3, 3);
+        live.read_store(
+            || Ok((stored.lock().unwrap().clone(), 10)),
+            |snapshot, read| {
+                // While the store is read: more events are stored and queued, and a reader takes some.
+                live.queue(appended_meanwhile.clone());
+                assert_eq!(live.state(), ColumnsState::Loading { read: 0, total: 10 });
+                let _ = live.snapshot();
+                live.queue(after.clone());
+                read.store(10, Ordering::Relaxed);
+                Ok(columns_of(&snapshot))
+            },
+        )
+        .unwrap();
+        assert_eq!(live.state(), ColumnsState::Ready);
+        let (cols, _) = live.snapshot();
+        assert_eq!(cols.len(), 18, "10 read, 3 taken by a reader during the read, 5 queued: none twice");
+        assert_eq!(total(&cols), 18);
+
+        // A read that fails: the copy served and the queue stay as they were.
+        live.queue(events(4, 4));
+        let g = live.generation();
+        let e = live.read_store(|| Ok(((), 0)), |(), _| Err("disk on fire".to_owned())).unwrap_err();
+        assert_eq!(e, "disk on fire");
+        assert_eq!(live.generation(), g);
+        assert_eq!(live.state(), ColumnsState::Ready, "a copy is still served");
+        assert_eq!(live.snapshot().0.len(), 22, "and the queue is kept");
+        assert!(live.read_store(|| Err::<((), u64), _>("locked".to_owned()), |(), _| unreachable!()).is_err());
+        assert_eq!(live.snapshot().0.len(), 22);
+    }
+
+    #[test]
+    fn a_first_read_that_fails_says_why() {
+        let live = Arc::new(LiveEvents::starting());
+        live.queue(events(2, 1));
+        let _ = live.read_store(|| Ok(((), 7)), |(), _| Err("event 3: bad date".to_owned()));
+        assert_eq!(live.state(), ColumnsState::Failed("event 3: bad date".to_owned()));
     }
 }

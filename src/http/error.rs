@@ -18,6 +18,8 @@ pub struct ApiError {
     pub detail: String,
     /// For batches: every bad item, by position.
     pub errors: Vec<ItemError>,
+    /// Seconds to wait before asking again (`Retry-After`), for a 503 that will pass.
+    pub retry_after: Option<u32>,
 }
 
 /// One bad item of a batch (problem extension member `errors`).
@@ -49,7 +51,14 @@ pub struct Problem {
 impl ApiError {
     /// A problem with this status and detail.
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
-        Self { status, detail: detail.into(), errors: Vec::new() }
+        Self { status, detail: detail.into(), errors: Vec::new(), retry_after: None }
+    }
+
+    /// The same problem, telling the client to ask again in `seconds`.
+    #[must_use]
+    pub fn with_retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// The same problem, naming each bad item.
@@ -97,6 +106,9 @@ impl IntoResponse for ApiError {
         };
         let mut res = (self.status, axum::Json(body)).into_response();
         res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let Some(seconds) = self.retry_after {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }

@@ -225,8 +225,7 @@ pub async fn post_events(
         let loaded = state.loaded();
         events.into_iter().map(|e| place(e, &loaded.zones)).collect()
     };
-    // Kept for the in-memory columns (the store's copy goes to the writer).
-    let appended = placed.clone();
+    // The writer tells the in-memory columns what it stored before it answers (see AppState::with_store).
     let (outcome, replayed) = match writer.submit(Submission { events: placed, key }).await.map_err(internal)? {
         Receipt::Stored(outcome) => (outcome, false),
         Receipt::Replayed(outcome) => (outcome, true),
@@ -236,18 +235,6 @@ pub async fn post_events(
             ));
         }
     };
-    if !replayed && (outcome.inserted > 0 || outcome.updated > 0) {
-        let state = state.clone();
-        let all_new = outcome.inserted as usize == appended.len();
-        if all_new {
-            // Queued before the answer, so a figure asked for next includes them.
-            state.queue_events(appended);
-        } else {
-            // Some updated in place, or a retry mixed with new events: the store is read again in the
-            // background (figures catch up when it is done).
-            tokio::task::spawn_blocking(move || state.reload_columns());
-        }
-    }
     let answer =
         IngestAnswer { count, inserted: outcome.inserted, updated: outcome.updated, unchanged: outcome.unchanged };
     let mut response = (StatusCode::CREATED, axum::Json(answer)).into_response();

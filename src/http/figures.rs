@@ -225,7 +225,7 @@ async fn answer(
     };
     let (columns, generation) = {
         let state = state.clone();
-        tokio::task::spawn_blocking(move || state.columns()).await.map_err(|e| ApiError::internal(e.to_string()))?
+        tokio::task::spawn_blocking(move || state.columns()).await.map_err(|e| ApiError::internal(e.to_string()))??
     };
     // The parsed parameters, not the query text: `reference=black%26to%3D2019-12-31` is one value, not
     // `reference=black&to=2019-12-31`, and spellings of one question share an answer.

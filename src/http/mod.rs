@@ -161,7 +161,9 @@ pub enum ServeError {
 }
 
 /// Serves until SIGTERM or Ctrl-C, finishing requests in flight. `reload` is called on SIGHUP and, when
-/// it succeeds, its catalogs replace the served ones whole (requests in flight keep their snapshot).
+/// it succeeds, its catalogs replace the served ones whole (requests in flight keep their snapshot) and
+/// the stored events are read again; they are also read again when another process writes to the
+/// store.
 pub async fn serve(
     config: ServeConfig,
     loaded: Loaded,
@@ -180,6 +182,7 @@ pub async fn serve(
         .map_err(|source| ServeError::Io { addr: config.addr, source })?;
     let addr = listener.local_addr().map_err(|source| ServeError::Io { addr: config.addr, source })?;
     spawn_reloader(state.clone(), reload);
+    spawn_store_follower(state.clone());
     on_ready(addr);
     log_program_today(&state.loaded());
     // No Nagle (set per connection there): a large answer's last partial segment would otherwise wait
@@ -222,6 +225,26 @@ fn log_program_today(loaded: &Loaded) {
     }
 }
 
+/// How often the service looks whether another process wrote to its store.
+const FOLLOW_EVERY: Duration = Duration::from_secs(2);
+
+/// Every [`FOLLOW_EVERY`], reads the stored events again if another process (`leadmap import`) wrote to
+/// the store, so the figures follow it.
+fn spawn_store_follower(state: AppState) {
+    if !state.has_store() {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(FOLLOW_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            let state = state.clone();
+            let _ = tokio::task::spawn_blocking(move || state.follow_store()).await;
+        }
+    });
+}
+
 #[cfg(unix)]
 fn spawn_reloader(state: AppState, reload: impl Fn() -> Result<Loaded, String> + Send + Sync + 'static) {
     use tokio::signal::unix::{SignalKind, signal};
@@ -237,6 +260,8 @@ fn spawn_reloader(state: AppState, reload: impl Fn() -> Result<Loaded, String> +
                 Ok(Ok(loaded)) => {
                     let summary = loaded.zones.describe();
                     state.replace(loaded);
+                    // And the stored events, beside ingest (the previous copy answers meanwhile).
+                    state.reread_events();
                     state.metrics().record_reload(true);
                     tracing::info!(zone_sets = summary, "reloaded zones and rules");
                     log_program_today(&state.loaded());

@@ -16,7 +16,7 @@ pub async fn get_healthz() -> axum::Json<Value> {
 
 /// Readiness: zones and rules are loaded; says which, which are in force today, and whether a LEAD
 /// program is (a service whose program has ended is still ready: it answers, and says so).
-#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "Ready, with the loaded zone and rule sets (each with `in_force_today`) and `program_in_force_today`", body = Value)))]
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "Ready, with the loaded zone and rule sets (each with `in_force_today`), `program_in_force_today`, `store` (`open` or `none`) and `events` (the stored events in memory: `ready`, `loading` with `read` of `total`, or `failed`; figures answer 503 until `ready`)", body = Value)))]
 pub async fn get_readyz(State(state): State<AppState>) -> axum::Json<Value> {
     let loaded = state.loaded();
     let today = chrono::Local::now().date_naive();
@@ -38,8 +38,18 @@ pub async fn get_readyz(State(state): State<AppState>) -> axum::Json<Value> {
     let program = crate::program::program_on(&loaded.zones, &loaded.rules, today).ok();
     let in_force = program.as_ref().is_some_and(crate::program::ProgramOn::in_force);
     let note = program.and_then(|p| p.not_in_force);
+    // Eligibility needs only the zones and rules (ready from the start); figures need every stored
+    // event in memory, read in the background at start.
+    let events = match state.columns_state() {
+        crate::events::live::ColumnsState::Ready => json!({"state": "ready"}),
+        crate::events::live::ColumnsState::Loading { read, total } => {
+            json!({"state": "loading", "read": read, "total": total})
+        }
+        crate::events::live::ColumnsState::Failed(_) => json!({"state": "failed"}),
+    };
+    let store = if state.has_store() { "open" } else { "none" };
     axum::Json(
-        json!({"status": "ready", "today": today, "program_in_force_today": in_force, "program_note": note, "zone_sets": zones, "rule_sets": rules}),
+        json!({"status": "ready", "today": today, "program_in_force_today": in_force, "program_note": note, "zone_sets": zones, "rule_sets": rules, "store": store, "events": events}),
     )
 }
 

@@ -414,7 +414,7 @@ pub async fn get_impact(
     let q = w.query(&served);
     let state2 = state.clone();
     let body = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
-        let (cols, _) = state2.columns();
+        let (cols, _) = state2.columns()?;
         if planner && disclosure != crate::figures::Disclosure::Exact {
             let cells: Vec<h3o::CellIndex> = r.cells.iter().flatten().filter_map(|c| c.parse().ok()).collect();
             let i = published_impact(&cols, &current, &proposal, &cells, &q.filter, disclosure)
@@ -505,7 +505,7 @@ pub async fn get_compare(
     let q = w.query(&served);
     let state2 = state.clone();
     let body = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
-        let (cols, _) = state2.columns();
+        let (cols, _) = state2.columns()?;
         let refs: Vec<&ZoneIndex> = proposals.iter().collect();
         let all = impacts(&cols, &current, &refs, &q);
         let docs = all.iter().map(impact_json).collect::<Result<Vec<_>, _>>()?;

@@ -12,11 +12,12 @@ use chrono::NaiveDate;
 
 use super::eligibility::AnswerTemplate;
 use crate::cells::columns::EventColumns;
-use crate::events::live::LiveEvents;
+use crate::events::live::{ColumnsState, LiveEvents};
 use crate::program::{ProgramError, ProgramOn, program_on};
 use crate::store::EventStore;
-use crate::store::writer::GroupWriter;
+use crate::store::writer::{GroupWriter, Stored};
 use crate::zones::{ZoneCatalog, ZoneIndex};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What a reload replaces, as one unit: zones and rules always match each other.
 #[derive(Debug)]
@@ -82,6 +83,66 @@ fn figure_permits() -> Arc<tokio::sync::Semaphore> {
     Arc::new(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get)))
 }
 
+/// Reads the store into the live columns on a thread of its own when asked (at start, and after
+/// events were changed in place); asks made before a read begins share it.
+#[derive(Debug)]
+struct Reader {
+    live: Arc<LiveEvents>,
+    store: Arc<std::sync::Mutex<Box<dyn EventStore>>>,
+    asked: AtomicBool,
+    /// The store's count of other writers' commits when last looked at (see [`EventStore::others_writes`]).
+    others: std::sync::Mutex<Option<u64>>,
+}
+
+impl Reader {
+    /// Reads the store again if another process wrote to it since the last look (call from a blocking
+    /// task); whether it did.
+    fn follow(self: &Arc<Self>) -> bool {
+        let now = {
+            let store = self.store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match store.others_writes() {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot tell whether the store was written by another process");
+                    return false;
+                }
+            }
+        };
+        let mut last = self.others.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let changed = last.is_some() && now != *last;
+        *last = now;
+        if changed {
+            tracing::info!("the store was written by another process (an import?): reading its events again");
+            self.ask();
+        }
+        changed
+    }
+
+    fn ask(self: &Arc<Self>) {
+        if self.asked.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let reader = Arc::clone(self);
+        let spawned = std::thread::Builder::new().name("leadmap-events-read".into()).spawn(move || {
+            reader.asked.store(false, Ordering::Release);
+            let started = std::time::Instant::now();
+            match crate::store::read_into(&reader.live, &reader.store) {
+                Ok(events) => {
+                    tracing::info!(events, ms = started.elapsed().as_millis() as u64, "stored events read into memory");
+                }
+                Err(e) => tracing::error!(
+                    error = e,
+                    "the stored events could not be read; figures keep the previous copy, if any"
+                ),
+            }
+        });
+        if let Err(e) = spawned {
+            self.asked.store(false, Ordering::Release);
+            tracing::error!(error = %e, "cannot start a thread to read the stored events");
+        }
+    }
+}
+
 /// Cheap to clone: everything sits behind one `Arc`.
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -129,6 +190,8 @@ struct Inner {
     store: Option<Arc<std::sync::Mutex<Box<dyn EventStore>>>>,
     /// The group-commit writer in front of the store (ingest goes through it).
     writer: Option<GroupWriter>,
+    /// Reads the store into `live` (at start, after changes in place, after other processes' writes).
+    reader: Option<Arc<Reader>>,
     tokens: Tokens,
     metrics: Metrics,
     limits: Limits,
@@ -153,6 +216,7 @@ impl AppState {
                 loaded: ArcSwap::from_pointee(Served::new(loaded)),
                 store: None,
                 writer: None,
+                reader: None,
                 tokens,
                 metrics: Metrics::new(),
                 limits,
@@ -164,31 +228,57 @@ impl AppState {
         }
     }
 
-    /// State serving `loaded` and the events in `store` (read into memory first).
+    /// State serving `loaded` and the events in `store`, read into memory on a thread of its own: until
+    /// they are in, the figure routes answer 503 (see [`AppState::columns`]).
     ///
     /// # Errors
-    /// The store could not be read, or its writer thread could not be started.
+    /// The store's writer thread could not be started.
     pub fn with_store(
         loaded: Loaded,
         tokens: Tokens,
         limits: Limits,
         store: Option<Box<dyn EventStore>>,
     ) -> std::io::Result<Self> {
-        let columns = match &store {
-            Some(s) => crate::store::load_columns(s.as_ref()).map_err(std::io::Error::other)?,
-            None => EventColumns::default(),
-        };
         let store = store.map(|s| Arc::new(std::sync::Mutex::new(s)));
-        let writer = store.as_ref().map(|s| GroupWriter::start(Arc::clone(s))).transpose()?;
+        let live = Arc::new(match &store {
+            Some(_) => LiveEvents::starting(),
+            None => LiveEvents::new(EventColumns::default(), 1),
+        });
+        let writer = match &store {
+            Some(s) => {
+                let reader = Arc::new(Reader {
+                    live: Arc::clone(&live),
+                    store: Arc::clone(s),
+                    asked: AtomicBool::new(false),
+                    others: std::sync::Mutex::new(None),
+                });
+                // The count of other writers' commits now: a later change is an import to follow.
+                let _ = reader.follow();
+                let on_stored = {
+                    let reader = Arc::clone(&reader);
+                    move |stored: Stored<'_>| match stored {
+                        Stored::New(events) => reader.live.queue(events.to_vec()),
+                        // Updated in place: the store is read again beside ingest (figures catch up then).
+                        Stored::Changed => reader.ask(),
+                    }
+                };
+                let writer = GroupWriter::start(Arc::clone(s), Box::new(on_stored))?;
+                reader.ask();
+                Some((writer, reader))
+            }
+            None => None,
+        };
+        let (writer, reader) = writer.unzip();
         Ok(Self {
             inner: Arc::new(Inner {
                 loaded: ArcSwap::from_pointee(Served::new(loaded)),
                 store,
                 writer,
+                reader,
                 tokens,
                 metrics: Metrics::new(),
                 limits,
-                live: Arc::new(LiveEvents::new(columns, 1)),
+                live,
                 cache: super::figures::FigureCache::default(),
                 figure_permits: figure_permits(),
                 map_page: super::web::MapPage::default(),
@@ -203,20 +293,58 @@ impl AppState {
 
     /// The in-memory event columns now, with every event ingested so far, and their generation (call
     /// from a blocking task: events queued by ingest are added here, by the reader, not on the ingest
-    /// path).
-    pub(super) fn columns(&self) -> (Arc<EventColumns>, u64) {
-        self.inner.live.snapshot()
+    /// path); `503` while they are first read from the store.
+    pub(super) fn columns(&self) -> Result<(Arc<EventColumns>, u64), super::ApiError> {
+        match self.inner.live.state() {
+            ColumnsState::Ready => Ok(self.inner.live.snapshot()),
+            ColumnsState::Loading { read, total } => Err(super::ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                format!("loading events ({read} of {total}): figures are answered once every stored event is read"),
+            )
+            .with_retry_after(2)),
+            ColumnsState::Failed(_) => Err(super::ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "the stored events could not be read; the operator has the reason in the log",
+            )),
+        }
     }
 
-    /// Queues newly stored events for the columns (cheap: the next figure request adds them).
-    pub(super) fn queue_events(&self, events: Vec<crate::events::Placed>) {
-        self.inner.live.queue(events);
+    /// Reads the stored events again, beside ingest (SIGHUP); the previous copy answers until then.
+    pub fn reread_events(&self) {
+        if let Some(r) = &self.inner.reader {
+            r.ask();
+        }
     }
 
-    /// Reloads the columns from the store (after an ingest updated stored events in place); see
-    /// [`LiveEvents::reload`].
-    pub(super) fn reload_columns(&self) {
-        self.inner.live.reload(|| self.with_events(|s| crate::store::load_columns(s).ok()).flatten());
+    /// Reads the stored events again if another process (`leadmap import`) wrote to the store since
+    /// the last call (call from a blocking task, every few seconds); whether it had.
+    #[must_use]
+    pub fn follow_store(&self) -> bool {
+        self.inner.reader.as_ref().is_some_and(Reader::follow)
+    }
+
+    /// Whether the service has an event store.
+    #[must_use]
+    pub fn has_store(&self) -> bool {
+        self.inner.store.is_some()
+    }
+
+    /// Where the in-memory event columns are (for `/readyz`).
+    #[must_use]
+    pub fn columns_state(&self) -> ColumnsState {
+        self.inner.live.state()
+    }
+
+    /// Blocks until the stored events are read (or their read failed) and says which (for tests and
+    /// tools that need figures at once).
+    #[must_use]
+    pub fn wait_for_events(&self) -> ColumnsState {
+        loop {
+            match self.inner.live.state() {
+                ColumnsState::Loading { .. } => std::thread::sleep(std::time::Duration::from_millis(5)),
+                done => return done,
+            }
+        }
     }
 
     /// The group-commit writer, when there is a store.

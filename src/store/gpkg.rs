@@ -738,6 +738,75 @@ fn submit(
     Ok(Receipt::Stored(outcome))
 }
 
+/// A read snapshot of a store file on a connection of its own (see [`EventStore::read_snapshot`]).
+struct GpkgSnapshot {
+    conn: Connection,
+    path: String,
+    count: u64,
+}
+
+impl super::StoreSnapshot for GpkgSnapshot {
+    fn count(&self) -> u64 {
+        self.count
+    }
+
+    fn scan(&mut self, f: &mut dyn FnMut(&crate::cells::columns::ColumnRow<'_>)) -> Result<u64, StoreError> {
+        scan_events(&self.conn, &self.path, f)
+    }
+}
+
+/// Every stored event on `conn` as a column row (see [`EventStore::scan`]).
+fn scan_events(
+    conn: &Connection,
+    path: &str,
+    f: &mut dyn FnMut(&crate::cells::columns::ColumnRow<'_>),
+) -> Result<u64, StoreError> {
+    let sqlite = |source| StoreError::Sqlite { path: path.to_owned(), source };
+    let mut stmt = conn
+        .prepare(
+            "SELECT fid, geom, kind, occurred_on, offense, race_ethnicity, source, zone, h3_res15, record_key
+             FROM events",
+        )
+        .map_err(sqlite)?;
+    let mut rows = stmt.query([]).map_err(sqlite)?;
+    let mut n = 0;
+    while let Some(r) = rows.next().map_err(sqlite)? {
+        let bad = |reason: String| StoreError::Incompatible {
+            path: path.to_owned(),
+            reason: format!("event {}: {reason}", r.get::<_, i64>(0).unwrap_or(-1)),
+        };
+        let text = |i: usize| -> Result<Option<&str>, StoreError> {
+            match r.get_ref(i).map_err(sqlite)? {
+                rusqlite::types::ValueRef::Null => Ok(None),
+                v => v.as_str().map(Some).map_err(|e| bad(format!("column {i}: {e}"))),
+            }
+        };
+        let geom = r.get_ref(1).and_then(|v| Ok(v.as_blob()?)).map_err(sqlite)?;
+        let (lon, lat) = blob_point(geom).ok_or_else(|| bad("the geometry is not a point".to_owned()))?;
+        let kind = text(2)?.unwrap_or_default();
+        let kind = kind.parse().map_err(bad)?;
+        let day = text(3)?.unwrap_or_default();
+        let day = day.parse().map_err(|_| bad(format!("bad date {day:?}")))?;
+        let cell: i64 = r.get(8).map_err(sqlite)?;
+        let key: i64 = r.get(9).map_err(sqlite)?;
+        let record_key = u8::try_from(key).map_err(|_| bad(format!("bad record key {key}")))?;
+        f(&crate::cells::columns::ColumnRow {
+            cell: cell.cast_unsigned(),
+            lon,
+            lat,
+            day,
+            kind,
+            offense: text(4)?.unwrap_or_default(),
+            group: text(5)?,
+            source: text(6)?.unwrap_or_default(),
+            zone: text(7)?,
+            record_key,
+        });
+        n += 1;
+    }
+    Ok(n)
+}
+
 impl EventStore for GpkgStore {
     fn upsert(&mut self, batch: &[Placed]) -> Result<BatchOutcome, StoreError> {
         let path = self.path.clone();
@@ -905,50 +974,30 @@ impl EventStore for GpkgStore {
     }
 
     fn scan(&self, f: &mut dyn FnMut(&crate::cells::columns::ColumnRow<'_>)) -> Result<u64, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT fid, geom, kind, occurred_on, offense, race_ethnicity, source, zone, h3_res15, record_key
-                 FROM events",
-            )
-            .map_err(|e| self.sqlite(e))?;
-        let mut rows = stmt.query([]).map_err(|e| self.sqlite(e))?;
-        let mut n = 0;
-        while let Some(r) = rows.next().map_err(|e| self.sqlite(e))? {
-            let bad = |reason: String| StoreError::Incompatible {
-                path: self.path.clone(),
-                reason: format!("event {}: {reason}", r.get::<_, i64>(0).unwrap_or(-1)),
-            };
-            let text = |i: usize| -> Result<Option<&str>, StoreError> {
-                match r.get_ref(i).map_err(|e| self.sqlite(e))? {
-                    rusqlite::types::ValueRef::Null => Ok(None),
-                    v => v.as_str().map(Some).map_err(|e| bad(format!("column {i}: {e}"))),
-                }
-            };
-            let geom = r.get_ref(1).and_then(|v| Ok(v.as_blob()?)).map_err(|e| self.sqlite(e))?;
-            let (lon, lat) = blob_point(geom).ok_or_else(|| bad("the geometry is not a point".to_owned()))?;
-            let kind = text(2)?.unwrap_or_default();
-            let kind = kind.parse().map_err(bad)?;
-            let day = text(3)?.unwrap_or_default();
-            let day = day.parse().map_err(|_| bad(format!("bad date {day:?}")))?;
-            let cell: i64 = r.get(8).map_err(|e| self.sqlite(e))?;
-            let key: i64 = r.get(9).map_err(|e| self.sqlite(e))?;
-            let record_key = u8::try_from(key).map_err(|_| bad(format!("bad record key {key}")))?;
-            f(&crate::cells::columns::ColumnRow {
-                cell: cell.cast_unsigned(),
-                lon,
-                lat,
-                day,
-                kind,
-                offense: text(4)?.unwrap_or_default(),
-                group: text(5)?,
-                source: text(6)?.unwrap_or_default(),
-                zone: text(7)?,
-                record_key,
-            });
-            n += 1;
+        scan_events(&self.conn, &self.path, f)
+    }
+
+    fn others_writes(&self) -> Result<Option<u64>, StoreError> {
+        if self.path == ":memory:" {
+            return Ok(None);
         }
-        Ok(n)
+        // SQLite's data_version: unchanged by this connection's own commits.
+        let v: i64 = self.conn.pragma_query_value(None, "data_version", |r| r.get(0)).map_err(|e| self.sqlite(e))?;
+        Ok(Some(v.cast_unsigned()))
+    }
+
+    fn read_snapshot(&self) -> Result<Option<Box<dyn super::StoreSnapshot>>, StoreError> {
+        if self.path == ":memory:" {
+            return Ok(None);
+        }
+        let err = |source| StoreError::Sqlite { path: self.path.clone(), source };
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.path, flags).map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(err)?;
+        // The snapshot begins at the transaction's first read (WAL: the writer goes on beside it).
+        conn.execute_batch("BEGIN").map_err(err)?;
+        let count: i64 = conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).map_err(err)?;
+        Ok(Some(Box::new(GpkgSnapshot { conn, path: self.path.clone(), count: count.cast_unsigned() })))
     }
 
     fn put_proposal(&mut self, p: &ProposalRecord) -> Result<(), StoreError> {

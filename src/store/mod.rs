@@ -249,6 +249,19 @@ pub trait EventStore: std::fmt::Debug + Send {
     /// in no particular order; returns how many.
     fn scan(&self, f: &mut dyn FnMut(&crate::cells::columns::ColumnRow<'_>)) -> Result<u64, StoreError>;
 
+    /// A read snapshot of every stored event on a connection of its own, to read the whole store
+    /// beside the writer; `None` when the store has no second connection (one in memory).
+    fn read_snapshot(&self) -> Result<Option<Box<dyn StoreSnapshot>>, StoreError> {
+        Ok(None)
+    }
+
+    /// A number that changes when another connection (another process: `leadmap import`) has written
+    /// to the store since it was last asked, and not for this store's own writes; `None` when the store
+    /// cannot tell (one in memory has no other writer).
+    fn others_writes(&self) -> Result<Option<u64>, StoreError> {
+        Ok(None)
+    }
+
     /// Stores a proposal (its id new).
     fn put_proposal(&mut self, p: &ProposalRecord) -> Result<(), StoreError>;
 
@@ -266,6 +279,65 @@ pub trait EventStore: std::fmt::Debug + Send {
 
     /// The audit rows, oldest first: (time, row).
     fn audit_log(&self) -> Result<Vec<(String, AuditRecord)>, StoreError>;
+}
+
+/// The stored events as they were when [`EventStore::read_snapshot`] was called, whatever is written
+/// since.
+pub trait StoreSnapshot: Send {
+    /// How many events it holds.
+    fn count(&self) -> u64;
+
+    /// Hands every event of the snapshot to `f` as a column row, in no particular order; returns how
+    /// many.
+    fn scan(&mut self, f: &mut dyn FnMut(&crate::cells::columns::ColumnRow<'_>)) -> Result<u64, StoreError>;
+}
+
+/// Reads `store` into the live columns beside its writer (see [`LiveEvents::read_store`]): on a
+/// connection of its own when the store has one, else (a store in memory) under its lock. Returns how
+/// many events were read.
+pub fn read_into(
+    live: &std::sync::Arc<crate::events::live::LiveEvents>,
+    store: &std::sync::Mutex<Box<dyn EventStore>>,
+) -> Result<u64, String> {
+    use std::sync::atomic::Ordering;
+    enum Source {
+        Snapshot(Box<dyn StoreSnapshot>),
+        Read(crate::cells::columns::EventColumns),
+    }
+    let mut rows = 0;
+    live.read_store(
+        || {
+            // The writer queues what it stored before it lets go of the store (writer::Stored).
+            let store = store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(s) = store.read_snapshot().map_err(|e| e.to_string())? {
+                let n = s.count();
+                Ok((Source::Snapshot(s), n))
+            } else {
+                let columns = load_columns(store.as_ref()).map_err(|e| e.to_string())?;
+                let n = columns.len() as u64;
+                Ok((Source::Read(columns), n))
+            }
+        },
+        |source, read| match source {
+            Source::Read(columns) => {
+                rows = columns.len() as u64;
+                Ok(columns)
+            }
+            Source::Snapshot(mut s) => {
+                let mut builder = crate::cells::columns::ColumnsBuilder::default();
+                s.scan(&mut |row| {
+                    builder.push(row);
+                    rows += 1;
+                    if rows % 65_536 == 0 {
+                        read.store(rows, Ordering::Relaxed);
+                    }
+                })
+                .map_err(|e| e.to_string())?;
+                Ok(builder.finish())
+            }
+        },
+    )?;
+    Ok(rows)
 }
 
 /// The in-memory columns of every event in `store` (see [`crate::cells::columns`]).

@@ -15,6 +15,20 @@ struct Job {
     reply: tokio::sync::oneshot::Sender<Result<Receipt, String>>,
 }
 
+/// What a committed submission changed in the store, told to the writer's owner while the writer
+/// still holds the store (so a reader that takes the store next sees the change and its notice
+/// together): events that are all new, or events changed in place.
+#[derive(Debug)]
+pub enum Stored<'a> {
+    /// Every event of the submission was new.
+    New(&'a [crate::events::Placed]),
+    /// Some were updated in place (or the submission mixed new and known events).
+    Changed,
+}
+
+/// Told of every committed submission that changed the store.
+pub type OnStored = Box<dyn Fn(Stored<'_>) + Send>;
+
 /// The queue to the writer thread. Dropping every handle stops the thread once the queue is drained.
 #[derive(Clone, Debug)]
 pub struct GroupWriter {
@@ -29,8 +43,8 @@ impl std::fmt::Debug for Job {
 
 impl GroupWriter {
     /// Starts the writer thread for `store` (which readers may share: the writer holds the lock only
-    /// while it commits).
-    pub fn start(store: Arc<Mutex<Box<dyn EventStore>>>) -> std::io::Result<Self> {
+    /// while it commits and tells `on_stored` what changed).
+    pub fn start(store: Arc<Mutex<Box<dyn EventStore>>>, on_stored: OnStored) -> std::io::Result<Self> {
         let (queue, jobs) = mpsc::channel::<Job>();
         std::thread::Builder::new().name("leadmap-writer".into()).spawn(move || {
             while let Ok(first) = jobs.recv() {
@@ -47,7 +61,19 @@ impl GroupWriter {
                     // A panic while holding the lock cannot leave a half-written group (one
                     // transaction), so a poisoned lock is safe to keep using.
                     let mut store = store.lock().unwrap_or_else(PoisonError::into_inner);
-                    store.commit_group(&submissions)
+                    let result = store.commit_group(&submissions);
+                    if let Ok(receipts) = &result {
+                        for (s, receipt) in submissions.iter().zip(receipts) {
+                            if let Ok(Receipt::Stored(o)) = receipt {
+                                if o.inserted > 0 && o.inserted as usize == s.events.len() {
+                                    on_stored(Stored::New(&s.events));
+                                } else if o.inserted > 0 || o.updated > 0 {
+                                    on_stored(Stored::Changed);
+                                }
+                            }
+                        }
+                    }
+                    result
                 };
                 match result {
                     Ok(receipts) => {

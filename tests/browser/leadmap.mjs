@@ -23,13 +23,25 @@ export function startServer(bin, env = {}, data = ['--demo']) {
     child.stderr.on('data', (chunk) => {
       log += chunk;
       const m = log.match(/url="(http:\/\/127\.0\.0\.1:\d+)"/);
-      if (m) {
+      if (m && !child.started) {
+        child.started = true;
         clearTimeout(timer);
-        resolve({ url: m[1], child });
+        resolve(eventsRead(m[1]).then(() => ({ url: m[1], child })));
       }
     });
     child.on('exit', (code) => reject(new Error(`leadmap serve exited with ${code}:\n${log}`)));
   });
+}
+
+/// Waits until the service at `url` has read its stored events (figures answer 503 until then; the page
+/// would ask again after Retry-After, the tests start once they are in).
+async function eventsRead(url) {
+  for (let i = 0; i < 6000; i++) {
+    const r = await fetch(`${url}/readyz`).then((x) => x.json()).catch(() => null);
+    if (!r || r.events?.state !== 'loading') return;
+    await new Promise((done) => { setTimeout(done, 10); });
+  }
+  throw new Error(`${url}: the stored events were not read in 60 s`);
 }
 
 /// In the page (page.evaluate): the camera the page's preview is drawn for, from its first view (the

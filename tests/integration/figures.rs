@@ -124,8 +124,9 @@ async fn cells_over_http_are_exact_for_analysts_and_leak_nothing_small_to_planne
     let zones = ZoneCatalog::new(leadmap::builtin::zone_sets().unwrap(), IndexOptions::default());
     let rules = RuleCatalog::new(leadmap::builtin::rule_sets().unwrap()).unwrap();
     let gpkg = leadmap::store::gpkg::GpkgStore::open(&store).unwrap();
-    let app =
-        router(AppState::with_store(Loaded { zones, rules }, tokens, Limits::default(), Some(Box::new(gpkg))).unwrap());
+    let app = router(crate::support::ready(
+        AppState::with_store(Loaded { zones, rules }, tokens, Limits::default(), Some(Box::new(gpkg))).unwrap(),
+    ));
 
     // Analysts: exact, equal to the command line and to h3o point by point.
     let r = call(&app, "GET", "/v1/cells?res=9&f=csv", ANALYST, None, None).await;
@@ -252,8 +253,9 @@ async fn hotspots_give_analysts_z_and_planners_classes_and_candidates_lie_outsid
     let zones = ZoneCatalog::new(leadmap::builtin::zone_sets().unwrap(), IndexOptions::default());
     let rules = RuleCatalog::new(leadmap::builtin::rule_sets().unwrap()).unwrap();
     let gpkg = leadmap::store::gpkg::GpkgStore::open(&path).unwrap();
-    let app =
-        router(AppState::with_store(Loaded { zones, rules }, tokens, Limits::default(), Some(Box::new(gpkg))).unwrap());
+    let app = router(crate::support::ready(
+        AppState::with_store(Loaded { zones, rules }, tokens, Limits::default(), Some(Box::new(gpkg))).unwrap(),
+    ));
     // A dense cluster far east of every zone, background noise over the city, over HTTP ingest.
     let hot = LatLng::new(45.505, -122.58).unwrap().to_cell(Resolution::Nine);
     let mut events = Vec::new();

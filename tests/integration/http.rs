@@ -12,7 +12,7 @@ use leadmap::zones::{IndexOptions, ZoneCatalog};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::support::{http_get, http_post, repo, spawn_server};
+use crate::support::{http_get, http_post, ready, repo, spawn_server};
 
 const FIELD: &str = "field-token-0123456789";
 const PLANNER: &str = "planner-token-0123456789";
@@ -405,9 +405,9 @@ async fn events_are_ingested_durably_and_read_back_by_analysts_only() {
     let zones = ZoneCatalog::new(leadmap::builtin::zone_sets().unwrap(), IndexOptions::default());
     let rules = RuleCatalog::new(leadmap::builtin::rule_sets().unwrap()).unwrap();
     let store = leadmap::store::gpkg::GpkgStore::open(&path).unwrap();
-    let app = router(
+    let app = router(ready(
         AppState::with_store(Loaded { zones, rules }, tokens, Limits::default(), Some(Box::new(store))).unwrap(),
-    );
+    ));
     let event = |id: &str, lon: f64| {
         json!({"kind": "diversion_referral", "occurred_on": "2018-06-01", "occurred_at": "14:05", "lon": lon, "lat": 45.5189,
                "offense": "PCS", "race_ethnicity": "Black", "source": "ops", "external_id": id})
@@ -487,7 +487,9 @@ async fn an_idempotency_key_replays_the_first_answer_across_restarts_and_refuses
         let zones = ZoneCatalog::new(leadmap::builtin::zone_sets().unwrap(), IndexOptions::default());
         let rules = RuleCatalog::new(leadmap::builtin::rule_sets().unwrap()).unwrap();
         let store = leadmap::store::gpkg::GpkgStore::open(&path).unwrap();
-        router(AppState::with_store(Loaded { zones, rules }, tokens, Limits::default(), Some(Box::new(store))).unwrap())
+        router(ready(
+            AppState::with_store(Loaded { zones, rules }, tokens, Limits::default(), Some(Box::new(store))).unwrap(),
+        ))
     };
     let event = |id: &str| {
         json!({"kind": "arrest", "occurred_on": "2019-03-04", "lon": -122.6793, "lat": 45.5189, "offense": "PCS",
@@ -932,4 +934,215 @@ fn label_glyphs_are_served_from_the_binary_for_any_font_stack() {
     let (status, _, body) = get_bytes(server.port, "/map/glyphs/LICENSE.txt", "");
     assert_eq!(status, 200);
     assert!(String::from_utf8_lossy(&body).contains("Bitstream Vera"));
+}
+
+/// A real store file whose whole-store read waits until the test lets it go on: the service is
+/// caught while it reads its events at start.
+#[derive(Debug)]
+struct GatedStore {
+    inner: leadmap::store::gpkg::GpkgStore,
+    gate: std::sync::Mutex<Option<std::sync::mpsc::Receiver<()>>>,
+}
+
+struct GatedSnapshot {
+    inner: Box<dyn leadmap::store::StoreSnapshot>,
+    gate: Option<std::sync::mpsc::Receiver<()>>,
+}
+
+impl leadmap::store::StoreSnapshot for GatedSnapshot {
+    fn count(&self) -> u64 {
+        self.inner.count()
+    }
+    fn scan(
+        &mut self,
+        f: &mut dyn FnMut(&leadmap::cells::columns::ColumnRow<'_>),
+    ) -> Result<u64, leadmap::store::StoreError> {
+        if let Some(gate) = self.gate.take() {
+            let _ = gate.recv();
+        }
+        self.inner.scan(f)
+    }
+}
+
+mod gated_store {
+    use super::{GatedSnapshot, GatedStore};
+    use leadmap::events::Placed;
+    use leadmap::store::*;
+    use std::collections::BTreeMap;
+
+    impl EventStore for GatedStore {
+        fn upsert(&mut self, batch: &[Placed]) -> Result<BatchOutcome, StoreError> {
+            self.inner.upsert(batch)
+        }
+        fn commit_group(&mut self, group: &[Submission]) -> Result<Vec<Result<Receipt, StoreError>>, StoreError> {
+            self.inner.commit_group(group)
+        }
+        fn begin_import(&mut self, file: &str, source: &str) -> Result<LoadId, StoreError> {
+            self.inner.begin_import(file, source)
+        }
+        fn import_batch(
+            &mut self,
+            run: LoadId,
+            batch: &[ImportRow],
+        ) -> Result<(BatchOutcome, Vec<Repeat>), StoreError> {
+            self.inner.import_batch(run, batch)
+        }
+        fn finish_import(&mut self, run: LoadId, outcome: &BatchOutcome, rejected: u64) -> Result<(), StoreError> {
+            self.inner.finish_import(run, outcome, rejected)
+        }
+        fn count(&self) -> Result<u64, StoreError> {
+            self.inner.count()
+        }
+        fn query(&self, q: &EventQuery) -> Result<Vec<(i64, Placed)>, StoreError> {
+            self.inner.query(q)
+        }
+        fn count_by_zone(&self) -> Result<BTreeMap<Option<String>, u64>, StoreError> {
+            self.inner.count_by_zone()
+        }
+        fn scan(&self, f: &mut dyn FnMut(&leadmap::cells::columns::ColumnRow<'_>)) -> Result<u64, StoreError> {
+            self.inner.scan(f)
+        }
+        fn read_snapshot(&self) -> Result<Option<Box<dyn StoreSnapshot>>, StoreError> {
+            let gate = self.gate.lock().unwrap().take();
+            Ok(self
+                .inner
+                .read_snapshot()?
+                .map(|inner| Box::new(GatedSnapshot { inner, gate }) as Box<dyn StoreSnapshot>))
+        }
+        fn put_proposal(&mut self, p: &ProposalRecord) -> Result<(), StoreError> {
+            self.inner.put_proposal(p)
+        }
+        fn proposals(&self) -> Result<Vec<ProposalRecord>, StoreError> {
+            self.inner.proposals()
+        }
+        fn proposal(&self, id: &str) -> Result<Option<ProposalRecord>, StoreError> {
+            self.inner.proposal(id)
+        }
+        fn delete_proposal(&mut self, id: &str) -> Result<bool, StoreError> {
+            self.inner.delete_proposal(id)
+        }
+        fn audit(&mut self, row: &AuditRecord) -> Result<(), StoreError> {
+            self.inner.audit(row)
+        }
+        fn audit_log(&self) -> Result<Vec<(String, AuditRecord)>, StoreError> {
+            self.inner.audit_log()
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eligibility_and_ingest_answer_while_the_stored_events_are_read_and_figures_say_how_far_it_is() {
+    use leadmap::store::EventStore;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.gpkg");
+    let zones = ZoneCatalog::new(leadmap::builtin::zone_sets().unwrap(), IndexOptions::default());
+    let event = |i: usize, lon: f64| leadmap::events::Event {
+        kind: leadmap::events::EventKind::Arrest,
+        occurred_on: "2019-06-01".parse().unwrap(),
+        occurred_at: None,
+        point: leadmap::coord::LonLat::new(lon, 45.5189).unwrap(),
+        offense: leadmap::events::Offense::parse("PCS"),
+        race_ethnicity: None,
+        agency: None,
+        source: "t".into(),
+        external_id: format!("e{i}"),
+    };
+    let mut store = leadmap::store::gpkg::GpkgStore::open(&path).unwrap();
+    let stored: Vec<_> = (0..30).map(|i| leadmap::events::place(event(i, -122.6793), &zones)).collect();
+    store.upsert(&stored).unwrap();
+    let (open_gate, gate) = std::sync::mpsc::channel();
+    let store = GatedStore { inner: store, gate: std::sync::Mutex::new(Some(gate)) };
+    let tokens = Tokens::parse_env(&format!("app:field:{FIELD},ops:admin:{ADMIN}")).unwrap();
+    let rules = RuleCatalog::new(leadmap::builtin::rule_sets().unwrap()).unwrap();
+    let state =
+        AppState::with_store(Loaded { zones, rules }, tokens, Limits::default(), Some(Box::new(store))).unwrap();
+    let app = router(state.clone());
+
+    // The read has begun and waits: eligibility answers, readiness says how far the events are,
+    // figures answer 503 with Retry-After and the count.
+    let r = with_token(&app, "GET", "/v1/eligibility?lon=-122.6793&lat=45.5189&at=2019-06-01", FIELD, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = with_token(&app, "GET", "/readyz", ADMIN, None).await;
+    assert_eq!((r.json()["status"].as_str(), r.json()["store"].as_str()), (Some("ready"), Some("open")));
+    assert_eq!(r.json()["events"], json!({"state": "loading", "read": 0, "total": 30}));
+    let r = with_token(&app, "GET", "/v1/cells?res=9", ADMIN, None).await;
+    r.problem(503, "loading events (0 of 30)");
+    assert_eq!(r.headers.get(header::RETRY_AFTER).unwrap(), "2");
+    // Ingest does not wait for the read: five new events and one stored one changed in place.
+    let body = json!(
+        (100..105)
+            .map(|i| json!({"kind": "arrest", "occurred_on": "2019-06-02", "lon": -122.6793, "lat": 45.5189,
+        "offense": "PCS", "source": "t", "external_id": format!("e{i}")}))
+            .collect::<Vec<_>>()
+    );
+    let r = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        with_token(&app, "POST", "/v1/events", ADMIN, Some(&body)),
+    )
+    .await
+    .expect("ingest answered while the store is read");
+    assert_eq!((r.status, r.json()["inserted"].as_u64()), (StatusCode::CREATED, Some(5)));
+
+    // The read goes on: every event once, the thirty read and the five ingested meanwhile.
+    open_gate.send(()).unwrap();
+    let state2 = state.clone();
+    assert_eq!(
+        tokio::task::spawn_blocking(move || state2.wait_for_events()).await.unwrap(),
+        leadmap::events::live::ColumnsState::Ready
+    );
+    let r = with_token(&app, "GET", "/readyz", ADMIN, None).await;
+    assert_eq!(r.json()["events"], json!({"state": "ready"}));
+    let r = with_token(&app, "GET", "/v1/cells?res=9&f=csv", ADMIN, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+    let text = String::from_utf8(r.body).unwrap();
+    let total: u64 = text.lines().skip(1).map(|l| l.split(',').nth(1).unwrap().parse::<u64>().unwrap()).sum();
+    assert_eq!(total, 35, "{text}");
+}
+
+/// The events of `/v1/cells?res=9` (open service: exact counts).
+fn cells_total(port: u16) -> (u16, u64) {
+    let (status, text) = http_get(port, "/v1/cells?res=9&f=csv");
+    let total = if status == 200 {
+        text.lines().skip(1).map(|l| l.split(',').nth(1).unwrap().parse::<u64>().unwrap()).sum()
+    } else {
+        0
+    };
+    (status, total)
+}
+
+#[test]
+fn an_import_into_the_store_a_service_serves_shows_in_its_figures_within_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("events.gpkg");
+    let demo = std::fs::read_to_string(repo().join("geodata/demo/events.csv")).unwrap();
+    let (header, rows) = demo.split_once('\n').unwrap();
+    let rows: Vec<&str> = rows.lines().collect();
+    let (first, second) = rows.split_at(rows.len() / 2);
+    let import = |name: &str, part: &[&str]| {
+        let file = dir.path().join(name);
+        std::fs::write(&file, format!("{header}\n{}\n", part.join("\n"))).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_leadmap"))
+            .args(["import", file.to_str().unwrap(), "--source", "demo", "--data", store.to_str().unwrap(), "-q"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    import("first.csv", first);
+    let server = crate::support::Server::start(&["--data", store.to_str().unwrap()]);
+    let wait_for = |want: u64| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let (status, total) = cells_total(server.port);
+            if (status == 200 && total == want) || std::time::Instant::now() > deadline {
+                return (status, total);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    let before = wait_for(first.len() as u64);
+    assert_eq!(before, (200, first.len() as u64));
+    // Another process imports into the store being served: the figures follow within seconds.
+    import("second.csv", second);
+    assert_eq!(wait_for(rows.len() as u64), (200, rows.len() as u64));
+    assert!(server.log_with("written by another process").contains("written by another process"));
 }

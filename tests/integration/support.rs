@@ -152,6 +152,18 @@ pub fn start_server_with(args: &[&str], env: &[(&str, &str)]) -> (Child, u16, Ar
             sink.lock().unwrap().push(line);
         }
     });
+    // Serving at once; its stored events are read in the background (figures answer 503 until then):
+    // the tests ask for figures once they are in, as a client told Retry-After would.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
+    loop {
+        let (status, body) = http_get(port, "/readyz");
+        let loading = serde_json::from_str::<serde_json::Value>(&body).is_ok_and(|v| v["events"]["state"] == "loading");
+        if status != 200 || !loading {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the stored events were not read in 60 s");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     (child, port, log)
 }
 
@@ -258,4 +270,10 @@ fn unchunk(mut body: &str) -> String {
         body = &rest[n + 2..];
     }
     out
+}
+
+/// `state` once its stored events are read into memory (figures answer 503 until then).
+pub fn ready(state: leadmap::http::AppState) -> leadmap::http::AppState {
+    assert_eq!(state.wait_for_events(), leadmap::events::live::ColumnsState::Ready);
+    state
 }

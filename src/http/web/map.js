@@ -79,6 +79,15 @@ async function api(path, { raw = false } = {}) {
       await askToken(p.detail || 'The token was not accepted; enter another.');
       continue;
     }
+    // The service has just started and is reading its stored events: say so, ask again when it says.
+    const wait = Number(r.headers.get('Retry-After'));
+    if (r.status === 503 && wait > 0) {
+      const p = await r.json().catch(() => ({}));
+      setStatus(`The service is ${p.detail || 'busy'}; asking again in ${wait} s.`);
+      await new Promise((done) => { setTimeout(done, 1000 * wait); });
+      attempt -= 1;
+      continue;
+    }
     if (!r.ok) {
       const p = await r.json().catch(() => ({}));
       throw new ApiProblem(r.status, p.detail || `${path}: HTTP ${r.status}`);
