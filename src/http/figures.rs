@@ -28,8 +28,6 @@ use crate::formats::cells::{CellFormat, candidates_geojson, write_cells};
 pub const PLANNER_MAX_RES: u8 = 9;
 /// The largest k-ring a hotspot request may ask for.
 pub const MAX_K_RING: u32 = 5;
-/// Rendered answers kept.
-const CACHE_ENTRIES: usize = 256;
 /// Bytes of rendered answers kept in all (body and gzipped copy).
 pub const CACHE_BYTES: usize = 256 << 20;
 /// An answer larger than this is sent but not kept.
@@ -37,41 +35,81 @@ pub const CACHE_ENTRY_BYTES: usize = 32 << 20;
 /// Answers larger than this are also kept gzipped (a resolution-9 city map is megabytes of GeoJSON).
 const GZIP_FROM: usize = 8 << 10;
 
-/// Rendered answers by request, within [`CACHE_ENTRIES`] answers and [`CACHE_BYTES`] bytes; emptied
-/// when full (answers are cheap to remake, the cache is for the repeated views of a map). Keys are the
-/// parsed, canonical parameters, never the raw query text.
-#[derive(Debug, Default)]
+/// Rendered answers by request, within [`CACHE_BYTES`] bytes: the answer used longest ago goes first
+/// (answers are cheap to remake, the cache is for the repeated views of a map). Keys are the parsed,
+/// canonical parameters, never the raw query text.
+#[derive(Debug)]
 pub struct FigureCache {
-    entries: std::sync::Mutex<(HashMap<String, Arc<Rendered>>, usize)>,
+    inner: std::sync::Mutex<Lru>,
+}
+
+#[derive(Debug, Default)]
+struct Lru {
+    /// Answer and the tick it was last used at, by key.
+    entries: HashMap<String, (Arc<Rendered>, u64)>,
+    /// Keys by the tick they were last used at (oldest first).
+    order: std::collections::BTreeMap<u64, String>,
+    tick: u64,
+    bytes: usize,
+    limit: usize,
+}
+
+impl Default for FigureCache {
+    fn default() -> Self {
+        Self::with_limit(CACHE_BYTES)
+    }
 }
 
 impl FigureCache {
+    /// A cache holding at most `limit` bytes of answers.
+    #[must_use]
+    pub fn with_limit(limit: usize) -> Self {
+        Self { inner: std::sync::Mutex::new(Lru { limit, ..Lru::default() }) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Lru> {
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn get(&self, key: &str) -> Option<Arc<Rendered>> {
-        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner).0.get(key).cloned()
+        let mut lru = self.lock();
+        lru.tick += 1;
+        let tick = lru.tick;
+        let (value, used) = lru.entries.get_mut(key)?;
+        let (value, last) = (Arc::clone(value), std::mem::replace(used, tick));
+        if let Some(k) = lru.order.remove(&last) {
+            lru.order.insert(tick, k);
+        }
+        Some(value)
     }
 
     fn put(&self, key: String, value: Arc<Rendered>) {
         let size = value.size();
-        if size > CACHE_ENTRY_BYTES {
+        let mut lru = self.lock();
+        if size > CACHE_ENTRY_BYTES.min(lru.limit) {
             return;
         }
-        let mut guard = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (map, bytes) = &mut *guard;
-        if map.len() >= CACHE_ENTRIES || *bytes + size > CACHE_BYTES {
-            map.clear();
-            *bytes = 0;
+        lru.tick += 1;
+        let tick = lru.tick;
+        lru.order.insert(tick, key.clone());
+        if let Some((old, used)) = lru.entries.insert(key, (value, tick)) {
+            lru.bytes -= old.size();
+            lru.order.remove(&used);
         }
-        if let Some(old) = map.insert(key, value) {
-            *bytes -= old.size();
+        lru.bytes += size;
+        while lru.bytes > lru.limit {
+            let Some((_, oldest)) = lru.order.pop_first() else { break };
+            if let Some((old, _)) = lru.entries.remove(&oldest) {
+                lru.bytes -= old.size();
+            }
         }
-        *bytes += size;
     }
 
     /// Answers and bytes held.
     #[must_use]
     pub fn held(&self) -> (usize, usize) {
-        let guard = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        (guard.0.len(), guard.1)
+        let lru = self.lock();
+        (lru.entries.len(), lru.bytes)
     }
 }
 
@@ -510,4 +548,39 @@ pub async fn get_me(
         "max_res": if planner { PLANNER_MAX_RES } else { crate::cells::MAX_RES },
         "filters": filters,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(bytes: usize) -> Arc<Rendered> {
+        // Not gzipped: the size is the body's.
+        Arc::new(Rendered::new(Bytes::from(vec![b'x'; bytes]), "text/csv", "\"t\"".to_owned(), usize::MAX))
+    }
+
+    #[test]
+    fn the_cache_keeps_what_was_used_last_within_its_bytes() {
+        let cache = FigureCache::with_limit(1000);
+        for k in ["a", "b", "c"] {
+            cache.put(k.to_owned(), answer(300));
+        }
+        assert_eq!(cache.held(), (3, 900));
+        // "a" used again: "b" is now the oldest, and goes when "d" comes.
+        assert!(cache.get("a").is_some());
+        cache.put("d".to_owned(), answer(300));
+        assert_eq!(cache.held(), (3, 900));
+        assert!(cache.get("b").is_none());
+        assert!(["a", "c", "d"].iter().all(|k| cache.get(k).is_some()));
+        // A bigger answer pushes out as many of the oldest as it needs; one over the limit is not kept.
+        cache.put("e".to_owned(), answer(700));
+        assert_eq!(cache.held(), (2, 1000));
+        assert!(cache.get("e").is_some() && cache.get("d").is_some());
+        cache.put("huge".to_owned(), answer(1001));
+        assert!(cache.get("huge").is_none());
+        assert_eq!(cache.held(), (2, 1000));
+        // The same key again replaces its answer.
+        cache.put("e".to_owned(), answer(100));
+        assert_eq!(cache.held(), (2, 400));
+    }
 }
