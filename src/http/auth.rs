@@ -252,7 +252,10 @@ pub async fn require(
         Some(e) => {
             req.extensions_mut().insert(Caller(e.name.clone()));
             req.extensions_mut().insert(CallerRole(e.role));
-            Ok(next.run(req).await)
+            let mut res = next.run(req).await;
+            // For the request's log line (the front): who asked, by the token's name.
+            res.extensions_mut().insert(Caller(e.name.clone()));
+            Ok(res)
         }
     }
 }

@@ -97,10 +97,10 @@ pub async fn get_archive(State(state): State<AppState>, headers: HeaderMap) -> R
         return ApiError::not_found("this service has no base-map archive (serve --basemap FILE.pmtiles)")
             .into_response();
     };
-    // The cause is logged; the client is told only that the archive cannot be read.
+    // The cause is logged under the request's id (front.rs); the client is told only the id.
     let unreadable = |e: std::io::Error| {
-        tracing::error!(file = %archive.path.display(), error = %e, "the base-map archive cannot be read");
-        ApiError::internal("the base-map archive cannot be read").into_response()
+        ApiError::internal(format!("the base-map archive {} cannot be read: {e}", archive.path.display()))
+            .into_response()
     };
     let (mut file, len, etag) = match open(&archive.path).await {
         Ok(opened) => opened,

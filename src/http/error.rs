@@ -22,6 +22,14 @@ pub struct ApiError {
     pub retry_after: Option<u32>,
 }
 
+/// The cause of a `500`, kept on the response for the front to log under the request's id; the client
+/// is told only that the request failed and its id (never a path, SQL or an internal error text).
+#[derive(Clone, Debug)]
+pub struct InternalCause(pub String);
+
+/// The detail every `500` answers with (the front adds the request id).
+pub const INTERNAL_DETAIL: &str = "internal error: the request was not completed; the service's log has why";
+
 /// One bad item of a batch (problem extension member `errors`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ItemError {
@@ -97,14 +105,20 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let internal = self.status == StatusCode::INTERNAL_SERVER_ERROR;
+        let (detail, cause) =
+            if internal { (INTERNAL_DETAIL.to_owned(), Some(self.detail)) } else { (self.detail, None) };
         let body = Problem {
             kind: "about:blank".to_owned(),
             title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
             status: self.status.as_u16(),
-            detail: self.detail,
+            detail,
             errors: self.errors,
         };
         let mut res = (self.status, axum::Json(body)).into_response();
+        if let Some(cause) = cause {
+            res.extensions_mut().insert(InternalCause(cause));
+        }
         res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if let Some(seconds) = self.retry_after {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));

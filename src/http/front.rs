@@ -12,8 +12,11 @@
 //!
 //! Otherwise it runs, and is answered `503` if it takes longer than the request timeout (the timer is
 //! only started when the answer is not ready at the first poll) or `500` if its handler panics. Every
-//! answer is counted in the route's metrics and logged in one line: method, route, status, latency;
-//! never the query string (which may hold a contact's location) nor the token.
+//! answer is counted in the route's metrics and logged in one line: method, route, status, latency, a
+//! request id (also sent as `X-Request-Id`), who asked (the token's name, never the token; `open` on a
+//! server without tokens) and, for the figure, event, proposal, zone and rule routes, the query (their
+//! filters); never the query of an eligibility or screening request (a contact's location). A `500`'s
+//! cause is logged under the request id; the client gets a generic detail and the id.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -29,7 +32,8 @@ use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio::time::Sleep;
 
-use super::error::ApiError;
+use super::auth::Caller;
+use super::error::{ApiError, INTERNAL_DETAIL, InternalCause};
 use super::state::AppState;
 
 /// The longest request target (path and query) answered, bytes; a longer one is a `414` problem.
@@ -117,9 +121,17 @@ where
     fn call(&mut self, req: Request) -> Self::Future {
         let start = Instant::now();
         let shared = &self.shared;
+        let route = req.extensions().get::<MatchedPath>().cloned();
+        let query = route
+            .as_ref()
+            .filter(|r| logs_query(r.as_str()))
+            .and_then(|_| req.uri().query())
+            .map(|q| q.chars().take(MAX_LOGGED_QUERY).collect());
         let log = LogFields {
             method: req.method().clone(),
-            route: req.extensions().get::<MatchedPath>().cloned(),
+            route,
+            query,
+            id: RequestId::next(),
             start,
             shared: Arc::clone(shared),
         };
@@ -226,22 +238,91 @@ fn panicked() -> Response {
     ApiError::internal("internal error; the request was not completed").into_response()
 }
 
+/// The longest query logged, characters.
+const MAX_LOGGED_QUERY: usize = 512;
+
+/// Whether a route's query string is logged: the routes whose queries are filters, not the field
+/// apps' routes (an eligibility query is a contact's location).
+fn logs_query(route: &str) -> bool {
+    ["/v1/cells", "/v1/hotspots", "/v1/coverage", "/v1/equity", "/v1/events", "/v1/proposals", "/v1/zones", "/v1/rules"]
+        .iter()
+        .any(|p| route.starts_with(p))
+}
+
+/// A request's id: 16 hex digits, the process's start time and a counter, so ids differ across
+/// restarts too.
+#[derive(Clone, Copy, Debug)]
+struct RequestId(u64);
+
+impl RequestId {
+    fn next() -> Self {
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        static EPOCH: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        let epoch = *EPOCH.get_or_init(|| {
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) << 32
+        });
+        Self(epoch.wrapping_add(COUNTER.fetch_add(1, Ordering::Relaxed)))
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
 /// What the log line and the metrics need.
 #[derive(Clone, Debug)]
 struct LogFields {
     method: Method,
     route: Option<MatchedPath>,
+    /// The query, for routes whose queries are filters.
+    query: Option<String>,
+    id: RequestId,
     start: Instant,
     shared: Arc<Shared>,
 }
 
 impl LogFields {
-    fn record(self, res: &Response) {
+    fn record(self, res: &mut Response) {
         let latency = self.start.elapsed();
         let route = self.route.as_ref().map_or("other", MatchedPath::as_str);
         let status = res.status().as_u16();
         self.shared.config.state.metrics().record(route, status, latency);
-        tracing::info!(method = %self.method, route, status, latency_us = latency.as_micros() as u64, "request");
+        let id = self.id.to_string();
+        if let Some(InternalCause(cause)) = res.extensions_mut().remove::<InternalCause>() {
+            tracing::error!(request_id = id, method = %self.method, route, cause, "request failed");
+            // The body says only that, and under which id (the answer's other headers stay).
+            let problem = super::error::Problem {
+                kind: "about:blank".to_owned(),
+                title: "Internal Server Error".to_owned(),
+                status: 500,
+                detail: format!("{INTERNAL_DETAIL}, under request id {id}"),
+                errors: Vec::new(),
+            };
+            if let Ok(body) = serde_json::to_vec(&problem) {
+                *res.body_mut() = axum::body::Body::from(body);
+                res.headers_mut().remove(header::CONTENT_LENGTH);
+            }
+        }
+        let who = match res.extensions().get::<Caller>() {
+            Some(Caller(name)) => name.as_str(),
+            None if self.shared.config.open => "open",
+            None => "-",
+        };
+        tracing::info!(
+            request_id = id,
+            who,
+            method = %self.method,
+            route,
+            query = self.query.as_deref(),
+            status,
+            latency_us = latency.as_micros() as u64,
+            "request"
+        );
+        if let Ok(v) = axum::http::HeaderValue::from_str(&id) {
+            res.headers_mut().insert("x-request-id", v);
+        }
     }
 }
 
@@ -308,8 +389,9 @@ where
                 }
             }
         };
+        let mut answer = answer;
         if let Some(log) = this.log.take() {
-            log.record(&answer);
+            log.record(&mut answer);
         }
         Poll::Ready(Ok(answer))
     }

@@ -1146,3 +1146,48 @@ fn an_import_into_the_store_a_service_serves_shows_in_its_figures_within_seconds
     assert_eq!(wait_for(rows.len() as u64), (200, rows.len() as u64));
     assert!(server.log_with("written by another process").contains("written by another process"));
 }
+
+#[test]
+fn every_request_is_logged_with_its_id_and_who_asked_and_a_failure_tells_the_client_only_the_id() {
+    let (bytes, _) = tiny_archive();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("base.pmtiles");
+    std::fs::write(&archive, &bytes).unwrap();
+    let tokens = format!("county-gis:field:{FIELD},planning:planner:{PLANNER}");
+    let server = crate::support::Server::start_with(
+        &["--demo", "--basemap", archive.to_str().unwrap()],
+        &[("LEADMAP_TOKENS", tokens.as_str())],
+    );
+    let get = |path: &str, token: &str| get_bytes(server.port, path, &format!("Authorization: Bearer {token}\r\n"));
+    // An eligibility question: logged with its id and the token's name, never its location or the token.
+    let (status, head, _) = get("/v1/eligibility?lon=-122.6793&lat=45.5189", FIELD);
+    assert_eq!(status, 200);
+    let id = head_value(&head, "x-request-id");
+    assert_eq!(id.len(), 16, "{head}");
+    let log = server.log_with(&id);
+    let line = log.lines().find(|l| l.contains(&id)).unwrap_or_else(|| panic!("no line for {id}: {log}"));
+    assert!(
+        line.contains("who=\"county-gis\"") && line.contains("route=\"/v1/eligibility\"") && !line.contains("query="),
+        "{line}"
+    );
+    assert!(!line.contains("45.5189") && !line.contains(FIELD), "{line}");
+    // A figure question: its filters are logged.
+    let (status, head, _) = get("/v1/cells?res=8&kind=arrest&from=2019-01-01&to=2019-12-31", PLANNER);
+    assert_eq!(status, 200);
+    let id = head_value(&head, "x-request-id");
+    let log = server.log_with(&id);
+    let line = log.lines().find(|l| l.contains(&id)).unwrap();
+    assert!(line.contains("who=\"planning\"") && line.contains("res=8&kind=arrest&from=2019-01-01"), "{line}");
+    // A failure (the archive gone from under the service): the cause, with the file, is in the log
+    // under the request id; the client is told the id and nothing of the file.
+    std::fs::remove_file(&archive).unwrap();
+    let (status, head, body) = get_bytes(server.port, "/map/basemap.pmtiles", "Range: bytes=0-99\r\n");
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(status, 500, "{body}");
+    let id = head_value(&head, "x-request-id");
+    assert!(body.contains(&id) && !body.contains("base.pmtiles") && !body.contains("No such file"), "{head} {body}");
+    let log = server.log_with("request failed");
+    let failed =
+        log.lines().find(|l| l.contains("request failed") && l.contains(&id)).unwrap_or_else(|| panic!("{log}"));
+    assert!(failed.contains("No such file"), "{failed}");
+}
