@@ -103,6 +103,9 @@ Examples:\n  leadmap classify calls.csv --at 2019-06-01 -o calls-zoned.csv\n  le
     /// What proposed zone sets would have changed over the stored events, against the current set.
     #[command(after_help = whatif::WHATIF_HELP)]
     Whatif(whatif::WhatifArgs),
+    /// Copy the store to a new file, consistently, while a service serves and ingests into it.
+    #[command(after_help = BACKUP_HELP)]
+    Backup(BackupArgs),
 }
 
 /// `leadmap events ...`.
@@ -566,7 +569,63 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Coverage(args) => figures::coverage(&args),
         Command::Equity(args) => figures::equity(&args),
         Command::Whatif(args) => whatif::whatif(&args),
+        Command::Backup(args) => backup(&args),
     }
+}
+
+const BACKUP_HELP: &str = "\
+The copy is one consistent snapshot of the store (SQLite's online backup API, all pages in one step; a
+running `leadmap serve` goes on answering and ingesting meanwhile), written beside DEST and renamed to
+DEST only once SQLite's integrity check passes on it. DEST must not exist: a backup never replaces a
+file. Restore by stopping the service and putting the copy in the store's place.
+
+Examples:
+  leadmap backup /var/backups/leadmap/leadmap-$(date +%F).gpkg
+  leadmap backup --data /var/lib/leadmap/leadmap.gpkg /mnt/backup/leadmap.gpkg";
+
+/// `leadmap backup`.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Where to write the copy (a new file).
+    #[arg(value_name = "DEST")]
+    pub dest: PathBuf,
+    /// The store to copy.
+    #[arg(long, value_name = "FILE", default_value = "leadmap.gpkg")]
+    pub data: PathBuf,
+}
+
+fn backup(args: &BackupArgs) -> Result<ExitCode, Error> {
+    let protected = [output::Protected { what: "the store", path: &args.data }];
+    output::check(&args.dest, &protected)?;
+    if !args.data.exists() {
+        return Err(Error::Usage(format!("--data {}: no such store", args.data.display())));
+    }
+    if args.dest.exists() {
+        return Err(Error::Usage(format!(
+            "{} exists: a backup never replaces a file. Choose a new name (e.g. with the date in it)",
+            args.dest.display()
+        )));
+    }
+    let mut tmp = args.dest.as_os_str().to_owned();
+    tmp.push(format!(".partial-{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let report = crate::store::gpkg::backup(&args.data, &tmp).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })?;
+    // A hard link is made only if DEST is still free: a file made there meanwhile is never replaced.
+    let placed = std::fs::hard_link(&tmp, &args.dest).or_else(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists { Err(e) } else { std::fs::rename(&tmp, &args.dest) }
+    });
+    let _ = std::fs::remove_file(&tmp);
+    placed.map_err(|source| Error::Io { path: args.dest.display().to_string(), source })?;
+    eprintln!(
+        "backed up {} events ({:.1} MB) from {} to {}",
+        report.events,
+        report.bytes as f64 / 1e6,
+        args.data.display(),
+        args.dest.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn events_export(args: &EventsExportArgs) -> Result<ExitCode, Error> {

@@ -1191,3 +1191,94 @@ fn every_request_is_logged_with_its_id_and_who_asked_and_a_failure_tells_the_cli
         log.lines().find(|l| l.contains("request failed") && l.contains(&id)).unwrap_or_else(|| panic!("{log}"));
     assert!(failed.contains("No such file"), "{failed}");
 }
+
+#[test]
+fn a_backup_of_a_live_store_under_ingest_is_one_consistent_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("events.gpkg");
+    let leadmap = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_leadmap")).args(args).output().unwrap();
+    let out = leadmap(&[
+        "import",
+        repo().join("geodata/demo/events.csv").to_str().unwrap(),
+        "--source",
+        "demo",
+        "--data",
+        store.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let server = crate::support::Server::start(&["--data", store.to_str().unwrap()]);
+    // Ingest goes on, batch after batch, while the backups are made.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ingest = {
+        let (stop, port) = (std::sync::Arc::clone(&stop), server.port);
+        std::thread::spawn(move || {
+            let mut batches = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let body = json!(
+                    (0..50)
+                        .map(
+                            |i| json!({"kind": "arrest", "occurred_on": "2019-06-02", "lon": -122.6793, "lat": 45.5189,
+                    "offense": "PCS", "source": "feed", "external_id": format!("b{batches}-{i}")})
+                        )
+                        .collect::<Vec<_>>()
+                );
+                assert_eq!(http_post(port, "/v1/events", &body.to_string()), Some(201));
+                batches += 1;
+            }
+            batches
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut copies = Vec::new();
+    for n in 0..3 {
+        let dest = dir.path().join(format!("backup-{n}.gpkg"));
+        let out = leadmap(&["backup", dest.to_str().unwrap(), "--data", store.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("backed up"));
+        copies.push(dest);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let batches = ingest.join().unwrap();
+    assert!(batches > 0);
+    // Each copy opens, passes SQLite's check, holds every demo event and whole batches only (one
+    // transaction each), no more than were ingested; a later copy holds at least what an earlier one did.
+    let mut last = 0;
+    for copy in &copies {
+        let conn = rusqlite::Connection::open(copy).unwrap();
+        let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(check, "ok");
+        let demo: i64 = conn.query_row("SELECT count(*) FROM events WHERE source = 'demo'", [], |r| r.get(0)).unwrap();
+        let fed: i64 = conn.query_row("SELECT count(*) FROM events WHERE source = 'feed'", [], |r| r.get(0)).unwrap();
+        assert_eq!(demo, 12_000);
+        assert!(
+            fed % 50 == 0 && fed <= i64::try_from(batches).unwrap() * 50 && fed >= last,
+            "{fed} of {batches} batches"
+        );
+        last = fed;
+        // And leadmap reads it as a store.
+        let out = leadmap(&[
+            "events",
+            "export",
+            "--data",
+            copy.to_str().unwrap(),
+            "--format",
+            "csv",
+            "-o",
+            dir.path().join("x.csv").to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        std::fs::remove_file(dir.path().join("x.csv")).unwrap();
+    }
+    // A backup never replaces a file, nor the store itself.
+    for dest in [&copies[0], &store] {
+        let before = std::fs::read(dest).unwrap();
+        let out = leadmap(&["backup", dest.to_str().unwrap(), "--data", store.to_str().unwrap()]);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("never replaces") || err.contains("the store"), "{err}");
+        if dest == &copies[0] {
+            assert_eq!(std::fs::read(dest).unwrap(), before);
+        }
+    }
+}
