@@ -116,6 +116,46 @@ pub enum EventsCommand {
 leadmap events export --format csv --from 2018-05-01 --zone old-town -o old-town.csv\n  \
 leadmap events export --zone outside --kind arrest --bbox=-122.70,45.50,-122.64,45.54")]
     Export(EventsExportArgs),
+    /// Remove stored events: a wrong import, a retention schedule, sealed or expunged records.
+    #[command(after_help = EVENTS_DELETE_HELP)]
+    Delete(EventsDeleteArgs),
+}
+
+const EVENTS_DELETE_HELP: &str = "\
+Without --yes nothing is removed: the command says how many events would be. With --yes they are removed
+in one transaction, with an audit row (who: the operating-system user; when; what selector; how many) in
+the store's leadmap_deletions table; a load's removal is also recorded on the load (leadmap_loads). A
+service serving the store reads it again within seconds. --load N removes every event load N last wrote
+or read (a later import of the same events takes them over).
+
+Examples:
+  leadmap events delete --load 7                       # how many a wrong import brought
+  leadmap events delete --load 7 --yes
+  leadmap events delete --source ppb --before 2016-01-01 --yes   # a retention schedule
+  leadmap events delete --id ppb:15-000042 --yes       # one sealed record";
+
+/// `leadmap events delete`: exactly one of --load, --source, --id.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["load", "source", "id"])))]
+pub struct EventsDeleteArgs {
+    /// The store.
+    #[arg(long, value_name = "FILE", default_value = "leadmap.gpkg")]
+    pub data: PathBuf,
+    /// Every event this load (import run) last wrote or read.
+    #[arg(long, value_name = "N")]
+    pub load: Option<i64>,
+    /// Every event of this source (with --before: those that occurred before a day).
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
+    /// With --source: only events that occurred before this day.
+    #[arg(long, value_name = "DATE", requires = "source")]
+    pub before: Option<NaiveDate>,
+    /// One event, by its source and id, e.g. ppb:15-000042.
+    #[arg(long, value_name = "SOURCE:ID")]
+    pub id: Option<String>,
+    /// Remove them (without it, only say how many would be removed).
+    #[arg(long)]
+    pub yes: bool,
 }
 
 /// `leadmap events export`.
@@ -564,6 +604,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Serve(args) => serve(&args),
         Command::Import(args) => import(&args),
         Command::Events(EventsCommand::Export(args)) => events_export(&args),
+        Command::Events(EventsCommand::Delete(args)) => events_delete(&args),
         Command::Cells(args) => figures::cells(&args),
         Command::Hotspots(args) => figures::hotspots(&args),
         Command::Coverage(args) => figures::coverage(&args),
@@ -625,6 +666,31 @@ fn backup(args: &BackupArgs) -> Result<ExitCode, Error> {
         args.data.display(),
         args.dest.display()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn events_delete(args: &EventsDeleteArgs) -> Result<ExitCode, Error> {
+    use crate::store::{EventStore, LoadId, Removal};
+    let selector = match (&args.load, &args.source, &args.id) {
+        (Some(n), _, _) => Removal::Load(LoadId(*n)),
+        (_, Some(source), _) => Removal::Source { source: source.clone(), before: args.before },
+        (_, _, Some(id)) => {
+            let Some((source, external_id)) = id.split_once(':').filter(|(s, e)| !s.is_empty() && !e.is_empty()) else {
+                return Err(Error::Usage(format!("--id {id:?}: give SOURCE:ID, e.g. --id ppb:15-000042")));
+            };
+            Removal::Id { source: source.to_owned(), external_id: external_id.to_owned() }
+        }
+        _ => return Err(Error::Usage("give one of --load N, --source NAME or --id SOURCE:ID".to_owned())),
+    };
+    let mut store = store_to_read(&args.data)?;
+    if !args.yes {
+        let n = store.count_removal(&selector)?;
+        eprintln!("{n} events match {selector} in {}; nothing removed (add --yes to remove them)", args.data.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let who = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".to_owned());
+    let removed = store.delete_events(&selector, &format!("{who} (command line)"))?;
+    eprintln!("removed {removed} events matching {selector} from {}", args.data.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -721,6 +787,8 @@ pub struct ImportSummary {
     pub rejected: u64,
     /// Events in the store afterwards.
     pub stored: u64,
+    /// The load number of each file imported, in order (`leadmap events delete --load N` removes one).
+    pub loads: Vec<i64>,
 }
 
 /// `leadmap import`; a failed import into a store it created, with nothing stored, leaves no store.
@@ -811,6 +879,7 @@ fn import_into_store(args: &ImportArgs) -> Result<ExitCode, Error> {
         };
         let source = opts.source.clone().unwrap_or_default();
         let run = store.begin_import(&name, &source)?;
+        summary.loads.push(run.0);
         let base = summary.read;
         let mut file_outcome = crate::store::BatchOutcome::default();
         let mut file_rejected = 0u64;
@@ -873,15 +942,17 @@ fn report_import(args: &ImportArgs, summary: &ImportSummary, shown: u64) -> Resu
                 if args.rejects.is_some() { "" } else { " (use --rejects FILE to keep them all)" }
             );
         }
+        let loads: Vec<String> = summary.loads.iter().map(i64::to_string).collect();
         eprintln!(
-            "{}: read {}, imported {}, updated {}, unchanged {}, rejected {}; {} events in the store",
+            "{}: read {}, imported {}, updated {}, unchanged {}, rejected {}; {} events in the store (load {})",
             args.data.display(),
             summary.read,
             summary.imported,
             summary.updated,
             summary.unchanged,
             summary.rejected,
-            summary.stored
+            summary.stored,
+            loads.join(", ")
         );
     }
     Ok(())

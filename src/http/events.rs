@@ -376,3 +376,80 @@ fn render_csv(rows: &[(i64, Placed)]) -> Result<Response, ApiError> {
     crate::formats::events::write_events_csv(&mut bytes, rows).map_err(internal)?;
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], bytes).into_response())
 }
+
+/// The answer of `DELETE /v1/events`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct DeletionAnswer {
+    /// What was asked for, as audited (`load 3`, `source ppb before 2016-01-01`, `id ppb:15-000042`).
+    pub selector: String,
+    /// How many events were removed.
+    pub removed: u64,
+}
+
+/// Removes stored events (a wrong import, a retention schedule, sealed or expunged records): admins
+/// only; one transaction with an audit row naming the token; the figures reflect it when it answers.
+#[utoipa::path(delete, path = "/v1/events", tag = "events",
+    params(
+        ("load" = Option<i64>, Query, description = "Every event this load (import run) last wrote or read"),
+        ("source" = Option<String>, Query, description = "Every event of this source"),
+        ("before" = Option<String>, Query, description = "With `source`: only events that occurred before this day (YYYY-MM-DD)"),
+        ("id" = Option<String>, Query, description = "One event: SOURCE:EXTERNAL_ID"),
+    ),
+    responses(
+        (status = 200, description = "Removed (and audited); the figures already reflect it", body = DeletionAnswer),
+        (status = 400, description = "Not exactly one of load, source, id; or a bad value", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs the admin role", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No store", body = super::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn delete_events(
+    State(state): State<AppState>,
+    caller: Option<axum::Extension<super::auth::Caller>>,
+    AppQuery(q): AppQuery<BTreeMap<String, String>>,
+) -> Result<Response, ApiError> {
+    use crate::store::{LoadId, Removal};
+    super::eligibility::only_params(&q, &["load", "source", "before", "id"])?;
+    let picked = ["load", "source", "id"].iter().filter(|k| q.contains_key(**k)).count();
+    if picked != 1 {
+        return Err(ApiError::bad_request(
+            "give exactly one of load=N, source=NAME (with before=DATE) or id=SOURCE:ID",
+        ));
+    }
+    if q.contains_key("before") && !q.contains_key("source") {
+        return Err(ApiError::bad_request("before goes with source=NAME"));
+    }
+    let selector = if let Some(v) = q.get("load") {
+        Removal::Load(LoadId(v.parse().map_err(|_| ApiError::bad_request(format!("load {v:?} is not a load number")))?))
+    } else if let Some(source) = q.get("source").filter(|s| !s.is_empty()) {
+        let before = q
+            .get("before")
+            .map(|v| {
+                v.parse::<NaiveDate>()
+                    .map_err(|_| ApiError::bad_request(format!("before {v:?} is not a date: use YYYY-MM-DD")))
+            })
+            .transpose()?;
+        Removal::Source { source: source.clone(), before }
+    } else if let Some((source, external_id)) =
+        q.get("id").and_then(|v| v.split_once(':')).filter(|(s, e)| !s.is_empty() && !e.is_empty())
+    {
+        Removal::Id { source: source.to_owned(), external_id: external_id.to_owned() }
+    } else {
+        return Err(ApiError::bad_request("source must not be empty; id is SOURCE:ID, e.g. id=ppb:15-000042"));
+    };
+    let who = caller.map_or_else(|| "open".to_owned(), |c| c.0.0.clone());
+    let selector_text = selector.to_string();
+    let removed = tokio::task::spawn_blocking(move || -> Result<u64, ApiError> {
+        let removed =
+            state.with_events(|s| s.delete_events(&selector, &who)).ok_or_else(no_store)?.map_err(internal)?;
+        // The figures reflect it before the answer: the store is read again (beside ingest).
+        if removed > 0 {
+            state.reread_events_now().map_err(internal)?;
+        }
+        Ok(removed)
+    })
+    .await
+    .map_err(internal)??;
+    Ok(axum::Json(DeletionAnswer { selector: selector_text, removed }).into_response())
+}

@@ -49,6 +49,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/zones/{id}", get(zones::get_zone))
         .route("/v1/rules", get(rules::get_rules));
     let metrics = Router::new().route("/metrics", get(ops::get_metrics));
+    // Removing events: admins only.
+    let remove_events = Router::new().route("/v1/events", axum::routing::delete(events::delete_events));
     let ingest = Router::new().route("/v1/events", axum::routing::post(events::post_events));
     let read_events = Router::new().route("/v1/events", get(events::get_events));
     let figures = Router::new()
@@ -63,8 +65,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/proposals/{id}", get(proposals::get_proposal).delete(proposals::delete_proposal))
         .route("/v1/proposals/{id}/impact", get(proposals::get_impact));
     // Tokens are fixed for the life of the server: an open server (loopback only) has no auth layer.
-    let (api, metrics, ingest, read_events, figures) = if state.tokens().is_open() {
-        (api, metrics, ingest, read_events, figures)
+    let (api, metrics, ingest, read_events, figures, remove_events) = if state.tokens().is_open() {
+        (api, metrics, ingest, read_events, figures, remove_events)
     } else {
         let layer = |access| middleware::from_fn_with_state((state.clone(), access), auth::require);
         (
@@ -76,9 +78,10 @@ pub fn router(state: AppState) -> Router {
             read_events.route_layer(layer(Access::AtLeast(Role::Analyst))),
             // Aggregates: planners (small counts withheld) and above.
             figures.route_layer(layer(Access::AtLeast(Role::Planner))),
+            remove_events.route_layer(layer(Access::AtLeast(Role::Admin))),
         )
     };
-    let api = api.merge(ingest.merge(read_events)).merge(figures);
+    let api = api.merge(ingest.merge(read_events).merge(remove_events)).merge(figures);
     let ops = Router::new()
         .route("/healthz", get(ops::get_healthz))
         .route("/readyz", get(ops::get_readyz))

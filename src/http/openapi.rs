@@ -20,6 +20,7 @@ use utoipa::{Modify, OpenApi};
         super::rules::get_rules,
         super::events::post_events,
         super::events::get_events,
+        super::events::delete_events,
         super::figures::get_cells,
         super::figures::get_hotspots,
         super::figures::get_candidates,

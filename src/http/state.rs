@@ -316,6 +316,14 @@ impl AppState {
         }
     }
 
+    /// Reads the stored events again now, on this thread (call from a blocking task), beside ingest.
+    pub(super) fn reread_events_now(&self) -> Result<u64, String> {
+        match &self.inner.reader {
+            Some(r) => crate::store::read_into(&r.live, &r.store),
+            None => Ok(0),
+        }
+    }
+
     /// Reads the stored events again if another process (`leadmap import`) wrote to the store since
     /// the last call (call from a blocking task, every few seconds); whether it had.
     #[must_use]

@@ -174,6 +174,19 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE events_v5 RENAME TO events;
     CREATE INDEX events_occurred_on ON events (occurred_on);
     ",
+    // 6: removals (a wrong import, a retention schedule, sealed or expunged records): who removed what,
+    // when and how many; and, on each load, whether and when its events were removed.
+    r"
+    CREATE TABLE leadmap_deletions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        who TEXT NOT NULL,
+        selector TEXT NOT NULL,
+        removed INTEGER NOT NULL);
+    ALTER TABLE leadmap_loads ADD COLUMN removed_at TEXT;
+    ALTER TABLE leadmap_loads ADD COLUMN removed INTEGER;
+    CREATE INDEX events_load ON events (load_id);
+    ",
 ];
 
 /// Writes an event (parameters bound by [`bind_event`]); an identity already stored is left alone.
@@ -738,6 +751,21 @@ fn submit(
     Ok(Receipt::Stored(outcome))
 }
 
+/// The `WHERE` clause picking a removal's events, and its parameters.
+fn removal_filter(selector: &super::Removal) -> (&'static str, Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value;
+    match selector {
+        super::Removal::Load(id) => ("load_id = ?1", vec![Value::Integer(id.0)]),
+        super::Removal::Source { source, before: None } => ("source = ?1", vec![Value::Text(source.clone())]),
+        super::Removal::Source { source, before: Some(day) } => {
+            ("source = ?1 AND occurred_on < ?2", vec![Value::Text(source.clone()), Value::Text(day.to_string())])
+        }
+        super::Removal::Id { source, external_id } => {
+            ("source = ?1 AND external_id = ?2", vec![Value::Text(source.clone()), Value::Text(external_id.clone())])
+        }
+    }
+}
+
 /// What [`backup`] copied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BackupReport {
@@ -1034,6 +1062,61 @@ impl EventStore for GpkgStore {
 
     fn scan(&self, f: &mut dyn FnMut(&crate::cells::columns::ColumnRow<'_>)) -> Result<u64, StoreError> {
         scan_events(&self.conn, &self.path, f)
+    }
+
+    fn delete_events(&mut self, selector: &super::Removal, who: &str) -> Result<u64, StoreError> {
+        let tx = self.conn.transaction().map_err(|e| StoreError::Sqlite { path: self.path.clone(), source: e })?;
+        let (filter, args) = removal_filter(selector);
+        let removed = tx
+            .execute(&format!("DELETE FROM events WHERE {filter}"), rusqlite::params_from_iter(args.iter()))
+            .map_err(|e| StoreError::Sqlite { path: self.path.clone(), source: e })?;
+        let removed = removed as u64;
+        tx.execute(
+            "INSERT INTO leadmap_deletions (who, selector, removed) VALUES (?1, ?2, ?3)",
+            params![who, selector.to_string(), removed.cast_signed()],
+        )
+        .map_err(|e| StoreError::Sqlite { path: self.path.clone(), source: e })?;
+        if let super::Removal::Load(id) = selector {
+            tx.execute(
+                "UPDATE leadmap_loads SET removed_at = strftime('%Y-%m-%dT%H:%M:%fZ','now'),
+                    removed = coalesce(removed, 0) + ?2 WHERE id = ?1",
+                params![id.0, removed.cast_signed()],
+            )
+            .map_err(|e| StoreError::Sqlite { path: self.path.clone(), source: e })?;
+        }
+        tx.commit().map_err(|e| StoreError::Sqlite { path: self.path.clone(), source: e })?;
+        Ok(removed)
+    }
+
+    fn count_removal(&self, selector: &super::Removal) -> Result<u64, StoreError> {
+        let (filter, args) = removal_filter(selector);
+        let n: i64 = self
+            .conn
+            .query_row(
+                &format!("SELECT count(*) FROM events WHERE {filter}"),
+                rusqlite::params_from_iter(args.iter()),
+                |r| r.get(0),
+            )
+            .map_err(|e| self.sqlite(e))?;
+        Ok(n.cast_unsigned())
+    }
+
+    fn deletions(&self) -> Result<Vec<super::DeletionRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT at, who, selector, removed FROM leadmap_deletions ORDER BY id")
+            .map_err(|e| self.sqlite(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(super::DeletionRecord {
+                    at: r.get(0)?,
+                    who: r.get(1)?,
+                    selector: r.get(2)?,
+                    removed: r.get::<_, i64>(3)?.cast_unsigned(),
+                })
+            })
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
     }
 
     fn others_writes(&self) -> Result<Option<u64>, StoreError> {

@@ -175,6 +175,51 @@ pub enum StoreError {
     },
 }
 
+/// Which stored events to remove (`leadmap events delete`, `DELETE /v1/events`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Removal {
+    /// Every event a load (an import run, or a group of ingested events) last wrote or read.
+    Load(LoadId),
+    /// Every event of a source, or only those that occurred before a day (a retention schedule).
+    Source {
+        /// The source.
+        source: String,
+        /// Only events that occurred before this day.
+        before: Option<chrono::NaiveDate>,
+    },
+    /// One event, by its identity.
+    Id {
+        /// Its source.
+        source: String,
+        /// Its id in the source.
+        external_id: String,
+    },
+}
+
+impl std::fmt::Display for Removal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Load(id) => write!(f, "load {}", id.0),
+            Self::Source { source, before: None } => write!(f, "source {source}"),
+            Self::Source { source, before: Some(d) } => write!(f, "source {source} before {d}"),
+            Self::Id { source, external_id } => write!(f, "id {source}:{external_id}"),
+        }
+    }
+}
+
+/// One removal, as audited.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct DeletionRecord {
+    /// When (UTC, RFC 3339).
+    pub at: String,
+    /// Who: the token's name, or the operating-system user of `leadmap events delete`.
+    pub who: String,
+    /// What was asked for (`load 3`, `source ppb before 2016-01-01`, `id ppb:15-000042`).
+    pub selector: String,
+    /// How many events were removed.
+    pub removed: u64,
+}
+
 /// A proposed zone set as stored: who submitted it, when, and its content.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct ProposalRecord {
@@ -254,6 +299,16 @@ pub trait EventStore: std::fmt::Debug + Send {
     fn read_snapshot(&self) -> Result<Option<Box<dyn StoreSnapshot>>, StoreError> {
         Ok(None)
     }
+
+    /// Removes the events `selector` picks, in one transaction with an audit row (who, when, what
+    /// selector, how many); a load's removal is also recorded on the load. Returns how many were removed.
+    fn delete_events(&mut self, selector: &Removal, who: &str) -> Result<u64, StoreError>;
+
+    /// How many events `selector` picks (what a removal would remove).
+    fn count_removal(&self, selector: &Removal) -> Result<u64, StoreError>;
+
+    /// The removals, oldest first.
+    fn deletions(&self) -> Result<Vec<DeletionRecord>, StoreError>;
 
     /// A number that changes when another connection (another process: `leadmap import`) has written
     /// to the store since it was last asked, and not for this store's own writes; `None` when the store

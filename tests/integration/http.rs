@@ -1027,6 +1027,15 @@ mod gated_store {
         fn audit_log(&self) -> Result<Vec<(String, AuditRecord)>, StoreError> {
             self.inner.audit_log()
         }
+        fn delete_events(&mut self, selector: &Removal, who: &str) -> Result<u64, StoreError> {
+            self.inner.delete_events(selector, who)
+        }
+        fn count_removal(&self, selector: &Removal) -> Result<u64, StoreError> {
+            self.inner.count_removal(selector)
+        }
+        fn deletions(&self) -> Result<Vec<DeletionRecord>, StoreError> {
+            self.inner.deletions()
+        }
     }
 }
 
@@ -1281,4 +1290,99 @@ fn a_backup_of_a_live_store_under_ingest_is_one_consistent_store() {
             assert_eq!(std::fs::read(dest).unwrap(), before);
         }
     }
+}
+
+#[test]
+fn events_are_removed_by_load_source_or_id_transactionally_audited_and_at_once_in_the_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("events.gpkg");
+    let s = store.to_str().unwrap();
+    let leadmap = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_leadmap")).args(args).output().unwrap();
+    let text = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    // Two imports: the demo events, then a wrong file (a copy of 100 of them under another source).
+    let demo = repo().join("geodata/demo/events.csv");
+    let out = leadmap(&["import", demo.to_str().unwrap(), "--source", "demo", "--data", s, "--json", "-q"]);
+    let first: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let wrong = dir.path().join("wrong.csv");
+    let csv = std::fs::read_to_string(&demo).unwrap();
+    std::fs::write(&wrong, csv.lines().take(101).collect::<Vec<_>>().join("\n") + "\n").unwrap();
+    let out = leadmap(&["import", wrong.to_str().unwrap(), "--source", "wrong", "--data", s]);
+    assert!(text(&out).contains("(load "), "{}", text(&out));
+    let out = leadmap(&["import", wrong.to_str().unwrap(), "--source", "wrong2", "--data", s, "--json", "-q"]);
+    let second: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let load = second["loads"][0].as_i64().unwrap();
+    assert!(load > first["loads"][0].as_i64().unwrap());
+    let count = || -> i64 {
+        rusqlite::Connection::open(&store).unwrap().query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap()
+    };
+    assert_eq!(count(), 12_200);
+    // Without --yes: how many, nothing removed.
+    let out = leadmap(&["events", "delete", "--load", &load.to_string(), "--data", s]);
+    assert!(out.status.success() && text(&out).contains("100 events match load"), "{}", text(&out));
+    assert_eq!(count(), 12_200);
+    // A typo is a usage error, never a removal.
+    for bad in [&["--id", "demo-000001"][..], &["--before", "2019-01-01"], &[]] {
+        let mut args = vec!["events", "delete", "--data", s, "--yes"];
+        args.extend_from_slice(bad);
+        let out = leadmap(&args);
+        assert!(!out.status.success(), "{bad:?}");
+    }
+    assert_eq!(count(), 12_200);
+    let out = leadmap(&["events", "delete", "--load", &load.to_string(), "--data", s, "--yes"]);
+    assert!(text(&out).contains("removed 100 events"), "{}", text(&out));
+    assert_eq!(count(), 12_100);
+    let conn = rusqlite::Connection::open(&store).unwrap();
+    let (removed_at, removed): (Option<String>, Option<i64>) = conn
+        .query_row("SELECT removed_at, removed FROM leadmap_loads WHERE id = ?1", [load], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert!(removed_at.is_some() && removed == Some(100));
+    let (who, selector, n): (String, String, i64) = conn
+        .query_row("SELECT who, selector, removed FROM leadmap_deletions", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    assert!(who.ends_with("(command line)") && selector == format!("load {load}") && n == 100, "{who} {selector} {n}");
+    drop(conn);
+
+    // Over HTTP: admins only; the figures reflect it when it answers; the token's name is audited.
+    let tokens = format!("planning:planner:{PLANNER},ops:admin:{ADMIN}");
+    let server = crate::support::Server::start_with(&["--data", s], &[("LEADMAP_TOKENS", tokens.as_str())]);
+    let total = || -> u64 {
+        let (status, body) = server.get_as(ADMIN, "/v1/cells?res=9&f=csv");
+        assert_eq!(status, 200, "{body}");
+        body.lines().skip(1).map(|l| l.split(',').nth(1).unwrap().parse::<u64>().unwrap()).sum()
+    };
+    assert_eq!(total(), 12_100);
+    let (status, _) = server.request_as(PLANNER, "DELETE", "/v1/events?source=wrong", None);
+    assert_eq!(status, 403);
+    for bad in [
+        "/v1/events",
+        "/v1/events?source=wrong&id=a:b",
+        "/v1/events?load=x",
+        "/v1/events?id=nocolon",
+        "/v1/events?before=2019-01-01",
+    ] {
+        assert_eq!(server.request_as(ADMIN, "DELETE", bad, None).0, 400, "{bad}");
+    }
+    let (status, body) = server.request_as(ADMIN, "DELETE", "/v1/events?source=wrong", None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap(), json!({"selector": "source wrong", "removed": 100}));
+    assert_eq!(total(), 12_000, "at once");
+    let (_, body) = server.request_as(ADMIN, "DELETE", "/v1/events?source=demo&before=2019-11-01", None);
+    let before: u64 = serde_json::from_str::<Value>(&body).unwrap()["removed"].as_u64().unwrap();
+    assert!(before > 0 && before < 12_000);
+    let (_, body) = server.request_as(ADMIN, "DELETE", "/v1/events?id=demo:demo-011999", None);
+    let one = serde_json::from_str::<Value>(&body).unwrap()["removed"].as_u64().unwrap();
+    assert_eq!(total(), 12_000 - before - one);
+    let conn = rusqlite::Connection::open(&store).unwrap();
+    let whos: Vec<String> = conn
+        .prepare("SELECT who FROM leadmap_deletions ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(whos[1..], ["ops", "ops", "ops"]);
 }
