@@ -43,9 +43,57 @@ Examples:
       --zones ../shared/data/portland/neighborhoods-regions-2021.geojson --zone-field NAME \\
       --select 'PORTLAND DOWNTOWN=downtown,OLD TOWN COMMUNITY ASSOCIATION=old-town,LLOYD DISTRICT COMMUNITY ASSOCIATION=lloyd'";
 
+/// `leadmap --version`'s first line: the version, the commit and the build date.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("LEADMAP_COMMIT"),
+    ", built ",
+    env!("LEADMAP_BUILD_DATE"),
+    ")"
+);
+
+/// `leadmap --version`: [`VERSION`] and the embedded zone and rule sets, each with its dates and
+/// version (a content hash: the same hash, the same boundaries and rules).
+#[must_use]
+pub fn long_version() -> String {
+    use std::fmt::Write as _;
+    let mut text = VERSION.to_owned();
+    let day = |d: Option<NaiveDate>| d.map_or_else(|| "open".to_owned(), |d| d.to_string());
+    match crate::builtin::zone_sets() {
+        Ok(sets) => {
+            for set in &sets {
+                let m = set.meta();
+                let _ = write!(
+                    text,
+                    "\nzone set {} {} ({} to {})",
+                    m.name,
+                    set.version(),
+                    day(m.effective_from),
+                    day(m.effective_to)
+                );
+            }
+        }
+        Err(e) => {
+            let _ = write!(text, "\nzone sets: {e}");
+        }
+    }
+    match crate::builtin::rule_sets() {
+        Ok(sets) => {
+            for set in &sets {
+                let _ = write!(text, "\nrule set {} {}", set.name(), set.version());
+            }
+        }
+        Err(e) => {
+            let _ = write!(text, "\nrule sets: {e}");
+        }
+    }
+    text
+}
+
 /// Command-line arguments.
 #[derive(Debug, Parser)]
-#[command(name = "leadmap", version, about = ABOUT, after_help = EXAMPLES)]
+#[command(name = "leadmap", version = VERSION, about = ABOUT, after_help = EXAMPLES)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -106,6 +154,17 @@ Examples:\n  leadmap classify calls.csv --at 2019-06-01 -o calls-zoned.csv\n  le
     /// Copy the store to a new file, consistently, while a service serves and ingests into it.
     #[command(after_help = BACKUP_HELP)]
     Backup(BackupArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "Examples:\n  leadmap completions bash > /etc/bash_completion.d/leadmap\n  \
+leadmap completions zsh > ~/.zfunc/_leadmap\n  leadmap completions fish > ~/.config/fish/completions/leadmap.fish")]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), for man(1).
+    #[command(after_help = "Examples:\n  leadmap man > /usr/local/share/man/man1/leadmap.1\n  leadmap man | man -l -")]
+    Man,
 }
 
 /// `leadmap events ...`.
@@ -611,6 +670,19 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Equity(args) => figures::equity(&args),
         Command::Whatif(args) => whatif::whatif(&args),
         Command::Backup(args) => backup(&args),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "leadmap", &mut std::io::stdout().lock());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            let mut out = std::io::stdout().lock();
+            clap_mangen::Man::new(command)
+                .render(&mut out)
+                .map_err(|source| Error::Io { path: "stdout".into(), source })?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

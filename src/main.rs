@@ -3,15 +3,22 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 /// mimalloc: a request allocates and frees many small buffers from two threads; glibc's malloc spent
 /// about a tenth of the service's CPU time on them under load.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = leadmap::cli::Cli::parse();
+    // `--version` names the embedded zone and rule sets too (read only when it is asked for).
+    let long = std::env::args_os().skip(1).any(|a| a == "--version").then(leadmap::cli::long_version);
+    let mut command = <leadmap::cli::Cli as clap::CommandFactory>::command();
+    if let Some(text) = long {
+        command = command.long_version(&*Box::leak(text.into_boxed_str()));
+    }
+    let cli = match <leadmap::cli::Cli as clap::FromArgMatches>::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     // Logs go to stderr; LEADMAP_LOG (e.g. `debug`, `leadmap=info,tower=warn`) picks what is shown.
     let filter = tracing_subscriber::EnvFilter::try_from_env("LEADMAP_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

@@ -672,3 +672,29 @@ fn zones_validate_lists_every_overlapping_pair_of_the_city_file() {
     assert_eq!(listed, expected, "{text}");
     assert!(text.contains(&format!("{} pair(s) of zones overlap", expected.len())), "{text}");
 }
+
+#[test]
+fn version_names_the_commit_the_build_date_and_the_embedded_zone_and_rule_sets_and_completions_and_man_are_made() {
+    let out = leadmap(&["--version"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first = text.lines().next().unwrap();
+    assert!(
+        first.starts_with(&format!("leadmap {} (commit ", env!("CARGO_PKG_VERSION"))) && first.contains(", built 20"),
+        "{text}"
+    );
+    // The versions are the content hashes the service reports (GET /readyz, zone_set.version).
+    for set in leadmap::builtin::zone_sets().unwrap() {
+        assert!(text.contains(&format!("zone set {} {}", set.meta().name, set.version())), "{text}");
+    }
+    for set in leadmap::builtin::rule_sets().unwrap() {
+        assert!(text.contains(&format!("rule set {} {}", set.name(), set.version())), "{text}");
+    }
+    assert_eq!(String::from_utf8_lossy(&leadmap(&["-V"]).stdout).trim(), first);
+    let bash = leadmap(&["completions", "bash"]);
+    assert!(bash.status.success() && String::from_utf8_lossy(&bash.stdout).contains("serve"));
+    let man = leadmap(&["man"]);
+    let man = String::from_utf8_lossy(&man.stdout);
+    assert!(man.contains(".TH leadmap 1") && man.contains("serve"), "{man}");
+    assert!(!leadmap(&["completions", "cmd.exe"]).status.success());
+}
