@@ -18,6 +18,7 @@ use crate::formats::points::{self, ColumnChoice, Files, Rejected, ZoneChoice};
 use crate::formats::zonefile::{self, Selection, ZoneFileOptions};
 use crate::zones::{DEFAULT_BORDERLINE_M, IndexOptions, ZoneCatalog, ZoneIndex, ZoneSet, area_m2, date_or_open};
 
+pub mod config;
 mod figures;
 pub mod output;
 mod whatif;
@@ -394,10 +395,10 @@ pub struct ImportArgs {
 pub struct PlausibleArgs {
     /// Refuse events farther than this from the zones' bounding box (of every zone set), km; (0, 0) is
     /// always refused.
-    #[arg(long, value_name = "KM", default_value_t = crate::events::checks::DEFAULT_PLAUSIBLE_KM)]
+    #[arg(long, value_name = "KM", default_value_t = crate::events::checks::DEFAULT_PLAUSIBLE_KM, env = "LEADMAP_PLAUSIBLE_KM")]
     pub plausible_km: f64,
     /// Refuse events dated before this day (and after tomorrow).
-    #[arg(long, value_name = "YYYY-MM-DD", default_value_t = crate::events::checks::DEFAULT_FIRST_DATE)]
+    #[arg(long, value_name = "YYYY-MM-DD", default_value_t = crate::events::checks::DEFAULT_FIRST_DATE, env = "LEADMAP_FIRST_DATE")]
     pub first_date: NaiveDate,
 }
 
@@ -439,11 +440,15 @@ Examples:
 /// `leadmap serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// A TOML file of serve options (keys are the long option names, `max-batch = 5000`, `zones = [...]`);
+    /// options on the command line and environment variables win over it.
+    #[arg(long, value_name = "FILE", env = "LEADMAP_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Address to listen on.
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080", env = "LEADMAP_ADDR")]
     pub addr: std::net::SocketAddr,
     /// Rule file (JSON); repeat for several dated rule sets. Default: the built-in Portland rules.
-    #[arg(long = "rules", value_name = "FILE")]
+    #[arg(long = "rules", value_name = "FILE", env = "LEADMAP_RULES", value_delimiter = ',')]
     pub rules: Vec<PathBuf>,
     /// API tokens file (JSON array of {name, role, token}). Default: the `LEADMAP_TOKENS` variable, else none.
     #[arg(long, value_name = "FILE", env = "LEADMAP_TOKENS_FILE")]
@@ -453,7 +458,7 @@ pub struct ServeArgs {
     pub data: Option<PathBuf>,
     /// Serve a synthetic demo data set (12 000 made-up events, source `synthetic-demo`) from memory, so
     /// the maps and figures have something to show. Not real data.
-    #[arg(long, conflicts_with = "data")]
+    #[arg(long, conflicts_with = "data", env = "LEADMAP_DEMO")]
     pub demo: bool,
     /// A street map behind the map page at `/`: a PMTiles archive on this machine (`portland.pmtiles`,
     /// vector or raster; served by leadmap itself, works offline), or where the network allows a raster
@@ -467,39 +472,39 @@ pub struct ServeArgs {
     #[arg(long, value_name = "TEXT", env = "LEADMAP_BASEMAP_ATTRIBUTION")]
     pub basemap_attribution: Option<String>,
     /// Landmarks the map page labels: GeoJSON points with a `name` (default: a few Portland landmarks).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "LEADMAP_LANDMARKS")]
     pub landmarks: Option<PathBuf>,
     /// Named areas the map draws under the hexagons, outlined and labelled, and names candidates and
     /// hexagons by: GeoJSON or FlatGeobuf polygons (e.g. the City's neighbourhoods); may overlap.
     #[arg(long, value_name = "FILE", env = "LEADMAP_CONTEXT")]
     pub context: Option<PathBuf>,
     /// The property of --context features holding their name.
-    #[arg(long, value_name = "FIELD", default_value = "name", requires = "context")]
+    #[arg(long, value_name = "FIELD", default_value = "name", requires = "context", env = "LEADMAP_CONTEXT_NAME")]
     pub context_name: String,
     /// Most points in one POST /v1/eligibility.
-    #[arg(long, value_name = "N", default_value_t = crate::http::Limits::default().max_batch_points)]
+    #[arg(long, value_name = "N", default_value_t = crate::http::Limits::default().max_batch_points, env = "LEADMAP_MAX_BATCH")]
     pub max_batch: usize,
     /// Planners see counts perturbed by cell key (geodata/privacy/ptable.json): a count from 1 to K is
     /// shown as 0, a larger one within ±2. K is the table's (10); 0 turns it off (planners see exact
     /// counts).
-    #[arg(long, value_name = "K", default_value_t = crate::privacy::DEFAULT_K)]
+    #[arg(long, value_name = "K", default_value_t = crate::privacy::DEFAULT_K, env = "LEADMAP_PLANNER_K")]
     pub planner_k: u64,
     /// Largest request body, bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = crate::http::Limits::default().max_body_bytes)]
+    #[arg(long, value_name = "BYTES", default_value_t = crate::http::Limits::default().max_body_bytes, env = "LEADMAP_MAX_BODY_BYTES")]
     pub max_body_bytes: usize,
     /// Longest a request may run, milliseconds; slower ones get 503.
-    #[arg(long, value_name = "MS", default_value_t = crate::http::Limits::default().request_timeout_ms)]
+    #[arg(long, value_name = "MS", default_value_t = crate::http::Limits::default().request_timeout_ms, env = "LEADMAP_REQUEST_TIMEOUT_MS")]
     pub request_timeout_ms: u64,
     /// Most requests in flight on one route; more get 503 at once.
-    #[arg(long, value_name = "N", default_value_t = crate::http::Limits::default().max_concurrency)]
+    #[arg(long, value_name = "N", default_value_t = crate::http::Limits::default().max_concurrency, env = "LEADMAP_MAX_CONCURRENCY")]
     pub max_concurrency: usize,
     /// Most connections open at once; more are answered 503 and closed (lowered to fit the open-file
     /// limit).
-    #[arg(long, value_name = "N", default_value_t = crate::http::DEFAULT_MAX_CONNECTIONS)]
+    #[arg(long, value_name = "N", default_value_t = crate::http::DEFAULT_MAX_CONNECTIONS, env = "LEADMAP_MAX_CONNECTIONS")]
     pub max_connections: usize,
     /// Longest wait for a request's headers, milliseconds; also how long a keep-alive connection may sit
     /// idle between requests.
-    #[arg(long, value_name = "MS", default_value_t = crate::http::DEFAULT_HEADER_TIMEOUT_MS)]
+    #[arg(long, value_name = "MS", default_value_t = crate::http::DEFAULT_HEADER_TIMEOUT_MS, env = "LEADMAP_HEADER_TIMEOUT_MS")]
     pub header_timeout_ms: u64,
     /// Which ingested events are plausible.
     #[command(flatten)]
@@ -514,13 +519,13 @@ pub struct ServeArgs {
 pub struct ZoneArgs {
     /// Zone file (GeoJSON or FlatGeobuf, lon/lat); repeat for several dated sets. Default: the built-in
     /// Portland sets (2017 pilot, 2018 expansion).
-    #[arg(long = "zones", value_name = "FILE", global = true)]
+    #[arg(long = "zones", value_name = "FILE", global = true, env = "LEADMAP_ZONES", value_delimiter = ',')]
     pub zones: Vec<PathBuf>,
     /// Property that identifies each feature (e.g. NAME). Default: the feature id or `id` property.
-    #[arg(long, value_name = "FIELD", global = true)]
+    #[arg(long, value_name = "FIELD", global = true, env = "LEADMAP_ZONE_FIELD")]
     pub zone_field: Option<String>,
     /// Property holding the display name. Default: `name`, else the key.
-    #[arg(long, value_name = "FIELD", global = true)]
+    #[arg(long, value_name = "FIELD", global = true, env = "LEADMAP_NAME_FIELD")]
     pub name_field: Option<String>,
     /// Which features to keep, under which zone ids (see `--help`).
     #[arg(
@@ -528,11 +533,12 @@ pub struct ZoneArgs {
         value_name = "KEY=ID,...",
         value_parser = parse_selection,
         global = true,
+        env = "LEADMAP_SELECT",
         help = "Keep only these features, as these zone ids: 'KEY=id[:Name],...'. Several keys may map to one id (those features are merged)"
     )]
     pub select: Option<Selection>,
     /// Points within this many metres of a zone edge are `borderline`.
-    #[arg(long, value_name = "METRES", default_value_t = DEFAULT_BORDERLINE_M, global = true)]
+    #[arg(long, value_name = "METRES", default_value_t = DEFAULT_BORDERLINE_M, global = true, env = "LEADMAP_BORDERLINE_M")]
     pub borderline_m: f64,
 }
 

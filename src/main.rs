@@ -15,7 +15,15 @@ fn main() -> ExitCode {
     if let Some(text) = long {
         command = command.long_version(&*Box::leak(text.into_boxed_str()));
     }
-    let cli = match <leadmap::cli::Cli as clap::FromArgMatches>::from_arg_matches(&command.get_matches()) {
+    // `serve --config FILE`: its options become arguments, the command line's and the environment's win.
+    let args = match leadmap::cli::config::expand(std::env::args_os().collect()) {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("leadmap: error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = match <leadmap::cli::Cli as clap::FromArgMatches>::from_arg_matches(&command.get_matches_from(args)) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };

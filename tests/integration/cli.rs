@@ -698,3 +698,50 @@ fn version_names_the_commit_the_build_date_and_the_embedded_zone_and_rule_sets_a
     assert!(man.contains(".TH leadmap 1") && man.contains("serve"), "{man}");
     assert!(!leadmap(&["completions", "cmd.exe"]).status.success());
 }
+
+/// Whether `tool` runs here (`tool --version`).
+fn have(tool: &str) -> bool {
+    Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn the_systemd_unit_and_the_dockerfile_pass_their_checkers_where_available() {
+    let unit = std::fs::read_to_string(repo().join("deploy/leadmap.service")).unwrap();
+    // What the README promises of them, whatever the machine has.
+    for needed in [
+        "DynamicUser=yes",
+        "ReadWritePaths=/var/lib/leadmap",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "ProtectSystem=strict",
+        "NoNewPrivileges=yes",
+    ] {
+        assert!(unit.contains(needed), "the unit lacks {needed}");
+    }
+    let docker = std::fs::read_to_string(repo().join("Dockerfile")).unwrap();
+    assert_eq!(docker.lines().filter(|l| l.starts_with("FROM ")).count(), 2, "multi-stage");
+    let user = docker.lines().rev().find_map(|l| l.strip_prefix("USER ")).expect("a USER");
+    assert!(!user.starts_with("root") && !user.starts_with('0'), "runs as {user}");
+    for needed in ["HEALTHCHECK", "VOLUME [\"/var/lib/leadmap\"]", "EXPOSE 8080"] {
+        assert!(docker.contains(needed), "the Dockerfile lacks {needed}");
+    }
+    // The example config is one leadmap reads (its keys are checked before --help is answered).
+    let config = repo().join("deploy/leadmap.toml");
+    let out = leadmap(&["serve", "--config", config.to_str().unwrap(), "--help"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // systemd's own check, on the unit with ExecStart pointing at this build.
+    if have("systemd-analyze") {
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("leadmap.service");
+        std::fs::write(&copy, unit.replace("/usr/local/bin/leadmap", env!("CARGO_BIN_EXE_leadmap"))).unwrap();
+        let out = Command::new("systemd-analyze").args(["verify", "--man=no"]).arg(&copy).output().unwrap();
+        assert!(out.status.success() && out.stderr.is_empty(), "systemd-analyze verify: {}", stderr(&out));
+    } else {
+        eprintln!("skipped: systemd-analyze is not installed (Debian: apt-get install systemd)");
+    }
+    if have("hadolint") {
+        let out = Command::new("hadolint").arg(repo().join("Dockerfile")).output().unwrap();
+        assert!(out.status.success(), "hadolint: {}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    } else {
+        eprintln!("skipped: hadolint is not installed (no Debian package; https://github.com/hadolint/hadolint)");
+    }
+}

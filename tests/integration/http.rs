@@ -12,7 +12,7 @@ use leadmap::zones::{IndexOptions, ZoneCatalog};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::support::{http_get, http_post, ready, repo, spawn_server};
+use crate::support::{http_get, http_post, http_request, ready, repo, spawn_server};
 
 const FIELD: &str = "field-token-0123456789";
 const PLANNER: &str = "planner-token-0123456789";
@@ -1385,4 +1385,35 @@ fn events_are_removed_by_load_source_or_id_transactionally_audited_and_at_once_i
         .map(Result::unwrap)
         .collect();
     assert_eq!(whos[1..], ["ops", "ops", "ops"]);
+}
+
+#[test]
+fn a_config_file_sets_serve_options_and_the_command_line_and_environment_win() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("leadmap.toml");
+    // `addr` is also on the command line (the test's port 0): the command line wins.
+    std::fs::write(&config, "addr = \"127.0.0.1:1\"\ndemo = true\nmax-batch = 2\nmax_body_bytes = 100000\n").unwrap();
+    let batch = "[[-122.6793, 45.5189], [-122.60, 45.52], [-122.61, 45.53]]";
+    let server = crate::support::Server::start(&["--config", config.to_str().unwrap()]);
+    let (status, body) = http_request(server.port, "POST", "/v1/eligibility", Some(batch)).unwrap();
+    assert_eq!(status, 413, "max-batch = 2 from the file: {body}");
+    assert!(body.contains("limit of 2"), "{body}");
+    assert_eq!(server.get("/readyz").1["store"], "open", "demo = true from the file");
+    // The environment wins over the file; LEADMAP_CONFIG names the file.
+    let server = crate::support::Server::start_with(
+        &[],
+        &[("LEADMAP_CONFIG", config.to_str().unwrap()), ("LEADMAP_MAX_BATCH", "5")],
+    );
+    let (status, body) = http_request(server.port, "POST", "/v1/eligibility", Some(batch)).unwrap();
+    assert_eq!(status, 200, "{body}");
+    // A key that is no option, and a file that is not TOML: refused before listening, naming the file.
+    for (text, says) in [("adr = \"x\"\n", "\"adr\" is not an option"), ("addr = \n", "line 1")] {
+        std::fs::write(&config, text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_leadmap"))
+            .args(["serve", "--config", config.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains("leadmap.toml") && err.contains(says), "{err}");
+    }
 }
