@@ -85,6 +85,9 @@ fn borderline_follows_the_configured_distance() {
 
 #[test]
 fn city_file_loads_with_zone_field_and_select() {
+    if !crate::support::have_shared() {
+        return;
+    }
     let city = shared("data/portland/neighborhoods-regions-2021.geojson");
     let v = stdout_json(&leadmap(&[
         "check",
@@ -221,6 +224,9 @@ fn help_has_examples_and_states_the_axis_order() {
 
 #[test]
 fn classify_by_row_date_uses_the_zone_set_in_force_that_day() {
+    if !crate::support::have_shared() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("ppb-zoned.csv");
     let rejects = dir.path().join("rejects.csv");
@@ -610,6 +616,9 @@ fn reserved_zone_ids_are_refused() {
 #[test]
 fn zones_validate_lists_every_overlapping_pair_of_the_city_file() {
     use geo::{BooleanOps, Relate};
+    if !crate::support::have_shared() {
+        return;
+    }
     let city = shared("data/portland/neighborhoods-regions-2021.geojson");
     let out = leadmap(&["zones", "validate", city.to_str().unwrap(), "--zone-field", "NAME"]);
     assert_eq!(out.status.code(), Some(1));

@@ -50,6 +50,9 @@ fn index_and_grid_equal_brute_force_on_every_fixture_and_builtin_set() {
 
 #[test]
 fn index_and_grid_equal_brute_force_on_the_city_file() {
+    if !crate::support::have_shared() {
+        return;
+    }
     let set = read_zone_file(&shared("data/portland/neighborhoods-regions-2021.geojson"), &city_options(CITY_SELECT))
         .unwrap();
     assert_index_matches_brute_force(&set, 13);
@@ -99,6 +102,9 @@ fn answers_match_geos_and_proj_reference_on_fixtures() {
 
 #[test]
 fn answers_match_geos_and_proj_reference_on_the_city_file() {
+    if !crate::support::have_shared() {
+        return;
+    }
     let set = read_zone_file(&shared("data/portland/neighborhoods-regions-2021.geojson"), &city_options(CITY_SELECT))
         .unwrap();
     check_reference("portland-city-2021.json", set);

@@ -356,6 +356,9 @@ fn an_open_server_refuses_to_listen_beyond_loopback() {
 #[tokio::test]
 async fn seattle_rules_and_areas_screen_with_their_own_limit() {
     use leadmap::formats::zonefile::read_zone_file;
+    if !crate::support::have_shared() {
+        return;
+    }
     let set = read_zone_file(
         &crate::support::shared("data/seattle/spd-mcpp-areas.geojson"),
         &crate::support::city_options("BELLTOWN=belltown:Belltown"),
@@ -706,6 +709,9 @@ fn serve_checks_the_base_map_and_landmarks_before_it_starts() {
 #[test]
 fn context_areas_are_served_with_label_points_inside_them_and_bad_files_are_refused() {
     use geo::{Contains, Point};
+    if !crate::support::have_shared() {
+        return;
+    }
     let file = crate::support::shared("data/portland/neighborhoods-regions-2021.geojson");
     let server =
         crate::support::Server::start(&["--demo", "--context", file.to_str().unwrap(), "--context-name", "MAPLABEL"]);

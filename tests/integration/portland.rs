@@ -39,6 +39,9 @@ fn counts(per_zone: &[(String, u64)]) -> Vec<(&str, u64)> {
 
 #[test]
 fn city_regions_file_gives_the_known_counts() {
+    if !crate::support::have_shared() {
+        return;
+    }
     let set = read_zone_file(&shared("data/portland/neighborhoods-regions-2021.geojson"), &city_options(CITY_SELECT))
         .unwrap();
     let idx = index(set);
@@ -50,6 +53,9 @@ fn city_regions_file_gives_the_known_counts() {
 
 #[test]
 fn city_boundaries_file_merging_lloyds_two_features_gives_the_same_counts() {
+    if !crate::support::have_shared() {
+        return;
+    }
     let select = format!("{CITY_SELECT},LLOYD DISTRICT COMMUNITY ASSN./SULLIVAN'S GULCH=lloyd");
     let set =
         read_zone_file(&shared("data/portland/neighborhood-boundaries-2020.geojson"), &city_options(&select)).unwrap();
@@ -61,6 +67,9 @@ fn city_boundaries_file_merging_lloyds_two_features_gives_the_same_counts() {
 
 #[test]
 fn seattle_areas_load_as_another_site() {
+    if !crate::support::have_shared() {
+        return;
+    }
     let set =
         read_zone_file(&shared("data/seattle/spd-mcpp-areas.geojson"), &city_options("BELLTOWN=belltown")).unwrap();
     let idx = index(set);
@@ -98,6 +107,9 @@ fn built_in_zones_put_landmarks_in_the_right_zone_by_date() {
 
 #[test]
 fn built_in_2017_areas_are_the_city_polygons_for_every_located_ppb_contact() {
+    if !crate::support::have_shared() {
+        return;
+    }
     let builtin = index(leadmap::builtin::zone_sets().unwrap().remove(0));
     assert_eq!(builtin.set().meta().status, leadmap::zones::BoundaryStatus::Official);
     let city = index(

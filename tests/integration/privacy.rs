@@ -600,6 +600,9 @@ fn check_sound(server: &Server, a: &Attacker, f: &Family) {
 
 #[test]
 fn a_planner_who_asks_everything_and_chains_every_relation_pins_no_small_count() {
+    if !crate::support::have_shared() {
+        return;
+    }
     let tokens = format!("p:planner:{PLANNER},a:analyst:{ANALYST}");
     let server = Server::start_with(&["--demo"], &[("LEADMAP_TOKENS", tokens.as_str())]);
     attack(&server, "demo");
@@ -609,6 +612,9 @@ fn a_planner_who_asks_everything_and_chains_every_relation_pins_no_small_count()
 /// store and served.
 #[test]
 fn the_attacker_pins_no_small_count_on_the_police_bureaus_data_either() {
+    if !crate::support::have_shared() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("ppb.gpkg");
     let file = crate::support::shared("data/portland/ppb-drug-offenses-2015-2021.csv");

@@ -26,6 +26,9 @@ fn stdout_json(out: &std::process::Output) -> Value {
 
 #[test]
 fn the_2018_expansion_against_the_2017_areas_matches_a_shapely_recount() {
+    if !crate::support::have_shared() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let store = ppb_store(dir.path());
     let data = store.to_str().unwrap();
@@ -111,6 +114,9 @@ fn stdout_text(out: &std::process::Output) -> String {
 
 #[test]
 fn whatif_compares_several_proposals_and_a_copy_of_the_current_set_changes_nothing() {
+    if !crate::support::have_shared() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let store = ppb_store(dir.path());
     let data = store.to_str().unwrap();
@@ -153,6 +159,9 @@ fn whatif_compares_several_proposals_and_a_copy_of_the_current_set_changes_nothi
 
 #[test]
 fn whatif_names_what_is_wrong_and_never_writes_over_its_inputs() {
+    if !crate::support::have_shared() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("events.gpkg");
     let data = store.to_str().unwrap();
@@ -232,6 +241,9 @@ fn published_cells(s: &crate::support::Server, period: &str) -> std::collections
 /// cell's published value, the same every time), audited, and kept across a restart.
 #[test]
 fn proposals_over_http_are_validated_audited_private_and_survive_a_restart() {
+    if !crate::support::have_shared() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let store = ppb_store(dir.path());
     let data = store.to_str().unwrap();
