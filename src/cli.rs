@@ -1137,10 +1137,6 @@ fn place_all(
     })
 }
 
-fn today() -> NaiveDate {
-    chrono::Local::now().date_naive()
-}
-
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Io { path: path.display().to_string(), source }
 }
@@ -1208,7 +1204,7 @@ fn print_json(value: &impl serde::Serialize) -> Result<(), Error> {
 fn check(args: &CheckArgs) -> Result<ExitCode, Error> {
     let point = LonLat::new(args.lon, args.lat)?;
     let loaded = load_service(&args.zones, &args.rules)?;
-    let at = args.at.unwrap_or_else(today);
+    let at = args.at.unwrap_or_else(|| loaded.zones.today());
     let program = crate::program::program_on(&loaded.zones, &loaded.rules, at)?;
     print_json(&PointEligibility::of(&program, point, None))?;
     Ok(ExitCode::SUCCESS)
@@ -1240,7 +1236,7 @@ fn classify(args: &ClassifyArgs) -> Result<ExitCode, Error> {
     // With --date-col each row picks its set; otherwise every row uses the set in force --at.
     let fixed = match &args.date_col {
         Some(_) => None,
-        None => Some(in_force(&catalog, args.at.unwrap_or_else(today))?),
+        None => Some(in_force(&catalog, args.at.unwrap_or_else(|| catalog.today()))?),
     };
     let zones = match (&fixed, &args.date_col) {
         (Some(index), _) => ZoneChoice::Fixed(index),
@@ -1396,11 +1392,14 @@ fn zones(cmd: ZonesCommand) -> Result<ExitCode, Error> {
 
 fn zones_list(zones: &ZoneArgs) -> Result<ExitCode, Error> {
     let catalog = load_catalog(zones)?;
-    let now = catalog.in_force(today()).ok().map(|i| i.set().version().clone());
+    let now = catalog.in_force(catalog.today()).ok().map(|i| i.set().version().clone());
     let mut out = std::io::stdout().lock();
     let w = |out: &mut std::io::StdoutLock<'_>, s: String| writeln!(out, "{s}").map_err(io_err(Path::new("stdout")));
     if now.is_none() {
-        w(&mut out, format!("No zone set is in force today ({}); answers for today are not eligible.\n", today()))?;
+        w(
+            &mut out,
+            format!("No zone set is in force today ({}); answers for today are not eligible.\n", catalog.today()),
+        )?;
     }
     for idx in catalog.indexes() {
         let set = idx.set();
@@ -1449,7 +1448,7 @@ fn zones_list(zones: &ZoneArgs) -> Result<ExitCode, Error> {
 
 fn zones_show(id: &str, at: Option<NaiveDate>, zones: &ZoneArgs) -> Result<ExitCode, Error> {
     let catalog = load_catalog(zones)?;
-    let index = in_force(&catalog, at.unwrap_or_else(today))?;
+    let index = in_force(&catalog, at.unwrap_or_else(|| catalog.today()))?;
     let set = index.set();
     let zone = set.zone(id).ok_or_else(|| {
         let ids: Vec<&str> = set.zones().iter().map(|z| z.id.as_str()).collect();
@@ -1509,7 +1508,7 @@ fn zones_export(
         output::check_extension(out, &["geojson", "json", "fgb"])?;
     }
     let catalog = load_catalog(zones)?;
-    let index = in_force(&catalog, at.unwrap_or_else(today))?;
+    let index = in_force(&catalog, at.unwrap_or_else(|| catalog.today()))?;
     let by_ext = output.and_then(Path::extension).is_some_and(|e| e.eq_ignore_ascii_case("fgb"));
     let format = format.unwrap_or(if by_ext { ExportFormat::Fgb } else { ExportFormat::Geojson });
     if output.is_none() && format == ExportFormat::Fgb && std::io::stdout().is_terminal() {

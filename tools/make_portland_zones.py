@@ -568,6 +568,7 @@ def build(city_path: Path, ppb_path: Path, log: list[str]):
         "name": "portland-lead-2017",
         "title": "Portland LEAD pilot areas (2017)",
         "status": "official",
+        "time_zone": "America/Los_Angeles",
         "effective_from": "2017-02-27",
         "effective_to": "2018-05-15",
         "effective_from_reason": (
@@ -593,6 +594,7 @@ def build(city_path: Path, ppb_path: Path, log: list[str]):
         "name": "portland-lead-2018",
         "title": "Portland LEAD areas after the May 2018 expansion",
         "status": "approximation",
+        "time_zone": "America/Los_Angeles",
         "effective_from": "2018-05-16",
         "effective_to": "2021-06-30",
         "effective_from_reason": (

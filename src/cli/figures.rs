@@ -286,7 +286,7 @@ impl Geo {
         let index = if let Some(f) = &self.fixed {
             f
         } else {
-            let day = to.unwrap_or_else(|| chrono::Local::now().date_naive());
+            let day = to.unwrap_or_else(|| self.catalog.today());
             self.catalog.in_force_or_nearest(day).ok_or_else(|| Error::Usage("no zone sets loaded".to_owned()))?
         };
         Ok(index.set().zones().iter().map(|z| z.geometry.clone()).collect())

@@ -119,7 +119,7 @@ pub(super) fn whatif(args: &WhatifArgs) -> Result<ExitCode, Error> {
         return Err(Error::Usage(format!("--from {a} is after --to {b}")));
     }
     let loaded = load_service(&args.zones, &args.rules)?;
-    let day = args.at.or(args.to).unwrap_or_else(|| chrono::Local::now().date_naive());
+    let day = args.at.or(args.to).unwrap_or_else(|| loaded.zones.today());
     let current: Arc<ZoneIndex> = match (&args.against, args.at) {
         (Some(name), _) => {
             loaded.zones.indexes().iter().find(|i| &i.set().meta().name == name).cloned().ok_or_else(|| {

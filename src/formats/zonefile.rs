@@ -4,7 +4,8 @@
 //!
 //! leadmap's own zone files are GeoJSON feature collections with these optional foreign members:
 //! `name`, `title`, `description`, `status` (`official` or `approximation`: how authoritative the
-//! boundaries are), `effective_from`, `effective_to` (ISO dates) and `effective_from_reason`,
+//! boundaries are), `time_zone` (IANA name: the program's day, "today", is the day there),
+//! `effective_from`, `effective_to` (ISO dates) and `effective_from_reason`,
 //! `effective_to_reason` (where each date comes from). Each feature has an `id` (feature id or `id`
 //! property), a `name` and optionally a `source` property.
 
@@ -514,6 +515,12 @@ fn meta_from(obj: &Map<String, Value>, default_name: &str) -> Result<ZoneSetMeta
         effective_to: date("effective_to")?,
         effective_from_reason: text("effective_from_reason"),
         effective_to_reason: text("effective_to_reason"),
+        time_zone: match text("time_zone") {
+            None => None,
+            Some(tz) => Some(tz.parse::<chrono_tz::Tz>().map_err(|_| {
+                format!("time_zone {tz:?} is not an IANA time zone name (e.g. \"America/Los_Angeles\")")
+            })?),
+        },
     })
 }
 
@@ -653,6 +660,9 @@ pub fn zone_set_to_geojson(set: &ZoneSet) -> Value {
         doc.insert("description".into(), json!(d));
     }
     doc.insert("status".into(), json!(m.status));
+    if let Some(tz) = m.time_zone {
+        doc.insert("time_zone".into(), json!(tz.name()));
+    }
     doc.insert("effective_from".into(), json!(m.effective_from));
     doc.insert("effective_to".into(), json!(m.effective_to));
     for (key, reason) in
@@ -708,7 +718,7 @@ pub fn write_zone_set_fgb(set: &ZoneSet, out: &mut impl Write, target: &str) -> 
     let m = set.meta();
     let metadata = json!({
         "name": m.name, "title": m.title, "description": m.description, "status": m.status,
-        "effective_from": m.effective_from, "effective_to": m.effective_to,
+        "time_zone": m.time_zone.map(chrono_tz::Tz::name), "effective_from": m.effective_from, "effective_to": m.effective_to,
         "effective_from_reason": m.effective_from_reason, "effective_to_reason": m.effective_to_reason,
         "version": set.version(),
     })

@@ -15,10 +15,10 @@ use crate::coord::LonLat;
 use crate::eligibility::{AccuracyM, PointEligibility, ZoneRef, ZoneSetRef, round_cm};
 use crate::zones::{Location, ZoneIndex};
 
-/// Parses the optional `at` date (default today).
-pub(super) fn date_param(q: &BTreeMap<String, String>) -> Result<NaiveDate, ApiError> {
+/// Parses the optional `at` date (default: the program's day today, in its time zone).
+pub(super) fn date_param(q: &BTreeMap<String, String>, state: &AppState) -> Result<NaiveDate, ApiError> {
     match q.get("at") {
-        None => Ok(chrono::Local::now().date_naive()),
+        None => Ok(state.loaded().zones.today()),
         Some(raw) => parse_date(raw),
     }
 }
@@ -77,7 +77,7 @@ pub async fn get_eligibility(State(state): State<AppState>, RawQuery(query): Raw
     let lat = PointQuery::coordinate(q.lat.as_deref(), "lat", "45.5189")?;
     let point = LonLat::new(lon, lat).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let at = match q.at.as_deref() {
-        None => chrono::Local::now().date_naive(),
+        None => state.loaded().zones.today(),
         Some(raw) => parse_date(raw)?,
     };
     let accuracy = accuracy_param(q.accuracy_m.as_deref())?;
@@ -623,7 +623,7 @@ pub async fn post_eligibility(
     AppBytes(body): AppBytes,
 ) -> Result<axum::response::Response, ApiError> {
     only_params(&q, &["at", "accuracy_m"])?;
-    let at = date_param(&q)?;
+    let at = date_param(&q, &state)?;
     let accuracy = accuracy_param(q.get("accuracy_m").map(String::as_str))?;
     let batch = {
         let served = state.loaded();

@@ -256,7 +256,7 @@ async fn answer(
         })?;
         (Arc::clone(index), true)
     } else {
-        let day = p.filter.to.unwrap_or_else(|| chrono::Local::now().date_naive());
+        let day = p.filter.to.unwrap_or_else(|| served.zones.today());
         let index =
             served.zones.in_force_or_nearest(day).cloned().ok_or_else(|| ApiError::internal("no zone sets loaded"))?;
         (index, false)

@@ -199,7 +199,7 @@ pub async fn serve(
 /// program is in force today (every answer for today then says so, and none is eligible) and when the
 /// zones answering today are not the official boundaries.
 fn log_program_today(loaded: &Loaded) {
-    let today = chrono::Local::now().date_naive();
+    let today = loaded.zones.today();
     let program = match crate::program::program_on(&loaded.zones, &loaded.rules, today) {
         Ok(p) => p,
         Err(e) => {

@@ -320,7 +320,7 @@ impl Window {
     /// The impact query over this window for the program `served` holds (capacity on the window's last
     /// day, else today).
     fn query(self, served: &super::state::Served) -> ImpactQuery {
-        let day = self.filter.to.unwrap_or_else(|| chrono::Local::now().date_naive());
+        let day = self.filter.to.unwrap_or_else(|| served.zones.today());
         ImpactQuery::for_program(
             self.filter,
             self.res,
@@ -346,7 +346,7 @@ fn current_set(served: &super::state::Served, w: &Window) -> Result<Arc<ZoneInde
     if let Some(at) = w.at {
         return zones.in_force(at).cloned().map_err(|e| ApiError::unprocessable(format!("at {at}: {e}")));
     }
-    let day = w.filter.to.unwrap_or_else(|| chrono::Local::now().date_naive());
+    let day = w.filter.to.unwrap_or_else(|| zones.today());
     zones.in_force_or_nearest(day).cloned().ok_or_else(|| ApiError::internal("no zone sets loaded"))
 }
 

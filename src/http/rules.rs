@@ -38,7 +38,7 @@ pub async fn get_rules(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     only_params(&q, &["at"])?;
-    let at = date_param(&q)?;
+    let at = date_param(&q, &state)?;
     let loaded = state.loaded();
     let rules = loaded.rules.in_force(at).map_err(|e| ApiError::unprocessable(e.to_string()))?;
     let body = serde_json::to_value(rules.as_ref()).map_err(|e| ApiError::internal(format!("rules: {e}")))?;

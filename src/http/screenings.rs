@@ -107,9 +107,9 @@ pub async fn post_screening(
     let point = LonLat::new(lon, lat).map_err(|e| ApiError::unprocessable(e.to_string()))?;
     let request: ScreeningRequest =
         serde_json::from_value(Value::Object(body)).map_err(|e| ApiError::unprocessable(format!("screening: {e}")))?;
-    let today = chrono::Local::now().date_naive();
-    let at = request.at.unwrap_or(today);
     let served = state.loaded();
+    let today = served.zones.today();
+    let at = request.at.unwrap_or(today);
     let program = served.program(at).map_err(|e| ApiError::unprocessable(e.to_string()))?;
     let rules = program
         .rules

@@ -321,7 +321,7 @@ pub async fn security_headers(
 /// the page shows those zones even after the program has ended.
 pub async fn get_config(State(state): State<AppState>) -> Response {
     let page = state.map_page();
-    let today = chrono::Local::now().date_naive();
+    let today = state.loaded().zones.today();
     let zones_at = state.loaded().zones.in_force_or_newest(today).map(|index| {
         let m = index.set().meta();
         if m.in_force_on(today) { today } else { m.effective_from.or(m.effective_to).unwrap_or(today) }

@@ -68,7 +68,7 @@ pub async fn get_zones(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     only_params(&q, &["at"])?;
-    let index = index_on(&state, date_param(&q)?)?;
+    let index = index_on(&state, date_param(&q, &state)?)?;
     let set = index.set();
     Ok(conditional(&headers, set.version().as_str(), "application/geo+json", || zone_set_to_geojson(set)))
 }
@@ -101,7 +101,7 @@ pub async fn get_zone(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     only_params(&q, &["at"])?;
-    let index = index_on(&state, date_param(&q)?)?;
+    let index = index_on(&state, date_param(&q, &state)?)?;
     let set = index.set();
     let zone = set.zone(&id).ok_or_else(|| {
         let ids: Vec<&str> = set.zones().iter().map(|z| z.id.as_str()).collect();

@@ -14,6 +14,28 @@ pub struct ZoneCatalog {
 }
 
 impl ZoneCatalog {
+    /// The program's time zone: the first set's that names one.
+    #[must_use]
+    pub fn time_zone(&self) -> Option<chrono_tz::Tz> {
+        self.indexes.iter().find_map(|i| i.set().meta().time_zone)
+    }
+
+    /// The program's day at `now`: the date in [`ZoneCatalog::time_zone`], else on this machine's
+    /// clock (sets that name no time zone).
+    #[must_use]
+    pub fn day_at(&self, now: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+        match self.time_zone() {
+            Some(tz) => now.with_timezone(&tz).date_naive(),
+            None => now.with_timezone(&chrono::Local).date_naive(),
+        }
+    }
+
+    /// The program's day now ("today" of every answer that is not given a date).
+    #[must_use]
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.day_at(chrono::Utc::now())
+    }
+
     /// Indexes every set.
     #[must_use]
     pub fn new(sets: Vec<ZoneSet>, options: IndexOptions) -> Self {
@@ -166,6 +188,24 @@ mod tests {
 
     fn on(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn today_is_the_programs_day_in_its_time_zone_not_the_servers() {
+        let built_in = ZoneCatalog::new(crate::builtin::zone_sets().unwrap(), crate::zones::IndexOptions::default());
+        assert_eq!(built_in.time_zone(), Some(chrono_tz::America::Los_Angeles));
+        // 17:00 in Portland on 2019-06-01 (PDT, UTC-7) is midnight UTC on 2019-06-02: still the 1st there.
+        let at = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+        assert_eq!(built_in.day_at(at("2019-06-02T00:00:00Z")), on(2019, 6, 1));
+        assert_eq!(built_in.day_at(at("2019-06-02T06:59:59Z")), on(2019, 6, 1));
+        assert_eq!(built_in.day_at(at("2019-06-02T07:00:00Z")), on(2019, 6, 2));
+        // In winter (PST, UTC-8) the day turns at 08:00 UTC.
+        assert_eq!(built_in.day_at(at("2019-12-02T07:59:59Z")), on(2019, 12, 1));
+        // Sets that name no time zone: the machine's clock, as before.
+        let plain = ZoneCatalog::new(vec![set("always", None, None)], crate::zones::IndexOptions::default());
+        assert_eq!(plain.time_zone(), None);
+        let now = at("2019-06-02T00:00:00Z");
+        assert_eq!(plain.day_at(now), now.with_timezone(&chrono::Local).date_naive());
     }
 
     #[test]

@@ -175,6 +175,22 @@ pub struct ZoneSetMeta {
     /// Why the set ends on `effective_to`, if the file says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub effective_to_reason: Option<String>,
+    /// The program's time zone: "today" for it is the day there, whatever the server's clock says
+    /// (not part of the version: it moves no boundary).
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "tz_name")]
+    pub time_zone: Option<chrono_tz::Tz>,
+}
+
+#[allow(
+    clippy::ref_option,
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's serialize_with hands the field by reference"
+)]
+fn tz_name<S: serde::Serializer>(tz: &Option<chrono_tz::Tz>, s: S) -> Result<S::Ok, S::Error> {
+    match tz {
+        Some(tz) => s.serialize_str(tz.name()),
+        None => s.serialize_none(),
+    }
 }
 
 impl ZoneSetMeta {

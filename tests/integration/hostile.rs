@@ -31,6 +31,8 @@ fn read_until_closed(s: &mut TcpStream) -> (String, bool) {
 fn idle_slow_and_kept_alive_connections_are_closed_and_over_the_cap_is_a_503() {
     let server = Server::start(&["--header-timeout-ms", "700", "--max-connections", "6"]);
     let connect = || TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    // The start's own readiness request (support::start_server) has let go of its connection.
+    std::thread::sleep(Duration::from_millis(300));
     // Six idle sockets fill the cap; a seventh is answered 503 problem+json at once and closed.
     let mut idle: Vec<TcpStream> = (0..6).map(|_| connect()).collect();
     std::thread::sleep(Duration::from_millis(200));
