@@ -121,6 +121,18 @@ impl LiveEvents {
         (self.columns.load_full(), generation)
     }
 
+    /// Events in the copy now (without appending the queue).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.columns.load().len()
+    }
+
+    /// Whether the copy holds no event now.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The generation now (without appending the queue).
     #[must_use]
     pub fn generation(&self) -> u64 {

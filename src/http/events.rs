@@ -235,6 +235,9 @@ pub async fn post_events(
             ));
         }
     };
+    if !replayed {
+        state.metrics().record_ingest(outcome.inserted, outcome.updated, outcome.unchanged);
+    }
     let answer =
         IngestAnswer { count, inserted: outcome.inserted, updated: outcome.updated, unchanged: outcome.unchanged };
     let mut response = (StatusCode::CREATED, axum::Json(answer)).into_response();

@@ -61,6 +61,8 @@ pub struct FrontConfig {
 #[derive(Debug)]
 struct Shared {
     config: FrontConfig,
+    /// Requests in flight on every route (the metrics' gauge).
+    in_flight: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The layer; see the module documentation.
@@ -73,7 +75,8 @@ impl Front {
     /// The layer over `config`.
     #[must_use]
     pub fn new(config: FrontConfig) -> Self {
-        Self { shared: Arc::new(Shared { config }) }
+        let in_flight = config.state.metrics().in_flight();
+        Self { shared: Arc::new(Shared { config, in_flight }) }
     }
 }
 
@@ -96,13 +99,14 @@ pub struct FrontService<S> {
     in_flight: Arc<AtomicUsize>,
 }
 
-/// One request counted in flight until its answer is done (or dropped).
+/// One request counted in flight (on its route, and in all) until its answer is done (or dropped).
 #[derive(Debug)]
-struct InFlight(Arc<AtomicUsize>);
+struct InFlight(Arc<AtomicUsize>, Arc<std::sync::atomic::AtomicU64>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
+        self.1.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -139,7 +143,8 @@ where
             return FrontFuture::early(refusal.into_response(), log);
         }
         let before = self.in_flight.fetch_add(1, Ordering::Relaxed);
-        let in_flight = InFlight(Arc::clone(&self.in_flight));
+        shared.in_flight.fetch_add(1, Ordering::Relaxed);
+        let in_flight = InFlight(Arc::clone(&self.in_flight), Arc::clone(&shared.in_flight));
         if before >= shared.config.max_concurrency {
             let busy = ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -288,7 +293,7 @@ impl LogFields {
         let latency = self.start.elapsed();
         let route = self.route.as_ref().map_or("other", MatchedPath::as_str);
         let status = res.status().as_u16();
-        self.shared.config.state.metrics().record(route, status, latency);
+        self.shared.config.state.metrics().record(route, self.method.as_str(), status, latency);
         let id = self.id.to_string();
         if let Some(InternalCause(cause)) = res.extensions_mut().remove::<InternalCause>() {
             tracing::error!(request_id = id, method = %self.method, route, cause, "request failed");
@@ -470,8 +475,11 @@ mod tests {
         assert_eq!(svc.clone().oneshot(get("/x", &[("content-length", "1000")])).await.unwrap().status(), 200);
         // Every answer, refused or not, is counted.
         let metrics = state.metrics().render();
-        assert!(metrics.contains(r#"leadmap_http_requests_total{route="other",status="4xx"} 6"#), "{metrics}");
-        assert!(metrics.contains(r#"leadmap_http_requests_total{route="other",status="2xx"} 5"#), "{metrics}");
+        for (status, n) in [(421, 2), (414, 1), (431, 2), (413, 1), (200, 5)] {
+            let line = format!(r#"leadmap_http_requests_total{{route="other",method="GET",status="{status}"}} {n}"#);
+            assert!(metrics.contains(&line), "{line}: {metrics}");
+        }
+        assert!(metrics.contains("leadmap_http_requests_in_flight 0"), "{metrics}");
     }
 
     #[tokio::test]
@@ -540,6 +548,11 @@ mod tests {
             assert_eq!(in_poll.clone().oneshot(get("/x", &[])).await.unwrap().status(), 500);
         }
         assert_eq!(in_call.oneshot(get("/fine", &[])).await.unwrap().status(), 200);
-        assert!(state.metrics().render().contains(r#"leadmap_http_requests_total{route="other",status="5xx"} 5"#));
+        assert!(
+            state
+                .metrics()
+                .render()
+                .contains(r#"leadmap_http_requests_total{route="other",method="GET",status="500"} 4"#)
+        );
     }
 }

@@ -66,6 +66,28 @@ pub async fn get_readyz(State(state): State<AppState>) -> axum::Json<Value> {
 pub async fn get_metrics(State(state): State<AppState>) -> Response {
     let mut text = state.metrics().render();
     let (answers, bytes) = state.cache().held();
+    let (events, read) = state.events_in_memory();
+    let read = match read {
+        crate::events::live::ColumnsState::Ready => "ready",
+        crate::events::live::ColumnsState::Loading { .. } => "loading",
+        crate::events::live::ColumnsState::Failed(_) => "failed",
+    };
+    let loaded = state.loaded();
+    let sets = |v: Vec<String>| v.join(",");
+    let zone_sets =
+        sets(loaded.zones.indexes().iter().map(|i| format!("{}@{}", i.set().meta().name, i.set().version())).collect());
+    let rule_sets = sets(loaded.rules.sets().iter().map(|r| format!("{}@{}", r.name(), r.version())).collect());
+    let _ = std::fmt::Write::write_fmt(
+        &mut text,
+        format_args!(
+            "# HELP leadmap_build_info The build and the zone and rule sets served (name@version).\n# TYPE leadmap_build_info gauge\n\
+             leadmap_build_info{{version=\"{}\",commit=\"{}\",zone_sets=\"{zone_sets}\",rule_sets=\"{rule_sets}\"}} 1\n\
+             # HELP leadmap_events_in_memory Stored events in memory (the figures' columns).\n# TYPE leadmap_events_in_memory gauge\n\
+             leadmap_events_in_memory{{state=\"{read}\"}} {events}\n",
+            env!("CARGO_PKG_VERSION"),
+            env!("LEADMAP_COMMIT"),
+        ),
+    );
     let _ = std::fmt::Write::write_fmt(
         &mut text,
         format_args!(

@@ -90,6 +90,7 @@ struct Reader {
     live: Arc<LiveEvents>,
     store: Arc<std::sync::Mutex<Box<dyn EventStore>>>,
     asked: AtomicBool,
+    metrics: Arc<Metrics>,
     /// The store's count of other writers' commits when last looked at (see [`EventStore::others_writes`]).
     others: std::sync::Mutex<Option<u64>>,
 }
@@ -126,7 +127,9 @@ impl Reader {
         let spawned = std::thread::Builder::new().name("leadmap-events-read".into()).spawn(move || {
             reader.asked.store(false, Ordering::Release);
             let started = std::time::Instant::now();
-            match crate::store::read_into(&reader.live, &reader.store) {
+            let read = crate::store::read_into(&reader.live, &reader.store);
+            reader.metrics.record_store_read(read.is_ok());
+            match read {
                 Ok(events) => {
                     tracing::info!(events, ms = started.elapsed().as_millis() as u64, "stored events read into memory");
                 }
@@ -193,7 +196,7 @@ struct Inner {
     /// Reads the store into `live` (at start, after changes in place, after other processes' writes).
     reader: Option<Arc<Reader>>,
     tokens: Tokens,
-    metrics: Metrics,
+    metrics: Arc<Metrics>,
     limits: Limits,
     /// The in-memory columns every figure is computed from (loaded at start, appended on ingest); their
     /// generation is part of every cached figure's key and `ETag`.
@@ -218,7 +221,7 @@ impl AppState {
                 writer: None,
                 reader: None,
                 tokens,
-                metrics: Metrics::new(),
+                metrics: Arc::new(Metrics::new()),
                 limits,
                 live: Arc::new(LiveEvents::new(EventColumns::default(), 0)),
                 cache: super::figures::FigureCache::default(),
@@ -240,6 +243,7 @@ impl AppState {
         store: Option<Box<dyn EventStore>>,
     ) -> std::io::Result<Self> {
         let store = store.map(|s| Arc::new(std::sync::Mutex::new(s)));
+        let metrics = Arc::new(Metrics::new());
         let live = Arc::new(match &store {
             Some(_) => LiveEvents::starting(),
             None => LiveEvents::new(EventColumns::default(), 1),
@@ -250,6 +254,7 @@ impl AppState {
                     live: Arc::clone(&live),
                     store: Arc::clone(s),
                     asked: AtomicBool::new(false),
+                    metrics: Arc::clone(&metrics),
                     others: std::sync::Mutex::new(None),
                 });
                 // The count of other writers' commits now: a later change is an import to follow.
@@ -276,7 +281,7 @@ impl AppState {
                 writer,
                 reader,
                 tokens,
-                metrics: Metrics::new(),
+                metrics,
                 limits,
                 live,
                 cache: super::figures::FigureCache::default(),
@@ -319,9 +324,19 @@ impl AppState {
     /// Reads the stored events again now, on this thread (call from a blocking task), beside ingest.
     pub(super) fn reread_events_now(&self) -> Result<u64, String> {
         match &self.inner.reader {
-            Some(r) => crate::store::read_into(&r.live, &r.store),
+            Some(r) => {
+                let read = crate::store::read_into(&r.live, &r.store);
+                r.metrics.record_store_read(read.is_ok());
+                read
+            }
             None => Ok(0),
         }
+    }
+
+    /// Events in memory now (without adding those queued), and where their read is.
+    #[must_use]
+    pub fn events_in_memory(&self) -> (usize, ColumnsState) {
+        (self.inner.live.len(), self.inner.live.state())
     }
 
     /// Reads the stored events again if another process (`leadmap import`) wrote to the store since

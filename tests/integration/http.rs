@@ -214,8 +214,33 @@ async fn tokens_and_roles_guard_the_routes() {
     let r = call(&app, with("/metrics", ADMIN)).await;
     assert_eq!(r.status, StatusCode::OK);
     let text = String::from_utf8(r.body).unwrap();
-    assert!(text.contains("leadmap_http_requests_total{route=\"/v1/eligibility\",status=\"2xx\"} 3"), "{text}");
-    assert!(text.contains("leadmap_http_request_duration_seconds_bucket{route=\"/v1/eligibility\",le=\"+Inf\"}"));
+    // Exact statuses, by method (the single GET and the batch POST have histograms of their own).
+    assert!(
+        text.contains("leadmap_http_requests_total{route=\"/v1/eligibility\",method=\"GET\",status=\"200\"} 3"),
+        "{text}"
+    );
+    assert!(
+        text.contains("leadmap_http_requests_total{route=\"/v1/eligibility\",method=\"GET\",status=\"401\"} 2"),
+        "{text}"
+    );
+    assert!(text.contains("leadmap_http_requests_total{route=\"/metrics\",method=\"GET\",status=\"403\"} 2"), "{text}");
+    assert!(text.contains(
+        "leadmap_http_request_duration_seconds_bucket{route=\"/v1/eligibility\",method=\"GET\",le=\"+Inf\"} 5"
+    ));
+    assert!(!text.contains("method=\"POST\""), "no POST was made: {text}");
+    // What is served, and the service's own gauges.
+    let set = leadmap::builtin::zone_sets().unwrap().pop().unwrap();
+    assert!(
+        text.contains(&format!("{}@{}", set.meta().name, set.version()))
+            && text.contains("leadmap_build_info{version=\""),
+        "{text}"
+    );
+    assert!(text.contains("leadmap_http_requests_in_flight 1"), "this request: {text}");
+    assert!(
+        text.contains("leadmap_events_in_memory{state=\"ready\"} 0")
+            && text.contains("leadmap_ingested_events_total{result=\"inserted\"} 0"),
+        "{text}"
+    );
     for open in ["/healthz", "/readyz", "/openapi.json"] {
         assert_eq!(get(&app, open).await.status, StatusCode::OK, "{open} needs no token");
     }
@@ -442,6 +467,17 @@ async fn events_are_ingested_durably_and_read_back_by_analysts_only() {
         "properties": {"kind": "social_contact_referral", "occurred_on": "2018-06-02", "offense": "PCS", "source": "ops", "external_id": "b"}}]});
     let r = with_token(&app, "POST", "/v1/events", INGEST, Some(&fc)).await;
     assert_eq!(r.json()["updated"].as_u64(), Some(1));
+    // Counted: two new, the retry's two unchanged, one changed in place (and the store read again).
+    let text = String::from_utf8(with_token(&app, "GET", "/metrics", ADMIN, None).await.body).unwrap();
+    for line in [
+        "leadmap_ingested_events_total{result=\"inserted\"} 2",
+        "leadmap_ingested_events_total{result=\"updated\"} 1",
+        "leadmap_ingested_events_total{result=\"unchanged\"} 2",
+        "leadmap_http_requests_total{route=\"/v1/events\",method=\"POST\",status=\"422\"} 1",
+    ] {
+        assert!(text.contains(line), "{line}: {text}");
+    }
+    assert!(!text.contains("leadmap_store_reads_total{result=\"ok\"} 0"), "{text}");
     // The store file itself holds them (committed before 201).
     let conn = rusqlite::Connection::open(&path).unwrap();
     let n: i64 = conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap();
