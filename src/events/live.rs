@@ -145,27 +145,40 @@ impl LiveEvents {
     }
 
     /// Reads the whole copy again from the store, beside ingest, and serves it when done (at start,
-    /// and after stored events were corrected in place). `begin` runs with the queue held and must
-    /// open a read snapshot of the store holding every event queued so far and none queued later (the
-    /// service's writer queues what it stored before it lets go of the store, so `begin` holds the
-    /// store while it opens the snapshot). `read` then reads the snapshot, the queue free, counting
-    /// rows in the counter it is given; the events queued meanwhile are added on top. While it reads,
-    /// the previous copy is served. When either fails, the previous copy and the queue stay as they
-    /// were, and the reason is returned (and, before a first copy, kept for [`LiveEvents::state`]).
+    /// and after stored events were corrected in place). `begin` must open a read snapshot of the store
+    /// and, while it holds the store (so no write and its notice fall between), call the `mark` it is
+    /// given once: the events queued until then are in the snapshot, those queued later are not (the
+    /// service's writer queues what it stored before it lets go of the store; the queue is taken after
+    /// the store, in that order). `read` then reads the snapshot, counting rows in the counter it is
+    /// given; the events queued meanwhile are added on top. While it reads, the previous copy is
+    /// served. When either fails, the previous copy and the queue stay as they were, and the reason is
+    /// returned (and, before a first copy, kept for [`LiveEvents::state`]).
     pub fn read_store<S>(
         self: &Arc<Self>,
-        begin: impl FnOnce() -> Result<(S, u64), String>,
+        begin: impl FnOnce(&dyn Fn()) -> Result<(S, u64), String>,
         read: impl FnOnce(S, &AtomicU64) -> Result<EventColumns, String>,
     ) -> Result<(), String> {
         let _one = self.reading.lock().unwrap_or_else(PoisonError::into_inner);
-        let (snapshot, queued) = {
+        let taken: Mutex<Option<Vec<Placed>>> = Mutex::new(None);
+        let mark = || {
             let mut pending = self.lock_pending();
-            let (snapshot, total) = begin().inspect_err(|e| self.failed(e))?;
-            self.read.store(0, Ordering::Relaxed);
-            self.total.store(total, Ordering::Relaxed);
             *self.lock_since() = Some(Vec::new());
-            (snapshot, std::mem::take(&mut *pending))
+            *taken.lock().unwrap_or_else(PoisonError::into_inner) = Some(std::mem::take(&mut *pending));
         };
+        let begun = begin(&mark);
+        let taken = taken.into_inner().unwrap_or_else(PoisonError::into_inner);
+        let (snapshot, total) = match begun {
+            Ok(b) if taken.is_some() => b,
+            other => {
+                let e = other.err().unwrap_or_else(|| "the store's read began without marking the queue".to_owned());
+                self.requeue(taken.unwrap_or_default());
+                self.failed(&e);
+                return Err(e);
+            }
+        };
+        let queued = taken.unwrap_or_default();
+        self.read.store(0, Ordering::Relaxed);
+        self.total.store(total, Ordering::Relaxed);
         let result = read(snapshot, &self.read);
         let since = self.lock_since().take().unwrap_or_default();
         match result {
@@ -185,15 +198,20 @@ impl LiveEvents {
                 Ok(())
             }
             Err(e) => {
-                // The events taken from the queue at the start are in the store but not (all) in the
-                // copy served: back in the queue, ahead of the newer ones.
-                let mut pending = self.lock_pending();
-                let newer = std::mem::replace(&mut *pending, queued);
-                pending.extend(newer);
+                self.requeue(queued);
                 self.failed(&e);
                 Err(e)
             }
         }
+    }
+
+    /// Puts events taken from the queue at a read's start back, ahead of the newer ones: they are in
+    /// the store but not (all) in the copy served.
+    fn requeue(&self, taken: Vec<Placed>) {
+        let mut pending = self.lock_pending();
+        *self.lock_since() = None;
+        let newer = std::mem::replace(&mut *pending, taken);
+        pending.extend(newer);
     }
 
     fn failed(&self, why: &str) {
@@ -341,7 +359,10 @@ mod tests {
         let after = events(5, 2);
         let appended_meanwhile = events(3, 3);
         live.read_store(
-            || Ok((stored.lock().unwrap().clone(), 10)),
+            |mark| {
+                mark();
+                Ok((stored.lock().unwrap().clone(), 10))
+            },
             |snapshot, read| {
                 // While the store is read: more events are stored and queued, and a reader takes some.
                 live.queue(appended_meanwhile.clone());
@@ -361,20 +382,44 @@ mod tests {
         // A read that fails: the copy served and the queue stay as they were.
         live.queue(events(4, 4));
         let g = live.generation();
-        let e = live.read_store(|| Ok(((), 0)), |(), _| Err("disk on fire".to_owned())).unwrap_err();
+        let e = live
+            .read_store(
+                |mark| {
+                    mark();
+                    Ok(((), 0))
+                },
+                |(), _| Err("disk on fire".to_owned()),
+            )
+            .unwrap_err();
         assert_eq!(e, "disk on fire");
         assert_eq!(live.generation(), g);
         assert_eq!(live.state(), ColumnsState::Ready, "a copy is still served");
         assert_eq!(live.snapshot().0.len(), 22, "and the queue is kept");
-        assert!(live.read_store(|| Err::<((), u64), _>("locked".to_owned()), |(), _| unreachable!()).is_err());
-        assert_eq!(live.snapshot().0.len(), 22);
+        assert!(live.read_store(|_| Err::<((), u64), _>("locked".to_owned()), |(), _| unreachable!()).is_err());
+        // Failing after the mark: the queue is given back.
+        live.queue(events(1, 5));
+        let failed = live.read_store(
+            |mark| {
+                mark();
+                Err::<((), u64), _>("gone".to_owned())
+            },
+            |(), _| unreachable!(),
+        );
+        assert!(failed.is_err());
+        assert_eq!(live.snapshot().0.len(), 23);
     }
 
     #[test]
     fn a_first_read_that_fails_says_why() {
         let live = Arc::new(LiveEvents::starting());
         live.queue(events(2, 1));
-        let _ = live.read_store(|| Ok(((), 7)), |(), _| Err("event 3: bad date".to_owned()));
+        let _ = live.read_store(
+            |mark| {
+                mark();
+                Ok(((), 7))
+            },
+            |(), _| Err("event 3: bad date".to_owned()),
+        );
         assert_eq!(live.state(), ColumnsState::Failed("event 3: bad date".to_owned()));
     }
 }

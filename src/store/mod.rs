@@ -361,14 +361,17 @@ pub fn read_into(
     }
     let mut rows = 0;
     live.read_store(
-        || {
-            // The writer queues what it stored before it lets go of the store (writer::Stored).
+        |mark| {
+            // The writer queues what it stored before it lets go of the store (writer::Stored): marked
+            // while the store is held, the queue splits at this snapshot.
             let store = store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Some(s) = store.read_snapshot().map_err(|e| e.to_string())? {
+                mark();
                 let n = s.count();
                 Ok((Source::Snapshot(s), n))
             } else {
                 let columns = load_columns(store.as_ref()).map_err(|e| e.to_string())?;
+                mark();
                 let n = columns.len() as u64;
                 Ok((Source::Read(columns), n))
             }

@@ -1467,3 +1467,58 @@ fn a_config_file_sets_serve_options_and_the_command_line_and_environment_win() {
         assert!(!out.status.success() && err.contains("leadmap.toml") && err.contains(says), "{err}");
     }
 }
+
+/// `POST path` with a JSON body, giving up after `secs` seconds without an answer: the status.
+fn post_within(port: u16, path: &str, body: &str, secs: u64) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(secs))).ok()?;
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    text.split(' ').nth(1)?.parse().ok()
+}
+
+#[test]
+fn ingest_never_waits_on_a_read_of_the_store_that_changes_in_place_set_going() {
+    // Batches that change stored events in place make the service read its store again, beside ingest,
+    // again and again, while new events keep coming: every request is answered (a read of the store
+    // and the writer once took their two locks in opposite orders), and no event is lost or doubled.
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("events.gpkg");
+    let server = crate::support::Server::start(&["--data", store.to_str().unwrap()]);
+    let event = |id: String, day: u32| {
+        json!({"kind": "arrest", "occurred_on": format!("2019-06-{day:02}"), "lon": -122.6793, "lat": 45.5189,
+               "offense": "PCS", "source": "t", "external_id": id})
+    };
+    let port = server.port;
+    let changer = std::thread::spawn(move || {
+        for round in 0..40u32 {
+            let body = json!((0..20).map(|i| event(format!("c{i}"), 1 + round % 28)).collect::<Vec<_>>());
+            assert_eq!(post_within(port, "/v1/events", &body.to_string(), 20), Some(201), "round {round}");
+        }
+    });
+    let adder = std::thread::spawn(move || {
+        for round in 0..40u32 {
+            let body = json!((0..20).map(|i| event(format!("n{round}-{i}"), 2)).collect::<Vec<_>>());
+            assert_eq!(post_within(port, "/v1/events", &body.to_string(), 20), Some(201), "round {round}");
+        }
+    });
+    changer.join().unwrap();
+    adder.join().unwrap();
+    // Every event once: 20 changed in place, 800 new; the figures catch up with the last read.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (status, total) = cells_total(server.port);
+        if (status, total) == (200, 820) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "figures {status} {total}, not 820");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
