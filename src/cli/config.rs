@@ -55,11 +55,13 @@ pub fn expand(args: Vec<OsString>) -> Result<Vec<OsString>, Error> {
             })?;
         let flag = format!("--{long}");
         let on_command_line = given.iter().any(|a| *a == flag || a.starts_with(&format!("{flag}=")));
-        let by_env = arg.get_env().and_then(std::env::var_os).is_some_and(|v| !v.is_empty());
+        // LEADMAP_TOKENS (the tokens themselves) gives the tokens as surely as LEADMAP_TOKENS_FILE.
+        let env_set = |name: &std::ffi::OsStr| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+        let by_env = arg.get_env().is_some_and(env_set) || (long == "tokens" && env_set("LEADMAP_TOKENS".as_ref()));
         if on_command_line || by_env {
             continue;
         }
-        let is_file = arg.get_value_names().is_some_and(|n| n.iter().any(|n| n.as_str() == "FILE"));
+        let is_file = arg.get_value_names().is_some_and(|n| n.iter().any(|n| n.as_str().contains("FILE")));
         let values = match value {
             toml::Value::Array(items) => items.iter().map(|v| scalar(v, key, path)).collect::<Result<Vec<_>, _>>()?,
             v => vec![scalar(v, key, path)?],
@@ -69,9 +71,11 @@ pub fn expand(args: Vec<OsString>) -> Result<Vec<OsString>, Error> {
                 Scalar::Flag(true) => extra.push(flag.clone().into()),
                 Scalar::Flag(false) => {}
                 Scalar::Text(t) => {
-                    extra.push(flag.clone().into());
+                    // `--key=value`: a value starting with `-` is a value, not an option.
                     let relative = is_file && !t.contains("://") && Path::new(&t).is_relative();
-                    extra.push(if relative { dir.join(&t).into_os_string() } else { t.into() });
+                    let mut a = OsString::from(format!("{flag}="));
+                    a.push(if relative { dir.join(&t).into_os_string() } else { t.into() });
+                    extra.push(a);
                 }
             }
         }

@@ -101,20 +101,30 @@ impl LiveEvents {
     /// The columns now, with every event queued so far, and their generation (call from a blocking
     /// task: the queue is appended here, by the reader).
     pub fn snapshot(self: &Arc<Self>) -> (Arc<EventColumns>, u64) {
-        let events = {
-            let mut pending = self.lock_pending();
-            let events = std::mem::take(&mut *pending);
-            // Taken with the queue held: a read of the store that began before these were taken has
-            // them already and none after (see read_store).
-            if !events.is_empty()
-                && let Some(since) = self.lock_since().as_mut()
-            {
-                since.extend(events.iter().cloned());
+        let appended = {
+            // Appending takes its turn before the queue: a read of the store that ends meanwhile
+            // publishes either before these are taken (and they go on top of its copy) or after they
+            // are in `since` and in the old copy (and it adds them to its own), never half.
+            let _turn = self.lock_append();
+            let events = {
+                let mut pending = self.lock_pending();
+                let events = std::mem::take(&mut *pending);
+                // Taken with the queue held: a read of the store that began before these were taken has
+                // them already and none after (see read_store).
+                if !events.is_empty()
+                    && let Some(since) = self.lock_since().as_mut()
+                {
+                    since.extend(events.iter().cloned());
+                }
+                events
+            };
+            if !events.is_empty() {
+                self.append_in_turn(&events);
             }
-            events
+            !events.is_empty()
         };
-        if !events.is_empty() {
-            self.append(&events);
+        if appended {
+            self.compact_if_needed();
         }
         // Generation first: a change between the two reads only makes a cache key stale, never wrong.
         let generation = self.generation.load(Ordering::Acquire);
@@ -180,10 +190,10 @@ impl LiveEvents {
         self.read.store(0, Ordering::Relaxed);
         self.total.store(total, Ordering::Relaxed);
         let result = read(snapshot, &self.read);
-        let since = self.lock_since().take().unwrap_or_default();
         match result {
             Ok(columns) => {
                 let _turn = self.lock_append();
+                let since = self.lock_since().take().unwrap_or_default();
                 let columns = if since.is_empty() {
                     columns
                 } else {
@@ -237,18 +247,14 @@ impl LiveEvents {
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// Appends events as a block; merges small blocks in the background when they pile up.
-    fn append(self: &Arc<Self>, events: &[Placed]) {
-        {
-            let _turn = self.lock_append();
-            let current = self.columns.load();
-            let mut builder = ColumnsBuilder::extending(&current);
-            for p in events {
-                builder.push(&ColumnRow::of(p));
-            }
-            self.publish(current.appended(builder));
+    /// Appends events as a block (the caller holds the append turn).
+    fn append_in_turn(&self, events: &[Placed]) {
+        let current = self.columns.load();
+        let mut builder = ColumnsBuilder::extending(&current);
+        for p in events {
+            builder.push(&ColumnRow::of(p));
         }
-        self.compact_if_needed();
+        self.publish(current.appended(builder));
     }
 
     fn compact_if_needed(self: &Arc<Self>) {

@@ -15,7 +15,8 @@
 //! answer is counted in the route's metrics and logged in one line: method, route, status, latency, a
 //! request id (also sent as `X-Request-Id`), who asked (the token's name, never the token; `open` on a
 //! server without tokens) and, for the figure, event, proposal, zone and rule routes, the query (their
-//! filters); never the query of an eligibility or screening request (a contact's location). A `500`'s
+//! filters); never the query of an eligibility or screening request (a contact's location) nor of a
+//! removal (it may name a sealed record: the store's audit keeps a digest of it). A `500`'s
 //! cause is logged under the request id; the client gets a generic detail and the id.
 
 use std::convert::Infallible;
@@ -128,7 +129,7 @@ where
         let route = req.extensions().get::<MatchedPath>().cloned();
         let query = route
             .as_ref()
-            .filter(|r| logs_query(r.as_str()))
+            .filter(|r| logs_query(r.as_str()) && req.method() != Method::DELETE)
             .and_then(|_| req.uri().query())
             .map(|q| q.chars().take(MAX_LOGGED_QUERY).collect());
         let log = LogFields {

@@ -73,7 +73,8 @@ pub async fn get_metrics(State(state): State<AppState>) -> Response {
         crate::events::live::ColumnsState::Failed(_) => "failed",
     };
     let loaded = state.loaded();
-    let sets = |v: Vec<String>| v.join(",");
+    // Label values escaped as the text format says (a zone file's name is anyone's text).
+    let sets = |v: Vec<String>| v.join(",").replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
     let zone_sets =
         sets(loaded.zones.indexes().iter().map(|i| format!("{}@{}", i.set().meta().name, i.set().version())).collect());
     let rule_sets = sets(loaded.rules.sets().iter().map(|r| format!("{}@{}", r.name(), r.version())).collect());

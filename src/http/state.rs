@@ -90,6 +90,8 @@ struct Reader {
     live: Arc<LiveEvents>,
     store: Arc<std::sync::Mutex<Box<dyn EventStore>>>,
     asked: AtomicBool,
+    /// Held by the thread reading.
+    busy: std::sync::Mutex<()>,
     metrics: Arc<Metrics>,
     /// The store's count of other writers' commits when last looked at (see [`EventStore::others_writes`]).
     others: std::sync::Mutex<Option<u64>>,
@@ -125,18 +127,34 @@ impl Reader {
         }
         let reader = Arc::clone(self);
         let spawned = std::thread::Builder::new().name("leadmap-events-read".into()).spawn(move || {
+            // One read at a time: asks made while one runs share the next (at most one thread waits).
+            let _turn = reader.busy.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             reader.asked.store(false, Ordering::Release);
-            let started = std::time::Instant::now();
-            let read = crate::store::read_into(&reader.live, &reader.store);
-            reader.metrics.record_store_read(read.is_ok());
-            match read {
-                Ok(events) => {
-                    tracing::info!(events, ms = started.elapsed().as_millis() as u64, "stored events read into memory");
+            let mut wait = std::time::Duration::from_secs(2);
+            loop {
+                let started = std::time::Instant::now();
+                let read = crate::store::read_into(&reader.live, &reader.store);
+                reader.metrics.record_store_read(read.is_ok());
+                match read {
+                    Ok(events) => {
+                        let ms = started.elapsed().as_millis() as u64;
+                        tracing::info!(events, ms, "stored events read into memory");
+                        return;
+                    }
+                    Err(e) if reader.live.state() != ColumnsState::Ready => {
+                        // No copy to answer from yet: try again, less and less often.
+                        tracing::error!(error = e, retry_s = wait.as_secs(), "the stored events could not be read");
+                        std::thread::sleep(wait);
+                        wait = (wait * 2).min(std::time::Duration::from_mins(1));
+                    }
+                    Err(e) => {
+                        tracing::error!(
+                            error = e,
+                            "the stored events could not be read; figures keep the previous copy"
+                        );
+                        return;
+                    }
                 }
-                Err(e) => tracing::error!(
-                    error = e,
-                    "the stored events could not be read; figures keep the previous copy, if any"
-                ),
             }
         });
         if let Err(e) = spawned {
@@ -254,6 +272,7 @@ impl AppState {
                     live: Arc::clone(&live),
                     store: Arc::clone(s),
                     asked: AtomicBool::new(false),
+                    busy: std::sync::Mutex::new(()),
                     metrics: Arc::clone(&metrics),
                     others: std::sync::Mutex::new(None),
                 });

@@ -1073,7 +1073,7 @@ impl EventStore for GpkgStore {
         let removed = removed as u64;
         tx.execute(
             "INSERT INTO leadmap_deletions (who, selector, removed) VALUES (?1, ?2, ?3)",
-            params![who, selector.to_string(), removed.cast_signed()],
+            params![who, selector.audit_text(), removed.cast_signed()],
         )
         .map_err(|e| StoreError::Sqlite { path: self.path.clone(), source: e })?;
         if let super::Removal::Load(id) = selector {

@@ -196,6 +196,27 @@ pub enum Removal {
     },
 }
 
+impl Removal {
+    /// The selector as the audit keeps it: as [`Removal`]'s text, except that one record's id is kept
+    /// as a digest (SHA-256, 16 hex digits), so that removing a sealed or expunged record leaves its id
+    /// nowhere in the store.
+    #[must_use]
+    pub fn audit_text(&self) -> String {
+        use sha2::Digest as _;
+        match self {
+            Self::Id { source, external_id } => {
+                let digest = sha2::Sha256::digest(format!("{source}:{external_id}").as_bytes());
+                let hex = digest.iter().take(8).fold(String::new(), |mut s, b| {
+                    let _ = std::fmt::Write::write_fmt(&mut s, format_args!("{b:02x}"));
+                    s
+                });
+                format!("id {source}:sha256 {hex}")
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
 impl std::fmt::Display for Removal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -214,7 +235,8 @@ pub struct DeletionRecord {
     pub at: String,
     /// Who: the token's name, or the operating-system user of `leadmap events delete`.
     pub who: String,
-    /// What was asked for (`load 3`, `source ppb before 2016-01-01`, `id ppb:15-000042`).
+    /// What was asked for (`load 3`, `source ppb before 2016-01-01`, `id ppb:sha256 …`: one record's
+    /// id only as a digest).
     pub selector: String,
     /// How many events were removed.
     pub removed: u64,

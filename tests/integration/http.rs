@@ -1307,6 +1307,11 @@ fn a_backup_of_a_live_store_under_ingest_is_one_consistent_store() {
         let conn = rusqlite::Connection::open(copy).unwrap();
         let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
         assert_eq!(check, "ok");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(copy).unwrap().permissions().mode() & 0o777, 0o600, "the owner's only");
+        }
         let demo: i64 = conn.query_row("SELECT count(*) FROM events WHERE source = 'demo'", [], |r| r.get(0)).unwrap();
         let fed: i64 = conn.query_row("SELECT count(*) FROM events WHERE source = 'feed'", [], |r| r.get(0)).unwrap();
         assert_eq!(demo, 12_000);
@@ -1435,6 +1440,16 @@ fn events_are_removed_by_load_source_or_id_transactionally_audited_and_at_once_i
         .map(Result::unwrap)
         .collect();
     assert_eq!(whos[1..], ["ops", "ops", "ops"]);
+    // One record's id is kept only as a digest (a sealed record leaves its id nowhere), nor logged.
+    let selectors: Vec<String> = conn
+        .prepare("SELECT selector FROM leadmap_deletions ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(selectors[3].starts_with("id demo:sha256 ") && !selectors[3].contains("011999"), "{selectors:?}");
+    assert!(!server.log_with("011999").contains("011999"), "the id is not in the log");
 }
 
 #[test]
