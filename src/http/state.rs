@@ -250,7 +250,7 @@ impl AppState {
     }
 
     /// State serving `loaded` and the events in `store`, read into memory on a thread of its own: until
-    /// they are in, the figure routes answer 503 (see [`AppState::columns`]).
+    /// they are in, the figure routes answer 503.
     ///
     /// # Errors
     /// The store's writer thread could not be started.

@@ -369,7 +369,7 @@ pub trait StoreSnapshot: Send {
     fn scan(&mut self, f: &mut dyn FnMut(&crate::cells::columns::ColumnRow<'_>)) -> Result<u64, StoreError>;
 }
 
-/// Reads `store` into the live columns beside its writer (see [`LiveEvents::read_store`]): on a
+/// Reads `store` into the live columns beside its writer (see [`crate::events::live::LiveEvents::read_store`]): on a
 /// connection of its own when the store has one, else (a store in memory) under its lock. Returns how
 /// many events were read.
 pub fn read_into(
