@@ -760,12 +760,8 @@ fn events_delete(args: &EventsDeleteArgs) -> Result<ExitCode, Error> {
     let selector = match (&args.load, &args.source, &args.id) {
         (Some(n), _, _) => Removal::Load(LoadId(*n)),
         (_, Some(source), _) => Removal::Source { source: source.clone(), before: args.before },
-        (_, _, Some(id)) => {
-            let Some((source, external_id)) = id.split_once(':').filter(|(s, e)| !s.is_empty() && !e.is_empty()) else {
-                return Err(Error::Usage(format!("--id {id:?}: give SOURCE:ID, e.g. --id ppb:15-000042")));
-            };
-            Removal::Id { source: source.to_owned(), external_id: external_id.to_owned() }
-        }
+        (_, _, Some(id)) => Removal::parse_id(id)
+            .ok_or_else(|| Error::Usage(format!("--id {id:?}: give SOURCE:ID, e.g. --id ppb:15-000042")))?,
         _ => return Err(Error::Usage("give one of --load N, --source NAME or --id SOURCE:ID".to_owned())),
     };
     let mut store = store_to_read(&args.data)?;

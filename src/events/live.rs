@@ -57,6 +57,18 @@ pub enum ColumnsState {
     Failed(String),
 }
 
+impl ColumnsState {
+    /// Its name as `/readyz` and `/metrics` give it: `loading`, `ready` or `failed`.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Loading { .. } => "loading",
+            Self::Ready => "ready",
+            Self::Failed(_) => "failed",
+        }
+    }
+}
+
 impl LiveEvents {
     /// Live columns starting from `columns`, at `generation`, ready.
     #[must_use]

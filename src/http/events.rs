@@ -434,10 +434,8 @@ pub async fn delete_events(
             })
             .transpose()?;
         Removal::Source { source: source.clone(), before }
-    } else if let Some((source, external_id)) =
-        q.get("id").and_then(|v| v.split_once(':')).filter(|(s, e)| !s.is_empty() && !e.is_empty())
-    {
-        Removal::Id { source: source.to_owned(), external_id: external_id.to_owned() }
+    } else if let Some(one) = q.get("id").and_then(|v| Removal::parse_id(v)) {
+        one
     } else {
         return Err(ApiError::bad_request("source must not be empty; id is SOURCE:ID, e.g. id=ppb:15-000042"));
     };

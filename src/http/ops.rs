@@ -41,11 +41,10 @@ pub async fn get_readyz(State(state): State<AppState>) -> axum::Json<Value> {
     // Eligibility needs only the zones and rules (ready from the start); figures need every stored
     // event in memory, read in the background at start.
     let events = match state.columns_state() {
-        crate::events::live::ColumnsState::Ready => json!({"state": "ready"}),
         crate::events::live::ColumnsState::Loading { read, total } => {
             json!({"state": "loading", "read": read, "total": total})
         }
-        crate::events::live::ColumnsState::Failed(_) => json!({"state": "failed"}),
+        other => json!({"state": other.name()}),
     };
     let store = if state.has_store() { "open" } else { "none" };
     axum::Json(
@@ -67,11 +66,7 @@ pub async fn get_metrics(State(state): State<AppState>) -> Response {
     let mut text = state.metrics().render();
     let (answers, bytes) = state.cache().held();
     let (events, read) = state.events_in_memory();
-    let read = match read {
-        crate::events::live::ColumnsState::Ready => "ready",
-        crate::events::live::ColumnsState::Loading { .. } => "loading",
-        crate::events::live::ColumnsState::Failed(_) => "failed",
-    };
+    let read = read.name();
     let loaded = state.loaded();
     // Label values escaped as the text format says (a zone file's name is anyone's text).
     let sets = |v: Vec<String>| v.join(",").replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");

@@ -197,6 +197,14 @@ pub enum Removal {
 }
 
 impl Removal {
+    /// One record by `SOURCE:ID` (both parts non-empty; the id may hold further colons), as
+    /// `leadmap events delete --id` and `DELETE /v1/events?id=` take it.
+    #[must_use]
+    pub fn parse_id(text: &str) -> Option<Self> {
+        let (source, external_id) = text.split_once(':').filter(|(s, e)| !s.is_empty() && !e.is_empty())?;
+        Some(Self::Id { source: source.to_owned(), external_id: external_id.to_owned() })
+    }
+
     /// The selector as the audit keeps it: as [`Removal`]'s text, except that one record's id is kept
     /// as a digest (SHA-256, 16 hex digits), so that removing a sealed or expunged record leaves its id
     /// nowhere in the store.
