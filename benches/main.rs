@@ -223,6 +223,7 @@ fn seeded_columns(events: &[(f64, f64, leadmap::events::EventKind)]) -> leadmap:
             source: "bench",
             zone: downtown.then_some("downtown"),
             record_key: (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).to_le_bytes()[7],
+            fix: None,
         });
     }
     builder.finish()

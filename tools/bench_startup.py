@@ -8,9 +8,12 @@ For each start: the time from spawning the process to the first `200` of
 figures are ready (VmRSS, and the peak VmHWM, from /proc/PID/status), in bytes per stored event.
 Each endpoint is asked every 10 ms.
 
-The store is made once (cached as target/bench/startup-ROWS.gpkg) by `leadmap import` of
-tools/gen_events.py's seeded CSV. The baseline is another leadmap binary (--baseline BIN), e.g. the
-release build of the commit before a change:
+The store is made once (cached as target/bench/startup-ROWS.gpkg) by the baseline's `leadmap import`
+of tools/gen_events.py's seeded CSV, so both binaries can open it. The measured binary starts on a
+fresh copy (target/bench/startup-ROWS-leadmap.gpkg): when its schema is newer, its first start
+upgrades the copy, and that start's time is printed apart (a one-off cost at an upgrade), not counted
+in the rounds. The baseline is another leadmap binary (--baseline BIN), e.g. the release build of the
+commit before a change:
 
     git worktree add /tmp/leadmap-base REV && \\
       (cd /tmp/leadmap-base && CARGO_TARGET_DIR=/tmp/leadmap-base-target cargo build --release --bin leadmap)
@@ -132,16 +135,26 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=600)
     a = ap.parse_args()
-    store = make_store(a.leadmap, a.events, a.seed)
+    store = make_store(a.baseline, a.events, a.seed)
     with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
         n = db.execute("SELECT count(*) FROM events").fetchone()[0]
+    own = store.with_name(f"startup-{a.events}-leadmap.gpkg")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{own}{suffix}").unlink(missing_ok=True)
+    print(f"copying the store to {own}...", file=sys.stderr)
+    with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as src, sqlite3.connect(own) as dst:
+        src.backup(dst)
+    first = one_start(a.leadmap, own, n, a.timeout)
+    print(f"leadmap's first start on the copy (any store upgrade included): figures {first['figures_s']:.2f} s",
+          file=sys.stderr)
+    stores = {"leadmap": own, "baseline": store}
     runs = {"leadmap": [], "baseline": []}
     for r in range(a.rounds):
         order = [("leadmap", a.leadmap), ("baseline", a.baseline)]
         if r % 2:
             order.reverse()
         for name, binary in order:
-            m = one_start(binary, store, n, a.timeout)
+            m = one_start(binary, stores[name], n, a.timeout)
             runs[name].append(m)
             print(f"round {r + 1} {name}: eligibility {m['eligibility_s']:.3f} s, figures {m['figures_s']:.2f} s, "
                   f"RSS {m['rss_bytes'] / 1e6:.0f} MB ({m['rss_per_event']:.0f} B/event), peak {m['peak_bytes'] / 1e6:.0f} MB",
@@ -154,7 +167,8 @@ def main():
         print(f"{name:10} {m['eligibility_s']:11.3f}s {m['figures_s']:8.2f}s {m['rss_bytes'] / 1e6:7.0f}MB "
               f"{m['rss_per_event']:8.0f} {m['peak_bytes'] / 1e6:7.0f}MB")
     out = ROOT / "target" / "bench" / "startup.json"
-    out.write_text(json.dumps({"events": n, "rounds": a.rounds, "runs": runs, "median": med}, indent=1))
+    print(f"leadmap's first start on its copy (store upgrade included): figures {first['figures_s']:.2f} s")
+    out.write_text(json.dumps({"events": n, "rounds": a.rounds, "first_start": first, "runs": runs, "median": med}, indent=1))
     print(f"wrote {out}")
 
 

@@ -7,8 +7,10 @@
 //! Counting at resolution `r` is a run over the sorted res-15 cells: the ancestor at `r` is two bit
 //! operations, and runs of one ancestor are contiguous. Because H3 cells do not nest, the point's own
 //! res-`r` cell is the ancestor or one of its six neighbours (about 7 % of points at res 9 are the
-//! latter); which one is computed once per event at load and kept in 3 bits per resolution, so counts
-//! are exactly those of the point's own cell (as `latlng_to_cell`), not the ancestor's.
+//! latter); which one is computed once per event when it is placed ([`fix_code`]), stored with it and
+//! kept here in 3 bits per resolution, so counts are exactly those of the point's own cell (as
+//! `latlng_to_cell`), not the ancestor's. A read of the store builds several blocks at once (one thread
+//! per part of the store, a block per two million rows), each sorted on its own.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -43,6 +45,8 @@ pub struct ColumnRow<'a> {
     pub zone: Option<&'a str>,
     /// Its permanent record key (see [`crate::privacy`]).
     pub record_key: u8,
+    /// Its cell fix code as stored (see [`fix_code`]); none when it was not, and it is computed.
+    pub fix: Option<u32>,
 }
 
 impl<'a> ColumnRow<'a> {
@@ -61,6 +65,7 @@ impl<'a> ColumnRow<'a> {
             source: &e.source,
             zone: p.zone.as_deref(),
             record_key: p.record_key,
+            fix: Some(p.fix),
         }
     }
 }
@@ -70,17 +75,31 @@ impl<'a> ColumnRow<'a> {
 pub struct Dict {
     names: Vec<String>,
     ids: HashMap<String, u32>,
+    /// The number last given (0: none).
+    last: u32,
 }
 
 impl Dict {
     fn id(&mut self, name: Option<&str>) -> u32 {
         let Some(name) = name else { return 0 };
-        if let Some(&id) = self.ids.get(name) {
+        // Rows in a read often repeat the previous row's name (one source): checked before hashing.
+        if self.last.checked_sub(1).and_then(|i| self.names.get(i as usize)).is_some_and(|n| n == name) {
+            return self.last;
+        }
+        // A few names (groups, sources, zones): compared in turn, cheaper than hashing.
+        let found = if self.names.len() <= 16 {
+            self.names.iter().position(|n| n == name).and_then(|i| u32::try_from(i + 1).ok())
+        } else {
+            self.ids.get(name).copied()
+        };
+        if let Some(id) = found {
+            self.last = id;
             return id;
         }
         self.names.push(name.to_owned());
         let id = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
         self.ids.insert(name.to_owned(), id);
+        self.last = id;
         id
     }
 
@@ -261,6 +280,10 @@ pub struct EventColumns {
     hull: Option<Arc<geo::Polygon<f64>>>,
     /// Areas counted in place of the stored zones, in a view made by [`EventColumns::with_areas`].
     areas: Option<Arc<Areas>>,
+    /// How many leading blocks are the large ones (a read of the store in parts makes several; else one):
+    /// the blocks appended after them are merged among themselves, and into them only once they add up
+    /// to a quarter of them.
+    large: usize,
 }
 
 /// The area of every event in a view, replacing the stored zone column.
@@ -314,8 +337,24 @@ pub fn ancestor_bits(cell: u64, res: u8) -> u64 {
     (cell & !(0xF << 52)) | (u64::from(res) << 52) | unused
 }
 
-/// The fix code of one event (see `Block::fix`) and, when some resolution needs it, its own cells.
-fn fix_code(cell15: u64, ll: LatLng, indexer: &mut LatLngIndexer) -> (u32, Option<[u64; 8]>) {
+/// The cell fix code of an event at (`lon`, `lat`) whose res-15 cell is `cell15`: 3 bits per resolution
+/// 5..=12 (resolution `r` at bits `3 * (r - 5)`), 0 when the point's own res-`r` cell is the ancestor of
+/// `cell15`, `d` in 1..=6 when it is the destination of the ancestor's `d`-th edge, 7 when neither. Stored
+/// with each event, so the columns need not compute it at every start. A point that is not a valid
+/// latitude/longitude gets 0.
+#[must_use]
+pub fn fix_code(cell15: u64, lon: f64, lat: f64) -> u32 {
+    LatLng::new(lat, lon).map_or(0, |ll| fix_code_with(cell15, ll, &mut LatLngIndexer::default()).0)
+}
+
+/// Whether a fix code has a resolution neither the ancestor nor a neighbour holds (code 7), so the
+/// event's own cells must be kept beside it.
+fn is_far(code: u32) -> bool {
+    (0..=MAX_RES - MIN_RES).any(|r| (code >> (3 * u32::from(r))) & 7 == 7)
+}
+
+/// [`fix_code`] with an indexer, and the event's own cells when some resolution needs them.
+fn fix_code_with(cell15: u64, ll: LatLng, indexer: &mut LatLngIndexer) -> (u32, Option<[u64; 8]>) {
     let mut code = 0;
     let mut own = [0u64; 8];
     let mut far = false;
@@ -341,23 +380,49 @@ fn fix_code(cell15: u64, ll: LatLng, indexer: &mut LatLngIndexer) -> (u32, Optio
     (code, far.then_some(own))
 }
 
-/// Builds a block: rows pushed in any order, fix codes computed in parallel, sorted by cell.
+/// Builds a block: rows pushed in any order, the fix codes not given computed in parallel, sorted by
+/// cell.
 #[derive(Debug, Default)]
 pub struct ColumnsBuilder {
     rows: Block,
     dicts: Dicts,
+    /// Rows whose fix code must be computed (not given, or one resolution is far).
+    compute: Vec<u32>,
 }
 
 impl ColumnsBuilder {
     /// A builder extending `base`'s dictionaries (so its numbers stay valid).
     #[must_use]
     pub fn extending(base: &EventColumns) -> Self {
-        Self { rows: Block::default(), dicts: (*base.dicts).clone() }
+        Self { dicts: (*base.dicts).clone(), ..Self::default() }
+    }
+
+    /// Room for `n` more events in every column, so a read of known size allocates each column once.
+    pub fn reserve(&mut self, n: usize) {
+        let b = &mut self.rows;
+        b.cell.reserve_exact(n);
+        b.fix.reserve_exact(n);
+        b.day.reserve_exact(n);
+        b.kind.reserve_exact(n);
+        b.key.reserve_exact(n);
+        b.offense.reserve_exact(n);
+        b.group.reserve_exact(n);
+        b.source.reserve_exact(n);
+        b.zone.reserve_exact(n);
+        b.lon.reserve_exact(n);
+        b.lat.reserve_exact(n);
     }
 
     /// Adds one event.
     pub fn push(&mut self, row: &ColumnRow<'_>) {
         let b = &mut self.rows;
+        match row.fix {
+            Some(code) if !is_far(code) => b.fix.push(code),
+            _ => {
+                self.compute.push(u32::try_from(b.cell.len()).unwrap_or(u32::MAX));
+                b.fix.push(0);
+            }
+        }
         b.cell.push(row.cell);
         b.day.push(day_number(row.day));
         b.kind.push(kind_no(row.kind));
@@ -382,39 +447,54 @@ impl ColumnsBuilder {
         self.rows.cell.is_empty()
     }
 
-    /// The block, fix codes computed on every core and rows sorted by cell; and the dictionaries.
+    /// How many of the events pushed so far had no stored fix code (computed at build).
+    #[must_use]
+    pub fn to_compute(&self) -> usize {
+        self.compute.len()
+    }
+
+    /// The block, the missing fix codes computed on every core and rows sorted by cell (each column
+    /// reordered in turn, so at most one column is held twice); and the dictionaries.
     fn build(self) -> (Block, Dicts) {
-        let Self { rows, dicts } = self;
-        let n = rows.len();
-        let mut fixes: Vec<(u32, Option<[u64; 8]>)> = Vec::with_capacity(n);
-        (0..n)
-            .into_par_iter()
+        let Self { rows: mut block, dicts, compute } = self;
+        let computed: Vec<(u32, Option<[u64; 8]>)> = compute
+            .par_iter()
             .with_min_len(4096)
-            .map_init(LatLngIndexer::default, |indexer, i| match LatLng::new(rows.lat[i], rows.lon[i]) {
-                Ok(ll) => fix_code(rows.cell[i], ll, indexer),
-                Err(_) => (0, None),
+            .map_init(LatLngIndexer::default, |indexer, &i| {
+                let i = i as usize;
+                LatLng::new(block.lat[i], block.lon[i])
+                    .map_or((0, None), |ll| fix_code_with(block.cell[i], ll, indexer))
             })
-            .collect_into_vec(&mut fixes);
-        let mut order: Vec<u32> = (0..u32::try_from(n).unwrap_or(u32::MAX)).collect();
-        order.par_sort_unstable_by_key(|&i| rows.cell[i as usize]);
-        let pick = |i: &u32| *i as usize;
-        let mut block = Block {
-            cell: order.iter().map(|i| rows.cell[pick(i)]).collect(),
-            fix: order.iter().map(|i| fixes[pick(i)].0).collect(),
-            day: order.iter().map(|i| rows.day[pick(i)]).collect(),
-            kind: order.iter().map(|i| rows.kind[pick(i)]).collect(),
-            key: order.iter().map(|i| rows.key[pick(i)]).collect(),
-            offense: order.iter().map(|i| rows.offense[pick(i)]).collect(),
-            group: order.iter().map(|i| rows.group[pick(i)]).collect(),
-            source: order.iter().map(|i| rows.source[pick(i)]).collect(),
-            zone: order.iter().map(|i| rows.zone[pick(i)]).collect(),
-            lon: order.iter().map(|i| rows.lon[pick(i)]).collect(),
-            lat: order.iter().map(|i| rows.lat[pick(i)]).collect(),
-            far: HashMap::new(),
-        };
-        for (new, old) in order.iter().enumerate() {
-            if let Some(own) = fixes[pick(old)].1 {
-                block.far.insert(u32::try_from(new).unwrap_or(u32::MAX), own);
+            .collect();
+        let mut far: HashMap<u32, [u64; 8]> = HashMap::new();
+        for (&i, (code, own)) in compute.iter().zip(computed) {
+            block.fix[i as usize] = code;
+            if let Some(own) = own {
+                far.insert(i, own);
+            }
+        }
+        if block.cell.is_sorted() {
+            block.far = far;
+            return (block, dicts);
+        }
+        let mut order: Vec<u32> = (0..u32::try_from(block.len()).unwrap_or(u32::MAX)).collect();
+        order.par_sort_unstable_by_key(|&i| block.cell[i as usize]);
+        permute(&mut block.cell, &order);
+        permute(&mut block.fix, &order);
+        permute(&mut block.day, &order);
+        permute(&mut block.kind, &order);
+        permute(&mut block.key, &order);
+        permute(&mut block.offense, &order);
+        permute(&mut block.group, &order);
+        permute(&mut block.source, &order);
+        permute(&mut block.zone, &order);
+        permute(&mut block.lon, &order);
+        permute(&mut block.lat, &order);
+        if !far.is_empty() {
+            for (new, old) in order.iter().enumerate() {
+                if let Some(own) = far.remove(old) {
+                    block.far.insert(u32::try_from(new).unwrap_or(u32::MAX), own);
+                }
             }
         }
         (block, dicts)
@@ -425,6 +505,45 @@ impl ColumnsBuilder {
     pub fn finish(self) -> EventColumns {
         EventColumns::default().appended(self)
     }
+
+    /// These events as one part of a snapshot built in parts (see [`EventColumns::from_parts`]): fix
+    /// codes computed and rows sorted now, on the calling thread (and rayon's).
+    #[must_use]
+    pub fn into_part(self) -> ColumnsPart {
+        let (block, dicts) = self.build();
+        ColumnsPart { block, dicts }
+    }
+}
+
+/// Events built into a block on their own, with their own dictionaries (see
+/// [`EventColumns::from_parts`]).
+#[derive(Debug)]
+pub struct ColumnsPart {
+    block: Block,
+    dicts: Dicts,
+}
+
+/// The hull of `old` and every point of `blocks`: the hull of the pieces' hulls, so each piece's points
+/// are copied once, not a whole block's. A piece's hull keeps its extreme points even when it has no
+/// area.
+fn hull_of(old: Option<&geo::Polygon<f64>>, blocks: &[&Block]) -> Option<Arc<geo::Polygon<f64>>> {
+    let pieces: Vec<Vec<[f64; 2]>> = blocks
+        .par_iter()
+        .flat_map(|b| b.lon.par_chunks(65_536).zip(b.lat.par_chunks(65_536)))
+        .map(|(lon, lat)| {
+            let mp: geo::MultiPoint<f64> = lon.iter().zip(lat).map(|(&x, &y)| geo::Point::new(x, y)).collect();
+            geo::ConvexHull::convex_hull(&mp).exterior().0.iter().map(|c| [c.x, c.y]).collect()
+        })
+        .collect();
+    let old = old.into_iter().flat_map(|h| h.exterior().0.iter().map(|c| [c.x, c.y]));
+    super::area::hull(old.chain(pieces.into_iter().flatten())).map(Arc::new)
+}
+
+/// `column` in `order` (its `k`-th element becomes the one at `order[k]`).
+fn permute<T: Copy + Send + Sync>(column: &mut Vec<T>, order: &[u32]) {
+    let mut sorted = Vec::with_capacity(column.len());
+    order.par_iter().map(|&i| column[i as usize]).collect_into_vec(&mut sorted);
+    *column = sorted;
 }
 
 /// Small blocks are merged once there are more than this many beside the first.
@@ -458,33 +577,78 @@ impl EventColumns {
             return self.clone();
         }
         let (block, dicts) = more.build();
-        let old = self.hull.iter().flat_map(|h| h.exterior().0.iter().map(|c| [c.x, c.y]));
-        let hull = super::area::hull(old.chain(block.lon.iter().zip(&block.lat).map(|(&x, &y)| [x, y]))).map(Arc::new);
+        let hull = hull_of(self.hull.as_deref(), &[&block]);
         let mut blocks = self.blocks.clone();
         let len = self.len + block.len();
         blocks.push(Arc::new(block));
-        Self { blocks, dicts: Arc::new(dicts), len, hull, areas: None }
+        let large = self.large.max(1);
+        Self { blocks, dicts: Arc::new(dicts), len, hull, areas: None, large }
+    }
+
+    /// A snapshot of the events of `parts` (built apart, each with its own dictionaries, e.g. on one
+    /// thread each), a block each: the parts' name numbers are renumbered into one set of
+    /// dictionaries.
+    #[must_use]
+    pub fn from_parts(parts: Vec<ColumnsPart>) -> Self {
+        fn renumber(mine: &mut Dict, theirs: &Dict, column: &mut [u32]) {
+            let map: Vec<u32> = std::iter::once(0).chain(theirs.names().iter().map(|n| mine.id(Some(n)))).collect();
+            if map.iter().enumerate().any(|(i, &id)| id as usize != i) {
+                column.par_iter_mut().for_each(|id| *id = map.get(*id as usize).copied().unwrap_or(0));
+            }
+        }
+        let mut dicts = Dicts::default();
+        let mut blocks = Vec::with_capacity(parts.len());
+        for ColumnsPart { mut block, dicts: theirs } in parts {
+            if block.len() == 0 {
+                continue;
+            }
+            renumber(&mut dicts.offense, &theirs.offense, &mut block.offense);
+            renumber(&mut dicts.group, &theirs.group, &mut block.group);
+            renumber(&mut dicts.source, &theirs.source, &mut block.source);
+            renumber(&mut dicts.zone, &theirs.zone, &mut block.zone);
+            blocks.push(block);
+        }
+        let hull = hull_of(None, &blocks.iter().collect::<Vec<_>>());
+        let len = blocks.iter().map(Block::len).sum();
+        let large = blocks.len().max(1);
+        Self {
+            blocks: blocks.into_iter().map(Arc::new).collect(),
+            dicts: Arc::new(dicts),
+            len,
+            hull,
+            areas: None,
+            large,
+        }
+    }
+
+    /// How many blocks the events are held in.
+    #[must_use]
+    pub fn blocks(&self) -> usize {
+        self.blocks.len()
     }
 
     /// Whether small blocks have piled up beside the first.
     #[must_use]
     pub fn needs_compaction(&self) -> bool {
-        self.blocks.len() > MAX_BLOCKS + 1
+        self.blocks.len() > MAX_BLOCKS + self.large.max(1)
     }
 
-    /// The same events in fewer blocks: the small ones merged into one, and into the first too once they
-    /// add up to a quarter of it (so the work stays proportional to what was appended).
+    /// The same events in fewer blocks: the small ones merged into one, and into the large ones too once
+    /// they add up to a quarter of them (so the work stays proportional to what was appended).
     #[must_use]
     pub fn compacted(&self) -> Self {
-        if self.blocks.len() < 2 {
+        let large = self.large.clamp(1, self.blocks.len().max(1));
+        if self.blocks.len() < 2 || self.blocks.len() == large {
             return self.clone();
         }
-        let small: usize = self.blocks[1..].iter().map(|b| b.len()).sum();
-        let from = usize::from(small * 4 < self.blocks[0].len());
+        let held: usize = self.blocks[..large].iter().map(|b| b.len()).sum();
+        let small: usize = self.blocks[large..].iter().map(|b| b.len()).sum();
+        let from = if small * 4 < held { large } else { 0 };
         let merged = merge(&self.blocks[from..]);
         let mut blocks = self.blocks[..from].to_vec();
         blocks.push(Arc::new(merged));
-        Self { blocks, areas: None, ..self.clone() }
+        let large = if from == 0 { 1 } else { large };
+        Self { blocks, areas: None, large, ..self.clone() }
     }
 
     /// `compacted` (made from `base`, an earlier snapshot of this one) with the blocks appended since
@@ -496,7 +660,7 @@ impl EventColumns {
         extends.then(|| {
             let mut blocks = compacted.blocks;
             blocks.extend(self.blocks[n..].iter().cloned());
-            Self { blocks, areas: None, ..self.clone() }
+            Self { blocks, areas: None, large: compacted.large, ..self.clone() }
         })
     }
 
@@ -951,8 +1115,15 @@ mod tests {
 
     fn build(rows: &[Row], base: &EventColumns) -> EventColumns {
         let mut b = ColumnsBuilder::extending(base);
-        for &(cell, lon, lat, day, kind, zone) in rows {
+        for (i, &(cell, lon, lat, day, kind, zone)) in rows.iter().enumerate() {
             let record_key = key_of(cell, day);
+            // A third computed at build, a third as stored, a third stored with every resolution far
+            // (so computed again): each must count as the brute force does.
+            let fix = match i % 3 {
+                0 => None,
+                1 => Some(fix_code(cell, lon, lat)),
+                _ => Some(0o7777_7777),
+            };
             b.push(&ColumnRow {
                 cell,
                 lon,
@@ -964,6 +1135,7 @@ mod tests {
                 source: "t",
                 zone,
                 record_key,
+                fix,
             });
         }
         base.appended(b)
@@ -1045,5 +1217,69 @@ mod tests {
         let outside = EventFilter { zone: Some(None), ..EventFilter::default() };
         let n: u64 = cols.count_cells(&outside, CellRes::DEFAULT).iter().map(|(_, k)| k.total()).sum();
         assert_eq!(n, 2000);
+    }
+
+    #[test]
+    fn a_read_in_parts_keeps_its_large_blocks_until_appends_add_up_to_a_quarter() {
+        let rows: Vec<_> = (0..5000)
+            .map(|i| {
+                let (x, y) = ((i % 71) as f64 / 71.0, (i % 67) as f64 / 67.0);
+                row(-122.72 + x * 0.08, 45.49 + y * 0.06, ["2017-03-01", "2019-01-02"][i % 2], KINDS[i % 3], None)
+            })
+            .collect();
+        // Two parts of 2000 read apart, then appends of 50.
+        let part = |rows: &[Row]| {
+            let mut b = ColumnsBuilder::default();
+            for &(cell, lon, lat, day, kind, zone) in rows {
+                let record_key = key_of(cell, day);
+                let group = Some(if lat > 45.52 { "north" } else { "south" });
+                b.push(&ColumnRow {
+                    cell,
+                    lon,
+                    lat,
+                    day,
+                    kind,
+                    offense: "PCS",
+                    group,
+                    source: "t",
+                    zone,
+                    record_key,
+                    fix: None,
+                });
+            }
+            b.into_part()
+        };
+        let mut cols = EventColumns::from_parts(vec![part(&rows[..2000]), part(&rows[2000..4000])]);
+        assert_eq!((cols.blocks(), cols.len()), (2, 4000));
+        for (k, chunk) in rows[4000..].chunks(50).enumerate() {
+            cols = build(chunk, &cols);
+            if cols.needs_compaction() {
+                cols = cols.compacted();
+            }
+            let appended = 50 * (k + 1);
+            if appended < 1000 {
+                assert!(cols.blocks() <= 2 + MAX_BLOCKS && cols.blocks() >= 2, "{appended}: {}", cols.blocks());
+                assert_eq!(cols.blocks[0].len() + cols.blocks[1].len(), 4000, "the large blocks stay as read");
+            }
+        }
+        assert!(cols.blocks() < 2 + MAX_BLOCKS);
+        assert_eq!(cols.len(), 5000);
+        for res in [5u8, 9, 12] {
+            let res: CellRes = res.to_string().parse().unwrap();
+            let mut want = std::collections::BTreeMap::<CellIndex, KindCounts>::new();
+            for &(cell, lon, lat, day, kind, _) in &rows {
+                want.entry(LatLng::new(lat, lon).unwrap().to_cell(res.resolution()))
+                    .or_default()
+                    .add(kind, key_of(cell, day));
+            }
+            let got: std::collections::BTreeMap<_, _> =
+                cols.count_cells(&EventFilter::default(), res).into_iter().collect();
+            assert_eq!(got, want);
+        }
+        // The parts' group names, first seen in another order in each part, still count as one.
+        let north = EventFilter { group: Some("north".into()), ..EventFilter::default() };
+        let n: u64 = cols.count_cells(&north, CellRes::DEFAULT).iter().map(|(_, k)| k.total()).sum();
+        let want = rows[..4000].iter().filter(|r| r.2 > 45.52).count() as u64;
+        assert_eq!(n, want);
     }
 }

@@ -516,6 +516,7 @@ mod tests {
                     zone,
                     // Any fixed keys will do: the n-th event of each row gets n * 37.
                     record_key: (i as u8).wrapping_mul(37),
+                    fix: None,
                 });
             }
         }
@@ -598,6 +599,7 @@ mod tests {
                 source: "ppb",
                 zone: Some("downtown"),
                 record_key: i,
+                fix: None,
             });
         }
         let cols = b.finish();

@@ -147,6 +147,7 @@ mod tests {
                 source: "t",
                 zone,
                 record_key: 0,
+                fix: None,
             });
         }
         b.finish()

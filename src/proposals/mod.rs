@@ -856,6 +856,7 @@ mod tests {
                 source: "t",
                 zone: None,
                 record_key: 0,
+                fix: None,
             });
         }
         (b.finish(), rows)

@@ -187,20 +187,26 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE leadmap_loads ADD COLUMN removed INTEGER;
     CREATE INDEX events_load ON events (load_id);
     ",
+    // 7: each event's cell fix code (which of its res-5..=12 cells are not ancestors of its res-15 cell,
+    // see `cells::columns::fix_code`), so a start reads it instead of computing it. Stored events get
+    // theirs in `Migration::Fixes`, after this.
+    r"
+    ALTER TABLE events ADD COLUMN h3_fix INTEGER;
+    ",
 ];
 
 /// Writes an event (parameters bound by [`bind_event`]); an identity already stored is left alone.
 const INSERT: &str = "INSERT INTO events (geom, kind, occurred_on, occurred_at, offense, race_ethnicity, agency,
-        source, external_id, zone, zone_set_id, h3_res15, row_hash, load_id, load_line, record_key)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+        source, external_id, zone, zone_set_id, h3_res15, row_hash, load_id, load_line, record_key, h3_fix)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
     ON CONFLICT (source, external_id) DO NOTHING";
 /// A stored event by identity: its id, fingerprint and provenance.
 const FIND: &str = "SELECT fid, row_hash, load_id, load_line FROM events WHERE source = ?1 AND external_id = ?2";
-/// Rewrites a stored event (parameters as [`INSERT`]'s, then the fid as ?17); its record key stays.
+/// Rewrites a stored event (parameters as [`INSERT`]'s, then the fid as ?18); its record key stays.
 const UPDATE: &str = "UPDATE events SET geom = ?1, kind = ?2, occurred_on = ?3, occurred_at = ?4, offense = ?5,
         race_ethnicity = ?6, agency = ?7, source = ?8, external_id = ?9, zone = ?10, zone_set_id = ?11,
-        h3_res15 = ?12, row_hash = ?13, load_id = ?14, load_line = ?15
-    WHERE fid = ?17";
+        h3_res15 = ?12, row_hash = ?13, load_id = ?14, load_line = ?15, h3_fix = ?17
+    WHERE fid = ?18";
 /// Records that a load read a stored event unchanged.
 const TOUCH: &str = "UPDATE events SET load_id = ?1, load_line = ?2 WHERE fid = ?3";
 
@@ -324,18 +330,58 @@ impl GpkgStore {
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(done).unwrap_or(0)) {
             let tx = self.conn.transaction().map_err(|e| StoreError::Sqlite { path: self.path.clone(), source: e })?;
             let version = i64::try_from(i + 1).unwrap_or(i64::MAX);
-            let result = tx.execute_batch(sql).and_then(|()| {
-                tx.execute(
-                    "INSERT INTO leadmap_migrations VALUES (?1, strftime('%Y-%m-%dT%H:%M:%fZ','now'))",
-                    params![version],
-                )
-            });
+            let result = tx
+                .execute_batch(sql)
+                .and_then(|()| if version == 7 { fill_fixes(&tx) } else { Ok(()) })
+                .and_then(|()| {
+                    tx.execute(
+                        "INSERT INTO leadmap_migrations VALUES (?1, strftime('%Y-%m-%dT%H:%M:%fZ','now'))",
+                        params![version],
+                    )
+                });
             result.and_then(|_| tx.commit()).map_err(|e| StoreError::Sqlite { path: self.path.clone(), source: e })?;
         }
         self.conn.pragma_update(None, "application_id", GPKG_APPLICATION_ID).map_err(|e| self.sqlite(e))?;
         self.conn.pragma_update(None, "user_version", GPKG_USER_VERSION).map_err(|e| self.sqlite(e))?;
         Ok(())
     }
+}
+
+/// Migration 7's second step: every stored event's cell fix code, computed on every core a slice of
+/// events at a time (about 4 s a million events on two cores; once, at the upgrade).
+fn fill_fixes(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    use rayon::prelude::*;
+    const SLICE: i64 = 262_144;
+    let total: i64 = tx.query_row("SELECT count(*) FROM events", [], |r| r.get(0))?;
+    if total > 0 {
+        tracing::info!(events = total, "store upgrade: computing each stored event's cell fix code (once)");
+    }
+    let mut read = tx.prepare("SELECT fid, geom, h3_res15 FROM events WHERE fid > ?1 ORDER BY fid LIMIT ?2")?;
+    let mut write = tx.prepare("UPDATE events SET h3_fix = ?2 WHERE fid = ?1")?;
+    let (mut after, mut done) = (0i64, 0i64);
+    loop {
+        // (id, point, res-15 cell)
+        type Stored = (i64, Option<(f64, f64)>, i64);
+        let rows: Vec<Stored> = read
+            .query_map(params![after, SLICE], |r| Ok((r.get(0)?, blob_point(r.get_ref(1)?.as_blob()?), r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let Some(&(last, _, _)) = rows.last() else { break };
+        let fixes: Vec<(i64, u32)> = rows
+            .par_iter()
+            .map(|&(fid, point, cell)| {
+                (fid, point.map_or(0, |(lon, lat)| crate::cells::columns::fix_code(cell.cast_unsigned(), lon, lat)))
+            })
+            .collect();
+        for (fid, fix) in fixes {
+            write.execute(params![fid, i64::from(fix)])?;
+        }
+        after = last;
+        done += i64::try_from(rows.len()).unwrap_or(0);
+        if total >= 4 * SLICE {
+            tracing::info!(done, events = total, "store upgrade: cell fix codes");
+        }
+    }
+    Ok(())
 }
 
 /// An `events` row as stored.
@@ -354,6 +400,7 @@ struct RawRow {
     zone_set_version: Option<String>,
     cell: i64,
     record_key: i64,
+    fix: Option<i64>,
 }
 
 impl RawRow {
@@ -375,7 +422,13 @@ impl RawRow {
         };
         let zone_set = self.zone_set.zip(self.zone_set_version);
         let record_key = u8::try_from(self.record_key).map_err(|_| format!("bad record key {}", self.record_key))?;
-        Ok(Placed { event, zone: self.zone, zone_set, cell: self.cell.cast_unsigned(), record_key })
+        let cell = self.cell.cast_unsigned();
+        let fix = match self.fix.map(u32::try_from) {
+            Some(Ok(fix)) => fix,
+            Some(Err(_)) => return Err(format!("bad cell fix code {:?}", self.fix)),
+            None => crate::cells::columns::fix_code(cell, lon, lat),
+        };
+        Ok(Placed { event, zone: self.zone, zone_set, cell, fix, record_key })
     }
 }
 
@@ -450,6 +503,21 @@ fn row_hash(p: &Placed) -> i64 {
 }
 
 /// `YYYY-MM-DD` without allocating (years 0–9999; the store's dates are checked to lie there).
+/// A stored date (`YYYY-MM-DD`, as [`iso_date`] writes it) read without chrono's general parser (a
+/// start reads millions); anything else is left to chrono.
+fn iso_day(s: &str) -> Option<chrono::NaiveDate> {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| {
+        b[r].iter().try_fold(0u32, |n, &c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0')))
+    };
+    if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
+        let (y, m, d) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+        chrono::NaiveDate::from_ymd_opt(i32::try_from(y).ok()?, m, d)
+    } else {
+        s.parse().ok()
+    }
+}
+
 pub(super) fn iso_date(d: chrono::NaiveDate) -> [u8; 10] {
     use chrono::Datelike;
     let (y, m, day) = (d.year().clamp(0, 9999).cast_unsigned(), d.month(), d.day());
@@ -514,7 +582,7 @@ impl Extent {
 }
 
 /// Parameters of one event in [`INSERT`].
-const PARAMS: usize = 16;
+const PARAMS: usize = 17;
 
 /// Binds an event to [`INSERT`]'s (and [`UPDATE`]'s) first [`PARAMS`] parameters, or to the ones after
 /// `base` of a many-row insert.
@@ -547,7 +615,8 @@ fn bind_event(
     stmt.raw_bind_parameter(base + 13, hash)?;
     stmt.raw_bind_parameter(base + 14, load.0)?;
     stmt.raw_bind_parameter(base + 15, line.map(u64::cast_signed))?;
-    stmt.raw_bind_parameter(base + 16, i64::from(p.record_key))
+    stmt.raw_bind_parameter(base + 16, i64::from(p.record_key))?;
+    stmt.raw_bind_parameter(base + 17, i64::from(p.fix))
 }
 
 /// Writes events on `conn` (inside the caller's transaction) as load `load`: inserted when new,
@@ -617,7 +686,7 @@ impl Conflict<'_> {
             extent.add(e.point.lon(), e.point.lat());
             let mut update = conn.prepare_cached(UPDATE)?;
             bind_event(&mut update, 0, self.p, self.zone_set, self.hash, load, line)?;
-            update.raw_bind_parameter(17, fid)?;
+            update.raw_bind_parameter(18, fid)?;
             update.raw_execute()?;
         }
         Ok(())
@@ -826,10 +895,18 @@ pub fn backup(src: &Path, dest: &Path) -> Result<BackupReport, StoreError> {
 }
 
 /// A read snapshot of a store file on a connection of its own (see [`EventStore::read_snapshot`]).
+/// A snapshot of at least this many events is read in parts (fewer in the unit tests, so they read in
+/// parts too).
+const SPLIT_AT: i64 = if cfg!(test) { 50 } else { 200_000 };
+
 struct GpkgSnapshot {
-    conn: Connection,
     path: String,
+    /// The events' count when the snapshot began (on the first part's connection).
     count: u64,
+    /// One read connection per part, each in its own transaction, with the part's first and last id.
+    parts: Vec<(Connection, i64, i64)>,
+    /// The least and greatest id when the snapshot began.
+    ids: (i64, i64),
 }
 
 impl super::StoreSnapshot for GpkgSnapshot {
@@ -837,25 +914,47 @@ impl super::StoreSnapshot for GpkgSnapshot {
         self.count
     }
 
+    fn into_parts(self: Box<Self>) -> Vec<Box<dyn super::StoreSnapshot>> {
+        let Self { path, count, parts, ids } = *self;
+        let span = u64::try_from(ids.1.saturating_sub(ids.0)).unwrap_or(0).saturating_add(1);
+        parts
+            .into_iter()
+            .map(|part| {
+                // Ids are dense (deletions are rare): a part holds about its share of the ids' range.
+                let (from, to) = (part.1.max(ids.0), part.2.min(ids.1));
+                let width = u64::try_from(to.saturating_sub(from)).unwrap_or(0).saturating_add(1);
+                let share = u64::try_from(u128::from(count) * u128::from(width) / u128::from(span)).unwrap_or(count);
+                Box::new(Self { path: path.clone(), count: share, parts: vec![part], ids })
+                    as Box<dyn super::StoreSnapshot>
+            })
+            .collect()
+    }
+
     fn scan(&mut self, f: &mut dyn FnMut(&crate::cells::columns::ColumnRow<'_>)) -> Result<u64, StoreError> {
-        scan_events(&self.conn, &self.path, f)
+        let mut n = 0;
+        for (conn, from, to) in &self.parts {
+            n += scan_events(conn, &self.path, *from, *to, f)?;
+        }
+        Ok(n)
     }
 }
 
-/// Every stored event on `conn` as a column row (see [`EventStore::scan`]).
+/// Every stored event on `conn` with an id in `from..=to` as a column row (see [`EventStore::scan`]).
 fn scan_events(
     conn: &Connection,
     path: &str,
+    from: i64,
+    to: i64,
     f: &mut dyn FnMut(&crate::cells::columns::ColumnRow<'_>),
 ) -> Result<u64, StoreError> {
     let sqlite = |source| StoreError::Sqlite { path: path.to_owned(), source };
     let mut stmt = conn
         .prepare(
-            "SELECT fid, geom, kind, occurred_on, offense, race_ethnicity, source, zone, h3_res15, record_key
-             FROM events",
+            "SELECT fid, geom, kind, occurred_on, offense, race_ethnicity, source, zone, h3_res15, record_key,
+                h3_fix FROM events WHERE fid BETWEEN ?1 AND ?2",
         )
         .map_err(sqlite)?;
-    let mut rows = stmt.query([]).map_err(sqlite)?;
+    let mut rows = stmt.query(params![from, to]).map_err(sqlite)?;
     let mut n = 0;
     while let Some(r) = rows.next().map_err(sqlite)? {
         let bad = |reason: String| StoreError::Incompatible {
@@ -870,13 +969,20 @@ fn scan_events(
         };
         let geom = r.get_ref(1).and_then(|v| Ok(v.as_blob()?)).map_err(sqlite)?;
         let (lon, lat) = blob_point(geom).ok_or_else(|| bad("the geometry is not a point".to_owned()))?;
+        // Stored kinds are spelled as `EventKind::as_str` writes them: compared before the lenient parser
+        // (which allocates).
         let kind = text(2)?.unwrap_or_default();
-        let kind = kind.parse().map_err(bad)?;
+        let kind = match crate::events::EventKind::ALL.into_iter().find(|k| k.as_str() == kind) {
+            Some(k) => k,
+            None => kind.parse().map_err(bad)?,
+        };
         let day = text(3)?.unwrap_or_default();
-        let day = day.parse().map_err(|_| bad(format!("bad date {day:?}")))?;
+        let day = iso_day(day).ok_or_else(|| bad(format!("bad date {day:?}")))?;
         let cell: i64 = r.get(8).map_err(sqlite)?;
         let key: i64 = r.get(9).map_err(sqlite)?;
         let record_key = u8::try_from(key).map_err(|_| bad(format!("bad record key {key}")))?;
+        let fix: Option<i64> = r.get(10).map_err(sqlite)?;
+        let fix = fix.map(|f| u32::try_from(f).map_err(|_| bad(format!("bad cell fix code {f}")))).transpose()?;
         f(&crate::cells::columns::ColumnRow {
             cell: cell.cast_unsigned(),
             lon,
@@ -888,6 +994,7 @@ fn scan_events(
             source: text(6)?.unwrap_or_default(),
             zone: text(7)?,
             record_key,
+            fix,
         });
         n += 1;
     }
@@ -976,7 +1083,7 @@ impl EventStore for GpkgStore {
     fn query(&self, q: &EventQuery) -> Result<Vec<(i64, Placed)>, StoreError> {
         let mut sql = String::from(
             "SELECT fid, kind, occurred_on, occurred_at, geom, offense, race_ethnicity, agency, source, external_id,
-                zone, z.name, z.version, h3_res15, record_key FROM events LEFT JOIN leadmap_zone_sets z ON z.id = zone_set_id
+                zone, z.name, z.version, h3_res15, record_key, h3_fix FROM events LEFT JOIN leadmap_zone_sets z ON z.id = zone_set_id
              WHERE fid > ?",
         );
         let mut values: Vec<rusqlite::types::Value> = vec![q.after.into()];
@@ -1029,6 +1136,7 @@ impl EventStore for GpkgStore {
                         zone_set_version: r.get(12)?,
                         cell: r.get(13)?,
                         record_key: r.get(14)?,
+                        fix: r.get(15)?,
                     },
                 ))
             })
@@ -1061,7 +1169,7 @@ impl EventStore for GpkgStore {
     }
 
     fn scan(&self, f: &mut dyn FnMut(&crate::cells::columns::ColumnRow<'_>)) -> Result<u64, StoreError> {
-        scan_events(&self.conn, &self.path, f)
+        scan_events(&self.conn, &self.path, i64::MIN, i64::MAX, f)
     }
 
     fn delete_events(&mut self, selector: &super::Removal, who: &str) -> Result<u64, StoreError> {
@@ -1133,13 +1241,48 @@ impl EventStore for GpkgStore {
             return Ok(None);
         }
         let err = |source| StoreError::Sqlite { path: self.path.clone(), source };
-        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(&self.path, flags).map_err(err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(err)?;
-        // The snapshot begins at the transaction's first read (WAL: the writer goes on beside it).
-        conn.execute_batch("BEGIN").map_err(err)?;
-        let count: i64 = conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).map_err(err)?;
-        Ok(Some(Box::new(GpkgSnapshot { conn, path: self.path.clone(), count: count.cast_unsigned() })))
+        let open = || -> Result<Connection, StoreError> {
+            let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            let conn = Connection::open_with_flags(&self.path, flags).map_err(err)?;
+            conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(err)?;
+            // The snapshot begins at the transaction's first read (WAL: the writer goes on beside it).
+            conn.execute_batch("BEGIN").map_err(err)?;
+            Ok(conn)
+        };
+        let first = open()?;
+        let (count, min, max): (i64, Option<i64>, Option<i64>) = first
+            .query_row(
+                "SELECT count(*), (SELECT min(fid) FROM events), (SELECT max(fid) FROM events) FROM events",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(err)?;
+        let ids = (min.unwrap_or(1), max.unwrap_or(0));
+        // A part per core (at most four), each read on its own connection and thread, when there are
+        // enough events to share. The parts' transactions begin here, one after another, while the
+        // caller holds the store: no write of this process comes between them. A write of another
+        // process may (then a later part sees it): each event is still read once, in one of its versions,
+        // and the service reads the store again when it notices that write.
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(4);
+        let n = if count >= SPLIT_AT { cores } else { 1 };
+        let span = ids.1.saturating_sub(ids.0).saturating_add(1).max(1);
+        let mut parts = Vec::with_capacity(n);
+        let mut conn = Some(first);
+        for k in 0..n {
+            let k = i64::try_from(k).unwrap_or(0);
+            let n = i64::try_from(n).unwrap_or(1);
+            let from = if k == 0 { i64::MIN } else { ids.0 + span / n * k };
+            let to = if k + 1 == n { i64::MAX } else { ids.0 + span / n * (k + 1) - 1 };
+            let c = if let Some(c) = conn.take() {
+                c
+            } else {
+                let c = open()?;
+                c.query_row("SELECT (SELECT max(fid) FROM events)", [], |_| Ok(())).map_err(err)?;
+                c
+            };
+            parts.push((c, from, to));
+        }
+        Ok(Some(Box::new(GpkgSnapshot { path: self.path.clone(), count: count.cast_unsigned(), parts, ids })))
     }
 
     fn put_proposal(&mut self, p: &ProposalRecord) -> Result<(), StoreError> {
@@ -1282,6 +1425,11 @@ mod tests {
         assert_eq!(p.zone.as_deref(), Some("downtown"));
         assert_eq!(p.zone_set, Some(("portland-lead-2018".to_owned(), "v1".to_owned())));
         assert_eq!((p.cell, p.event.external_id.as_str()), (42, "18-1"));
+        // Migration 7 stored each event's cell fix code.
+        let missing: i64 =
+            store.conn.query_row("SELECT count(*) FROM events WHERE h3_fix IS NULL", [], |r| r.get(0)).unwrap();
+        assert_eq!(missing, 0);
+        assert_eq!(p.fix, crate::cells::columns::fix_code(42, -122.6793, 45.5189));
         let version: i64 =
             store.conn.query_row("SELECT max(version) FROM leadmap_migrations", [], |r| r.get(0)).unwrap();
         assert_eq!(version, i64::try_from(MIGRATIONS.len()).unwrap());
@@ -1349,6 +1497,77 @@ mod tests {
         assert_eq!(outcome.updated, 1);
         let after = store.query(&EventQuery { limit: 1, ..EventQuery::default() }).unwrap();
         assert_eq!(after[0].1.record_key, placed[0].record_key);
+    }
+
+    #[test]
+    fn a_snapshot_read_in_parts_gives_every_event_once_with_its_names() {
+        use crate::cells::columns::{ColumnRow, ColumnsBuilder, EventFilter};
+        use crate::events::{Event, place};
+        let zones =
+            crate::zones::ZoneCatalog::new(crate::builtin::zone_sets().unwrap(), crate::zones::IndexOptions::default());
+        // Names first seen in a different order in each part, so the parts' dictionaries differ.
+        let placed: Vec<Placed> = (0..400)
+            .map(|i| {
+                let event = Event {
+                    kind: EventKind::ALL[i % 3],
+                    occurred_on: ["2017-03-01", "2019-06-01"][i % 2].parse().unwrap(),
+                    occurred_at: None,
+                    point: crate::coord::LonLat::new(-122.69 + (i % 20) as f64 * 1e-3, 45.51 + (i / 20) as f64 * 1e-3)
+                        .unwrap(),
+                    offense: Offense::parse(["PCS", "SQ", "CDO"][(i / 90) % 3]),
+                    race_ethnicity: Some(["a", "b", "c"][(i / 150) % 3].to_owned()),
+                    agency: None,
+                    source: ["s", "t"][usize::from(i >= 250)].into(),
+                    external_id: i.to_string(),
+                };
+                place(event, &zones)
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = GpkgStore::open(&dir.path().join("parts.gpkg")).unwrap();
+        store.upsert(&placed).unwrap();
+        // Ids not dense: a run in the middle removed.
+        store.conn.execute("DELETE FROM events WHERE fid BETWEEN 120 AND 160", []).unwrap();
+        let kept: Vec<&Placed> =
+            placed.iter().enumerate().filter(|(i, _)| !(119..160).contains(i)).map(|(_, p)| p).collect();
+        let snapshot = store.read_snapshot().unwrap().unwrap();
+        assert_eq!(snapshot.count(), kept.len() as u64);
+        let parts = snapshot.into_parts();
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(4);
+        assert_eq!(parts.len(), cores);
+        let mut built = Vec::new();
+        for mut part in parts {
+            let mut b = ColumnsBuilder::default();
+            part.scan(&mut |row| b.push(row)).unwrap();
+            assert_eq!(b.to_compute(), 0, "every fix code was stored");
+            built.push(b.into_part());
+        }
+        let read = crate::cells::columns::EventColumns::from_parts(built);
+        assert_eq!(read.blocks(), cores);
+        let mut want = ColumnsBuilder::default();
+        for p in &kept {
+            want.push(&ColumnRow::of(p));
+        }
+        let want = want.finish();
+        assert_eq!(read.len(), kept.len());
+        let filters = [
+            EventFilter::default(),
+            EventFilter { group: Some("c".into()), ..EventFilter::default() },
+            EventFilter { group: Some("b".into()), source: Some("t".into()), ..EventFilter::default() },
+            EventFilter {
+                offense: Some("CDO".into()),
+                from: Some("2018-01-01".parse().unwrap()),
+                ..EventFilter::default()
+            },
+            EventFilter { zone: Some(Some("downtown".into())), ..EventFilter::default() },
+        ];
+        for f in &filters {
+            for res in ["7", "9", "12"] {
+                let res = res.parse().unwrap();
+                assert_eq!(read.count_cells(f, res), want.count_cells(f, res), "{f:?} at {res:?}");
+            }
+        }
+        assert!(!read.count_cells(&filters[1], "9".parse().unwrap()).is_empty());
     }
 
     #[test]

@@ -372,10 +372,17 @@ pub trait StoreSnapshot: Send {
     /// How many events it holds.
     fn count(&self) -> u64;
 
+    /// The snapshot as parts to be read at once, each on its own thread, with about as many events as
+    /// its [`Self::count`] says (a store that cannot split it gives it whole: `vec![self]`).
+    fn into_parts(self: Box<Self>) -> Vec<Box<dyn StoreSnapshot>>;
+
     /// Hands every event of the snapshot to `f` as a column row, in no particular order; returns how
     /// many.
     fn scan(&mut self, f: &mut dyn FnMut(&crate::cells::columns::ColumnRow<'_>)) -> Result<u64, StoreError>;
 }
+
+/// Rows a block read from a store holds at most (see [`read_into`]).
+const BLOCK_ROWS: usize = 1 << 21;
 
 /// Reads `store` into the live columns beside its writer (see [`crate::events::live::LiveEvents::read_store`]): on a
 /// connection of its own when the store has one, else (a store in memory) under its lock. Returns how
@@ -411,17 +418,59 @@ pub fn read_into(
                 rows = columns.len() as u64;
                 Ok(columns)
             }
-            Source::Snapshot(mut s) => {
-                let mut builder = crate::cells::columns::ColumnsBuilder::default();
-                s.scan(&mut |row| {
-                    builder.push(row);
-                    rows += 1;
-                    if rows % 65_536 == 0 {
-                        read.store(rows, Ordering::Relaxed);
-                    }
-                })
-                .map_err(|e| e.to_string())?;
-                Ok(builder.finish())
+            Source::Snapshot(s) => {
+                // Each part on its own thread, into blocks of at most BLOCK_ROWS rows (each sorted once
+                // full: the memory one block's sort frees is taken again by the next, so little more
+                // than the columns is held), the blocks' names then numbered as one.
+                let started = std::time::Instant::now();
+                let parts = s.into_parts();
+                let built: Vec<Result<Vec<crate::cells::columns::ColumnsPart>, String>> = std::thread::scope(|scope| {
+                    let threads: Vec<_> = parts
+                        .into_iter()
+                        .map(|mut part| {
+                            scope.spawn(move || {
+                                let mut left = usize::try_from(part.count()).unwrap_or(0);
+                                let mut builder = crate::cells::columns::ColumnsBuilder::default();
+                                builder.reserve(left.min(BLOCK_ROWS));
+                                let mut blocks = Vec::new();
+                                let mut n = 0u64;
+                                part.scan(&mut |row| {
+                                    builder.push(row);
+                                    n += 1;
+                                    if n.is_multiple_of(65_536) {
+                                        read.fetch_add(65_536, Ordering::Relaxed);
+                                    }
+                                    if builder.len() == BLOCK_ROWS {
+                                        left = left.saturating_sub(BLOCK_ROWS);
+                                        blocks.push(std::mem::take(&mut builder).into_part());
+                                        builder.reserve(left.clamp(1, BLOCK_ROWS));
+                                    }
+                                })
+                                .map_err(|e| e.to_string())?;
+                                read.fetch_add(n % 65_536, Ordering::Relaxed);
+                                blocks.push(builder.into_part());
+                                Ok(blocks)
+                            })
+                        })
+                        .collect();
+                    threads
+                        .into_iter()
+                        .map(|t| t.join().unwrap_or_else(|_| Err("a thread reading the store panicked".to_owned())))
+                        .collect()
+                });
+                let mut blocks = Vec::new();
+                for part in built {
+                    blocks.extend(part?);
+                }
+                let columns = crate::cells::columns::EventColumns::from_parts(blocks);
+                rows = columns.len() as u64;
+                tracing::debug!(
+                    events = rows,
+                    parts = columns.blocks(),
+                    s = started.elapsed().as_secs_f64(),
+                    "events read in parts"
+                );
+                Ok(columns)
             }
         },
     )?;

@@ -992,6 +992,10 @@ struct GatedSnapshot {
 }
 
 impl leadmap::store::StoreSnapshot for GatedSnapshot {
+    fn into_parts(self: Box<Self>) -> Vec<Box<dyn leadmap::store::StoreSnapshot>> {
+        vec![self]
+    }
+
     fn count(&self) -> u64 {
         self.inner.count()
     }
