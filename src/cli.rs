@@ -506,6 +506,13 @@ pub struct ServeArgs {
     /// idle between requests.
     #[arg(long, value_name = "MS", default_value_t = crate::http::DEFAULT_HEADER_TIMEOUT_MS, env = "LEADMAP_HEADER_TIMEOUT_MS")]
     pub header_timeout_ms: u64,
+    /// Serve HTTPS with this PEM certificate chain (server certificate first); needs --tls-key. Read
+    /// again on SIGHUP (a renewed certificate). Without it, serve plain HTTP behind a TLS proxy.
+    #[arg(long, value_name = "FILE", requires = "tls_key", env = "LEADMAP_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert", env = "LEADMAP_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
     /// Which ingested events are plausible.
     #[command(flatten)]
     pub plausible: PlausibleArgs,
@@ -1648,7 +1655,9 @@ fn serve(args: &ServeArgs) -> Result<ExitCode, Error> {
         tracing::warn!("--max-connections {}: {why}", args.max_connections);
     }
     let conn = crate::http::ConnLimits { max_connections, header_timeout_ms: args.header_timeout_ms };
-    let config = crate::http::ServeConfig { addr: args.addr, tokens, limits, store, map, conn };
+    let tls = args.tls_cert.clone().zip(args.tls_key.clone()).map(|(cert, key)| crate::http::TlsFiles { cert, key });
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let config = crate::http::ServeConfig { addr: args.addr, tokens, limits, store, map, conn, tls };
     let (zone_args, rule_files) = (args.zones.clone(), args.rules.clone());
     let reload = move || load_service(&zone_args, &rule_files).map_err(|e| e.to_string());
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -1657,7 +1666,7 @@ fn serve(args: &ServeArgs) -> Result<ExitCode, Error> {
         .map_err(|source| Error::Io { path: "tokio runtime".into(), source })?;
     runtime.block_on(crate::http::serve(config, loaded, reload, |addr| {
         tracing::info!(
-            url = format!("http://{addr}"),
+            url = format!("{scheme}://{addr}"),
             zone_sets = zones_text,
             rule_sets = rules_text,
             auth,

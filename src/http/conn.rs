@@ -2,7 +2,8 @@
 //! left idle, the number open at once is capped (one over the cap is answered `503` and closed, so the
 //! server never runs out of file descriptors for the clients it serves), a failed `accept` is logged
 //! and retried, and shutdown lets requests in flight finish. hyper's own answers to requests it cannot
-//! parse are rewritten as problem+json on their way out ([`ProblemAnswers`]).
+//! parse are rewritten as problem+json on their way out ([`ProblemAnswers`]). With TLS each connection's
+//! handshake runs on its own task within the header timeout.
 
 use std::io::IoSlice;
 use std::pin::Pin;
@@ -81,12 +82,13 @@ fn raw_problem(status: u16, title: &str, detail: &str, extra: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then waits for the connections' requests
-/// in flight.
+/// Serves `router` on `listener` (over TLS when `tls` is given) until `shutdown` completes, then waits
+/// for the connections' requests in flight.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnLimits,
+    tls: Option<super::tls::SharedTls>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -117,10 +119,13 @@ pub async fn serve(
                 tracing::warn!(max = limits.max_connections, %peer, "connection cap reached: answering 503 and closing");
                 refused_logged = true;
             }
-            tokio::spawn(async move {
-                let mut tcp = tcp;
-                let _ = tokio::time::timeout(Duration::from_secs(1), tcp.write_all(&over_cap_answer())).await;
-            });
+            // Over TLS the connection is closed unanswered (an answer would need a handshake first).
+            if tls.is_none() {
+                tokio::spawn(async move {
+                    let mut tcp = tcp;
+                    let _ = tokio::time::timeout(Duration::from_secs(1), tcp.write_all(&over_cap_answer())).await;
+                });
+            }
             continue;
         };
         refused_logged = false;
@@ -128,6 +133,32 @@ pub async fn serve(
             tracing::warn!(error = %e, "could not set TCP_NODELAY");
         }
         let service = TowerToHyperService::new(router.clone());
+        if let Some(tls) = &tls {
+            // The handshake within the header timeout, on the connection's own task; then the same
+            // service as plain HTTP.
+            let acceptor = tokio_rustls::TlsAcceptor::from(tls.load_full());
+            let (builder, watcher) = (Arc::clone(&builder), graceful.watcher());
+            let handshake = Duration::from_millis(limits.header_timeout_ms);
+            tokio::spawn(async move {
+                let _permit = permit;
+                let stream = match tokio::time::timeout(handshake, acceptor.accept(tcp)).await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, %peer, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                };
+                let conn = watcher.watch(builder.serve_connection(TokioIo::new(ProblemAnswers::new(stream)), service));
+                if let Err(e) = conn.await {
+                    tracing::debug!(error = %e, %peer, "connection ended with an error");
+                }
+            });
+            continue;
+        }
         let conn = builder.serve_connection(TokioIo::new(ProblemAnswers::new(tcp)), service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {

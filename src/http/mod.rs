@@ -20,6 +20,7 @@ mod proposals;
 mod rules;
 mod screenings;
 mod state;
+mod tls;
 mod web;
 mod zones;
 
@@ -38,6 +39,7 @@ pub use error::{ApiError, Problem};
 pub use front::{MAX_HEADER_BYTES, MAX_HEADERS, MAX_URI_BYTES};
 pub use openapi::document_json;
 pub use state::{AppState, Limits, Loaded, Served};
+pub use tls::{TlsError, TlsFiles};
 pub use web::{MapPage, MapPageError};
 
 /// Builds the routes, auth, limits and metrics over `state`.
@@ -143,6 +145,8 @@ pub struct ServeConfig {
     pub map: MapPage,
     /// Connection cap and timeouts.
     pub conn: ConnLimits,
+    /// Serve TLS with these files (`--tls-cert`, `--tls-key`); plain HTTP when none.
+    pub tls: Option<TlsFiles>,
 }
 
 /// Why the service could not start or stopped.
@@ -153,6 +157,9 @@ pub enum ServeError {
         "refusing to serve {0} without API tokens: anyone on the network could query it. Configure tokens (--tokens FILE or LEADMAP_TOKENS) or listen on 127.0.0.1"
     )]
     OpenOffLoopback(SocketAddr),
+    /// The TLS certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     /// The address cannot be bound or the server failed.
     #[error("{addr}: {source}")]
     Io {
@@ -176,6 +183,10 @@ pub async fn serve(
     if config.tokens.is_open() && !config.addr.ip().is_loopback() {
         return Err(ServeError::OpenOffLoopback(config.addr));
     }
+    let tls = match &config.tls {
+        Some(files) => Some(std::sync::Arc::new(arc_swap::ArcSwap::new(files.load()?))),
+        None => None,
+    };
     let state = AppState::with_store(loaded, config.tokens, config.limits, config.store)
         .map_err(|source| ServeError::Io { addr: config.addr, source })?
         .with_map_page(config.map);
@@ -185,12 +196,15 @@ pub async fn serve(
         .map_err(|source| ServeError::Io { addr: config.addr, source })?;
     let addr = listener.local_addr().map_err(|source| ServeError::Io { addr: config.addr, source })?;
     spawn_reloader(state.clone(), reload);
+    if let (Some(files), Some(shared)) = (config.tls.clone(), tls.clone()) {
+        spawn_tls_reloader(files, shared);
+    }
     spawn_store_follower(state.clone());
     on_ready(addr);
     log_program_today(&state.loaded());
     // No Nagle (set per connection there): a large answer's last partial segment would otherwise wait
     // for the client's delayed ACK.
-    conn::serve(listener, router(state), config.conn, shutdown_signal())
+    conn::serve(listener, router(state), config.conn, tls, shutdown_signal())
         .await
         .map_err(|source| ServeError::Io { addr, source })
 }
@@ -281,6 +295,27 @@ fn spawn_reloader(state: AppState, reload: impl Fn() -> Result<Loaded, String> +
         }
     });
 }
+
+/// On SIGHUP, reads the TLS certificate and key again (a renewed certificate), keeping the previous ones
+/// when they cannot be used.
+#[cfg(unix)]
+fn spawn_tls_reloader(files: TlsFiles, shared: tls::SharedTls) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            let (files, shared) = (files.clone(), std::sync::Arc::clone(&shared));
+            match tokio::task::spawn_blocking(move || tls::reload(&files, &shared)).await {
+                Ok(Ok(())) => tracing::info!("reloaded the TLS certificate and key"),
+                Ok(Err(e)) => tracing::error!(error = %e, "TLS reload failed; still serving the previous certificate"),
+                Err(e) => tracing::error!(error = %e, "TLS reload task failed"),
+            }
+        }
+    });
+}
+
+#[cfg(not(unix))]
+fn spawn_tls_reloader(_: TlsFiles, _: tls::SharedTls) {}
 
 #[cfg(not(unix))]
 fn spawn_reloader(_: AppState, _: impl Fn() -> Result<Loaded, String> + Send + Sync + 'static) {}

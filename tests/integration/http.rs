@@ -314,6 +314,138 @@ fn signal(child: &std::process::Child, sig: &str) {
     assert!(ok.success());
 }
 
+/// A self-signed certificate for `localhost` and its key, as PEM.
+fn self_signed() -> (String, String, Vec<u8>) {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    (ck.cert.pem(), ck.signing_key.serialize_pem(), ck.cert.der().to_vec())
+}
+
+/// `GET path` over TLS trusting only `root` (DER): the answer's text and the certificate the server
+/// presented; none when the handshake fails.
+#[expect(deprecated, reason = "rustls's ring provider, as the service uses")]
+fn tls_get(port: u16, path: &str, root: &[u8]) -> Option<(String, Vec<u8>)> {
+    use std::io::{Read, Write};
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(rustls::pki_types::CertificateDer::from(root.to_vec())).unwrap();
+    let config =
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), "localhost".try_into().unwrap()).unwrap();
+    let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    tls.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes()).ok()?;
+    let mut out = Vec::new();
+    match tls.read_to_end(&mut out) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !out.is_empty() => {}
+        Err(_) => return None,
+    }
+    let presented = tls.conn.peer_certificates()?.first()?.to_vec();
+    Some((String::from_utf8_lossy(&out).into_owned(), presented))
+}
+
+#[test]
+fn serves_https_with_its_certificate_and_takes_a_renewed_one_on_sighup() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let (cert_pem, key_pem, first) = self_signed();
+    std::fs::write(&cert, cert_pem).unwrap();
+    std::fs::write(&key, key_pem).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_leadmap"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--tls-cert"])
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .env("LEADMAP_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let port: u16 = loop {
+        let line = lines.next().expect("server exited before serving").unwrap();
+        assert!(!line.contains("http://127.0.0.1:"), "it says it serves plain HTTP: {line}");
+        if let Some(rest) = line.split("https://127.0.0.1:").nth(1) {
+            break rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap();
+        }
+    };
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = std::sync::Arc::clone(&log);
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+
+    let (answer, presented) = tls_get(port, "/v1/eligibility?lon=-122.6793&lat=45.5189&at=2019-06-01", &first).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"zone\":{\"id\":\"downtown\""), "{answer}");
+    assert_eq!(presented, first);
+    // Plain HTTP on the TLS port gets no HTTP answer.
+    let mut plain = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    plain.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    plain.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut got = Vec::new();
+    let _ = plain.read_to_end(&mut got);
+    assert!(!String::from_utf8_lossy(&got).contains("HTTP/1.1 200"), "{got:?}");
+    // A client that does not trust the certificate is refused.
+    let (_, _, stranger) = self_signed();
+    assert!(tls_get(port, "/healthz", &stranger).is_none());
+
+    // A renewed certificate, then SIGHUP: new connections get it.
+    let (cert_pem, key_pem, second) = self_signed();
+    std::fs::write(&cert, cert_pem).unwrap();
+    std::fs::write(&key, key_pem).unwrap();
+    signal(&child, "-HUP");
+    let mut renewed = false;
+    for _ in 0..300 {
+        if tls_get(port, "/healthz", &second).is_some_and(|(a, p)| a.starts_with("HTTP/1.1 200") && p == second) {
+            renewed = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(renewed, "the renewed certificate is served after SIGHUP");
+    // A broken file on the next reload: the service keeps the certificate it has, and says why.
+    std::fs::write(&cert, "not a certificate").unwrap();
+    signal(&child, "-HUP");
+    let mut said = false;
+    for _ in 0..300 {
+        if log.lock().unwrap().iter().any(|l| l.contains("TLS reload failed") && l.contains("cert.pem")) {
+            said = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(said, "{:?}", log.lock().unwrap());
+    let (answer, presented) = tls_get(port, "/healthz", &second).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200") && presented == second, "{answer}");
+    signal(&child, "-TERM");
+    assert!(child.wait().unwrap().success());
+
+    // Files that cannot be used stop the start, naming the file; half a pair is a usage error.
+    std::fs::write(&cert, self_signed().0).unwrap();
+    let missing = dir.path().join("missing.pem");
+    let out = Command::new(env!("CARGO_BIN_EXE_leadmap"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--tls-cert"])
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&missing)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("missing.pem"), "{stderr}");
+    let out = Command::new(env!("CARGO_BIN_EXE_leadmap")).args(["serve", "--tls-cert"]).arg(&cert).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--tls-key"), "{stderr}");
+}
+
 #[test]
 fn real_server_reloads_on_sighup_under_load_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
