@@ -5,6 +5,7 @@
 //! # Code map
 //! - [`coord`]: a validated (lon, lat) point; errors with swapped-axis hints.
 //! - [`geodesy`]: metres per degree on WGS84 and point-to-edge distances.
+//! - [`digest`]: short SHA-256 digests in hex (set versions, entity tags, ids, audit lines).
 //! - [`zones`]: the domain core for LEAD areas: [`zones::ZoneId`], [`zones::ZoneSet`] (versioned by
 //!   content hash, effective-dated), validation, the [`zones::ZoneIndex`] (R-trees, exact
 //!   point-in-polygon with a documented boundary rule, distances, a batch grid) and the
@@ -33,7 +34,7 @@
 //! - [`cli`]: the `leadmap` commands; `main.rs` only parses and runs them.
 //! - [`logging`]: where log lines go (batched to stderr by a background thread).
 //!
-//! The domain modules (`coord`, `geodesy`, `zones`, `eligibility`, `program`, `rules`, `events`, `cells`,
+//! The domain modules (`coord`, `digest`, `geodesy`, `zones`, `eligibility`, `program`, `rules`, `events`, `cells`,
 //! `hotspots`, `privacy`, `figures`, `proposals`) do no I/O; `formats` and `cli` sit
 //! around them. Coordinates are (lon, lat) everywhere: `x = lon`, `y = lat`.
 
@@ -41,6 +42,7 @@ pub mod builtin;
 pub mod cells;
 pub mod cli;
 pub mod coord;
+pub mod digest;
 pub mod eligibility;
 pub mod events;
 pub mod figures;

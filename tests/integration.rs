@@ -23,6 +23,8 @@ mod hostile;
 mod http;
 #[path = "integration/import.rs"]
 mod import;
+#[path = "integration/layering.rs"]
+mod layering;
 #[path = "integration/portland.rs"]
 mod portland;
 #[path = "integration/privacy.rs"]

@@ -67,13 +67,7 @@ impl Rendered {
 
 /// A strong `ETag` (quoted) for `data`: the first 12 bytes of its SHA-256, in hex.
 pub(super) fn strong_etag(data: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    let d = Sha256::digest(data);
-    let hex: String = d.iter().take(12).fold(String::new(), |mut s, b| {
-        let _ = std::fmt::Write::write_fmt(&mut s, format_args!("{b:02x}"));
-        s
-    });
-    format!("\"{hex}\"")
+    format!("\"{}\"", crate::digest::sha256_hex(data, 12))
 }
 
 /// `body` gzipped (fast level: compressed once, then served many times).

@@ -121,17 +121,11 @@ pub async fn post_proposal(
     let version = submitted.set.version().to_string();
     let cells: Option<Vec<String>> = submitted.cells.as_ref().map(|c| c.iter().map(ToString::to_string).collect());
     let id = {
-        use sha2::{Digest, Sha256};
         // Two submissions in the same millisecond differ by their number in this process.
         static SUBMITTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = SUBMITTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let d = Sha256::digest(format!("{}\n{who}\n{created_at}\n{version}\n{n}", submitted.name));
-        let hex = d.iter().take(6).fold(String::with_capacity(12), |mut s, b| {
-            use std::fmt::Write as _;
-            let _ = write!(s, "{b:02x}");
-            s
-        });
-        format!("p{hex}")
+        let text = format!("{}\n{who}\n{created_at}\n{version}\n{n}", submitted.name);
+        format!("p{}", crate::digest::sha256_hex(text.as_bytes(), 6))
     };
     let record = ProposalRecord {
         id: id.clone(),

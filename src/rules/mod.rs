@@ -262,13 +262,7 @@ fn version_of(spec: &RuleSpec) -> Result<RuleSetVersion, serde_json::Error> {
     let mut h = Sha256::new();
     h.update(b"leadmap-rule-set-v1\n");
     h.update(&canonical);
-    let digest = h.finalize();
-    let hex = digest.iter().take(8).fold(String::with_capacity(16), |mut s, b| {
-        use std::fmt::Write as _;
-        let _ = write!(s, "{b:02x}");
-        s
-    });
-    Ok(RuleSetVersion(hex))
+    Ok(RuleSetVersion(crate::digest::hex(&h.finalize()[..8])))
 }
 
 /// Why a rule set cannot be loaded or used.

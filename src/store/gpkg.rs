@@ -1360,7 +1360,7 @@ impl EventStore for GpkgStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::EventKind;
+    use crate::events::{Event, EventKind};
 
     #[test]
     fn a_schema_1_store_migrates_with_its_events() {
@@ -1435,15 +1435,12 @@ mod tests {
         assert_eq!(version, i64::try_from(MIGRATIONS.len()).unwrap());
     }
 
-    #[test]
-    fn record_keys_are_kept_through_the_store_and_give_the_same_cell_keys() {
-        use crate::cells::columns::{ColumnRow, ColumnsBuilder, EventFilter};
-        use crate::events::{Event, place};
-        let zones =
-            crate::zones::ZoneCatalog::new(crate::builtin::zone_sets().unwrap(), crate::zones::IndexOptions::default());
-        let placed: Vec<Placed> = (0..400)
+    /// `n` events placed on a grid of 20 columns 0.001° apart in downtown Portland (kinds in turn, all
+    /// on 2019-06-01, PCS, source `t`, id `i`), each changed by `edit` before it is placed.
+    fn placed_grid(zones: &crate::zones::ZoneCatalog, n: usize, edit: impl Fn(usize, &mut Event)) -> Vec<Placed> {
+        (0..n)
             .map(|i| {
-                let event = Event {
+                let mut event = Event {
                     kind: EventKind::ALL[i % 3],
                     occurred_on: "2019-06-01".parse().unwrap(),
                     occurred_at: None,
@@ -1455,9 +1452,18 @@ mod tests {
                     source: "t".into(),
                     external_id: i.to_string(),
                 };
-                place(event, &zones)
+                edit(i, &mut event);
+                crate::events::place(event, zones)
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn record_keys_are_kept_through_the_store_and_give_the_same_cell_keys() {
+        use crate::cells::columns::{ColumnRow, ColumnsBuilder, EventFilter};
+        let zones =
+            crate::zones::ZoneCatalog::new(crate::builtin::zone_sets().unwrap(), crate::zones::IndexOptions::default());
+        let placed = placed_grid(&zones, 400, |_, _| {});
         let keys: std::collections::BTreeSet<u8> = placed.iter().map(|p| p.record_key).collect();
         assert!(keys.len() > 150, "keys are drawn at random: {} distinct of 400", keys.len());
         let mut store = GpkgStore::open_in_memory().unwrap();
@@ -1502,27 +1508,15 @@ mod tests {
     #[test]
     fn a_snapshot_read_in_parts_gives_every_event_once_with_its_names() {
         use crate::cells::columns::{ColumnRow, ColumnsBuilder, EventFilter};
-        use crate::events::{Event, place};
         let zones =
             crate::zones::ZoneCatalog::new(crate::builtin::zone_sets().unwrap(), crate::zones::IndexOptions::default());
         // Names first seen in a different order in each part, so the parts' dictionaries differ.
-        let placed: Vec<Placed> = (0..400)
-            .map(|i| {
-                let event = Event {
-                    kind: EventKind::ALL[i % 3],
-                    occurred_on: ["2017-03-01", "2019-06-01"][i % 2].parse().unwrap(),
-                    occurred_at: None,
-                    point: crate::coord::LonLat::new(-122.69 + (i % 20) as f64 * 1e-3, 45.51 + (i / 20) as f64 * 1e-3)
-                        .unwrap(),
-                    offense: Offense::parse(["PCS", "SQ", "CDO"][(i / 90) % 3]),
-                    race_ethnicity: Some(["a", "b", "c"][(i / 150) % 3].to_owned()),
-                    agency: None,
-                    source: ["s", "t"][usize::from(i >= 250)].into(),
-                    external_id: i.to_string(),
-                };
-                place(event, &zones)
-            })
-            .collect();
+        let placed = placed_grid(&zones, 400, |i, e| {
+            e.occurred_on = ["2017-03-01", "2019-06-01"][i % 2].parse().unwrap();
+            e.offense = Offense::parse(["PCS", "SQ", "CDO"][(i / 90) % 3]);
+            e.race_ethnicity = Some(["a", "b", "c"][(i / 150) % 3].to_owned());
+            e.source = ["s", "t"][usize::from(i >= 250)].into();
+        });
         let dir = tempfile::tempdir().unwrap();
         let mut store = GpkgStore::open(&dir.path().join("parts.gpkg")).unwrap();
         store.upsert(&placed).unwrap();

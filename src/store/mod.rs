@@ -210,14 +210,9 @@ impl Removal {
     /// nowhere in the store.
     #[must_use]
     pub fn audit_text(&self) -> String {
-        use sha2::Digest as _;
         match self {
             Self::Id { source, external_id } => {
-                let digest = sha2::Sha256::digest(format!("{source}:{external_id}").as_bytes());
-                let hex = digest.iter().take(8).fold(String::new(), |mut s, b| {
-                    let _ = std::fmt::Write::write_fmt(&mut s, format_args!("{b:02x}"));
-                    s
-                });
+                let hex = crate::digest::sha256_hex(format!("{source}:{external_id}").as_bytes(), 8);
                 format!("id {source}:sha256 {hex}")
             }
             other => other.to_string(),

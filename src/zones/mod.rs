@@ -380,13 +380,7 @@ fn version_of(meta: &ZoneSetMeta, zones: &[Zone]) -> ZoneSetVersion {
             }
         }
     }
-    let digest = h.finalize();
-    let hex = digest.iter().take(8).fold(String::with_capacity(16), |mut s, b| {
-        use std::fmt::Write as _;
-        let _ = write!(s, "{b:02x}");
-        s
-    });
-    ZoneSetVersion(hex)
+    ZoneSetVersion(crate::digest::hex(&h.finalize()[..8]))
 }
 
 /// Why a zone set cannot be built or used.
