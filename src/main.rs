@@ -49,7 +49,6 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             // Each error's message already names its cause; print it once.
-            let e = anyhow::Error::from(e);
             eprintln!("leadmap: error: {e}");
             ExitCode::FAILURE
         }

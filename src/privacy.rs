@@ -283,7 +283,7 @@ impl PerturbationTable {
         #[serde(deny_unknown_fields)]
         struct File {
             name: String,
-            #[allow(dead_code)]
+            #[allow(dead_code, reason = "the table file carries it; read so the file is checked whole")]
             description: String,
             cell_key_range: u32,
             published_as_zero_up_to: u64,

@@ -541,7 +541,7 @@ mod tests {
         let in_poll = layer.layer(tower::service_fn(|_req: Request| async {
             tokio::task::yield_now().await;
             panic!("boom in poll");
-            #[allow(unreachable_code)]
+            #[allow(unreachable_code, reason = "gives the closure its return type after the panic")]
             Ok::<_, Infallible>(ok())
         }));
         for _ in 0..2 {

@@ -10,6 +10,7 @@ use utoipa::{Modify, OpenApi};
     info(
         title = "leadmap",
         description = "LEAD (Law Enforcement Assisted Diversion) eligibility by location and by the program's rules. Coordinates are WGS84 lon/lat. Errors are RFC 9457 application/problem+json.",
+        license(name = "MIT", identifier = "MIT"),
     ),
     paths(
         super::eligibility::get_eligibility,

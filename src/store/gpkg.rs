@@ -586,7 +586,7 @@ const PARAMS: usize = 17;
 
 /// Binds an event to [`INSERT`]'s (and [`UPDATE`]'s) first [`PARAMS`] parameters, or to the ones after
 /// `base` of a many-row insert.
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, reason = "one parameter per bound column group; a struct would only rename them")]
 fn bind_event(
     stmt: &mut rusqlite::CachedStatement<'_>,
     base: usize,

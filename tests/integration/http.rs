@@ -288,6 +288,8 @@ async fn screenings_apply_the_rules_over_http() {
 async fn openapi_document_covers_every_route() {
     let v = get(&open_app(), "/openapi.json").await.json();
     assert!(v["openapi"].as_str().unwrap().starts_with("3.1"), "{}", v["openapi"]);
+    assert_eq!(v["info"]["license"]["identifier"], "MIT", "the document names the licence of LICENSE");
+    assert!(std::fs::read_to_string(crate::support::repo().join("LICENSE")).unwrap().starts_with("MIT License"));
     let paths = v["paths"].as_object().unwrap();
     for p in [
         "/v1/eligibility",
