@@ -1117,35 +1117,22 @@ impl From<crate::formats::events::ImportError> for ReadStop {
     }
 }
 
-/// Places events (zone and H3 cell) on every core, keeping their order.
+/// Places events (zone, H3 cell and fix code) on every core (rayon), keeping their order.
 fn place_all(
     events: Vec<crate::events::Event>,
     lines: Vec<u64>,
     catalog: &ZoneCatalog,
 ) -> Vec<crate::store::ImportRow> {
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let chunk = events.len().div_ceil(threads).max(1);
-    let mut events = events.into_iter();
-    let mut lines = lines.into_iter();
-    let parts: Vec<Vec<(u64, crate::events::Event)>> =
-        (0..threads).map(|_| lines.by_ref().take(chunk).zip(events.by_ref().take(chunk)).collect()).collect();
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = parts
-            .into_iter()
-            .map(|part| {
-                scope.spawn(move || {
-                    part.into_iter()
-                        .map(|(line, e)| {
-                            let placed = crate::events::place(e, catalog);
-                            crate::store::ImportRow { line, fingerprint: crate::store::fingerprint(&placed), placed }
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        // A panic while placing is a bug: pass it on rather than lose the chunk.
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
-    })
+    use rayon::prelude::*;
+    lines
+        .into_par_iter()
+        .zip(events.into_par_iter())
+        .with_min_len(1024)
+        .map(|(line, e)| {
+            let placed = crate::events::place(e, catalog);
+            crate::store::ImportRow { line, fingerprint: crate::store::fingerprint(&placed), placed }
+        })
+        .collect()
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {

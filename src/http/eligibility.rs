@@ -302,7 +302,7 @@ fn parse_pairs(body: &[u8]) -> Option<Vec<[f64; 2]>> {
         return parse_run(inner);
     }
     // The runs joined by commas are `inner`, so all of them parse exactly when `inner` does.
-    let parsed = each_on_a_thread(runs, parse_run);
+    let parsed = in_parallel(runs, parse_run);
     let mut pairs = Vec::with_capacity(parsed.iter().map(|p| p.as_ref().map_or(0, Vec::len)).sum());
     for run in parsed {
         pairs.extend(run?);
@@ -310,14 +310,10 @@ fn parse_pairs(body: &[u8]) -> Option<Vec<[f64; 2]>> {
     Some(pairs)
 }
 
-/// `f` of every item, each on a scoped thread of its own, answers in item order (a panic in one is
-/// raised again here).
-fn each_on_a_thread<I: Send, R: Send>(items: impl IntoIterator<Item = I>, f: impl Fn(I) -> R + Sync) -> Vec<R> {
-    let f = &f;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items.into_iter().map(|item| scope.spawn(move || f(item))).collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
-    })
+/// `f` of every item on rayon's threads, answers in item order (a panic in one is raised again here).
+fn in_parallel<I: Send, R: Send>(items: Vec<I>, f: impl Fn(I) -> R + Sync + Send) -> Vec<R> {
+    use rayon::prelude::*;
+    items.into_par_iter().map(f).collect()
 }
 
 /// How many threads to share `items` of batch work (1 below a couple of thousand items).
@@ -569,8 +565,8 @@ fn render_batch(batch: &BatchContext, input: &BatchPoints) -> Result<Vec<u8>, se
         vec![render((0, points))?]
     } else {
         let chunk = points.len().div_ceil(threads);
-        let chunks = points.chunks(chunk).enumerate().map(|(k, c)| (k * chunk, c));
-        each_on_a_thread(chunks, render).into_iter().collect::<Result<Vec<_>, _>>()?
+        let chunks = points.chunks(chunk).enumerate().map(|(k, c)| (k * chunk, c)).collect();
+        in_parallel(chunks, render).into_iter().collect::<Result<Vec<_>, _>>()?
     };
     let head = BatchAnswer {
         at: batch.at,
