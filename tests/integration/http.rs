@@ -448,6 +448,34 @@ fn serves_https_with_its_certificate_and_takes_a_renewed_one_on_sighup() {
     assert!(stderr.contains("--tls-key"), "{stderr}");
 }
 
+/// The OpenAPI document as generated, against `tests/snapshots/openapi.json`: a change to any route's
+/// parameters, answers or schemas shows in review as a change to that file. After an intended change:
+/// `UPDATE_SNAPSHOTS=1 cargo test openapi_document_matches_its_snapshot`, then read the diff.
+#[test]
+fn openapi_document_matches_its_snapshot() {
+    let path = repo().join("tests/snapshots/openapi.json");
+    let now = leadmap::http::document_json() + "\n";
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, &now).unwrap();
+        return;
+    }
+    let saved = std::fs::read_to_string(&path).unwrap_or_default();
+    if saved != now {
+        let line = saved
+            .lines()
+            .zip(now.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(saved.lines().count().min(now.lines().count()));
+        panic!(
+            "the OpenAPI document differs from {} from line {}:\n  saved: {}\n  now:   {}\nif the change is intended, run UPDATE_SNAPSHOTS=1 cargo test openapi_document_matches_its_snapshot and review the file's diff",
+            path.display(),
+            line + 1,
+            saved.lines().nth(line).unwrap_or("(end)"),
+            now.lines().nth(line).unwrap_or("(end)"),
+        );
+    }
+}
+
 #[test]
 fn real_server_reloads_on_sighup_under_load_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
