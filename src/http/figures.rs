@@ -311,7 +311,12 @@ const CELL_PARAMS: &[&str] =
     &["res", "period", "from", "to", "kind", "zone", "offense", "group", "source", "zeros", "f", "at", "proposal"];
 const HOTSPOT_PARAMS: &[&str] =
     &["res", "period", "from", "to", "kind", "zone", "offense", "group", "source", "k", "f", "at", "proposal"];
-const TABLE_PARAMS: &[&str] =
+/// Candidates are GeoJSON only: no `f`.
+const CANDIDATE_PARAMS: &[&str] =
+    &["res", "period", "from", "to", "kind", "zone", "offense", "group", "source", "k", "at", "proposal"];
+const COVERAGE_PARAMS: &[&str] =
+    &["period", "from", "to", "kind", "zone", "offense", "group", "source", "at", "proposal"];
+const EQUITY_PARAMS: &[&str] =
     &["period", "from", "to", "kind", "zone", "offense", "group", "source", "reference", "at", "proposal"];
 
 fn render_cells(
@@ -379,6 +384,9 @@ pub async fn get_cells(
         ("to" = Option<String>, Query, description = "Last day"),
         ("kind" = Option<String>, Query, description = "Event kind"),
         ("zone" = Option<String>, Query, description = "A zone id, or `outside`"),
+        ("offense" = Option<String>, Query, description = "PCS, SQ, CDO or the source's text (analysts)"),
+        ("group" = Option<String>, Query, description = "Race/ethnicity group (analysts)"),
+        ("source" = Option<String>, Query, description = "Data source (analysts)"),
         ("f" = Option<String>, Query, description = "geojson (default), csv or fgb"),
         ("at" = Option<String>, Query, description = "YYYY-MM-DD: count every event in the zone set in force that day, whatever its date (a fixed geography; also the set cells are related to). Default: each event in the set in force on its own date (events dated when none was: `no_program`), cells related to the set in force on `to` or today"),
         ("proposal" = Option<String>, Query, description = "A stored proposal's id: count every event in its zones instead (analysts)"),
@@ -417,6 +425,10 @@ pub async fn get_hotspots(
         ("from" = Option<String>, Query, description = "First day"),
         ("to" = Option<String>, Query, description = "Last day"),
         ("kind" = Option<String>, Query, description = "Event kind"),
+        ("zone" = Option<String>, Query, description = "A zone id, `outside` or `no_program`"),
+        ("offense" = Option<String>, Query, description = "PCS, SQ, CDO or the source's text (analysts)"),
+        ("group" = Option<String>, Query, description = "Race/ethnicity group (analysts)"),
+        ("source" = Option<String>, Query, description = "Data source (analysts)"),
         ("at" = Option<String>, Query, description = "YYYY-MM-DD: count every event in the zone set in force that day, whatever its date (a fixed geography; also the set cells are related to). Default: each event in the set in force on its own date (events dated when none was: `no_program`), cells related to the set in force on `to` or today"),
         ("proposal" = Option<String>, Query, description = "A stored proposal's id: count every event in its zones instead (analysts)"),
     ),
@@ -434,7 +446,7 @@ pub async fn get_candidates(
     headers: HeaderMap,
     AppQuery(q): AppQuery<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    answer(state, role, headers, "candidates", q, HOTSPOT_PARAMS, |cols, g, zones, p, d| {
+    answer(state, role, headers, "candidates", q, CANDIDATE_PARAMS, |cols, g, zones, p, d| {
         let q = CellQuery { filter: p.filter.clone(), res: p.res, zeros: true };
         let f = hotspot_figures(&g.view(cols, &q.filter), zones, &q, p.k, d)?;
         Ok((candidates_geojson(&f).to_string().into_bytes(), "application/geo+json"))
@@ -473,7 +485,7 @@ pub async fn get_coverage(
     headers: HeaderMap,
     AppQuery(q): AppQuery<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    answer(state, role, headers, "coverage", q, TABLE_PARAMS, |cols, g, _, p, d| {
+    answer(state, role, headers, "coverage", q, COVERAGE_PARAMS, |cols, g, _, p, d| {
         let c = crate::figures::coverage::coverage(cols, g, &p.filter, d);
         serde_json::to_vec(&c).map(|b| (b, "application/json")).map_err(|e| ApiError::internal(e.to_string()))
     })
@@ -512,7 +524,7 @@ pub async fn get_equity(
     headers: HeaderMap,
     AppQuery(q): AppQuery<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    answer(state, role, headers, "equity", q, TABLE_PARAMS, |cols, g, _, p, d| {
+    answer(state, role, headers, "equity", q, EQUITY_PARAMS, |cols, g, _, p, d| {
         let e = crate::figures::coverage::equity(cols, g, &p.filter, &p.reference, d);
         serde_json::to_vec(&e).map(|b| (b, "application/json")).map_err(|e| ApiError::internal(e.to_string()))
     })
@@ -553,6 +565,27 @@ pub async fn get_me(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_figure_route_documents_exactly_the_parameters_it_takes() {
+        let doc: serde_json::Value = serde_json::from_str(&super::super::openapi::document_json()).unwrap();
+        for (path, takes) in [
+            ("/v1/cells", CELL_PARAMS),
+            ("/v1/hotspots", HOTSPOT_PARAMS),
+            ("/v1/hotspots/candidates", CANDIDATE_PARAMS),
+            ("/v1/coverage", COVERAGE_PARAMS),
+            ("/v1/equity", EQUITY_PARAMS),
+        ] {
+            let documented: std::collections::BTreeSet<&str> = doc["paths"][path]["get"]["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["name"].as_str().unwrap())
+                .collect();
+            let taken: std::collections::BTreeSet<&str> = takes.iter().copied().collect();
+            assert_eq!(documented, taken, "{path}: the OpenAPI parameters are the ones the handler takes");
+        }
+    }
 
     fn answer(bytes: usize) -> Arc<Rendered> {
         // Not gzipped: the size is the body's.

@@ -298,6 +298,14 @@ async fn hotspots_give_analysts_z_and_planners_classes_and_candidates_lie_outsid
         first["properties"]["hex_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     assert!(ids.contains(&hot.to_string().as_str()), "{first}");
     assert!(first["properties"]["contacts"].as_u64().unwrap() >= 7 * 40 - 2, "perturbed by at most 2");
+    // Candidates are GeoJSON only and coverage has no reference group: a parameter a route would ignore
+    // is refused, naming it.
+    for path in ["/v1/hotspots/candidates?res=9&f=csv", "/v1/coverage?reference=black"] {
+        let r = call(&app, "GET", path, PLANNER, None, None).await;
+        assert_eq!(r.status, 400, "{path}");
+        let name = if path.contains("f=csv") { "f" } else { "reference" };
+        assert!(r.json()["detail"].as_str().unwrap().contains(name), "{path}: {}", r.json());
+    }
     assert_eq!(first["geometry"]["type"], "Polygon");
     for id in ids {
         assert_eq!(row(&a, id)["relation"], "outside");
