@@ -50,7 +50,7 @@ impl FigureFilterArgs {
             kind: e.kind,
             offense: self.offense.as_deref().map(|o| crate::events::Offense::parse(o).as_str().to_owned()),
             zone: e.zone.as_deref().map(crate::store::EventQuery::zone_filter),
-            group: self.group.as_deref().map(|g| g.trim().to_ascii_lowercase().replace([' ', '-', '/'], "_")),
+            group: self.group.as_deref().map(crate::events::group_key),
             source: self.source.clone(),
         }
     }
@@ -467,7 +467,7 @@ pub(super) fn equity(args: &TableArgs) -> Result<ExitCode, Error> {
     check_output(args.output.as_ref(), &protected, TABLE_EXTENSIONS)?;
     let geo = Geo::new(&args.zones, args.at)?;
     let cols = columns(&args.data)?;
-    let reference = args.reference.trim().to_ascii_lowercase();
+    let reference = crate::events::group_key(&args.reference);
     let eq = crate::figures::coverage::equity(
         &cols,
         &geo.geography(),

@@ -132,6 +132,14 @@ pub const DEFAULT_GROUPS: &[&str] = &[
     "unknown",
 ];
 
+/// A race/ethnicity group's name as it is stored and compared: trimmed, lower case, spaces, hyphens
+/// and slashes read as `_` (`Hispanic/Latino` is `hispanic_latino`). Used for imported values and for
+/// the filters and reference group people type.
+#[must_use]
+pub fn group_key(text: &str) -> String {
+    text.trim().to_ascii_lowercase().replace([' ', '-', '/'], "_")
+}
+
 /// The configured race/ethnicity groups.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Groups(Vec<String>);
@@ -151,7 +159,7 @@ impl Groups {
 
     /// The group named `text` (case-insensitive; spaces, hyphens and slashes read as `_`).
     pub fn parse(&self, text: &str) -> Result<String, String> {
-        let t = text.trim().to_ascii_lowercase().replace([' ', '-', '/'], "_");
+        let t = group_key(text);
         self.0
             .iter()
             .find(|g| **g == t)
@@ -292,6 +300,7 @@ mod tests {
         assert_eq!(Offense::parse("Drug Equipment Violations").as_str(), "Drug Equipment Violations");
         let g = Groups::default();
         assert_eq!(g.parse("Hispanic/Latino").unwrap(), "hispanic_latino");
+        assert_eq!(group_key(" Native-American "), "native_american");
         assert!(g.parse("martian").unwrap_err().contains("white"));
     }
 

@@ -200,10 +200,10 @@ fn params(q: &BTreeMap<String, String>, headers: &HeaderMap, role: Role) -> Resu
         kind: q.get("kind").map(|k| k.parse()).transpose().map_err(ApiError::bad_request)?,
         offense: q.get("offense").map(|o| crate::events::Offense::parse(o).as_str().to_owned()),
         zone: q.get("zone").map(|z| crate::store::EventQuery::zone_filter(z)),
-        group: q.get("group").map(|g| g.trim().to_ascii_lowercase().replace([' ', '-', '/'], "_")),
+        group: q.get("group").map(|g| crate::events::group_key(g)),
         source: q.get("source").cloned(),
     };
-    let reference = q.get("reference").map_or_else(|| "white".to_owned(), |r| r.trim().to_ascii_lowercase());
+    let reference = q.get("reference").map_or_else(|| "white".to_owned(), |r| crate::events::group_key(r));
     let at = date(q, "at")?;
     let proposal = q.get("proposal").cloned();
     if proposal.is_some() && at.is_some() {

@@ -306,6 +306,12 @@ async fn hotspots_give_analysts_z_and_planners_classes_and_candidates_lie_outsid
         let name = if path.contains("f=csv") { "f" } else { "reference" };
         assert!(r.json()["detail"].as_str().unwrap().contains(name), "{path}: {}", r.json());
     }
+    // A reference group is read as a group filter is: `Hispanic/Latino` is `hispanic_latino`.
+    let typed = call(&app, "GET", "/v1/equity?reference=Hispanic%2FLatino", PLANNER, None, None).await;
+    let stored = call(&app, "GET", "/v1/equity?reference=hispanic_latino", PLANNER, None, None).await;
+    assert_eq!((typed.status.as_u16(), stored.status.as_u16()), (200, 200));
+    assert_eq!(typed.json()["reference_group"], "hispanic_latino", "{}", typed.json());
+    assert_eq!(typed.json(), stored.json());
     assert_eq!(first["geometry"]["type"], "Polygon");
     for id in ids {
         assert_eq!(row(&a, id)["relation"], "outside");

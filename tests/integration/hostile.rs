@@ -163,7 +163,8 @@ fn the_figure_cache_is_keyed_by_parsed_parameters_not_the_query_text() {
     // joined query text, both were `reference=black&to=2019-05-01` and the second got the first's answer.
     let (status, odd) = server.get("/v1/equity?reference=black%26to%3D2019-05-01");
     assert_eq!(status, 200, "{odd}");
-    assert_eq!(odd["reference_group"], "black&to=2019-05-01");
+    // (Read as a group name is: hyphens as `_`.)
+    assert_eq!(odd["reference_group"], "black&to=2019_05_01");
     let (status, honest) = server.get("/v1/equity?reference=black&to=2019-05-01");
     assert_eq!(status, 200, "{honest}");
     assert_eq!(honest["reference_group"], "black", "{honest}");
