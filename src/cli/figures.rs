@@ -410,15 +410,31 @@ fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
 }
 
-fn kind_fields(c: &crate::figures::coverage::KindRow) -> String {
-    format!(
-        "{},{},{},{},{}",
+/// The count fields of a table row, in the header's order.
+fn kind_fields(c: &crate::figures::coverage::KindRow) -> [String; 5] {
+    [
         opt(c.arrest.0),
         opt(c.diversion_referral.0),
         opt(c.social_contact_referral.0),
         opt(c.offense_report.0),
-        opt(c.contacts.0)
-    )
+        opt(c.contacts.0),
+    ]
+}
+
+/// Writes a CSV table (the `csv` crate quotes a field that holds a comma, quote or line break: an area
+/// or group name may) and flushes it into `out`.
+fn write_table(
+    out: &mut impl std::io::Write,
+    header: &[&str],
+    rows: impl Iterator<Item = Vec<String>>,
+) -> Result<(), csv::Error> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(header)?;
+    for row in rows {
+        w.write_record(&row)?;
+    }
+    w.flush()?;
+    Ok(())
 }
 
 pub(super) fn coverage(args: &TableArgs) -> Result<ExitCode, Error> {
@@ -432,25 +448,27 @@ pub(super) fn coverage(args: &TableArgs) -> Result<ExitCode, Error> {
     let io = |source: std::io::Error| Error::Io { path: name.clone(), source };
     match table_format(args) {
         TableFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&cov).unwrap_or_default()).map_err(io)?,
-        TableFormat::Csv => {
-            writeln!(
-                out,
-                "area,month,arrest,diversion_referral,social_contact_referral,offense_report,contacts,diversion_rate,suppressed"
-            )
-            .map_err(io)?;
-            for r in cov.months.iter().chain(&cov.totals) {
-                writeln!(
-                    out,
-                    "{},{},{},{},{}",
-                    r.area,
-                    r.month,
-                    kind_fields(&r.counts),
-                    opt(r.diversion_rate),
-                    r.suppressed
-                )
-                .map_err(io)?;
-            }
-        }
+        TableFormat::Csv => write_table(
+            &mut out,
+            &[
+                "area",
+                "month",
+                "arrest",
+                "diversion_referral",
+                "social_contact_referral",
+                "offense_report",
+                "contacts",
+                "diversion_rate",
+                "suppressed",
+            ],
+            cov.months.iter().chain(&cov.totals).map(|r| {
+                let mut row = vec![r.area.clone(), r.month.clone()];
+                row.extend(kind_fields(&r.counts));
+                row.extend([opt(r.diversion_rate), r.suppressed.to_string()]);
+                row
+            }),
+        )
+        .map_err(|e| io(e.into()))?,
     }
     out.finish().map_err(io)?;
     eprintln!(
@@ -479,28 +497,36 @@ pub(super) fn equity(args: &TableArgs) -> Result<ExitCode, Error> {
     let io = |source: std::io::Error| Error::Io { path: name.clone(), source };
     match table_format(args) {
         TableFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&eq).unwrap_or_default()).map_err(io)?,
-        TableFormat::Csv => {
-            writeln!(
-                out,
-                "area,group,arrest,diversion_referral,social_contact_referral,offense_report,contacts,referral_rate,diversion_rate,rri_referral,rri_diversion,suppressed"
-            )
-            .map_err(io)?;
-            for r in &eq.rows {
-                writeln!(
-                    out,
-                    "{},{},{},{},{},{},{},{}",
-                    r.area,
-                    r.group,
-                    kind_fields(&r.counts),
+        TableFormat::Csv => write_table(
+            &mut out,
+            &[
+                "area",
+                "group",
+                "arrest",
+                "diversion_referral",
+                "social_contact_referral",
+                "offense_report",
+                "contacts",
+                "referral_rate",
+                "diversion_rate",
+                "rri_referral",
+                "rri_diversion",
+                "suppressed",
+            ],
+            eq.rows.iter().map(|r| {
+                let mut row = vec![r.area.clone(), r.group.clone()];
+                row.extend(kind_fields(&r.counts));
+                row.extend([
                     opt(r.referral_rate),
                     opt(r.diversion_rate),
                     opt(r.rri_referral),
                     opt(r.rri_diversion),
-                    r.suppressed
-                )
-                .map_err(io)?;
-            }
-        }
+                    r.suppressed.to_string(),
+                ]);
+                row
+            }),
+        )
+        .map_err(|e| io(e.into()))?,
     }
     out.finish().map_err(io)?;
     Ok(ExitCode::SUCCESS)

@@ -416,6 +416,39 @@ fn demo_store(dir: &Path) -> (std::path::PathBuf, Vec<u8>) {
 }
 
 #[test]
+fn coverage_and_equity_tables_in_csv_hold_what_their_json_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = demo_store(dir.path());
+    let s = store.to_str().unwrap();
+    for (command, rows_key, key_fields) in
+        [("coverage", "months", ["area", "month"]), ("equity", "rows", ["area", "group"])]
+    {
+        let json = leadmap(&[command, "--data", s, "--format", "json"]);
+        assert!(json.status.success(), "{}", stderr(&json));
+        let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+        let csv_out = leadmap(&[command, "--data", s]);
+        assert!(csv_out.status.success(), "{}", stderr(&csv_out));
+        let mut reader = csv::Reader::from_reader(&csv_out.stdout[..]);
+        let header = reader.headers().unwrap().clone();
+        let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        let mut want: Vec<&serde_json::Value> = json[rows_key].as_array().unwrap().iter().collect();
+        if command == "coverage" {
+            want.extend(json["totals"].as_array().unwrap());
+        }
+        assert_eq!(records.len(), want.len(), "{command}: one CSV row per JSON row");
+        assert!(!records.is_empty(), "{command}: the demo events give rows");
+        for (record, row) in records.iter().zip(want) {
+            for field in key_fields {
+                let at = header.iter().position(|h| h == field).unwrap();
+                assert_eq!(&record[at], row[field].as_str().unwrap(), "{command} {field}");
+            }
+            let contacts = header.iter().position(|h| h == "contacts").unwrap();
+            assert_eq!(record[contacts], row["contacts"].to_string().replace("null", ""), "{command}");
+        }
+    }
+}
+
+#[test]
 fn no_command_writes_over_the_store_or_an_input_by_any_name() {
     let dir = tempfile::tempdir().unwrap();
     let (store, bytes) = demo_store(dir.path());
