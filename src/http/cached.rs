@@ -35,10 +35,7 @@ impl Rendered {
     /// The response to a request with `headers`: `304` when `If-None-Match` names the tag, else the
     /// body (gzipped when the client accepts it and a gzipped copy exists).
     pub(super) fn respond(&self, headers: &HeaderMap, cache_control: &'static str, vary: &'static str) -> Response {
-        let matches = headers
-            .get(header::IF_NONE_MATCH)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(',').any(|t| t.trim() == self.etag || t.trim() == "*"));
+        let matches = none_match(headers, &self.etag);
         let accepts_gzip = headers
             .get(header::ACCEPT_ENCODING)
             .and_then(|v| v.to_str().ok())
@@ -65,6 +62,42 @@ impl Rendered {
     }
 }
 
+/// Whether the request's `If-None-Match` names `etag` (quoted) or is `*`: then the client has the body
+/// and gets `304`. The comparison is weak (RFC 9110 §13.1.2), so `W/"x"` names `"x"`.
+pub(super) fn none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
+}
+
+/// A JSON body made only when the client lacks it: with its strong `ETag` (`version`, quoted) and
+/// `cache_control`, or `304` repeating both (RFC 9110 §15.4.5) when [`none_match`].
+pub(super) fn conditional(
+    headers: &HeaderMap,
+    version: &str,
+    content_type: &'static str,
+    cache_control: &'static str,
+    body: impl FnOnce() -> serde_json::Value,
+) -> Response {
+    let etag = format!("\"{version}\"");
+    let mut res = if none_match(headers, &etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut r = axum::Json(body()).into_response();
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        r
+    };
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
+    res
+}
+
 /// A strong `ETag` (quoted) for `data`: the first 12 bytes of its SHA-256, in hex.
 pub(super) fn strong_etag(data: &[u8]) -> String {
     format!("\"{}\"", crate::digest::sha256_hex(data, 12))
@@ -76,4 +109,28 @@ fn gzipped(body: &[u8]) -> Option<Vec<u8>> {
     let mut z = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
     z.write_all(body).ok()?;
     z.finish().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(header::IF_NONE_MATCH, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn if_none_match_names_the_tag_weakly_in_any_list_or_line() {
+        let tag = "\"abc\"";
+        for yes in [&["\"abc\""][..], &["\"x\", \"abc\""], &["W/\"abc\""], &["*"], &["\"x\"", "\"abc\""]] {
+            assert!(none_match(&with(yes), tag), "{yes:?}");
+        }
+        for no in [&[][..], &["\"abcd\""], &["abc"], &["W/\"x\""], &["\"ABC\""]] {
+            assert!(!none_match(&with(no), tag), "{no:?}");
+        }
+    }
 }

@@ -6,10 +6,10 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 
+use super::cached::conditional;
 use super::eligibility::{date_param, only_params};
 use super::error::{ApiError, AppQuery};
 use super::state::AppState;
-use super::zones::conditional;
 
 /// The rule set in force: its dates and why they are what they are, the referral paths and what each
 /// requires (facts that must be true), the offenses and their aliases, the closed vocabulary of
@@ -42,5 +42,5 @@ pub async fn get_rules(
     let loaded = state.loaded();
     let rules = loaded.rules.in_force(at).map_err(|e| ApiError::unprocessable(e.to_string()))?;
     let body = serde_json::to_value(rules.as_ref()).map_err(|e| ApiError::internal(format!("rules: {e}")))?;
-    Ok(conditional(&headers, rules.version().as_str(), "application/json", || body))
+    Ok(conditional(&headers, rules.version().as_str(), "application/json", super::zones::CACHE_CONTROL, || body))
 }

@@ -4,45 +4,19 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde_json::json;
 
+use super::cached::conditional;
 use super::eligibility::{date_param, index_on, only_params};
 use super::error::{ApiError, AppQuery};
 use super::state::AppState;
 use crate::formats::zonefile::{geometry_json, label_point_json, zone_set_to_geojson};
 
-/// How long clients may reuse a zones answer before revalidating: in the client's own cache only, as the
-/// routes need a token (a shared cache would hand the answer to anyone).
-const CACHE_CONTROL: &str = "private, max-age=300, must-revalidate";
-
-/// A body with its strong `ETag`, or 304 when the client already has it (RFC 9110 §13.1.2: the 304 repeats
-/// `ETag` and `Cache-Control`).
-pub(super) fn conditional(
-    headers: &HeaderMap,
-    etag: &str,
-    content_type: &'static str,
-    body: impl FnOnce() -> Value,
-) -> Response {
-    let quoted = format!("\"{etag}\"");
-    let matches = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim() == "*" || v.split(',').any(|t| t.trim() == quoted));
-    let mut res = if matches {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        let mut r = axum::Json(body()).into_response();
-        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-        r
-    };
-    if let Ok(v) = HeaderValue::from_str(&quoted) {
-        res.headers_mut().insert(header::ETAG, v);
-    }
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));
-    res
-}
+/// How long clients may reuse a zones or rules answer before revalidating: in the client's own cache
+/// only, as the routes need a token (a shared cache would hand the answer to anyone).
+pub(super) const CACHE_CONTROL: &str = "private, max-age=300, must-revalidate";
 
 /// The zones in force as a GeoJSON FeatureCollection.
 #[utoipa::path(
@@ -70,7 +44,9 @@ pub async fn get_zones(
     only_params(&q, &["at"])?;
     let index = index_on(&state, date_param(&q, &state)?)?;
     let set = index.set();
-    Ok(conditional(&headers, set.version().as_str(), "application/geo+json", || zone_set_to_geojson(set)))
+    Ok(conditional(&headers, set.version().as_str(), "application/geo+json", CACHE_CONTROL, || {
+        zone_set_to_geojson(set)
+    }))
 }
 
 /// One zone as a GeoJSON Feature.
@@ -108,7 +84,7 @@ pub async fn get_zone(
         ApiError::not_found(format!("zone set {} has no zone {id:?}; it has {}", set.meta().name, ids.join(", ")))
     })?;
     let etag = format!("{}-{}", set.version(), zone.id);
-    Ok(conditional(&headers, &etag, "application/geo+json", || {
+    Ok(conditional(&headers, &etag, "application/geo+json", CACHE_CONTROL, || {
         json!({
             "type": "Feature",
             "id": zone.id,
