@@ -89,7 +89,7 @@ fn pem_reason(e: &rustls::pki_types::pem::Error) -> String {
 pub type SharedTls = Arc<ArcSwap<rustls::ServerConfig>>;
 
 /// Reads the files again and, when they are good, serves them from the next connection on; else keeps
-/// the previous configuration. Returns whether it replaced it.
+/// the previous configuration and returns why the files could not be used.
 pub fn reload(files: &TlsFiles, shared: &SharedTls) -> Result<(), TlsError> {
     let config = files.load()?;
     shared.store(config);
