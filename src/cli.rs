@@ -208,7 +208,7 @@ pub struct EventsDeleteArgs {
     #[arg(long, value_name = "NAME")]
     pub source: Option<String>,
     /// With --source: only events that occurred before this day.
-    #[arg(long, value_name = "DATE", requires = "source")]
+    #[arg(long, value_name = "DATE", value_parser = crate::events::filter::parse_date, requires = "source")]
     pub before: Option<NaiveDate>,
     /// One event, by its source and id, e.g. ppb:15-000042.
     #[arg(long, value_name = "SOURCE:ID")]
@@ -242,10 +242,10 @@ pub struct EventsExportArgs {
 #[derive(Debug, Args)]
 pub struct EventFilterArgs {
     /// First day included (YYYY-MM-DD).
-    #[arg(long, value_name = "DATE")]
+    #[arg(long, value_name = "DATE", value_parser = crate::events::filter::parse_date)]
     pub from: Option<NaiveDate>,
     /// Last day included.
-    #[arg(long, value_name = "DATE")]
+    #[arg(long, value_name = "DATE", value_parser = crate::events::filter::parse_date)]
     pub to: Option<NaiveDate>,
     /// Only this kind.
     #[arg(long, value_name = "KIND")]
@@ -262,7 +262,7 @@ impl EventFilterArgs {
             from: self.from,
             to: self.to,
             kind: self.kind,
-            zone: self.zone.as_deref().map(crate::store::EventQuery::zone_filter),
+            zone: self.zone.as_deref().map(crate::events::filter::zone_filter),
             bbox,
             limit: 50_000,
             after: 0,
@@ -398,7 +398,7 @@ pub struct PlausibleArgs {
     #[arg(long, value_name = "KM", default_value_t = crate::events::checks::DEFAULT_PLAUSIBLE_KM, env = "LEADMAP_PLAUSIBLE_KM")]
     pub plausible_km: f64,
     /// Refuse events dated before this day (and after tomorrow).
-    #[arg(long, value_name = "YYYY-MM-DD", default_value_t = crate::events::checks::DEFAULT_FIRST_DATE, env = "LEADMAP_FIRST_DATE")]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = crate::events::filter::parse_date, default_value_t = crate::events::checks::DEFAULT_FIRST_DATE, env = "LEADMAP_FIRST_DATE")]
     pub first_date: NaiveDate,
 }
 
@@ -408,7 +408,7 @@ impl PlausibleArgs {
         if !(self.plausible_km.is_finite() && self.plausible_km > 0.0) {
             return Err(Error::Usage(format!("--plausible-km {} must be a positive number of km", self.plausible_km)));
         }
-        Ok(catalog.event_checks(self.plausible_km, self.first_date))
+        Ok(catalog.event_checks(self.plausible_km, self.first_date, now()))
     }
 }
 
@@ -561,7 +561,7 @@ pub struct CheckArgs {
     /// Latitude, degrees north (e.g. 45.5189).
     pub lat: f64,
     /// Date of the contact (YYYY-MM-DD): its zone set and rule set apply. Default: today.
-    #[arg(long, value_name = "DATE")]
+    #[arg(long, value_name = "DATE", value_parser = crate::events::filter::parse_date)]
     pub at: Option<NaiveDate>,
     /// Rule file (JSON); repeat for several dated rule sets. Default: the built-in Portland rules. A date
     /// with no rule set in force has no program: the answer is not eligible.
@@ -595,7 +595,7 @@ pub struct ClassifyArgs {
     #[arg(long, value_name = "FILE")]
     pub rejects: Option<PathBuf>,
     /// Date whose zone set applies to every row (YYYY-MM-DD). Default: today.
-    #[arg(long, value_name = "DATE", conflicts_with = "date_col")]
+    #[arg(long, value_name = "DATE", value_parser = crate::events::filter::parse_date, conflicts_with = "date_col")]
     pub at: Option<NaiveDate>,
     /// Classify each row with the zone set in force on its own date, read from this column
     /// (YYYY-MM-DD, optionally with a time, or MM/DD/YYYY); adds a `zone_set` column. For history that
@@ -624,7 +624,7 @@ pub enum ZonesCommand {
         /// Zone id, e.g. old-town.
         id: String,
         /// Date whose zone set applies. Default: today.
-        #[arg(long, value_name = "DATE")]
+        #[arg(long, value_name = "DATE", value_parser = crate::events::filter::parse_date)]
         at: Option<NaiveDate>,
         /// Zone options.
         #[command(flatten)]
@@ -650,7 +650,7 @@ pub enum ZonesCommand {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
         /// Date whose zone set applies. Default: today.
-        #[arg(long, value_name = "DATE")]
+        #[arg(long, value_name = "DATE", value_parser = crate::events::filter::parse_date)]
         at: Option<NaiveDate>,
         /// Zone options.
         #[command(flatten)]
@@ -836,7 +836,10 @@ fn demo_store(zones: &ZoneCatalog) -> Result<crate::store::gpkg::GpkgStore, Erro
     let mut store = crate::store::gpkg::GpkgStore::open_in_memory()?;
     let opts = crate::formats::events::ImportOptions {
         source: Some(crate::builtin::DEMO_SOURCE.to_owned()),
-        ..Default::default()
+        ..crate::formats::events::ImportOptions::new(crate::events::checks::EventChecks::dated(
+            crate::events::checks::DEFAULT_FIRST_DATE,
+            now(),
+        ))
     };
     let mut stored = 0;
     crate::formats::events::read_events_csv(
@@ -1182,6 +1185,17 @@ fn load_catalog(args: &ZoneArgs) -> Result<ZoneCatalog, Error> {
     Ok(ZoneCatalog::new(sets, IndexOptions { borderline_m: args.borderline_m }))
 }
 
+/// The instant a command runs at: the one place the CLI reads the clock (the core takes it as an
+/// argument).
+pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
+    crate::clock::Clock::now(&crate::clock::SystemClock)
+}
+
+/// The program's day now in `catalog`'s time zone: the day a command answers for when not given one.
+pub(crate) fn today(catalog: &ZoneCatalog) -> NaiveDate {
+    catalog.day_at(now())
+}
+
 /// The zone set in force on `at`; when none is, a usage error that says how to pick a date.
 fn in_force(catalog: &ZoneCatalog, at: NaiveDate) -> Result<Arc<ZoneIndex>, Error> {
     match catalog.in_force(at) {
@@ -1202,7 +1216,7 @@ fn print_json(value: &impl serde::Serialize) -> Result<(), Error> {
 fn check(args: &CheckArgs) -> Result<ExitCode, Error> {
     let point = LonLat::new(args.lon, args.lat)?;
     let loaded = load_service(&args.zones, &args.rules)?;
-    let at = args.at.unwrap_or_else(|| loaded.zones.today());
+    let at = args.at.unwrap_or_else(|| today(&loaded.zones));
     let program = crate::program::program_on(&loaded.zones, &loaded.rules, at)?;
     print_json(&PointEligibility::of(&program, point, None))?;
     Ok(ExitCode::SUCCESS)
@@ -1234,7 +1248,7 @@ fn classify(args: &ClassifyArgs) -> Result<ExitCode, Error> {
     // With --date-col each row picks its set; otherwise every row uses the set in force --at.
     let fixed = match &args.date_col {
         Some(_) => None,
-        None => Some(in_force(&catalog, args.at.unwrap_or_else(|| catalog.today()))?),
+        None => Some(in_force(&catalog, args.at.unwrap_or_else(|| today(&catalog)))?),
     };
     let zones = match (&fixed, &args.date_col) {
         (Some(index), _) => ZoneChoice::Fixed(index),
@@ -1390,14 +1404,12 @@ fn zones(cmd: ZonesCommand) -> Result<ExitCode, Error> {
 
 fn zones_list(zones: &ZoneArgs) -> Result<ExitCode, Error> {
     let catalog = load_catalog(zones)?;
-    let now = catalog.in_force(catalog.today()).ok().map(|i| i.set().version().clone());
+    let day = today(&catalog);
+    let now = catalog.in_force(day).ok().map(|i| i.set().version().clone());
     let mut out = std::io::stdout().lock();
     let w = |out: &mut std::io::StdoutLock<'_>, s: String| writeln!(out, "{s}").map_err(io_err(Path::new("stdout")));
     if now.is_none() {
-        w(
-            &mut out,
-            format!("No zone set is in force today ({}); answers for today are not eligible.\n", catalog.today()),
-        )?;
+        w(&mut out, format!("No zone set is in force today ({day}); answers for today are not eligible.\n"))?;
     }
     for idx in catalog.indexes() {
         let set = idx.set();
@@ -1446,22 +1458,13 @@ fn zones_list(zones: &ZoneArgs) -> Result<ExitCode, Error> {
 
 fn zones_show(id: &str, at: Option<NaiveDate>, zones: &ZoneArgs) -> Result<ExitCode, Error> {
     let catalog = load_catalog(zones)?;
-    let index = in_force(&catalog, at.unwrap_or_else(|| catalog.today()))?;
+    let index = in_force(&catalog, at.unwrap_or_else(|| today(&catalog)))?;
     let set = index.set();
     let zone = set.zone(id).ok_or_else(|| {
         let ids: Vec<&str> = set.zones().iter().map(|z| z.id.as_str()).collect();
         Error::Usage(format!("zone set {} has no zone {id:?}; it has: {}", set.meta().name, ids.join(", ")))
     })?;
-    print_json(&serde_json::json!({
-        "type": "Feature",
-        "id": zone.id,
-        "properties": {
-            "id": zone.id, "name": zone.name, "source": zone.source,
-            "area_km2": (area_m2(&zone.geometry) / 1e4).round() / 100.0,
-            "zone_set": crate::eligibility::ZoneSetRef::from(set),
-        },
-        "geometry": zonefile::geometry_json(&zone.geometry),
-    }))?;
+    print_json(&zonefile::zone_feature(set, zone))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -1506,7 +1509,7 @@ fn zones_export(
         output::check_extension(out, &["geojson", "json", "fgb"])?;
     }
     let catalog = load_catalog(zones)?;
-    let index = in_force(&catalog, at.unwrap_or_else(|| catalog.today()))?;
+    let index = in_force(&catalog, at.unwrap_or_else(|| today(&catalog)))?;
     let by_ext = output.and_then(Path::extension).is_some_and(|e| e.eq_ignore_ascii_case("fgb"));
     let format = format.unwrap_or(if by_ext { ExportFormat::Fgb } else { ExportFormat::Geojson });
     if output.is_none() && format == ExportFormat::Fgb && std::io::stdout().is_terminal() {

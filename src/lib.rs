@@ -5,6 +5,7 @@
 //! # Code map
 //! - [`coord`]: a validated (lon, lat) point; errors with swapped-axis hints.
 //! - [`geodesy`]: metres per degree on WGS84 and point-to-edge distances.
+//! - [`clock`]: the one source of "now", read at the edges and passed into the core as a value.
 //! - [`digest`]: short SHA-256 digests in hex (set versions, entity tags, ids, audit lines).
 //! - [`zones`]: the domain core for LEAD areas: [`zones::ZoneId`], [`zones::ZoneSet`] (versioned by
 //!   content hash, effective-dated), validation, the [`zones::ZoneIndex`] (R-trees, exact
@@ -35,12 +36,13 @@
 //! - [`logging`]: where log lines go (batched to stderr by a background thread).
 //!
 //! The domain modules (`coord`, `digest`, `geodesy`, `zones`, `eligibility`, `program`, `rules`, `events`, `cells`,
-//! `hotspots`, `privacy`, `figures`, `proposals`) do no I/O; `formats` and `cli` sit
-//! around them. Coordinates are (lon, lat) everywhere: `x = lon`, `y = lat`.
+//! `hotspots`, `privacy`, `figures`, `proposals`) do no I/O and read no clock ("today" is an
+//! argument); `formats`, `store`, `http` and `cli` sit around them. Coordinates are (lon, lat) everywhere: `x = lon`, `y = lat`.
 
 pub mod builtin;
 pub mod cells;
 pub mod cli;
+pub mod clock;
 pub mod coord;
 pub mod digest;
 pub mod eligibility;

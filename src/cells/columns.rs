@@ -163,24 +163,7 @@ impl Block {
     }
 }
 
-/// Which events an aggregate counts. Names are matched as stored; an unknown name matches nothing.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct EventFilter {
-    /// First day included.
-    pub from: Option<NaiveDate>,
-    /// Last day included.
-    pub to: Option<NaiveDate>,
-    /// Only this kind.
-    pub kind: Option<EventKind>,
-    /// Only this offense (`PCS`, `SQ`, `CDO`, or the source's text).
-    pub offense: Option<String>,
-    /// Only this zone (`Some(None)`: outside every zone).
-    pub zone: Option<Option<String>>,
-    /// Only this race/ethnicity group.
-    pub group: Option<String>,
-    /// Only this source.
-    pub source: Option<String>,
-}
+pub use crate::events::filter::EventFilter;
 
 /// An [`EventFilter`] with names turned into column numbers.
 #[derive(Clone, Copy, Debug)]

@@ -13,6 +13,7 @@ use super::{EventFilterArgs, ZoneArgs, load_catalog, output_to, store_to_read};
 use crate::Error;
 use crate::cells::CellRes;
 use crate::cells::columns::{EventColumns, EventFilter};
+use crate::events::filter::FilterText;
 use crate::figures::Disclosure;
 use crate::figures::cells::{CandidateOptions, CellFigures, CellQuery, cell_figures, hotspot_figures_with};
 use crate::figures::geography::Geography;
@@ -41,18 +42,21 @@ pub struct FigureFilterArgs {
 
 impl FigureFilterArgs {
     /// The column filter.
-    #[must_use]
-    pub fn filter(&self) -> EventFilter {
+    ///
+    /// # Errors
+    /// `--from` is after `--to`.
+    pub fn filter(&self) -> Result<EventFilter, Error> {
         let e = &self.events;
-        EventFilter {
+        EventFilter::parse(FilterText {
             from: e.from,
             to: e.to,
             kind: e.kind,
-            offense: self.offense.as_deref().map(|o| crate::events::Offense::parse(o).as_str().to_owned()),
-            zone: e.zone.as_deref().map(crate::store::EventQuery::zone_filter),
-            group: self.group.as_deref().map(crate::events::group_key),
-            source: self.source.clone(),
-        }
+            offense: self.offense.as_deref(),
+            zone: e.zone.as_deref(),
+            group: self.group.as_deref(),
+            source: self.source.as_deref(),
+        })
+        .map_err(|e| Error::Usage(e.to_string()))
     }
 
     fn disclosure(&self) -> Disclosure {
@@ -109,7 +113,7 @@ pub struct CellsArgs {
     pub zeros: bool,
     /// Relate cells to (and filter --zone by) the zone set in force on this day, for every event
     /// (default: cells related to the set in force on --to, else today; --zone by each event's date).
-    #[arg(long, value_name = "DATE")]
+    #[arg(long, value_name = "DATE", value_parser = crate::events::filter::parse_date)]
     pub at: Option<NaiveDate>,
     /// Which events.
     #[command(flatten)]
@@ -169,7 +173,7 @@ pub struct HotspotsArgs {
     pub output: Option<PathBuf>,
     /// Relate cells to (and filter --zone by) the zone set in force on this day, for every event
     /// (default: cells related to the set in force on --to, else today; --zone by each event's date).
-    #[arg(long, value_name = "DATE")]
+    #[arg(long, value_name = "DATE", value_parser = crate::events::filter::parse_date)]
     pub at: Option<NaiveDate>,
     /// Which events.
     #[command(flatten)]
@@ -205,7 +209,7 @@ pub struct TableArgs {
     pub reference: String,
     /// Count every event in the zone set in force on this day, whatever the event's date (default: each
     /// event in the set in force on its own date; see --help).
-    #[arg(long, value_name = "DATE")]
+    #[arg(long, value_name = "DATE", value_parser = crate::events::filter::parse_date)]
     pub at: Option<NaiveDate>,
     /// Which events.
     #[command(flatten)]
@@ -286,7 +290,7 @@ impl Geo {
         let index = if let Some(f) = &self.fixed {
             f
         } else {
-            let day = to.unwrap_or_else(|| self.catalog.today());
+            let day = to.unwrap_or_else(|| super::today(&self.catalog));
             self.catalog.in_force_or_nearest(day).ok_or_else(|| Error::Usage("no zone sets loaded".to_owned()))?
         };
         Ok(index.set().zones().iter().map(|z| z.geometry.clone()).collect())
@@ -361,7 +365,7 @@ pub(super) fn cells(args: &CellsArgs) -> Result<ExitCode, Error> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let q = CellQuery { filter: args.filter.filter(), res: args.res, zeros: args.zeros };
+    let q = CellQuery { filter: args.filter.filter()?, res: args.res, zeros: args.zeros };
     let cols = geo.geography().view(&columns(&args.data)?, &q.filter);
     let figures = cell_figures(&cols, &refs, &q, args.filter.disclosure())?;
     write_figures(&figures, format, args.output.as_ref(), &protected)?;
@@ -380,7 +384,7 @@ pub(super) fn hotspots(args: &HotspotsArgs) -> Result<ExitCode, Error> {
     let geo = Geo::new(&args.zones, args.at)?;
     let polygons = geo.polygons(args.filter.events.to)?;
     let refs: Vec<&geo::MultiPolygon<f64>> = polygons.iter().collect();
-    let q = CellQuery { filter: args.filter.filter(), res: args.res, zeros: true };
+    let q = CellQuery { filter: args.filter.filter()?, res: args.res, zeros: true };
     let cols = geo.geography().view(&columns(&args.data)?, &q.filter);
     let options = CandidateOptions { min_contacts: args.min_contacts, mask: mask.as_ref() };
     let figures = hotspot_figures_with(&cols, &refs, &q, args.k, args.filter.disclosure(), options)?;
@@ -443,7 +447,7 @@ pub(super) fn coverage(args: &TableArgs) -> Result<ExitCode, Error> {
     let geo = Geo::new(&args.zones, args.at)?;
     let cols = columns(&args.data)?;
     let cov =
-        crate::figures::coverage::coverage(&cols, &geo.geography(), &args.filter.filter(), args.filter.disclosure());
+        crate::figures::coverage::coverage(&cols, &geo.geography(), &args.filter.filter()?, args.filter.disclosure());
     let (name, mut out) = output_to(args.output.as_ref(), &protected)?;
     let io = |source: std::io::Error| Error::Io { path: name.clone(), source };
     match table_format(args) {
@@ -489,7 +493,7 @@ pub(super) fn equity(args: &TableArgs) -> Result<ExitCode, Error> {
     let eq = crate::figures::coverage::equity(
         &cols,
         &geo.geography(),
-        &args.filter.filter(),
+        &args.filter.filter()?,
         &reference,
         args.filter.disclosure(),
     );

@@ -14,6 +14,7 @@ use super::{ZoneArgs, load_service, output_to};
 use crate::Error;
 use crate::cells::CellRes;
 use crate::cells::columns::EventFilter;
+use crate::events::filter::FilterText;
 use crate::formats::zonefile::{ZoneFileOptions, read_zone_file};
 use crate::proposals::{Comparison, DEFAULT_CASELOAD, Impact, ImpactQuery, compare, impacts};
 use crate::zones::{IndexOptions, ZoneIndex};
@@ -66,13 +67,13 @@ pub struct WhatifArgs {
     #[arg(long, value_name = "SET", conflicts_with = "at")]
     pub against: Option<String>,
     /// Compare with the zone set in force on this day (default: --to, else today).
-    #[arg(long, value_name = "DATE")]
+    #[arg(long, value_name = "DATE", value_parser = crate::events::filter::parse_date)]
     pub at: Option<NaiveDate>,
     /// First day of the window.
-    #[arg(long, value_name = "DATE")]
+    #[arg(long, value_name = "DATE", value_parser = crate::events::filter::parse_date)]
     pub from: Option<NaiveDate>,
     /// Last day of the window.
-    #[arg(long, value_name = "DATE")]
+    #[arg(long, value_name = "DATE", value_parser = crate::events::filter::parse_date)]
     pub to: Option<NaiveDate>,
     /// Only this kind.
     #[arg(long, value_name = "KIND")]
@@ -119,7 +120,7 @@ pub(super) fn whatif(args: &WhatifArgs) -> Result<ExitCode, Error> {
         return Err(Error::Usage(format!("--from {a} is after --to {b}")));
     }
     let loaded = load_service(&args.zones, &args.rules)?;
-    let day = args.at.or(args.to).unwrap_or_else(|| loaded.zones.today());
+    let day = args.at.or(args.to).unwrap_or_else(|| super::today(&loaded.zones));
     let current: Arc<ZoneIndex> = match (&args.against, args.at) {
         (Some(name), _) => {
             loaded.zones.indexes().iter().find(|i| &i.set().meta().name == name).cloned().ok_or_else(|| {
@@ -142,17 +143,19 @@ pub(super) fn whatif(args: &WhatifArgs) -> Result<ExitCode, Error> {
         .iter()
         .map(|p| Ok(ZoneIndex::new(read_zone_file(p, &ZoneFileOptions::default())?, IndexOptions::default())))
         .collect::<Result<Vec<_>, Error>>()?;
+    let filter = EventFilter::parse(FilterText {
+        from: args.from,
+        to: args.to,
+        kind: args.kind,
+        source: args.source.as_deref(),
+        ..FilterText::default()
+    })
+    .map_err(|e| Error::Usage(e.to_string()))?;
     let q = ImpactQuery::for_program(
-        EventFilter {
-            from: args.from,
-            to: args.to,
-            kind: args.kind,
-            source: args.source.clone(),
-            ..EventFilter::default()
-        },
+        filter,
         args.res,
         args.caseload,
-        args.reference.trim().to_ascii_lowercase(),
+        crate::events::group_key(&args.reference),
         &loaded.zones,
         &loaded.rules,
         day,

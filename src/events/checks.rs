@@ -58,37 +58,30 @@ impl PlausibleArea {
 }
 
 /// The checks an event passes before it is stored.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EventChecks {
     /// Where events may lie; `None` checks only (0, 0).
     pub area: Option<PlausibleArea>,
     /// The first plausible date.
     pub first_date: NaiveDate,
-    /// The last plausible date; `None` means tomorrow (UTC) at the time of the check, so a long-running
-    /// service moves with the calendar and a contact late in the evening west of Greenwich passes.
-    pub last_date: Option<NaiveDate>,
-}
-
-impl Default for EventChecks {
-    fn default() -> Self {
-        Self { area: None, first_date: DEFAULT_FIRST_DATE, last_date: None }
-    }
+    /// The last plausible date: the day after the UTC date when the checks were made, so a contact late
+    /// in the evening west of Greenwich passes (the service makes them for each request, so it moves
+    /// with the calendar).
+    pub last_date: NaiveDate,
 }
 
 impl EventChecks {
-    /// The default date range and text limits, with events within `km` of `zones` (lon, lat).
+    /// Events dated from `first_date` to the day after `now`'s UTC date, anywhere but (0, 0).
     #[must_use]
-    pub fn around(zones: Rect<f64>, km: f64, first_date: NaiveDate) -> Self {
-        Self { area: Some(PlausibleArea::around(zones, km)), first_date, last_date: None }
+    pub fn dated(first_date: NaiveDate, now: chrono::DateTime<chrono::Utc>) -> Self {
+        let today = now.date_naive();
+        Self { area: None, first_date, last_date: today.succ_opt().unwrap_or(today) }
     }
 
-    /// The last plausible date now.
+    /// `dates` with events within `km` of `zones` (lon, lat).
     #[must_use]
-    pub fn last_date(&self) -> NaiveDate {
-        self.last_date.unwrap_or_else(|| {
-            let today = chrono::Utc::now().date_naive();
-            today.succ_opt().unwrap_or(today)
-        })
+    pub fn around(zones: Rect<f64>, km: f64, dates: Self) -> Self {
+        Self { area: Some(PlausibleArea::around(zones, km)), ..dates }
     }
 
     /// The location check alone: the field at fault (`lon`) and why.
@@ -110,7 +103,7 @@ impl EventChecks {
 
     /// The date check alone.
     pub fn date(&self, day: NaiveDate) -> Result<(), String> {
-        let last = self.last_date();
+        let last = self.last_date;
         if day < self.first_date || day > last {
             return Err(format!(
                 "{} is outside the plausible dates {} to {last}; check the date's format (a two-digit year?), or set --first-date",
@@ -140,7 +133,8 @@ impl EventChecks {
     ///     source: "ppb".into(),
     ///     external_id: "19-1".into(),
     /// };
-    /// let (field, why) = EventChecks::default().check(&e).unwrap_err();
+    /// let checks = EventChecks::dated(NaiveDate::from_ymd_opt(1990, 1, 1).unwrap(), chrono::Utc::now());
+    /// let (field, why) = checks.check(&e).unwrap_err();
     /// assert_eq!(field, "lon");
     /// assert!(why.contains("(0, 0)"));
     /// ```
@@ -196,7 +190,7 @@ mod tests {
 
     #[test]
     fn the_plausible_area_is_the_zones_box_grown_by_the_distance() {
-        let c = EventChecks::around(portland(), 50.0, DEFAULT_FIRST_DATE);
+        let c = EventChecks::around(portland(), 50.0, EventChecks::dated(DEFAULT_FIRST_DATE, chrono::Utc::now()));
         assert!(c.location(-122.68, 45.52).is_ok());
         // Gresham, Vancouver WA, Hillsboro: within 50 km.
         for (lon, lat) in [(-122.43, 45.50), (-122.66, 45.64), (-122.99, 45.52)] {
@@ -215,14 +209,19 @@ mod tests {
 
     #[test]
     fn null_island_is_refused_even_without_an_area() {
-        assert!(EventChecks::default().location(0.0, 0.0).is_err());
-        assert!(EventChecks::default().location(0.0, 0.1).is_ok());
+        let c = EventChecks::dated(DEFAULT_FIRST_DATE, chrono::Utc::now());
+        assert!(c.location(0.0, 0.0).is_err());
+        assert!(c.location(0.0, 0.1).is_ok());
     }
 
     #[test]
     fn dates_outside_1990_to_tomorrow_are_refused() {
-        let c = EventChecks::default();
-        let today = chrono::Utc::now().date_naive();
+        // Late on 31 December in Portland is already 1 January in UTC: that day and the next pass.
+        let now = chrono::DateTime::parse_from_rfc3339("2020-12-31T20:00:00-08:00").unwrap().to_utc();
+        let c = EventChecks::dated(DEFAULT_FIRST_DATE, now);
+        let today = NaiveDate::from_ymd_opt(2021, 1, 1).unwrap();
+        assert_eq!(c.last_date, NaiveDate::from_ymd_opt(2021, 1, 2).unwrap());
+        assert!(c.date(today).is_ok());
         assert!(c.date(today.succ_opt().unwrap()).is_ok());
         assert!(c.date(today + chrono::Days::new(2)).is_err());
         assert!(c.date(DEFAULT_FIRST_DATE).is_ok());

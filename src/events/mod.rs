@@ -5,6 +5,7 @@
 //! its date, and its H3 cell at resolution 15.
 
 pub mod checks;
+pub mod filter;
 pub mod live;
 
 use std::fmt;

@@ -46,7 +46,7 @@ pub const FIELDS: &[&str] = &[
 ];
 
 /// How to read a file.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ImportOptions {
     /// A known format.
     pub preset: Option<Preset>,
@@ -64,6 +64,23 @@ pub struct ImportOptions {
     pub keep_rows: bool,
     /// What every event must satisfy (plausible location and date, text lengths).
     pub checks: EventChecks,
+}
+
+impl ImportOptions {
+    /// Reading with `checks` and no other option: the file's own columns, no preset, source or CRS.
+    #[must_use]
+    pub fn new(checks: EventChecks) -> Self {
+        Self {
+            preset: None,
+            kind: None,
+            source: None,
+            crs: None,
+            map: BTreeMap::new(),
+            groups: Groups::default(),
+            keep_rows: false,
+            checks,
+        }
+    }
 }
 
 /// Why a file cannot be read at all (row problems are [`Rejected`] rows instead).
@@ -668,19 +685,7 @@ struct RawFeature {
 impl RawFeature {
     /// The point (x, y) of a Point geometry, or why there is none.
     fn point(&self) -> Result<(f64, f64), String> {
-        match self.geometry.get("type").and_then(Value::as_str) {
-            Some("Point") => {}
-            Some(other) => return Err(format!("geometry is a {other}, not a Point")),
-            None if self.geometry.is_null() => return Err("no coordinates (the geometry is null)".into()),
-            None => return Err("geometry has no type".into()),
-        }
-        match self.geometry.get("coordinates").and_then(Value::as_array).map(Vec::as_slice) {
-            Some([x, y, ..]) => match (x.as_f64(), y.as_f64()) {
-                (Some(x), Some(y)) => Ok((x, y)),
-                _ => Err("coordinates are not numbers".into()),
-            },
-            _ => Err("a Point needs [lon, lat] coordinates".into()),
-        }
+        super::geometry::point_xy(&self.geometry).map_err(|e| e.to_string())
     }
 
     /// The property names, with the feature's `id` as a property `id` when it has none of that name.
@@ -933,7 +938,7 @@ pub fn read_events_fgb<E: From<ImportError>>(
     sink: impl FnMut(RowBatch) -> Result<(), E>,
 ) -> Result<(), E> {
     use flatgeobuf::{FallibleStreamingIterator, FgbReader};
-    use geozero::{FeatureProperties, ToGeo};
+    use geozero::FeatureProperties;
     let bad = |reason: String| ImportError::Setup { file: file.to_owned(), reason };
     let (input, frames) = super::fgbframes::FrameGuard::new(input);
     let fgb = FgbReader::open(input).map_err(|e| bad(format!("not a FlatGeobuf file: {e}")))?;
@@ -972,12 +977,7 @@ pub fn read_events_fgb<E: From<ImportError>>(
         // malformed, like a broken CSV record, instead of ending the process.
         let decoded = super::contain::contained(|| {
             let props = feature.properties().unwrap_or_default();
-            let point = match feature.to_geo() {
-                Ok(geo::Geometry::Point(p)) => Ok((p.x(), p.y())),
-                Ok(geo::Geometry::MultiPoint(mp)) if mp.0.len() == 1 => Ok((mp.0[0].x(), mp.0[0].y())),
-                Ok(_) => Err("geometry is not a Point".to_owned()),
-                Err(e) => Err(format!("no coordinates ({e})")),
-            };
+            let point = super::geometry::fgb_point_xy(feature).map_err(|e| e.to_string());
             (props, point)
         });
         let Ok((props, point)) = decoded else {
@@ -1146,8 +1146,9 @@ mod tests {
                 Ok(n)
             }
         }
+        let checks = EventChecks::dated(crate::events::checks::DEFAULT_FIRST_DATE, chrono::Utc::now());
         let opts =
-            ImportOptions { kind: Some(EventKind::Arrest), source: Some("t".into()), ..ImportOptions::default() };
+            ImportOptions { kind: Some(EventKind::Arrest), source: Some("t".into()), ..ImportOptions::new(checks) };
         let mut all = RowBatch::default();
         read_events_csv::<ImportError>(Trickle(text, chunk), "t.csv", &opts, 1000, |b| {
             all.events.extend(b.events);

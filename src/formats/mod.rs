@@ -5,6 +5,7 @@ pub mod cells;
 mod contain;
 pub mod events;
 mod fgbframes;
+pub mod geometry;
 pub mod json;
 pub mod pmtiles;
 pub mod points;

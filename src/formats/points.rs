@@ -476,14 +476,6 @@ pub fn classify_geojson(
 
 /// The (lon, lat) of a Point feature, or why it has none.
 fn point_of(feature: &Value) -> Result<LonLat, String> {
-    if feature.pointer("/geometry/type").and_then(Value::as_str) != Some("Point") {
-        return Err("geometry is not a Point".to_owned());
-    }
-    match feature.pointer("/geometry/coordinates").and_then(Value::as_array).map(Vec::as_slice) {
-        Some([x, y, ..]) => match (x.as_f64(), y.as_f64()) {
-            (Some(x), Some(y)) => LonLat::new(x, y).map_err(|e| e.to_string()),
-            _ => Err("coordinates are not numbers".to_owned()),
-        },
-        _ => Err("Point needs [lon, lat] coordinates".to_owned()),
-    }
+    let (x, y) = super::geometry::feature_xy(feature).map_err(|e| e.to_string())?;
+    LonLat::new(x, y).map_err(|e| e.to_string())
 }

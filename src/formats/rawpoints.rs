@@ -272,14 +272,7 @@ pub fn read_geojson(bytes: &[u8], file: &str) -> Result<RawPoints, PointFileErro
         v.get("features").and_then(|f| f.as_array()).ok_or_else(|| fail("not a FeatureCollection".to_owned()))?;
     let mut out = RawPoints::default();
     for (i, f) in features.iter().enumerate() {
-        let c = f.pointer("/geometry/coordinates").and_then(|c| c.as_array());
-        let got = match (f.pointer("/geometry/type").and_then(|t| t.as_str()), c.map(Vec::as_slice)) {
-            (Some("Point"), Some([x, y, ..])) => match (x.as_f64(), y.as_f64()) {
-                (Some(x), Some(y)) => check(x, y),
-                _ => Err("coordinates are not numbers".to_owned()),
-            },
-            _ => Err("geometry is not a Point".to_owned()),
-        };
+        let got = super::geometry::feature_xy(f).map_err(|e| e.to_string()).and_then(|(x, y)| check(x, y));
         match got {
             Ok(p) => out.push(p),
             Err(r) => out.reject(format!("{file}: feature {}: geometry: {r}", i + 1)),
@@ -291,7 +284,6 @@ pub fn read_geojson(bytes: &[u8], file: &str) -> Result<RawPoints, PointFileErro
 /// Reads a FlatGeobuf file's Points (it must be in EPSG:4326).
 pub fn read_fgb(bytes: &[u8], file: &str) -> Result<RawPoints, PointFileError> {
     use flatgeobuf::{FallibleStreamingIterator, FgbReader};
-    use geozero::ToGeo;
     let fail = |reason: String| PointFileError::GeoJson { file: file.to_owned(), reason };
     let (guarded, frames) = super::fgbframes::FrameGuard::new(bytes);
     let fgb = FgbReader::open(guarded).map_err(|e| fail(format!("not a FlatGeobuf file: {e}")))?;
@@ -306,11 +298,7 @@ pub fn read_fgb(bytes: &[u8], file: &str) -> Result<RawPoints, PointFileError> {
     let mut n = 0;
     while let Some(feature) = iter.next().map_err(|e| fail(format!("feature {}: {e}", n + 1)))? {
         n += 1;
-        let got = match feature.to_geo() {
-            Ok(geo::Geometry::Point(p)) => check(p.x(), p.y()),
-            Ok(_) => Err("geometry is not a Point".to_owned()),
-            Err(e) => Err(format!("no coordinates ({e})")),
-        };
+        let got = super::geometry::fgb_point_xy(feature).map_err(|e| e.to_string()).and_then(|(x, y)| check(x, y));
         match got {
             Ok(p) => out.push(p),
             Err(r) => out.reject(format!("{file}: feature {n}: geometry: {r}")),

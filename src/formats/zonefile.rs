@@ -631,6 +631,30 @@ fn geometry_type_name(g: &geo::Geometry<f64>) -> &'static str {
     }
 }
 
+/// A zone's own properties as every zone Feature gives them: `id`, `name`, `source` (when known) and
+/// `label_point` (lon, lat).
+fn zone_properties(z: &Zone) -> Map<String, Value> {
+    let mut props = Map::new();
+    props.insert("id".into(), json!(z.id));
+    props.insert("name".into(), json!(z.name));
+    if let Some(s) = &z.source {
+        props.insert("source".into(), json!(s));
+    }
+    props.insert("label_point".into(), label_point_json(&z.geometry));
+    props
+}
+
+/// One zone as a GeoJSON Feature: the shape of both `leadmap zones show` and `GET /v1/zones/{id}`.
+/// Its properties are those of the zone in [`zone_set_to_geojson`], its area on the ellipsoid
+/// (`area_km2`, to 0.01 km²) and the set it belongs to (`zone_set`: name, version, status, dates).
+#[must_use]
+pub fn zone_feature(set: &ZoneSet, zone: &Zone) -> Value {
+    let mut props = zone_properties(zone);
+    props.insert("area_km2".into(), json!((crate::zones::area_m2(&zone.geometry) / 1e4).round() / 100.0));
+    props.insert("zone_set".into(), json!(crate::eligibility::ZoneSetRef::from(set)));
+    json!({"type": "Feature", "id": zone.id, "properties": props, "geometry": geometry_json(&zone.geometry)})
+}
+
 /// The zone set as a GeoJSON FeatureCollection (RFC 7946; leadmap's zone-file members included, plus
 /// `version`).
 #[must_use]
@@ -639,16 +663,7 @@ pub fn zone_set_to_geojson(set: &ZoneSet) -> Value {
     let features: Vec<Value> = set
         .zones()
         .iter()
-        .map(|z| {
-            let mut props = Map::new();
-            props.insert("id".into(), json!(z.id));
-            props.insert("name".into(), json!(z.name));
-            if let Some(s) = &z.source {
-                props.insert("source".into(), json!(s));
-            }
-            props.insert("label_point".into(), label_point_json(&z.geometry));
-            json!({"type": "Feature", "id": z.id, "properties": props, "geometry": geometry_json(&z.geometry)})
-        })
+        .map(|z| json!({"type": "Feature", "id": z.id, "properties": zone_properties(z), "geometry": geometry_json(&z.geometry)}))
         .collect();
     let mut doc = Map::new();
     doc.insert("type".into(), json!("FeatureCollection"));

@@ -18,14 +18,13 @@ use crate::zones::{Location, ZoneIndex};
 /// Parses the optional `at` date (default: the program's day today, in its time zone).
 pub(super) fn date_param(q: &BTreeMap<String, String>, state: &AppState) -> Result<NaiveDate, ApiError> {
     match q.get("at") {
-        None => Ok(state.loaded().zones.today()),
+        None => Ok(state.today()),
         Some(raw) => parse_date(raw),
     }
 }
 
 fn parse_date(raw: &str) -> Result<NaiveDate, ApiError> {
-    raw.parse()
-        .map_err(|_| ApiError::bad_request(format!("at {raw:?} is not a date: use YYYY-MM-DD, e.g. at=2018-06-01")))
+    crate::events::filter::parse_date(raw).map_err(|e| ApiError::bad_request(format!("at {e}")))
 }
 
 /// Refuses query parameters other than `allowed`.
@@ -77,7 +76,7 @@ pub async fn get_eligibility(State(state): State<AppState>, RawQuery(query): Raw
     let lat = PointQuery::coordinate(q.lat.as_deref(), "lat", "45.5189")?;
     let point = LonLat::new(lon, lat).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let at = match q.at.as_deref() {
-        None => state.loaded().zones.today(),
+        None => state.today(),
         Some(raw) => parse_date(raw)?,
     };
     let accuracy = accuracy_param(q.accuracy_m.as_deref())?;
@@ -434,21 +433,25 @@ fn too_many(n: usize, max: usize) -> ApiError {
 /// The slow path of [`batch_points`]: any JSON shape, every bad item named.
 fn batch_points_from_value(body: &Value, max: usize) -> Result<BatchPoints, ApiError> {
     // Each item: its coordinates (or why it has none), and its feature's `accuracy_m` (null when absent).
-    let items: Vec<(Result<&Value, &str>, &Value)> = match body {
-        Value::Array(a) => a.iter().map(|v| (Ok(v), &Value::Null)).collect(),
+    let pair = |v: &Value| match v.as_array().map(Vec::as_slice) {
+        Some([x, y] | [x, y, _]) => match (x.as_f64(), y.as_f64()) {
+            (Some(lon), Some(lat)) => LonLat::new(lon, lat).map_err(|e| e.to_string()),
+            _ => Err("coordinates must be numbers".to_owned()),
+        },
+        _ => Err(format!("expected [lon, lat], got {v}")),
+    };
+    let items: Vec<(Result<LonLat, String>, &Value)> = match body {
+        Value::Array(a) => a.iter().map(|v| (pair(v), &Value::Null)).collect(),
         Value::Object(o) if o.get("type").and_then(Value::as_str) == Some("FeatureCollection") => o
             .get("features")
             .and_then(Value::as_array)
             .ok_or_else(|| ApiError::unprocessable("the FeatureCollection has no \"features\" array"))?
             .iter()
             .map(|f| {
-                // Only a Point: a LineString or MultiPoint whose positions happen to read as a pair is
-                // not a location.
-                let geometry = match f.pointer("/geometry/type").and_then(Value::as_str) {
-                    Some("Point") => Ok(f.pointer("/geometry/coordinates").unwrap_or(&Value::Null)),
-                    _ => Err("a feature's geometry must be a Point"),
-                };
-                (geometry, f.pointer("/properties/accuracy_m").unwrap_or(&Value::Null))
+                let point = crate::formats::geometry::feature_xy(f)
+                    .map_err(|e| e.to_string())
+                    .and_then(|(lon, lat)| LonLat::new(lon, lat).map_err(|e| e.to_string()));
+                (point, f.pointer("/properties/accuracy_m").unwrap_or(&Value::Null))
             })
             .collect(),
         _ => {
@@ -464,14 +467,7 @@ fn batch_points_from_value(body: &Value, max: usize) -> Result<BatchPoints, ApiE
     let mut accuracies = Vec::with_capacity(items.len());
     let mut errors = Vec::new();
     for (index, (item, accuracy)) in items.iter().enumerate() {
-        let point = match item.map(|i| i.as_array().map(Vec::as_slice)) {
-            Err(why) => Err((*why).to_owned()),
-            Ok(Some([x, y] | [x, y, _])) => match (x.as_f64(), y.as_f64()) {
-                (Some(lon), Some(lat)) => LonLat::new(lon, lat).map_err(|e| e.to_string()),
-                _ => Err("coordinates must be numbers".to_owned()),
-            },
-            Ok(_) => Err(format!("expected [lon, lat], got {}", item.unwrap_or(&Value::Null))),
-        };
+        let point = item.clone();
         let accuracy = match accuracy {
             Value::Null => Ok(None),
             v => v

@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, HashMap};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -48,8 +47,8 @@ pub struct EventIn {
 
 impl EventIn {
     fn into_event(self, groups: &Groups, checks: &EventChecks) -> Result<Event, String> {
-        let occurred_on = crate::events::checks::parse_iso_date(&self.occurred_on)
-            .ok_or_else(|| format!("occurred_on {:?} is not a date: use YYYY-MM-DD", self.occurred_on))?;
+        let occurred_on =
+            crate::events::filter::parse_date(&self.occurred_on).map_err(|e| format!("occurred_on {e}"))?;
         let occurred_at = self
             .occurred_at
             .map(|t| {
@@ -99,19 +98,10 @@ fn items(body: &Value) -> Result<Vec<Result<Value, String>>, ApiError> {
             return Ok(v.clone());
         }
         let mut props = v.get("properties").and_then(Value::as_object).cloned().ok_or("a Feature needs properties")?;
-        let coords = v
-            .pointer("/geometry/coordinates")
-            .and_then(Value::as_array)
-            .filter(|_| v.pointer("/geometry/type").and_then(Value::as_str) == Some("Point"))
-            .ok_or("a Feature needs a Point geometry")?;
-        match coords.as_slice() {
-            [lon, lat, ..] => {
-                props.insert("lon".into(), lon.clone());
-                props.insert("lat".into(), lat.clone());
-                Ok(Value::Object(props))
-            }
-            _ => Err("Point coordinates must be [lon, lat]".into()),
-        }
+        let (lon, lat) = crate::formats::geometry::feature_xy(v).map_err(|e| e.to_string())?;
+        props.insert("lon".into(), lon.into());
+        props.insert("lat".into(), lat.into());
+        Ok(Value::Object(props))
     };
     match body {
         Value::Array(a) => Ok(a.iter().map(flatten).collect()),
@@ -195,7 +185,7 @@ pub async fn post_events(
         return Err(too_many_events(items.len(), max));
     }
     let groups = Groups::default();
-    let checks = state.limits().event_checks(&state.loaded().zones);
+    let checks = state.limits().event_checks(&state.loaded().zones, state.now());
     let mut events = Vec::with_capacity(items.len());
     let mut errors = Vec::new();
     let mut seen: HashMap<(String, String), usize> = HashMap::new();
@@ -298,13 +288,7 @@ pub async fn get_events(
     AppQuery(q): AppQuery<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
     super::eligibility::only_params(&q, &["from", "to", "kind", "zone", "bbox", "limit", "after", "f"])?;
-    let date = |name: &str| -> Result<Option<NaiveDate>, ApiError> {
-        q.get(name)
-            .map(|v| {
-                v.parse().map_err(|_| ApiError::bad_request(format!("{name} {v:?} is not a date: use YYYY-MM-DD")))
-            })
-            .transpose()
-    };
+    let date = |name: &str| super::figures::date(&q, name);
     let limit =
         match q.get("limit") {
             None => 100,
@@ -334,7 +318,7 @@ pub async fn get_events(
         from,
         to,
         kind: q.get("kind").map(|k| k.parse()).transpose().map_err(ApiError::bad_request)?,
-        zone: q.get("zone").map(|z| EventQuery::zone_filter(z)),
+        zone: q.get("zone").map(|z| crate::events::filter::zone_filter(z)),
         bbox,
         limit,
         after: match q.get("after") {
@@ -426,13 +410,7 @@ pub async fn delete_events(
     let selector = if let Some(v) = q.get("load") {
         Removal::Load(LoadId(v.parse().map_err(|_| ApiError::bad_request(format!("load {v:?} is not a load number")))?))
     } else if let Some(source) = q.get("source").filter(|s| !s.is_empty()) {
-        let before = q
-            .get("before")
-            .map(|v| {
-                v.parse::<NaiveDate>()
-                    .map_err(|_| ApiError::bad_request(format!("before {v:?} is not a date: use YYYY-MM-DD")))
-            })
-            .transpose()?;
+        let before = super::figures::date(&q, "before")?;
         Removal::Source { source: source.clone(), before }
     } else if let Some(one) = q.get("id").and_then(|v| Removal::parse_id(v)) {
         one

@@ -18,6 +18,7 @@ use super::error::{ApiError, AppQuery};
 use super::state::AppState;
 use crate::cells::CellRes;
 use crate::cells::columns::{EventColumns, EventFilter};
+use crate::events::filter::FilterText;
 use crate::figures::Disclosure;
 use crate::figures::cells::{CellQuery, cell_figures, hotspot_figures};
 use crate::figures::geography::Geography;
@@ -143,18 +144,32 @@ pub(super) fn window_dates(
     if planner {
         Period::from_window(from, to).map_err(|e| ApiError::bad_request(e.to_string()))?;
     }
-    if let (Some(a), Some(b)) = (from, to)
-        && a > b
-    {
-        return Err(ApiError::bad_request(format!("from {a} is after to {b}")));
-    }
     Ok((from, to))
 }
 
+/// The date parameter `name`, if given (`YYYY-MM-DD`, as [`crate::events::filter::parse_date`] reads it).
 pub(super) fn date(q: &BTreeMap<String, String>, name: &str) -> Result<Option<NaiveDate>, ApiError> {
     q.get(name)
-        .map(|v| v.parse().map_err(|_| ApiError::bad_request(format!("{name} {v:?} is not a date: use YYYY-MM-DD"))))
+        .map(|v| crate::events::filter::parse_date(v).map_err(|e| ApiError::bad_request(format!("{name} {e}"))))
         .transpose()
+}
+
+/// The event filter the query's `kind`, `offense`, `zone`, `group` and `source` give over `from`..`to`.
+pub(super) fn event_filter(
+    q: &BTreeMap<String, String>,
+    (from, to): (Option<NaiveDate>, Option<NaiveDate>),
+) -> Result<EventFilter, ApiError> {
+    let text = |name: &str| q.get(name).map(String::as_str);
+    EventFilter::parse(FilterText {
+        from,
+        to,
+        kind: q.get("kind").map(|k| k.parse()).transpose().map_err(ApiError::bad_request)?,
+        offense: text("offense"),
+        zone: text("zone"),
+        group: text("group"),
+        source: text("source"),
+    })
+    .map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
 fn params(q: &BTreeMap<String, String>, headers: &HeaderMap, role: Role) -> Result<Params, ApiError> {
@@ -193,16 +208,7 @@ fn params(q: &BTreeMap<String, String>, headers: &HeaderMap, role: Role) -> Resu
         None if accept.contains("application/flatgeobuf") => CellFormat::Fgb,
         None => CellFormat::Geojson,
     };
-    let (from, to) = window_dates(q, planner)?;
-    let filter = EventFilter {
-        from,
-        to,
-        kind: q.get("kind").map(|k| k.parse()).transpose().map_err(ApiError::bad_request)?,
-        offense: q.get("offense").map(|o| crate::events::Offense::parse(o).as_str().to_owned()),
-        zone: q.get("zone").map(|z| crate::store::EventQuery::zone_filter(z)),
-        group: q.get("group").map(|g| crate::events::group_key(g)),
-        source: q.get("source").cloned(),
-    };
+    let filter = event_filter(q, window_dates(q, planner)?)?;
     let reference = q.get("reference").map_or_else(|| "white".to_owned(), |r| crate::events::group_key(r));
     let at = date(q, "at")?;
     let proposal = q.get("proposal").cloned();
@@ -256,7 +262,7 @@ async fn answer(
         })?;
         (Arc::clone(index), true)
     } else {
-        let day = p.filter.to.unwrap_or_else(|| served.zones.today());
+        let day = p.filter.to.unwrap_or_else(|| served.zones.day_at(state.now()));
         let index =
             served.zones.in_force_or_nearest(day).cloned().ok_or_else(|| ApiError::internal("no zone sets loaded"))?;
         (index, false)

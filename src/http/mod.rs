@@ -201,7 +201,7 @@ pub async fn serve(
     }
     spawn_store_follower(state.clone());
     on_ready(addr);
-    log_program_today(&state.loaded());
+    log_program_today(&state.loaded(), state.now());
     // No Nagle (set per connection there): a large answer's last partial segment would otherwise wait
     // for the client's delayed ACK.
     conn::serve(listener, router(state), config.conn, tls, shutdown_signal())
@@ -212,8 +212,8 @@ pub async fn serve(
 /// Logs which zone and rule sets are in force today and how official the zones are; warns when no LEAD
 /// program is in force today (every answer for today then says so, and none is eligible) and when the
 /// zones answering today are not the official boundaries.
-fn log_program_today(loaded: &Loaded) {
-    let today = loaded.zones.today();
+fn log_program_today(loaded: &Loaded, now: chrono::DateTime<chrono::Utc>) {
+    let today = loaded.zones.day_at(now);
     let program = match crate::program::program_on(&loaded.zones, &loaded.rules, today) {
         Ok(p) => p,
         Err(e) => {
@@ -281,7 +281,7 @@ fn spawn_reloader(state: AppState, reload: impl Fn() -> Result<Loaded, String> +
                     state.reread_events();
                     state.metrics().record_reload(true);
                     tracing::info!(zone_sets = summary, "reloaded zones and rules");
-                    log_program_today(&state.loaded());
+                    log_program_today(&state.loaded(), state.now());
                 }
                 Ok(Err(e)) => {
                     state.metrics().record_reload(false);

@@ -19,7 +19,7 @@ pub async fn get_healthz() -> axum::Json<Value> {
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "Ready, with the loaded zone and rule sets (each with `in_force_today`), `program_in_force_today`, `store` (`open` or `none`) and `events` (the stored events in memory: `ready`, `loading` with `read` of `total`, or `failed`; figures answer 503 until `ready`)", body = Value)))]
 pub async fn get_readyz(State(state): State<AppState>) -> axum::Json<Value> {
     let loaded = state.loaded();
-    let today = loaded.zones.today();
+    let today = loaded.zones.day_at(state.now());
     let zones: Vec<Value> = loaded
         .zones
         .indexes()

@@ -117,7 +117,7 @@ pub async fn post_proposal(
         ProposalError::Shape(m) if planner && m.contains("planner role") => ApiError::new(StatusCode::FORBIDDEN, m),
         other => ApiError::unprocessable(other.to_string()),
     })?;
-    let created_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let created_at = state.now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let version = submitted.set.version().to_string();
     let cells: Option<Vec<String>> = submitted.cells.as_ref().map(|c| c.iter().map(ToString::to_string).collect());
     let id = {
@@ -296,25 +296,21 @@ fn window(q: &BTreeMap<String, String>, planner: bool) -> Result<Window, ApiErro
         return Err(ApiError::bad_request("against and at: give one or the other"));
     }
     Ok(Window {
-        filter: EventFilter {
-            from,
-            to,
-            kind: q.get("kind").map(|k| k.parse()).transpose().map_err(ApiError::bad_request)?,
-            ..EventFilter::default()
-        },
+        // Only from, to and kind are among IMPACT_PARAMS: the impact counts every offense, zone and group.
+        filter: super::figures::event_filter(q, (from, to))?,
         against: q.get("against").cloned(),
         at: super::figures::date(q, "at")?,
         res,
         caseload,
-        reference: q.get("reference").map_or_else(|| "white".to_owned(), |r| r.trim().to_ascii_lowercase()),
+        reference: q.get("reference").map_or_else(|| "white".to_owned(), |r| crate::events::group_key(r)),
     })
 }
 
 impl Window {
     /// The impact query over this window for the program `served` holds (capacity on the window's last
-    /// day, else today).
-    fn query(self, served: &super::state::Served) -> ImpactQuery {
-        let day = self.filter.to.unwrap_or_else(|| served.zones.today());
+    /// day, else `today`).
+    fn query(self, served: &super::state::Served, today: NaiveDate) -> ImpactQuery {
+        let day = self.filter.to.unwrap_or(today);
         ImpactQuery::for_program(
             self.filter,
             self.res,
@@ -328,8 +324,8 @@ impl Window {
 }
 
 /// The set a proposal is compared with: `against` (a loaded set's name), the set in force on `at`, else
-/// on the window's last day (or today), else the nearest.
-fn current_set(served: &super::state::Served, w: &Window) -> Result<Arc<ZoneIndex>, ApiError> {
+/// on the window's last day (or `today`), else the nearest.
+fn current_set(served: &super::state::Served, w: &Window, today: NaiveDate) -> Result<Arc<ZoneIndex>, ApiError> {
     let zones = &served.zones;
     if let Some(name) = &w.against {
         return zones.indexes().iter().find(|i| &i.set().meta().name == name).cloned().ok_or_else(|| {
@@ -340,7 +336,7 @@ fn current_set(served: &super::state::Served, w: &Window) -> Result<Arc<ZoneInde
     if let Some(at) = w.at {
         return zones.in_force(at).cloned().map_err(|e| ApiError::unprocessable(format!("at {at}: {e}")));
     }
-    let day = w.filter.to.unwrap_or_else(|| zones.today());
+    let day = w.filter.to.unwrap_or(today);
     zones.in_force_or_nearest(day).cloned().ok_or_else(|| ApiError::internal("no zone sets loaded"))
 }
 
@@ -390,7 +386,8 @@ pub async fn get_impact(
     let w = window(&q, planner)?;
     let r = find(&state, role, &id).await?;
     let served = Arc::clone(&*state.loaded());
-    let current = current_set(&served, &w)?;
+    let today = served.zones.day_at(state.now());
+    let current = current_set(&served, &w, today)?;
     let proposal = index_of(&r)?;
     let disclosure = super::figures::planner_disclosure(role, state.limits().planner_k)?;
     audit(
@@ -405,7 +402,7 @@ pub async fn get_impact(
         },
     )
     .await?;
-    let q = w.query(&served);
+    let q = w.query(&served, today);
     let state2 = state.clone();
     let body = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
         let (cols, _) = state2.columns()?;
@@ -482,7 +479,8 @@ pub async fn get_compare(
         records.push(find(&state, role, id).await?);
     }
     let served = Arc::clone(&*state.loaded());
-    let current = current_set(&served, &w)?;
+    let today = served.zones.day_at(state.now());
+    let current = current_set(&served, &w, today)?;
     let proposals = records.iter().map(index_of).collect::<Result<Vec<_>, _>>()?;
     audit(
         &state,
@@ -496,7 +494,7 @@ pub async fn get_compare(
         },
     )
     .await?;
-    let q = w.query(&served);
+    let q = w.query(&served, today);
     let state2 = state.clone();
     let body = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
         let (cols, _) = state2.columns()?;

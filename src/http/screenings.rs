@@ -108,7 +108,7 @@ pub async fn post_screening(
     let request: ScreeningRequest =
         serde_json::from_value(Value::Object(body)).map_err(|e| ApiError::unprocessable(format!("screening: {e}")))?;
     let served = state.loaded();
-    let today = served.zones.today();
+    let today = served.zones.day_at(state.now());
     let at = request.at.unwrap_or(today);
     let program = served.program(at).map_err(|e| ApiError::unprocessable(e.to_string()))?;
     let rules = program

@@ -7,6 +7,7 @@ use arc_swap::ArcSwap;
 
 use super::auth::Tokens;
 use super::metrics::Metrics;
+use crate::clock::{Clock, SystemClock};
 use crate::rules::RuleCatalog;
 use chrono::NaiveDate;
 
@@ -48,10 +49,14 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// The checks an ingested event passes with `zones`.
+    /// The checks an event ingested at `now` passes with `zones`.
     #[must_use]
-    pub fn event_checks(&self, zones: &ZoneCatalog) -> crate::events::checks::EventChecks {
-        zones.event_checks(self.plausible_m as f64 / 1000.0, self.first_date)
+    pub fn event_checks(
+        &self,
+        zones: &ZoneCatalog,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> crate::events::checks::EventChecks {
+        zones.event_checks(self.plausible_m as f64 / 1000.0, self.first_date, now)
     }
 }
 
@@ -168,6 +173,8 @@ impl Reader {
 #[derive(Clone, Debug)]
 pub struct AppState {
     inner: Arc<Inner>,
+    /// "Now" for every answer not given a date (this machine's clock unless [`AppState::with_clock`]).
+    clock: Arc<dyn Clock>,
 }
 
 /// What is served: the catalogs, and for each zone set (in [`ZoneCatalog::indexes`] order) the
@@ -246,6 +253,7 @@ impl AppState {
                 figure_permits: figure_permits(),
                 map_page: super::web::MapPage::default(),
             }),
+            clock: Arc::new(SystemClock),
         }
     }
 
@@ -307,7 +315,26 @@ impl AppState {
                 figure_permits: figure_permits(),
                 map_page: super::web::MapPage::default(),
             }),
+            clock: Arc::new(SystemClock),
         })
+    }
+
+    /// This state answering "now" with `clock` (a test's fixed day).
+    #[must_use]
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        Self { clock, ..self }
+    }
+
+    /// The instant now, on the state's clock.
+    #[must_use]
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// The program's day now, in the served zones' time zone: the day of every answer not given one.
+    #[must_use]
+    pub fn today(&self) -> NaiveDate {
+        self.loaded().zones.day_at(self.now())
     }
 
     /// The cache of rendered figures.

@@ -127,14 +127,9 @@ impl MapPage {
             .ok_or_else(|| err("expected a GeoJSON FeatureCollection".to_owned()))?;
         for (i, f) in features.iter().enumerate() {
             let name = f.pointer("/properties/name").and_then(|n| n.as_str());
-            let xy = f.pointer("/geometry/coordinates").and_then(|c| c.as_array());
-            let point = f.pointer("/geometry/type").and_then(|t| t.as_str()) == Some("Point");
-            let lonlat = xy.is_some_and(|c| {
-                c.len() >= 2
-                    && c[0].as_f64().is_some_and(|x| (-180.0..=180.0).contains(&x))
-                    && c[1].as_f64().is_some_and(|y| (-90.0..=90.0).contains(&y))
-            });
-            if name.is_none() || !point || !lonlat {
+            let lonlat = crate::formats::geometry::feature_xy(f)
+                .is_ok_and(|(lon, lat)| crate::coord::LonLat::new(lon, lat).is_ok());
+            if name.is_none() || !lonlat {
                 return Err(err(format!(
                     "feature {i}: each landmark is a Point with [lon, lat] coordinates and a `name` property"
                 )));
@@ -321,7 +316,7 @@ pub async fn security_headers(
 /// the page shows those zones even after the program has ended.
 pub async fn get_config(State(state): State<AppState>) -> Response {
     let page = state.map_page();
-    let today = state.loaded().zones.today();
+    let today = state.today();
     let zones_at = state.loaded().zones.in_force_or_newest(today).map(|index| {
         let m = index.set().meta();
         if m.in_force_on(today) { today } else { m.effective_from.or(m.effective_to).unwrap_or(today) }

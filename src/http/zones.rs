@@ -6,13 +6,12 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use serde_json::json;
 
 use super::cached::conditional;
 use super::eligibility::{date_param, index_on, only_params};
 use super::error::{ApiError, AppQuery};
 use super::state::AppState;
-use crate::formats::zonefile::{geometry_json, label_point_json, zone_set_to_geojson};
+use crate::formats::zonefile::{zone_feature, zone_set_to_geojson};
 
 /// How long clients may reuse a zones or rules answer before revalidating: in the client's own cache
 /// only, as the routes need a token (a shared cache would hand the answer to anyone).
@@ -84,19 +83,5 @@ pub async fn get_zone(
         ApiError::not_found(format!("zone set {} has no zone {id:?}; it has {}", set.meta().name, ids.join(", ")))
     })?;
     let etag = format!("{}-{}", set.version(), zone.id);
-    Ok(conditional(&headers, &etag, "application/geo+json", CACHE_CONTROL, || {
-        json!({
-            "type": "Feature",
-            "id": zone.id,
-            "properties": {
-                "id": zone.id,
-                "name": zone.name,
-                "source": zone.source,
-                "zone_set": set.meta().name,
-                "version": set.version(),
-                "label_point": label_point_json(&zone.geometry),
-            },
-            "geometry": geometry_json(&zone.geometry),
-        })
-    }))
+    Ok(conditional(&headers, &etag, "application/geo+json", CACHE_CONTROL, || zone_feature(set, zone)))
 }

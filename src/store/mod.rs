@@ -45,12 +45,6 @@ impl EventQuery {
         let n: Vec<f64> = text.split(',').filter_map(|x| x.trim().parse().ok()).collect();
         <[f64; 4]>::try_from(n).ok().filter(|b| b[0] <= b[2] && b[1] <= b[3])
     }
-
-    /// The [`EventQuery::zone`] filter for a zone id as users write it: `outside` means outside every zone.
-    #[must_use]
-    pub fn zone_filter(text: &str) -> Option<String> {
-        (text != "outside").then(|| text.to_owned())
-    }
 }
 
 /// What one batch did.

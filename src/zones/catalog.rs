@@ -20,20 +20,15 @@ impl ZoneCatalog {
         self.indexes.iter().find_map(|i| i.set().meta().time_zone)
     }
 
-    /// The program's day at `now`: the date in [`ZoneCatalog::time_zone`], else on this machine's
-    /// clock (sets that name no time zone).
+    /// The program's day at `now` ("today" of every answer that is not given a date, with `now` from the
+    /// caller's [`crate::clock::Clock`]): the date in [`ZoneCatalog::time_zone`], else in this machine's
+    /// time zone (sets that name no time zone).
     #[must_use]
     pub fn day_at(&self, now: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
         match self.time_zone() {
             Some(tz) => now.with_timezone(&tz).date_naive(),
             None => now.with_timezone(&chrono::Local).date_naive(),
         }
-    }
-
-    /// The program's day now ("today" of every answer that is not given a date).
-    #[must_use]
-    pub fn today(&self) -> chrono::NaiveDate {
-        self.day_at(chrono::Utc::now())
     }
 
     /// Indexes every set.
@@ -53,13 +48,20 @@ impl ZoneCatalog {
         })
     }
 
-    /// The checks events must pass to be stored with these zones: within `km` of every set's zones
-    /// (lon, lat), from `first_date` to tomorrow. See [`crate::events::checks`].
+    /// The checks events must pass to be stored with these zones at `now`: within `km` of every set's
+    /// zones (lon, lat), from `first_date` to the day after `now`'s UTC date. See
+    /// [`crate::events::checks`].
     #[must_use]
-    pub fn event_checks(&self, km: f64, first_date: NaiveDate) -> crate::events::checks::EventChecks {
+    pub fn event_checks(
+        &self,
+        km: f64,
+        first_date: NaiveDate,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> crate::events::checks::EventChecks {
+        let checks = crate::events::checks::EventChecks::dated(first_date, now);
         match self.bounds() {
-            Some(b) => crate::events::checks::EventChecks::around(b, km, first_date),
-            None => crate::events::checks::EventChecks { first_date, ..Default::default() },
+            Some(b) => crate::events::checks::EventChecks::around(b, km, checks),
+            None => checks,
         }
     }
 

@@ -449,6 +449,29 @@ fn coverage_and_equity_tables_in_csv_hold_what_their_json_holds() {
 }
 
 #[test]
+fn dates_are_read_one_way_and_a_backwards_window_is_refused() {
+    // Every date option reads exactly YYYY-MM-DD, as the HTTP API does: 2019-6-1 or 06/01/2019 could be
+    // read more than one way.
+    for args in [
+        vec!["check", "-122.6793", "45.5189", "--at", "2019-6-1"],
+        vec!["zones", "show", "old-town", "--at", "06/01/2019"],
+        vec!["cells", "--data", "x.gpkg", "--from", "+2019-01-01"],
+    ] {
+        let out = leadmap(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("is not a date: use YYYY-MM-DD, e.g. 2018-06-01"), "{args:?}: {}", stderr(&out));
+    }
+    assert!(leadmap(&["check", "-122.6793", "45.5189", "--at", "2019-06-01"]).status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = demo_store(dir.path());
+    for command in ["cells", "coverage", "equity"] {
+        let out = leadmap(&[command, "--data", store.to_str().unwrap(), "--from", "2020-01-02", "--to", "2020-01-01"]);
+        assert!(!out.status.success(), "{command}");
+        assert!(stderr(&out).contains("from 2020-01-02 is after to 2020-01-01"), "{command}: {}", stderr(&out));
+    }
+}
+
+#[test]
 fn no_command_writes_over_the_store_or_an_input_by_any_name() {
     let dir = tempfile::tempdir().unwrap();
     let (store, bytes) = demo_store(dir.path());

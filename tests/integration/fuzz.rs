@@ -93,7 +93,10 @@ fn read_all(format: FileFormat, bytes: &[u8]) {
         kind: Some(leadmap::events::EventKind::Arrest),
         source: Some("fuzz".into()),
         keep_rows: true,
-        ..ImportOptions::default()
+        ..ImportOptions::new(leadmap::events::checks::EventChecks::dated(
+            leadmap::events::checks::DEFAULT_FIRST_DATE,
+            chrono::Utc::now(),
+        ))
     };
     let _ = read_events::<ImportError>(format, std::io::Cursor::new(bytes), "fuzz", &opts, 7, |_| Ok(()));
 }

@@ -96,6 +96,39 @@ async fn get_eligibility_gives_the_same_answer_as_check() {
 }
 
 #[tokio::test]
+async fn answers_without_a_date_are_for_the_program_day_on_the_state_clock() {
+    // The 2018 expansion starts on 2018-05-16 in Portland: at 05:00 UTC that day it is still the 15th
+    // there (the 2017 areas answer), at 08:00 UTC it is the 16th (the 2018 areas).
+    let at = |rfc3339: &str| {
+        let now = chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap().to_utc();
+        router(
+            state(Tokens::default(), Limits::default())
+                .with_clock(std::sync::Arc::new(leadmap::clock::FixedClock(now))),
+        )
+    };
+    let point = "/v1/eligibility?lon=-122.6793&lat=45.5189";
+    let before = get(&at("2018-05-16T05:00:00Z"), point).await.json();
+    assert_eq!(
+        (before["zone_set"]["name"].as_str(), before["eligible"].as_bool()),
+        (Some("portland-lead-2017"), Some(true))
+    );
+    let after = get(&at("2018-05-16T08:00:00Z"), point).await.json();
+    assert_eq!(
+        (after["zone_set"]["name"].as_str(), after["eligible"].as_bool()),
+        (Some("portland-lead-2018"), Some(true))
+    );
+    // After the pilot ended no answer for "today" is eligible; an explicit date still answers for it.
+    let ended = at("2026-12-07T12:00:00Z");
+    assert_eq!(get(&ended, point).await.json()["eligible"], false);
+    assert_eq!(get(&ended, &format!("{point}&at=2019-06-01")).await.json()["eligible"], true);
+    let ready = get(&at("2018-05-16T08:00:00Z"), "/readyz").await.json();
+    assert_eq!(ready["today"], "2018-05-16", "{ready}");
+    let in_force: Vec<bool> =
+        ready["zone_sets"].as_array().unwrap().iter().map(|z| z["in_force_today"].as_bool().unwrap()).collect();
+    assert_eq!(in_force, [false, true], "{ready}");
+}
+
+#[tokio::test]
 async fn bad_queries_are_problems_a_person_can_act_on() {
     let app = open_app();
     get(&app, "/v1/eligibility?lat=45.5").await.problem(400, "lon is required");
@@ -183,6 +216,14 @@ async fn zones_carry_a_strong_etag_and_answer_304() {
     let one = get(&app, "/v1/zones/old-town?at=2019-06-01").await;
     assert_eq!(one.status, StatusCode::OK);
     assert_eq!(one.json()["properties"]["name"], "Old Town");
+    assert_eq!(one.json()["properties"]["zone_set"]["name"], "portland-lead-2018");
+    // `leadmap zones show` prints the same Feature.
+    let shown = Command::new(env!("CARGO_BIN_EXE_leadmap"))
+        .args(["zones", "show", "old-town", "--at", "2019-06-01"])
+        .output()
+        .unwrap();
+    assert!(shown.status.success(), "{}", String::from_utf8_lossy(&shown.stderr));
+    assert_eq!(serde_json::from_slice::<Value>(&shown.stdout).unwrap(), one.json());
     get(&app, "/v1/zones/pearl?at=2019-06-01").await.problem(404, "has no zone \"pearl\"");
     let rules = get(&app, "/v1/rules?at=2019-06-01").await;
     assert_eq!(rules.status, StatusCode::OK);

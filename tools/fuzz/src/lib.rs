@@ -8,7 +8,10 @@ pub fn read_all(format: FileFormat, bytes: &[u8]) {
         kind: Some(leadmap::events::EventKind::Arrest),
         source: Some("fuzz".into()),
         keep_rows: true,
-        ..ImportOptions::default()
+        ..ImportOptions::new(leadmap::events::checks::EventChecks::dated(
+            leadmap::events::checks::DEFAULT_FIRST_DATE,
+            leadmap::clock::Clock::now(&leadmap::clock::SystemClock),
+        ))
     };
     let _ = read_events::<ImportError>(format, std::io::Cursor::new(bytes), "fuzz", &opts, 7, |_| Ok(()));
 }
