@@ -62,11 +62,7 @@ pub(super) fn accuracy_param(raw: Option<&str>) -> Result<Option<AccuracyM>, Api
     ),
     responses(
         (status = 200, description = "The answer (also on a date with no program in force: then `eligible` is false and `program_note` says why)", body = PointEligibility),
-        (status = 400, description = "A query value is missing or wrong", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token's role is too low", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "No zone set is in force on that date", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Timed out or over the concurrency limit", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -602,10 +598,6 @@ fn render_batch(batch: &BatchContext, input: &BatchPoints) -> Result<Vec<u8>, se
         (status = 400, description = "Malformed JSON or query", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Too many points or too large a body", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Some points are invalid (each named in `errors`)", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token's role is too low", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not sent as application/json", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Timed out or over the concurrency limit", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

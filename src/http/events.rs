@@ -147,7 +147,6 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
         (status = 201, description = "Committed durably (or, with `Idempotent-Replayed: true`, the answer to the first request with this Idempotency-Key)", body = IngestAnswer,
             headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to an earlier request with the same Idempotency-Key"))),
         (status = 400, description = "Malformed JSON or Idempotency-Key", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs an ingest or admin token", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Too many events or too large a body", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Some events are invalid (each named in `errors`), or the Idempotency-Key was used with another body; none was stored", body = super::error::Problem, content_type = "application/problem+json"),
@@ -276,10 +275,8 @@ pub const MAX_PAGE: usize = 10_000;
     ),
     responses(
         (status = 200, description = "A GeoJSON FeatureCollection (application/geo+json) with a `next` link when more remain, or CSV"),
-        (status = 400, description = "A query value is wrong", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs the analyst role", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "No store", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No store (the service runs without --data), timed out, or over the concurrency limit", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -385,9 +382,8 @@ pub struct DeletionAnswer {
     responses(
         (status = 200, description = "Removed (and audited); the figures already reflect it", body = DeletionAnswer),
         (status = 400, description = "Not exactly one of load, source, id; or a bad value", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs the admin role", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "No store", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No store (the service runs without --data), timed out, or over the concurrency limit", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

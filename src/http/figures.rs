@@ -357,7 +357,6 @@ fn render_cells(
     responses(
         (status = 200, description = "Cells: hex_id, count, a count per kind (null when withheld, with suppressed: true), relation (inside, boundary, outside)"),
         (status = 304, description = "Unchanged since the ETag given in If-None-Match"),
-        (status = 400, description = "A query value is wrong", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Beyond the role (planners: res <= 9, no group/offense/source)", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "The answer would hold more cells than one answer may (1 000 000): the problem says how to narrow the query", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No stored proposal of that id (`proposal`)", body = super::error::Problem, content_type = "application/problem+json"),
@@ -399,8 +398,6 @@ pub async fn get_cells(
     ),
     responses(
         (status = 200, description = "Cells with GiZScore, GiPValue (two-sided; analysts), Gi_Bin, Gi_Bin_FDR, NNeighbors"),
-        (status = 400, description = "A query value is wrong", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Beyond the role", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "The answer would hold more cells than one answer may (1 000 000): the problem says how to narrow the query", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No stored proposal of that id (`proposal`)", body = super::error::Problem, content_type = "application/problem+json"),
     ),
@@ -440,7 +437,6 @@ pub async fn get_hotspots(
     ),
     responses(
         (status = 200, description = "GeoJSON outlines with rank, contacts, cells, hex_ids"),
-        (status = 403, description = "Beyond the role", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "The answer would hold more cells than one answer may (1 000 000): the problem says how to narrow the query", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No stored proposal of that id (`proposal`)", body = super::error::Problem, content_type = "application/problem+json"),
     ),
@@ -479,7 +475,6 @@ pub async fn get_candidates(
     ),
     responses(
         (status = 200, description = "geography (which areas events were counted in), share_inside (of the events inside or outside; `no_program` left out), diversion_rate_inside, diversion_rate_inside, totals (per area), months (per area and month)"),
-        (status = 403, description = "Beyond the role", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No stored proposal of that id (`proposal`)", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "No zone set was in force on `at`", body = super::error::Problem, content_type = "application/problem+json"),
     ),
@@ -518,7 +513,6 @@ pub async fn get_coverage(
     ),
     responses(
         (status = 200, description = "geography, reference_group and rows: area, group, counts, referral_rate, diversion_rate, rri_referral, rri_diversion"),
-        (status = 403, description = "Beyond the role", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No stored proposal of that id (`proposal`)", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "No zone set was in force on `at`", body = super::error::Problem, content_type = "application/problem+json"),
     ),
@@ -545,7 +539,6 @@ pub async fn get_equity(
     tag = "figures",
     responses(
         (status = 200, description = "The caller's role; `perturbed`: how counts are perturbed (planners: `zero_up_to`, `max_noise`, `note`), null when exact; `fixed_periods`: whether windows must be a whole month, quarter or year (`period=`), or all history; `max_res`: the finest resolution; `filters`: the query parameters the figure routes take from this role", body = serde_json::Value),
-        (status = 401, description = "No valid token", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The token's role is below planner", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

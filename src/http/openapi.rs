@@ -71,43 +71,59 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The answers any route may give whatever its own work: a bad query (`400`), a timeout, the
-/// concurrency or connection cap (`503`), a `Host` other than loopback on an open server (`421`), and
-/// for bodies a declared length over the limit (`413`) or another media type than JSON (`415`).
+/// The answers routes share, each defined once under `components.responses` and referenced by every
+/// operation that can give it: (status, component name, description).
+const COMMON_ANSWERS: &[(&str, &str, &str)] = &[
+    ("400", "BadQuery", "A query value is missing or wrong (the problem names it)"),
+    ("401", "Unauthorized", "No token, or not a valid one"),
+    ("403", "Forbidden", "The token's role is below what the route, or one of the parameters given, needs"),
+    ("413", "TooLarge", "The body is larger than the limit, or holds too many items"),
+    ("414", "UriTooLong", "The URL is longer than 8 KiB"),
+    ("415", "UnsupportedMediaType", "The body is not JSON (Content-Type: application/json)"),
+    ("421", "MisdirectedRequest", "An open server (no tokens) answers Host localhost, 127.0.0.1 or [::1] only"),
+    ("431", "HeadersTooLarge", "More than 64 header fields or 16 KiB of headers"),
+    ("503", "Unavailable", "Timed out, or over the concurrency or connection limit"),
+];
+
+/// Adds [`COMMON_ANSWERS`] where they apply: `400` to routes that read a query (all but health,
+/// readiness and this document), `401` and `403` to routes that need a token, `413` and `415` to routes
+/// that take a body, the rest (refused before routing, or by the timeout and caps) to every route. A
+/// route's own annotation of one of these statuses (a 403 naming the role it needs, a 503 for no
+/// store) is kept.
 struct CommonAnswers;
 
 impl Modify for CommonAnswers {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
-        let problem = |what: &str| {
-            ResponseBuilder::new()
-                .description(what)
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (_, name, what) in COMMON_ANSWERS {
+            let problem = ResponseBuilder::new()
+                .description(*what)
                 .content(
                     "application/problem+json",
                     ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
                 )
-                .build()
-        };
+                .build();
+            components.responses.insert((*name).to_owned(), RefOr::T(problem));
+        }
         for (path, item) in &mut openapi.paths.paths {
-            let operational =
-                path.as_str() == "/healthz" || path.as_str() == "/readyz" || path.as_str() == "/openapi.json";
-            let ops = [(&mut item.get, false), (&mut item.post, true), (&mut item.delete, false)];
-            for (op, body) in ops {
+            let operational = matches!(path.as_str(), "/healthz" | "/readyz" | "/openapi.json");
+            for (op, body) in [(&mut item.get, false), (&mut item.post, true), (&mut item.delete, false)] {
                 let Some(op) = op else { continue };
-                let r = &mut op.responses.responses;
-                let mut add = |code: &str, what: &str| {
-                    r.entry(code.to_owned()).or_insert_with(|| problem(what).into());
-                };
-                if !operational {
-                    add("400", "A query value is wrong");
-                }
-                add("414", "The URL is longer than 8 KiB");
-                add("421", "An open server (no tokens) answers Host localhost, 127.0.0.1 or [::1] only");
-                add("431", "More than 64 header fields or 16 KiB of headers");
-                add("503", "Timed out, or over the concurrency or connection limit");
-                if body {
-                    add("413", "The body is larger than the limit, or holds too many items");
-                    add("415", "The body is not JSON (Content-Type: application/json)");
+                let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                for (code, name, _) in COMMON_ANSWERS {
+                    let applies = match *code {
+                        "400" => !operational,
+                        "401" | "403" => secured,
+                        "413" | "415" => body,
+                        _ => true,
+                    };
+                    if applies {
+                        op.responses
+                            .responses
+                            .entry((*code).to_owned())
+                            .or_insert_with(|| RefOr::Ref(Ref::new(format!("#/components/responses/{name}"))));
+                    }
                 }
             }
         }
@@ -118,4 +134,41 @@ impl Modify for CommonAnswers {
 #[must_use]
 pub fn document_json() -> String {
     ApiDoc::openapi().to_pretty_json().unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_documents_the_shared_answers_it_can_give() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let shared = doc["components"]["responses"].as_object().unwrap();
+        assert_eq!(shared.len(), COMMON_ANSWERS.len());
+        let mut checked = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let responses = op["responses"].as_object().unwrap();
+                let has = |code: &str| responses.contains_key(code);
+                let secured = op.get("security").and_then(|s| s.as_array()).is_some_and(|s| !s.is_empty());
+                assert!(has("503") && has("414") && has("421") && has("431"), "{method} {path}");
+                assert_eq!(
+                    has("401") && has("403"),
+                    secured,
+                    "{method} {path}: 401 and 403 exactly when a token is needed"
+                );
+                if method == "post" {
+                    assert!(has("413") && has("415"), "{method} {path}");
+                }
+                for (code, r) in responses {
+                    if let Some(to) = r.get("$ref").and_then(|t| t.as_str()) {
+                        let name = to.strip_prefix("#/components/responses/").unwrap();
+                        assert!(shared.contains_key(name), "{method} {path} {code}: {to} is defined");
+                    }
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 25, "{checked} operations");
+    }
 }

@@ -57,7 +57,6 @@ pub async fn get_readyz(State(state): State<AppState>) -> axum::Json<Value> {
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses(
         (status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain", body = String),
-        (status = 401, description = "No valid token", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin token", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

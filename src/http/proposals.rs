@@ -96,10 +96,8 @@ fn visible(role: Role, r: &ProposalRecord) -> bool {
         (status = 400, description = "Malformed JSON", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "A planner submitted something other than whole cells", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The store keeps 1000 proposals already: delete some first", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Too large a body", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not sent as application/json", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a valid zone set: the zone file's own messages", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "No store", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No store (the service runs without --data), timed out, or over the concurrency limit", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -175,7 +173,7 @@ pub async fn post_proposal(
     tag = "proposals",
     responses(
         (status = 200, description = "proposals: id, name, author, created_at, version, cells (how many, for a cell proposal), links"),
-        (status = 503, description = "No store", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No store (the service runs without --data), timed out, or over the concurrency limit", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -364,8 +362,6 @@ pub(super) fn index_of(r: &ProposalRecord) -> Result<ZoneIndex, ApiError> {
     ),
     responses(
         (status = 200, description = "Analysts: newly inside/outside and net by kind, month, zone and group (rates and RRI current and proposed), cells and km² gained and lost, hotspot clusters covered and missed, capacity. Planners: the same totals, cells and months as sums of the per-cell values /v1/cells publishes"),
-        (status = 400, description = "A query value is wrong", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Beyond the role", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such proposal", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "No such set to compare with", body = super::error::Problem, content_type = "application/problem+json"),
     ),
@@ -447,7 +443,6 @@ fn impact_json(i: &crate::proposals::Impact) -> Result<Value, ApiError> {
     ),
     responses(
         (status = 200, description = "comparison: columns (the current set, then each proposal) and rows (measure, values); impacts: each in full"),
-        (status = 400, description = "A query value is wrong", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs the analyst role", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such proposal", body = super::error::Problem, content_type = "application/problem+json"),
     ),

@@ -25,10 +25,6 @@ use super::state::AppState;
         (status = 200, description = "The rule set (the rule file plus `version`)", body = crate::rules::RuleSet),
         (status = 304, description = "Not modified"),
         (status = 422, description = "No rule set in force on that date", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 400, description = "A query value is missing or wrong", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token's role is too low", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Timed out or over the concurrency limit", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -73,11 +73,7 @@ fn number(body: &serde_json::Map<String, Value>, name: &str, example: &str) -> R
         (status = 200, description = "decision (eligible | ineligible | needs_review), summary, criteria [{id, status: passed | failed | unknown, reason, question}], questions, assessment_due (arrest diversions), rule_set {name, version}, location, point. On a date no LEAD program is in force: ineligible, with the one criterion `program` saying why", body = ScreeningAnswer),
         (status = 400, description = "Malformed JSON", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is missing, unknown or invalid (named in detail)", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token's role is too low", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Too many points or too large a body", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not sent as application/json", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Timed out or over the concurrency limit", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -27,11 +27,7 @@ pub(super) const CACHE_CONTROL: &str = "private, max-age=300, must-revalidate";
         (status = 200, description = "GeoJSON FeatureCollection (lon/lat), with the zone-set members name, dates and version", content_type = "application/geo+json", body = Value,
             headers(("ETag" = String, description = "The zone set version, quoted"))),
         (status = 304, description = "Not modified (If-None-Match matched)"),
-        (status = 400, description = "Bad query", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token's role is too low", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "No zone or rule set is in force on that date", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Timed out or over the concurrency limit", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -61,11 +57,7 @@ pub async fn get_zones(
         (status = 200, description = "GeoJSON Feature", content_type = "application/geo+json", body = Value),
         (status = 304, description = "Not modified"),
         (status = 404, description = "No such zone in the set in force", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 400, description = "A query value is missing or wrong", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token's role is too low", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "No zone or rule set is in force on that date", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Timed out or over the concurrency limit", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
