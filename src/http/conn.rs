@@ -133,44 +133,43 @@ pub async fn serve(
             tracing::warn!(error = %e, "could not set TCP_NODELAY");
         }
         let service = TowerToHyperService::new(router.clone());
-        if let Some(tls) = &tls {
-            // The handshake within the header timeout, on the connection's own task; then the same
-            // service as plain HTTP.
-            let acceptor = tokio_rustls::TlsAcceptor::from(tls.load_full());
-            let (builder, watcher) = (Arc::clone(&builder), graceful.watcher());
-            let handshake = Duration::from_millis(limits.header_timeout_ms);
-            tokio::spawn(async move {
-                let _permit = permit;
-                let stream = match tokio::time::timeout(handshake, acceptor.accept(tcp)).await {
-                    Ok(Ok(stream)) => stream,
-                    Ok(Err(e)) => {
-                        tracing::debug!(error = %e, %peer, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(%peer, "TLS handshake timed out");
-                        return;
-                    }
-                };
-                let conn = watcher.watch(builder.serve_connection(TokioIo::new(ProblemAnswers::new(stream)), service));
-                if let Err(e) = conn.await {
-                    tracing::debug!(error = %e, %peer, "connection ended with an error");
-                }
-            });
-            continue;
-        }
-        let conn = builder.serve_connection(TokioIo::new(ProblemAnswers::new(tcp)), service);
-        let conn = graceful.watch(conn);
+        let (builder, watcher) = (Arc::clone(&builder), graceful.watcher());
+        // With TLS, the handshake within the header timeout on the connection's own task; then the
+        // same service as plain HTTP.
+        let handshake = tls.as_ref().map(|t| tokio_rustls::TlsAcceptor::from(t.load_full()));
+        let handshake_timeout = Duration::from_millis(limits.header_timeout_ms);
         tokio::spawn(async move {
             let _permit = permit;
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            let Some(acceptor) = handshake else {
+                return serve_one(tcp, &builder, service, watcher, peer).await;
+            };
+            match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
+                Ok(Ok(stream)) => serve_one(stream, &builder, service, watcher, peer).await,
+                Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
             }
         });
     }
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// Serves the requests of one connection (plain TCP or TLS) until it closes, watched by the graceful
+/// shutdown, with hyper's own error answers rewritten as problem+json.
+async fn serve_one<S>(
+    stream: S,
+    builder: &hyper::server::conn::http1::Builder,
+    service: TowerToHyperService<Router>,
+    watcher: hyper_util::server::graceful::Watcher,
+    peer: std::net::SocketAddr,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let conn = watcher.watch(builder.serve_connection(TokioIo::new(ProblemAnswers::new(stream)), service));
+    if let Err(e) = conn.await {
+        tracing::debug!(error = %e, %peer, "connection ended with an error");
+    }
 }
 
 /// A connection whose writes pass through unchanged, except hyper's own answer to a request it could
