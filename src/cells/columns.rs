@@ -330,6 +330,16 @@ pub fn fix_code(cell15: u64, lon: f64, lat: f64) -> u32 {
     LatLng::new(lat, lon).map_or(0, |ll| fix_code_with(cell15, ll, &mut LatLngIndexer::default()).0)
 }
 
+/// The resolution-15 cell of (`lon`, `lat`) and its [`fix_code`], from one conversion of the point (h3o
+/// takes latitude first); `(0, 0)` for a point h3o refuses (never a validated `LonLat`).
+#[must_use]
+pub fn cell15_and_fix(lon: f64, lat: f64) -> (u64, u32) {
+    let Ok(ll) = LatLng::new(lat, lon) else { return (0, 0) };
+    let mut indexer = LatLngIndexer::default();
+    let cell = u64::from(indexer.to_cell(ll, Resolution::Fifteen));
+    (cell, fix_code_with(cell, ll, &mut indexer).0)
+}
+
 /// Whether a fix code has a resolution neither the ancestor nor a neighbour holds (code 7), so the
 /// event's own cells must be kept beside it.
 fn is_far(code: u32) -> bool {
@@ -1089,6 +1099,20 @@ mod tests {
     fn row(lon: f64, lat: f64, day: &str, kind: EventKind, zone: Option<&'static str>) -> Row {
         let cell = u64::from(LatLng::new(lat, lon).unwrap().to_cell(Resolution::Fifteen));
         (cell, lon, lat, day.parse().unwrap(), kind, zone)
+    }
+
+    #[test]
+    fn one_conversion_gives_the_cell_and_fix_code_that_h3o_and_fix_code_give() {
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for _ in 0..2000 {
+            let (lon, lat) = (-122.8 + 0.3 * next(), 45.4 + 0.2 * next());
+            let cell = u64::from(LatLng::new(lat, lon).unwrap().to_cell(Resolution::Fifteen));
+            assert_eq!(cell15_and_fix(lon, lat), (cell, fix_code(cell, lon, lat)), "{lon} {lat}");
+        }
     }
 
     /// A test row's record key: any fixed function of the row will do.

@@ -250,8 +250,7 @@ pub fn place(event: Event, zones: &ZoneCatalog) -> Placed {
         }
         Err(_) => (None, None),
     };
-    let cell = h3_res15(event.point);
-    let fix = crate::cells::columns::fix_code(cell, event.point.lon(), event.point.lat());
+    let (cell, fix) = crate::cells::columns::cell15_and_fix(event.point.lon(), event.point.lat());
     Placed { cell, fix, event, zone, zone_set, record_key: rand::random() }
 }
 
