@@ -24,7 +24,7 @@
 use rstar::primitives::Line;
 use rstar::{PointDistance, RTree};
 
-use super::index::PlaneEdge;
+use super::edges::PlaneEdge;
 use crate::geodesy::LocalScale;
 
 /// Cells per side of the grid, at most.

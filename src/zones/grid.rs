@@ -17,7 +17,7 @@
 
 use geo::Rect;
 
-use super::index::{EdgeRef, ZoneNo};
+use super::edges::{EdgeRef, ZoneNo};
 use crate::geodesy::LocalScale;
 
 /// Subgrid side, in cells (a power of two: the fine index splits into top and sub by shifts).
@@ -36,7 +36,7 @@ const MAX_CODED_ZONE: usize = EXACT as usize;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Lookup {
     /// Settled: in this zone.
-    Zone(u16),
+    Zone(ZoneNo),
     /// Settled: outside every zone (or not a finite point).
     Outside,
     /// Near an edge: run the exact test.
@@ -66,7 +66,7 @@ pub(super) struct ZoneGrid {
 
 impl ZoneGrid {
     /// Builds the grid over `bounds` for these edges; `exact` gives the zone of a point no edge is near.
-    pub(super) fn build(bounds: &Rect<f64>, edges: &[EdgeRef], exact: impl Fn([f64; 2]) -> Option<usize>) -> Self {
+    pub(super) fn build(bounds: &Rect<f64>, edges: &[EdgeRef], exact: impl Fn([f64; 2]) -> Option<ZoneNo>) -> Self {
         // Pad the box so every zone lies strictly inside the grid.
         let (w0, h0) = (bounds.width(), bounds.height());
         let pad_x = w0 * 0.01 + 1e-9;
@@ -133,7 +133,7 @@ impl ZoneGrid {
         match code {
             OUTSIDE => Lookup::Outside,
             EXACT => Lookup::Exact,
-            z => Lookup::Zone(u16::from(z)),
+            z => Lookup::Zone(ZoneNo::from_code(z)),
         }
     }
 
@@ -169,8 +169,8 @@ const OUT: u32 = u32::MAX - 1;
 
 /// The working answer for an exact answer (a zone index too large to hold stays unknown, so its cells
 /// are tested exactly).
-fn answer_of(zone: Option<usize>) -> u32 {
-    zone.map_or(OUT, |z| u32::try_from(z).ok().filter(|&z| z < OUT).unwrap_or(UNKNOWN))
+fn answer_of(zone: Option<ZoneNo>) -> u32 {
+    zone.map_or(OUT, |z| u32::try_from(z.index()).ok().filter(|&z| z < OUT).unwrap_or(UNKNOWN))
 }
 
 /// The code for a working answer.
@@ -468,11 +468,16 @@ mod tests {
             .enumerate()
             .flat_map(|(z, rings)| {
                 rings.iter().flat_map(move |r| {
-                    r.windows(2).map(move |w| EdgeRef { zone: z as u16, a: w[0], b: w[1], shared: false })
+                    r.windows(2).map(move |w| EdgeRef {
+                        zone: ZoneNo::new(z).unwrap(),
+                        a: w[0],
+                        b: w[1],
+                        shared: false,
+                    })
                 })
             })
             .collect();
-        let zone_of = |p: [f64; 2]| zones.iter().position(|rings| in_rings(rings, p));
+        let zone_of = |p: [f64; 2]| zones.iter().position(|rings| in_rings(rings, p)).and_then(ZoneNo::new);
         let calls = std::cell::Cell::new(0);
         let bounds = Rect::new(geo::Coord { x: -1.0, y: -1.0 }, geo::Coord { x: 1.6, y: 1.0 });
         let g = ZoneGrid::build(&bounds, &edges, |p| {
@@ -487,7 +492,7 @@ mod tests {
             let (fx, fy) = ((f64::from(i) * 0.618_034).fract(), (f64::from(i) * 0.414_214).fract());
             let p = [-1.1 + 2.8 * fx, -1.1 + 2.2 * fy];
             match g.lookup(p[0], p[1]) {
-                Lookup::Zone(z) => assert_eq!(zone_of(p), Some(usize::from(z)), "{p:?}"),
+                Lookup::Zone(z) => assert_eq!(zone_of(p), Some(z), "{p:?}"),
                 Lookup::Outside => assert_eq!(zone_of(p), None, "{p:?}"),
                 Lookup::Exact => exact += 1,
             }
@@ -499,12 +504,14 @@ mod tests {
     #[test]
     fn grid_settles_most_cells_and_agrees_with_exact() {
         let sq = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.0, 0.0]];
-        let edges: Vec<EdgeRef> = sq.windows(2).map(|w| EdgeRef { zone: 0, a: w[0], b: w[1], shared: false }).collect();
-        let inside = |p: [f64; 2]| (p[0] >= 0.0 && p[0] <= 1.0 && p[1] >= 0.0 && p[1] <= 1.0).then_some(0);
+        let edges: Vec<EdgeRef> =
+            sq.windows(2).map(|w| EdgeRef { zone: ZoneNo::new(0).unwrap(), a: w[0], b: w[1], shared: false }).collect();
+        let inside =
+            |p: [f64; 2]| (p[0] >= 0.0 && p[0] <= 1.0 && p[1] >= 0.0 && p[1] <= 1.0).then(|| ZoneNo::new(0).unwrap());
         let bounds = Rect::new(geo::Coord { x: 0.0, y: 0.0 }, geo::Coord { x: 1.0, y: 1.0 });
         let g = ZoneGrid::build(&bounds, &edges, inside);
         assert!(g.subgrid_count() > 0 && g.subgrid_count() < g.top.len() / 5, "{}", g.subgrid_count());
-        assert_eq!(g.lookup(0.5, 0.5), Lookup::Zone(0));
+        assert_eq!(g.lookup(0.5, 0.5), Lookup::Zone(ZoneNo::new(0).unwrap()));
         assert_eq!(g.lookup(5.0, 0.5), Lookup::Outside);
         assert_eq!(g.lookup(f64::NAN, 0.5), Lookup::Outside);
         assert_eq!(g.lookup(1.0, 0.5), Lookup::Exact);
@@ -512,7 +519,7 @@ mod tests {
             let x = -0.02 + 1.04 * f64::from(i) / 2000.0;
             let y = 0.5 + 0.3 * (f64::from(i) * 0.37).sin();
             match g.lookup(x, y) {
-                Lookup::Zone(z) => assert_eq!(inside([x, y]), Some(usize::from(z)), "({x}, {y})"),
+                Lookup::Zone(z) => assert_eq!(inside([x, y]), Some(z), "({x}, {y})"),
                 Lookup::Outside => assert_eq!(inside([x, y]), None, "({x}, {y})"),
                 Lookup::Exact => {}
             }

@@ -5,6 +5,7 @@
 
 mod catalog;
 mod edgegrid;
+mod edges;
 mod grid;
 mod index;
 mod label;
@@ -12,7 +13,8 @@ mod rings;
 mod validate;
 
 pub use catalog::{ZoneCatalog, date_or_open, days_away};
-pub use index::{DEFAULT_BORDERLINE_M, IndexOptions, Location, ZoneIndex, ZoneNo};
+pub use edges::ZoneNo;
+pub use index::{DEFAULT_BORDERLINE_M, IndexOptions, Location, ZoneIndex};
 pub use label::{LABEL_PRECISION_M, label_point};
 pub use validate::{GeometryProblem, MAX_VERTICES, RawPolygon, validate_polygons};
 
