@@ -313,6 +313,44 @@ async fn answer(
 const PLANNER_FILTERS: &[&str] = &["period", "from", "to", "kind", "zone", "at"];
 const ANALYST_FILTERS: &[&str] = &["group", "offense", "source", "proposal"];
 
+/// The events a figure counts: the query parameters every figure route takes (their OpenAPI
+/// description; [`params`] reads them, and a test checks each route's list against its description).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "the OpenAPI description of parameters `params` reads from the query by name")]
+struct WindowParams {
+    /// A fixed period: 2019-06 (a month), 2019-Q2, 2019, or all; planners ask for fixed periods only
+    /// (this, or from and to a whole period's first and last day)
+    period: Option<String>,
+    /// First day, YYYY-MM-DD
+    from: Option<String>,
+    /// Last day, YYYY-MM-DD
+    to: Option<String>,
+    /// `arrest`, `diversion_referral`, `social_contact_referral` or `offense_report`
+    kind: Option<String>,
+    /// A zone id, `outside` or `no_program`
+    zone: Option<String>,
+    /// PCS, SQ, CDO or the source's text (analysts)
+    offense: Option<String>,
+    /// Race/ethnicity group (analysts)
+    group: Option<String>,
+    /// Data source (analysts)
+    source: Option<String>,
+}
+
+/// The areas a figure counts events in (one of the two, or neither).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "the OpenAPI description of parameters `params` reads from the query by name")]
+struct GeographyParams {
+    /// YYYY-MM-DD: count every event in the zone set in force that day, whatever its date (a fixed
+    /// geography; also the set cells are related to). Default: each event in the set in force on its own
+    /// date (events dated when none was: `no_program`), cells related to the set in force on `to` or today
+    at: Option<String>,
+    /// A stored proposal's id: count every event in its zones instead (analysts)
+    proposal: Option<String>,
+}
+
 const CELL_PARAMS: &[&str] =
     &["res", "period", "from", "to", "kind", "zone", "offense", "group", "source", "zeros", "f", "at", "proposal"];
 const HOTSPOT_PARAMS: &[&str] =
@@ -340,19 +378,11 @@ fn render_cells(
     path = "/v1/cells",
     tag = "figures",
     params(
+        WindowParams,
+        GeographyParams,
         ("res" = Option<u8>, Query, description = "H3 resolution 5..=12 (planners: up to 9); default 9"),
-        ("period" = Option<String>, Query, description = "A fixed period: 2019-06 (a month), 2019-Q2, 2019, or all; planners ask for fixed periods only (this, or from and to a whole period's first and last day)"),
-        ("from" = Option<String>, Query, description = "First day, YYYY-MM-DD"),
-        ("to" = Option<String>, Query, description = "Last day, YYYY-MM-DD"),
-        ("kind" = Option<String>, Query, description = "arrest, diversion_referral, social_contact_referral or offense_report"),
-        ("zone" = Option<String>, Query, description = "A zone id, or `outside`"),
-        ("offense" = Option<String>, Query, description = "PCS, SQ, CDO or the source's text (analysts)"),
-        ("group" = Option<String>, Query, description = "Race/ethnicity group (analysts)"),
-        ("source" = Option<String>, Query, description = "Data source (analysts)"),
         ("zeros" = Option<bool>, Query, description = "Also the study area's empty cells, as zeros"),
         ("f" = Option<String>, Query, description = "geojson (default), csv or fgb; or by Accept"),
-        ("at" = Option<String>, Query, description = "YYYY-MM-DD: count every event in the zone set in force that day, whatever its date (a fixed geography; also the set cells are related to). Default: each event in the set in force on its own date (events dated when none was: `no_program`), cells related to the set in force on `to` or today"),
-        ("proposal" = Option<String>, Query, description = "A stored proposal's id: count every event in its zones instead (analysts)"),
     ),
     responses(
         (status = 200, description = "Cells: hex_id, count, a count per kind (null when withheld, with suppressed: true), relation (inside, boundary, outside)"),
@@ -382,19 +412,11 @@ pub async fn get_cells(
     path = "/v1/hotspots",
     tag = "figures",
     params(
+        WindowParams,
+        GeographyParams,
         ("res" = Option<u8>, Query, description = "H3 resolution 5..=12 (planners: up to 9); default 9"),
         ("k" = Option<u32>, Query, description = "k-ring of neighbours, 1..=5; default 1"),
-        ("period" = Option<String>, Query, description = "A fixed period: 2019-06 (a month), 2019-Q2, 2019, or all; planners ask for fixed periods only (this, or from and to a whole period's first and last day)"),
-        ("from" = Option<String>, Query, description = "First day"),
-        ("to" = Option<String>, Query, description = "Last day"),
-        ("kind" = Option<String>, Query, description = "Event kind"),
-        ("zone" = Option<String>, Query, description = "A zone id, or `outside`"),
-        ("offense" = Option<String>, Query, description = "PCS, SQ, CDO or the source's text (analysts)"),
-        ("group" = Option<String>, Query, description = "Race/ethnicity group (analysts)"),
-        ("source" = Option<String>, Query, description = "Data source (analysts)"),
         ("f" = Option<String>, Query, description = "geojson (default), csv or fgb"),
-        ("at" = Option<String>, Query, description = "YYYY-MM-DD: count every event in the zone set in force that day, whatever its date (a fixed geography; also the set cells are related to). Default: each event in the set in force on its own date (events dated when none was: `no_program`), cells related to the set in force on `to` or today"),
-        ("proposal" = Option<String>, Query, description = "A stored proposal's id: count every event in its zones instead (analysts)"),
     ),
     responses(
         (status = 200, description = "Cells with GiZScore, GiPValue (two-sided; analysts), Gi_Bin, Gi_Bin_FDR, NNeighbors"),
@@ -422,18 +444,10 @@ pub async fn get_hotspots(
     path = "/v1/hotspots/candidates",
     tag = "figures",
     params(
+        WindowParams,
+        GeographyParams,
         ("res" = Option<u8>, Query, description = "H3 resolution; default 9"),
         ("k" = Option<u32>, Query, description = "k-ring; default 1"),
-        ("period" = Option<String>, Query, description = "A fixed period: 2019-06 (a month), 2019-Q2, 2019, or all; planners ask for fixed periods only (this, or from and to a whole period's first and last day)"),
-        ("from" = Option<String>, Query, description = "First day"),
-        ("to" = Option<String>, Query, description = "Last day"),
-        ("kind" = Option<String>, Query, description = "Event kind"),
-        ("zone" = Option<String>, Query, description = "A zone id, `outside` or `no_program`"),
-        ("offense" = Option<String>, Query, description = "PCS, SQ, CDO or the source's text (analysts)"),
-        ("group" = Option<String>, Query, description = "Race/ethnicity group (analysts)"),
-        ("source" = Option<String>, Query, description = "Data source (analysts)"),
-        ("at" = Option<String>, Query, description = "YYYY-MM-DD: count every event in the zone set in force that day, whatever its date (a fixed geography; also the set cells are related to). Default: each event in the set in force on its own date (events dated when none was: `no_program`), cells related to the set in force on `to` or today"),
-        ("proposal" = Option<String>, Query, description = "A stored proposal's id: count every event in its zones instead (analysts)"),
     ),
     responses(
         (status = 200, description = "GeoJSON outlines with rank, contacts, cells, hex_ids"),
@@ -462,16 +476,8 @@ pub async fn get_candidates(
     path = "/v1/coverage",
     tag = "figures",
     params(
-        ("period" = Option<String>, Query, description = "A fixed period: 2019-06 (a month), 2019-Q2, 2019, or all; planners ask for fixed periods only (this, or from and to a whole period's first and last day)"),
-        ("from" = Option<String>, Query, description = "First day"),
-        ("to" = Option<String>, Query, description = "Last day"),
-        ("kind" = Option<String>, Query, description = "Event kind"),
-        ("zone" = Option<String>, Query, description = "A zone id, `outside` or `no_program`"),
-        ("offense" = Option<String>, Query, description = "PCS, SQ, CDO or the source's text (analysts)"),
-        ("group" = Option<String>, Query, description = "Race/ethnicity group (analysts)"),
-        ("source" = Option<String>, Query, description = "Data source (analysts)"),
-        ("at" = Option<String>, Query, description = "YYYY-MM-DD: count every event in the zone set in force that day, whatever its date (a fixed geography; also the set cells are related to). Default: each event in the set in force on its own date (events dated when none was: `no_program`), cells related to the set in force on `to` or today"),
-        ("proposal" = Option<String>, Query, description = "A stored proposal's id: count every event in its zones instead (analysts)"),
+        WindowParams,
+        GeographyParams,
     ),
     responses(
         (status = 200, description = "geography (which areas events were counted in), share_inside (of the events inside or outside; `no_program` left out), diversion_rate_inside, diversion_rate_inside, totals (per area), months (per area and month)"),
@@ -499,17 +505,9 @@ pub async fn get_coverage(
     path = "/v1/equity",
     tag = "figures",
     params(
-        ("period" = Option<String>, Query, description = "A fixed period: 2019-06 (a month), 2019-Q2, 2019, or all; planners ask for fixed periods only (this, or from and to a whole period's first and last day)"),
-        ("from" = Option<String>, Query, description = "First day"),
-        ("to" = Option<String>, Query, description = "Last day"),
+        WindowParams,
+        GeographyParams,
         ("reference" = Option<String>, Query, description = "The group rates are compared with; default white"),
-        ("kind" = Option<String>, Query, description = "Event kind"),
-        ("zone" = Option<String>, Query, description = "A zone id, `outside` or `no_program`"),
-        ("offense" = Option<String>, Query, description = "PCS, SQ, CDO or the source's text (analysts)"),
-        ("group" = Option<String>, Query, description = "Race/ethnicity group (analysts)"),
-        ("source" = Option<String>, Query, description = "Data source (analysts)"),
-        ("at" = Option<String>, Query, description = "YYYY-MM-DD: count every event in the zone set in force that day, whatever its date (a fixed geography; also the set cells are related to). Default: each event in the set in force on its own date (events dated when none was: `no_program`), cells related to the set in force on `to` or today"),
-        ("proposal" = Option<String>, Query, description = "A stored proposal's id: count every event in its zones instead (analysts)"),
     ),
     responses(
         (status = 200, description = "geography, reference_group and rows: area, group, counts, referral_rate, diversion_rate, rri_referral, rri_diversion"),
