@@ -619,7 +619,10 @@ pub enum ZonesCommand {
         #[command(flatten)]
         zones: ZoneArgs,
     },
-    /// Print one zone of the set in force as a GeoJSON Feature.
+    /// Print one zone of the set in force as a GeoJSON Feature (the same as GET /v1/zones/{id}).
+    #[command(
+        after_help = "Examples:\n  leadmap zones show old-town --at 2019-06-01\n  leadmap zones show lloyd --at 2018-06-01"
+    )]
     Show {
         /// Zone id, e.g. old-town.
         id: String,
@@ -849,7 +852,10 @@ fn demo_store(zones: &ZoneCatalog) -> Result<crate::store::gpkg::GpkgStore, Erro
         20_000,
         |batch| -> Result<(), Error> {
             if let Some(r) = batch.rejects.first() {
-                return Err(Error::Usage(format!("built-in demo events: line {}: {}: {}", r.line, r.field, r.reason)));
+                return Err(Error::Internal(format!(
+                    "built-in demo events: line {}: {}: {}",
+                    r.line, r.field, r.reason
+                )));
             }
             let placed: Vec<_> = batch.events.into_iter().map(|e| crate::events::place(e, zones)).collect();
             stored += store.upsert(&placed)?.inserted;
@@ -965,40 +971,19 @@ fn import_into_store(args: &ImportArgs) -> Result<ExitCode, Error> {
         let input = bar.wrap_read(std::io::BufReader::with_capacity(1 << 20, file));
         let format = args.format.unwrap_or_else(|| FileFormat::from_path(path));
         // Where a reject is: a line of a CSV or GeoJSON-lines file, a feature of a collection.
-        let (unit, place) = match format {
-            FileFormat::GeoJson | FileFormat::FlatGeobuf => ("feature", format!("{name}: feature ")),
-            FileFormat::Csv | FileFormat::GeoJsonSeq => ("line", format!("{name}:")),
+        let place = match format {
+            FileFormat::GeoJson | FileFormat::FlatGeobuf => format!("{name}: feature "),
+            FileFormat::Csv | FileFormat::GeoJsonSeq => format!("{name}:"),
         };
-        let source = opts.source.clone().unwrap_or_default();
-        let run = store.begin_import(&name, &source)?;
-        summary.loads.push(run.0);
         let base = summary.read;
-        let mut file_outcome = crate::store::BatchOutcome::default();
-        let mut file_rejected = 0u64;
-        let mut on_batch = |batch: PlacedBatch| -> Result<(), Error> {
-            let PlacedBatch { rows, raw, mut rejects, read, id_column } = batch;
-            let (outcome, repeats) = store.import_batch(run, &rows)?;
-            for r in repeats {
-                let row = &rows[r.index];
-                rejects.push(Rejected {
-                    line: row.line,
-                    field: id_column.clone(),
-                    reason: format!(
-                        "id {:?} already read at {unit} {}; one event per id",
-                        row.placed.event.external_id, r.first_line
-                    ),
-                    fields: raw.get(r.index).cloned().unwrap_or_default(),
-                });
-            }
-            rejects.sort_by_key(|r| r.line);
-            file_outcome += outcome;
-            file_rejected += rejects.len() as u64;
-            summary.read = base + read;
-            summary.imported += outcome.inserted;
-            summary.updated += outcome.updated;
-            summary.unchanged += outcome.unchanged;
-            summary.rejected += rejects.len() as u64;
-            for r in rejects {
+        let file = crate::import::ImportFile { name: &name, format, options: &opts, batch: args.batch };
+        let done = crate::import::import_file(&mut store, &catalog, input, file, &mut |b| -> Result<(), Error> {
+            summary.read = base + b.read;
+            summary.imported += b.outcome.inserted;
+            summary.updated += b.outcome.updated;
+            summary.unchanged += b.outcome.unchanged;
+            summary.rejected += b.rejects.len() as u64;
+            for r in b.rejects {
                 if !args.quiet && shown < 20 {
                     bar.suspend(|| eprintln!("{place}{}: {}: {}", r.line, r.field, r.reason));
                     shown += 1;
@@ -1008,9 +993,8 @@ fn import_into_store(args: &ImportArgs) -> Result<ExitCode, Error> {
                 }
             }
             Ok(())
-        };
-        import_pipeline(format, input, &name, &opts, args.batch, &catalog, &mut on_batch)?;
-        store.finish_import(run, &file_outcome, file_rejected)?;
+        })?;
+        summary.loads.push(done.load.0);
         bar.finish_and_clear();
     }
     if let Some(w) = rejects_out {
@@ -1024,7 +1008,7 @@ fn import_into_store(args: &ImportArgs) -> Result<ExitCode, Error> {
 /// Prints the end-of-import summary: JSON on stdout with `--json`, a line on stderr otherwise.
 fn report_import(args: &ImportArgs, summary: &ImportSummary, shown: u64) -> Result<(), Error> {
     if args.json {
-        let json = serde_json::to_string(summary).map_err(|e| Error::Usage(e.to_string()))?;
+        let json = serde_json::to_string(summary).map_err(|e| Error::Internal(e.to_string()))?;
         writeln!(std::io::stdout().lock(), "{json}").map_err(|source| Error::Io { path: "stdout".into(), source })?;
     } else {
         let hidden = summary.rejected.saturating_sub(shown);
@@ -1048,94 +1032,6 @@ fn report_import(args: &ImportArgs, summary: &ImportSummary, shown: u64) -> Resu
         );
     }
     Ok(())
-}
-
-/// A batch ready for the store: the events placed, with their lines (and raw rows for a rejects file).
-struct PlacedBatch {
-    rows: Vec<crate::store::ImportRow>,
-    raw: Vec<Vec<String>>,
-    rejects: Vec<Rejected>,
-    read: u64,
-    id_column: String,
-}
-
-/// Reads, places and stores in a pipeline of three threads, each batch handed on through a short
-/// queue (so memory stays flat): the reader parses the file, the placer finds each event's zone and H3
-/// cell on every core, and `store` (on the calling thread) writes. Stops at the first error of any
-/// stage, after the batches already stored.
-fn import_pipeline(
-    format: FileFormat,
-    input: impl std::io::Read + Send,
-    name: &str,
-    opts: &crate::formats::events::ImportOptions,
-    batch: usize,
-    catalog: &ZoneCatalog,
-    store: &mut dyn FnMut(PlacedBatch) -> Result<(), Error>,
-) -> Result<(), Error> {
-    use std::sync::mpsc::sync_channel;
-    let (to_placer, placer_in) = sync_channel::<crate::formats::events::RowBatch>(2);
-    let (to_writer, writer_in) = sync_channel::<PlacedBatch>(2);
-    std::thread::scope(|scope| {
-        let reader = scope.spawn(move || {
-            crate::formats::events::read_events(format, input, name, opts, batch, |b| {
-                to_placer.send(b).map_err(|_| ReadStop::Stopped)
-            })
-        });
-        scope.spawn(move || {
-            for b in placer_in {
-                let rows = place_all(b.events, b.lines, catalog);
-                let placed =
-                    PlacedBatch { rows, raw: b.rows, rejects: b.rejects, read: b.read, id_column: b.id_column };
-                if to_writer.send(placed).is_err() {
-                    return;
-                }
-            }
-        });
-        let mut written = Ok(());
-        for b in writer_in {
-            written = store(b);
-            if written.is_err() {
-                break;
-            }
-        }
-        written?;
-        match reader.join() {
-            Ok(Ok(()) | Err(ReadStop::Stopped)) => Ok(()),
-            Ok(Err(ReadStop::Import(e))) => Err(e.into()),
-            Err(_) => Err(Error::Usage(format!("{name}: the reader thread failed"))),
-        }
-    })
-}
-
-/// Why the pipeline's reader stopped early.
-enum ReadStop {
-    Import(crate::formats::events::ImportError),
-    /// A later stage stopped (its own error is the one reported).
-    Stopped,
-}
-
-impl From<crate::formats::events::ImportError> for ReadStop {
-    fn from(e: crate::formats::events::ImportError) -> Self {
-        Self::Import(e)
-    }
-}
-
-/// Places events (zone, H3 cell and fix code) on every core (rayon), keeping their order.
-fn place_all(
-    events: Vec<crate::events::Event>,
-    lines: Vec<u64>,
-    catalog: &ZoneCatalog,
-) -> Vec<crate::store::ImportRow> {
-    use rayon::prelude::*;
-    lines
-        .into_par_iter()
-        .zip(events.into_par_iter())
-        .with_min_len(1024)
-        .map(|(line, e)| {
-            let placed = crate::events::place(e, catalog);
-            crate::store::ImportRow { line, fingerprint: crate::store::fingerprint(&placed), placed }
-        })
-        .collect()
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -1253,7 +1149,7 @@ fn classify(args: &ClassifyArgs) -> Result<ExitCode, Error> {
     let zones = match (&fixed, &args.date_col) {
         (Some(index), _) => ZoneChoice::Fixed(index),
         (None, Some(column)) => ZoneChoice::ByDate { catalog: &catalog, column },
-        (None, None) => return Err(Error::Usage("no zone set chosen".into())),
+        (None, None) => return Err(Error::Internal("no zone set chosen".into())),
     };
     let name = args.input.display().to_string();
     let out_name = args.output.as_ref().map_or_else(|| "stdout".to_owned(), |p| p.display().to_string());
@@ -1284,7 +1180,7 @@ fn classify(args: &ClassifyArgs) -> Result<ExitCode, Error> {
     let files = Files { input: &name, output: &out_name };
     let bar = progress_bar(len, quiet);
     let summary = if is_geojson {
-        let Some(index) = &fixed else { return Err(Error::Usage("no zone set chosen".into())) };
+        let Some(index) = &fixed else { return Err(Error::Internal("no zone set chosen".into())) };
         points::classify_geojson(input, &mut output, files, index, on_reject)?
     } else {
         let columns =
@@ -1551,10 +1447,10 @@ fn load_service(zones: &ZoneArgs, rules: &[PathBuf]) -> Result<crate::http::Load
 fn load_tokens(args: &ServeArgs) -> Result<crate::http::Tokens, Error> {
     if let Some(path) = &args.tokens {
         let text = std::fs::read_to_string(path).map_err(io_err(path))?;
-        return crate::http::Tokens::parse_file(&text, &path.display().to_string()).map_err(Error::Usage);
+        return Ok(crate::http::Tokens::parse_file(&text, &path.display().to_string())?);
     }
     match std::env::var("LEADMAP_TOKENS") {
-        Ok(text) => crate::http::Tokens::parse_env(&text).map_err(|e| Error::Usage(format!("LEADMAP_TOKENS: {e}"))),
+        Ok(text) => Ok(crate::http::Tokens::parse_env(&text)?),
         Err(_) => Ok(crate::http::Tokens::default()),
     }
 }
@@ -1569,12 +1465,12 @@ fn map_page(args: &ServeArgs) -> Result<crate::http::MapPage, Error> {
     };
     let remote = args.basemap.as_ref().filter(|b| !local(b));
     if let Some(url) = remote {
-        crate::http::MapPage::check_basemap(url).map_err(|e| Error::Usage(e.to_string()))?;
+        crate::http::MapPage::check_basemap(url)?;
     }
     let archive = match args.basemap.as_ref().filter(local) {
         Some(file) => {
             let path = PathBuf::from(file);
-            let info = crate::formats::pmtiles::read_info(&path).map_err(|e| Error::Usage(format!("--basemap {e}")))?;
+            let info = crate::formats::pmtiles::read_info(&path)?;
             Some((path, info))
         }
         None => None,
@@ -1582,8 +1478,7 @@ fn map_page(args: &ServeArgs) -> Result<crate::http::MapPage, Error> {
     let landmarks = match &args.landmarks {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(io_err(path))?;
-            crate::http::MapPage::check_landmarks(&text, &path.display().to_string())
-                .map_err(|e| Error::Usage(e.to_string()))?;
+            crate::http::MapPage::check_landmarks(&text, &path.display().to_string())?;
             Some(text)
         }
         None => None,
@@ -1594,10 +1489,8 @@ fn map_page(args: &ServeArgs) -> Result<crate::http::MapPage, Error> {
         page = page.with_archive(path, info);
     }
     Ok(match &args.context {
-        Some(path) => page.with_context(
-            &crate::formats::zonefile::read_context(path, &args.context_name)
-                .map_err(|e| Error::Usage(format!("--context: {e}")))?,
-        ),
+        Some(path) => page
+            .with_context(&crate::formats::zonefile::read_context(path, &args.context_name).map_err(Error::Context)?),
         None => page,
     })
 }
@@ -1606,7 +1499,7 @@ fn serve(args: &ServeArgs) -> Result<ExitCode, Error> {
     let started = std::time::Instant::now();
     let loaded = load_service(&args.zones, &args.rules)?;
     args.plausible.checks(&loaded.zones)?;
-    let table = crate::builtin::perturbation_table().map_err(|e| Error::Usage(e.to_string()))?;
+    let table = crate::builtin::perturbation_table()?;
     if args.planner_k != 0 && args.planner_k != table.zero_up_to() {
         return Err(Error::Usage(format!(
             "--planner-k {}: the perturbation table ({}) shows counts from 1 to {} as 0; use --planner-k {} \
@@ -1649,7 +1542,7 @@ fn serve(args: &ServeArgs) -> Result<ExitCode, Error> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let config = crate::http::ServeConfig { addr: args.addr, tokens, limits, store, map, conn, tls };
     let (zone_args, rule_files) = (args.zones.clone(), args.rules.clone());
-    let reload = move || load_service(&zone_args, &rule_files).map_err(|e| e.to_string());
+    let reload = move || load_service(&zone_args, &rule_files).map_err(crate::http::ReloadError::from);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

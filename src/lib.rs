@@ -32,6 +32,8 @@
 //! - [`formats`]: zone files (GeoJSON, FlatGeobuf), point files (CSV, GeoJSON) and event files (CSV,
 //!   GeoJSON, FlatGeobuf) in and out.
 //! - [`http`]: the service (axum): routes, problem+json errors, auth, metrics, `OpenAPI`, lifecycle.
+//! - [`import`]: the import engine: a file read, placed (on every core) and stored as one load, in a
+//!   pipeline of threads with short queues.
 //! - [`cli`]: the `leadmap` commands; `main.rs` only parses and runs them.
 //! - [`logging`]: where log lines go (batched to stderr by a background thread).
 //!
@@ -52,6 +54,7 @@ pub mod formats;
 pub mod geodesy;
 pub mod hotspots;
 pub mod http;
+pub mod import;
 pub mod logging;
 pub mod privacy;
 pub mod program;
@@ -85,9 +88,18 @@ pub enum Error {
     /// The event store failed.
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    /// The API tokens (`--tokens` file or `LEADMAP_TOKENS`) are refused.
+    #[error(transparent)]
+    Tokens(#[from] http::TokenError),
+    /// An event filter's options contradict each other (`--from` after `--to`).
+    #[error(transparent)]
+    Filter(#[from] events::filter::FilterError),
     /// An event file could not be read.
     #[error(transparent)]
     Import(#[from] formats::events::ImportError),
+    /// A stage of the import engine failed.
+    #[error(transparent)]
+    Pipeline(#[from] import::PipelineError),
     /// A coordinate system is not supported.
     #[error(transparent)]
     Crs(#[from] projection::CrsError),
@@ -105,7 +117,23 @@ pub enum Error {
         /// The OS error.
         source: std::io::Error,
     },
-    /// The command was asked something it cannot do (e.g. an unknown zone id).
+    /// The map page's base map URL or landmarks file is refused.
+    #[error(transparent)]
+    MapPage(#[from] http::MapPageError),
+    /// The `--basemap` archive cannot be used.
+    #[error("--basemap {0}")]
+    Basemap(#[from] formats::pmtiles::PmtilesError),
+    /// The `--context` file cannot be used.
+    #[error("--context: {0}")]
+    Context(#[source] formats::zonefile::ZoneFileError),
+    /// The built-in perturbation table is damaged (a damaged build).
+    #[error(transparent)]
+    PerturbationTable(#[from] privacy::PerturbationTableError),
+    /// leadmap's own data or a thread of its own failed: a bug or a damaged build, not the input.
+    #[error("internal error (please report it): {0}")]
+    Internal(String),
+    /// The command was asked something it cannot do (e.g. an unknown zone id, options that contradict
+    /// each other).
     #[error("{0}")]
     Usage(String),
 }

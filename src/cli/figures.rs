@@ -56,7 +56,7 @@ impl FigureFilterArgs {
             group: self.group.as_deref(),
             source: self.source.as_deref(),
         })
-        .map_err(|e| Error::Usage(e.to_string()))
+        .map_err(Error::from)
     }
 
     fn disclosure(&self) -> Disclosure {
@@ -291,7 +291,7 @@ impl Geo {
             f
         } else {
             let day = to.unwrap_or_else(|| super::today(&self.catalog));
-            self.catalog.in_force_or_nearest(day).ok_or_else(|| Error::Usage("no zone sets loaded".to_owned()))?
+            self.catalog.in_force_or_nearest(day).ok_or_else(|| Error::Internal("no zone sets loaded".to_owned()))?
         };
         Ok(index.set().zones().iter().map(|z| z.geometry.clone()).collect())
     }

@@ -114,11 +114,13 @@ pub(super) fn whatif(args: &WhatifArgs) -> Result<ExitCode, Error> {
         super::output::check(out, &protected)?;
         super::output::check_extension(out, &["csv", "json", "txt"])?;
     }
-    if let (Some(a), Some(b)) = (args.from, args.to)
-        && a > b
-    {
-        return Err(Error::Usage(format!("--from {a} is after --to {b}")));
-    }
+    let filter = EventFilter::parse(FilterText {
+        from: args.from,
+        to: args.to,
+        kind: args.kind,
+        source: args.source.as_deref(),
+        ..FilterText::default()
+    })?;
     let loaded = load_service(&args.zones, &args.rules)?;
     let day = args.at.or(args.to).unwrap_or_else(|| super::today(&loaded.zones));
     let current: Arc<ZoneIndex> = match (&args.against, args.at) {
@@ -136,21 +138,13 @@ pub(super) fn whatif(args: &WhatifArgs) -> Result<ExitCode, Error> {
             .zones
             .in_force_or_nearest(day)
             .cloned()
-            .ok_or_else(|| Error::Usage("no zone sets loaded".to_owned()))?,
+            .ok_or_else(|| Error::Internal("no zone sets loaded".to_owned()))?,
     };
     let proposals = args
         .proposals
         .iter()
         .map(|p| Ok(ZoneIndex::new(read_zone_file(p, &ZoneFileOptions::default())?, IndexOptions::default())))
         .collect::<Result<Vec<_>, Error>>()?;
-    let filter = EventFilter::parse(FilterText {
-        from: args.from,
-        to: args.to,
-        kind: args.kind,
-        source: args.source.as_deref(),
-        ..FilterText::default()
-    })
-    .map_err(|e| Error::Usage(e.to_string()))?;
     let q = ImpactQuery::for_program(
         filter,
         args.res,

@@ -77,6 +77,77 @@ impl fmt::Debug for TokenEntry {
     }
 }
 
+/// Why a token list was refused. Entries are named by their place (1-based), never by a value: in an
+/// entry with its fields swapped, the name or role may be the secret.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// A token shorter than the minimum.
+    #[error("entry {entry}: the token is shorter than {MIN_TOKEN_LEN} characters; use a long random one")]
+    TooShort {
+        /// The entry's place.
+        entry: usize,
+    },
+    /// An entry without a name.
+    #[error("entry {entry}: the name is empty")]
+    EmptyName {
+        /// The entry's place.
+        entry: usize,
+    },
+    /// Two entries with one token.
+    #[error("entry {entry} repeats the token of entry {first}")]
+    RepeatedToken {
+        /// The entry's place.
+        entry: usize,
+        /// The earlier entry's place.
+        first: usize,
+    },
+    /// Two entries with one name.
+    #[error("entries {first} and {entry} have the same name; each token needs its own")]
+    RepeatedName {
+        /// The entry's place.
+        entry: usize,
+        /// The earlier entry's place.
+        first: usize,
+    },
+    /// A `LEADMAP_TOKENS` entry that is not `name:role:token`.
+    #[error("LEADMAP_TOKENS entry {entry}: entries are name:role:token, separated by commas")]
+    EnvShape {
+        /// The entry's place.
+        entry: usize,
+    },
+    /// A `LEADMAP_TOKENS` entry whose second field is not a role.
+    #[error(
+        "LEADMAP_TOKENS entry {entry}: the second field is not a role (ingest, field, planner, analyst or admin); entries are name:role:token"
+    )]
+    EnvRole {
+        /// The entry's place.
+        entry: usize,
+    },
+    /// `LEADMAP_TOKENS` holds entries that are refused.
+    #[error("LEADMAP_TOKENS: {0}")]
+    Env(Box<TokenError>),
+    /// A tokens file that is not a JSON array of entries (where, and what kind of fault).
+    #[error("{origin}: line {line}, column {column}: {what} (values are not shown: they may be tokens)")]
+    FileSyntax {
+        /// The file.
+        origin: String,
+        /// Line of the fault.
+        line: usize,
+        /// Column of the fault.
+        column: usize,
+        /// What kind of fault.
+        what: &'static str,
+    },
+    /// A tokens file whose entries are refused.
+    #[error("{origin}: {source}")]
+    File {
+        /// The file.
+        origin: String,
+        /// Why.
+        source: Box<TokenError>,
+    },
+}
+
 /// The configured tokens; empty means open access.
 #[derive(Clone, Debug, Default)]
 pub struct Tokens(Vec<TokenEntry>);
@@ -88,52 +159,51 @@ impl Tokens {
     /// Checks and keeps the entries: tokens of at least 16 characters, each used once, names unique (an
     /// ingest's idempotency keys are kept per name). Errors name entries by their place (1-based), never
     /// by a value: in an entry with its fields swapped, the name or role may be the secret.
-    pub fn new(entries: Vec<TokenEntry>) -> Result<Self, String> {
+    ///
+    /// # Errors
+    /// The first entry refused, and why.
+    pub fn new(entries: Vec<TokenEntry>) -> Result<Self, TokenError> {
         for (i, e) in entries.iter().enumerate() {
-            let n = i + 1;
+            let entry = i + 1;
             if e.token.len() < MIN_TOKEN_LEN {
-                return Err(format!(
-                    "entry {n}: the token is shorter than {MIN_TOKEN_LEN} characters; use a long random one"
-                ));
+                return Err(TokenError::TooShort { entry });
             }
             if e.name.trim().is_empty() {
-                return Err(format!("entry {n}: the name is empty"));
+                return Err(TokenError::EmptyName { entry });
             }
             if let Some(j) = entries[..i].iter().position(|o| bool::from(o.token.as_bytes().ct_eq(e.token.as_bytes())))
             {
-                return Err(format!("entry {n} repeats the token of entry {}", j + 1));
+                return Err(TokenError::RepeatedToken { entry, first: j + 1 });
             }
             if let Some(j) = entries[..i].iter().position(|o| o.name == e.name) {
-                return Err(format!("entries {} and {n} have the same name; each token needs its own", j + 1));
+                return Err(TokenError::RepeatedName { entry, first: j + 1 });
             }
         }
         Ok(Self(entries))
     }
 
     /// Parses `LEADMAP_TOKENS`-style text: `name:role:token` entries separated by commas or newlines.
-    pub fn parse_env(text: &str) -> Result<Self, String> {
+    ///
+    /// # Errors
+    /// An entry is not `name:role:token`, or is refused as [`Tokens::new`] refuses it.
+    pub fn parse_env(text: &str) -> Result<Self, TokenError> {
         let mut entries = Vec::new();
         for (i, item) in text.split([',', '\n']).map(str::trim).filter(|s| !s.is_empty()).enumerate() {
             let mut parts = item.splitn(3, ':');
             let (Some(name), Some(role), Some(token)) = (parts.next(), parts.next(), parts.next()) else {
-                return Err(format!(
-                    "LEADMAP_TOKENS entry {}: entries are name:role:token, separated by commas",
-                    i + 1
-                ));
+                return Err(TokenError::EnvShape { entry: i + 1 });
             };
-            let role = role.parse().map_err(|_| {
-                format!(
-                    "LEADMAP_TOKENS entry {}: the second field is not a role (ingest, field, planner, analyst or admin); entries are name:role:token",
-                    i + 1
-                )
-            })?;
+            let role = role.parse().map_err(|_| TokenError::EnvRole { entry: i + 1 })?;
             entries.push(TokenEntry { name: name.to_owned(), role, token: token.to_owned() });
         }
-        Self::new(entries)
+        Self::new(entries).map_err(|e| TokenError::Env(Box::new(e)))
     }
 
     /// Parses a tokens file: a JSON array of `{"name", "role", "token"}`.
-    pub fn parse_file(text: &str, origin: &str) -> Result<Self, String> {
+    ///
+    /// # Errors
+    /// The file is not such an array (where, never what), or an entry is refused.
+    pub fn parse_file(text: &str, origin: &str) -> Result<Self, TokenError> {
         // serde's messages quote the value at fault, which may be a token: only the place and the kind.
         let entries: Vec<TokenEntry> = serde_json::from_str(text).map_err(|e| {
             let what = match e.classify() {
@@ -143,9 +213,9 @@ impl Tokens {
                 serde_json::error::Category::Eof => "the file ends too early",
                 serde_json::error::Category::Io | serde_json::error::Category::Syntax => "this is not valid JSON",
             };
-            format!("{origin}: line {}, column {}: {what} (values are not shown: they may be tokens)", e.line(), e.column())
+            TokenError::FileSyntax { origin: origin.to_owned(), line: e.line(), column: e.column(), what }
         })?;
-        Self::new(entries).map_err(|e| format!("{origin}: {e}"))
+        Self::new(entries).map_err(|e| TokenError::File { origin: origin.to_owned(), source: Box::new(e) })
     }
 
     /// No tokens: the service is open.
@@ -271,8 +341,11 @@ mod tests {
         assert_eq!(t.len(), 2);
         assert_eq!(t.role_of(b"0123456789abcdef0123"), Some(Role::Field));
         assert_eq!(t.role_of(b"0123456789abcdef012"), None);
-        assert!(Tokens::parse_env("app:field:short").unwrap_err().contains("shorter"));
-        assert!(Tokens::parse_env("app:boss:0123456789abcdef0123").unwrap_err().contains("not a role"));
+        assert_eq!(
+            Tokens::parse_env("app:field:short").unwrap_err(),
+            TokenError::Env(Box::new(TokenError::TooShort { entry: 1 }))
+        );
+        assert!(Tokens::parse_env("app:boss:0123456789abcdef0123").unwrap_err().to_string().contains("not a role"));
         assert!(!format!("{t:?}").contains("0123456789"), "tokens never show in Debug output");
     }
 
@@ -281,8 +354,8 @@ mod tests {
         let secret = "s3cr3t-0123456789abcdef";
         // Fields swapped, in the variable and in a file: the secret lands in the name or role.
         for text in [format!("{secret}:field:app"), format!("app:{secret}:field"), format!("field:app:{secret}")] {
-            let e = Tokens::parse_env(&text).unwrap_err();
-            assert!(!e.contains("s3cr3t"), "{e}");
+            let e = Tokens::parse_env(&text).unwrap_err().to_string();
+            assert!(!e.contains("s3cr3t") && e.starts_with("LEADMAP_TOKENS"), "{e}");
         }
         for file in [
             format!(r#"[{{"name": "app", "role": "{secret}", "token": "field"}}]"#),
@@ -290,10 +363,10 @@ mod tests {
             format!(r#"[{{"name": "app", "role": "field", "token": {secret}}}]"#),
             format!(r#"[{{"name": "app", "role": "field", "tokn": "{secret}"}}]"#),
         ] {
-            let e = Tokens::parse_file(&file, "tokens.json").unwrap_err();
+            let e = Tokens::parse_file(&file, "tokens.json").unwrap_err().to_string();
             assert!(!e.contains("s3cr3t") && e.starts_with("tokens.json: "), "{e}");
         }
         let e = Tokens::parse_env("app:field:0123456789abcdef0123,app:admin:fedcba9876543210fedc").unwrap_err();
-        assert!(e.contains("entries 1 and 2 have the same name"), "{e}");
+        assert_eq!(e.to_string(), "LEADMAP_TOKENS: entries 1 and 2 have the same name; each token needs its own");
     }
 }

@@ -33,7 +33,7 @@ use axum::http::StatusCode;
 use axum::middleware;
 use axum::routing::get;
 
-pub use auth::{Access, Role, TokenEntry, Tokens};
+pub use auth::{Access, Role, TokenEntry, TokenError, Tokens};
 pub use conn::{ConnLimits, DEFAULT_HEADER_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, fit_to_fd_limit};
 pub use error::{ApiError, Problem};
 pub use front::{MAX_HEADER_BYTES, MAX_HEADERS, MAX_URI_BYTES};
@@ -170,6 +170,10 @@ pub enum ServeError {
     },
 }
 
+/// Why a reload (SIGHUP) could not load the zones and rules: the caller's own error, which names the
+/// file at fault.
+pub type ReloadError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Serves until SIGTERM or Ctrl-C, finishing requests in flight. `reload` is called on SIGHUP and, when
 /// it succeeds, its catalogs replace the served ones whole (requests in flight keep their snapshot) and
 /// the stored events are read again; they are also read again when another process writes to the
@@ -177,7 +181,7 @@ pub enum ServeError {
 pub async fn serve(
     config: ServeConfig,
     loaded: Loaded,
-    reload: impl Fn() -> Result<Loaded, String> + Send + Sync + 'static,
+    reload: impl Fn() -> Result<Loaded, ReloadError> + Send + Sync + 'static,
     on_ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
     if config.tokens.is_open() && !config.addr.ip().is_loopback() {
@@ -263,7 +267,7 @@ fn spawn_store_follower(state: AppState) {
 }
 
 #[cfg(unix)]
-fn spawn_reloader(state: AppState, reload: impl Fn() -> Result<Loaded, String> + Send + Sync + 'static) {
+fn spawn_reloader(state: AppState, reload: impl Fn() -> Result<Loaded, ReloadError> + Send + Sync + 'static) {
     use tokio::signal::unix::{SignalKind, signal};
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
         tracing::warn!("cannot listen for SIGHUP; reload is off");
@@ -285,7 +289,7 @@ fn spawn_reloader(state: AppState, reload: impl Fn() -> Result<Loaded, String> +
                 }
                 Ok(Err(e)) => {
                     state.metrics().record_reload(false);
-                    tracing::error!(error = e, "reload failed; still serving the previous zones and rules");
+                    tracing::error!(error = %e, "reload failed; still serving the previous zones and rules");
                 }
                 Err(e) => {
                     state.metrics().record_reload(false);
@@ -318,7 +322,7 @@ fn spawn_tls_reloader(files: TlsFiles, shared: tls::SharedTls) {
 fn spawn_tls_reloader(_: TlsFiles, _: tls::SharedTls) {}
 
 #[cfg(not(unix))]
-fn spawn_reloader(_: AppState, _: impl Fn() -> Result<Loaded, String> + Send + Sync + 'static) {}
+fn spawn_reloader(_: AppState, _: impl Fn() -> Result<Loaded, ReloadError> + Send + Sync + 'static) {}
 
 async fn shutdown_signal() {
     let ctrl_c = async {

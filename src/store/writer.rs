@@ -12,7 +12,7 @@ const MAX_GROUP: usize = 256;
 
 struct Job {
     submission: Submission,
-    reply: tokio::sync::oneshot::Sender<Result<Receipt, String>>,
+    reply: tokio::sync::oneshot::Sender<Result<Receipt, WriteError>>,
 }
 
 /// What a committed submission changed in the store, told to the writer's owner while the writer
@@ -78,13 +78,14 @@ impl GroupWriter {
                 match result {
                     Ok(receipts) => {
                         for (job, receipt) in group.into_iter().zip(receipts) {
-                            let _ = job.reply.send(receipt.map_err(|e| e.to_string()));
+                            let _ = job.reply.send(receipt.map_err(WriteError::from));
                         }
                     }
                     Err(e) => {
-                        let text = e.to_string();
+                        // The group's one transaction failed: every submission in it gets the error.
+                        let e = Arc::new(e);
                         for job in group {
-                            let _ = job.reply.send(Err(text.clone()));
+                            let _ = job.reply.send(Err(WriteError::Store(Arc::clone(&e))));
                         }
                     }
                 }
@@ -97,11 +98,7 @@ impl GroupWriter {
     pub async fn submit(&self, submission: Submission) -> Result<Receipt, WriteError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.queue.send(Job { submission, reply }).map_err(|_| WriteError::Stopped)?;
-        match answer.await {
-            Ok(Ok(receipt)) => Ok(receipt),
-            Ok(Err(text)) => Err(WriteError::Store(text)),
-            Err(_) => Err(WriteError::Stopped),
-        }
+        answer.await.unwrap_or(Err(WriteError::Stopped))
     }
 }
 
@@ -112,9 +109,10 @@ fn empty() -> Submission {
 /// Why a submission was not committed.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
-    /// The store failed (the message names the file).
-    #[error("{0}")]
-    Store(String),
+    /// The store failed (the message names the file); shared by every submission of a group whose
+    /// transaction failed.
+    #[error(transparent)]
+    Store(Arc<StoreError>),
     /// The writer thread is gone.
     #[error("the store's writer has stopped")]
     Stopped,
@@ -122,6 +120,6 @@ pub enum WriteError {
 
 impl From<StoreError> for WriteError {
     fn from(e: StoreError) -> Self {
-        Self::Store(e.to_string())
+        Self::Store(Arc::new(e))
     }
 }

@@ -194,7 +194,7 @@ fn whatif_names_what_is_wrong_and_never_writes_over_its_inputs() {
     // A window backwards.
     let out =
         leadmap(&["whatif", proposal.to_str().unwrap(), "--data", data, "--from", "2019-01-01", "--to", "2018-01-01"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--from 2019-01-01 is after --to 2018-01-01"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("from 2019-01-01 is after to 2018-01-01"));
 }
 
 const ANALYST: &str = "proposal-analyst-token-0123456789";
