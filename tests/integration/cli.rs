@@ -5,11 +5,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::support::{CITY_SELECT, fixture, repo, shared};
-
-fn leadmap(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_leadmap")).args(args).current_dir(std::env::temp_dir()).output().unwrap()
-}
+use crate::support::{CITY_SELECT, fixture, leadmap, repo, shared};
 
 fn stdout_json(out: &Output) -> Value {
     assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));

@@ -10,11 +10,11 @@ use std::process::Command;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use h3o::{LatLng, Resolution};
-use leadmap::http::{AppState, Limits, Loaded, Tokens, router};
-use leadmap::rules::RuleCatalog;
-use leadmap::zones::{IndexOptions, ZoneCatalog};
+use leadmap::http::{Tokens, router};
 use serde_json::{Value, json};
 use tower::ServiceExt;
+
+use crate::support::Reply;
 
 const PLANNER: &str = "planner-token-0123456789";
 const ANALYST: &str = "analyst-token-0123456789";
@@ -52,18 +52,7 @@ fn nested_points(n: usize, seed: u64) -> Vec<(f64, f64)> {
     out
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
-    }
-}
-
+/// A request as `token`, with an optional JSON body and If-None-Match, through the router in process.
 async fn call(
     app: &axum::Router,
     method: &str,
@@ -80,11 +69,7 @@ async fn call(
         req = req.header(header::CONTENT_TYPE, "application/json");
     }
     let req = req.body(body.map_or_else(Body::empty, |b| Body::from(b.to_string()))).unwrap();
-    let res = app.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let headers = res.headers().clone();
-    let body = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap().to_vec();
-    Reply { status, headers, body }
+    crate::support::call(app, req).await
 }
 
 /// Count and per-kind columns of a `/v1/cells` or `leadmap cells` CSV, by hex id (None = withheld).
@@ -121,12 +106,7 @@ async fn cells_over_http_are_exact_for_analysts_and_leak_nothing_small_to_planne
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     let tokens = Tokens::parse_env(&format!("p:planner:{PLANNER},a:analyst:{ANALYST},feed:ingest:{INGEST}")).unwrap();
-    let zones = ZoneCatalog::new(leadmap::builtin::zone_sets().unwrap(), IndexOptions::default());
-    let rules = RuleCatalog::new(leadmap::builtin::rule_sets().unwrap()).unwrap();
-    let gpkg = leadmap::store::gpkg::GpkgStore::open(&store).unwrap();
-    let app = router(crate::support::ready(
-        AppState::with_store(Loaded { zones, rules }, tokens, Limits::default(), Some(Box::new(gpkg))).unwrap(),
-    ));
+    let app = router(crate::support::builtin_with_store(tokens, &store));
 
     // Analysts: exact, equal to the command line and to h3o point by point.
     let r = call(&app, "GET", "/v1/cells?res=9&f=csv", ANALYST, None, None).await;
@@ -250,12 +230,7 @@ async fn hotspots_give_analysts_z_and_planners_classes_and_candidates_lie_outsid
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("events.gpkg");
     let tokens = Tokens::parse_env(&format!("p:planner:{PLANNER},a:analyst:{ANALYST},feed:ingest:{INGEST}")).unwrap();
-    let zones = ZoneCatalog::new(leadmap::builtin::zone_sets().unwrap(), IndexOptions::default());
-    let rules = RuleCatalog::new(leadmap::builtin::rule_sets().unwrap()).unwrap();
-    let gpkg = leadmap::store::gpkg::GpkgStore::open(&path).unwrap();
-    let app = router(crate::support::ready(
-        AppState::with_store(Loaded { zones, rules }, tokens, Limits::default(), Some(Box::new(gpkg))).unwrap(),
-    ));
+    let app = router(crate::support::builtin_with_store(tokens, &path));
     // A dense cluster far east of every zone, background noise over the city, over HTTP ingest.
     let hot = LatLng::new(45.505, -122.58).unwrap().to_cell(Resolution::Nine);
     let mut events = Vec::new();

@@ -162,13 +162,8 @@ fn batch_bodies_and_query_strings_never_make_the_router_fail() {
     use axum::body::Body;
     use axum::http::Request;
     use tower::ServiceExt;
-    let zones = leadmap::zones::ZoneCatalog::new(
-        leadmap::builtin::zone_sets().unwrap(),
-        leadmap::zones::IndexOptions::default(),
-    );
-    let rules = leadmap::rules::RuleCatalog::new(leadmap::builtin::rule_sets().unwrap()).unwrap();
     let app = leadmap::http::router(leadmap::http::AppState::new(
-        leadmap::http::Loaded { zones, rules },
+        crate::support::builtin(),
         leadmap::http::Tokens::default(),
         leadmap::http::Limits::default(),
     ));

@@ -10,18 +10,15 @@ use leadmap::http::{AppState, Limits, Loaded, Tokens, router};
 use leadmap::rules::RuleCatalog;
 use leadmap::zones::{IndexOptions, ZoneCatalog};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
-use crate::support::{http_get, http_post, http_request, ready, repo, spawn_server};
+use crate::support::{Reply, builtin_with_store, call, http_get, http_post, http_request, leadmap, repo, spawn_server};
 
 const FIELD: &str = "field-token-0123456789";
 const PLANNER: &str = "planner-token-0123456789";
 const ADMIN: &str = "admin-token-0123456789ab";
 
 fn state(tokens: Tokens, limits: Limits) -> AppState {
-    let zones = ZoneCatalog::new(leadmap::builtin::zone_sets().unwrap(), IndexOptions::default());
-    let rules = RuleCatalog::new(leadmap::builtin::rule_sets().unwrap()).unwrap();
-    AppState::new(Loaded { zones, rules }, tokens, limits)
+    AppState::new(crate::support::builtin(), tokens, limits)
 }
 
 fn open_app() -> axum::Router {
@@ -31,41 +28,6 @@ fn open_app() -> axum::Router {
 fn secured_app() -> axum::Router {
     let tokens = Tokens::parse_env(&format!("app:field:{FIELD},plan:planner:{PLANNER},ops:admin:{ADMIN}")).unwrap();
     router(state(tokens, Limits::default()))
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    fn content_type(&self) -> &str {
-        self.headers.get(header::CONTENT_TYPE).map_or("", |v| v.to_str().unwrap())
-    }
-
-    /// Asserts a problem+json error with this status whose detail contains `needle`.
-    fn problem(&self, status: u16, needle: &str) {
-        assert_eq!(self.status.as_u16(), status, "{}", String::from_utf8_lossy(&self.body));
-        assert_eq!(self.content_type(), "application/problem+json");
-        let p = self.json();
-        assert_eq!(p["status"], status);
-        assert!(p["title"].is_string() && p["type"].is_string());
-        let detail = p["detail"].as_str().unwrap();
-        assert!(detail.contains(needle), "detail {detail:?} should contain {needle:?}");
-    }
-}
-
-async fn call(app: &axum::Router, req: Request<Body>) -> Reply {
-    let res = app.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let headers = res.headers().clone();
-    let body = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap().to_vec();
-    Reply { status, headers, body }
 }
 
 async fn get(app: &axum::Router, uri: &str) -> Reply {
@@ -633,12 +595,7 @@ async fn events_are_ingested_durably_and_read_back_by_analysts_only() {
     let tokens =
         Tokens::parse_env(&format!("app:field:{FIELD},an:analyst:{ANALYST},feed:ingest:{INGEST},ops:admin:{ADMIN}"))
             .unwrap();
-    let zones = ZoneCatalog::new(leadmap::builtin::zone_sets().unwrap(), IndexOptions::default());
-    let rules = RuleCatalog::new(leadmap::builtin::rule_sets().unwrap()).unwrap();
-    let store = leadmap::store::gpkg::GpkgStore::open(&path).unwrap();
-    let app = router(ready(
-        AppState::with_store(Loaded { zones, rules }, tokens, Limits::default(), Some(Box::new(store))).unwrap(),
-    ));
+    let app = router(builtin_with_store(tokens, &path));
     let event = |id: &str, lon: f64| {
         json!({"kind": "diversion_referral", "occurred_on": "2018-06-01", "occurred_at": "14:05", "lon": lon, "lat": 45.5189,
                "offense": "PCS", "race_ethnicity": "Black", "source": "ops", "external_id": id})
@@ -726,12 +683,7 @@ async fn an_idempotency_key_replays_the_first_answer_across_restarts_and_refuses
     let path = dir.path().join("events.gpkg");
     let app = || {
         let tokens = Tokens::parse_env(&format!("feed:ingest:{INGEST},ops:admin:{ADMIN}")).unwrap();
-        let zones = ZoneCatalog::new(leadmap::builtin::zone_sets().unwrap(), IndexOptions::default());
-        let rules = RuleCatalog::new(leadmap::builtin::rule_sets().unwrap()).unwrap();
-        let store = leadmap::store::gpkg::GpkgStore::open(&path).unwrap();
-        router(ready(
-            AppState::with_store(Loaded { zones, rules }, tokens, Limits::default(), Some(Box::new(store))).unwrap(),
-        ))
+        router(builtin_with_store(tokens, &path))
     };
     let event = |id: &str| {
         json!({"kind": "arrest", "occurred_on": "2019-03-04", "lon": -122.6793, "lat": 45.5189, "offense": "PCS",
@@ -1462,7 +1414,6 @@ fn every_request_is_logged_with_its_id_and_who_asked_and_a_failure_tells_the_cli
 fn a_backup_of_a_live_store_under_ingest_is_one_consistent_store() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("events.gpkg");
-    let leadmap = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_leadmap")).args(args).output().unwrap();
     let out = leadmap(&[
         "import",
         repo().join("geodata/demo/events.csv").to_str().unwrap(),
@@ -1559,7 +1510,6 @@ fn events_are_removed_by_load_source_or_id_transactionally_audited_and_at_once_i
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("events.gpkg");
     let s = store.to_str().unwrap();
-    let leadmap = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_leadmap")).args(args).output().unwrap();
     let text = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
     // Two imports: the demo events, then a wrong file (a copy of 100 of them under another source).
     let demo = repo().join("geodata/demo/events.csv");

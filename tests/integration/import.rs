@@ -9,11 +9,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::support::{CITY_SELECT, city_options, index, shared};
-
-pub(crate) fn leadmap(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_leadmap")).args(args).output().unwrap()
-}
+use crate::support::{CITY_SELECT, city_options, index, leadmap, shared};
 
 pub(crate) fn summary(out: &Output) -> Value {
     let text = String::from_utf8_lossy(&out.stdout);

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::import::{leadmap, summary};
-use crate::support::{fixture, repo, shared};
+use crate::import::summary;
+use crate::support::{fixture, leadmap, repo, shared};
 
 /// A store holding the Police Bureau's 2015–2021 contacts, imported with the built-in zone sets.
 fn ppb_store(dir: &Path) -> std::path::PathBuf {

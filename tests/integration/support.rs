@@ -1,5 +1,6 @@
-//! Paths, loaders, seeded point generators and a real `leadmap serve` process (with a minimal HTTP/1.1
-//! client) shared by the integration tests.
+//! What the integration tests share: paths, loaders, seeded point generators, the service on the built-in
+//! sets in process (state, requests, answers) and a real `leadmap serve` process (with a minimal
+//! HTTP/1.1 client).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -7,9 +8,14 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
 use leadmap::formats::zonefile::{ZoneFileOptions, read_zone_file};
-use leadmap::zones::{IndexOptions, ZoneIndex, ZoneSet};
+use leadmap::http::{AppState, Limits, Loaded, Tokens};
+use leadmap::rules::RuleCatalog;
+use leadmap::zones::{IndexOptions, ZoneCatalog, ZoneIndex, ZoneSet};
 use rand::{RngExt, SeedableRng};
+use tower::ServiceExt;
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -270,6 +276,68 @@ fn unchunk(mut body: &str) -> String {
         body = &rest[n + 2..];
     }
     out
+}
+
+/// Runs the `leadmap` binary with `args` in the temporary directory (so a relative output lands there,
+/// never in the checkout) and waits for it.
+pub fn leadmap(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_leadmap")).args(args).current_dir(std::env::temp_dir()).output().unwrap()
+}
+
+/// The built-in Portland zone and rule sets, as `leadmap serve` loads them by default.
+pub fn builtin() -> Loaded {
+    let zones = ZoneCatalog::new(leadmap::builtin::zone_sets().unwrap(), IndexOptions::default());
+    let rules = RuleCatalog::new(leadmap::builtin::rule_sets().unwrap()).unwrap();
+    Loaded { zones, rules }
+}
+
+/// The service on the built-in sets with `tokens`, default limits and the store file at `path` (created
+/// if missing), its stored events read in.
+pub fn builtin_with_store(tokens: Tokens, path: &std::path::Path) -> AppState {
+    let store = leadmap::store::gpkg::GpkgStore::open(path).unwrap();
+    ready(AppState::with_store(builtin(), tokens, Limits::default(), Some(Box::new(store))).unwrap())
+}
+
+/// An answer of the in-process router.
+pub struct Reply {
+    /// Its status.
+    pub status: StatusCode,
+    /// Its headers.
+    pub headers: axum::http::HeaderMap,
+    /// Its whole body.
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// The body as JSON (the test fails, showing the body, when it is not).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// The Content-Type, or "".
+    pub fn content_type(&self) -> &str {
+        self.headers.get(header::CONTENT_TYPE).map_or("", |v| v.to_str().unwrap())
+    }
+
+    /// Asserts a problem+json error with this status whose detail contains `needle`.
+    pub fn problem(&self, status: u16, needle: &str) {
+        assert_eq!(self.status.as_u16(), status, "{}", String::from_utf8_lossy(&self.body));
+        assert_eq!(self.content_type(), "application/problem+json");
+        let p = self.json();
+        assert_eq!(p["status"], status);
+        assert!(p["title"].is_string() && p["type"].is_string());
+        let detail = p["detail"].as_str().unwrap();
+        assert!(detail.contains(needle), "detail {detail:?} should contain {needle:?}");
+    }
+}
+
+/// Sends `req` through the router in process and reads the whole answer.
+pub async fn call(app: &axum::Router, req: Request<Body>) -> Reply {
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap().to_vec();
+    Reply { status, headers, body }
 }
 
 /// `state` once its stored events are read into memory (figures answer 503 until then).
