@@ -787,6 +787,7 @@ fn events_delete(args: &EventsDeleteArgs) -> Result<ExitCode, Error> {
 }
 
 fn events_export(args: &EventsExportArgs) -> Result<ExitCode, Error> {
+    use crate::formats::events::ExportFormat;
     let protected = [output::Protected { what: "the store", path: &args.data }];
     if let Some(out) = &args.output {
         output::check(out, &protected)?;
@@ -805,30 +806,13 @@ fn events_export(args: &EventsExportArgs) -> Result<ExitCode, Error> {
         Some(f) => f == EventsFormat::Csv,
         None => args.output.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"))),
     };
-    let (out_name, mut out) = output_to(args.output.as_ref(), &protected)?;
+    let (out_name, out) = output_to(args.output.as_ref(), &protected)?;
     let io = |source: std::io::Error| Error::Io { path: out_name.clone(), source };
-    let mut total = 0usize;
-    each_page(&store, args.filter.query(bbox), |rows| {
-        if csv {
-            // One header: later pages skip theirs.
-            let mut page = Vec::new();
-            crate::formats::events::write_events_csv(&mut page, rows).map_err(|e| io(std::io::Error::other(e)))?;
-            let body = if total == 0 { &page[..] } else { page.splitn(2, |&b| b == b'\n').nth(1).unwrap_or(&[]) };
-            out.write_all(body).map_err(io)?;
-        } else {
-            for (i, (id, p)) in rows.iter().enumerate() {
-                let sep = if total + i == 0 { "{\"type\":\"FeatureCollection\",\"features\":[\n" } else { ",\n" };
-                write!(out, "{sep}{}", crate::formats::events::event_feature(*id, p)).map_err(io)?;
-            }
-        }
-        total += rows.len();
-        Ok(())
-    })?;
-    if !csv {
-        let text = if total == 0 { "{\"type\":\"FeatureCollection\",\"features\":[]}\n" } else { "\n]}\n" };
-        out.write_all(text.as_bytes()).map_err(io)?;
-    }
-    out.finish().map_err(io)?;
+    let format = if csv { ExportFormat::Csv } else { ExportFormat::GeoJson };
+    let mut writer = crate::formats::events::EventsWriter::new(out, format).map_err(io)?;
+    each_page(&store, args.filter.query(bbox), |rows| writer.write(rows).map_err(io))?;
+    let total = writer.written();
+    writer.finish(&[]).map_err(io)?.finish().map_err(io)?;
     eprintln!("{total} events written to {out_name}");
     Ok(ExitCode::SUCCESS)
 }

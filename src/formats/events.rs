@@ -1052,7 +1052,7 @@ pub fn event_feature(id: i64, p: &Placed) -> Value {
     })
 }
 
-/// The CSV columns of [`write_events_csv`].
+/// The CSV columns of an [`EventsWriter`].
 pub const EVENT_CSV_HEADER: [&str; 14] = [
     "id",
     "kind",
@@ -1070,36 +1070,120 @@ pub const EVENT_CSV_HEADER: [&str; 14] = [
     "h3_res15",
 ];
 
-/// Writes stored events as CSV with a header row.
+/// How an [`EventsWriter`] writes events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// A GeoJSON FeatureCollection of [`event_feature`]s.
+    GeoJson,
+    /// CSV with one header row ([`EVENT_CSV_HEADER`]).
+    Csv,
+}
+
+enum Sink<W: std::io::Write> {
+    GeoJson(W),
+    /// Boxed: the CSV writer holds its buffer state inline.
+    Csv(Box<csv::Writer<W>>),
+}
+
+/// Writes stored events into one document a page at a time, so an export of any size is written with
+/// flat memory: `leadmap events export` and `GET /v1/events` both write through it. GeoJSON is a
+/// FeatureCollection (one feature a line); CSV has one header row.
 ///
 /// Text a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab or a carriage
-/// return) is written with a leading `'` (OWASP's CSV-injection guidance), in the free-text columns
-/// (offense, agency, source, external id, zone names); numbers and codes are written as they are.
-pub fn write_events_csv(out: impl std::io::Write, rows: &[(i64, Placed)]) -> Result<(), csv::Error> {
-    let mut w = csv::Writer::from_writer(out);
-    let text = |t: &str| spreadsheet_safe(t).into_owned();
-    w.write_record(EVENT_CSV_HEADER)?;
-    for (id, p) in rows {
-        let e = &p.event;
-        w.write_record([
-            id.to_string(),
-            e.kind.as_str().to_owned(),
-            e.occurred_on.to_string(),
-            e.occurred_at.map(|t| t.format("%H:%M:%S").to_string()).unwrap_or_default(),
-            e.point.lon().to_string(),
-            e.point.lat().to_string(),
-            text(e.offense.as_str()),
-            e.race_ethnicity.clone().unwrap_or_default(),
-            text(e.agency.as_deref().unwrap_or_default()),
-            text(&e.source),
-            text(&e.external_id),
-            text(p.zone.as_deref().unwrap_or_default()),
-            text(p.zone_set.as_ref().map_or("", |z| z.0.as_str())),
-            format!("{:x}", p.cell),
-        ])?;
+/// return) is written to CSV with a leading `'` (OWASP's CSV-injection guidance), in the free-text
+/// columns (offense, agency, source, external id, zone names); numbers and codes are written as they are.
+pub struct EventsWriter<W: std::io::Write> {
+    sink: Sink<W>,
+    written: u64,
+}
+
+impl<W: std::io::Write> EventsWriter<W> {
+    /// A writer of `format` to `out` (a CSV's header is written now).
+    ///
+    /// # Errors
+    /// Writing to `out` failed.
+    pub fn new(out: W, format: ExportFormat) -> std::io::Result<Self> {
+        let sink = match format {
+            ExportFormat::GeoJson => Sink::GeoJson(out),
+            ExportFormat::Csv => {
+                let mut w = csv::Writer::from_writer(out);
+                w.write_record(EVENT_CSV_HEADER).map_err(std::io::Error::other)?;
+                Sink::Csv(Box::new(w))
+            }
+        };
+        Ok(Self { sink, written: 0 })
     }
-    w.flush()?;
-    Ok(())
+
+    /// Writes a page of events (store id, event).
+    ///
+    /// # Errors
+    /// Writing failed.
+    pub fn write(&mut self, rows: &[(i64, Placed)]) -> std::io::Result<()> {
+        match &mut self.sink {
+            Sink::GeoJson(out) => {
+                for (i, (id, p)) in rows.iter().enumerate() {
+                    let first = self.written == 0 && i == 0;
+                    let sep = if first { "{\"type\":\"FeatureCollection\",\"features\":[\n" } else { ",\n" };
+                    write!(out, "{sep}{}", event_feature(*id, p))?;
+                }
+            }
+            Sink::Csv(w) => {
+                let text = |t: &str| spreadsheet_safe(t).into_owned();
+                for (id, p) in rows {
+                    let e = &p.event;
+                    w.write_record([
+                        id.to_string(),
+                        e.kind.as_str().to_owned(),
+                        e.occurred_on.to_string(),
+                        e.occurred_at.map(|t| t.format("%H:%M:%S").to_string()).unwrap_or_default(),
+                        e.point.lon().to_string(),
+                        e.point.lat().to_string(),
+                        text(e.offense.as_str()),
+                        e.race_ethnicity.clone().unwrap_or_default(),
+                        text(e.agency.as_deref().unwrap_or_default()),
+                        text(&e.source),
+                        text(&e.external_id),
+                        text(p.zone.as_deref().unwrap_or_default()),
+                        text(p.zone_set.as_ref().map_or("", |z| z.0.as_str())),
+                        format!("{:x}", p.cell),
+                    ])
+                    .map_err(std::io::Error::other)?;
+                }
+            }
+        }
+        self.written += rows.len() as u64;
+        Ok(())
+    }
+
+    /// Events written so far.
+    #[must_use]
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Ends the document (a FeatureCollection gets `members` after its features, e.g. `links`) and
+    /// hands back the output, flushed.
+    ///
+    /// # Errors
+    /// Writing failed.
+    pub fn finish(self, members: &[(&str, Value)]) -> std::io::Result<W> {
+        match self.sink {
+            Sink::GeoJson(mut out) => {
+                out.write_all(if self.written == 0 {
+                    b"{\"type\":\"FeatureCollection\",\"features\":[]"
+                } else {
+                    b"\n]"
+                })?;
+                for (name, value) in members {
+                    write!(out, ",{}:{value}", Value::from(*name))?;
+                }
+                out.write_all(b"}\n")?;
+                out.flush()?;
+                Ok(out)
+            }
+            Sink::Csv(w) => w.into_inner().map_err(|e| std::io::Error::other(e.to_string())),
+        }
+    }
 }
 
 /// `text` with a leading `'` when a spreadsheet would read it as a formula.
@@ -1115,6 +1199,47 @@ pub fn spreadsheet_safe(text: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pages_make_one_document_in_either_format() {
+        let catalog =
+            crate::zones::ZoneCatalog::new(crate::builtin::zone_sets().unwrap(), crate::zones::IndexOptions::default());
+        let rows: Vec<(i64, Placed)> = (0..5)
+            .map(|i| {
+                let e = Event {
+                    kind: EventKind::Arrest,
+                    occurred_on: chrono::NaiveDate::from_ymd_opt(2019, 6, 1).unwrap(),
+                    occurred_at: None,
+                    point: crate::coord::LonLat::new(-122.6793, 45.5189).unwrap(),
+                    offense: Offense::Pcs,
+                    race_ethnicity: None,
+                    agency: None,
+                    source: "t".into(),
+                    external_id: format!("=e{i}"),
+                };
+                (i, crate::events::place(e, &catalog))
+            })
+            .collect();
+        let write = |format, pages: &[&[(i64, Placed)]], members: &[(&str, Value)]| {
+            let mut w = EventsWriter::new(Vec::new(), format).unwrap();
+            for page in pages {
+                w.write(page).unwrap();
+            }
+            assert_eq!(w.written(), pages.iter().map(|p| p.len() as u64).sum::<u64>());
+            String::from_utf8(w.finish(members).unwrap()).unwrap()
+        };
+        let csv = write(ExportFormat::Csv, &[&rows[..2], &[], &rows[2..]], &[]);
+        assert_eq!(csv.lines().count(), 6, "one header: {csv}");
+        assert!(csv.starts_with("id,kind,") && csv.contains(",'=e4,"), "{csv}");
+        let links = ("links", serde_json::json!([{"rel": "next"}]));
+        let doc: Value =
+            serde_json::from_str(&write(ExportFormat::GeoJson, &[&rows[..3], &rows[3..]], &[links])).unwrap();
+        assert_eq!(doc["features"].as_array().unwrap().len(), 5);
+        assert_eq!(doc["features"][4], event_feature(4, &rows[4].1));
+        assert_eq!(doc["links"][0]["rel"], "next");
+        let empty: Value = serde_json::from_str(&write(ExportFormat::GeoJson, &[], &[])).unwrap();
+        assert_eq!(empty, serde_json::json!({"type": "FeatureCollection", "features": []}));
+    }
 
     #[test]
     fn formulas_are_not_left_for_a_spreadsheet_to_run() {

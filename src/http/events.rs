@@ -16,6 +16,7 @@ use super::state::AppState;
 use crate::coord::LonLat;
 use crate::events::checks::EventChecks;
 use crate::events::{Event, EventKind, Groups, Offense, Placed, place};
+use crate::formats::events::{EventsWriter, ExportFormat};
 use crate::store::{EventQuery, IdempotencyKey, Receipt, Submission};
 
 /// One event as sent (in a GeoJSON Feature, `lon`/`lat` come from the Point geometry).
@@ -341,14 +342,11 @@ pub async fn get_events(
         params.push(format!("after={}", rows.last().map_or(0, |r| r.0)));
         json!({"rel": "next", "type": "application/geo+json", "href": format!("/v1/events?{}", params.join("&"))})
     });
-    let features: Vec<Value> = rows.iter().map(|(id, p)| crate::formats::events::event_feature(*id, p)).collect();
-    let body = json!({
-        "type": "FeatureCollection",
-        "numberReturned": features.len(),
-        "features": features,
-        "links": next.into_iter().collect::<Vec<_>>(),
-    });
-    Ok(([(header::CONTENT_TYPE, "application/geo+json")], body.to_string()).into_response())
+    let mut writer = EventsWriter::new(Vec::new(), ExportFormat::GeoJson).map_err(internal)?;
+    writer.write(&rows).map_err(internal)?;
+    let links = Value::Array(next.into_iter().collect());
+    let body = writer.finish(&[("numberReturned", rows.len().into()), ("links", links)]).map_err(internal)?;
+    Ok(([(header::CONTENT_TYPE, "application/geo+json")], body).into_response())
 }
 
 fn urlencode(v: &str) -> String {
@@ -356,8 +354,9 @@ fn urlencode(v: &str) -> String {
 }
 
 fn render_csv(rows: &[(i64, Placed)]) -> Result<Response, ApiError> {
-    let mut bytes = Vec::new();
-    crate::formats::events::write_events_csv(&mut bytes, rows).map_err(internal)?;
+    let mut writer = EventsWriter::new(Vec::new(), ExportFormat::Csv).map_err(internal)?;
+    writer.write(rows).map_err(internal)?;
+    let bytes = writer.finish(&[]).map_err(internal)?;
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], bytes).into_response())
 }
 
