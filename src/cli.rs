@@ -614,6 +614,9 @@ pub struct ClassifyArgs {
 #[derive(Debug, Subcommand)]
 pub enum ZonesCommand {
     /// List the zone sets and their zones (dates, version, area).
+    #[command(
+        after_help = "Examples:\n  leadmap zones list\n  leadmap zones list --zones proposal.geojson --zones portland-2018.geojson"
+    )]
     List {
         /// Zone options.
         #[command(flatten)]
@@ -634,6 +637,9 @@ pub enum ZonesCommand {
         zones: ZoneArgs,
     },
     /// Check zone files and report every problem (file, feature, reason). Default: the loaded sets.
+    #[command(
+        after_help = "Examples:\n  leadmap zones validate                      # the built-in sets\n  leadmap zones validate proposal.geojson boundaries.fgb"
+    )]
     Validate {
         /// Files to check (GeoJSON or FlatGeobuf).
         files: Vec<PathBuf>,

@@ -238,7 +238,7 @@ pub(super) const COVERAGE_HELP: &str = concat!(
 Examples:
   leadmap coverage -o coverage.csv
   leadmap coverage --from 2018-05-01 --format json
-  leadmap coverage --at 2017-06-01 --from 2015-01-01 --to 2016-12-31   (the 2017 areas, before the launch)
+  leadmap coverage --at 2017-06-01 --from 2015-01-01 --to 2016-12-31   # the 2017 areas, before the launch
   leadmap coverage --zones proposal.geojson -o proposal-coverage.csv
   leadmap coverage --suppress 10 -o shareable.csv
 

@@ -806,3 +806,85 @@ fn the_systemd_unit_and_the_dockerfile_pass_their_checkers_where_available() {
         eprintln!("skipped: hadolint is not installed (no Debian package; https://github.com/hadolint/hadolint)");
     }
 }
+
+/// The words of an example line as a shell would split them (quotes kept together), up to a comment
+/// (`#`) or a redirection or pipe (`>`, `<`, `|`).
+fn shell_words(line: &str) -> Vec<String> {
+    let (mut out, mut word, mut quote, mut quoted) = (Vec::new(), String::new(), None, false);
+    // Inside `$( … )` (a command substitution: one word, whatever its spaces).
+    let mut depth = 0;
+    for c in line.chars() {
+        if depth > 0 || (c == '(' && word.ends_with('$')) {
+            depth += i32::from(c == '(') - i32::from(c == ')');
+            word.push(c);
+            continue;
+        }
+        match quote {
+            Some(q) if c == q => quote = None,
+            None if c == '\'' || c == '"' => (quote, quoted) = (Some(c), true),
+            None if matches!(c, '#' | '>' | '<' | '|') && word.is_empty() && !quoted => break,
+            None if c.is_whitespace() => {
+                if !word.is_empty() || quoted {
+                    out.push(std::mem::take(&mut word));
+                    quoted = false;
+                }
+            }
+            _ => word.push(c),
+        }
+    }
+    if !word.is_empty() || quoted {
+        out.push(word);
+    }
+    out
+}
+
+#[test]
+fn every_command_shows_examples_and_every_example_parses() {
+    use clap::CommandFactory;
+    let mut root = leadmap::cli::Cli::command();
+    root.build();
+    // The root and every command without subcommands of its own.
+    let mut commands = vec![(String::from("leadmap"), root.clone())];
+    let mut stack: Vec<(String, clap::Command)> = root
+        .get_subcommands()
+        .filter(|c| c.get_name() != "help")
+        .map(|c| (format!("leadmap {}", c.get_name()), c.clone()))
+        .collect();
+    while let Some((path, cmd)) = stack.pop() {
+        let subs: Vec<_> = cmd.get_subcommands().filter(|c| c.get_name() != "help").cloned().collect();
+        if subs.is_empty() {
+            commands.push((path, cmd));
+        } else {
+            stack.extend(subs.into_iter().map(|c| (format!("{path} {}", c.get_name()), c)));
+        }
+    }
+    assert!(commands.len() >= 17, "{} commands", commands.len());
+    let mut examples = 0;
+    for (path, mut cmd) in commands {
+        let help = cmd.render_long_help().to_string();
+        let Some((_, after)) = help.split_once("Examples:") else { panic!("{path} --help shows no examples:\n{help}") };
+        // Example lines, with `\` continuations joined.
+        let mut lines: Vec<String> = Vec::new();
+        for line in after.lines() {
+            match lines.last_mut() {
+                Some(last) if last.ends_with('\\') => {
+                    last.pop();
+                    last.push_str(line);
+                }
+                _ if line.trim_start().starts_with("leadmap ") => lines.push(line.to_owned()),
+                _ => {}
+            }
+        }
+        let own: Vec<&String> =
+            lines.iter().filter(|l| path == "leadmap" || l.trim_start().starts_with(&path)).collect();
+        assert!(!own.is_empty(), "{path}: no example of the command itself in:\n{after}");
+        for line in lines {
+            let words = shell_words(&line);
+            if let Err(e) = root.clone().try_get_matches_from(&words) {
+                panic!("{path}: the example `{}` does not parse: {e}", line.trim());
+            }
+            examples += 1;
+        }
+    }
+    assert!(examples >= 50, "{examples} examples");
+}
