@@ -61,7 +61,8 @@ pub struct ImportFile<'a> {
 
 /// Imports `input` as one load into `store`, placing each event in `catalog`; tells `on_batch` of each
 /// batch once it is stored. Stops at the first error of any stage (or of `on_batch`), after the batches
-/// already stored; a file that stops early is still recorded as a load.
+/// already stored; the load's counts are recorded only when the whole file was read (as before the
+/// engine left the CLI), so a failure is the one reported, not a later one while recording.
 ///
 /// # Errors
 /// The file cannot be read (not a row, the file), the store fails, a stage fails, or `on_batch` does.
@@ -103,8 +104,9 @@ where
         done.read = read;
         on_batch(StoredBatch { outcome, rejects, read })
     });
+    ran?;
     store.finish_import(load, &done.outcome, done.rejected)?;
-    ran.map(|()| done)
+    Ok(done)
 }
 
 /// A batch ready for the store: the events placed, with their lines (and raw rows for a rejects file).
