@@ -27,7 +27,8 @@
 //! - [`figures`]: what planners and analysts are shown: cells, hotspots, candidates, coverage, equity,
 //!   and the geography they are counted in (each event's date's set, or one fixed set).
 //! - [`proposals`]: what a proposed zone set would have changed over the stored history (impact).
-//! - [`store`]: the [`store::EventStore`] trait and its `GeoPackage` backend.
+//! - [`store`]: the [`store::EventStore`] trait and its `GeoPackage` backend; the group-commit writer
+//!   ([`store::writer`]) and the reader that keeps the live columns fresh from the store ([`store::live`]).
 //! - [`builtin`]: the Portland zone sets and rule sets embedded from `geodata/`.
 //! - [`formats`]: zone files (GeoJSON, FlatGeobuf), point files (CSV, GeoJSON) and event files (CSV,
 //!   GeoJSON, FlatGeobuf) in and out.

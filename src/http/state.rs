@@ -16,9 +16,9 @@ use crate::cells::columns::EventColumns;
 use crate::events::live::{ColumnsState, LiveEvents};
 use crate::program::{ProgramError, ProgramOn, program_on};
 use crate::store::EventStore;
-use crate::store::writer::{GroupWriter, Stored};
+use crate::store::live::{LiveReader, OnRead};
+use crate::store::writer::GroupWriter;
 use crate::zones::{ZoneCatalog, ZoneIndex};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What a reload replaces, as one unit: zones and rules always match each other.
 #[derive(Debug)]
@@ -88,87 +88,6 @@ fn figure_permits() -> Arc<tokio::sync::Semaphore> {
     Arc::new(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get)))
 }
 
-/// Reads the store into the live columns on a thread of its own when asked (at start, and after
-/// events were changed in place); asks made before a read begins share it.
-#[derive(Debug)]
-struct Reader {
-    live: Arc<LiveEvents>,
-    store: Arc<std::sync::Mutex<Box<dyn EventStore>>>,
-    asked: AtomicBool,
-    /// Held by the thread reading.
-    busy: std::sync::Mutex<()>,
-    metrics: Arc<Metrics>,
-    /// The store's count of other writers' commits when last looked at (see [`EventStore::others_writes`]).
-    others: std::sync::Mutex<Option<u64>>,
-}
-
-impl Reader {
-    /// Reads the store again if another process wrote to it since the last look (call from a blocking
-    /// task); whether it did.
-    fn follow(self: &Arc<Self>) -> bool {
-        let now = {
-            let store = self.store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            match store.others_writes() {
-                Ok(v) => v,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot tell whether the store was written by another process");
-                    return false;
-                }
-            }
-        };
-        let mut last = self.others.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let changed = last.is_some() && now != *last;
-        *last = now;
-        if changed {
-            tracing::info!("the store was written by another process (an import?): reading its events again");
-            self.ask();
-        }
-        changed
-    }
-
-    fn ask(self: &Arc<Self>) {
-        if self.asked.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let reader = Arc::clone(self);
-        let spawned = std::thread::Builder::new().name("leadmap-events-read".into()).spawn(move || {
-            // One read at a time: asks made while one runs share the next (at most one thread waits).
-            let _turn = reader.busy.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            reader.asked.store(false, Ordering::Release);
-            let mut wait = std::time::Duration::from_secs(2);
-            loop {
-                let started = std::time::Instant::now();
-                let read = crate::store::read_into(&reader.live, &reader.store);
-                reader.metrics.record_store_read(read.is_ok());
-                match read {
-                    Ok(events) => {
-                        let ms = started.elapsed().as_millis() as u64;
-                        tracing::info!(events, ms, "stored events read into memory");
-                        return;
-                    }
-                    Err(e) if reader.live.state() != ColumnsState::Ready => {
-                        // No copy to answer from yet: try again, less and less often.
-                        tracing::error!(error = e, retry_s = wait.as_secs(), "the stored events could not be read");
-                        std::thread::sleep(wait);
-                        wait = (wait * 2).min(std::time::Duration::from_mins(1));
-                    }
-                    Err(e) => {
-                        tracing::error!(
-                            error = e,
-                            "the stored events could not be read; figures keep the previous copy"
-                        );
-                        return;
-                    }
-                }
-            }
-        });
-        if let Err(e) = spawned {
-            self.asked.store(false, Ordering::Release);
-            tracing::error!(error = %e, "cannot start a thread to read the stored events");
-        }
-    }
-}
-
 /// Cheap to clone: everything sits behind one `Arc`.
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -219,7 +138,7 @@ struct Inner {
     /// The group-commit writer in front of the store (ingest goes through it).
     writer: Option<GroupWriter>,
     /// Reads the store into `live` (at start, after changes in place, after other processes' writes).
-    reader: Option<Arc<Reader>>,
+    reader: Option<Arc<LiveReader>>,
     tokens: Tokens,
     metrics: Arc<Metrics>,
     limits: Limits,
@@ -276,25 +195,10 @@ impl AppState {
         });
         let writer = match &store {
             Some(s) => {
-                let reader = Arc::new(Reader {
-                    live: Arc::clone(&live),
-                    store: Arc::clone(s),
-                    asked: AtomicBool::new(false),
-                    busy: std::sync::Mutex::new(()),
-                    metrics: Arc::clone(&metrics),
-                    others: std::sync::Mutex::new(None),
-                });
-                // The count of other writers' commits now: a later change is an import to follow.
-                let _ = reader.follow();
-                let on_stored = {
-                    let reader = Arc::clone(&reader);
-                    move |stored: Stored<'_>| match stored {
-                        Stored::New(events) => reader.live.queue(events.to_vec()),
-                        // Updated in place: the store is read again beside ingest (figures catch up then).
-                        Stored::Changed => reader.ask(),
-                    }
-                };
-                let writer = GroupWriter::start(Arc::clone(s), Box::new(on_stored))?;
+                let counts = Arc::clone(&metrics);
+                let on_read: OnRead = Box::new(move |ok| counts.record_store_read(ok));
+                let reader = LiveReader::new(Arc::clone(&live), Arc::clone(s), on_read);
+                let writer = GroupWriter::start(Arc::clone(s), Box::new(reader.on_stored()))?;
                 reader.ask();
                 Some((writer, reader))
             }
@@ -369,14 +273,7 @@ impl AppState {
 
     /// Reads the stored events again now, on this thread (call from a blocking task), beside ingest.
     pub(super) fn reread_events_now(&self) -> Result<u64, String> {
-        match &self.inner.reader {
-            Some(r) => {
-                let read = crate::store::read_into(&r.live, &r.store);
-                r.metrics.record_store_read(read.is_ok());
-                read
-            }
-            None => Ok(0),
-        }
+        self.inner.reader.as_ref().map_or(Ok(0), |r| r.read_now())
     }
 
     /// Events in memory now (without adding those queued), and where their read is.
@@ -389,7 +286,7 @@ impl AppState {
     /// the last call (call from a blocking task, every few seconds); whether it had.
     #[must_use]
     pub fn follow_store(&self) -> bool {
-        self.inner.reader.as_ref().is_some_and(Reader::follow)
+        self.inner.reader.as_ref().is_some_and(LiveReader::follow)
     }
 
     /// Whether the service has an event store.

@@ -1358,7 +1358,7 @@ impl EventStore for GpkgStore {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::events::{Event, EventKind};
 
@@ -1437,7 +1437,11 @@ mod tests {
 
     /// `n` events placed on a grid of 20 columns 0.001° apart in downtown Portland (kinds in turn, all
     /// on 2019-06-01, PCS, source `t`, id `i`), each changed by `edit` before it is placed.
-    fn placed_grid(zones: &crate::zones::ZoneCatalog, n: usize, edit: impl Fn(usize, &mut Event)) -> Vec<Placed> {
+    pub(crate) fn placed_grid(
+        zones: &crate::zones::ZoneCatalog,
+        n: usize,
+        edit: impl Fn(usize, &mut Event),
+    ) -> Vec<Placed> {
         (0..n)
             .map(|i| {
                 let mut event = Event {

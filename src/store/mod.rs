@@ -3,6 +3,7 @@
 //! deployments with several replicas will implement the same trait.
 
 pub mod gpkg;
+pub mod live;
 pub mod writer;
 
 use std::collections::BTreeMap;
@@ -368,102 +369,6 @@ pub trait StoreSnapshot: Send {
     /// Hands every event of the snapshot to `f` as a column row, in no particular order; returns how
     /// many.
     fn scan(&mut self, f: &mut dyn FnMut(&crate::cells::columns::ColumnRow<'_>)) -> Result<u64, StoreError>;
-}
-
-/// Rows a block read from a store holds at most (see [`read_into`]).
-const BLOCK_ROWS: usize = 1 << 21;
-
-/// Reads `store` into the live columns beside its writer (see [`crate::events::live::LiveEvents::read_store`]): on a
-/// connection of its own when the store has one, else (a store in memory) under its lock. Returns how
-/// many events were read.
-pub fn read_into(
-    live: &std::sync::Arc<crate::events::live::LiveEvents>,
-    store: &std::sync::Mutex<Box<dyn EventStore>>,
-) -> Result<u64, String> {
-    use std::sync::atomic::Ordering;
-    enum Source {
-        Snapshot(Box<dyn StoreSnapshot>),
-        Read(crate::cells::columns::EventColumns),
-    }
-    let mut rows = 0;
-    live.read_store(
-        |mark| {
-            // The writer queues what it stored before it lets go of the store (writer::Stored): marked
-            // while the store is held, the queue splits at this snapshot.
-            let store = store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some(s) = store.read_snapshot().map_err(|e| e.to_string())? {
-                mark();
-                let n = s.count();
-                Ok((Source::Snapshot(s), n))
-            } else {
-                let columns = load_columns(store.as_ref()).map_err(|e| e.to_string())?;
-                mark();
-                let n = columns.len() as u64;
-                Ok((Source::Read(columns), n))
-            }
-        },
-        |source, read| match source {
-            Source::Read(columns) => {
-                rows = columns.len() as u64;
-                Ok(columns)
-            }
-            Source::Snapshot(s) => {
-                // Each part on its own thread, into blocks of at most BLOCK_ROWS rows (each sorted once
-                // full: the memory one block's sort frees is taken again by the next, so little more
-                // than the columns is held), the blocks' names then numbered as one.
-                let started = std::time::Instant::now();
-                let parts = s.into_parts();
-                let built: Vec<Result<Vec<crate::cells::columns::ColumnsPart>, String>> = std::thread::scope(|scope| {
-                    let threads: Vec<_> = parts
-                        .into_iter()
-                        .map(|mut part| {
-                            scope.spawn(move || {
-                                let mut left = usize::try_from(part.count()).unwrap_or(0);
-                                let mut builder = crate::cells::columns::ColumnsBuilder::default();
-                                builder.reserve(left.min(BLOCK_ROWS));
-                                let mut blocks = Vec::new();
-                                let mut n = 0u64;
-                                part.scan(&mut |row| {
-                                    builder.push(row);
-                                    n += 1;
-                                    if n.is_multiple_of(65_536) {
-                                        read.fetch_add(65_536, Ordering::Relaxed);
-                                    }
-                                    if builder.len() == BLOCK_ROWS {
-                                        left = left.saturating_sub(BLOCK_ROWS);
-                                        blocks.push(std::mem::take(&mut builder).into_part());
-                                        builder.reserve(left.clamp(1, BLOCK_ROWS));
-                                    }
-                                })
-                                .map_err(|e| e.to_string())?;
-                                read.fetch_add(n % 65_536, Ordering::Relaxed);
-                                blocks.push(builder.into_part());
-                                Ok(blocks)
-                            })
-                        })
-                        .collect();
-                    threads
-                        .into_iter()
-                        .map(|t| t.join().unwrap_or_else(|_| Err("a thread reading the store panicked".to_owned())))
-                        .collect()
-                });
-                let mut blocks = Vec::new();
-                for part in built {
-                    blocks.extend(part?);
-                }
-                let columns = crate::cells::columns::EventColumns::from_parts(blocks);
-                rows = columns.len() as u64;
-                tracing::debug!(
-                    events = rows,
-                    parts = columns.blocks(),
-                    s = started.elapsed().as_secs_f64(),
-                    "events read in parts"
-                );
-                Ok(columns)
-            }
-        },
-    )?;
-    Ok(rows)
 }
 
 /// The in-memory columns of every event in `store` (see [`crate::cells::columns`]).
