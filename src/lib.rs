@@ -12,6 +12,8 @@
 //!   point-in-polygon with a documented boundary rule, distances, a batch grid) and the
 //!   [`zones::ZoneCatalog`] that picks the set in force on a date.
 //! - [`eligibility`]: the answer for one point, as `leadmap check` prints it.
+//! - [`classify`]: bulk classification (`leadmap classify`): the set per point (fixed, or by its date),
+//!   zone and borderline answers, a run's counts.
 //! - [`program`]: whether a LEAD program (a zone set and a rule set) is in force on a date, and when not,
 //!   the nearest sets and why: no answer for such a date says "eligible".
 //! - [`rules`]: eligibility screening beyond the location: versioned, effective-dated rule sets as data
@@ -38,12 +40,13 @@
 //! - [`cli`]: the `leadmap` commands; `main.rs` only parses and runs them.
 //! - [`logging`]: where log lines go (batched to stderr by a background thread).
 //!
-//! The domain modules (`coord`, `digest`, `geodesy`, `zones`, `eligibility`, `program`, `rules`, `events`, `cells`,
+//! The domain modules (`coord`, `digest`, `geodesy`, `zones`, `eligibility`, `classify`, `program`, `rules`, `events`, `cells`,
 //! `hotspots`, `privacy`, `figures`, `proposals`) do no I/O and read no clock ("today" is an
 //! argument); `formats`, `store`, `http` and `cli` sit around them. Coordinates are (lon, lat) everywhere: `x = lon`, `y = lat`.
 
 pub mod builtin;
 pub mod cells;
+pub mod classify;
 pub mod cli;
 pub mod clock;
 pub mod coord;

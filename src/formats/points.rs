@@ -2,13 +2,13 @@
 //! Streams CSV row by row, adds a `zone` column, and reports every rejected row with its line, field and
 //! reason; nothing is dropped silently.
 
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 
 use chrono::NaiveDate;
 
 use serde_json::{Map, Value};
 
+use crate::classify::{Classifier, ClassifySummary, Detail, SetChoice};
 use crate::coord::{CoordError, LonLat};
 use crate::eligibility::AccuracyM;
 use crate::zones::{ZoneCatalog, ZoneIndex};
@@ -97,43 +97,9 @@ pub struct Rejected {
     pub fields: Vec<String>,
 }
 
-/// Counts at the end of a run.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct ClassifySummary {
-    /// Data rows read.
-    pub read: u64,
-    /// Rows written with a zone column.
-    pub classified: u64,
-    /// Rows rejected (not written).
-    pub rejected: u64,
-    /// Classified rows outside every zone.
-    pub outside: u64,
-    /// Classified rows per zone id (across zone sets when rows are classified by date).
-    pub per_zone: BTreeMap<String, u64>,
-    /// Answers written under another name because the input already had a column (or property) of the
-    /// usual one: `(usual, written)`, e.g. `("zone", "leadmap_zone")`. The input's own is kept unchanged.
-    pub renamed: Vec<(String, String)>,
-}
-
-impl ClassifySummary {
-    /// Counts one classified row in `zone` (or outside).
-    fn count(&mut self, zone: Option<&str>) {
-        self.classified += 1;
-        match zone {
-            None => self.outside += 1,
-            Some(id) => match self.per_zone.get_mut(id) {
-                Some(n) => *n += 1,
-                None => {
-                    self.per_zone.insert(id.to_owned(), 1);
-                }
-            },
-        }
-    }
-}
-
 /// `wanted`, or when `taken` says the input already has it, `leadmap_<wanted>` (then `leadmap_<wanted>_2`,
 /// ...: the first name the input does not have), recorded in `renamed`.
-fn new_column_name(taken: impl Fn(&str) -> bool, wanted: &str, renamed: &mut Vec<(String, String)>) -> String {
+fn new_column_name(taken: impl Fn(&str) -> bool, wanted: &str, run: &mut Classifier<'_>) -> String {
     if !taken(wanted) {
         return wanted.to_owned();
     }
@@ -143,7 +109,7 @@ fn new_column_name(taken: impl Fn(&str) -> bool, wanted: &str, renamed: &mut Vec
         name = format!("leadmap_{wanted}_{n}");
         n += 1;
     }
-    renamed.push((wanted.to_owned(), name.clone()));
+    run.renamed(wanted, &name);
     name
 }
 
@@ -261,26 +227,25 @@ pub fn classify_csv(
         None => headers.iter().position(|h| h.eq_ignore_ascii_case(ACCURACY_COLUMN.as_bytes())),
     };
     let accuracy_name = accuracy_i.map(|i| String::from_utf8_lossy(&headers[i]).into_owned()).unwrap_or_default();
-    // The zone source with its date column resolved to an index.
-    let source = match zones {
-        ZoneChoice::Fixed(index) => Source::Fixed(index),
+    // The sets, and the date column when each row is classified by its own date.
+    let (sets, date_col) = match zones {
+        ZoneChoice::Fixed(index) => (SetChoice::Fixed(index), None),
         ZoneChoice::ByDate { catalog, column } => {
             let col = find_column(&headers, Some(column), &[], "date", file)?;
-            Source::ByDate { col, name: String::from_utf8_lossy(&headers[col]).into_owned(), catalog }
+            (SetChoice::ByDate(catalog), Some((col, String::from_utf8_lossy(&headers[col]).into_owned())))
         }
     };
-    let by_date_mode = matches!(source, Source::ByDate { .. });
-    let mut summary = ClassifySummary::default();
+    let mut run = Classifier::new(sets);
     let taken = |name: &str| headers.iter().any(|h| h == name.as_bytes());
-    let zone_col = new_column_name(taken, "zone", &mut summary.renamed);
-    let set_col = if by_date_mode { new_column_name(taken, "zone_set", &mut summary.renamed) } else { String::new() };
+    let zone_col = new_column_name(taken, "zone", &mut run);
+    let set_col = if run.by_date() { new_column_name(taken, "zone_set", &mut run) } else { String::new() };
     let borderline_cols = if accuracy_i.is_some() {
-        ["borderline", "coverage_borderline"].map(|c| new_column_name(taken, c, &mut summary.renamed))
+        ["borderline", "coverage_borderline"].map(|c| new_column_name(taken, c, &mut run))
     } else {
         Default::default()
     };
     let mut added: Vec<&[u8]> = vec![zone_col.as_bytes()];
-    if by_date_mode {
+    if run.by_date() {
         added.push(set_col.as_bytes());
     }
     if accuracy_i.is_some() {
@@ -288,8 +253,6 @@ pub fn classify_csv(
     }
     wtr.write_record(headers.iter().chain(added.iter().copied())).map_err(write_err)?;
 
-    // The set for the last date seen: rows usually come in date runs.
-    let mut by_date: Option<(NaiveDate, &ZoneIndex)> = None;
     let mut rec = csv::ByteRecord::new();
     let width = headers.len();
     loop {
@@ -302,8 +265,7 @@ pub fn classify_csv(
                 if let csv::ErrorKind::Io(source) = e.into_kind() {
                     return Err(PointFileError::Io { file: file.to_owned(), source });
                 }
-                summary.read += 1;
-                summary.rejected += 1;
+                run.reject();
                 on_reject(
                     &header_names,
                     Rejected { line, field: "record".into(), reason: "malformed CSV record".into(), fields: vec![] },
@@ -311,8 +273,7 @@ pub fn classify_csv(
                 continue;
             }
         }
-        summary.read += 1;
-        if summary.read.trailing_zeros() >= 16 {
+        if (run.summary().read + 1).trailing_zeros() >= 16 {
             progress(rdr.position().byte());
         }
         let line = rec.position().map_or(0, csv::Position::line);
@@ -323,7 +284,7 @@ pub fn classify_csv(
             fields: rec.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect(),
         };
         if rec.len() != width {
-            summary.rejected += 1;
+            run.reject();
             on_reject(
                 &header_names,
                 reject("record", format!("has {} fields, the header has {width}", rec.len()), &rec),
@@ -348,78 +309,63 @@ pub fn classify_csv(
         let point = match point {
             Ok(p) => p,
             Err((field, reason)) => {
-                summary.rejected += 1;
+                run.reject();
                 on_reject(&header_names, reject(field, reason, &rec));
                 continue;
             }
         };
-        let index = match &source {
-            Source::Fixed(index) => *index,
-            Source::ByDate { col, name, catalog } => {
+        let date = match &date_col {
+            None => None,
+            Some((col, name)) => {
                 let Some(date) = parse_row_date(&rec[*col]) else {
                     let shown = String::from_utf8_lossy(&rec[*col]).into_owned();
-                    summary.rejected += 1;
+                    run.reject();
                     let reason = format!("{name} {shown:?} is not a date (YYYY-MM-DD or MM/DD/YYYY)");
                     on_reject(&header_names, reject(name, reason, &rec));
                     continue;
                 };
-                match by_date {
-                    Some((d, index)) if d == date => index,
-                    _ => match catalog.in_force(date) {
-                        Ok(index) => {
-                            by_date = Some((date, index));
-                            index
-                        }
-                        Err(e) => {
-                            summary.rejected += 1;
-                            on_reject(&header_names, reject(name, e.to_string(), &rec));
-                            continue;
-                        }
-                    },
-                }
+                Some(date)
             }
         };
         // With an accuracy column: the full answer within the row's own accuracy; else the zone alone.
-        let located = match accuracy_i {
-            None => None,
+        let detail = match accuracy_i {
+            None => Detail::Zone,
             Some(i) => match rec[i].trim_ascii() {
-                b"" => Some(index.locate(point)),
+                b"" => Detail::Borderline(None),
                 text => {
                     match std::str::from_utf8(text).map_err(|_| "not UTF-8".to_owned()).and_then(AccuracyM::parse) {
-                        Ok(a) => Some(index.locate_within(point, a.metres())),
+                        Ok(a) => Detail::Borderline(Some(a)),
                         Err(reason) => {
-                            summary.rejected += 1;
-                            on_reject(
-                                &header_names,
-                                reject(&accuracy_name, reason.replace("accuracy_m", &accuracy_name), &rec),
-                            );
+                            run.reject();
+                            let reason = reason.replace("accuracy_m", &accuracy_name);
+                            on_reject(&header_names, reject(&accuracy_name, reason, &rec));
                             continue;
                         }
                     }
                 }
             },
         };
-        let zone_no = located.map_or_else(|| index.classify(point.lon(), point.lat()), |l| l.zone);
-        let zone = zone_no.map(|z| index.set().zones()[z].id.as_str());
-        summary.count(zone);
-        let mut extra: Vec<&[u8]> = vec![zone.unwrap_or_default().as_bytes()];
-        if by_date_mode {
-            extra.push(index.set().meta().name.as_bytes());
+        let answer = match run.classify(point, date, detail) {
+            Ok(answer) => answer,
+            Err(e) => {
+                run.reject();
+                let field = date_col.as_ref().map_or("record", |(_, name)| name.as_str());
+                on_reject(&header_names, reject(field, e.to_string(), &rec));
+                continue;
+            }
+        };
+        let mut extra: Vec<&[u8]> = vec![answer.zone.unwrap_or_default().as_bytes()];
+        if run.by_date() {
+            extra.push(answer.set.as_bytes());
         }
-        if let Some(l) = located {
-            extra.push(if l.borderline { b"true" } else { b"false" });
-            extra.push(if l.coverage_borderline { b"true" } else { b"false" });
+        if let Some((near, coverage)) = answer.borderline {
+            extra.push(if near { b"true" } else { b"false" });
+            extra.push(if coverage { b"true" } else { b"false" });
         }
         wtr.write_record(rec.iter().chain(extra.iter().copied())).map_err(write_err)?;
     }
     wtr.flush().map_err(|source| PointFileError::Io { file: files.output.to_owned(), source })?;
-    Ok(summary)
-}
-
-/// [`ZoneChoice`] with its date column found in the header.
-enum Source<'a> {
-    Fixed(&'a ZoneIndex),
-    ByDate { col: usize, name: String, catalog: &'a ZoneCatalog },
+    Ok(run.finish())
 }
 
 /// Reads a GeoJSON FeatureCollection of Point features and writes it back with a `zone` property on
@@ -438,32 +384,32 @@ pub fn classify_geojson(
         .get_mut("features")
         .and_then(Value::as_array_mut)
         .ok_or_else(|| gj_err("not a FeatureCollection (no \"features\" array)".to_owned()))?;
-    let zones = index.set().zones();
-    let mut summary = ClassifySummary::default();
+    let mut run = Classifier::new(SetChoice::Fixed(index));
     let mut kept = Vec::with_capacity(features.len());
     for (i, mut f) in features.drain(..).enumerate() {
-        summary.read += 1;
         let point = match point_of(&f) {
             Ok(p) => p,
             Err(reason) => {
-                summary.rejected += 1;
+                run.reject();
                 on_reject(&[], Rejected { line: i as u64 + 1, field: "geometry".into(), reason, fields: vec![] });
                 continue;
             }
         };
-        let zone = index.classify(point.lon(), point.lat()).map(|z| zones[z].id.as_str());
-        summary.count(zone);
+        let zone = match run.classify(point, None, Detail::Zone) {
+            Ok(answer) => answer.zone,
+            Err(e) => {
+                run.reject();
+                let reject =
+                    Rejected { line: i as u64 + 1, field: "geometry".into(), reason: e.to_string(), fields: vec![] };
+                on_reject(&[], reject);
+                continue;
+            }
+        };
         if !f.get("properties").is_some_and(Value::is_object) {
             f["properties"] = Value::Object(Map::new());
         }
         // Keep a property the input already has: add ours beside it, as CSV does.
-        let mut renamed = Vec::new();
-        let key = new_column_name(|k| f["properties"].get(k).is_some(), "zone", &mut renamed);
-        for r in renamed {
-            if !summary.renamed.contains(&r) {
-                summary.renamed.push(r);
-            }
-        }
+        let key = new_column_name(|k| f["properties"].get(k).is_some(), "zone", &mut run);
         f["properties"][key] = zone.map_or(Value::Null, |id| Value::String(id.to_owned()));
         kept.push(f);
     }
@@ -471,7 +417,7 @@ pub fn classify_geojson(
     let io = |source| PointFileError::Io { file: files.output.to_owned(), source };
     serde_json::to_writer(&mut output, &doc).map_err(|e| io(e.into()))?;
     output.flush().map_err(io)?;
-    Ok(summary)
+    Ok(run.finish())
 }
 
 /// The (lon, lat) of a Point feature, or why it has none.

@@ -15,6 +15,7 @@ const CORE: &[&str] = &[
     "projection.rs",
     "zones",
     "eligibility.rs",
+    "classify.rs",
     "program.rs",
     "rules",
     "events",
