@@ -285,7 +285,7 @@ pub async fn get_events(
     State(state): State<AppState>,
     AppQuery(q): AppQuery<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    super::eligibility::only_params(&q, &["from", "to", "kind", "zone", "bbox", "limit", "after", "f"])?;
+    super::query::only_params(&q, &["from", "to", "kind", "zone", "bbox", "limit", "after", "f"])?;
     let date = |name: &str| super::figures::date(&q, name);
     let limit =
         match q.get("limit") {
@@ -392,7 +392,7 @@ pub async fn delete_events(
     AppQuery(q): AppQuery<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
     use crate::store::{LoadId, Removal};
-    super::eligibility::only_params(&q, &["load", "source", "before", "id"])?;
+    super::query::only_params(&q, &["load", "source", "before", "id"])?;
     let picked = ["load", "source", "id"].iter().filter(|k| q.contains_key(**k)).count();
     if picked != 1 {
         return Err(ApiError::bad_request(

@@ -246,7 +246,7 @@ async fn answer(
     allowed: &[&str],
     compute: Compute,
 ) -> Result<Response, ApiError> {
-    super::eligibility::only_params(&q, allowed)?;
+    super::query::only_params(&q, allowed)?;
     let role = role.map_or(Role::Admin, |r| r.0.0);
     let p = params(&q, &headers, role)?;
     let disclosure = planner_disclosure(role, state.limits().planner_k)?;

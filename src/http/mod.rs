@@ -17,6 +17,7 @@ mod metrics;
 mod openapi;
 mod ops;
 mod proposals;
+mod query;
 mod rules;
 mod screenings;
 mod state;

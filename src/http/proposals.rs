@@ -273,7 +273,7 @@ const IMPACT_PARAMS: &[&str] =
     &["from", "to", "period", "against", "at", "res", "caseload", "reference", "kind", "ids"];
 
 fn window(q: &BTreeMap<String, String>, planner: bool) -> Result<Window, ApiError> {
-    super::eligibility::only_params(q, IMPACT_PARAMS)?;
+    super::query::only_params(q, IMPACT_PARAMS)?;
     let (from, to) = super::figures::window_dates(q, planner)?;
     if planner && let Some(k) = ["reference", "kind", "res"].iter().find(|k| q.contains_key(**k)) {
         return Err(ApiError::new(

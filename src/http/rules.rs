@@ -7,8 +7,8 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::cached::conditional;
-use super::eligibility::{date_param, only_params};
 use super::error::{ApiError, AppQuery};
+use super::query::{date_param, only_params};
 use super::state::AppState;
 
 /// The rule set in force: its dates and why they are what they are, the referral paths and what each
@@ -34,7 +34,7 @@ pub async fn get_rules(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     only_params(&q, &["at"])?;
-    let at = date_param(&q, &state)?;
+    let at = date_param(&q, state.today())?;
     let loaded = state.loaded();
     let rules = loaded.rules.in_force(at).map_err(|e| ApiError::unprocessable(e.to_string()))?;
     let body = serde_json::to_value(rules.as_ref()).map_err(|e| ApiError::internal(format!("rules: {e}")))?;

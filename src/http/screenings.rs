@@ -8,8 +8,8 @@ use axum::extract::State;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::eligibility::only_params;
 use super::error::{ApiError, AppJson, AppQuery};
+use super::query::only_params;
 use super::state::AppState;
 use crate::coord::LonLat;
 use crate::eligibility::{AccuracyM, PointEligibility};

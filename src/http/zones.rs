@@ -8,8 +8,9 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::cached::conditional;
-use super::eligibility::{date_param, index_on, only_params};
+use super::eligibility::index_on;
 use super::error::{ApiError, AppQuery};
+use super::query::{date_param, only_params};
 use super::state::AppState;
 use crate::formats::zonefile::{zone_feature, zone_set_to_geojson};
 
@@ -37,7 +38,7 @@ pub async fn get_zones(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     only_params(&q, &["at"])?;
-    let index = index_on(&state, date_param(&q, &state)?)?;
+    let index = index_on(&state, date_param(&q, state.today())?)?;
     let set = index.set();
     Ok(conditional(&headers, set.version().as_str(), "application/geo+json", CACHE_CONTROL, || {
         zone_set_to_geojson(set)
@@ -68,7 +69,7 @@ pub async fn get_zone(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     only_params(&q, &["at"])?;
-    let index = index_on(&state, date_param(&q, &state)?)?;
+    let index = index_on(&state, date_param(&q, state.today())?)?;
     let set = index.set();
     let zone = set.zone(&id).ok_or_else(|| {
         let ids: Vec<&str> = set.zones().iter().map(|z| z.id.as_str()).collect();
