@@ -381,30 +381,13 @@ pub async fn get_impact(
     }
     let w = window(&q, planner)?;
     let r = find(&state, role, &id).await?;
-    let served = Arc::clone(&*state.loaded());
-    let today = served.zones.day_at(state.now());
-    let current = current_set(&served, &w, today)?;
     let proposal = index_of(&r)?;
     let disclosure = super::figures::planner_disclosure(role, state.limits().planner_k)?;
-    audit(
-        &state,
-        AuditRecord {
-            who,
-            role: role.to_string(),
-            action: "impact".into(),
-            proposals: vec![id],
-            from: w.filter.from,
-            to: w.filter.to,
-        },
-    )
-    .await?;
-    let q = w.query(&served, today);
-    let state2 = state.clone();
-    let body = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
-        let (cols, _) = state2.columns()?;
+    let (current, q) = audited(&state, w, who, role, "impact", vec![id]).await?;
+    from_columns(&state, move |cols| {
         if planner && disclosure != crate::figures::Disclosure::Exact {
             let cells: Vec<h3o::CellIndex> = r.cells.iter().flatten().filter_map(|c| c.parse().ok()).collect();
-            let i = published_impact(&cols, &current, &proposal, &cells, &q.filter, disclosure)
+            let i = published_impact(cols, &current, &proposal, &cells, &q.filter, disclosure)
                 .map_err(|e| ApiError::unprocessable(e.to_string()))?;
             let mut doc = serde_json::to_value(&i).map_err(store_failed)?;
             doc["geojson"] = changed_cells_geojson(
@@ -413,7 +396,46 @@ pub async fn get_impact(
             );
             return serde_json::to_vec(&doc).map_err(store_failed);
         }
-        serde_json::to_vec(&impact_json(&impact(&cols, &current, &proposal, &q))?).map_err(store_failed)
+        serde_json::to_vec(&impact_json(&impact(cols, &current, &proposal, &q))?).map_err(store_failed)
+    })
+    .await
+}
+
+/// Checks the set to compare with, writes the audit row of an impact or comparison (`action`) of
+/// `proposals`, and gives that set and the query over the stored events.
+async fn audited(
+    state: &AppState,
+    w: Window,
+    who: String,
+    role: Role,
+    action: &str,
+    proposals: Vec<String>,
+) -> Result<(Arc<ZoneIndex>, ImpactQuery), ApiError> {
+    let served = Arc::clone(&*state.loaded());
+    let today = served.zones.day_at(state.now());
+    let current = current_set(&served, &w, today)?;
+    let row = AuditRecord {
+        who,
+        role: role.to_string(),
+        action: action.into(),
+        proposals,
+        from: w.filter.from,
+        to: w.filter.to,
+    };
+    audit(state, row).await?;
+    Ok((current, w.query(&served, today)))
+}
+
+/// A JSON answer computed from the live columns on a blocking thread, private to the caller (never
+/// cached).
+async fn from_columns(
+    state: &AppState,
+    answer: impl FnOnce(&crate::cells::columns::EventColumns) -> Result<Vec<u8>, ApiError> + Send + 'static,
+) -> Result<Response, ApiError> {
+    let state = state.clone();
+    let body = tokio::task::spawn_blocking(move || {
+        let (cols, _) = state.columns()?;
+        answer(&cols)
     })
     .await
     .map_err(store_failed)??;
@@ -473,33 +495,13 @@ pub async fn get_compare(
     for id in &ids {
         records.push(find(&state, role, id).await?);
     }
-    let served = Arc::clone(&*state.loaded());
-    let today = served.zones.day_at(state.now());
-    let current = current_set(&served, &w, today)?;
     let proposals = records.iter().map(index_of).collect::<Result<Vec<_>, _>>()?;
-    audit(
-        &state,
-        AuditRecord {
-            who,
-            role: role.to_string(),
-            action: "compare".into(),
-            proposals: ids,
-            from: w.filter.from,
-            to: w.filter.to,
-        },
-    )
-    .await?;
-    let q = w.query(&served, today);
-    let state2 = state.clone();
-    let body = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
-        let (cols, _) = state2.columns()?;
+    let (current, q) = audited(&state, w, who, role, "compare", ids).await?;
+    from_columns(&state, move |cols| {
         let refs: Vec<&ZoneIndex> = proposals.iter().collect();
-        let all = impacts(&cols, &current, &refs, &q);
+        let all = impacts(cols, &current, &refs, &q);
         let docs = all.iter().map(impact_json).collect::<Result<Vec<_>, _>>()?;
         serde_json::to_vec(&json!({ "comparison": compare(&all), "impacts": docs })).map_err(store_failed)
     })
     .await
-    .map_err(store_failed)??;
-    Ok(([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "private, no-store")], body)
-        .into_response())
 }
