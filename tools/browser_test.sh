@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The browser tests of the planners' map (tests/browser/map.test.mjs): builds leadmap, installs
+# The tests of the planners' map: the page's pure modules in node (tests/browser/units.test.mjs), then
+# the page end to end in a browser (tests/browser/map.test.mjs). Builds leadmap, installs
 # playwright-core from the npm registry (the version pinned in tests/browser/package-lock.json; no
 # browser download) and runs the tests in Debian's headless Chromium (/usr/bin/chromium, package
 # `chromium`). Screenshots land in target/browser/ for a person to look at.

@@ -2,22 +2,15 @@
 // candidates, and the coverage and equity figures for the same filters. Reads only the figure routes,
 // with the token the user gave (kept in sessionStorage for this tab). Coordinates are lon, lat
 // throughout (GeoJSON order). The view state lives in the URL: filters in the query, the map in the hash.
+// This module holds the page's state, the map and the panels; the pure parts are modules of their own
+// (format, geometry, legend, time; unit-tested in node) and so is the API client (api).
 import { fit, hexagons } from '/map/hexagons.js';
+import { api, askToken, authHeaders, prefetch, send, settings as apiSettings, token } from './api.js';
+import { count, escapeHtml, num, pct, prettyArea, withheld } from './format.js';
+import { bboxOf, boxArea, centreOf, featureAt, firstView, labelAt } from './geometry.js';
+import { GI_LABELS, KIND_LABELS, RELATION_LABELS, layerScale, legendHtml } from './legend.js';
+import { lastDay, periodFor, timelineMonths, windowMonths } from './time.js';
 
-const VIRIDIS = ['#440154', '#3b528b', '#21918c', '#5ec962', '#fde725'];
-// Gi_Bin classes -3..3, ColorBrewer RdBu (colour-blind safe), cold blue to hot red.
-const GI_COLOURS = { '-3': '#2166ac', '-2': '#67a9cf', '-1': '#d1e5f0', '0': '#f7f7f7', '1': '#fddbc7', '2': '#ef8a62', '3': '#b2182b' };
-const GI_LABELS = { '3': 'Hot spot, 99 %', '2': 'Hot spot, 95 %', '1': 'Hot spot, 90 %', '0': 'Not significant', '-1': 'Cold spot, 90 %', '-2': 'Cold spot, 95 %', '-3': 'Cold spot, 99 %' };
-// Okabe–Ito, colour-blind safe.
-const RELATION_COLOURS = { inside: '#009e73', boundary: '#e69f00', outside: '#999999' };
-const RELATION_LABELS = { inside: 'Inside a zone', boundary: 'On a zone boundary', outside: 'Outside every zone' };
-const SUPPRESSED = '#c8c8c8';
-const KIND_LABELS = {
-  arrest: 'Arrests',
-  diversion_referral: 'Diversion referrals',
-  social_contact_referral: 'Social contact referrals',
-  offense_report: 'Offense reports',
-};
 // Whether the store holds referral data: without it every rate is unknown, never 0 (the coverage
 // answer's rates_note says so).
 let ratesKnown = true;
@@ -33,77 +26,6 @@ let config = { auth: false, basemap: null };
 let cells = { type: 'FeatureCollection', features: [] };
 let renders = 0;
 let loadSeq = 0;
-
-// ---- token and API ----
-
-function token() { return sessionStorage.getItem('leadmap-token'); }
-
-function askToken(why) {
-  const dialog = $('#token-dialog');
-  if (why) $('#token-why').textContent = why;
-  return new Promise((resolve) => {
-    dialog.addEventListener('close', () => {
-      const t = new FormData($('#token-form')).get('token');
-      if (t) sessionStorage.setItem('leadmap-token', String(t).trim());
-      resolve();
-    }, { once: true });
-    dialog.showModal();
-  });
-}
-
-class ApiProblem extends Error {
-  constructor(status, detail) { super(detail); this.status = status; }
-}
-
-function authHeaders() { return token() ? { Authorization: `Bearer ${token()}` } : {}; }
-
-// Answers asked for before MapLibre and the role were in hand (by path); api() takes each once, and asks
-// again for any that did not come back 200.
-const prefetched = new Map();
-function prefetch(path) {
-  prefetched.set(path, fetch(path, { headers: authHeaders() }).then((r) => (r.ok ? r.json() : null)).catch(() => null));
-}
-
-async function api(path, { raw = false } = {}) {
-  const early = !raw && prefetched.get(path);
-  if (early) {
-    prefetched.delete(path);
-    const answer = await early;
-    if (answer) return answer;
-  }
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const r = await fetch(path, { headers: authHeaders() });
-    if (r.status === 401 && config.auth) {
-      const p = await r.json().catch(() => ({}));
-      sessionStorage.removeItem('leadmap-token');
-      await askToken(p.detail || 'The token was not accepted; enter another.');
-      continue;
-    }
-    // The service has just started and is reading its stored events: say so, ask again when it says.
-    const wait = Number(r.headers.get('Retry-After'));
-    if (r.status === 503 && wait > 0) {
-      const p = await r.json().catch(() => ({}));
-      setStatus(`The service is ${p.detail || 'busy'}; asking again in ${wait} s.`);
-      await new Promise((done) => { setTimeout(done, 1000 * wait); });
-      attempt -= 1;
-      continue;
-    }
-    if (!r.ok) {
-      const p = await r.json().catch(() => ({}));
-      throw new ApiProblem(r.status, p.detail || `${path}: HTTP ${r.status}`);
-    }
-    return raw ? r : r.json();
-  }
-  throw new ApiProblem(401, 'no valid token');
-}
-
-/// Sends `body` (JSON) to `path` with `method`; the answer's JSON, or an ApiProblem with its detail.
-async function send(method, path, body) {
-  const r = await fetch(path, { method, headers: { ...authHeaders(), 'Content-Type': 'application/json' }, body: body == null ? undefined : JSON.stringify(body) });
-  const answer = r.status === 204 ? null : await r.json().catch(() => ({}));
-  if (!r.ok) throw new ApiProblem(r.status, (answer && answer.detail) || `${path}: HTTP ${r.status}`);
-  return answer;
-}
 
 // ---- view state in the URL ----
 
@@ -157,23 +79,6 @@ function query(extra = {}, keep = ['period', 'from', 'to', 'kind', 'res', 'group
   for (const [k, val] of Object.entries(extra)) q.set(k, val);
   return q.toString();
 }
-
-// ---- formatting ----
-
-const pct = (x) => (x == null ? '–' : `${(x * 100).toFixed(1)} %`);
-// Thousands separated by commas (en-US), without Intl: its first use costs tens of milliseconds.
-const num = (x) => (x == null ? '–' : String(x).replace(/\B(?=(\d{3})+(?!\d))/g, ','));
-// Counts from the service are never withheld now (planners' are perturbed, 1 to k shown as 0); a null
-// is a figure that does not apply.
-const withheld = () => 'withheld';
-function count(x, suppressed) {
-  if (x == null) return suppressed ? withheld() : '–';
-  return num(x);
-}
-function escapeHtml(s) {
-  return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
-}
-function prettyArea(a) { return a.replace(/[-_]/g, ' ').replace(/\b\w/g, (c) => c.toUpperCase()); }
 
 // ---- the map ----
 
@@ -431,92 +336,12 @@ async function createMap(bounds) {
   return new Promise((resolve) => map.once('load', resolve));
 }
 
-/// Where the map first looks: the zones and the busiest hexagons, those holding 95 % of the contacts
-/// (not the few far outliers, which would shrink the program's areas to a thumbnail); null when there
-/// is nothing to show.
-function firstView(cellFeatures, zoneFeatures, share = 0.95) {
-  const b = [Infinity, Infinity, -Infinity, -Infinity];
-  for (const z of zoneFeatures) bboxOf(z.geometry, b);
-  const busiest = cellFeatures.filter((f) => f.properties.count > 0).sort((x, y) => y.properties.count - x.properties.count);
-  const total = busiest.reduce((n, f) => n + f.properties.count, 0);
-  let seen = 0;
-  for (const f of busiest) {
-    if (seen >= share * total) break;
-    bboxOf(f.geometry, b);
-    seen += f.properties.count;
-  }
-  if (b[0] > b[2] && cellFeatures.length) for (const f of cellFeatures) bboxOf(f.geometry, b);
-  return b[0] <= b[2] ? b : null;
-}
-
-function bboxOf(geometry, into = [Infinity, Infinity, -Infinity, -Infinity]) {
-  const walk = (c) => {
-    if (typeof c[0] === 'number') {
-      into[0] = Math.min(into[0], c[0]); into[1] = Math.min(into[1], c[1]);
-      into[2] = Math.max(into[2], c[0]); into[3] = Math.max(into[3], c[1]);
-    } else c.forEach(walk);
-  };
-  walk(geometry.coordinates);
-  return into;
-}
-
-// Class breaks for counts: geometric steps from 1 to the largest count, so a skewed city (a few busy
-// blocks, many quiet ones) still shows its gradient.
-function countBreaks(features) {
-  let max = 0;
-  for (const f of features) if (f.properties.count != null) max = Math.max(max, f.properties.count);
-  const breaks = [1];
-  for (let i = 1; i < VIRIDIS.length; i++) {
-    const b = Math.round(max ** (i / VIRIDIS.length));
-    if (b > breaks[breaks.length - 1]) breaks.push(b);
-  }
-  return breaks;
-}
-
 /// The hexagons' colour for a layer, as a function of a hexagon's properties; draws its legend beside
 /// the map.
 function colourBy(layer) {
-  let colour;
-  const legend = [];
-  if (layer === 'hotspots') {
-    colour = (p) => (p.Gi_Bin_FDR == null ? SUPPRESSED : GI_COLOURS[String(p.Gi_Bin_FDR)] || SUPPRESSED);
-    for (const bin of ['3', '2', '1', '0', '-1', '-2', '-3']) legend.push([GI_COLOURS[bin], GI_LABELS[bin]]);
-    legendTitle('Gi* class after FDR control (k-ring 1)', legend);
-  } else if (layer === 'coverage') {
-    colour = (p) => RELATION_COLOURS[p.relation] || SUPPRESSED;
-    for (const rel of Object.keys(RELATION_COLOURS)) legend.push([RELATION_COLOURS[rel], RELATION_LABELS[rel]]);
-    legendTitle('Where contacts happen, against the zones in force', legend);
-  } else {
-    const breaks = countBreaks(cells.features);
-    const colours = breaks.map((_, i) => VIRIDIS[breaks.length === 1 ? VIRIDIS.length - 1 : Math.round((i * (VIRIDIS.length - 1)) / (breaks.length - 1))]);
-    // Withheld counts (null) grey, zeros white, then one viridis class per break.
-    colour = (p) => {
-      if (p.count == null) return SUPPRESSED;
-      if (p.count <= 0) return '#ffffff';
-      let c = colours[0];
-      for (let i = 0; i < breaks.length && p.count >= breaks[i]; i++) c = colours[i];
-      return c;
-    };
-    breaks.forEach((b, i) => {
-      const hi = i + 1 < breaks.length ? breaks[i + 1] - 1 : null;
-      legend.push([colours[i], hi == null ? `${num(b)} or more` : hi === b ? num(b) : `${num(b)} to ${num(hi)}`]);
-    });
-    const kind = current().kind;
-    legendTitle(`${kind ? KIND_LABELS[kind] : 'Contacts'} per hexagon`, legend);
-  }
-  renderLegend(legend);
+  const { colour, title, items } = layerScale(layer, cells.features, current().kind);
+  $('#legend').innerHTML = legendHtml(title, items, me.perturbed);
   return colour;
-}
-
-let legendHeading = '';
-function legendTitle(t) { legendHeading = t; }
-function renderLegend(items) {
-  const el = $('#legend');
-  el.innerHTML = `<div class="title">${escapeHtml(legendHeading)}</div>` +
-    items.map(([c, label]) => `<div class="item"><span class="swatch" style="background:${c}"></span>${escapeHtml(label)}</div>`).join('') +
-    '<div class="item"><span class="swatch" style="background:#fff;border:2px solid #111"></span>LEAD zones in force</div>' +
-    '<div class="item"><span class="swatch" style="background:#fff;border:2px dashed #cc79a7"></span>Expansion candidates</div>' +
-    (me.perturbed ? `<p class="note">Counts are perturbed: 1 to ${me.perturbed.zero_up_to} shown as 0, others within ±${me.perturbed.max_noise} of the true count.</p>` : '');
 }
 
 // ---- popups ----
@@ -546,7 +371,6 @@ function popupHtml(f, layer) {
     rows.map(([k, v]) => `<tr><th scope="row">${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('') + '</table>';
 }
 
-
 // ---- labels: zones and landmarks, as HTML markers (no glyph server needed) ----
 
 // Every name on the map is an HTML marker (no glyph server needed), placed by the page so that no two
@@ -557,14 +381,6 @@ let zoneMarkers = [];
 let contextLabels = []; // { el, area }
 const landmarkEls = [];
 
-/// Where to write an area's name: the service's label point (inside the area), else its box centre.
-function labelAt(f) {
-  const p = f.properties && f.properties.label_point;
-  if (Array.isArray(p) && p.length === 2) return p;
-  const b = bboxOf(f.geometry);
-  return [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2];
-}
-
 /// A name on the map: a `div` of class `className` at `lngLat`, as a MapLibre marker.
 function labelMarker(className, text, lngLat, anchor = 'center') {
   const el = document.createElement('div');
@@ -572,9 +388,6 @@ function labelMarker(className, text, lngLat, anchor = 'center') {
   el.textContent = text;
   return { el, marker: new maplibregl.Marker({ element: el, anchor }).setLngLat(lngLat).addTo(map) };
 }
-
-/// An area's size for placing names, larger first: its box in square degrees.
-function boxArea(f) { const b = bboxOf(f.geometry); return (b[2] - b[0]) * (b[3] - b[1]); }
 
 function labelZones(fc) {
   zoneMarkers.forEach((m) => m.remove());
@@ -621,33 +434,6 @@ function placeLabels() {
 // ---- naming: which zone and which context area a place is in ----
 
 let contextAreas = EMPTY;
-
-function ringContains(ring, [x, y]) {
-  let inside = false;
-  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
-    const [xi, yi] = ring[i], [xj, yj] = ring[j];
-    if ((yi > y) !== (yj > y) && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
-  }
-  return inside;
-}
-
-/// The first feature of `fc` (polygons, lon/lat) holding `point` [lon, lat], or null.
-function featureAt(fc, point) {
-  for (const f of fc.features || []) {
-    const g = f.geometry;
-    const polygons = g.type === 'Polygon' ? [g.coordinates] : g.type === 'MultiPolygon' ? g.coordinates : [];
-    for (const rings of polygons) {
-      if (ringContains(rings[0], point) && !rings.slice(1).some((h) => ringContains(h, point))) return f;
-    }
-  }
-  return null;
-}
-
-/// The centre of a hexagon (the mean of its corners).
-function centreOf(f) {
-  const ring = f.geometry.coordinates[0].slice(0, -1);
-  return [ring.reduce((s, c) => s + c[0], 0) / ring.length, ring.reduce((s, c) => s + c[1], 0) / ring.length];
-}
 
 /// The context area holding most of a geometry's polygons' centres (a candidate's hexagons), or null.
 function areaOfMost(geometry) {
@@ -723,19 +509,6 @@ function showCandidates(fc) {
 
 const timeline = { key: null, months: [], from: null, to: null };
 
-/// The chart's data: /v1/coverage over all history for the kind and group filters, per month, summed
-/// over the zones (inside), outside and no_program.
-function timelineMonths(coverage) {
-  const by = new Map();
-  for (const r of coverage.months) {
-    if (!by.has(r.month)) by.set(r.month, { month: r.month, inside: 0, outside: 0, none: 0 });
-    const m = by.get(r.month);
-    const n = r.contacts || 0;
-    if (r.area === 'outside') m.outside += n; else if (r.area === 'no_program') m.none += n; else m.inside += n;
-  }
-  return [...by.values()].sort((a, b) => a.month.localeCompare(b.month));
-}
-
 /// Redraws the chart when the kind or group changed (else only its brushed window).
 async function updateTimeline() {
   const svg = $('#time-chart');
@@ -749,24 +522,6 @@ async function updateTimeline() {
   }
   drawTimeline();
   svg.dataset.state = 'ready';
-}
-
-/// The months the view's dates (or a planner's period) cover, as indexes into the chart's months.
-function windowMonths() {
-  const v = current();
-  const ms = timeline.months.map((m) => m.month);
-  let from = v.from ? v.from.slice(0, 7) : null, to = v.to ? v.to.slice(0, 7) : null;
-  if (v.period) {
-    const p = v.period;
-    if (/^\d{4}$/.test(p)) { from = `${p}-01`; to = `${p}-12`; }
-    else if (/^\d{4}-Q[1-4]$/.test(p)) { const q = Number(p[6]); from = `${p.slice(0, 4)}-${String(3 * q - 2).padStart(2, '0')}`; to = `${p.slice(0, 4)}-${String(3 * q).padStart(2, '0')}`; }
-    else if (/^\d{4}-\d{2}$/.test(p)) { from = p; to = p; }
-  }
-  if (!from && !to) return null;
-  const a = from ? ms.findIndex((m) => m >= from) : 0;
-  let b = to ? ms.length - 1 - [...ms].reverse().findIndex((m) => m <= to) : ms.length - 1;
-  if (b >= ms.length) b = -1;
-  return a >= 0 && b >= a ? [a, b] : null;
 }
 
 const CHART = { w: 300, h: 110, top: 4, bottom: 96 };
@@ -801,24 +556,11 @@ function drawTimeline(brush = null) {
   }
   // Years along the bottom.
   months.forEach((m, k) => { if (m.month.endsWith('-01') || k === 0) parts.push(`<text x="${(k * bw + 1).toFixed(1)}" y="${CHART.h - 3}">${m.month.slice(0, 4)}</text>`); });
-  const range = brush || windowMonths();
+  const range = brush || windowMonths(current(), months.map((m) => m.month));
   if (range) parts.push(`<rect class="brush" x="${(range[0] * bw).toFixed(2)}" y="0" width="${((range[1] - range[0] + 1) * bw).toFixed(2)}" height="${CHART.bottom}"/>`);
   svg.innerHTML = parts.join('');
   svg.dataset.months = String(n);
   $('#time-range').textContent = range ? `Shown: ${months[range[0]].month} to ${months[range[1]].month}.` : '';
-}
-
-/// The smallest fixed period (month, quarter, year, or all history) holding months `a`..`b`.
-function periodFor(a, b) {
-  if (a === b) return a;
-  if (a.slice(0, 4) !== b.slice(0, 4)) return '';
-  const q = (m) => Math.ceil(Number(m.slice(5, 7)) / 3);
-  return q(a) === q(b) ? `${a.slice(0, 4)}-Q${q(a)}` : a.slice(0, 4);
-}
-
-function lastDay(month) {
-  const [y, m] = month.split('-').map(Number);
-  return `${month}-${String(new Date(Date.UTC(y, m, 0)).getUTCDate()).padStart(2, '0')}`;
 }
 
 /// Drag across the chart: the months under the drag become the view's dates (planners: the smallest
@@ -1126,6 +868,8 @@ const maplibreRequest = import('/map/vendor/maplibre-gl/maplibre-gl.mjs');
 
 async function start() {
   config = await configRequest;
+  apiSettings.auth = config.auth;
+  apiSettings.onWait = (text) => setStatus(text);
   performance.mark('leadmap:config');
   // Without a base map the page's drawing is the map's picture; over one, an image in the map.
   hexagons.overlay = !config.basemap && !config.basemap_archive;

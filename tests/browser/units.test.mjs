@@ -1,0 +1,182 @@
+// Unit tests, in node (no browser), of the map page's pure modules in src/http/web/: format.js,
+// geometry.js, legend.js and time.js. The page itself is tested end to end in map.test.mjs.
+//
+// Run: tools/browser_test.sh (runs this file first), or `node --test units.test.mjs` here.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { count, escapeHtml, num, pct, prettyArea } from '../../src/http/web/format.js';
+import { bboxOf, boxArea, centreOf, featureAt, firstView, labelAt, ringContains } from '../../src/http/web/geometry.js';
+import { GI_COLOURS, SUPPRESSED, VIRIDIS, countBreaks, layerScale, legendHtml } from '../../src/http/web/legend.js';
+import { lastDay, periodFor, timelineMonths, viewMonths, windowMonths } from '../../src/http/web/time.js';
+
+// A square [x0, y0]..[x0 + d, y0 + d] as a closed ring, lon/lat.
+const square = (x0, y0, d) => [[x0, y0], [x0 + d, y0], [x0 + d, y0 + d], [x0, y0 + d], [x0, y0]];
+const polygon = (...rings) => ({ type: 'Polygon', coordinates: rings });
+const cell = (x0, y0, n) => ({ geometry: polygon(square(x0, y0, 0.01)), properties: { count: n } });
+
+test('format: thousands, percentages, counts that do not apply, escaping, area names', () => {
+  assert.equal(num(0), '0');
+  assert.equal(num(999), '999');
+  assert.equal(num(1234567), '1,234,567');
+  assert.equal(num(null), '–');
+  assert.equal(pct(0.1234), '12.3 %');
+  assert.equal(pct(0), '0.0 %');
+  assert.equal(pct(undefined), '–');
+  assert.equal(count(1200, false), '1,200');
+  assert.equal(count(0, true), '0', 'a zero is a figure, even when others are withheld');
+  assert.equal(count(null, true), 'withheld');
+  assert.equal(count(null, false), '–');
+  assert.equal(escapeHtml(`<a href="x">Tom & 'Jerry'</a>`), '&lt;a href=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt;');
+  assert.equal(escapeHtml(42), '42');
+  assert.equal(prettyArea('old_town-chinatown'), 'Old Town Chinatown');
+  assert.equal(prettyArea('no_program'), 'No Program');
+});
+
+test('geometry: boxes of any depth of coordinates, in lon/lat order', () => {
+  assert.deepEqual(bboxOf({ type: 'Point', coordinates: [-122.68, 45.52] }), [-122.68, 45.52, -122.68, 45.52]);
+  const multi = { type: 'MultiPolygon', coordinates: [[square(-122.7, 45.5, 0.1)], [square(-122.5, 45.4, 0.05)]] };
+  const b = bboxOf(multi);
+  assert.deepEqual(b.map((v) => Number(v.toFixed(6))), [-122.7, 45.4, -122.45, 45.6]);
+  // Into an existing box: grown, never shrunk.
+  const into = [-123, 45.55, -122.6, 45.56];
+  bboxOf(multi, into);
+  assert.deepEqual(into.map((v) => Number(v.toFixed(6))), [-123, 45.4, -122.45, 45.6]);
+  assert.equal(Number(boxArea({ geometry: polygon(square(0, 0, 0.5)) }).toFixed(6)), 0.25);
+});
+
+test('geometry: point in polygon honours holes and every part of a MultiPolygon', () => {
+  const ring = square(0, 0, 10);
+  assert.equal(ringContains(ring, [5, 5]), true);
+  assert.equal(ringContains(ring, [11, 5]), false);
+  assert.equal(ringContains(ring, [-0.001, 5]), false);
+  const holed = { properties: { name: 'holed' }, geometry: polygon(ring, square(4, 4, 2)) };
+  const multi = { properties: { name: 'multi' }, geometry: { type: 'MultiPolygon', coordinates: [[square(20, 0, 1)], [square(30, 0, 1)]] } };
+  const line = { properties: { name: 'line' }, geometry: { type: 'LineString', coordinates: [[0, 0], [50, 50]] } };
+  const fc = { features: [line, holed, multi] };
+  assert.equal(featureAt(fc, [1, 1]).properties.name, 'holed');
+  assert.equal(featureAt(fc, [5, 5]), null, 'inside the hole');
+  assert.equal(featureAt(fc, [30.5, 0.5]).properties.name, 'multi', 'the second part');
+  assert.equal(featureAt(fc, [25, 0.5]), null);
+  assert.equal(featureAt({}, [1, 1]), null);
+});
+
+test("geometry: a hexagon's centre, an area's label point", () => {
+  // A regular hexagon around (2, 3): the mean of its corners, the closing corner counted once.
+  const corners = [...Array(6).keys()].map((i) => [2 + Math.cos((i * Math.PI) / 3), 3 + Math.sin((i * Math.PI) / 3)]);
+  const [x, y] = centreOf({ geometry: polygon([...corners, corners[0]]) });
+  assert.ok(Math.abs(x - 2) < 1e-12 && Math.abs(y - 3) < 1e-12, `${x}, ${y}`);
+  const area = { geometry: polygon(square(0, 0, 4)), properties: {} };
+  assert.deepEqual(labelAt(area), [2, 2], 'no label point: the box centre');
+  area.properties.label_point = [1, 3];
+  assert.deepEqual(labelAt(area), [1, 3], "the service's label point");
+  area.properties.label_point = [1];
+  assert.deepEqual(labelAt(area), [2, 2], 'a malformed label point is not used');
+});
+
+test('geometry: the first view holds the zones and the busiest hexagons, not a far quiet one', () => {
+  const zones = [{ geometry: polygon(square(-122.7, 45.5, 0.05)) }];
+  const cells = [cell(-122.69, 45.51, 500), cell(-122.60, 45.52, 400), cell(-121.0, 44.0, 1), cell(-120.0, 44.0, 0)];
+  const b = firstView(cells, zones).map((v) => Number(v.toFixed(6)));
+  assert.deepEqual(b, [-122.7, 45.5, -122.59, 45.55]);
+  // Every hexagon counts when the share asked for is all of them.
+  assert.deepEqual(firstView(cells, zones, 1).map((v) => Number(v.toFixed(6))), [-122.7, 44, -120.99, 45.55]);
+  // Nothing counted and no zones: every hexagon; nothing at all: no view.
+  assert.deepEqual(firstView([cell(1, 2, 0)], []).map((v) => Number(v.toFixed(6))), [1, 2, 1.01, 2.01]);
+  assert.equal(firstView([], []), null);
+});
+
+test('legend: count classes are geometric steps from 1 to the largest count', () => {
+  assert.deepEqual(countBreaks([]), [1]);
+  assert.deepEqual(countBreaks([{ properties: { count: 0 } }, { properties: { count: null } }]), [1]);
+  assert.deepEqual(countBreaks([{ properties: { count: 100 } }, { properties: { count: 3 } }]), [1, 3, 6, 16, 40]);
+  // Small counts: fewer classes, no two alike (3^(k/5) rounds to 1, 2, 2, 2).
+  assert.deepEqual(countBreaks([{ properties: { count: 3 } }]), [1, 2]);
+});
+
+test('legend: a hexagon has the colour its legend entry shows', () => {
+  const features = [10, 100, 0, null].map((n) => ({ properties: { count: n } }));
+  const { colour, title, items } = layerScale('cells', features, 'arrest');
+  assert.equal(title, 'Arrests per hexagon');
+  assert.deepEqual(items.map(([, label]) => label), ['1 to 2', '3 to 5', '6 to 15', '16 to 39', '40 or more']);
+  assert.deepEqual(items.map(([c]) => c), VIRIDIS);
+  assert.equal(colour({ count: null }), SUPPRESSED);
+  assert.equal(colour({ count: 0 }), '#ffffff');
+  assert.equal(colour({ count: 1 }), VIRIDIS[0]);
+  assert.equal(colour({ count: 2 }), VIRIDIS[0]);
+  assert.equal(colour({ count: 3 }), VIRIDIS[1]);
+  assert.equal(colour({ count: 40 }), VIRIDIS[4]);
+  assert.equal(colour({ count: 1e6 }), VIRIDIS[4]);
+  // One class: the brightest colour, "1 or more".
+  const one = layerScale('cells', [{ properties: { count: 1 } }], undefined);
+  assert.equal(one.title, 'Contacts per hexagon');
+  assert.deepEqual(one.items, [[VIRIDIS[4], '1 or more']]);
+  // Counts with thousands: the top class starts at 1e7^(4/5).
+  assert.equal(layerScale('cells', [{ properties: { count: 1e7 } }]).items.at(-1)[1], '398,107 or more');
+});
+
+test('legend: hotspot classes and relations; unknown values are grey, never a class colour', () => {
+  const hot = layerScale('hotspots', [], undefined);
+  assert.equal(hot.items.length, 7);
+  assert.equal(hot.colour({ Gi_Bin_FDR: 3 }), GI_COLOURS['3']);
+  assert.equal(hot.colour({ Gi_Bin_FDR: -2 }), GI_COLOURS['-2']);
+  assert.equal(hot.colour({ Gi_Bin_FDR: null }), SUPPRESSED);
+  assert.equal(hot.colour({ Gi_Bin_FDR: 9 }), SUPPRESSED);
+  const cov = layerScale('coverage', [], undefined);
+  assert.deepEqual(cov.items.map(([, l]) => l), ['Inside a zone', 'On a zone boundary', 'Outside every zone']);
+  assert.equal(cov.colour({ relation: 'inside' }), cov.items[0][0]);
+  assert.equal(cov.colour({ relation: 'nowhere' }), SUPPRESSED);
+});
+
+test("legend: the HTML escapes every label and says how a planner's counts are perturbed", () => {
+  const html = legendHtml('<b>title</b>', [['#123456', 'a < b']], null);
+  assert.ok(html.includes('&lt;b&gt;title&lt;/b&gt;') && html.includes('a &lt; b') && !html.includes('<b>'));
+  assert.ok(html.includes('background:#123456'));
+  assert.ok(!html.includes('perturbed'));
+  const planner = legendHtml('t', [], { zero_up_to: 10, max_noise: 2 });
+  assert.ok(planner.includes('Counts are perturbed: 1 to 10 shown as 0, others within ±2 of the true count.'));
+});
+
+test('time: months summed over the zones, outside and no program, in order', () => {
+  const months = timelineMonths({
+    months: [
+      { month: '2019-02', area: 'downtown', contacts: 3 },
+      { month: '2019-01', area: 'outside', contacts: 5 },
+      { month: '2019-02', area: 'lloyd', contacts: 4 },
+      { month: '2019-02', area: 'no_program', contacts: 1 },
+      { month: '2019-01', area: 'downtown', contacts: null },
+    ],
+  });
+  assert.deepEqual(months, [
+    { month: '2019-01', inside: 0, outside: 5, none: 0 },
+    { month: '2019-02', inside: 7, outside: 0, none: 1 },
+  ]);
+});
+
+test('time: the smallest fixed period holding a range, and the last day of a month', () => {
+  assert.equal(periodFor('2019-06', '2019-06'), '2019-06');
+  assert.equal(periodFor('2019-04', '2019-06'), '2019-Q2');
+  assert.equal(periodFor('2019-03', '2019-04'), '2019');
+  assert.equal(periodFor('2019-01', '2019-12'), '2019');
+  assert.equal(periodFor('2018-12', '2019-01'), '', 'across years: all history');
+  assert.equal(lastDay('2020-02'), '2020-02-29');
+  assert.equal(lastDay('2019-02'), '2019-02-28');
+  assert.equal(lastDay('2100-02'), '2100-02-28');
+  assert.equal(lastDay('2019-12'), '2019-12-31');
+  assert.equal(lastDay('2019-04'), '2019-04-30');
+});
+
+test("time: the months a view's dates or period cover, as indexes into the chart", () => {
+  assert.deepEqual(viewMonths({}), [null, null]);
+  assert.deepEqual(viewMonths({ from: '2019-02-15', to: '2019-05-01' }), ['2019-02', '2019-05']);
+  assert.deepEqual(viewMonths({ period: '2019' }), ['2019-01', '2019-12']);
+  assert.deepEqual(viewMonths({ period: '2019-Q4' }), ['2019-10', '2019-12']);
+  assert.deepEqual(viewMonths({ period: '2019-07' }), ['2019-07', '2019-07']);
+  const months = ['2018-11', '2018-12', '2019-01', '2019-03', '2019-04', '2019-05', '2019-10'];
+  assert.equal(windowMonths({}, months), null, 'no dates: no window');
+  assert.deepEqual(windowMonths({ period: '2019-Q1' }, months), [2, 3]);
+  assert.deepEqual(windowMonths({ from: '2018-12-01' }, months), [1, 6], 'open end');
+  assert.deepEqual(windowMonths({ to: '2019-02-28' }, months), [0, 2], 'open start');
+  assert.deepEqual(windowMonths({ period: '2019-Q3' }, months), null, 'a period between months held');
+  assert.equal(windowMonths({ period: '2020' }, months), null, 'after every month');
+  assert.equal(windowMonths({ to: '2017-01-31' }, months), null, 'before every month');
+});
