@@ -33,7 +33,9 @@ Needs: wrk, curl, python3. Options:
 EOF
 }
 
-die() { echo "bench_cells_http: $*" >&2; exit 2; }
+BENCH=bench_cells_http
+# shellcheck source=tools/bench_common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_common.sh"
 
 LEADMAP_BIN="${CARGO_TARGET_DIR:-target}/release/leadmap"
 ROWS=10000000

@@ -43,14 +43,9 @@ Example:
 EOF
 }
 
-die() {
-  echo "bench_cells_input: $*" >&2
-  exit 2
-}
-fail() {
-  echo "bench_cells_input: $*" >&2
-  exit 1
-}
+BENCH=bench_cells_input
+# shellcheck source=tools/bench_common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_common.sh"
 
 NPOINTS=10000000 RES=9 SEED=42 LEADMAP_BIN="" ROUNDS=2 WAIT_QUIET=0 OUT=""
 while (($#)); do
@@ -68,7 +63,6 @@ while (($#)); do
   shift
 done
 # Paths given on the command line are relative to where the script was started; then work from the repo.
-abs() { [[ -z $1 || $1 == /* ]] && printf '%s' "$1" || printf '%s/%s' "$PWD" "$1"; }
 LEADMAP_BIN=$(abs "$LEADMAP_BIN") OUT=$(abs "$OUT")
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -110,8 +104,6 @@ else
   GEN_S=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", b - a}')
 fi
 
-# shellcheck source=tools/bench_common.sh
-source "$ROOT/tools/bench_common.sh"
 
 wait_quiet bench_cells_input "$WAIT_QUIET"
 

@@ -1,5 +1,53 @@
-# Shared by the tools/bench_*.sh scripts (source it; it runs nothing): how busy the machine is, and
-# waiting for it to go quiet before measuring. The machine is shared; a busy run is flagged, not hidden.
+# Shared by the tools/bench_*.sh scripts (source it first, with BENCH set to the script's name; it runs
+# nothing): errors, paths, stopping processes, how busy the machine is, and waiting for it to go quiet
+# before measuring. The machine is shared; a busy run is flagged, not hidden.
+
+# die MESSAGE: a usage or setup error (exit 2). fail MESSAGE: the benchmark itself failed (exit 1).
+die() {
+  echo "${BENCH:-bench}: $*" >&2
+  exit 2
+}
+fail() {
+  echo "${BENCH:-bench}: $*" >&2
+  exit 1
+}
+
+# abs PATH: PATH made absolute (against the directory the script was started in); empty stays empty.
+abs() { [[ -z $1 || $1 == /* ]] && printf '%s' "$1" || printf '%s/%s' "$PWD" "$1"; }
+
+# jstr TEXT: TEXT as a JSON string (quotes, backslashes, line breaks and tabs escaped; other control
+# characters dropped): `leadmap --version` prints several lines.
+jstr() {
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//$'\n'/\\n}
+  s=${s//$'\r'/\\r}
+  s=${s//$'\t'/\\t}
+  s=${s//[$'\001'-$'\037']/}
+  printf '"%s"' "$s"
+}
+
+# stop_pids PID...: SIGTERM, then SIGKILL after 5 s.
+stop_pids() {
+  local pid
+  for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "$@"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+}
+
+# alive PID: running (not gone, not a zombie).
+alive() {
+  local st
+  st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ ${st%% *} != Z ]]
+}
+
+# proc_ticks PID: the process's user+system CPU ticks so far.
+proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 # Busy CPU ticks since boot (user, nice, system, irq, softirq, steal).
 busy_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }

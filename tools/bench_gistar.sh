@@ -45,14 +45,9 @@ Example:
 EOF
 }
 
-die() {
-  echo "bench_gistar: $*" >&2
-  exit 2
-}
-fail() {
-  echo "bench_gistar: $*" >&2
-  exit 1
-}
+BENCH=bench_gistar
+# shellcheck source=tools/bench_common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_common.sh"
 
 NCELLS=120000 K=1 RUNS=5 SEED=7 WAIT_QUIET=0 OUT=""
 while (($#)); do
@@ -68,7 +63,6 @@ while (($#)); do
   esac
   shift
 done
-abs() { [[ -z $1 || $1 == /* ]] && printf '%s' "$1" || printf '%s/%s' "$PWD" "$1"; }
 OUT=$(abs "$OUT")
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -92,8 +86,6 @@ RUN=$ROOT/target/bench/gistar-run
 CSV=$ROOT/target/bench/gistar_cells.csv
 mkdir -p "$RUN" "$(dirname "$OUT")"
 
-# shellcheck source=tools/bench_common.sh
-source "$ROOT/tools/bench_common.sh"
 
 # ---- build and data (untimed) -----------------------------------------------------------------------
 echo "building the gistar_bench example (CARGO_TARGET_DIR=$CARGO_TARGET_DIR) ..." >&2

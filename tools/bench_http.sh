@@ -68,10 +68,9 @@ Example:
 EOF
 }
 
-die() {
-  echo "bench_http: $*" >&2
-  exit 2
-}
+BENCH=bench_http
+# shellcheck source=tools/bench_common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_common.sh"
 
 # Long commands run in the background and are waited for: a trapped Ctrl-C/SIGTERM interrupts `wait`
 # at once (a foreground child would delay it until the child ends), and cleanup stops the child.
@@ -115,7 +114,6 @@ while (($#)); do
   shift
 done
 # Paths given on the command line are relative to where the script was started; then work from the repo.
-abs() { [[ -z $1 || $1 == /* ]] && printf '%s' "$1" || printf '%s/%s' "$PWD" "$1"; }
 LEADMAP_BIN=$(abs "$LEADMAP_BIN") CEILING_BIN=$(abs "$CEILING_BIN") OUT=$(abs "$OUT")
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -164,22 +162,7 @@ done
 
 # How busy the machine is before we start (other builds or tests make every figure unreliable):
 # percent of all CPUs busy over one second; with --wait-quiet, wait for it to drop under 10 %.
-busy_pct() {
-  local b0 t0 b1 t1
-  read -r b0 t0 < <(awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat)
-  sleep 1
-  read -r b1 t1 < <(awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat)
-  awk -v b=$((b1 - b0)) -v t=$((t1 - t0)) 'BEGIN {printf "%.1f", (t > 0 ? 100 * b / t : 0)}'
-}
-quiet() { awk -v b="$1" 'BEGIN {exit !(b < 10)}'; }
-BUSY_BEFORE=$(busy_pct)
-if ! quiet "$BUSY_BEFORE" && ((WAIT_QUIET > 0)); then
-  echo "the machine is ${BUSY_BEFORE} % busy; waiting up to ${WAIT_QUIET}s for it to go quiet..." >&2
-  deadline=$((SECONDS + WAIT_QUIET))
-  while ! quiet "$BUSY_BEFORE" && ((SECONDS < deadline)); do BUSY_BEFORE=$(busy_pct); done
-fi
-quiet "$BUSY_BEFORE" ||
-  echo "bench_http: WARNING: the machine is already ${BUSY_BEFORE} % busy; the figures will be noisy" >&2
+wait_quiet bench_http "$WAIT_QUIET"
 
 RUN=target/bench/http-run
 rm -rf "$RUN"
@@ -187,15 +170,6 @@ mkdir -p "$RUN" "$(dirname "$OUT")"
 
 # ---- servers, always stopped on exit --------------------------------------------------------------
 declare -A SPID=() # server name -> pid, while it runs
-stop_pids() { # PID...: SIGTERM, then SIGKILL after 5 s
-  local pid
-  for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "$@"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-}
 stop_server() { # NAME
   if [[ -n ${SPID[$1]:-} ]]; then
     stop_pids "${SPID[$1]}"
@@ -267,8 +241,6 @@ if [[ -n ${SEEN_MIX[outside]:-} ]]; then CHECK=$(<"$RUN/check-outside.json"); el
 
 # ---- GET load -------------------------------------------------------------------------------------
 TCK=$(getconf CLK_TCK)
-busy_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
-proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 child_cpu_s() { # user+system seconds of this shell's finished children, from `times` >"$RUN/.times"
   awk 'NR == 2 {
     s = 0
@@ -358,7 +330,6 @@ run timeout 300 node "$NODE_DIR/benchutil.js" coldstart --bin "$LEADMAP_BIN" --p
 
 # ---- summary --------------------------------------------------------------------------------------
 cleanup
-jstr() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
 CPU_MODEL=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)
 SERVERS_JSON=$(printf '"%s",' "${SERVERS[@]}")
 MIXES_JSON=$(printf '"%s",' "${MIXES[@]}")

@@ -62,14 +62,9 @@ Examples:
 EOF
 }
 
-die() {
-  echo "bench_impact: $*" >&2
-  exit 2
-}
-fail() {
-  echo "bench_impact: $*" >&2
-  exit 1
-}
+BENCH=bench_impact
+# shellcheck source=tools/bench_common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_common.sh"
 
 EVENTS=10000000 RUNS=5 BENCH_ARGS="" WAIT_QUIET=0 KEEP=0
 PG_BIN=/usr/lib/postgresql/15/bin TMP_PARENT=${TMPDIR:-/tmp} OUT=""
@@ -88,7 +83,6 @@ while (($#)); do
   esac
   shift
 done
-abs() { [[ -z $1 || $1 == /* ]] && printf '%s' "$1" || printf '%s/%s' "$PWD" "$1"; }
 OUT=$(abs "$OUT") PG_BIN=$(abs "$PG_BIN") TMP_PARENT=$(abs "$TMP_PARENT")
 TARGET_DIR=$(abs "${CARGO_TARGET_DIR:-}")
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -98,8 +92,6 @@ OUT=${OUT:-$ROOT/target/bench/impact.json}
 [[ $EVENTS =~ ^[0-9]+$ && $EVENTS -ge 1000 ]] || die "--events must be a whole number, at least 1000 (got $EVENTS)"
 [[ $RUNS =~ ^[0-9]+$ && $RUNS -ge 1 ]] || die "--runs must be a whole number, at least 1 (got $RUNS)"
 [[ $WAIT_QUIET =~ ^[0-9]+$ ]] || die "--wait-quiet must be a whole number (got $WAIT_QUIET)"
-# shellcheck source=tools/bench_common.sh
-source "$ROOT/tools/bench_common.sh"
 
 # ---- prerequisites (PostgreSQL and PostGIS are not installed here) --------------------------------
 command -v python3 >/dev/null || die "python3 is not installed"

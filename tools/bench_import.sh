@@ -64,14 +64,9 @@ Example:
 EOF
 }
 
-die() {
-  echo "bench_import: $*" >&2
-  exit 2
-}
-fail() {
-  echo "bench_import: $*" >&2
-  exit 1
-}
+BENCH=bench_import
+# shellcheck source=tools/bench_common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_common.sh"
 
 # Long commands run in the background and are waited for: a trapped Ctrl-C/SIGTERM interrupts `wait`
 # at once, and cleanup stops the child. `run -o FILE CMD...` sends the command's output to FILE (a
@@ -111,7 +106,6 @@ while (($#)); do
   shift
 done
 # Paths given on the command line are relative to where the script was started; then work from the repo.
-abs() { [[ -z $1 || $1 == /* ]] && printf '%s' "$1" || printf '%s/%s' "$PWD" "$1"; }
 LEADMAP_BIN=$(abs "$LEADMAP_BIN") OUT=$(abs "$OUT") PG_BIN=$(abs "$PG_BIN") TMP_PARENT=$(abs "$TMP_PARENT")
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -153,37 +147,9 @@ fi
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || COMMIT="$COMMIT+dirty"
 
-# ---- how busy the machine is (as in bench_http.sh) ------------------------------------------------
-busy_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
-cpu_busy_total() {
-  awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat
-}
-busy_pct() {
-  local b0 t0 b1 t1
-  read -r b0 t0 < <(cpu_busy_total)
-  sleep 1
-  read -r b1 t1 < <(cpu_busy_total)
-  awk -v b=$((b1 - b0)) -v t=$((t1 - t0)) 'BEGIN {printf "%.1f", (t > 0 ? 100 * b / t : 0)}'
-}
-quiet() { awk -v b="$1" 'BEGIN {exit !(b < 10)}'; }
-
 # ---- cleanup: the server stopped, the temp dir removed, whatever happens -------------------------
 TMP="" PGDATA="" SOCK="" PGPORT=5432
 declare -a KILL_PIDS=() # leadmap, /usr/bin/time and the RSS sampler while they run
-stop_pids() { # PID...: SIGTERM, then SIGKILL after 5 s
-  local pid
-  for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "$@"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-}
-alive() { # PID: running (not gone, not a zombie)
-  local st
-  st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
-  [[ ${st%% *} != Z ]]
-}
 pg_stop() {
   [[ -n $PGDATA && -f $PGDATA/postmaster.pid ]] || return 0
   local pm
@@ -249,14 +215,7 @@ chmod a+r "$CSV" 2>/dev/null || true
 warm_csv() { cat "$CSV" >/dev/null; }
 
 # ---- a quiet machine, the temp dir and the cluster ------------------------------------------------
-BUSY_BEFORE=$(busy_pct)
-if ! quiet "$BUSY_BEFORE" && ((WAIT_QUIET > 0)); then
-  echo "the machine is ${BUSY_BEFORE} % busy; waiting up to ${WAIT_QUIET}s for it to go quiet..." >&2
-  deadline=$((SECONDS + WAIT_QUIET))
-  while ! quiet "$BUSY_BEFORE" && ((SECONDS < deadline)); do BUSY_BEFORE=$(busy_pct); done
-fi
-quiet "$BUSY_BEFORE" ||
-  echo "bench_import: WARNING: the machine is already ${BUSY_BEFORE} % busy; the figures will be noisy" >&2
+wait_quiet bench_import "$WAIT_QUIET"
 
 mkdir -p "$TMP_PARENT"
 TMP=$(mktemp -d "$TMP_PARENT/leadmap-bench-import.XXXXXX")
@@ -423,7 +382,6 @@ done
 
 # ---- summary --------------------------------------------------------------------------------------
 cleanup
-jstr() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
 CPU_MODEL=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)
 FS_TYPE=$(df --output=fstype "$TMP_PARENT" | tail -1 | tr -d " ")
 cat >"$RUN/meta.json" <<EOF

@@ -54,10 +54,9 @@ Example:
 EOF
 }
 
-die() {
-  echo "bench_ingest: $*" >&2
-  exit 2
-}
+BENCH=bench_ingest
+# shellcheck source=tools/bench_common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_common.sh"
 
 # Long commands run in the background and are waited for: a trapped Ctrl-C/SIGTERM interrupts `wait`
 # at once (a foreground child would delay it until the child ends), and cleanup stops the child.
@@ -98,7 +97,6 @@ while (($#)); do
   shift
 done
 # Paths given on the command line are relative to where the script was started; then work from the repo.
-abs() { [[ -z $1 || $1 == /* ]] && printf '%s' "$1" || printf '%s/%s' "$PWD" "$1"; }
 LEADMAP_BIN=$(abs "$LEADMAP_BIN") OUT=$(abs "$OUT") BASE_DIR=$(abs "$BASE_DIR")
 cd "$ROOT"
 declare -A OPT=([DURATION]=--duration [WARMUP]=--warmup [CONNS]=--connections [THREADS]=--threads
@@ -125,22 +123,7 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then die "port $PORT is in 
 
 # How busy the machine is before we start: percent of all CPUs busy over one second; with
 # --wait-quiet, wait for it to drop under 10 %.
-busy_pct() {
-  local b0 t0 b1 t1
-  read -r b0 t0 < <(awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat)
-  sleep 1
-  read -r b1 t1 < <(awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat)
-  awk -v b=$((b1 - b0)) -v t=$((t1 - t0)) 'BEGIN {printf "%.1f", (t > 0 ? 100 * b / t : 0)}'
-}
-quiet() { awk -v b="$1" 'BEGIN {exit !(b < 10)}'; }
-BUSY_BEFORE=$(busy_pct)
-if ! quiet "$BUSY_BEFORE" && ((WAIT_QUIET > 0)); then
-  echo "the machine is ${BUSY_BEFORE} % busy; waiting up to ${WAIT_QUIET}s for it to go quiet..." >&2
-  deadline=$((SECONDS + WAIT_QUIET))
-  while ! quiet "$BUSY_BEFORE" && ((SECONDS < deadline)); do BUSY_BEFORE=$(busy_pct); done
-fi
-quiet "$BUSY_BEFORE" ||
-  echo "bench_ingest: WARNING: the machine is already ${BUSY_BEFORE} % busy; the figures will be noisy" >&2
+wait_quiet bench_ingest "$WAIT_QUIET"
 
 RUN=target/bench/ingest-run
 rm -rf "$RUN"
@@ -190,8 +173,6 @@ done
 
 # ---- load -----------------------------------------------------------------------------------------
 TCK=$(getconf CLK_TCK)
-busy_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
-proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 child_cpu_s() { # user+system seconds of this shell's finished children, from `times` >"$RUN/.times"
   awk 'NR == 2 {
     s = 0
@@ -286,7 +267,6 @@ fi
 ((ACK_INSERTED == ACKED)) ||
   echo "bench_ingest: WARNING: the 201 answers say $ACK_INSERTED inserted of $ACKED events sent" >&2
 
-jstr() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
 # Strings reach awk through the environment (awk -v would undo their JSON escapes).
 export J_WHEN J_COMMIT J_CPU J_KERNEL J_WRKV J_LEADMAPV J_BIN J_WRK J_WARM J_CPUJSON J_SAMPLE
 J_WHEN=$(date -u +%Y-%m-%dT%H:%M:%SZ) J_COMMIT=$(jstr "$COMMIT")
