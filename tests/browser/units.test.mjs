@@ -1,5 +1,5 @@
 // Unit tests, in node (no browser), of the map page's pure modules in src/http/web/: format.js,
-// geometry.js, legend.js and time.js. The page itself is tested end to end in map.test.mjs.
+// geometry.js, legend.js, time.js and url.js. The page itself is tested end to end in map.test.mjs.
 //
 // Run: tools/browser_test.sh (runs this file first), or `node --test units.test.mjs` here.
 import { test } from 'node:test';
@@ -8,6 +8,7 @@ import { count, escapeHtml, num, pct, prettyArea } from '../../src/http/web/form
 import { bboxOf, boxArea, centreOf, featureAt, firstView, labelAt, ringContains } from '../../src/http/web/geometry.js';
 import { GI_COLOURS, SUPPRESSED, VIRIDIS, countBreaks, layerScale, legendHtml } from '../../src/http/web/legend.js';
 import { lastDay, periodFor, timelineMonths, viewMonths, windowMonths } from '../../src/http/web/time.js';
+import { FILTERS, figureQuery, periodChoices, searchOf, viewFromSearch } from '../../src/http/web/url.js';
 
 // A square [x0, y0]..[x0 + d, y0 + d] as a closed ring, lon/lat.
 const square = (x0, y0, d) => [[x0, y0], [x0 + d, y0], [x0 + d, y0 + d], [x0, y0 + d], [x0, y0]];
@@ -179,4 +180,44 @@ test("time: the months a view's dates or period cover, as indexes into the chart
   assert.deepEqual(windowMonths({ period: '2019-Q3' }, months), null, 'a period between months held');
   assert.equal(windowMonths({ period: '2020' }, months), null, 'after every month');
   assert.equal(windowMonths({ to: '2017-01-31' }, months), null, 'before every month');
+});
+
+test('url: a link sets only the known filters and the layer; a view makes the link back', () => {
+  const v = viewFromSearch('?layer=hotspots&kind=arrest&res=8&token=secret&from=2019-01-01&x%22%5D=1');
+  assert.deepEqual(v, { layer: 'hotspots', filters: { from: '2019-01-01', kind: 'arrest', res: '8' } });
+  assert.deepEqual(viewFromSearch(''), { layer: null, filters: {} });
+  // A hostile value is kept as text (the page compares it, never puts it in a selector).
+  assert.equal(viewFromSearch('?layer=x%22%5D').layer, 'x"]');
+  const link = searchOf({ layer: 'cells', period: '2019-Q2', kind: '', group: 'black' });
+  assert.equal(link, '?layer=cells&period=2019-Q2&group=black', 'empty filters are left out');
+  const back = viewFromSearch(link);
+  assert.deepEqual(back, { layer: 'cells', filters: { period: '2019-Q2', group: 'black' } });
+  assert.equal(searchOf({ layer: 'cells', from: '2019-01-01', to: '2019-12-31' }), '?layer=cells&from=2019-01-01&to=2019-12-31');
+  assert.equal(searchOf({ kind: 'a b&c' }), '?kind=a+b%26c', 'values are encoded');
+});
+
+test("url: a figure route's query holds only what the route takes and the role may use", () => {
+  const view = { layer: 'cells', from: '2019-01-01', to: '2019-12-31', kind: 'arrest', res: '8', group: 'black' };
+  // A planner may not filter by group: it never reaches the query, whatever the form holds.
+  const planner = ['period', 'from', 'to', 'kind', 'res'];
+  assert.equal(figureQuery(view, planner), 'from=2019-01-01&to=2019-12-31&kind=arrest&res=8');
+  assert.equal(figureQuery(view, FILTERS), 'from=2019-01-01&to=2019-12-31&kind=arrest&res=8&group=black');
+  assert.equal(figureQuery(view, FILTERS, {}, ['kind', 'group']), 'kind=arrest&group=black');
+  assert.equal(figureQuery(view, planner, { f: 'csv' }, ['period', 'from', 'to']), 'from=2019-01-01&to=2019-12-31&f=csv');
+  assert.equal(figureQuery({ layer: 'cells' }, FILTERS), '');
+});
+
+test('url: planners choose from every year back to 2011, each whole, by quarter and by month', () => {
+  const years = periodChoices(2021);
+  assert.deepEqual(years.map((y) => y.year), [2021, 2020, 2019, 2018, 2017, 2016, 2015, 2014, 2013, 2012, 2011]);
+  const y2019 = years.find((y) => y.year === 2019).options;
+  assert.equal(y2019.length, 1 + 4 + 12);
+  assert.deepEqual(y2019.slice(0, 3), [['2019 (whole year)', '2019'], ['2019 Q1', '2019-Q1'], ['2019 Q2', '2019-Q2']]);
+  assert.deepEqual(y2019.at(-1), ['December 2019', '2019-12']);
+  assert.deepEqual(y2019[5], ['January 2019', '2019-01']);
+  // Every value is a period the service reads, and the timeline reads it back to the same months.
+  for (const { options } of years) {
+    for (const [, value] of options) assert.match(value, /^\d{4}(-Q[1-4]|-\d{2})?$/);
+  }
+  assert.deepEqual(viewMonths({ period: y2019[2][1] }), ['2019-04', '2019-06']);
 });

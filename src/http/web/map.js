@@ -3,18 +3,18 @@
 // with the token the user gave (kept in sessionStorage for this tab). Coordinates are lon, lat
 // throughout (GeoJSON order). The view state lives in the URL: filters in the query, the map in the hash.
 // This module holds the page's state, the map and the panels; the pure parts are modules of their own
-// (format, geometry, legend, time; unit-tested in node) and so is the API client (api).
+// (format, geometry, legend, time, url; unit-tested in node) and so is the API client (api).
 import { fit, hexagons } from '/map/hexagons.js';
 import { api, askToken, authHeaders, prefetch, send, settings as apiSettings, token } from './api.js';
 import { count, escapeHtml, num, pct, prettyArea, withheld } from './format.js';
 import { bboxOf, boxArea, centreOf, featureAt, firstView, labelAt } from './geometry.js';
 import { GI_LABELS, KIND_LABELS, RELATION_LABELS, layerScale, legendHtml } from './legend.js';
 import { lastDay, periodFor, timelineMonths, windowMonths } from './time.js';
+import { FILTERS, figureQuery, periodChoices, searchOf, viewFromSearch } from './url.js';
 
 // Whether the store holds referral data: without it every rate is unknown, never 0 (the coverage
 // answer's rates_note says so).
 let ratesKnown = true;
-const FILTERS = ['period', 'from', 'to', 'kind', 'res', 'group'];
 
 const $ = (sel) => document.querySelector(sel);
 // Whether the link carried a map view (read before the map writes its own into the hash).
@@ -29,30 +29,26 @@ let loadSeq = 0;
 
 // ---- view state in the URL ----
 
-/// The fixed periods planners choose from: all history, then each year from this one back to 2011 (LEAD's
-/// start), its quarters and its months.
+/// The fixed periods planners choose from: all history (the form's first option), then each year from
+/// this one back to 2011, its quarters and its months.
 function fillPeriods() {
   const select = form.elements.period;
-  const months = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
-  for (let y = new Date().getFullYear(); y >= 2011; y -= 1) {
+  for (const { year, options } of periodChoices(new Date().getFullYear())) {
     const group = document.createElement('optgroup');
-    group.label = String(y);
-    group.append(new Option(`${y} (whole year)`, String(y)));
-    for (let q = 1; q <= 4; q += 1) group.append(new Option(`${y} Q${q}`, `${y}-Q${q}`));
-    months.forEach((m, i) => group.append(new Option(`${m} ${y}`, `${y}-${String(i + 1).padStart(2, '0')}`)));
+    group.label = String(year);
+    for (const [label, value] of options) group.append(new Option(label, value));
     select.append(group);
   }
 }
 
 function readUrl() {
-  const q = new URLSearchParams(location.search);
-  for (const name of FILTERS) {
+  const { layer, filters } = viewFromSearch(location.search);
+  for (const [name, value] of Object.entries(filters)) {
     const el = form.elements[name];
-    if (el && q.has(name)) el.value = q.get(name);
+    if (el) el.value = value;
   }
   // Compared as values, never put into a selector: a URL like ?layer=x"] would otherwise throw and stop
   // the page.
-  const layer = q.get('layer');
   const radio = [...form.querySelectorAll('input[name=layer]')].find((r) => r.value === layer);
   if (radio) radio.checked = true;
 }
@@ -67,17 +63,12 @@ function current() {
 }
 
 function writeUrl() {
-  const q = new URLSearchParams(current());
-  history.replaceState(null, '', `?${q}${location.hash}`);
+  history.replaceState(null, '', `${searchOf(current())}${location.hash}`);
 }
 
 /// The figure routes' query for the current filters (`keep`: which of them the route takes).
-function query(extra = {}, keep = ['period', 'from', 'to', 'kind', 'res', 'group']) {
-  const v = current();
-  const q = new URLSearchParams();
-  for (const name of keep) if (v[name] && me.filters.concat(['res']).includes(name)) q.set(name, v[name]);
-  for (const [k, val] of Object.entries(extra)) q.set(k, val);
-  return q.toString();
+function query(extra = {}, keep = FILTERS) {
+  return figureQuery(current(), me.filters.concat(['res']), extra, keep);
 }
 
 // ---- the map ----
