@@ -1,5 +1,5 @@
 // Unit tests, in node (no browser), of the map page's pure modules in src/http/web/: format.js,
-// geometry.js, legend.js, time.js and url.js. The page itself is tested end to end in map.test.mjs.
+// geometry.js, legend.js, panels.js, time.js and url.js. The page itself is tested end to end in map.test.mjs.
 //
 // Run: tools/browser_test.sh (runs this file first), or `node --test units.test.mjs` here.
 import { test } from 'node:test';
@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { count, escapeHtml, num, pct, prettyArea } from '../../src/http/web/format.js';
 import { bboxOf, boxArea, centreOf, featureAt, firstView, labelAt, ringContains } from '../../src/http/web/geometry.js';
 import { GI_COLOURS, SUPPRESSED, VIRIDIS, countBreaks, layerScale, legendHtml } from '../../src/http/web/legend.js';
+import { areaRows, groupRows, impactChart, impactRows, popupHtml, tableRows } from '../../src/http/web/panels.js';
 import { lastDay, periodFor, timelineMonths, viewMonths, windowMonths } from '../../src/http/web/time.js';
 import { FILTERS, figureQuery, periodChoices, searchOf, viewFromSearch } from '../../src/http/web/url.js';
 
@@ -220,4 +221,114 @@ test('url: planners choose from every year back to 2011, each whole, by quarter 
     for (const [, value] of options) assert.match(value, /^\d{4}(-Q[1-4]|-\d{2})?$/);
   }
   assert.deepEqual(viewMonths({ period: y2019[2][1] }), ['2019-04', '2019-06']);
+});
+
+// The cells of an HTML table body, row by row (the panels' markup is simple: no nested tables).
+const cellsOf = (html) => [...html.matchAll(/<tr>(.*?)<\/tr>/g)].map(([, row]) => [...row.matchAll(/<t[hd][^>]*>(.*?)<\/t[hd]>/g)].map(([, c]) => c));
+
+test('panels: contacts by area, zones first, then inside, outside and citywide; withheld and rates', () => {
+  const html = areaRows({
+    totals: [
+      { area: 'citywide', contacts: 12000, diversion_rate: 0.25, suppressed: false },
+      { area: 'outside', contacts: 9000, diversion_rate: null, suppressed: false },
+      { area: 'old-town', contacts: null, diversion_rate: null, suppressed: true },
+      { area: 'inside', contacts: 3000, diversion_rate: 0.5, suppressed: false },
+      { area: 'downtown', contacts: 2500, diversion_rate: 0.125, suppressed: false },
+    ],
+  });
+  assert.deepEqual(cellsOf(html), [
+    ['Downtown', '2,500', '12.5 %'],
+    ['Old Town', 'withheld', '–'],
+    ['Inside', '3,000', '50.0 %'],
+    ['Outside', '9,000', '–'],
+    ['Citywide', '12,000', '25.0 %'],
+  ]);
+});
+
+test("panels: the equity table holds each group's citywide row, escaped", () => {
+  const html = groupRows({
+    rows: [
+      { area: 'citywide', group: 'black', contacts: 120, referral_rate: 0.2, rri_referral: 1.5, diversion_rate: 0.1, rri_diversion: null, suppressed: false },
+      { area: 'downtown', group: 'black', contacts: 60, referral_rate: 0.3, rri_referral: 2, diversion_rate: 0.1, rri_diversion: 1, suppressed: false },
+      { area: 'citywide', group: '<script>', contacts: 5, referral_rate: null, rri_referral: null, diversion_rate: null, rri_diversion: null, suppressed: false },
+    ],
+  });
+  assert.deepEqual(cellsOf(html), [
+    ['Black', '120', '20.0 %', '1.50', '10.0 %', '–'],
+    ['&lt;Script&gt;', '5', '–', '–', '–', '–'],
+  ]);
+  assert.ok(!html.includes('<script>'));
+});
+
+test("panels: a proposal's impact, an analyst's and a planner's answer alike", () => {
+  const counts = (n) => ({ contacts: n });
+  const analyst = impactRows({
+    inside_current: counts(1000), inside_proposal: counts(1500), newly_inside: counts(600), newly_outside: counts(100),
+    net: 500, gained: ['a', 'b', 'c'], lost: ['d'], area_gained_km2: 0.456, area_lost_km2: 0.1,
+    capacity: { months_to_fill_proposal: 2.345, capacity: 300 },
+  });
+  assert.deepEqual(analyst, [
+    ['Contacts inside the current areas', '1,000'],
+    ["Contacts inside the proposal's areas", '1,500'],
+    ['Newly inside', '600'],
+    ['Newly outside', '100'],
+    ['Net', '+500'],
+    ['Hexagons gained / lost', '3 / 1'],
+    ['Area gained / lost', '0.46 / 0.10 km²'],
+    ['Months to fill the capacity', '2.3 (of 300)'],
+  ]);
+  // A planner's answer keeps its hexagons and areas under `cells`, and says its counts are perturbed.
+  const planner = impactRows({
+    inside_current: counts(10), inside_proposal: counts(8), newly_inside: counts(0), newly_outside: counts(2),
+    net: -2, cells: { gained: [], lost: ['x', 'y'], area_gained_km2: 0, area_lost_km2: 0.2 }, perturbed: true,
+  });
+  assert.deepEqual(planner.slice(4), [
+    ['Net', '-2'],
+    ['Hexagons gained / lost', '0 / 2'],
+    ['Area gained / lost', '0.00 / 0.20 km²'],
+    ['Counts', 'sums of the perturbed hexagon counts the map shows'],
+  ]);
+  assert.equal(tableRows([['a<b', 'c&d']]), '<tr><th scope="row">a&lt;b</th><td>c&amp;d</td></tr>');
+});
+
+test('panels: the impact chart draws both lines to scale and marks each start', () => {
+  assert.equal(impactChart([]), '');
+  const svg = impactChart([
+    { month: '2018-04', inside_current: 0, inside_proposal: 10, launches: [] },
+    { month: '2018-05', inside_current: 5, inside_proposal: 20, launches: ['portland-lead-2018'] },
+    { month: '2018-06', inside_current: 10, inside_proposal: 0 },
+  ]);
+  // x from 5 to 295, y from 115 (0) to 5 (the largest count, 20).
+  assert.ok(svg.includes('class="current" fill="none" stroke-width="1.5" points="5.0,115.0 150.0,87.5 295.0,60.0"'), svg);
+  assert.ok(svg.includes('class="proposal" fill="none" stroke-width="1.5" points="5.0,60.0 150.0,5.0 295.0,115.0"'), svg);
+  assert.equal((svg.match(/<line /g) || []).length, 1);
+  assert.ok(svg.includes('x1="150"') && svg.includes('<title>portland-lead-2018 starts</title>'));
+  // One month: in the middle; all zeros: flat at the bottom, no division by zero.
+  assert.ok(impactChart([{ inside_current: 0, inside_proposal: 0 }]).includes('points="150.0,115.0"'));
+});
+
+test("panels: a hexagon's popup names its area and zone, and gives no rate the data cannot have", () => {
+  const p = { hex_id: '8928d542c17ffff', count: 12, arrest: 8, diversion_referral: 2, social_contact_referral: 2, offense_report: 0, relation: 'boundary', suppressed: false };
+  const html = popupHtml(p, { layer: 'cells', where: 'Old Town', zoneName: 'Downtown' });
+  assert.ok(html.startsWith('<strong>8928d542c17ffff</strong><table>'));
+  const rows = cellsOf(html);
+  assert.deepEqual(rows, [
+    ['Area', 'Old Town'],
+    ['All contacts', '12'],
+    ['Arrests', '8'],
+    ['Diversion referrals', '2'],
+    ['Social contact referrals', '2'],
+    ['Offense reports', '0'],
+    ['Diversion rate', '20.0 %'],
+    ['Zones', 'On the boundary of Downtown'],
+  ]);
+  // Without referral data, no rate; outside every zone, no zone name; a hotspot's class and z.
+  const hot = cellsOf(popupHtml({ ...p, relation: 'outside', Gi_Bin_FDR: 2, GiZScore: 2.2345 }, { layer: 'hotspots', zoneName: 'Downtown', ratesKnown: false }));
+  assert.deepEqual(hot.slice(0, 1), [['All contacts', '12']], 'no area row without an area');
+  assert.deepEqual(hot.slice(-4), [['Diversion rate', '–'], ['Zones', 'Outside every zone'], ['Gi* class (FDR)', 'Hot spot, 95 %'], ['z', '2.23']]);
+  // Counts withheld, and a hostile id, stay text.
+  const withheldHtml = popupHtml({ hex_id: '<img src=x>', count: null, suppressed: true, relation: 'inside' }, { layer: 'cells', zoneName: 'Lloyd' });
+  assert.ok(withheldHtml.startsWith('<strong>&lt;img src=x&gt;</strong>'));
+  assert.deepEqual(cellsOf(withheldHtml).slice(0, 2), [['All contacts', 'withheld'], ['Arrests', 'withheld']]);
+  assert.deepEqual(cellsOf(withheldHtml).at(-1), ['Zones', 'Inside Lloyd']);
 });

@@ -3,12 +3,14 @@
 // with the token the user gave (kept in sessionStorage for this tab). Coordinates are lon, lat
 // throughout (GeoJSON order). The view state lives in the URL: filters in the query, the map in the hash.
 // This module holds the page's state, the map and the panels; the pure parts are modules of their own
-// (format, geometry, legend, time, url; unit-tested in node) and so is the API client (api).
+// (format, geometry, legend, panels: the panels' and popup's HTML, time, url; unit-tested in node) and so
+// is the API client (api).
 import { fit, hexagons } from '/map/hexagons.js';
 import { api, askToken, authHeaders, prefetch, send, settings as apiSettings, token } from './api.js';
-import { count, escapeHtml, num, pct, prettyArea, withheld } from './format.js';
+import { escapeHtml, num, pct, prettyArea, withheld } from './format.js';
 import { bboxOf, boxArea, centreOf, featureAt, firstView, labelAt } from './geometry.js';
-import { GI_LABELS, KIND_LABELS, RELATION_LABELS, layerScale, legendHtml } from './legend.js';
+import { layerScale, legendHtml } from './legend.js';
+import { areaRows, groupRows, impactChart, impactRows, popupHtml, tableRows } from './panels.js';
 import { lastDay, periodFor, timelineMonths, windowMonths } from './time.js';
 import { FILTERS, figureQuery, periodChoices, searchOf, viewFromSearch } from './url.js';
 
@@ -300,7 +302,7 @@ async function createMap(bounds) {
       return;
     }
     select(f);
-    if (f) popup.setLngLat(e.lngLat).setHTML(popupHtml(f, current().layer)).addTo(map);
+    if (f) popup.setLngLat(e.lngLat).setHTML(hexagonPopup(f, current().layer)).addTo(map);
     else popup.remove();
   });
   map.on('mousemove', (e) => { map.getCanvas().style.cursor = hexagons.at(e.lngLat) ? 'pointer' : ''; });
@@ -337,29 +339,12 @@ function colourBy(layer) {
 
 // ---- popups ----
 
-function popupHtml(f, layer) {
-  const p = f.properties;
-  const s = p.suppressed;
+/// A hexagon's popup: its counts (panels.js), named by the context area and the zone holding its centre.
+function hexagonPopup(f, layer) {
   const centre = centreOf(f);
-  const rows = [];
-  const where = placeName(centre);
-  if (where) rows.push(['Area', where]);
-  rows.push(['All contacts', count(p.count, s)]);
-  for (const k of Object.keys(KIND_LABELS)) rows.push([KIND_LABELS[k], count(p[k], s)]);
-  const d = p.diversion_referral, a = p.arrest;
-  const rate = ratesKnown && d != null && a != null && d + a > 0 ? pct(d / (d + a)) : '–';
-  rows.push(['Diversion rate', rate]);
-  // Which zone, by name: the zone holding the hexagon's centre (the relation says whether all of it).
   const zone = featureAt(lastOutlines.zones, centre);
   const zoneName = zone && (zone.properties.name || zone.properties.id);
-  const relation = RELATION_LABELS[p.relation] || p.relation;
-  rows.push(['Zones', zoneName && p.relation !== 'outside' ? `${p.relation === 'boundary' ? 'On the boundary of' : 'Inside'} ${zoneName}` : relation]);
-  if (layer === 'hotspots' && p.Gi_Bin_FDR != null) {
-    rows.push(['Gi* class (FDR)', GI_LABELS[String(p.Gi_Bin_FDR)]]);
-    if (p.GiZScore != null) rows.push(['z', Number(p.GiZScore).toFixed(2)]);
-  }
-  return `<strong>${escapeHtml(p.hex_id)}</strong><table>` +
-    rows.map(([k, v]) => `<tr><th scope="row">${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('') + '</table>';
+  return popupHtml(f.properties, { layer, where: placeName(centre), zoneName, ratesKnown });
 }
 
 // ---- labels: zones and landmarks, as HTML markers (no glyph server needed) ----
@@ -455,18 +440,12 @@ function showCoverage(c) {
   note.hidden = ratesKnown;
   note.textContent = ratesKnown ? '' : 'No rates: the loaded data hold no referral (diversion or social contact), so ' +
     'referral and diversion rates are unknown, not 0. Police open data are offense reports, not arrests.';
-  const order = (a) => (a === 'inside' ? 1 : a === 'outside' ? 2 : a === 'citywide' ? 3 : 0);
-  const rows = c.totals.slice().sort((x, y) => order(x.area) - order(y.area) || x.area.localeCompare(y.area));
-  $('#areas tbody').innerHTML = rows.map((r) =>
-    `<tr><td>${escapeHtml(prettyArea(r.area))}</td><td>${escapeHtml(count(r.contacts, r.suppressed))}</td><td>${escapeHtml(pct(r.diversion_rate))}</td></tr>`).join('');
+  $('#areas tbody').innerHTML = areaRows(c);
 }
 
 function showEquity(e) {
   $('#ref-group').textContent = prettyArea(e.reference_group || 'white');
-  const rows = e.rows.filter((r) => r.area === 'citywide');
-  $('#groups tbody').innerHTML = rows.map((r) => `<tr><td>${escapeHtml(prettyArea(r.group))}</td><td>${escapeHtml(count(r.contacts, r.suppressed))}</td>` +
-    `<td>${escapeHtml(pct(r.referral_rate))}</td><td>${r.rri_referral == null ? '–' : r.rri_referral.toFixed(2)}</td>` +
-    `<td>${escapeHtml(pct(r.diversion_rate))}</td><td>${r.rri_diversion == null ? '–' : r.rri_diversion.toFixed(2)}</td></tr>`).join('');
+  $('#groups tbody').innerHTML = groupRows(e);
   const select = form.elements.group;
   if (select.options.length <= 1) {
     for (const g of [...new Set(e.rows.map((r) => r.group))].sort()) select.add(new Option(prettyArea(g), g));
@@ -728,25 +707,10 @@ async function loadProposals(select = null) {
   return proposals;
 }
 
-const kinds = (c) => `${num(c.contacts)}`;
 function showImpact(i) {
   proposal.impact = i;
   proposal.changes = (i.cells && i.cells.geojson) || i.geojson || EMPTY;
-  const cellsOf = (list) => num(list.length);
-  const gained = i.cells ? i.cells.gained : i.gained;
-  const lost = i.cells ? i.cells.lost : i.lost;
-  const rows = [
-    ['Contacts inside the current areas', kinds(i.inside_current)],
-    ["Contacts inside the proposal's areas", kinds(i.inside_proposal)],
-    ['Newly inside', kinds(i.newly_inside)],
-    ['Newly outside', kinds(i.newly_outside)],
-    ['Net', (i.net > 0 ? '+' : '') + num(i.net)],
-    ['Hexagons gained / lost', `${cellsOf(gained)} / ${cellsOf(lost)}`],
-    ['Area gained / lost', `${(i.area_gained_km2 ?? i.cells.area_gained_km2).toFixed(2)} / ${(i.area_lost_km2 ?? i.cells.area_lost_km2).toFixed(2)} km²`],
-  ];
-  if (i.capacity && i.capacity.months_to_fill_proposal != null) rows.push(['Months to fill the capacity', `${i.capacity.months_to_fill_proposal.toFixed(1)} (of ${num(i.capacity.capacity)})`]);
-  if (i.perturbed) rows.push(['Counts', 'sums of the perturbed hexagon counts the map shows']);
-  $('#impact tbody').innerHTML = rows.map(([k, v]) => `<tr><th scope="row">${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('');
+  $('#impact tbody').innerHTML = tableRows(impactRows(i));
   drawChart(i.months || []);
   redrawOutlines();
 }
@@ -755,14 +719,8 @@ function showImpact(i) {
 function drawChart(months) {
   const svg = $('#impact-chart');
   $('#impact-figure').hidden = !months.length;
-  if (!months.length) { svg.innerHTML = ''; return; }
-  const max = Math.max(1, ...months.map((m) => Math.max(m.inside_current, m.inside_proposal)));
-  const x = (k) => (months.length === 1 ? 150 : 5 + (290 * k) / (months.length - 1));
-  const y = (v) => 115 - (110 * v) / max;
-  const line = (key) => months.map((m, k) => `${x(k).toFixed(1)},${y(m[key]).toFixed(1)}`).join(' ');
-  const marks = months.map((m, k) => ((m.launches || []).length ? `<line x1="${x(k)}" x2="${x(k)}" y1="0" y2="120" stroke="#999" stroke-dasharray="3 2"><title>${escapeHtml(m.launches.join(', '))} starts</title></line>` : '')).join('');
-  svg.innerHTML = `${marks}<polyline class="current" fill="none" stroke-width="1.5" points="${line('inside_current')}"/>` +
-    `<polyline class="proposal" fill="none" stroke-width="1.5" points="${line('inside_proposal')}"/>`;
+  svg.innerHTML = impactChart(months);
+  if (!months.length) return;
   svg.dataset.months = String(months.length);
 }
 
