@@ -98,16 +98,19 @@ pub struct EventFilterArgs {
 
 impl EventFilterArgs {
     /// The store query for these filters (and `bbox`), from the first event on, a page at a time.
-    fn query(&self, bbox: Option<[f64; 4]>) -> crate::store::EventQuery {
-        crate::store::EventQuery {
+    ///
+    /// # Errors
+    /// `--from` is after `--to`.
+    fn query(&self, bbox: Option<[f64; 4]>) -> Result<crate::store::EventQuery, Error> {
+        use crate::events::filter::{EventFilter, FilterText};
+        let filter = EventFilter::parse(FilterText {
             from: self.from,
             to: self.to,
             kind: self.kind,
-            zone: self.zone.as_deref().map(crate::events::filter::zone_filter),
-            bbox,
-            limit: 50_000,
-            after: 0,
-        }
+            zone: self.zone.as_deref(),
+            ..FilterText::default()
+        })?;
+        Ok(crate::store::EventQuery::listing(filter, bbox, 50_000))
     }
 }
 
@@ -173,6 +176,7 @@ pub(super) fn events_export(args: &EventsExportArgs) -> Result<ExitCode, Error> 
             ))
         })?),
     };
+    let query = args.filter.query(bbox)?;
     let store = store_to_read(&args.data)?;
     let csv = match args.format {
         Some(f) => f == EventsFormat::Csv,
@@ -182,7 +186,7 @@ pub(super) fn events_export(args: &EventsExportArgs) -> Result<ExitCode, Error> 
     let io = |source: std::io::Error| Error::Io { path: out_name.clone(), source };
     let format = if csv { ExportFormat::Csv } else { ExportFormat::GeoJson };
     let mut writer = crate::formats::events::EventsWriter::new(out, format).map_err(io)?;
-    each_page(&store, args.filter.query(bbox), |rows| writer.write(rows).map_err(io))?;
+    each_page(&store, query, |rows| writer.write(rows).map_err(io))?;
     let total = writer.written();
     writer.finish(&[]).map_err(io)?.finish().map_err(io)?;
     eprintln!("{total} events written to {out_name}");

@@ -306,25 +306,16 @@ pub async fn get_events(
         Some("csv") => true,
         Some(other) => return Err(ApiError::bad_request(format!("f {other:?}: use geojson or csv"))),
     };
-    let (from, to) = (date("from")?, date("to")?);
-    if let (Some(a), Some(b)) = (from, to)
-        && a > b
-    {
-        return Err(ApiError::bad_request(format!("from {a} is after to {b}")));
-    }
+    // The filter the figures read (dates, kind, zone; only_params refused offense, group and source).
+    let filter = super::figures::event_filter(&q, (date("from")?, date("to")?))?;
     let query = EventQuery {
-        from,
-        to,
-        kind: q.get("kind").map(|k| k.parse()).transpose().map_err(ApiError::bad_request)?,
-        zone: q.get("zone").map(|z| crate::events::filter::zone_filter(z)),
-        bbox,
-        limit,
         after: match q.get("after") {
             None => 0,
             Some(v) => {
                 v.parse().map_err(|_| ApiError::bad_request(format!("after {v:?} is not a cursor from a next link")))?
             }
         },
+        ..EventQuery::listing(filter, bbox, limit)
     };
     let state2 = state.clone();
     let q2 = query.clone();

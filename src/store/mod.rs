@@ -32,6 +32,24 @@ pub struct EventQuery {
 }
 
 impl EventQuery {
+    /// The first page, of `limit` events, of those in `filter`'s window, of its kind and in its zone,
+    /// inside `bbox` when given. A listing selects by date, kind, zone and box only: `filter`'s offense,
+    /// group and source are not applied (the CLI and HTTP listings take none).
+    ///
+    /// # Examples
+    /// ```
+    /// use leadmap::events::filter::{EventFilter, FilterText};
+    /// use leadmap::store::EventQuery;
+    /// let f = EventFilter::parse(FilterText { zone: Some("outside"), ..FilterText::default() }).unwrap();
+    /// let q = EventQuery::listing(f, None, 100);
+    /// assert_eq!((q.zone, q.limit, q.after), (Some(None), 100, 0));
+    /// ```
+    #[must_use]
+    pub fn listing(filter: crate::events::filter::EventFilter, bbox: Option<[f64; 4]>, limit: usize) -> Self {
+        let crate::events::filter::EventFilter { from, to, kind, zone, .. } = filter;
+        Self { from, to, kind, zone, bbox, limit, after: 0 }
+    }
+
     /// A box as users write it, `min lon,min lat,max lon,max lat`; `None` unless that is four numbers
     /// with each minimum at most its maximum.
     ///

@@ -465,6 +465,23 @@ fn dates_are_read_one_way_and_a_backwards_window_is_refused() {
         assert!(!out.status.success(), "{command}");
         assert!(stderr(&out).contains("from 2020-01-02 is after to 2020-01-01"), "{command}: {}", stderr(&out));
     }
+    // The export too (it wrote an empty file and succeeded), and it leaves no file behind.
+    let out_file = dir.path().join("backwards.csv");
+    let out = leadmap(&[
+        "events",
+        "export",
+        "--data",
+        store.to_str().unwrap(),
+        "--from",
+        "2020-01-02",
+        "--to",
+        "2020-01-01",
+        "-o",
+        out_file.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success(), "events export: {}", stderr(&out));
+    assert!(stderr(&out).contains("from 2020-01-02 is after to 2020-01-01"), "events export: {}", stderr(&out));
+    assert!(!out_file.exists(), "events export wrote a file for a window that holds no day");
 }
 
 #[test]
