@@ -1,14 +1,12 @@
 //! `GET /v1/eligibility` (one point) and `POST /v1/eligibility` (a batch, answers in input order).
 
-use std::collections::BTreeMap;
-
 use axum::extract::{RawQuery, State};
 use chrono::NaiveDate;
 use serde::Serialize;
 
 use axum::response::{IntoResponse, Response};
 
-use super::error::{ApiError, AppBytes, AppQuery};
+use super::error::{ApiError, AppBytes};
 use super::state::AppState;
 use crate::coord::LonLat;
 use crate::eligibility::{AccuracyM, PointEligibility, ZoneRef, ZoneSetRef, round_cm};
@@ -21,7 +19,7 @@ use scanner::batch_points;
 pub(super) use template::AnswerTemplate;
 use template::{BatchContext, render_batch};
 
-use super::query::{at_param, date_param, only_params};
+use super::query::{Query, at_param, route_query};
 
 /// The index of the zone set in force on `at`.
 pub(super) fn index_on(state: &AppState, at: NaiveDate) -> Result<std::sync::Arc<ZoneIndex>, ApiError> {
@@ -159,15 +157,27 @@ pub struct BatchAnswer<'a> {
     pub results: Vec<BatchItem<'a>>,
 }
 
+/// The query of `POST /v1/eligibility`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct BatchParams {
+    /// Date of the contacts, YYYY-MM-DD; default today. On a date no LEAD program is in force no point
+    /// is eligible (`program_in_force: false`, `program_note`)
+    at: Option<String>,
+    /// GPS accuracy in metres (more than 0, at most 1000) for every point: the borderline distance
+    /// instead of the service default. A GeoJSON feature's own `properties.accuracy_m` wins for that
+    /// point
+    #[param(value_type = Option<f64>)]
+    accuracy_m: Option<String>,
+}
+route_query!(BatchParams);
+
 /// Many points at once (up to the documented limit, 10 000 by default), answers in input order.
 #[utoipa::path(
     post,
     path = "/v1/eligibility",
     tag = "eligibility",
-    params(
-        ("at" = Option<String>, Query, description = "Date of the contacts, YYYY-MM-DD; default today. On a date no LEAD program is in force no point is eligible (`program_in_force: false`, `program_note`)"),
-        ("accuracy_m" = Option<f64>, Query, description = "GPS accuracy in metres (more than 0, at most 1000) for every point: the borderline distance instead of the service default. A GeoJSON feature's own `properties.accuracy_m` wins for that point"),
-    ),
+    params(BatchParams),
     request_body(content = Value, description = "A JSON array of [lon, lat] pairs, or a GeoJSON FeatureCollection of Point features (each may give `properties.accuracy_m`, metres)", content_type = "application/json"),
     responses(
         (status = 200, description = "One answer per point, in order", body = BatchAnswer),
@@ -179,12 +189,11 @@ pub struct BatchAnswer<'a> {
 )]
 pub async fn post_eligibility(
     State(state): State<AppState>,
-    AppQuery(q): AppQuery<BTreeMap<String, String>>,
+    Query(q): Query<BatchParams>,
     AppBytes(body): AppBytes,
 ) -> Result<axum::response::Response, ApiError> {
-    only_params(&q, &["at", "accuracy_m"])?;
-    let at = date_param(&q, state.today())?;
-    let accuracy = accuracy_param(q.get("accuracy_m").map(String::as_str))?;
+    let at = at_param(q.at.as_deref(), state.today())?;
+    let accuracy = accuracy_param(q.accuracy_m.as_deref())?;
     let batch = {
         let served = state.loaded();
         let program = served.program(at).map_err(|e| ApiError::unprocessable(e.to_string()))?;

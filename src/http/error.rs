@@ -1,10 +1,11 @@
 //! The one place where errors become HTTP: [`ApiError`] renders RFC 9457 `application/problem+json`
-//! with a `detail` a person can act on, and the `AppJson`/`AppQuery` extractors turn axum's rejections
-//! (malformed JSON, unknown fields, oversized bodies) into the same shape.
+//! with a `detail` a person can act on, and the `AppJson`/`AppBytes` extractors (and
+//! [`super::query::Query`]) turn axum's rejections (malformed JSON, unknown fields, oversized bodies) into
+//! the same shape.
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::{HeaderValue, StatusCode, header, request::Parts};
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -292,19 +293,6 @@ impl<S: Send + Sync> FromRequest<S> for AppBytes {
             }
             Err(e) => Err(ApiError::new(e.status(), e.body_text())),
         }
-    }
-}
-
-/// `axum::extract::Query` whose rejections are [`ApiError`]s.
-#[derive(Debug, Clone, Default)]
-pub struct AppQuery<T>(pub T);
-
-impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for AppQuery<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::extract::Query(v) = axum::extract::Query::<T>::from_request_parts(parts, state).await?;
-        Ok(Self(v))
     }
 }
 

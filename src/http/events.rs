@@ -2,19 +2,22 @@
 //! `201` only once the batch is committed) and `GET /v1/events` (event-level reading for analysts, as
 //! GeoJSON or CSV, paged by a cursor).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::IntoParams;
 
 use super::auth::Caller;
-use super::error::{ApiError, AppBytes, AppQuery, ItemError};
+use super::error::{ApiError, AppBytes, ItemError};
+use super::query::{Query, date, route_query};
 use super::state::AppState;
 use crate::coord::LonLat;
 use crate::events::checks::EventChecks;
+use crate::events::filter::FilterText;
 use crate::events::{Event, EventKind, Groups, Offense, Placed, place};
 use crate::formats::events::{EventsWriter, ExportFormat};
 use crate::store::{EventQuery, IdempotencyKey, Receipt, Submission};
@@ -259,21 +262,53 @@ fn idempotency_key(headers: &HeaderMap, scope: String, body: &[u8]) -> Result<Op
 /// The most events one `GET /v1/events` page holds.
 pub const MAX_PAGE: usize = 10_000;
 
+/// The query of `GET /v1/events`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ListParams {
+    /// First day, YYYY-MM-DD
+    from: Option<String>,
+    /// Last day, YYYY-MM-DD
+    to: Option<String>,
+    /// `arrest`, `diversion_referral`, `social_contact_referral` or `offense_report`
+    kind: Option<String>,
+    /// A zone id, or `outside`
+    zone: Option<String>,
+    /// min lon,min lat,max lon,max lat (WGS84)
+    bbox: Option<String>,
+    /// Events per page, 1..=10000, default 100
+    #[param(value_type = Option<usize>)]
+    limit: Option<String>,
+    /// Cursor: the `next` link gives it
+    #[param(value_type = Option<i64>)]
+    after: Option<String>,
+    /// geojson (default) or csv
+    f: Option<String>,
+}
+route_query!(ListParams);
+
+/// The query of `DELETE /v1/events`: exactly one of `load`, `source` (with `before`) and `id`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct DeleteParams {
+    /// Every event this load (import run) last wrote or read
+    #[param(value_type = Option<i64>)]
+    load: Option<String>,
+    /// Every event of this source
+    source: Option<String>,
+    /// With `source`: only events that occurred before this day (YYYY-MM-DD)
+    before: Option<String>,
+    /// One event: `SOURCE:EXTERNAL_ID`
+    id: Option<String>,
+}
+route_query!(DeleteParams);
+
 /// Read stored events (analysts and admins only).
 #[utoipa::path(
     get,
     path = "/v1/events",
     tag = "events",
-    params(
-        ("from" = Option<String>, Query, description = "First day, YYYY-MM-DD"),
-        ("to" = Option<String>, Query, description = "Last day, YYYY-MM-DD"),
-        ("kind" = Option<String>, Query, description = "arrest, diversion_referral, social_contact_referral or offense_report"),
-        ("zone" = Option<String>, Query, description = "A zone id, or `outside`"),
-        ("bbox" = Option<String>, Query, description = "min lon,min lat,max lon,max lat (WGS84)"),
-        ("limit" = Option<usize>, Query, description = "Events per page, 1..=10000, default 100"),
-        ("after" = Option<i64>, Query, description = "Cursor: the `next` link gives it"),
-        ("f" = Option<String>, Query, description = "geojson (default) or csv"),
-    ),
+    params(ListParams),
     responses(
         (status = 200, description = "A GeoJSON FeatureCollection (application/geo+json) with a `next` link when more remain, or CSV"),
         (status = 403, description = "Needs the analyst role", body = super::error::Problem, content_type = "application/problem+json"),
@@ -283,33 +318,39 @@ pub const MAX_PAGE: usize = 10_000;
 )]
 pub async fn get_events(
     State(state): State<AppState>,
-    AppQuery(q): AppQuery<BTreeMap<String, String>>,
+    Query(q): Query<ListParams>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    super::query::only_params(&q, &["from", "to", "kind", "zone", "bbox", "limit", "after", "f"])?;
-    let date = |name: &str| super::figures::date(&q, name);
     let limit =
-        match q.get("limit") {
+        match &q.limit {
             None => 100,
             Some(v) => v.parse::<usize>().ok().filter(|n| (1..=MAX_PAGE).contains(n)).ok_or_else(|| {
                 ApiError::bad_request(format!("limit {v:?} must be a whole number from 1 to {MAX_PAGE}"))
             })?,
         };
     let bbox = q
-        .get("bbox")
+        .bbox
+        .as_ref()
         .map(|v| {
             EventQuery::parse_bbox(v)
                 .ok_or_else(|| ApiError::bad_request(format!("bbox {v:?} must be min lon,min lat,max lon,max lat")))
         })
         .transpose()?;
-    let csv = match q.get("f").map(String::as_str) {
+    let csv = match q.f.as_deref() {
         None | Some("geojson") => false,
         Some("csv") => true,
         Some(other) => return Err(ApiError::bad_request(format!("f {other:?}: use geojson or csv"))),
     };
-    // The filter the figures read (dates, kind, zone; only_params refused offense, group and source).
-    let filter = super::figures::event_filter(&q, (date("from")?, date("to")?))?;
+    // The filter the figures read (dates, kind and zone: a listing takes no offense, group or source).
+    let filter = super::figures::event_filter(FilterText {
+        from: date("from", q.from.as_deref())?,
+        to: date("to", q.to.as_deref())?,
+        kind: super::figures::kind(q.kind.as_deref())?,
+        zone: q.zone.as_deref(),
+        ..FilterText::default()
+    })?;
     let query = EventQuery {
-        after: match q.get("after") {
+        after: match &q.after {
             None => 0,
             Some(v) => {
                 v.parse().map_err(|_| ApiError::bad_request(format!("after {v:?} is not a cursor from a next link")))?
@@ -328,8 +369,10 @@ pub async fn get_events(
         return render_csv(&rows);
     }
     let next = (rows.len() == limit).then(|| {
-        let mut params: Vec<String> =
-            q.iter().filter(|(k, _)| k.as_str() != "after").map(|(k, v)| format!("{k}={}", urlencode(v))).collect();
+        let mut params: Vec<String> = form_urlencoded::parse(raw.as_deref().unwrap_or_default().as_bytes())
+            .filter(|(k, _)| k != "after")
+            .map(|(k, v)| format!("{}={}", urlencode(&k), urlencode(&v)))
+            .collect();
         params.push(format!("after={}", rows.last().map_or(0, |r| r.0)));
         json!({"rel": "next", "type": "application/geo+json", "href": format!("/v1/events?{}", params.join("&"))})
     });
@@ -363,12 +406,7 @@ pub struct DeletionAnswer {
 /// Removes stored events (a wrong import, a retention schedule, sealed or expunged records): admins
 /// only; one transaction with an audit row naming the token; the figures reflect it when it answers.
 #[utoipa::path(delete, path = "/v1/events", tag = "events",
-    params(
-        ("load" = Option<i64>, Query, description = "Every event this load (import run) last wrote or read"),
-        ("source" = Option<String>, Query, description = "Every event of this source"),
-        ("before" = Option<String>, Query, description = "With `source`: only events that occurred before this day (YYYY-MM-DD)"),
-        ("id" = Option<String>, Query, description = "One event: SOURCE:EXTERNAL_ID"),
-    ),
+    params(DeleteParams),
     responses(
         (status = 200, description = "Removed (and audited); the figures already reflect it", body = DeletionAnswer),
         (status = 400, description = "Not exactly one of load, source, id; or a bad value", body = super::error::Problem, content_type = "application/problem+json"),
@@ -380,25 +418,24 @@ pub struct DeletionAnswer {
 pub async fn delete_events(
     State(state): State<AppState>,
     caller: Option<axum::Extension<super::auth::Caller>>,
-    AppQuery(q): AppQuery<BTreeMap<String, String>>,
+    Query(q): Query<DeleteParams>,
 ) -> Result<Response, ApiError> {
     use crate::store::{LoadId, Removal};
-    super::query::only_params(&q, &["load", "source", "before", "id"])?;
-    let picked = ["load", "source", "id"].iter().filter(|k| q.contains_key(**k)).count();
+    let picked = [&q.load, &q.source, &q.id].iter().filter(|v| v.is_some()).count();
     if picked != 1 {
         return Err(ApiError::bad_request(
             "give exactly one of load=N, source=NAME (with before=DATE) or id=SOURCE:ID",
         ));
     }
-    if q.contains_key("before") && !q.contains_key("source") {
+    if q.before.is_some() && q.source.is_none() {
         return Err(ApiError::bad_request("before goes with source=NAME"));
     }
-    let selector = if let Some(v) = q.get("load") {
+    let selector = if let Some(v) = &q.load {
         Removal::Load(LoadId(v.parse().map_err(|_| ApiError::bad_request(format!("load {v:?} is not a load number")))?))
-    } else if let Some(source) = q.get("source").filter(|s| !s.is_empty()) {
-        let before = super::figures::date(&q, "before")?;
+    } else if let Some(source) = q.source.as_ref().filter(|s| !s.is_empty()) {
+        let before = date("before", q.before.as_deref())?;
         Removal::Source { source: source.clone(), before }
-    } else if let Some(one) = q.get("id").and_then(|v| Removal::parse_id(v)) {
+    } else if let Some(one) = q.id.as_deref().and_then(Removal::parse_id) {
         one
     } else {
         return Err(ApiError::bad_request("source must not be empty; id is SOURCE:ID, e.g. id=ppb:15-000042"));

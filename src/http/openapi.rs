@@ -171,4 +171,37 @@ mod tests {
         }
         assert!(checked >= 25, "{checked} operations");
     }
+
+    #[test]
+    fn each_route_documents_exactly_the_query_parameters_it_reads() {
+        use super::super::query::{AtParams, NoParams, RouteQuery};
+        use super::super::{eligibility, events, figures, proposals};
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let routes = [
+            ("get", "/v1/cells", figures::CellParams::names()),
+            ("get", "/v1/hotspots", figures::HotspotParams::names()),
+            ("get", "/v1/hotspots/candidates", figures::CandidateParams::names()),
+            ("get", "/v1/coverage", figures::CoverageParams::names()),
+            ("get", "/v1/equity", figures::EquityParams::names()),
+            ("get", "/v1/events", events::ListParams::names()),
+            ("delete", "/v1/events", events::DeleteParams::names()),
+            ("post", "/v1/eligibility", eligibility::BatchParams::names()),
+            ("post", "/v1/screenings", NoParams::names()),
+            ("get", "/v1/zones", AtParams::names()),
+            ("get", "/v1/zones/{id}", AtParams::names()),
+            ("get", "/v1/rules", AtParams::names()),
+            ("get", "/v1/proposals/{id}/impact", proposals::ImpactParams::names()),
+            ("get", "/v1/proposals/compare", proposals::CompareParams::names()),
+        ];
+        for (method, path, reads) in routes {
+            let op = &doc["paths"][path][method];
+            assert!(op.is_object(), "{method} {path} is documented");
+            let documented: Vec<&str> = op["parameters"]
+                .as_array()
+                .map(|ps| ps.iter().filter(|p| p["in"] == "query").map(|p| p["name"].as_str().unwrap()).collect())
+                .unwrap_or_default();
+            assert_eq!(documented, reads, "{method} {path}: the OpenAPI parameters are the ones the handler reads");
+        }
+        assert!(!figures::CandidateParams::names().contains(&"f".to_owned()), "candidates are GeoJSON only: no f");
+    }
 }

@@ -4,7 +4,6 @@
 //! of the per-cell values their cell tables already publish. Every submission, deletion and evaluation
 //! is written to the store's audit table and to the log with the token's name.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
@@ -14,16 +13,20 @@ use chrono::NaiveDate;
 use serde_json::{Value, json};
 
 use super::auth::{Caller, CallerRole, Role};
-use super::error::{ApiError, AppJson, AppQuery};
+use super::error::{ApiError, AppJson};
+use super::query::{DateParams, Query, date, route_query};
 use super::state::AppState;
 use crate::cells::CellRes;
 use crate::cells::columns::EventFilter;
+use crate::events::filter::FilterText;
 use crate::formats::cells::changed_cells_geojson;
 use crate::formats::proposal::{ProposalError, read_submission};
 use crate::formats::zonefile::{ZoneFileOptions, parse_zone_geojson, zone_set_to_geojson};
 use crate::proposals::{DEFAULT_CASELOAD, ImpactQuery, compare, impact, impacts, published::published_impact};
 use crate::store::{AuditRecord, ProposalRecord};
 use crate::zones::{IndexOptions, ZoneIndex};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 /// The finest cells a planner's proposal may have.
 const PLANNER_MAX_RES: u8 = super::figures::PLANNER_MAX_RES;
@@ -269,13 +272,47 @@ struct Window {
     reference: String,
 }
 
-const IMPACT_PARAMS: &[&str] =
-    &["from", "to", "period", "against", "at", "res", "caseload", "reference", "kind", "ids"];
+/// The query of `GET /v1/proposals/{id}/impact` (and of a comparison, beside its `ids`).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ImpactParams {
+    #[serde(flatten)]
+    #[param(ignore)]
+    dates: DateParams,
+    /// Compare with this loaded zone set (by name)
+    against: Option<String>,
+    /// Compare with the set in force on this day (default: to, else today)
+    at: Option<String>,
+    /// Resolution of the cells gained and lost (analysts), default 9
+    #[param(value_type = Option<u8>)]
+    res: Option<String>,
+    /// People per case manager, default 20
+    #[param(value_type = Option<u32>)]
+    caseload: Option<String>,
+    /// The group rates are compared with (analysts), default white
+    reference: Option<String>,
+    /// Only this kind (analysts)
+    kind: Option<String>,
+}
+route_query!(ImpactParams, DateParams);
 
-fn window(q: &BTreeMap<String, String>, planner: bool) -> Result<Window, ApiError> {
-    super::query::only_params(q, IMPACT_PARAMS)?;
-    let (from, to) = super::figures::window_dates(q, planner)?;
-    if planner && let Some(k) = ["reference", "kind", "res"].iter().find(|k| q.contains_key(**k)) {
+/// The query of `GET /v1/proposals/compare`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct CompareParams {
+    /// Proposal ids, comma-separated (1 to 8)
+    #[param(required = true, value_type = String)]
+    ids: Option<String>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    impact: ImpactParams,
+}
+route_query!(CompareParams, DateParams, ImpactParams);
+
+fn window(q: &ImpactParams, planner: bool) -> Result<Window, ApiError> {
+    let (from, to) = super::figures::window_dates(&q.dates, planner)?;
+    let analyst_only = [("reference", &q.reference), ("kind", &q.kind), ("res", &q.res)];
+    if planner && let Some((k, _)) = analyst_only.iter().find(|(_, v)| v.is_some()) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             format!(
@@ -283,24 +320,29 @@ fn window(q: &BTreeMap<String, String>, planner: bool) -> Result<Window, ApiErro
             ),
         ));
     }
-    let res: CellRes = q.get("res").map_or(Ok(CellRes::DEFAULT), |v| v.parse()).map_err(ApiError::bad_request)?;
-    let caseload = match q.get("caseload") {
+    let res: CellRes = q.res.as_deref().map_or(Ok(CellRes::DEFAULT), str::parse).map_err(ApiError::bad_request)?;
+    let caseload = match &q.caseload {
         None => DEFAULT_CASELOAD,
         Some(v) => v.parse::<u32>().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| {
             ApiError::bad_request(format!("caseload {v:?}: people per case manager, a whole number from 1 to 1000"))
         })?,
     };
-    if q.contains_key("against") && q.contains_key("at") {
+    if q.against.is_some() && q.at.is_some() {
         return Err(ApiError::bad_request("against and at: give one or the other"));
     }
     Ok(Window {
-        // Only from, to and kind are among IMPACT_PARAMS: the impact counts every offense, zone and group.
-        filter: super::figures::event_filter(q, (from, to))?,
-        against: q.get("against").cloned(),
-        at: super::figures::date(q, "at")?,
+        // Dates and kind only: the impact counts every offense, zone and group.
+        filter: super::figures::event_filter(FilterText {
+            from,
+            to,
+            kind: super::figures::kind(q.kind.as_deref())?,
+            ..FilterText::default()
+        })?,
+        against: q.against.clone(),
+        at: date("at", q.at.as_deref())?,
         res,
         caseload,
-        reference: q.get("reference").map_or_else(|| "white".to_owned(), |r| crate::events::group_key(r)),
+        reference: q.reference.as_deref().map_or_else(|| "white".to_owned(), crate::events::group_key),
     })
 }
 
@@ -350,15 +392,8 @@ pub(super) fn index_of(r: &ProposalRecord) -> Result<ZoneIndex, ApiError> {
     tag = "proposals",
     params(
         ("id" = String, Path, description = "The proposal's id"),
-        ("from" = Option<String>, Query, description = "First day, YYYY-MM-DD (planners: a whole period)"),
-        ("to" = Option<String>, Query, description = "Last day"),
-        ("period" = Option<String>, Query, description = "2019-06, 2019-Q2, 2019 or all"),
-        ("against" = Option<String>, Query, description = "Compare with this loaded zone set (by name)"),
-        ("at" = Option<String>, Query, description = "Compare with the set in force on this day (default: to, else today)"),
-        ("res" = Option<u8>, Query, description = "Resolution of the cells gained and lost (analysts), default 9"),
-        ("caseload" = Option<u32>, Query, description = "People per case manager, default 20"),
-        ("reference" = Option<String>, Query, description = "The group rates are compared with (analysts), default white"),
-        ("kind" = Option<String>, Query, description = "Only this kind (analysts)"),
+        DateParams,
+        ImpactParams,
     ),
     responses(
         (status = 200, description = "Analysts: newly inside/outside and net by kind, month, zone and group (rates and RRI current and proposed), cells and km² gained and lost, hotspot clusters covered and missed, capacity. Planners: the same totals, cells and months as sums of the per-cell values /v1/cells publishes"),
@@ -372,13 +407,10 @@ pub async fn get_impact(
     role: Option<axum::Extension<CallerRole>>,
     name: Option<axum::Extension<Caller>>,
     Path(id): Path<String>,
-    AppQuery(q): AppQuery<BTreeMap<String, String>>,
+    Query(q): Query<ImpactParams>,
 ) -> Result<Response, ApiError> {
     let (role, who) = caller(role.as_deref(), name.as_deref());
     let planner = role < Role::Analyst;
-    if q.contains_key("ids") {
-        return Err(ApiError::bad_request("ids goes with /v1/proposals/compare"));
-    }
     let w = window(&q, planner)?;
     let r = find(&state, role, &id).await?;
     let proposal = index_of(&r)?;
@@ -455,14 +487,7 @@ fn impact_json(i: &crate::proposals::Impact) -> Result<Value, ApiError> {
     get,
     path = "/v1/proposals/compare",
     tag = "proposals",
-    params(
-        ("ids" = String, Query, description = "Proposal ids, comma-separated (2 to 8)"),
-        ("from" = Option<String>, Query, description = "First day"),
-        ("to" = Option<String>, Query, description = "Last day"),
-        ("period" = Option<String>, Query, description = "2019-06, 2019-Q2, 2019 or all"),
-        ("against" = Option<String>, Query, description = "Compare with this loaded zone set (by name)"),
-        ("at" = Option<String>, Query, description = "Compare with the set in force on this day"),
-    ),
+    params(DateParams, ImpactParams, CompareParams),
     responses(
         (status = 200, description = "comparison: columns (the current set, then each proposal) and rows (measure, values); impacts: each in full"),
         (status = 403, description = "Needs the analyst role", body = super::error::Problem, content_type = "application/problem+json"),
@@ -474,7 +499,7 @@ pub async fn get_compare(
     State(state): State<AppState>,
     role: Option<axum::Extension<CallerRole>>,
     name: Option<axum::Extension<Caller>>,
-    AppQuery(q): AppQuery<BTreeMap<String, String>>,
+    Query(q): Query<CompareParams>,
 ) -> Result<Response, ApiError> {
     let (role, who) = caller(role.as_deref(), name.as_deref());
     if role < Role::Analyst {
@@ -483,9 +508,10 @@ pub async fn get_compare(
             "comparing proposals needs the analyst role; planners ask each cell proposal's impact",
         ));
     }
-    let w = window(&q, false)?;
+    let w = window(&q.impact, false)?;
     let ids: Vec<String> = q
-        .get("ids")
+        .ids
+        .as_deref()
         .map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
         .unwrap_or_default();
     if !(1..=MAX_COMPARE).contains(&ids.len()) {

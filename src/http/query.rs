@@ -1,60 +1,187 @@
-//! Query-parameter checks the routes share: no parameter a route does not take, and the `at` date.
+//! Query parameters as typed structs: the [`Query`] extractor reads a route's parameters into its
+//! struct, and the struct's `IntoParams` description is both the route's OpenAPI parameters and the list
+//! of names it takes (any other name, or a name given twice, is refused naming it). Also the shared
+//! parameter sets ([`AtParams`], [`DateParams`]) and the date parsers.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use chrono::NaiveDate;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use utoipa::IntoParams;
+use utoipa::openapi::path::{Parameter, ParameterIn};
 
 use super::error::ApiError;
 
+/// A route's query parameters: what it reads ([`serde::Deserialize`]) and what it documents
+/// ([`IntoParams`], in order, the parameter sets it flattens first).
+pub(super) trait RouteQuery: DeserializeOwned {
+    /// Every query parameter the route takes, as its OpenAPI description.
+    fn parameters() -> Vec<Parameter>;
+
+    /// The parameters' names.
+    fn names() -> Vec<String> {
+        Self::parameters().into_iter().map(|p| p.name).collect()
+    }
+}
+
+/// Implements [`RouteQuery`] for a struct deriving `Deserialize` and `IntoParams`, after the parameter
+/// sets it holds with `#[serde(flatten)]` (which its own `IntoParams` skips with `#[param(ignore)]`).
+macro_rules! route_query {
+    ($t:ty $(, $part:ty)*) => {
+        impl $crate::http::query::RouteQuery for $t {
+            fn parameters() -> Vec<utoipa::openapi::path::Parameter> {
+                let mut all = Vec::new();
+                $( all.extend($crate::http::query::query_parameters::<$part>()); )*
+                all.extend($crate::http::query::query_parameters::<$t>());
+                all
+            }
+        }
+    };
+}
+pub(super) use route_query;
+
+/// The query parameters `T` describes.
+pub(super) fn query_parameters<T: IntoParams>() -> Vec<Parameter> {
+    T::into_params(|| Some(ParameterIn::Query))
+}
+
+/// Reads the query into `T`, refusing (`400`, naming it) a parameter `T` does not describe or one given
+/// twice, and a value that does not fit.
+#[derive(Debug)]
+pub(super) struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: RouteQuery> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        read_query(parts.uri.query().unwrap_or_default()).map(Self)
+    }
+}
+
+/// The query text `raw` read into `T` (see [`Query`]).
+pub(super) fn read_query<T: RouteQuery>(raw: &str) -> Result<T, ApiError> {
+    let names = T::names();
+    let mut seen = BTreeSet::new();
+    for (name, _) in form_urlencoded::parse(raw.as_bytes()) {
+        if !names.iter().any(|n| *n == name) {
+            return Err(ApiError::bad_request(format!(
+                "unknown query parameter {name:?}; this endpoint takes {}",
+                if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+            )));
+        }
+        if !seen.insert(name.clone()) {
+            return Err(ApiError::bad_request(format!("query parameter {name:?} is given more than once")));
+        }
+    }
+    serde_urlencoded_struct(raw)
+}
+
+fn serde_urlencoded_struct<T: DeserializeOwned>(raw: &str) -> Result<T, ApiError> {
+    let uri: axum::http::Uri =
+        format!("/?{raw}").parse().map_err(|e| ApiError::bad_request(format!("bad query string: {e}")))?;
+    axum::extract::Query::<T>::try_from_uri(&uri).map(|q| q.0).map_err(ApiError::from)
+}
+
+/// No query parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct NoParams {}
+route_query!(NoParams);
+
+/// The day whose zone and rule sets answer.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct AtParams {
+    /// Date whose zone and rule sets apply, YYYY-MM-DD; default today (the program's day in its time
+    /// zone)
+    pub at: Option<String>,
+}
+route_query!(AtParams);
+
+/// A window of days: a fixed period, or a first and a last day.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct DateParams {
+    /// A fixed period: 2019-06 (a month), 2019-Q2, 2019, or all; planners ask for fixed periods only
+    /// (this, or from and to a whole period's first and last day)
+    pub period: Option<String>,
+    /// First day, YYYY-MM-DD
+    pub from: Option<String>,
+    /// Last day, YYYY-MM-DD
+    pub to: Option<String>,
+}
+
 /// Parses the optional `at` date (`YYYY-MM-DD`); without one, `today` (the program's day, in its time
 /// zone).
-pub(super) fn date_param(q: &BTreeMap<String, String>, today: NaiveDate) -> Result<NaiveDate, ApiError> {
-    at_param(q.get("at").map(String::as_str), today)
-}
-
-/// [`date_param`] for a query read into a struct: the `at` value, if given.
 pub(super) fn at_param(raw: Option<&str>, today: NaiveDate) -> Result<NaiveDate, ApiError> {
-    match raw {
-        None => Ok(today),
-        Some(raw) => crate::events::filter::parse_date(raw).map_err(|e| ApiError::bad_request(format!("at {e}"))),
-    }
+    Ok(date("at", raw)?.unwrap_or(today))
 }
 
-/// Refuses query parameters other than `allowed`.
-pub(super) fn only_params(q: &BTreeMap<String, String>, allowed: &[&str]) -> Result<(), ApiError> {
-    match q.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => Err(ApiError::bad_request(format!(
-            "unknown query parameter {k:?}; this endpoint takes {}",
-            allowed.join(", ")
-        ))),
-        None => Ok(()),
-    }
+/// The date parameter `name`, if given (`YYYY-MM-DD`, as [`crate::events::filter::parse_date`] reads it).
+pub(super) fn date(name: &str, raw: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {
+    raw.map(|v| crate::events::filter::parse_date(v).map_err(|e| ApiError::bad_request(format!("{name} {e}"))))
+        .transpose()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn query(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    #[derive(Debug, Deserialize, IntoParams)]
+    #[into_params(parameter_in = Query)]
+    struct Both {
+        #[serde(flatten)]
+        #[param(ignore)]
+        dates: DateParams,
+        /// A zone
+        zone: Option<String>,
     }
+    route_query!(Both, DateParams);
 
     #[test]
     fn the_date_is_read_exactly_and_defaults_to_today() {
         let today = NaiveDate::from_ymd_opt(2019, 6, 1).unwrap();
-        assert_eq!(date_param(&query(&[]), today).unwrap(), today);
-        let at = date_param(&query(&[("at", "2018-05-16")]), today).unwrap();
+        assert_eq!(at_param(None, today).unwrap(), today);
+        let at = at_param(Some("2018-05-16"), today).unwrap();
         assert_eq!(at, NaiveDate::from_ymd_opt(2018, 5, 16).unwrap());
         for bad in ["2018-5-16", "16/05/2018", "2018-02-30", ""] {
-            let e = date_param(&query(&[("at", bad)]), today).unwrap_err();
+            let e = at_param(Some(bad), today).unwrap_err();
             assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST, "{bad:?}");
+            assert!(e.detail.starts_with("at "), "{}", e.detail);
         }
     }
 
     #[test]
-    fn a_parameter_the_route_does_not_take_is_named() {
-        assert!(only_params(&query(&[("lon", "1"), ("lat", "2")]), &["lon", "lat", "at"]).is_ok());
-        let e = only_params(&query(&[("lon", "1"), ("lng", "2")]), &["lon", "lat", "at"]).unwrap_err();
-        assert!(e.detail.contains("\"lng\""), "{}", e.detail);
+    fn the_names_taken_are_the_names_described_flattened_sets_first() {
+        assert_eq!(Both::names(), ["period", "from", "to", "zone"]);
+        assert_eq!(AtParams::names(), ["at"]);
+        assert!(NoParams::names().is_empty());
+        let q: Both = read_query("zone=old-town&from=2019-01-01&period=").unwrap();
+        assert_eq!(
+            (q.dates.from.as_deref(), q.dates.period.as_deref(), q.dates.to),
+            (Some("2019-01-01"), Some(""), None)
+        );
+        assert_eq!(q.zone.as_deref(), Some("old-town"));
+        // Percent-decoded once: `%26` is part of the value, not a new parameter.
+        let q: Both = read_query("zone=a%26to%3D2019").unwrap();
+        assert_eq!((q.zone.as_deref(), q.dates.to), (Some("a&to=2019"), None));
+    }
+
+    #[test]
+    fn a_parameter_the_route_does_not_take_or_given_twice_is_named() {
+        let e = read_query::<Both>("zone=x&lng=2").unwrap_err();
+        assert!(
+            e.detail.contains("unknown query parameter \"lng\"; this endpoint takes period, from, to, zone"),
+            "{}",
+            e.detail
+        );
+        let e = read_query::<Both>("from=2019-01-01&from=2019-02-01").unwrap_err();
+        assert!(e.detail.contains("\"from\" is given more than once"), "{}", e.detail);
+        let e = read_query::<NoParams>("x=1").unwrap_err();
+        assert!(e.detail.contains("takes none"), "{}", e.detail);
+        assert!(read_query::<NoParams>("").is_ok());
     }
 }

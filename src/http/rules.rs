@@ -1,14 +1,12 @@
 //! `GET /v1/rules`: the eligibility rule set in force, as data, with its version as a strong `ETag`.
 
-use std::collections::BTreeMap;
-
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::cached::conditional;
-use super::error::{ApiError, AppQuery};
-use super::query::{date_param, only_params};
+use super::error::ApiError;
+use super::query::{AtParams, Query, at_param};
 use super::state::AppState;
 
 /// The rule set in force: its dates and why they are what they are, the referral paths and what each
@@ -16,11 +14,13 @@ use super::state::AppState;
 /// substances (names, aliases, and each one's quantity rule: a limit or an explicit `no_limit`), the
 /// exclusions, deadlines and sources. A substance name not listed is asked about in a screening, never
 /// passed.
+///
+/// The built-in Portland rules are in force from 2017-02-27 to 2021-01-31.
 #[utoipa::path(
     get,
     path = "/v1/rules",
     tag = "rules",
-    params(("at" = Option<String>, Query, description = "Date whose rule set applies, YYYY-MM-DD; default today. The built-in Portland rules are in force from 2017-02-27 to 2021-01-31")),
+    params(AtParams),
     responses(
         (status = 200, description = "The rule set (the rule file plus `version`)", body = crate::rules::RuleSet),
         (status = 304, description = "Not modified"),
@@ -30,11 +30,10 @@ use super::state::AppState;
 )]
 pub async fn get_rules(
     State(state): State<AppState>,
-    AppQuery(q): AppQuery<BTreeMap<String, String>>,
+    Query(q): Query<AtParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    only_params(&q, &["at"])?;
-    let at = date_param(&q, state.today())?;
+    let at = at_param(q.at.as_deref(), state.today())?;
     let loaded = state.loaded();
     let rules = loaded.rules.in_force(at).map_err(|e| ApiError::unprocessable(e.to_string()))?;
     let body = serde_json::to_value(rules.as_ref()).map_err(|e| ApiError::internal(format!("rules: {e}")))?;

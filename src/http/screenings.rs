@@ -8,8 +8,8 @@ use axum::extract::State;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::error::{ApiError, AppJson, AppQuery};
-use super::query::only_params;
+use super::error::{ApiError, AppJson};
+use super::query::{NoParams, Query};
 use super::state::AppState;
 use crate::coord::LonLat;
 use crate::eligibility::{AccuracyM, PointEligibility};
@@ -79,10 +79,9 @@ fn number(body: &serde_json::Map<String, Value>, name: &str, example: &str) -> R
 )]
 pub async fn post_screening(
     State(state): State<AppState>,
-    AppQuery(q): AppQuery<BTreeMap<String, String>>,
+    Query(NoParams {}): Query<NoParams>,
     AppJson(body): AppJson<Value>,
 ) -> Result<axum::Json<ScreeningAnswer>, ApiError> {
-    only_params(&q, &[])?;
     let Value::Object(mut body) = body else {
         return Err(ApiError::unprocessable(
             "send a JSON object with lon, lat, referral_path, offense, substances and facts",

@@ -1,16 +1,14 @@
 //! `GET /v1/zones` and `GET /v1/zones/{id}`: the zone set in force as GeoJSON, with a strong `ETag` from
 //! the zone set version and `304 Not Modified` on `If-None-Match`.
 
-use std::collections::BTreeMap;
-
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::cached::conditional;
 use super::eligibility::index_on;
-use super::error::{ApiError, AppQuery};
-use super::query::{date_param, only_params};
+use super::error::ApiError;
+use super::query::{AtParams, Query, at_param};
 use super::state::AppState;
 use crate::formats::zonefile::{zone_feature, zone_set_to_geojson};
 
@@ -23,7 +21,7 @@ pub(super) const CACHE_CONTROL: &str = "private, max-age=300, must-revalidate";
     get,
     path = "/v1/zones",
     tag = "zones",
-    params(("at" = Option<String>, Query, description = "Date whose zone set applies, YYYY-MM-DD; default today")),
+    params(AtParams),
     responses(
         (status = 200, description = "GeoJSON FeatureCollection (lon/lat), with the zone-set members name, dates and version", content_type = "application/geo+json", body = Value,
             headers(("ETag" = String, description = "The zone set version, quoted"))),
@@ -34,11 +32,10 @@ pub(super) const CACHE_CONTROL: &str = "private, max-age=300, must-revalidate";
 )]
 pub async fn get_zones(
     State(state): State<AppState>,
-    AppQuery(q): AppQuery<BTreeMap<String, String>>,
+    Query(q): Query<AtParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    only_params(&q, &["at"])?;
-    let index = index_on(&state, date_param(&q, state.today())?)?;
+    let index = index_on(&state, at_param(q.at.as_deref(), state.today())?)?;
     let set = index.set();
     Ok(conditional(&headers, set.version().as_str(), "application/geo+json", CACHE_CONTROL, || {
         zone_set_to_geojson(set)
@@ -52,7 +49,7 @@ pub async fn get_zones(
     tag = "zones",
     params(
         ("id" = String, Path, description = "Zone id, e.g. old-town"),
-        ("at" = Option<String>, Query, description = "Date whose zone set applies, YYYY-MM-DD; default today"),
+        AtParams,
     ),
     responses(
         (status = 200, description = "GeoJSON Feature", content_type = "application/geo+json", body = Value),
@@ -65,11 +62,10 @@ pub async fn get_zones(
 pub async fn get_zone(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    AppQuery(q): AppQuery<BTreeMap<String, String>>,
+    Query(q): Query<AtParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    only_params(&q, &["at"])?;
-    let index = index_on(&state, date_param(&q, state.today())?)?;
+    let index = index_on(&state, at_param(q.at.as_deref(), state.today())?)?;
     let set = index.set();
     let zone = set.zone(&id).ok_or_else(|| {
         let ids: Vec<&str> = set.zones().iter().map(|z| z.id.as_str()).collect();

@@ -99,6 +99,16 @@ async fn bad_queries_are_problems_a_person_can_act_on() {
     get(&app, "/v1/eligibility?lon=-122.6&lat=200").await.problem(400, "outside -90..90");
     get(&app, "/v1/eligibility?lon=-122.6&lat=45.5&zoom=3").await.problem(400, "unknown query parameter \"zoom\"");
     get(&app, "/v1/eligibility?lon=-122.6&lat=45.5&at=June").await.problem(400, "YYYY-MM-DD");
+    // Every route reads its query into its typed parameters: a name it does not take, or one given twice
+    // (which would let order decide), is refused naming it.
+    get(&app, "/v1/zones?at=2019-06-01&at=2020-06-01").await.problem(400, "\"at\" is given more than once");
+    get(&app, "/v1/rules?date=2019-06-01")
+        .await
+        .problem(400, "unknown query parameter \"date\"; this endpoint takes at");
+    get(&app, "/v1/cells?res=8&period=2019&period=2020").await.problem(400, "\"period\" is given more than once");
+    get(&app, "/v1/hotspots/candidates?f=csv").await.problem(400, "unknown query parameter \"f\"");
+    let r = call(&app, Request::post("/v1/screenings?debug=1").body(Body::from("{}")).unwrap()).await;
+    r.problem(400, "unknown query parameter \"debug\"; this endpoint takes none");
     get(&app, "/v1/eligibility?lon=-122.6&lat=45.5&accuracy_m=0")
         .await
         .problem(400, "accuracy_m 0 is not a GPS accuracy");
