@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::ApiError;
-use super::state::AppState;
+use super::web::MapPage;
 use crate::formats::pmtiles::ArchiveInfo;
 
 /// Bytes read from the file at a time.
@@ -92,8 +92,8 @@ pub fn byte_range(header: Option<&str>, len: u64) -> ByteRange {
 
 /// `GET /map/basemap.pmtiles`: the archive, or the one range asked for (`206`), with an `ETag`; `416`
 /// for a range beyond its end; `404` when the service has no archive.
-pub async fn get_archive(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(archive) = state.map_page().archive().cloned() else {
+pub async fn get_archive(State(page): State<Arc<MapPage>>, headers: HeaderMap) -> Response {
+    let Some(archive) = page.archive().cloned() else {
         return ApiError::not_found("this service has no base-map archive (serve --basemap FILE.pmtiles)")
             .into_response();
     };

@@ -7,7 +7,7 @@ use serde::Serialize;
 use axum::response::{IntoResponse, Response};
 
 use super::error::{ApiError, AppBytes};
-use super::state::AppState;
+use super::state::Program;
 use crate::coord::LonLat;
 use crate::eligibility::{AccuracyM, PointEligibility, ZoneRef, ZoneSetRef, round_cm};
 use crate::zones::ZoneIndex;
@@ -22,7 +22,7 @@ use template::{BatchContext, render_batch};
 use super::query::{Query, at_param, route_query};
 
 /// The index of the zone set in force on `at`.
-pub(super) fn index_on(state: &AppState, at: NaiveDate) -> Result<std::sync::Arc<ZoneIndex>, ApiError> {
+pub(super) fn index_on(state: &Program, at: NaiveDate) -> Result<std::sync::Arc<ZoneIndex>, ApiError> {
     let loaded = state.loaded();
     loaded.zones.in_force(at).map(std::sync::Arc::clone).map_err(|e| ApiError::unprocessable(e.to_string()))
 }
@@ -49,7 +49,7 @@ pub(super) fn accuracy_param(raw: Option<&str>) -> Result<Option<AccuracyM>, Api
     ),
     security(("bearer" = []))
 )]
-pub async fn get_eligibility(State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
+pub async fn get_eligibility(State(state): State<Program>, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
     let q = PointQuery::parse(query.as_deref().unwrap_or(""))?;
     let lon = PointQuery::coordinate(q.lon.as_deref(), "lon", "-122.6793")?;
     let lat = PointQuery::coordinate(q.lat.as_deref(), "lat", "45.5189")?;
@@ -188,7 +188,7 @@ route_query!(BatchParams);
     security(("bearer" = []))
 )]
 pub async fn post_eligibility(
-    State(state): State<AppState>,
+    State(state): State<Program>,
     Query(q): Query<BatchParams>,
     AppBytes(body): AppBytes,
 ) -> Result<axum::response::Response, ApiError> {

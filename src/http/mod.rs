@@ -39,7 +39,7 @@ pub use conn::{ConnLimits, DEFAULT_HEADER_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, f
 pub use error::{ApiError, Problem};
 pub use front::{MAX_HEADER_BYTES, MAX_HEADERS, MAX_URI_BYTES};
 pub use openapi::document_json;
-pub use state::{AppState, Limits, Loaded, Served};
+pub use state::{AppState, Limits, Loaded, Program, Served};
 pub use tls::{TlsError, TlsFiles};
 pub use web::{MapPage, MapPageError};
 
@@ -97,7 +97,10 @@ pub fn router(state: AppState) -> Router {
         .route("/map/basemap.pmtiles", get(basemap::get_archive))
         .route("/map/glyphs/{fontstack}/{range}", get(glyphs::get_glyphs))
         .route("/map/{*path}", get(web::get_file))
-        .route_layer(middleware::from_fn_with_state(state.clone(), web::security_headers));
+        .route_layer(middleware::from_fn_with_state(
+            <std::sync::Arc<MapPage> as axum::extract::FromRef<AppState>>::from_ref(&state),
+            web::security_headers,
+        ));
     let ops = ops.merge(page);
     with_layers(api.merge(ops), state)
 }

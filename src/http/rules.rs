@@ -7,7 +7,7 @@ use axum::response::Response;
 use super::cached::conditional;
 use super::error::ApiError;
 use super::query::{AtParams, Query, at_param};
-use super::state::AppState;
+use super::state::Program;
 
 /// The rule set in force: its dates and why they are what they are, the referral paths and what each
 /// requires (facts that must be true), the offenses and their aliases, the closed vocabulary of
@@ -29,7 +29,7 @@ use super::state::AppState;
     security(("bearer" = []))
 )]
 pub async fn get_rules(
-    State(state): State<AppState>,
+    State(state): State<Program>,
     Query(q): Query<AtParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {

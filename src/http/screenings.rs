@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::error::{ApiError, AppJson};
 use super::query::{NoParams, Query};
-use super::state::AppState;
+use super::state::Program;
 use crate::coord::LonLat;
 use crate::eligibility::{AccuracyM, PointEligibility};
 use crate::rules::{LocationFact, Screening, ScreeningRequest, screen, screen_without_program};
@@ -78,7 +78,7 @@ fn number(body: &serde_json::Map<String, Value>, name: &str, example: &str) -> R
     security(("bearer" = []))
 )]
 pub async fn post_screening(
-    State(state): State<AppState>,
+    State(state): State<Program>,
     Query(NoParams {}): Query<NoParams>,
     AppJson(body): AppJson<Value>,
 ) -> Result<axum::Json<ScreeningAnswer>, ApiError> {

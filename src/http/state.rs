@@ -130,9 +130,58 @@ impl std::ops::Deref for Served {
     }
 }
 
+/// What the field and catalog routes need (`/v1/eligibility`, `/v1/screenings`, `/v1/zones`,
+/// `/v1/rules`): the served catalogs (swapped whole on reload), the clock and the limits; no store, no
+/// events, no tokens. Handlers take it from [`AppState`] by `FromRef`.
+#[derive(Clone, Debug)]
+pub struct Program {
+    served: Arc<ArcSwap<Served>>,
+    clock: Arc<dyn Clock>,
+    limits: Limits,
+}
+
+impl Program {
+    /// The catalogs in force now (a lock-free snapshot; hold it for one request).
+    #[must_use]
+    pub fn loaded(&self) -> arc_swap::Guard<Arc<Served>> {
+        self.served.load()
+    }
+
+    /// The instant now, on the state's clock.
+    #[must_use]
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// The program's day now, in the served zones' time zone: the day of every answer not given one.
+    #[must_use]
+    pub fn today(&self) -> NaiveDate {
+        self.loaded().zones.day_at(self.now())
+    }
+
+    /// The limits.
+    #[must_use]
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+}
+
+/// The map page's routes need only its settings.
+impl axum::extract::FromRef<AppState> for Arc<super::web::MapPage> {
+    fn from_ref(state: &AppState) -> Self {
+        Arc::clone(&state.inner.map_page)
+    }
+}
+
+impl axum::extract::FromRef<AppState> for Program {
+    fn from_ref(state: &AppState) -> Self {
+        state.program()
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
-    loaded: ArcSwap<Served>,
+    loaded: Arc<ArcSwap<Served>>,
     /// The event store, when the service was started with one; writes and reads take turns.
     store: Option<Arc<std::sync::Mutex<Box<dyn EventStore>>>>,
     /// The group-commit writer in front of the store (ingest goes through it).
@@ -151,7 +200,7 @@ struct Inner {
     /// those that time out while queued never start) instead of running all at once.
     figure_permits: Arc<tokio::sync::Semaphore>,
     /// The map page's base map and landmarks.
-    map_page: super::web::MapPage,
+    map_page: Arc<super::web::MapPage>,
 }
 
 impl AppState {
@@ -160,7 +209,7 @@ impl AppState {
     pub fn new(loaded: Loaded, tokens: Tokens, limits: Limits) -> Self {
         Self {
             inner: Arc::new(Inner {
-                loaded: ArcSwap::from_pointee(Served::new(loaded)),
+                loaded: Arc::new(ArcSwap::from_pointee(Served::new(loaded))),
                 store: None,
                 writer: None,
                 reader: None,
@@ -170,7 +219,7 @@ impl AppState {
                 live: Arc::new(LiveEvents::new(EventColumns::default(), 0)),
                 cache: super::figures::FigureCache::default(),
                 figure_permits: figure_permits(),
-                map_page: super::web::MapPage::default(),
+                map_page: Arc::default(),
             }),
             clock: Arc::new(SystemClock),
         }
@@ -207,7 +256,7 @@ impl AppState {
         let (writer, reader) = writer.unzip();
         Ok(Self {
             inner: Arc::new(Inner {
-                loaded: ArcSwap::from_pointee(Served::new(loaded)),
+                loaded: Arc::new(ArcSwap::from_pointee(Served::new(loaded))),
                 store,
                 writer,
                 reader,
@@ -217,7 +266,7 @@ impl AppState {
                 live,
                 cache: super::figures::FigureCache::default(),
                 figure_permits: figure_permits(),
-                map_page: super::web::MapPage::default(),
+                map_page: Arc::default(),
             }),
             clock: Arc::new(SystemClock),
         })
@@ -227,6 +276,12 @@ impl AppState {
     #[must_use]
     pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
         Self { clock, ..self }
+    }
+
+    /// The narrow state of the field and catalog routes.
+    #[must_use]
+    pub fn program(&self) -> Program {
+        Program { served: Arc::clone(&self.inner.loaded), clock: Arc::clone(&self.clock), limits: self.inner.limits }
     }
 
     /// The instant now, on the state's clock.
@@ -373,8 +428,39 @@ impl AppState {
     #[must_use]
     pub fn with_map_page(mut self, page: super::web::MapPage) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.map_page = page;
+            inner.map_page = Arc::new(page);
         }
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::extract::FromRef;
+
+    use super::*;
+
+    fn builtin() -> Loaded {
+        let zones =
+            crate::zones::ZoneCatalog::new(crate::builtin::zone_sets().unwrap(), crate::zones::IndexOptions::default());
+        Loaded { zones, rules: RuleCatalog::new(crate::builtin::rule_sets().unwrap()).unwrap() }
+    }
+
+    #[test]
+    fn the_narrow_states_share_the_served_catalogs_and_see_a_reload() {
+        let limits = Limits { max_batch_points: 7, ..Limits::default() };
+        let state = AppState::new(builtin(), Tokens::default(), limits);
+        let program = Program::from_ref(&state);
+        assert_eq!(program.limits().max_batch_points, 7);
+        assert_eq!(program.loaded().zones.indexes().len(), 2);
+        // A reload replaces the catalogs whole: a narrow state taken before it answers with the new ones.
+        let mut one = builtin();
+        let first = one.zones.indexes()[0].set().clone();
+        one.zones = crate::zones::ZoneCatalog::new(vec![first], crate::zones::IndexOptions::default());
+        state.replace(one);
+        assert_eq!(program.loaded().zones.indexes().len(), 1);
+        assert_eq!(program.today(), state.today());
+        let page = <Arc<super::super::web::MapPage>>::from_ref(&state);
+        assert!(std::ptr::eq(Arc::as_ptr(&page), state.map_page()), "the page's settings are shared, not copied");
     }
 }

@@ -4,7 +4,7 @@
 //! any, to draw. The page itself reads only the figure routes, with the caller's token.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -217,16 +217,16 @@ pub async fn get_page(headers: HeaderMap) -> Response {
 }
 
 /// `GET /map/{*path}`: the page's files.
-pub async fn get_file(Path(path): Path<String>, headers: HeaderMap, State(state): State<AppState>) -> Response {
+pub async fn get_file(Path(path): Path<String>, headers: HeaderMap, State(page): State<Arc<MapPage>>) -> Response {
     if path == "landmarks.geojson"
-        && let Some(text) = &state.map_page().landmarks
+        && let Some(text) = &page.landmarks
     {
         let mut r = text.clone().into_response();
         r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/geo+json"));
         return r;
     }
     if path == "context.geojson"
-        && let Some(context) = &state.map_page().context
+        && let Some(context) = &page.context
     {
         return send(context, &headers);
     }
@@ -302,12 +302,12 @@ pub fn content_security_policy(basemap: Option<&str>) -> String {
 /// Adds the page's security headers to every answer of the page routes: CSP (with `frame-ancestors
 /// 'none'`), `X-Frame-Options` for older browsers, and `Referrer-Policy: no-referrer`.
 pub async fn security_headers(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(page): axum::extract::State<Arc<MapPage>>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
     let mut res = next.run(req).await;
-    let csp = content_security_policy(state.map_page().basemap.as_deref());
+    let csp = content_security_policy(page.basemap.as_deref());
     let h = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&csp) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);

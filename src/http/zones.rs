@@ -9,7 +9,7 @@ use super::cached::conditional;
 use super::eligibility::index_on;
 use super::error::ApiError;
 use super::query::{AtParams, Query, at_param};
-use super::state::AppState;
+use super::state::Program;
 use crate::formats::zonefile::{zone_feature, zone_set_to_geojson};
 
 /// How long clients may reuse a zones or rules answer before revalidating: in the client's own cache
@@ -31,7 +31,7 @@ pub(super) const CACHE_CONTROL: &str = "private, max-age=300, must-revalidate";
     security(("bearer" = []))
 )]
 pub async fn get_zones(
-    State(state): State<AppState>,
+    State(state): State<Program>,
     Query(q): Query<AtParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -60,7 +60,7 @@ pub async fn get_zones(
     security(("bearer" = []))
 )]
 pub async fn get_zone(
-    State(state): State<AppState>,
+    State(state): State<Program>,
     Path(id): Path<String>,
     Query(q): Query<AtParams>,
     headers: HeaderMap,
