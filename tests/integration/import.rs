@@ -176,12 +176,9 @@ fn fixed_geography_counts_every_year_in_the_same_areas() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("events.gpkg");
+    let store = crate::support::ppb_store(dir.path());
     let data = store.to_str().unwrap();
-    let file = shared("data/portland/ppb-drug-offenses-2015-2021.csv");
-    let out = leadmap(&["import", file.to_str().unwrap(), "--preset", "ppb", "--json", "--data", data]);
-    assert_eq!(summary(&out)["imported"], 8942, "{}", String::from_utf8_lossy(&out.stderr));
-    let contacts = classified_contacts(&file);
+    let contacts = classified_contacts(&shared("data/portland/ppb-drug-offenses-2015-2021.csv"));
     assert_eq!(contacts.len(), 8942);
     let count = |from: &str, to: &str| {
         let mut n: BTreeMap<String, u64> = BTreeMap::new();
@@ -1154,11 +1151,8 @@ fn candidates_have_a_floor_of_contacts_and_stay_inside_a_mask() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("events.gpkg");
+    let store = crate::support::ppb_store(dir.path());
     let data = store.to_str().unwrap();
-    let file = shared("data/portland/ppb-drug-offenses-2015-2021.csv");
-    let out = leadmap(&["import", file.to_str().unwrap(), "--preset", "ppb", "--json", "--data", data]);
-    assert!(out.status.success() || out.status.code() == Some(3), "{}", String::from_utf8_lossy(&out.stderr));
     let candidates = |extra: &[&str]| -> Vec<Value> {
         // Resolution 10: small clusters (even of cells without contacts, hot through their neighbours).
         let mut args = vec!["hotspots", "--data", data, "--res", "10", "--candidates"];

@@ -616,14 +616,7 @@ fn the_attacker_pins_no_small_count_on_the_police_bureaus_data_either() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("ppb.gpkg");
-    let file = crate::support::shared("data/portland/ppb-drug-offenses-2015-2021.csv");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_leadmap"))
-        .args(["import", file.to_str().unwrap(), "--preset", "ppb", "--data", store.to_str().unwrap()])
-        .output()
-        .unwrap();
-    // Exit 3: 242 rows without coordinates and 13 repeated case numbers are rejected; 8,942 stored.
-    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let store = crate::support::ppb_store(dir.path());
     let tokens = format!("p:planner:{PLANNER},a:analyst:{ANALYST}");
     let server = Server::start_with(&["--data", store.to_str().unwrap()], &[("LEADMAP_TOKENS", tokens.as_str())]);
     attack(&server, "ppb");

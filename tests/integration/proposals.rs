@@ -2,22 +2,9 @@
 //! recount with shapely (`tools/make_whatif_reference.py`) of the 2018 expansion against the 2017 pilot
 //! areas over the Police Bureau's contacts, and as a careless user runs it.
 
-use std::path::Path;
-
 use serde_json::Value;
 
-use crate::import::summary;
-use crate::support::{fixture, leadmap, repo, shared};
-
-/// A store holding the Police Bureau's 2015–2021 contacts, imported with the built-in zone sets.
-fn ppb_store(dir: &Path) -> std::path::PathBuf {
-    let store = dir.join("events.gpkg");
-    let file = shared("data/portland/ppb-drug-offenses-2015-2021.csv");
-    let out =
-        leadmap(&["import", file.to_str().unwrap(), "--preset", "ppb", "--json", "--data", store.to_str().unwrap()]);
-    assert_eq!(summary(&out)["imported"], 8942, "{}", String::from_utf8_lossy(&out.stderr));
-    store
-}
+use crate::support::{fixture, leadmap, ppb_store, repo};
 
 fn stdout_json(out: &std::process::Output) -> Value {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
