@@ -357,94 +357,81 @@ pub(super) struct GeographyParams {
     proposal: Option<String>,
 }
 
-/// `GET /v1/cells`.
+/// The H3 resolution of a figure's cells.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub(super) struct CellParams {
-    #[serde(flatten)]
-    #[param(ignore)]
-    window: WindowParams,
-    #[serde(flatten)]
-    #[param(ignore)]
-    geography: GeographyParams,
+pub(super) struct ResParams {
     /// H3 resolution 5..=12 (planners: up to 9); default 9
     #[param(value_type = Option<u8>)]
     res: Option<String>,
-    /// Also the study area's empty cells, as zeros
-    #[param(value_type = Option<bool>)]
-    zeros: Option<String>,
-    /// geojson (default), csv or fgb; or by Accept
-    f: Option<String>,
 }
-route_query!(CellParams, DateParams, WindowParams, GeographyParams);
 
-/// `GET /v1/hotspots`.
+/// The neighbours a hotspot statistic weighs.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub(super) struct HotspotParams {
-    #[serde(flatten)]
-    #[param(ignore)]
-    window: WindowParams,
-    #[serde(flatten)]
-    #[param(ignore)]
-    geography: GeographyParams,
-    /// H3 resolution 5..=12 (planners: up to 9); default 9
-    #[param(value_type = Option<u8>)]
-    res: Option<String>,
-    /// k-ring of neighbours, 1..=5; default 1
-    #[param(value_type = Option<u32>)]
-    k: Option<String>,
-    /// geojson (default), csv or fgb; or by Accept
-    f: Option<String>,
-}
-route_query!(HotspotParams, DateParams, WindowParams, GeographyParams);
-
-/// `GET /v1/hotspots/candidates`: GeoJSON only, no `f`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(super) struct CandidateParams {
-    #[serde(flatten)]
-    #[param(ignore)]
-    window: WindowParams,
-    #[serde(flatten)]
-    #[param(ignore)]
-    geography: GeographyParams,
-    /// H3 resolution 5..=12 (planners: up to 9); default 9
-    #[param(value_type = Option<u8>)]
-    res: Option<String>,
+pub(super) struct RingParams {
     /// k-ring of neighbours, 1..=5; default 1
     #[param(value_type = Option<u32>)]
     k: Option<String>,
 }
-route_query!(CandidateParams, DateParams, WindowParams, GeographyParams);
 
-/// `GET /v1/coverage`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(super) struct CoverageParams {
-    #[serde(flatten)]
-    #[param(ignore)]
-    window: WindowParams,
-    #[serde(flatten)]
-    #[param(ignore)]
-    geography: GeographyParams,
+/// A figure route's query: the window and the geography every figure route takes, the sets listed
+/// (each flattened, so its fields are top-level parameters) and the route's own fields.
+macro_rules! figure_query {
+    ($(#[$meta:meta])* $name:ident [$($set:ident: $set_ty:ty),*] { $($(#[$fmeta:meta])* $field:ident),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Deserialize, IntoParams)]
+        #[into_params(parameter_in = Query)]
+        pub(super) struct $name {
+            #[serde(flatten)]
+            #[param(ignore)]
+            window: WindowParams,
+            #[serde(flatten)]
+            #[param(ignore)]
+            geography: GeographyParams,
+            $(
+                #[serde(flatten)]
+                #[param(ignore)]
+                $set: $set_ty,
+            )*
+            $( $(#[$fmeta])* $field: Option<String>, )*
+        }
+        route_query!($name, DateParams, WindowParams, GeographyParams $(, $set_ty)*);
+    };
 }
-route_query!(CoverageParams, DateParams, WindowParams, GeographyParams);
 
-/// `GET /v1/equity`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(super) struct EquityParams {
-    #[serde(flatten)]
-    #[param(ignore)]
-    window: WindowParams,
-    #[serde(flatten)]
-    #[param(ignore)]
-    geography: GeographyParams,
-    /// The group rates are compared with; default white
-    reference: Option<String>,
-}
-route_query!(EquityParams, DateParams, WindowParams, GeographyParams);
+figure_query!(
+    /// `GET /v1/cells`.
+    CellParams [grid: ResParams] {
+        /// Also the study area's empty cells, as zeros
+        #[param(value_type = Option<bool>)]
+        zeros,
+        /// geojson (default), csv or fgb; or by Accept
+        f,
+    }
+);
+figure_query!(
+    /// `GET /v1/hotspots`.
+    HotspotParams [grid: ResParams, ring: RingParams] {
+        /// geojson (default), csv or fgb; or by Accept
+        f,
+    }
+);
+figure_query!(
+    /// `GET /v1/hotspots/candidates`: GeoJSON only, no `f`.
+    CandidateParams [grid: ResParams, ring: RingParams] {}
+);
+figure_query!(
+    /// `GET /v1/coverage`.
+    CoverageParams [] {}
+);
+figure_query!(
+    /// `GET /v1/equity`.
+    EquityParams [] {
+        /// The group rates are compared with; default white
+        reference,
+    }
+);
 
 fn render_cells(
     f: &crate::figures::cells::CellFigures,
@@ -464,6 +451,7 @@ fn render_cells(
         DateParams,
         WindowParams,
         GeographyParams,
+        ResParams,
         CellParams,
     ),
     responses(
@@ -482,7 +470,7 @@ pub async fn get_cells(
     Query(q): Query<CellParams>,
 ) -> Result<Response, ApiError> {
     let asked = Asked {
-        res: q.res.as_deref(),
+        res: q.grid.res.as_deref(),
         zeros: q.zeros.as_deref(),
         f: q.f.as_deref(),
         ..Asked::new(&q.window, &q.geography)
@@ -503,6 +491,8 @@ pub async fn get_cells(
         DateParams,
         WindowParams,
         GeographyParams,
+        ResParams,
+        RingParams,
         HotspotParams,
     ),
     responses(
@@ -518,8 +508,12 @@ pub async fn get_hotspots(
     headers: HeaderMap,
     Query(q): Query<HotspotParams>,
 ) -> Result<Response, ApiError> {
-    let asked =
-        Asked { res: q.res.as_deref(), k: q.k.as_deref(), f: q.f.as_deref(), ..Asked::new(&q.window, &q.geography) };
+    let asked = Asked {
+        res: q.grid.res.as_deref(),
+        k: q.ring.k.as_deref(),
+        f: q.f.as_deref(),
+        ..Asked::new(&q.window, &q.geography)
+    };
     answer(state, role, headers, "hotspots", asked, |cols, g, zones, p, d| {
         let q = CellQuery { filter: p.filter.clone(), res: p.res, zeros: true };
         render_cells(&hotspot_figures(&g.view(cols, &q.filter), zones, &q, p.k, d)?, p.format)
@@ -536,6 +530,8 @@ pub async fn get_hotspots(
         DateParams,
         WindowParams,
         GeographyParams,
+        ResParams,
+        RingParams,
         CandidateParams,
     ),
     responses(
@@ -551,7 +547,7 @@ pub async fn get_candidates(
     headers: HeaderMap,
     Query(q): Query<CandidateParams>,
 ) -> Result<Response, ApiError> {
-    let asked = Asked { res: q.res.as_deref(), k: q.k.as_deref(), ..Asked::new(&q.window, &q.geography) };
+    let asked = Asked { res: q.grid.res.as_deref(), k: q.ring.k.as_deref(), ..Asked::new(&q.window, &q.geography) };
     answer(state, role, headers, "candidates", asked, |cols, g, zones, p, d| {
         let q = CellQuery { filter: p.filter.clone(), res: p.res, zeros: true };
         let f = hotspot_figures(&g.view(cols, &q.filter), zones, &q, p.k, d)?;

@@ -21,10 +21,8 @@ pub(super) trait RouteQuery: DeserializeOwned {
     /// Every query parameter the route takes, as its OpenAPI description.
     fn parameters() -> Vec<Parameter>;
 
-    /// The parameters' names.
-    fn names() -> Vec<String> {
-        Self::parameters().into_iter().map(|p| p.name).collect()
-    }
+    /// The parameters' names, in order (made once per type: read on every request).
+    fn names() -> &'static [String];
 }
 
 /// Implements [`RouteQuery`] for a struct deriving `Deserialize` and `IntoParams`, after the parameter
@@ -37,6 +35,11 @@ macro_rules! route_query {
                 $( all.extend($crate::http::query::query_parameters::<$part>()); )*
                 all.extend($crate::http::query::query_parameters::<$t>());
                 all
+            }
+
+            fn names() -> &'static [String] {
+                static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+                NAMES.get_or_init(|| Self::parameters().into_iter().map(|p| p.name).collect())
             }
         }
     };

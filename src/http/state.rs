@@ -1,5 +1,6 @@
-//! The service's shared state: the loaded zone and rule catalogs behind an `ArcSwap` (read without a
-//! lock, replaced whole on reload), the tokens, the metrics and the limits.
+//! The service's shared state, [`AppState`]: the loaded zone and rule catalogs behind an `ArcSwap` (read
+//! without a lock, replaced whole on reload), the store and live event columns, the tokens, the metrics
+//! and the limits; and the narrow states handlers take from it ([`Program`]).
 
 use std::sync::Arc;
 
@@ -92,8 +93,9 @@ fn figure_permits() -> Arc<tokio::sync::Semaphore> {
 #[derive(Clone, Debug)]
 pub struct AppState {
     inner: Arc<Inner>,
-    /// "Now" for every answer not given a date (this machine's clock unless [`AppState::with_clock`]).
-    clock: Arc<dyn Clock>,
+    /// The served catalogs, "now" for every answer not given a date (this machine's clock unless
+    /// [`AppState::with_clock`]) and the limits.
+    program: Program,
 }
 
 /// What is served: the catalogs, and for each zone set (in [`ZoneCatalog::indexes`] order) the
@@ -141,6 +143,10 @@ pub struct Program {
 }
 
 impl Program {
+    fn new(loaded: Loaded, limits: Limits) -> Self {
+        Self { served: Arc::new(ArcSwap::from_pointee(Served::new(loaded))), clock: Arc::new(SystemClock), limits }
+    }
+
     /// The catalogs in force now (a lock-free snapshot; hold it for one request).
     #[must_use]
     pub fn loaded(&self) -> arc_swap::Guard<Arc<Served>> {
@@ -181,7 +187,6 @@ impl axum::extract::FromRef<AppState> for Program {
 
 #[derive(Debug)]
 struct Inner {
-    loaded: Arc<ArcSwap<Served>>,
     /// The event store, when the service was started with one; writes and reads take turns.
     store: Option<Arc<std::sync::Mutex<Box<dyn EventStore>>>>,
     /// The group-commit writer in front of the store (ingest goes through it).
@@ -190,7 +195,6 @@ struct Inner {
     reader: Option<Arc<LiveReader>>,
     tokens: Tokens,
     metrics: Arc<Metrics>,
-    limits: Limits,
     /// The in-memory columns every figure is computed from (loaded at start, appended on ingest); their
     /// generation is part of every cached figure's key and `ETag`.
     live: Arc<LiveEvents>,
@@ -209,19 +213,17 @@ impl AppState {
     pub fn new(loaded: Loaded, tokens: Tokens, limits: Limits) -> Self {
         Self {
             inner: Arc::new(Inner {
-                loaded: Arc::new(ArcSwap::from_pointee(Served::new(loaded))),
                 store: None,
                 writer: None,
                 reader: None,
                 tokens,
                 metrics: Arc::new(Metrics::new()),
-                limits,
                 live: Arc::new(LiveEvents::new(EventColumns::default(), 0)),
                 cache: super::figures::FigureCache::default(),
                 figure_permits: figure_permits(),
                 map_page: Arc::default(),
             }),
-            clock: Arc::new(SystemClock),
+            program: Program::new(loaded, limits),
         }
     }
 
@@ -256,44 +258,42 @@ impl AppState {
         let (writer, reader) = writer.unzip();
         Ok(Self {
             inner: Arc::new(Inner {
-                loaded: Arc::new(ArcSwap::from_pointee(Served::new(loaded))),
                 store,
                 writer,
                 reader,
                 tokens,
                 metrics,
-                limits,
                 live,
                 cache: super::figures::FigureCache::default(),
                 figure_permits: figure_permits(),
                 map_page: Arc::default(),
             }),
-            clock: Arc::new(SystemClock),
+            program: Program::new(loaded, limits),
         })
     }
 
     /// This state answering "now" with `clock` (a test's fixed day).
     #[must_use]
     pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
-        Self { clock, ..self }
+        Self { program: Program { clock, ..self.program }, ..self }
     }
 
     /// The narrow state of the field and catalog routes.
     #[must_use]
     pub fn program(&self) -> Program {
-        Program { served: Arc::clone(&self.inner.loaded), clock: Arc::clone(&self.clock), limits: self.inner.limits }
+        self.program.clone()
     }
 
     /// The instant now, on the state's clock.
     #[must_use]
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.clock.now()
+        self.program.now()
     }
 
     /// The program's day now, in the served zones' time zone: the day of every answer not given one.
     #[must_use]
     pub fn today(&self) -> NaiveDate {
-        self.loaded().zones.day_at(self.now())
+        self.program.today()
     }
 
     /// The cache of rendered figures.
@@ -376,12 +376,12 @@ impl AppState {
     /// The catalogs in force now (a lock-free snapshot; hold it for one request).
     #[must_use]
     pub fn loaded(&self) -> arc_swap::Guard<Arc<Served>> {
-        self.inner.loaded.load()
+        self.program.loaded()
     }
 
     /// Replaces the catalogs; requests in flight finish with the snapshot they took.
     pub fn replace(&self, loaded: Loaded) {
-        self.inner.loaded.store(Arc::new(Served::new(loaded)));
+        self.program.served.store(Arc::new(Served::new(loaded)));
     }
 
     /// Runs `f` on the event store (call from a blocking task), or says there is none.
@@ -414,7 +414,7 @@ impl AppState {
     /// The limits.
     #[must_use]
     pub fn limits(&self) -> Limits {
-        self.inner.limits
+        self.program.limits
     }
 
     /// The map page's settings.
