@@ -201,6 +201,7 @@ mod tests {
                 .map(|ps| ps.iter().filter(|p| p["in"] == "query").map(|p| p["name"].as_str().unwrap()).collect())
                 .unwrap_or_default();
             assert_eq!(documented, reads, "{method} {path}: the OpenAPI parameters are the ones the handler reads");
+            assert!(reads.len() < 128, "{method} {path}: a name given twice is found by a 128-bit mask");
         }
         assert!(!figures::CandidateParams::names().contains(&"f".to_owned()), "candidates are GeoJSON only: no f");
     }
