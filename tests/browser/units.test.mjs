@@ -8,7 +8,7 @@ import { count, escapeHtml, num, pct, prettyArea } from '../../src/http/web/form
 import { bboxOf, boxArea, centreOf, featureAt, firstView, labelAt, ringContains } from '../../src/http/web/geometry.js';
 import { GI_COLOURS, SUPPRESSED, VIRIDIS, countBreaks, layerScale, legendHtml } from '../../src/http/web/legend.js';
 import { areaRows, groupRows, impactChart, impactRows, popupHtml, tableRows } from '../../src/http/web/panels.js';
-import { lastDay, periodFor, timelineMonths, viewMonths, windowMonths } from '../../src/http/web/time.js';
+import { CHART, lastDay, periodFor, timelineMonths, timelineSvg, viewMonths, windowMonths } from '../../src/http/web/time.js';
 import { FILTERS, figureQuery, periodChoices, searchOf, viewFromSearch } from '../../src/http/web/url.js';
 
 // A square [x0, y0]..[x0 + d, y0 + d] as a closed ring, lon/lat.
@@ -331,4 +331,31 @@ test("panels: a hexagon's popup names its area and zone, and gives no rate the d
   assert.ok(withheldHtml.startsWith('<strong>&lt;img src=x&gt;</strong>'));
   assert.deepEqual(cellsOf(withheldHtml).slice(0, 2), [['All contacts', 'withheld'], ['Arrests', 'withheld']]);
   assert.deepEqual(cellsOf(withheldHtml).at(-1), ['Zones', 'Inside Lloyd']);
+});
+
+test('time: the chart draws a stacked bar a month, zone-set starts, years and the brush', () => {
+  const months = [
+    { month: '2018-11', inside: 3, outside: 1, none: 0 },
+    { month: '2018-12', inside: 0, outside: 0, none: 0 },
+    { month: '2019-01', inside: 6, outside: 2, none: 2 },
+  ];
+  const sets = [
+    { name: 'portland-2019', title: 'Portland <2019>', effective_from: '2019-01-15' },
+    { name: 'before', effective_from: '2010-01-01' },
+    { name: 'open' },
+  ];
+  const svg = timelineSvg(months, sets, [1, 2]);
+  assert.equal((svg.match(/<g class="month"/g) || []).length, 3, 'one group a month');
+  assert.match(svg, /data-month="2019-01" data-inside="6" data-outside="2" data-none="2"><title>2019-01: 6 inside, 2 outside, 2 with no program in force<\/title>/);
+  assert.match(svg, /<title>2018-12: 0 inside, 0 outside<\/title>/, 'no "no program" clause when there is none');
+  // The tallest month (10) fills the bars' height; an empty month draws no bar.
+  const heights = [...svg.matchAll(/<rect class="(inside|outside|none)"[^>]* height="([\d.]+)"/g)].map((m) => Number(m[2]));
+  assert.equal(heights.length, 5, 'bars only where there are contacts');
+  assert.ok(Math.abs(heights.slice(2).reduce((a, b) => a + b, 0) - (CHART.bottom - CHART.top)) < 0.02, `${heights}`);
+  // Only the set that starts within the months is marked, its title escaped.
+  assert.equal((svg.match(/<line class="start"/g) || []).length, 1);
+  assert.match(svg, /data-starts="portland-2019"><title>Portland &lt;2019&gt; starts 2019-01-15<\/title>/);
+  assert.deepEqual([...svg.matchAll(/<text [^>]*>(\d{4})<\/text>/g)].map((m) => m[1]), ['2018', '2019'], 'the first month and each January');
+  assert.match(svg, /<rect class="brush" x="100.00" y="0" width="200.00"/, 'months 1 to 2 of 3: two thirds from a third');
+  assert.ok(!timelineSvg(months).includes('class="brush"'), 'no brush without a range');
 });

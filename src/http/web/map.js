@@ -11,7 +11,7 @@ import { escapeHtml, num, pct, prettyArea, withheld } from './format.js';
 import { bboxOf, boxArea, centreOf, featureAt, firstView, labelAt } from './geometry.js';
 import { layerScale, legendHtml } from './legend.js';
 import { areaRows, groupRows, impactChart, impactRows, popupHtml, tableRows } from './panels.js';
-import { lastDay, periodFor, timelineMonths, windowMonths } from './time.js';
+import { lastDay, periodFor, timelineMonths, timelineSvg, windowMonths } from './time.js';
 import { FILTERS, figureQuery, periodChoices, searchOf, viewFromSearch } from './url.js';
 
 // Whether the store holds referral data: without it every rate is unknown, never 0 (the coverage
@@ -494,42 +494,13 @@ async function updateTimeline() {
   svg.dataset.state = 'ready';
 }
 
-const CHART = { w: 300, h: 110, top: 4, bottom: 96 };
-
 function drawTimeline(brush = null) {
   const svg = $('#time-chart');
   const months = timeline.months;
   if (!months.length) { svg.innerHTML = ''; svg.dataset.months = '0'; return; }
-  const n = months.length;
-  const bw = CHART.w / n;
-  const max = Math.max(1, ...months.map((m) => m.inside + m.outside + m.none));
-  const hOf = (v) => ((CHART.bottom - CHART.top) * v) / max;
-  const parts = [];
-  months.forEach((m, k) => {
-    let y = CHART.bottom;
-    const bar = (cls, v) => {
-      if (!v) return '';
-      const h = hOf(v);
-      y -= h;
-      return `<rect class="${cls}" x="${(k * bw).toFixed(2)}" y="${y.toFixed(2)}" width="${Math.max(bw - 0.3, 0.3).toFixed(2)}" height="${h.toFixed(2)}"/>`;
-    };
-    const title = `${m.month}: ${num(m.inside)} inside, ${num(m.outside)} outside${m.none ? `, ${num(m.none)} with no program in force` : ''}`;
-    parts.push(`<g class="month" data-month="${m.month}" data-inside="${m.inside}" data-outside="${m.outside}" data-none="${m.none}"><title>${escapeHtml(title)}</title>` +
-      `<rect x="${(k * bw).toFixed(2)}" y="0" width="${bw.toFixed(2)}" height="${CHART.bottom}" fill="transparent"/>${bar('inside', m.inside)}${bar('outside', m.outside)}${bar('none', m.none)}</g>`);
-  });
-  // Each zone set's start, where it falls in the chart.
-  for (const set of config.zone_sets || []) {
-    if (!set.effective_from) continue;
-    const k = months.findIndex((m) => m.month === set.effective_from.slice(0, 7));
-    if (k < 0) continue;
-    parts.push(`<line class="start" x1="${(k * bw).toFixed(2)}" x2="${(k * bw).toFixed(2)}" y1="0" y2="${CHART.bottom}" data-starts="${escapeHtml(set.name)}"><title>${escapeHtml(`${set.title || set.name} starts ${set.effective_from}`)}</title></line>`);
-  }
-  // Years along the bottom.
-  months.forEach((m, k) => { if (m.month.endsWith('-01') || k === 0) parts.push(`<text x="${(k * bw + 1).toFixed(1)}" y="${CHART.h - 3}">${m.month.slice(0, 4)}</text>`); });
   const range = brush || windowMonths(current(), months.map((m) => m.month));
-  if (range) parts.push(`<rect class="brush" x="${(range[0] * bw).toFixed(2)}" y="0" width="${((range[1] - range[0] + 1) * bw).toFixed(2)}" height="${CHART.bottom}"/>`);
-  svg.innerHTML = parts.join('');
-  svg.dataset.months = String(n);
+  svg.innerHTML = timelineSvg(months, config.zone_sets || [], range);
+  svg.dataset.months = String(months.length);
   $('#time-range').textContent = range ? `Shown: ${months[range[0]].month} to ${months[range[1]].month}.` : '';
 }
 
