@@ -19,7 +19,7 @@ use scanner::batch_points;
 pub(super) use template::AnswerTemplate;
 use template::{BatchContext, render_batch};
 
-use super::query::{Query, at_param, route_query};
+use super::query::{Query, at_param, repeated_param, route_query, unknown_param};
 
 /// The index of the zone set in force on `at`.
 pub(super) fn index_on(state: &Program, at: NaiveDate) -> Result<std::sync::Arc<ZoneIndex>, ApiError> {
@@ -90,14 +90,10 @@ impl<'a> PointQuery<'a> {
                 "lat" => &mut q.lat,
                 "at" => &mut q.at,
                 "accuracy_m" => &mut q.accuracy_m,
-                other => {
-                    return Err(ApiError::bad_request(format!(
-                        "unknown query parameter {other:?}; this endpoint takes lon, lat, at, accuracy_m"
-                    )));
-                }
+                other => return Err(unknown_param(other, &["lon", "lat", "at", "accuracy_m"])),
             };
             if slot.replace(value).is_some() {
-                return Err(ApiError::bad_request(format!("query parameter {key} is given more than once")));
+                return Err(repeated_param(&key));
             }
         }
         Ok(q)

@@ -342,10 +342,10 @@ pub async fn get_events(
         Some(other) => return Err(ApiError::bad_request(format!("f {other:?}: use geojson or csv"))),
     };
     // The filter the figures read (dates, kind and zone: a listing takes no offense, group or source).
-    let filter = super::figures::event_filter(FilterText {
+    let filter = super::query::event_filter(FilterText {
         from: date("from", q.from.as_deref())?,
         to: date("to", q.to.as_deref())?,
-        kind: super::figures::kind(q.kind.as_deref())?,
+        kind: super::query::kind(q.kind.as_deref())?,
         zone: q.zone.as_deref(),
         ..FilterText::default()
     })?;

@@ -15,16 +15,14 @@ use chrono::NaiveDate;
 use super::auth::{CallerRole, Role};
 use super::cached::{Rendered, strong_etag};
 use super::error::ApiError;
-use super::query::{DateParams, Query, date, route_query};
+use super::query::{DateParams, Query, date, event_filter, kind, route_query, window_dates};
 use super::state::AppState;
 use crate::cells::CellRes;
 use crate::cells::columns::{EventColumns, EventFilter};
-use crate::events::EventKind;
 use crate::events::filter::FilterText;
 use crate::figures::Disclosure;
 use crate::figures::cells::{CellQuery, cell_figures, hotspot_figures};
 use crate::figures::geography::Geography;
-use crate::figures::period::Period;
 use crate::formats::cells::{CellFormat, candidates_geojson, write_cells};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -133,31 +131,6 @@ struct Params {
     proposal: Option<String>,
 }
 
-/// The window a [`DateParams`] gives (planners: a whole fixed period), checked.
-pub(super) fn window_dates(d: &DateParams, planner: bool) -> Result<(Option<NaiveDate>, Option<NaiveDate>), ApiError> {
-    let (mut from, mut to) = (date("from", d.from.as_deref())?, date("to", d.to.as_deref())?);
-    if let Some(p) = &d.period {
-        if from.is_some() || to.is_some() {
-            return Err(ApiError::bad_request(format!("period {p:?} and from/to: give one or the other")));
-        }
-        (from, to) = p.parse::<Period>().map_err(|e| ApiError::bad_request(e.to_string()))?.bounds().unzip();
-    }
-    if planner {
-        Period::from_window(from, to).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    }
-    Ok((from, to))
-}
-
-/// The event kind parameter, if given.
-pub(super) fn kind(raw: Option<&str>) -> Result<Option<EventKind>, ApiError> {
-    raw.map(str::parse).transpose().map_err(ApiError::bad_request)
-}
-
-/// The event filter `text` gives, checked (a backwards window is refused).
-pub(super) fn event_filter(text: FilterText<'_>) -> Result<EventFilter, ApiError> {
-    EventFilter::parse(text).map_err(|e| ApiError::bad_request(e.to_string()))
-}
-
 /// What a figure route was asked, whichever route: the parameters it does not take are `None`.
 struct Asked<'a> {
     window: &'a WindowParams,
@@ -178,9 +151,10 @@ impl<'a> Asked<'a> {
 fn params(q: &Asked<'_>, headers: &HeaderMap, role: Role) -> Result<Params, ApiError> {
     let planner = role < Role::Analyst;
     let w = q.window;
-    let analyst_only =
-        [("group", &w.group), ("offense", &w.offense), ("source", &w.source), ("proposal", &q.geography.proposal)];
-    if planner && let Some((name, _)) = analyst_only.iter().find(|(_, v)| v.is_some()) {
+    // The values of ANALYST_FILTERS, in its order.
+    let analyst_only: [&Option<String>; ANALYST_FILTERS.len()] =
+        [&w.group, &w.offense, &w.source, &q.geography.proposal];
+    if planner && let Some((name, _)) = ANALYST_FILTERS.iter().zip(analyst_only).find(|(_, v)| v.is_some()) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             format!("the planner role filters by date, kind and zone only; {name} needs the analyst role"),
@@ -324,7 +298,7 @@ async fn answer(
 
 /// The filters every figure role may use, and those only analysts and admins may use.
 const PLANNER_FILTERS: &[&str] = &["period", "from", "to", "kind", "zone", "at"];
-const ANALYST_FILTERS: &[&str] = &["group", "offense", "source", "proposal"];
+const ANALYST_FILTERS: [&str; 4] = ["group", "offense", "source", "proposal"];
 
 /// The events a figure counts: the query parameters every figure route takes.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -640,7 +614,7 @@ pub async fn get_me(
     let planner = role < Role::Analyst;
     let perturbed = planner_disclosure(role, state.limits().planner_k).ok().and_then(Disclosure::perturbation);
     let filters: Vec<&str> =
-        PLANNER_FILTERS.iter().chain(if planner { &[][..] } else { ANALYST_FILTERS }).copied().collect();
+        PLANNER_FILTERS.iter().chain(if planner { &[][..] } else { &ANALYST_FILTERS }).copied().collect();
     axum::Json(serde_json::json!({
         "role": role.to_string(),
         "perturbed": perturbed,

@@ -310,7 +310,7 @@ pub(super) struct CompareParams {
 route_query!(CompareParams, DateParams, ImpactParams);
 
 fn window(q: &ImpactParams, planner: bool) -> Result<Window, ApiError> {
-    let (from, to) = super::figures::window_dates(&q.dates, planner)?;
+    let (from, to) = super::query::window_dates(&q.dates, planner)?;
     let analyst_only = [("reference", &q.reference), ("kind", &q.kind), ("res", &q.res)];
     if planner && let Some((k, _)) = analyst_only.iter().find(|(_, v)| v.is_some()) {
         return Err(ApiError::new(
@@ -332,10 +332,10 @@ fn window(q: &ImpactParams, planner: bool) -> Result<Window, ApiError> {
     }
     Ok(Window {
         // Dates and kind only: the impact counts every offense, zone and group.
-        filter: super::figures::event_filter(FilterText {
+        filter: super::query::event_filter(FilterText {
             from,
             to,
-            kind: super::figures::kind(q.kind.as_deref())?,
+            kind: super::query::kind(q.kind.as_deref())?,
             ..FilterText::default()
         })?,
         against: q.against.clone(),

@@ -1,11 +1,17 @@
 //! Query parameters as typed structs: the [`Query`] extractor reads a route's parameters into its
 //! struct, and the struct's `IntoParams` description is both the route's OpenAPI parameters and the list
 //! of names it takes (any other name, or a name given twice, is refused naming it). Also the shared
-//! parameter sets ([`AtParams`], [`DateParams`]) and the date parsers.
+//! parameter sets ([`AtParams`], [`DateParams`]) and the parsers of dates, windows, kinds and event
+//! filters.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use chrono::NaiveDate;
+
+use crate::cells::columns::EventFilter;
+use crate::events::EventKind;
+use crate::events::filter::FilterText;
+use crate::figures::period::Period;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use utoipa::IntoParams;
@@ -70,18 +76,29 @@ pub(super) fn read_query<T: RouteQuery>(uri: &axum::http::Uri) -> Result<T, ApiE
     let mut seen = 0u128;
     for (name, _) in form_urlencoded::parse(raw.as_bytes()) {
         let Some(at) = names.iter().position(|n| *n == name) else {
-            return Err(ApiError::bad_request(format!(
-                "unknown query parameter {name:?}; this endpoint takes {}",
-                if names.is_empty() { "none".to_owned() } else { names.join(", ") }
-            )));
+            return Err(unknown_param(&name, names));
         };
         let bit = 1u128.checked_shl(u32::try_from(at).unwrap_or(u32::MAX)).unwrap_or(0);
         if seen & bit != 0 {
-            return Err(ApiError::bad_request(format!("query parameter {name:?} is given more than once")));
+            return Err(repeated_param(&name));
         }
         seen |= bit;
     }
     axum::extract::Query::<T>::try_from_uri(uri).map(|q| q.0).map_err(ApiError::from)
+}
+
+/// The problem for a query parameter `name` a route does not take (`takes`, its parameters).
+pub(super) fn unknown_param(name: &str, takes: &[impl AsRef<str>]) -> ApiError {
+    let takes: Vec<&str> = takes.iter().map(AsRef::as_ref).collect();
+    ApiError::bad_request(format!(
+        "unknown query parameter {name:?}; this endpoint takes {}",
+        if takes.is_empty() { "none".to_owned() } else { takes.join(", ") }
+    ))
+}
+
+/// The problem for a query parameter given more than once (order would decide which counts).
+pub(super) fn repeated_param(name: &str) -> ApiError {
+    ApiError::bad_request(format!("query parameter {name:?} is given more than once"))
 }
 
 /// No query parameters.
@@ -123,6 +140,31 @@ pub(super) fn at_param(raw: Option<&str>, today: NaiveDate) -> Result<NaiveDate,
 pub(super) fn date(name: &str, raw: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {
     raw.map(|v| crate::events::filter::parse_date(v).map_err(|e| ApiError::bad_request(format!("{name} {e}"))))
         .transpose()
+}
+
+/// The window a [`DateParams`] gives (planners: a whole fixed period), checked.
+pub(super) fn window_dates(d: &DateParams, planner: bool) -> Result<(Option<NaiveDate>, Option<NaiveDate>), ApiError> {
+    let (mut from, mut to) = (date("from", d.from.as_deref())?, date("to", d.to.as_deref())?);
+    if let Some(p) = &d.period {
+        if from.is_some() || to.is_some() {
+            return Err(ApiError::bad_request(format!("period {p:?} and from/to: give one or the other")));
+        }
+        (from, to) = p.parse::<Period>().map_err(|e| ApiError::bad_request(e.to_string()))?.bounds().unzip();
+    }
+    if planner {
+        Period::from_window(from, to).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    }
+    Ok((from, to))
+}
+
+/// The event kind parameter, if given.
+pub(super) fn kind(raw: Option<&str>) -> Result<Option<EventKind>, ApiError> {
+    raw.map(str::parse).transpose().map_err(ApiError::bad_request)
+}
+
+/// The event filter `text` gives, checked (a backwards window is refused).
+pub(super) fn event_filter(text: FilterText<'_>) -> Result<EventFilter, ApiError> {
+    EventFilter::parse(text).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
 #[cfg(test)]

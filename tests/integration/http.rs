@@ -102,6 +102,7 @@ async fn bad_queries_are_problems_a_person_can_act_on() {
     // Every route reads its query into its typed parameters: a name it does not take, or one given twice
     // (which would let order decide), is refused naming it.
     get(&app, "/v1/zones?at=2019-06-01&at=2020-06-01").await.problem(400, "\"at\" is given more than once");
+    get(&app, "/v1/eligibility?lon=-122.6&lat=45.5&lon=-122.7").await.problem(400, "\"lon\" is given more than once");
     get(&app, "/v1/rules?date=2019-06-01")
         .await
         .problem(400, "unknown query parameter \"date\"; this endpoint takes at");
