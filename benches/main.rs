@@ -16,7 +16,7 @@
 //! - `proposals_impact`: issue 17: what a proposed zone set would have changed (`proposals::impact`) over
 //!   10 million seeded events, the built-in 2018 set against the 2017 set: target under 300 ms; five
 //!   proposals and their comparison: target under 1 s; each phase of `impact` alone, and the core
-//!   count (newly inside / newly outside by month) that `tools/bench_impact.sh` sets against a
+//!   count (newly inside / newly outside by month) that `tools/bench/bench_impact.sh` sets against a
 //!   `PostGIS` query on the same events (target: at least 10x). Every impact is checked against a
 //!   per-event count first.
 //! - `zone_validate`: checking one star-shaped ring the way zone files are checked (`validate_polygons`:
@@ -470,7 +470,7 @@ fn month_table() -> Vec<u16> {
         .collect()
 }
 
-/// The counting the SQL of `tools/bench_impact.sh` does: per month, events newly inside and newly
+/// The counting the SQL of `tools/bench/bench_impact.sh` does: per month, events newly inside and newly
 /// outside, from a [`classify_both`] view (`np`: the proposal's zones + 1), in a dense array by month
 /// since 1970-01, on every core.
 fn newly_by_month(view: &leadmap::cells::columns::EventColumns, np: u32, months: &[u16]) -> Vec<[u64; 2]> {
@@ -522,7 +522,7 @@ fn impact_cells(
     (change(&b, &a), change(&a, &b), area)
 }
 
-/// With `LEADMAP_BENCH_IMPACT_DIR` set, for `tools/bench_impact.sh`: the events as `lon,lat,day` CSV
+/// With `LEADMAP_BENCH_IMPACT_DIR` set, for `tools/bench/bench_impact.sh`: the events as `lon,lat,day` CSV
 /// (`events.csv`; shortest round-trip decimals, so `PostgreSQL` reads the very same binary64 values) and
 /// `leadmap.json`: N, the first proposal's impact by month (checked against the per-event count) and
 /// in-process times (median of 5) of the impact of one proposal and of five plus the comparison.
@@ -574,7 +574,7 @@ fn dump_impact(
 
 /// Issue 17's targets: the impact of one proposal over 10 million events under 300 ms on this 2-core
 /// machine (and at least 10x a PostgreSQL/PostGIS query computing the same newly-inside and
-/// newly-outside counts by month over the same events: `tools/bench_impact.sh` runs this group with
+/// newly-outside counts by month over the same events: `tools/bench/bench_impact.sh` runs this group with
 /// `LEADMAP_BENCH_IMPACT_DIR` set, loads the dumped events into `PostGIS` and times that query), and
 /// comparing 5 proposals under 1 s. Current set: the built-in 2017 set; proposals: [`impact_sets`].
 /// Before timing, every proposal's impact is checked against a per-event brute-force count. Besides

@@ -1,6 +1,6 @@
 //! The built-in Portland zone sets and rule sets, embedded in the binary so `leadmap` works from any
 //! directory: the February 2017 pilot zones (Downtown, Old Town, Lloyd District: the City of Portland's
-//! official neighbourhood polygons, derived by `tools/make_portland_zones.py`) and the May 2018
+//! official neighbourhood polygons, derived by `tools/gen/make_portland_zones.py`) and the May 2018
 //! expansion (those three plus a Central Eastside area we drew along the street centrelines the County
 //! named: an approximation); the Portland/Multnomah LEAD eligibility rules transcribed from the County's
 //! published criteria, in force from the launch until Measure 110; and a Seattle example rule file,
@@ -41,7 +41,7 @@ pub fn seattle_example_rules() -> Result<RuleSet, RuleError> {
     RuleSet::from_json(SEATTLE_EXAMPLE_RULES, "geodata/rules/seattle.json")
 }
 
-/// The synthetic demo events (`geodata/demo/events.csv`, made by `tools/make_demo.py`): made-up contacts
+/// The synthetic demo events (`geodata/demo/events.csv`, made by `tools/gen/make_demo.py`): made-up contacts
 /// clustered where Portland's street drug activity is reported to concentrate. Not real data.
 pub const DEMO_EVENTS_CSV: &str = include_str!("../geodata/demo/events.csv");
 
@@ -49,7 +49,7 @@ pub const DEMO_EVENTS_CSV: &str = include_str!("../geodata/demo/events.csv");
 pub const DEMO_SOURCE: &str = "synthetic-demo";
 
 /// The built-in perturbation table of the counts planners see (`geodata/privacy/ptable.json`, made by
-/// `tools/make_ptable.py`), read and checked once.
+/// `tools/gen/make_ptable.py`), read and checked once.
 pub fn perturbation_table() -> Result<&'static PerturbationTable, PerturbationTableError> {
     static TABLE: std::sync::OnceLock<Result<PerturbationTable, PerturbationTableError>> = std::sync::OnceLock::new();
     TABLE

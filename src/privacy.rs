@@ -259,7 +259,7 @@ fn sparse_pinned(mut rows: Vec<Vec<(usize, f64)>>) -> Vec<usize> {
 /// 0 never tells "none" from "a few"; a larger count moves by at most [`Self::max_noise`] (d), and where
 /// that would land on k or less it is published as 0 too (only counts k+1..=k+d can). A published value
 /// is therefore 0 or above k, never 1..=k; a published 0 means 0 to k+d events, a published p means
-/// p−d to p+d. The table is data (`geodata/privacy/ptable.json`, made by `tools/make_ptable.py`).
+/// p−d to p+d. The table is data (`geodata/privacy/ptable.json`, made by `tools/gen/make_ptable.py`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PerturbationTable {
     name: String,

@@ -1,7 +1,7 @@
 //! leadmap's one integration-test binary (one link, one place to look). Each module tests one concern
 //! against real files: the project's fixtures, the City of Portland's boundary file and the Police
 //! Bureau's data in `../shared/`, and reference answers computed with GEOS (shapely) and PROJ (pyproj)
-//! by `tools/make_reference.py`.
+//! by `tools/reference/make_reference.py`.
 
 #![allow(clippy::unwrap_used, clippy::panic, reason = "test helpers panic on failure by design")]
 

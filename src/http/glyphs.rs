@@ -1,5 +1,5 @@
 //! `GET /map/glyphs/{fontstack}/{range}.pbf`: the glyphs a vector base map's labels are drawn with
-//! (`MapLibre` glyph PBFs, signed distance fields of DejaVu Sans made by `tools/make_glyphs.rs`),
+//! (`MapLibre` glyph PBFs, signed distance fields of DejaVu Sans made by `tools/assets/make_glyphs.rs`),
 //! embedded so no label needs a font server.
 
 use std::sync::OnceLock;

@@ -176,7 +176,7 @@ fn assets() -> &'static HashMap<&'static str, Rendered> {
             ("vendor/maplibre-gl/maplibre-gl.css", include_bytes!("web/vendor/maplibre-gl/maplibre-gl.css"), CSS),
             ("vendor/maplibre-gl/LICENSE.txt", include_bytes!("web/vendor/maplibre-gl/LICENSE.txt"), TEXT),
             ("vendor/maplibre-gl/VERSION", include_bytes!("web/vendor/maplibre-gl/VERSION"), TEXT),
-            // For a PMTiles base map (tools/update_pmtiles.sh): the archive reader and the Protomaps style.
+            // For a PMTiles base map (tools/assets/update_pmtiles.sh): the archive reader and the Protomaps style.
             ("vendor/pmtiles/pmtiles.js", include_bytes!("web/vendor/pmtiles/pmtiles.js"), JS),
             ("vendor/pmtiles/LICENSE.txt", include_bytes!("web/vendor/pmtiles/LICENSE.txt"), TEXT),
             ("vendor/pmtiles/LICENSE-fflate.txt", include_bytes!("web/vendor/pmtiles/LICENSE-fflate.txt"), TEXT),

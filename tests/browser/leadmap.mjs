@@ -1,4 +1,4 @@
-// What the browser tests (map.test.mjs) and tools/bench_map.mjs share: starting `leadmap serve --demo`,
+// What the browser tests (map.test.mjs) and tools/bench/bench_map.mjs share: starting `leadmap serve --demo`,
 // the Chromium flags, and a page-side function.
 import { spawn } from 'node:child_process';
 

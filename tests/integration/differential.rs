@@ -1,6 +1,6 @@
 //! Differential tests: the index against a brute-force loop over every polygon with geo's own
 //! `CoordinatePosition` (an independent implementation), the batch grid against the exact test, and
-//! both against GEOS/PROJ reference answers made by `tools/make_reference.py`.
+//! both against GEOS/PROJ reference answers made by `tools/reference/make_reference.py`.
 
 use std::collections::BTreeMap;
 
@@ -110,7 +110,7 @@ fn answers_match_geos_and_proj_reference_on_the_city_file() {
     check_reference("portland-city-2021.json", set);
 }
 
-/// State Plane and UTM to lon/lat against PROJ (`tools/make_projection_reference.py`): within 1 cm
+/// State Plane and UTM to lon/lat against PROJ (`tools/reference/make_projection_reference.py`): within 1 cm
 /// everywhere each system is used (and half a degree beyond).
 #[test]
 fn projections_match_pyproj_to_the_centimetre() {
@@ -136,7 +136,7 @@ fn projections_match_pyproj_to_the_centimetre() {
 
 #[test]
 fn h3_cells_and_parents_match_h3_py() {
-    // geodata/fixtures/reference/h3_cells.csv: tools/make_h3_reference.py (h3-py 4.5.0).
+    // geodata/fixtures/reference/h3_cells.csv: tools/reference/make_h3_reference.py (h3-py 4.5.0).
     let path = repo().join("geodata/fixtures/reference/h3_cells.csv");
     let mut rdr = csv::Reader::from_path(path).unwrap();
     let (mut rows, mut moved) = (0, 0);
@@ -166,7 +166,7 @@ fn h3_cells_and_parents_match_h3_py() {
 
 #[test]
 fn gi_star_matches_esda_g_local_star_binary() {
-    // geodata/fixtures/reference/gistar.csv: tools/make_gistar_reference.py, PySAL esda 2.9.0
+    // geodata/fixtures/reference/gistar.csv: tools/reference/make_gistar_reference.py, PySAL esda 2.9.0
     // G_Local(y, w, transform='B', star=True) over H3 k-rings (self weight 1); p_norm is one-sided.
     let path = repo().join("geodata/fixtures/reference/gistar.csv");
     let mut cases: BTreeMap<(String, u32), Vec<csv::StringRecord>> = BTreeMap::new();

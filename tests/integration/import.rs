@@ -825,7 +825,7 @@ fn an_import_killed_midway_leaves_whole_batches_and_a_rerun_completes_it() {
 
 #[test]
 fn cells_count_stored_events_as_h3_py_does() {
-    // The h3-py reference points (tools/make_h3_reference.py), stored as events of rotating kinds.
+    // The h3-py reference points (tools/reference/make_h3_reference.py), stored as events of rotating kinds.
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata/fixtures/reference/h3_cells.csv");
     let mut rdr = csv::Reader::from_path(fixture).unwrap();
     let kinds = ["arrest", "diversion_referral", "social_contact_referral"];

@@ -1,5 +1,5 @@
 //! `leadmap whatif`: proposed zone sets against the stored history, checked against an independent
-//! recount with shapely (`tools/make_whatif_reference.py`) of the 2018 expansion against the 2017 pilot
+//! recount with shapely (`tools/reference/make_whatif_reference.py`) of the 2018 expansion against the 2017 pilot
 //! areas over the Police Bureau's contacts, and as a careless user runs it.
 
 use serde_json::Value;

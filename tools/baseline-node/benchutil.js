@@ -1,16 +1,16 @@
 #!/usr/bin/env node
-// Helpers for tools/bench_http.sh (Node's standard library only; no npm packages needed):
+// Helpers for tools/bench/bench_http.sh (Node's standard library only; no npm packages needed):
 //
 //   benchutil.js points --n N --seed S [--mix outside|inside] [--zones Z] (--lines FILE | --json FILE)
 //       Seeded points in and around the zones (its own PRNG, mulberry32), one of two mixes:
 //         outside (the default; mostly outside the zones): 80 % uniform in the zones' bounding box widened
 //           by 25 % of its width/height on each side, 20 % within ±50 m (perpendicular) of a random zone
-//           edge, edges weighted by length, shuffled together (the mix of tools/gen_points.py, but not
+//           edge, edges weighted by length, shuffled together (the mix of tools/gen/gen_points.py, but not
 //           the same points);
 //         inside (all inside the zones' bounding boxes): each point uniform in the bounding box of one
 //           zone (feature), the zone picked with probability proportional to its bounding box's area
 //           (m²), so most points are in a zone and the rest close to one.
-//       --lines writes "lon lat" per line (shortest round-trip decimals) for tools/bench_http.lua;
+//       --lines writes "lon lat" per line (shortest round-trip decimals) for tools/bench/bench_http.lua;
 //       --json writes a JSON array of [lon, lat] pairs for POST /v1/eligibility.
 //   benchutil.js check --n N --seed S [--mix outside|inside] [--query '&at=DATE'] URL_A URL_B
 //       GETs URL?lon=..&lat=.. on both servers for the first N points of that mix and compares

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Baseline for tools/bench_http.sh: a minimal Node `http` server (no framework) answering
+// Baseline for tools/bench/bench_http.sh: a minimal Node `http` server (no framework) answering
 //   GET /v1/eligibility?lon=LON&lat=LAT  ->  {"eligible": bool, "zone": {"id", "name"} | null}
 // with @turf/boolean-point-in-polygon behind a per-zone bounding-box prefilter, over the same zones as
 // leadmap's default set (geodata/portland-2018.geojson). Zones are tried in id order (byte-wise) and the

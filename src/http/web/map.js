@@ -83,7 +83,7 @@ function baseStyle() {
     // No background layer: the map's container is painted by CSS (map.css) and the canvas left clear,
     // one full-screen pass and one GPU program less a frame.
     layers: [],
-    // Label glyphs from the binary (DejaVu Sans, tools/make_glyphs.rs): a vector base map's names.
+    // Label glyphs from the binary (DejaVu Sans, tools/assets/make_glyphs.rs): a vector base map's names.
     glyphs: `${location.origin}/map/glyphs/{fontstack}/{range}.pbf`,
   };
   const url = config.basemap;
@@ -825,7 +825,7 @@ async function start() {
   await startProposals();
 }
 
-/// Draws `fc` as the hexagons (for tools/bench_map.mjs: a given set of hexagons to pan over).
+/// Draws `fc` as the hexagons (for tools/bench/bench_map.mjs: a given set of hexagons to pan over).
 async function drawCells(fc) {
   cells = fc;
   hexagons.set(fc.features, colourBy(current().layer));
