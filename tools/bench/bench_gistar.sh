@@ -131,7 +131,8 @@ def side(name):
     wall, user, sys_, rss = (run / f"{name}.time").read_text().split()[-4:]
     cpu = float(user) + float(sys_)
     ticks = int((run / f"{name}.ticks").read_text())
-    other = max(0.0, ticks / tck - cpu) / (float(wall) * ncpu) * 100
+    # GNU time gives the wall time to 10 ms: a quick run can read 0.
+    other = max(0.0, ticks / tck - cpu) / (max(float(wall), 0.01) * ncpu) * 100
     proc = {"wall_s": float(wall), "cpu_s": cpu, "max_rss_mb": int(rss) / 1024, "other_load_pct": other}
     return res, proc
 

@@ -308,7 +308,7 @@ post() {
 }
 metric() { # sum|count
   curl -fsS --max-time 5 "${URL[leadmap]}/metrics" |
-    awk -v k="leadmap_http_request_duration_seconds_$1{route=\"/v1/eligibility\"}" '$1 == k {print $2}'
+    awk -v k="leadmap_http_request_duration_seconds_$1{route=\"/v1/eligibility\",method=\"POST\"}" '$1 == k {print $2}'
 }
 post >/dev/null
 post >/dev/null
@@ -316,6 +316,8 @@ SUM0=$(metric sum) COUNT0=$(metric count) CPU0=$(proc_ticks "$PID_LEADMAP")
 : >"$RUN/batch-curl.txt"
 for _ in $(seq "$BATCH_POSTS"); do post >>"$RUN/batch-curl.txt"; done
 CPU1=$(proc_ticks "$PID_LEADMAP") SUM1=$(metric sum) COUNT1=$(metric count)
+[[ -n $SUM0 && -n $COUNT0 && -n $SUM1 && -n $COUNT1 ]] ||
+  fail "leadmap's /metrics has no duration of POST /v1/eligibility (was the metric renamed?)"
 printf '{"sum_before":%s,"count_before":%s,"sum_after":%s,"count_after":%s,"server_cpu_s":%s}\n' \
   "$SUM0" "$COUNT0" "$SUM1" "$COUNT1" "$(awk -v t=$((CPU1 - CPU0)) -v k="$TCK" 'BEGIN {print t / k}')" \
   >"$RUN/batch-metrics.json"
