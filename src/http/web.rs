@@ -152,7 +152,7 @@ fn assets() -> &'static HashMap<&'static str, Rendered> {
         const JS: &str = "text/javascript; charset=utf-8";
         const CSS: &str = "text/css; charset=utf-8";
         const TEXT: &str = "text/plain; charset=utf-8";
-        let files: [(&str, &'static [u8], &'static str); 26] = [
+        let files: [(&str, &'static [u8], &'static str); 27] = [
             ("index.html", include_bytes!("web/index.html"), "text/html; charset=utf-8"),
             ("map.js", include_bytes!("web/map.js"), JS),
             ("hexagons.js", include_bytes!("web/hexagons.js"), JS),
@@ -161,6 +161,7 @@ fn assets() -> &'static HashMap<&'static str, Rendered> {
             ("geometry.js", include_bytes!("web/geometry.js"), JS),
             ("legend.js", include_bytes!("web/legend.js"), JS),
             ("panels.js", include_bytes!("web/panels.js"), JS),
+            ("proposals.js", include_bytes!("web/proposals.js"), JS),
             ("time.js", include_bytes!("web/time.js"), JS),
             ("url.js", include_bytes!("web/url.js"), JS),
             ("map.css", include_bytes!("web/map.css"), CSS),

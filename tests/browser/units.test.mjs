@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { count, escapeHtml, num, pct, prettyArea } from '../../src/http/web/format.js';
 import { bboxOf, boxArea, centreOf, featureAt, firstView, labelAt, ringContains } from '../../src/http/web/geometry.js';
 import { GI_COLOURS, SUPPRESSED, VIRIDIS, countBreaks, layerScale, legendHtml } from '../../src/http/web/legend.js';
-import { areaRows, groupRows, impactChart, impactRows, popupHtml, tableRows } from '../../src/http/web/panels.js';
+import { areaRows, compareTable, groupRows, impactChart, impactRows, popupHtml, proposalLabel, tableRows } from '../../src/http/web/panels.js';
 import { CHART, lastDay, periodFor, timelineMonths, timelineSvg, viewMonths, windowMonths } from '../../src/http/web/time.js';
-import { FILTERS, figureQuery, periodChoices, searchOf, viewFromSearch } from '../../src/http/web/url.js';
+import { FILTERS, figureQuery, impactQuery, periodChoices, searchOf, viewFromSearch } from '../../src/http/web/url.js';
 
 // A square [x0, y0]..[x0 + d, y0 + d] as a closed ring, lon/lat.
 const square = (x0, y0, d) => [[x0, y0], [x0 + d, y0], [x0 + d, y0 + d], [x0, y0 + d], [x0, y0]];
@@ -208,6 +208,15 @@ test("url: a figure route's query holds only what the route takes and the role m
   assert.equal(figureQuery({ layer: 'cells' }, FILTERS), '');
 });
 
+test("url: a proposal's impact is asked over a planner's fixed period, or anyone else's dates", () => {
+  const view = { period: '2019-Q2', from: '2019-01-01', to: '2019-06-30', kind: 'arrest', res: '9' };
+  assert.equal(impactQuery(view, true), 'period=2019-Q2');
+  assert.equal(impactQuery(view, false), 'from=2019-01-01&to=2019-06-30');
+  assert.equal(impactQuery({ from: '2019-01-01' }, false), 'from=2019-01-01');
+  assert.equal(impactQuery({ from: '2019-01-01' }, true), '', 'a planner never sends dates');
+  assert.equal(impactQuery({}, false), '');
+});
+
 test('url: planners choose from every year back to 2011, each whole, by quarter and by month', () => {
   const years = periodChoices(2021);
   assert.deepEqual(years.map((y) => y.year), [2021, 2020, 2019, 2018, 2017, 2016, 2015, 2014, 2013, 2012, 2011]);
@@ -289,6 +298,20 @@ test("panels: a proposal's impact, an analyst's and a planner's answer alike", (
     ['Counts', 'sums of the perturbed hexagon counts the map shows'],
   ]);
   assert.equal(tableRows([['a<b', 'c&d']]), '<tr><th scope="row">a&lt;b</th><td>c&amp;d</td></tr>');
+});
+
+test('panels: a proposal in the list, and the comparison of proposals, escaped', () => {
+  assert.equal(proposalLabel({ name: 'East <b>', author: 'plan', created_at: '2026-12-01T10:00:00Z' }), 'East <b> (plan, 2026-12-01)');
+  assert.equal(proposalLabel({ name: 'West', author: null, created_at: '2026-12-02T00:00:00Z' }), 'West (this computer, 2026-12-02)');
+  const { head, body } = compareTable({
+    columns: ['East', '<i>West</i>'],
+    rows: [
+      { measure: 'newly_inside', values: [1234, 5] },
+      { measure: 'months_to_fill', values: [2.345, null] },
+    ],
+  });
+  assert.equal(head, '<tr><th scope="col">Measure</th><th scope="col">East</th><th scope="col">&lt;i&gt;West&lt;/i&gt;</th></tr>');
+  assert.deepEqual(cellsOf(body), [['newly inside', '1,234', '5'], ['months to fill', '2.35', '–']]);
 });
 
 test('panels: the impact chart draws both lines to scale and marks each start', () => {

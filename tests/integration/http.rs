@@ -839,6 +839,53 @@ fn demo_mode_serves_the_labelled_synthetic_events() {
     child.wait().unwrap();
 }
 
+/// Every module the map page imports, from `map.js` down, is served from the binary as JavaScript and
+/// preloaded by the page (a module missing from the binary's file list, or from the page's preloads,
+/// would break the page or make its first render wait on a chain of requests).
+#[tokio::test]
+async fn every_module_the_map_page_imports_is_served_and_preloaded() {
+    let app = open_app();
+    let html = String::from_utf8(get(&app, "/").await.body).unwrap();
+    let attr_values = |text: &str, before: &str| -> Vec<String> {
+        text.split(before).skip(1).map(|rest| rest[..rest.find('"').unwrap()].to_owned()).collect()
+    };
+    let preloaded: std::collections::BTreeSet<String> =
+        attr_values(&html, "<link rel=\"modulepreload\" href=\"").into_iter().collect();
+    assert_eq!(attr_values(&html, "<script type=\"module\" src=\""), ["/map/map.js"]);
+    let mut seen = std::collections::BTreeSet::new();
+    let mut queue = vec!["/map/map.js".to_owned()];
+    while let Some(path) = queue.pop() {
+        if !seen.insert(path.clone()) {
+            continue;
+        }
+        let module = get(&app, &path).await;
+        assert_eq!(module.status, StatusCode::OK, "{path}");
+        assert_eq!(module.content_type(), "text/javascript; charset=utf-8", "{path}");
+        if path.starts_with("/map/vendor/") {
+            continue; // MapLibre's own bundle: its imports are its business
+        }
+        // Static imports only (`from '...'`); the page's dynamic imports are of vendor files.
+        let text = String::from_utf8(module.body).unwrap();
+        for rest in text.split(" from '").skip(1) {
+            let target = &rest[..rest.find('\'').unwrap()];
+            let resolved = match target.strip_prefix("./") {
+                Some(name) => format!("/map/{name}"),
+                None => target.to_owned(),
+            };
+            assert!(resolved.starts_with("/map/"), "{path} imports {target}, not from the binary");
+            queue.push(resolved);
+        }
+    }
+    let page_modules: Vec<&String> = seen.iter().filter(|p| *p != "/map/map.js").collect();
+    assert!(page_modules.len() >= 9, "{seen:?}");
+    for module in page_modules {
+        assert!(preloaded.contains(module), "{module} is imported but not preloaded by the page");
+    }
+    for link in &preloaded {
+        assert!(seen.contains(link) || link.starts_with("/map/vendor/"), "{link} is preloaded but nothing imports it");
+    }
+}
+
 #[tokio::test]
 async fn the_map_page_is_public_and_its_data_routes_say_what_each_role_may_ask() {
     let app = secured_app();

@@ -2,15 +2,16 @@
 // candidates, and the coverage and equity figures for the same filters. Reads only the figure routes,
 // with the token the user gave (kept in sessionStorage for this tab). Coordinates are lon, lat
 // throughout (GeoJSON order). The view state lives in the URL: filters in the query, the map in the hash.
-// This module holds the page's state, the map and the panels; the pure parts are modules of their own
-// (format, geometry, legend, panels: the panels' and popup's HTML, time, url; unit-tested in node) and so
-// is the API client (api).
+// This module holds the page's state, the map and the figure panels; the pure parts are modules of their
+// own (format, geometry, legend, panels: the panels' and popup's HTML, time, url; unit-tested in node),
+// and so are the API client (api) and the proposals panel (proposals).
 import { fit, hexagons } from '/map/hexagons.js';
-import { api, askToken, authHeaders, prefetch, send, settings as apiSettings, token } from './api.js';
+import { api, askToken, authHeaders, prefetch, settings as apiSettings, token } from './api.js';
 import { escapeHtml, num, pct, prettyArea, withheld } from './format.js';
 import { bboxOf, boxArea, centreOf, featureAt, firstView, labelAt } from './geometry.js';
 import { layerScale, legendHtml } from './legend.js';
-import { areaRows, groupRows, impactChart, impactRows, popupHtml, tableRows } from './panels.js';
+import { areaRows, groupRows, popupHtml } from './panels.js';
+import { proposal, startProposals } from './proposals.js';
 import { lastDay, periodFor, timelineMonths, timelineSvg, windowMonths } from './time.js';
 import { FILTERS, figureQuery, periodChoices, searchOf, viewFromSearch } from './url.js';
 
@@ -634,121 +635,12 @@ async function refresh({ figures = null } = {}) {
   }
 }
 
-// ---- proposals: a boundary change tested against the stored history ----
-
-const proposal = {
-  changes: EMPTY, // the cells gained and lost by the impact shown (GeoJSON hexagons)
-  picking: false,
-  picked: new Map(), // hex id -> feature
-  impact: null,
-  pickedFeatures() { return [...this.picked.values()]; },
-  toggle(f) {
-    const id = f.properties.hex_id;
-    if (this.picked.has(id)) this.picked.delete(id); else this.picked.set(id, f);
-    $('#picked').textContent = String(this.picked.size);
-    $('#save-cells').disabled = this.picked.size === 0;
-    redrawOutlines();
-  },
-};
+// ---- proposals (proposals.js): the map draws the panel's hexagons ----
 
 function redrawOutlines() {
   outline(lastOutlines);
   hexagons.draw();
   if (map) map.triggerRepaint();
-}
-
-/// The window an impact is asked over: the view's period (planners) or dates.
-function impactQuery() {
-  const v = current();
-  const q = new URLSearchParams();
-  if (me.fixed_periods) { if (v.period) q.set('period', v.period); } else {
-    if (v.from) q.set('from', v.from);
-    if (v.to) q.set('to', v.to);
-  }
-  return q.toString();
-}
-
-async function loadProposals(select = null) {
-  const { proposals } = await api('/v1/proposals');
-  const list = $('#proposal-list');
-  list.innerHTML = '';
-  for (const p of proposals) list.add(new Option(`${p.name} (${p.author || 'this computer'}, ${p.created_at.slice(0, 10)})`, p.id));
-  if (select) list.value = select;
-  $('#show-impact').disabled = !proposals.length;
-  return proposals;
-}
-
-function showImpact(i) {
-  proposal.impact = i;
-  proposal.changes = (i.cells && i.cells.geojson) || i.geojson || EMPTY;
-  $('#impact tbody').innerHTML = tableRows(impactRows(i));
-  drawChart(i.months || []);
-  redrawOutlines();
-}
-
-/// The monthly before/after line: contacts inside the current areas and inside the proposal's.
-function drawChart(months) {
-  const svg = $('#impact-chart');
-  $('#impact-figure').hidden = !months.length;
-  svg.innerHTML = impactChart(months);
-  if (!months.length) return;
-  svg.dataset.months = String(months.length);
-}
-
-async function impactOf(id) {
-  setStatus('Computing the impact…');
-  try {
-    showImpact(await api(`/v1/proposals/${encodeURIComponent(id)}/impact?${impactQuery()}`));
-    setStatus('Impact shown: gained hexagons green, lost red.');
-  } catch (e) { setStatus(e.message, true); }
-}
-
-async function saveProposal(body) {
-  try {
-    const created = await send('POST', '/v1/proposals', body);
-    await loadProposals(created.id);
-    await impactOf(created.id);
-  } catch (e) { setStatus(e.message, true); }
-}
-
-async function compareAll() {
-  const ids = [...$('#proposal-list').options].map((o) => o.value).slice(-8);
-  if (!ids.length) return;
-  try {
-    const { comparison } = await api(`/v1/proposals/compare?ids=${ids.map(encodeURIComponent).join(',')}&${impactQuery()}`);
-    $('#compare thead').innerHTML = `<tr><th scope="col">Measure</th>${comparison.columns.map((c) => `<th scope="col">${escapeHtml(c)}</th>`).join('')}</tr>`;
-    $('#compare tbody').innerHTML = comparison.rows.map((r) => `<tr><th scope="row">${escapeHtml(r.measure.replace(/_/g, ' '))}</th>${r.values.map((v) => `<td>${v == null ? '–' : escapeHtml(num(Math.round(v * 100) / 100))}</td>`).join('')}</tr>`).join('');
-  } catch (e) { setStatus(e.message, true); }
-}
-
-/// Shows the panel to roles that may use it (analysts upload zone files, planners pick hexagons) when
-/// the service keeps proposals.
-async function startProposals() {
-  try { await loadProposals(); } catch { return; } // no store: no panel
-  const analyst = me.role === 'analyst' || me.role === 'admin';
-  $('#proposals').hidden = false;
-  $('#proposal-upload').hidden = !analyst;
-  $('#proposal-pick').hidden = analyst;
-  $('#compare-proposals').hidden = !analyst;
-  $('#proposal-file').addEventListener('change', async (e) => {
-    const file = e.target.files[0];
-    if (!file) return;
-    let zones;
-    try { zones = JSON.parse(await file.text()); } catch { setStatus(`${file.name} is not JSON`, true); return; }
-    await saveProposal({ name: $('#proposal-name').value.trim() || file.name, zones });
-  });
-  $('#pick-cells').addEventListener('click', (e) => {
-    proposal.picking = !proposal.picking;
-    e.target.setAttribute('aria-pressed', String(proposal.picking));
-    setStatus(proposal.picking ? 'Click hexagons to add or remove them.' : '');
-  });
-  $('#save-cells').addEventListener('click', async () => {
-    await saveProposal({ name: $('#proposal-name').value.trim() || 'Hexagons', cells: [...proposal.picked.keys()] });
-    proposal.picked.clear();
-    $('#picked').textContent = '0';
-  });
-  $('#show-impact').addEventListener('click', () => { const id = $('#proposal-list').value; if (id) impactOf(id); });
-  $('#compare-proposals').addEventListener('click', compareAll);
 }
 
 async function download(format) {
@@ -822,7 +714,7 @@ async function start() {
   brushTimeline();
   for (const b of document.querySelectorAll('#downloads button')) b.addEventListener('click', () => download(b.dataset.format));
   await refresh({ figures });
-  await startProposals();
+  await startProposals({ get me() { return me; }, view: current, status: setStatus, redraw: redrawOutlines });
 }
 
 /// Draws `fc` as the hexagons (for tools/bench/bench_map.mjs: a given set of hexagons to pan over).

@@ -1,9 +1,25 @@
 // What the panels beside the map and the hexagon popup say, as HTML: the contacts by area, the equity
-// table, a proposal's impact and its monthly chart, a hexagon's counts. Every text from the service is
-// escaped here. Pure (no DOM, no state: the page puts the HTML in place); unit-tested in node
+// table, a proposal in the list, its impact and monthly chart, the comparison of proposals, a hexagon's
+// counts. Every text from the service is escaped here. Pure (no DOM, no state: the page puts the HTML in place); unit-tested in node
 // (tests/browser/units.test.mjs).
 import { count, escapeHtml, num, pct, prettyArea } from './format.js';
 import { GI_LABELS, KIND_LABELS, RELATION_LABELS } from './legend.js';
+
+/// A proposal in the list: its name, who saved it (or "this computer" when tokens are off) and the day.
+export function proposalLabel(p) {
+  return `${p.name} (${p.author || 'this computer'}, ${p.created_at.slice(0, 10)})`;
+}
+
+/// The comparison table (GET /v1/proposals/compare): `head`, a header row of the proposals' names, and
+/// `body`, a row per measure (its name with spaces for underscores), values to two decimals, "–" for
+/// none.
+export function compareTable(comparison) {
+  const head = `<tr><th scope="col">Measure</th>${comparison.columns.map((c) => `<th scope="col">${escapeHtml(c)}</th>`).join('')}</tr>`;
+  const value = (v) => `<td>${v == null ? '–' : escapeHtml(num(Math.round(v * 100) / 100))}</td>`;
+  const body = comparison.rows.map((r) =>
+    `<tr><th scope="row">${escapeHtml(r.measure.replace(/_/g, ' '))}</th>${r.values.map(value).join('')}</tr>`).join('');
+  return { head, body };
+}
 
 /// A table body of `[label, value]` rows, the label a row header.
 export function tableRows(rows) {

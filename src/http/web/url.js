@@ -1,6 +1,7 @@
 // The view in the URL and the figure routes' queries: which filters a link sets, the link for a view,
-// the query a figure route gets for a role, and the fixed periods planners choose from. Pure (no DOM,
-// no state); unit-tested in node (tests/browser/units.test.mjs).
+// the query a figure route gets for a role, the window a proposal's impact is asked over, and the fixed
+// periods planners choose from. Pure (no DOM, no state); unit-tested in node
+// (tests/browser/units.test.mjs).
 
 /// The filters the page's form has, in the order links and queries list them.
 export const FILTERS = ['period', 'from', 'to', 'kind', 'res', 'group'];
@@ -27,6 +28,19 @@ export function figureQuery(view, allowed, extra = {}, keep = FILTERS) {
   const q = new URLSearchParams();
   for (const name of keep) if (view[name] && allowed.includes(name)) q.set(name, view[name]);
   for (const [k, val] of Object.entries(extra)) q.set(k, val);
+  return q.toString();
+}
+
+/// The window a proposal's impact is asked over: the view's fixed period for roles that choose from
+/// fixed periods (planners), else its dates (`from`, `to`); nothing when the view sets none.
+export function impactQuery(view, fixedPeriods) {
+  const q = new URLSearchParams();
+  if (fixedPeriods) {
+    if (view.period) q.set('period', view.period);
+  } else {
+    if (view.from) q.set('from', view.from);
+    if (view.to) q.set('to', view.to);
+  }
   return q.toString();
 }
 
