@@ -72,18 +72,6 @@ BENCH=bench_http
 # shellcheck source=tools/bench/bench_common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/bench_common.sh"
 
-# Long commands run in the background and are waited for: a trapped Ctrl-C/SIGTERM interrupts `wait`
-# at once (a foreground child would delay it until the child ends), and cleanup stops the child.
-CHILD=""
-run() {
-  local rc=0
-  "$@" &
-  CHILD=$!
-  wait "$CHILD" || rc=$?
-  CHILD=""
-  return "$rc"
-}
-
 LEADMAP_BIN="" CEILING_BIN=""
 DURATION=15 WARMUP=3 CONNS=64 THREADS=2 ROUNDS=1 NPOINTS=10000 SEED=42 AT=2019-06-01
 BATCH_POSTS=20 BATCH_POINTS=10000 COLD_RUNS=5 PORT_BASE=18080 INFO=1 WAIT_QUIET=0 MIXES_ARG=outside,inside

@@ -95,40 +95,16 @@ OUT=${OUT:-$ROOT/target/bench/impact.json}
 # ---- prerequisites (PostgreSQL and PostGIS are not installed here) --------------------------------
 command -v python3 >/dev/null || die "python3 is not installed"
 command -v cargo >/dev/null || die "cargo is not installed"
-for b in initdb pg_ctl psql pg_config; do
-  [[ -x $PG_BIN/$b ]] ||
-    die "PostgreSQL 15 is not installed ($PG_BIN/$b missing): apt-get install -y postgresql-15 (or give --pg-bin)"
-done
-PG_SHARE=$("$PG_BIN/pg_config" --sharedir) PG_LIB=$("$PG_BIN/pg_config" --pkglibdir)
-[[ -f $PG_SHARE/extension/postgis.control ]] && compgen -G "$PG_LIB/postgis-3*.so" >/dev/null ||
-  die "PostGIS 3 for PostgreSQL 15 is not installed: apt-get install -y postgresql-15-postgis-3"
-[[ -f $PG_SHARE/extension/pg_prewarm.control ]] || die "pg_prewarm is missing (postgresql-contrib)"
-if ((EUID == 0)); then
-  id -u postgres >/dev/null 2>&1 || die "running as root but there is no postgres user"
-  command -v runuser >/dev/null || die "runuser not found (util-linux)"
-  AS_PG=(runuser -u postgres --)
-else
-  AS_PG=()
-fi
+pg_require pg_prewarm
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD -- src benches Cargo.toml Cargo.lock 2>/dev/null || COMMIT="$COMMIT+dirty"
 
 # ---- cleanup: the bench (its own process group) and the server stopped, the temp dir removed ------
-TMP="" PGDATA="" SOCK="" PGPORT=5432 CHILD=""
-pg_stop() {
-  [[ -n $PGDATA && -f $PGDATA/postmaster.pid ]] || return 0
-  local pm
-  pm=$(head -1 "$PGDATA/postmaster.pid" 2>/dev/null || true)
-  "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w -t 60 stop >/dev/null 2>&1 || true
-  if [[ $pm =~ ^[0-9]+$ ]]; then
-    for _ in $(seq 100); do kill -0 "$pm" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pm" 2>/dev/null || true
-  fi
-}
+TMP=""
 cleanup() {
   trap - INT TERM
   if [[ -n $CHILD ]]; then
-    kill -TERM -- "-$CHILD" 2>/dev/null || true
+    kill -TERM -- "-$CHILD" 2>/dev/null || kill -TERM "$CHILD" 2>/dev/null || true
     wait "$CHILD" 2>/dev/null || true
     CHILD=""
   fi
@@ -140,27 +116,14 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'echo "bench_impact: interrupted" >&2; exit 130' INT TERM
-# run -o FILE CMD...: in the background in its own process group (so cleanup can stop all of it), waited for.
-run() {
-  local out=$2 rc=0
-  shift 2
-  setsid "$@" >"$out" 2>&1 &
-  CHILD=$!
-  wait "$CHILD" || rc=$?
-  CHILD=""
-  return "$rc"
-}
 
 RUN=$ROOT/target/bench/impact-run
 rm -rf "$RUN"
 mkdir -p "$RUN" "$(dirname "$OUT")" "$TMP_PARENT"
 TMP=$(mktemp -d "$TMP_PARENT/leadmap-bench-impact.XXXXXX")
 chmod 755 "$TMP"
-DUMP=$TMP/dump PGDATA=$TMP/pgdata SOCK=$TMP/sock
-mkdir -p "$DUMP" "$PGDATA" "$SOCK"
-chmod 700 "$PGDATA"
-((EUID == 0)) && chown postgres: "$PGDATA" "$SOCK"
-((${#SOCK} < 90)) || die "the socket path $SOCK is too long: give a shorter --tmpdir"
+DUMP=$TMP/dump
+mkdir -p "$DUMP"
 wait_quiet bench_impact "$WAIT_QUIET"
 
 # ---- leadmap: the bench (dumps the events, checks the counts, times) ------------------------------
@@ -169,7 +132,7 @@ CRIT=$TARGET_DIR/criterion/proposals_impact
 rm -rf "$CRIT"
 t0=$EPOCHREALTIME
 # shellcheck disable=SC2086 # BENCH_ARGS: several criterion arguments
-run -o "$RUN/bench.log" env LEADMAP_BENCH_EVENTS="$EVENTS" LEADMAP_BENCH_IMPACT_DIR="$DUMP" \
+run -g -o "$RUN/bench.log" env LEADMAP_BENCH_EVENTS="$EVENTS" LEADMAP_BENCH_IMPACT_DIR="$DUMP" \
   CARGO_TARGET_DIR="$TARGET_DIR" cargo bench --bench main -- proposals_impact $BENCH_ARGS ||
   fail "cargo bench failed (a wrong count fails its assertions): $(tail -20 "$RUN/bench.log")"
 BENCH_S=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", b - a}')
@@ -178,24 +141,8 @@ cp "$DUMP/leadmap.json" "$RUN/leadmap.json"
 BUSY_AFTER_BENCH=$(busy_pct)
 
 # ---- PostGIS: a throwaway cluster, the same events ------------------------------------------------
-echo "initdb in $PGDATA ..." >&2
-run -o "$RUN/initdb.log" "${AS_PG[@]}" "$PG_BIN/initdb" -D "$PGDATA" -U postgres -A trust -E UTF8 --locale=C.UTF-8 ||
-  fail "initdb failed; see $RUN/initdb.log"
-cat >>"$PGDATA/postgresql.conf" <<EOF
-
-# bench_impact.sh: a Unix socket in the temp dir only; memory for the table and index
-listen_addresses = ''
-unix_socket_directories = '$SOCK'
-port = $PGPORT
-shared_buffers = 3GB
-work_mem = 1GB
-maintenance_work_mem = 1GB
-max_wal_size = 8GB
-EOF
-run -o "$RUN/pg_ctl.log" "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w -t 120 start ||
-  fail "the PostgreSQL server did not start; see $PGDATA/server.log (--keep keeps it)"
-PSQL=("${AS_PG[@]}" "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PGPORT" -U postgres -d postgres)
-psql_at() { "${PSQL[@]}" -At "$@"; }
+# Memory for the table and index; a Unix socket in the temp dir only.
+pg_start "$TMP" "$RUN" "shared_buffers = 3GB" "work_mem = 1GB" "maintenance_work_mem = 1GB" "max_wal_size = 8GB"
 psql_at -c 'CREATE EXTENSION postgis' -c 'CREATE EXTENSION pg_prewarm' >/dev/null 2>"$RUN/psql-setup.err" ||
   fail "CREATE EXTENSION failed: $(cat "$RUN/psql-setup.err")"
 PG_VERSION=$(psql_at -c 'SHOW server_version')
@@ -209,7 +156,7 @@ PROP=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["name"])'
 
 echo "PostGIS: loading $EVENTS events (COPY, geometry, GiST index, VACUUM ANALYZE) ..." >&2
 t0=$EPOCHREALTIME
-run -o "$RUN/pg-load.txt" "${PSQL[@]}" -v csv="$DUMP/events.csv" -v zones_cur="$TMP/zones-cur.geojson" \
+run -g -o "$RUN/pg-load.txt" "${PSQL[@]}" -v csv="$DUMP/events.csv" -v zones_cur="$TMP/zones-cur.geojson" \
   -v zones_prop="$TMP/zones-prop.geojson" -c '\timing on' -f tools/bench/bench_impact_load.sql ||
   fail "loading failed: $(tail -5 "$RUN/pg-load.txt")"
 LOAD_S=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", b - a}')
@@ -225,7 +172,7 @@ psql_at -c "SELECT json_object_agg(name, current_setting(name) ORDER BY name) FR
 for form in union join; do
   echo "PostGIS: $form form, 1 warm-up + $RUNS runs ..." >&2
   for k in $(seq 0 "$RUNS"); do
-    run -o "$RUN/pg-$form-$k.txt" "${PSQL[@]}" -At -F, -v cur="$CUR" -v prop="$PROP" -c '\timing on' \
+    run -g -o "$RUN/pg-$form-$k.txt" "${PSQL[@]}" -At -F, -v cur="$CUR" -v prop="$PROP" -c '\timing on' \
       -f "tools/bench/bench_impact_$form.sql" || fail "the $form query failed: $(tail -5 "$RUN/pg-$form-$k.txt")"
   done
   # The plan, for the record (not timed).

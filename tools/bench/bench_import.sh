@@ -68,25 +68,6 @@ BENCH=bench_import
 # shellcheck source=tools/bench/bench_common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/bench_common.sh"
 
-# Long commands run in the background and are waited for: a trapped Ctrl-C/SIGTERM interrupts `wait`
-# at once, and cleanup stops the child. `run -o FILE CMD...` sends the command's output to FILE (a
-# redirection on the call itself would also redirect the trap's and cleanup's messages).
-CHILD=""
-run() {
-  local rc=0
-  if [[ $1 == -o ]]; then
-    local out=$2
-    shift 2
-    "$@" >"$out" 2>&1 &
-  else
-    "$@" &
-  fi
-  CHILD=$!
-  wait "$CHILD" || rc=$?
-  CHILD=""
-  return "$rc"
-}
-
 LEADMAP_BIN="" ROWS=10000000 SEED=42 ROUNDS=1 WAIT_QUIET=0 KEEP=0
 PG_BIN=/usr/lib/postgresql/15/bin TMP_PARENT=${TMPDIR:-/tmp} OUT=""
 while (($#)); do
@@ -122,51 +103,13 @@ command -v python3 >/dev/null || die "python3 is not installed"
 [[ -x $LEADMAP_BIN ]] ||
   die "not an executable: $LEADMAP_BIN (nothing is built here: cargo build --release --bin leadmap," \
     "or give --leadmap BIN)"
-for b in initdb pg_ctl psql pg_config; do
-  [[ -x $PG_BIN/$b ]] ||
-    die "PostgreSQL 15 is not installed ($PG_BIN/$b missing). On Debian/Ubuntu:" \
-      "apt-get install -y postgresql-15 (or give --pg-bin DIR)"
-done
-PG_SHARE=$("$PG_BIN/pg_config" --sharedir) PG_LIB=$("$PG_BIN/pg_config" --pkglibdir)
-if [[ ! -f $PG_SHARE/extension/postgis.control ]] || ! compgen -G "$PG_LIB/postgis-3*.so" >/dev/null; then
-  die "PostGIS 3 for PostgreSQL 15 is not installed (no $PG_SHARE/extension/postgis.control or" \
-    "$PG_LIB/postgis-3.so). On Debian/Ubuntu: apt-get install -y postgresql-15-postgis-3"
-fi
-# PostgreSQL refuses to run as root: as root, its commands run as the postgres user.
-if ((EUID == 0)); then
-  id -u postgres >/dev/null 2>&1 ||
-    die "running as root but there is no postgres user (the postgresql-15 package creates it)"
-  command -v runuser >/dev/null || die "runuser not found (util-linux)"
-  AS_PG=(runuser -u postgres --) # a command prefix, not a function: `run` can then stop it by its pid
-  PG_OWNER=postgres
-else
-  AS_PG=()
-  PG_OWNER=$(id -un)
-fi
+pg_require
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || COMMIT="$COMMIT+dirty"
 
 # ---- cleanup: the server stopped, the temp dir removed, whatever happens -------------------------
-TMP="" PGDATA="" SOCK="" PGPORT=5432
+TMP=""
 declare -a KILL_PIDS=() # leadmap, /usr/bin/time and the RSS sampler while they run
-pg_stop() {
-  [[ -n $PGDATA && -f $PGDATA/postmaster.pid ]] || return 0
-  local pm
-  pm=$(head -1 "$PGDATA/postmaster.pid" 2>/dev/null || true)
-  [[ $pm =~ ^[0-9]+$ ]] || pm=""
-  # fast shutdown: open transactions (a running COPY) are rolled back
-  if "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w -t 60 stop >/dev/null 2>&1; then
-    # pg_ctl returns once the pid file is gone; the postmaster exits a moment later
-    for _ in $(seq 100); do [[ -n $pm ]] && alive "$pm" || break; sleep 0.1; done
-  fi
-  # If it is still there, stop the postmaster by its own pid.
-  if [[ -n $pm ]] && alive "$pm"; then
-    echo "bench_import: pg_ctl stop did not stop the server; sending SIGTERM, then SIGKILL, to $pm" >&2
-    kill -TERM "$pm" 2>/dev/null || true
-    for _ in $(seq 100); do alive "$pm" || break; sleep 0.1; done
-    kill -KILL "$pm" 2>/dev/null || true
-  fi
-}
 cleanup() {
   trap - INT TERM
   # leadmap first: SIGTERM would end /usr/bin/time and leave its child running
@@ -219,11 +162,7 @@ wait_quiet bench_import "$WAIT_QUIET"
 mkdir -p "$TMP_PARENT"
 TMP=$(mktemp -d "$TMP_PARENT/leadmap-bench-import.XXXXXX")
 chmod 755 "$TMP"
-PGDATA=$TMP/pgdata SOCK=$TMP/sock
-mkdir -p "$PGDATA" "$SOCK" "$TMP/store"
-chmod 700 "$PGDATA"
-((EUID == 0)) && chown postgres: "$PGDATA" "$SOCK"
-((${#SOCK} < 90)) || die "the socket path $SOCK is too long for a Unix socket: give a shorter --tmpdir"
+mkdir -p "$TMP/store"
 [[ $(df --output=fstype "$TMP" | tail -1 | tr -d " ") != tmpfs ]] ||
   echo "bench_import: WARNING: $TMP_PARENT is a tmpfs (memory): fsync costs nothing there; give --tmpdir on a disk" >&2
 NEED=$((ROWS * 700))
@@ -231,21 +170,8 @@ AVAIL=$(($(df --output=avail -k "$TMP" | tail -1) * 1024))
 ((AVAIL > NEED)) ||
   echo "bench_import: WARNING: $((AVAIL / 1000000)) MB free in $TMP_PARENT, about $((NEED / 1000000)) MB needed" >&2
 
-echo "initdb in $PGDATA (as $PG_OWNER) ..." >&2
-run -o "$RUN/initdb.log" "${AS_PG[@]}" "$PG_BIN/initdb" -D "$PGDATA" -U postgres -A trust -E UTF8 --locale=C.UTF-8 ||
-  fail "initdb failed; see $RUN/initdb.log"
 # Only a Unix socket in the temp dir; every other setting is the packaged default.
-cat >>"$PGDATA/postgresql.conf" <<EOF
-
-# bench_import.sh
-listen_addresses = ''
-unix_socket_directories = '$SOCK'
-port = $PGPORT
-EOF
-run -o "$RUN/pg_ctl.log" "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w -t 120 start ||
-  fail "the PostgreSQL server did not start; see $PGDATA/server.log (use --keep to look at it)"
-PSQL=("${AS_PG[@]}" "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PGPORT" -U postgres -d postgres)
-psql_at() { "${PSQL[@]}" -At "$@"; }
+pg_start "$TMP" "$RUN"
 psql_at -c 'CREATE EXTENSION postgis' >/dev/null 2>"$RUN/psql-setup.err" ||
   fail "CREATE EXTENSION postgis failed: $(cat "$RUN/psql-setup.err")"
 PG_VERSION=$(psql_at -c 'SHOW server_version')

@@ -58,18 +58,6 @@ BENCH=bench_ingest
 # shellcheck source=tools/bench/bench_common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/bench_common.sh"
 
-# Long commands run in the background and are waited for: a trapped Ctrl-C/SIGTERM interrupts `wait`
-# at once (a foreground child would delay it until the child ends), and cleanup stops the child.
-CHILD=""
-run() {
-  local rc=0
-  "$@" &
-  CHILD=$!
-  wait "$CHILD" || rc=$?
-  CHILD=""
-  return "$rc"
-}
-
 LEADMAP_BIN=$ROOT/target/release/leadmap
 DURATION=20 WARMUP=3 CONNS=32 THREADS=2 BATCH=100 PORT=18190 WAIT_QUIET=0 KEEP=0 DATES=recent
 BASE_DIR=${TMPDIR:-/tmp}
