@@ -432,8 +432,6 @@ fn render_cells(
         (status = 200, description = "Cells: hex_id, count, a count per kind (null when withheld, with suppressed: true), relation (inside, boundary, outside)"),
         (status = 304, description = "Unchanged since the ETag given in If-None-Match"),
         (status = 403, description = "Beyond the role (planners: res <= 9, no group/offense/source)", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The answer would hold more cells than one answer may (1 000 000): the problem says how to narrow the query", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No stored proposal of that id (`proposal`)", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -471,8 +469,6 @@ pub async fn get_cells(
     ),
     responses(
         (status = 200, description = "Cells with GiZScore, GiPValue (two-sided; analysts), Gi_Bin, Gi_Bin_FDR, NNeighbors"),
-        (status = 422, description = "The answer would hold more cells than one answer may (1 000 000): the problem says how to narrow the query", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No stored proposal of that id (`proposal`)", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -510,8 +506,6 @@ pub async fn get_hotspots(
     ),
     responses(
         (status = 200, description = "GeoJSON outlines with rank, contacts, cells, hex_ids"),
-        (status = 422, description = "The answer would hold more cells than one answer may (1 000 000): the problem says how to narrow the query", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No stored proposal of that id (`proposal`)", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -543,7 +537,6 @@ pub async fn get_candidates(
     ),
     responses(
         (status = 200, description = "geography (which areas events were counted in), share_inside (of the events inside or outside; `no_program` left out), diversion_rate_inside, diversion_rate_inside, totals (per area), months (per area and month)"),
-        (status = 404, description = "No stored proposal of that id (`proposal`)", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "No zone set was in force on `at`", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -575,7 +568,6 @@ pub async fn get_coverage(
     ),
     responses(
         (status = 200, description = "geography, reference_group and rows: area, group, counts, referral_rate, diversion_rate, rri_referral, rri_diversion"),
-        (status = 404, description = "No stored proposal of that id (`proposal`)", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "No zone set was in force on `at`", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

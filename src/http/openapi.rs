@@ -83,13 +83,20 @@ const COMMON_ANSWERS: &[(&str, &str, &str)] = &[
     ("421", "MisdirectedRequest", "An open server (no tokens) answers Host localhost, 127.0.0.1 or [::1] only"),
     ("431", "HeadersTooLarge", "More than 64 header fields or 16 KiB of headers"),
     ("503", "Unavailable", "Timed out, or over the concurrency or connection limit"),
+    ("404", "NoProposal", "No stored proposal of that id (`proposal`)"),
+    (
+        "422",
+        "TooManyCells",
+        "The answer would hold more cells than one answer may (1 000 000): the problem says how to narrow the query",
+    ),
 ];
 
 /// Adds [`COMMON_ANSWERS`] where they apply: `400` to routes that read a query (all but health,
 /// readiness and this document), `401` and `403` to routes that need a token, `413` and `415` to routes
-/// that take a body, the rest (refused before routing, or by the timeout and caps) to every route. A
-/// route's own annotation of one of these statuses (a 403 naming the role it needs, a 503 for no
-/// store) is kept.
+/// that take a body, `NoProposal` to routes that read a `proposal` parameter, `TooManyCells` to the
+/// figure routes that read `res` (they answer cells), the rest (refused before routing, or by the
+/// timeout and caps) to every route. A route's own annotation of one of these statuses (a 403 naming
+/// the role it needs, a 503 for no store, a 422 of its own) is kept.
 struct CommonAnswers;
 
 impl Modify for CommonAnswers {
@@ -111,11 +118,17 @@ impl Modify for CommonAnswers {
             for (op, body) in [(&mut item.get, false), (&mut item.post, true), (&mut item.delete, false)] {
                 let Some(op) = op else { continue };
                 let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                let reads =
+                    |name: &str| op.parameters.iter().flatten().any(|p| matches!(p, RefOr::T(p) if p.name == name));
+                let figure = op.tags.iter().flatten().any(|t| t == "figures");
+                let (proposal, cells) = (reads("proposal"), figure && reads("res"));
                 for (code, name, _) in COMMON_ANSWERS {
-                    let applies = match *code {
-                        "400" => !operational,
-                        "401" | "403" => secured,
-                        "413" | "415" => body,
+                    let applies = match *name {
+                        "BadQuery" => !operational,
+                        "Unauthorized" | "Forbidden" => secured,
+                        "TooLarge" | "UnsupportedMediaType" => body,
+                        "NoProposal" => proposal,
+                        "TooManyCells" => cells,
                         _ => true,
                     };
                     if applies {
@@ -160,6 +173,11 @@ mod tests {
                 if method == "post" {
                     assert!(has("413") && has("415"), "{method} {path}");
                 }
+                let reads =
+                    |name: &str| op["parameters"].as_array().is_some_and(|ps| ps.iter().any(|p| p["name"] == name));
+                if reads("proposal") {
+                    assert_eq!(responses["404"]["$ref"], "#/components/responses/NoProposal", "{method} {path}");
+                }
                 for (code, r) in responses {
                     if let Some(to) = r.get("$ref").and_then(|t| t.as_str()) {
                         let name = to.strip_prefix("#/components/responses/").unwrap();
@@ -170,6 +188,14 @@ mod tests {
             }
         }
         assert!(checked >= 25, "{checked} operations");
+        // The figure routes that answer cells may refuse too many; coverage and equity keep their own 422.
+        for path in ["/v1/cells", "/v1/hotspots", "/v1/hotspots/candidates"] {
+            assert_eq!(doc["paths"][path]["get"]["responses"]["422"]["$ref"], "#/components/responses/TooManyCells");
+        }
+        for path in ["/v1/coverage", "/v1/equity"] {
+            let own = &doc["paths"][path]["get"]["responses"]["422"]["description"];
+            assert_eq!(own, "No zone set was in force on `at`", "{path}");
+        }
     }
 
     #[test]
