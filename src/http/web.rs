@@ -237,8 +237,9 @@ pub async fn get_file(Path(path): Path<String>, headers: HeaderMap, State(page):
 fn file(path: &str, headers: &HeaderMap) -> Response {
     match assets().get(path) {
         Some(p) => match dev_dir() {
-            Some(dir) => from_dir(dir, path, p.content_type()),
-            None => send(p, headers),
+            // The empty context is made here, not a file of the checkout.
+            Some(dir) if path != "context.geojson" => from_dir(dir, path, p.content_type()),
+            _ => send(p, headers),
         },
         None => ApiError::not_found(format!("no file /map/{path}")).into_response(),
     }

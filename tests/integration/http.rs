@@ -886,6 +886,61 @@ async fn every_module_the_map_page_imports_is_served_and_preloaded() {
     }
 }
 
+/// README: `LEADMAP_WEB_DIR=src/http/web leadmap serve --demo` reads the page's files from the checkout on
+/// every request (no rebuild). A real server over a copy of the page's folder: an edit shows at once,
+/// and everything the page loads first answers (the empty context is the binary's, not a file).
+#[test]
+fn the_page_is_read_from_a_checkout_on_every_request_with_leadmap_web_dir() {
+    fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy_dir(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+    /// The server stopped however the test ends (a failed assertion must not leave it running).
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let checkout = tempfile::tempdir().unwrap();
+    let web = checkout.path().join("src/http/web");
+    copy_dir(&repo().join("src/http/web"), &web);
+    copy_dir(&repo().join("geodata/landmarks"), &checkout.path().join("geodata/landmarks"));
+    let (child, port, _) =
+        crate::support::start_server_with(&["--demo"], &[("LEADMAP_WEB_DIR", web.to_str().unwrap())]);
+    let _server = Stop(child);
+    let (status, html) = http_get(port, "/");
+    assert_eq!(status, 200);
+    let mut loads: Vec<String> = html
+        .split("href=\"")
+        .chain(html.split("src=\""))
+        .skip(1)
+        .map(|rest| rest[..rest.find('"').unwrap()].to_owned())
+        .filter(|p| p.starts_with("/map/"))
+        .collect();
+    loads.extend(["/map/config.json", "/map/landmarks.geojson", "/map/context.geojson"].map(str::to_owned));
+    assert!(loads.len() > 10, "{loads:?}");
+    for path in &loads {
+        assert_eq!(http_get(port, path).0, 200, "{path}");
+    }
+    let (_, context) = http_get(port, "/map/context.geojson");
+    assert_eq!(serde_json::from_str::<Value>(&context).unwrap()["type"], "FeatureCollection");
+    // An edit to the checkout is what the next request gets.
+    let map_js = web.join("map.js");
+    let edited = format!("{}\n// edited in the checkout\n", std::fs::read_to_string(&map_js).unwrap());
+    std::fs::write(&map_js, &edited).unwrap();
+    assert_eq!(http_get(port, "/map/map.js"), (200, edited));
+}
+
 #[tokio::test]
 async fn the_map_page_is_public_and_its_data_routes_say_what_each_role_may_ask() {
     let app = secured_app();
