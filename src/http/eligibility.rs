@@ -40,7 +40,7 @@ pub(super) fn accuracy_param(raw: Option<&str>) -> Result<Option<AccuracyM>, Api
     params(
         ("lon" = f64, Query, description = "Longitude, WGS84 degrees east (x), e.g. -122.6793"),
         ("lat" = f64, Query, description = "Latitude, WGS84 degrees north (y), e.g. 45.5189"),
-        ("at" = Option<String>, Query, description = "Date of the contact, YYYY-MM-DD; default today. On a date no LEAD program is in force the answer says so (`program_in_force: false`, `program_note`) and is never eligible"),
+        ("at" = Option<String>, Query, format = Date, description = "Date of the contact, YYYY-MM-DD; default today. On a date no LEAD program is in force the answer says so (`program_in_force: false`, `program_note`) and is never eligible"),
         ("accuracy_m" = Option<f64>, Query, description = "The phone's reported GPS accuracy in metres (more than 0, at most 1000): the borderline distance for this point instead of the service default"),
     ),
     responses(
@@ -159,6 +159,7 @@ pub struct BatchAnswer<'a> {
 pub(super) struct BatchParams {
     /// Date of the contacts, YYYY-MM-DD; default today. On a date no LEAD program is in force no point
     /// is eligible (`program_in_force: false`, `program_note`)
+    #[param(format = Date)]
     at: Option<String>,
     /// GPS accuracy in metres (more than 0, at most 1000) for every point: the borderline distance
     /// instead of the service default. A GeoJSON feature's own `properties.accuracy_m` wins for that

@@ -267,8 +267,10 @@ pub const MAX_PAGE: usize = 10_000;
 #[into_params(parameter_in = Query)]
 pub(super) struct ListParams {
     /// First day, YYYY-MM-DD
+    #[param(format = Date)]
     from: Option<String>,
     /// Last day, YYYY-MM-DD
+    #[param(format = Date)]
     to: Option<String>,
     /// `arrest`, `diversion_referral`, `social_contact_referral` or `offense_report`
     kind: Option<String>,
@@ -297,6 +299,7 @@ pub(super) struct DeleteParams {
     /// Every event of this source
     source: Option<String>,
     /// With `source`: only events that occurred before this day (YYYY-MM-DD)
+    #[param(format = Date)]
     before: Option<String>,
     /// One event: `SOURCE:EXTERNAL_ID`
     id: Option<String>,

@@ -326,6 +326,7 @@ pub(super) struct GeographyParams {
     /// YYYY-MM-DD: count every event in the zone set in force that day, whatever its date (a fixed
     /// geography; also the set cells are related to). Default: each event in the set in force on its own
     /// date (events dated when none was: `no_program`), cells related to the set in force on `to` or today
+    #[param(format = Date)]
     at: Option<String>,
     /// A stored proposal's id: count every event in its zones instead (analysts)
     proposal: Option<String>,

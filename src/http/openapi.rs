@@ -40,7 +40,7 @@ use utoipa::{Modify, OpenApi};
         super::ops::get_openapi,
     ),
     components(schemas(super::error::Problem, super::error::ItemError)),
-    modifiers(&BearerAuth, &CommonAnswers),
+    modifiers(&BearerAuth, &CommonAnswers, &RuleSetSchema),
     tags(
         (name = "proposals", description = "Proposed zone sets and what they would have changed over the stored history. Analysts: any zone set, exact impacts; planners: whole H3 cells, impacts made of the per-cell values /v1/cells publishes. Every evaluation is audited."),
         (name = "eligibility", description = "Is a contact location in a LEAD area? Needs the field role or above."),
@@ -143,6 +143,33 @@ impl Modify for CommonAnswers {
     }
 }
 
+/// `RuleSet` (the answer of `GET /v1/rules`) is the rule file, `RuleSpec`, plus `version`. utoipa writes
+/// it as `allOf` of the two, which no answer satisfies: `RuleSpec` refuses unknown fields, so its schema
+/// allows no other property, `version` included. Here `RuleSet` becomes one object: `RuleSpec`'s
+/// properties and `version`, no others.
+struct RuleSetSchema;
+
+impl Modify for RuleSetSchema {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{RefOr, schema::Schema};
+        let Some(components) = openapi.components.as_mut() else { return };
+        let (Some(RefOr::T(Schema::Object(spec))), Some(RefOr::T(Schema::AllOf(set)))) =
+            (components.schemas.get("RuleSpec"), components.schemas.get("RuleSet"))
+        else {
+            return; // the unit test below fails if the shapes change
+        };
+        let mut merged = spec.clone();
+        for part in &set.items {
+            if let RefOr::T(Schema::Object(extra)) = part {
+                merged.properties.extend(extra.properties.clone());
+                merged.required.extend(extra.required.iter().cloned());
+            }
+        }
+        merged.description.clone_from(&set.description);
+        components.schemas.insert("RuleSet".to_owned(), RefOr::T(Schema::Object(merged)));
+    }
+}
+
 /// The document as JSON text.
 #[must_use]
 pub fn document_json() -> String {
@@ -196,6 +223,48 @@ mod tests {
             let own = &doc["paths"][path]["get"]["responses"]["422"]["description"];
             assert_eq!(own, "No zone set was in force on `at`", "{path}");
         }
+    }
+
+    /// The rules answer, as the built-in rule set serializes it, has exactly the properties its schema
+    /// allows, and every one it requires.
+    #[test]
+    fn the_rule_set_schema_describes_the_rules_answer() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let schema = &doc["components"]["schemas"]["RuleSet"];
+        assert_eq!(schema["type"], "object", "{schema}");
+        assert_eq!(schema["additionalProperties"], false);
+        let allowed = schema["properties"].as_object().unwrap();
+        let rules = crate::rules::RuleSet::from_json(crate::builtin::PORTLAND_RULES, "portland.json").unwrap();
+        let answer = serde_json::to_value(&rules).unwrap();
+        let answer = answer.as_object().unwrap();
+        for key in answer.keys() {
+            assert!(allowed.contains_key(key), "the answer's {key} is not in the schema");
+        }
+        for key in schema["required"].as_array().unwrap() {
+            assert!(answer.contains_key(key.as_str().unwrap()), "{key} is required but not answered");
+        }
+        assert!(allowed.contains_key("version") && answer.contains_key("version"));
+    }
+
+    /// Dates are `format: date` (YYYY-MM-DD), so that clients and generated tests (schemathesis) know
+    /// what a valid one is.
+    #[test]
+    fn every_date_parameter_is_documented_as_a_date() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let mut dates = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                for p in op["parameters"].as_array().into_iter().flatten() {
+                    let name = p["name"].as_str().unwrap();
+                    if matches!(name, "at" | "from" | "to" | "before") {
+                        assert_eq!(p["schema"]["format"], "date", "{method} {path} {name}");
+                        assert_eq!(p["schema"]["type"], "string", "{method} {path} {name}");
+                        dates += 1;
+                    }
+                }
+            }
+        }
+        assert!(dates >= 29, "{dates} date parameters");
     }
 
     #[test]

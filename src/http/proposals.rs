@@ -282,6 +282,7 @@ pub(super) struct ImpactParams {
     /// Compare with this loaded zone set (by name)
     against: Option<String>,
     /// Compare with the set in force on this day (default: to, else today)
+    #[param(format = Date)]
     at: Option<String>,
     /// Resolution of the cells gained and lost (analysts), default 9
     #[param(value_type = Option<u8>)]

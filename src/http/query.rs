@@ -113,6 +113,7 @@ route_query!(NoParams);
 pub(super) struct AtParams {
     /// Date whose zone and rule sets apply, YYYY-MM-DD; default today (the program's day in its time
     /// zone)
+    #[param(format = Date)]
     pub at: Option<String>,
 }
 route_query!(AtParams);
@@ -125,8 +126,10 @@ pub(super) struct DateParams {
     /// (this, or from and to a whole period's first and last day)
     pub period: Option<String>,
     /// First day, YYYY-MM-DD
+    #[param(format = Date)]
     pub from: Option<String>,
     /// Last day, YYYY-MM-DD
+    #[param(format = Date)]
     pub to: Option<String>,
 }
 
