@@ -903,21 +903,13 @@ fn the_page_is_read_from_a_checkout_on_every_request_with_leadmap_web_dir() {
             }
         }
     }
-    /// The server stopped however the test ends (a failed assertion must not leave it running).
-    struct Stop(std::process::Child);
-    impl Drop for Stop {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
     let checkout = tempfile::tempdir().unwrap();
     let web = checkout.path().join("src/http/web");
     copy_dir(&repo().join("src/http/web"), &web);
     copy_dir(&repo().join("geodata/landmarks"), &checkout.path().join("geodata/landmarks"));
-    let (child, port, _) =
-        crate::support::start_server_with(&["--demo"], &[("LEADMAP_WEB_DIR", web.to_str().unwrap())]);
-    let _server = Stop(child);
+    // Stopped when dropped, also when an assertion fails.
+    let server = crate::support::Server::start_with(&["--demo"], &[("LEADMAP_WEB_DIR", web.to_str().unwrap())]);
+    let port = server.port;
     let (status, html) = http_get(port, "/");
     assert_eq!(status, 200);
     let mut loads: Vec<String> = html
