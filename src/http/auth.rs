@@ -13,7 +13,6 @@ use axum::response::Response;
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
-use super::state::AppState;
 
 /// What a caller may see, lowest first: each role from `field` up includes the ones before it.
 /// `ingest` is apart: it may only send events (`POST /v1/events`), and read nothing.
@@ -288,14 +287,39 @@ impl Access {
     }
 }
 
+/// How each resource module guards its routes (its `routes()` says which [`Access`] each needs): with
+/// tokens configured, a route layer checks the caller's token; an open service (loopback only) has no
+/// auth layer at all.
+#[derive(Clone, Debug)]
+pub struct Guard {
+    /// `None` when the service is open.
+    tokens: Option<std::sync::Arc<Tokens>>,
+}
+
+impl Guard {
+    /// The guard of a service with these tokens (fixed for the life of the server).
+    #[must_use]
+    pub fn new(tokens: std::sync::Arc<Tokens>) -> Self {
+        Self { tokens: (!tokens.is_open()).then_some(tokens) }
+    }
+
+    /// `routes`, answered only to callers `access` allows.
+    pub fn allow<S: Clone + Send + Sync + 'static>(&self, access: Access, routes: axum::Router<S>) -> axum::Router<S> {
+        match &self.tokens {
+            None => routes,
+            Some(tokens) => routes
+                .route_layer(axum::middleware::from_fn_with_state((std::sync::Arc::clone(tokens), access), require)),
+        }
+    }
+}
+
 /// Middleware: the caller's token must be allowed by `access` (nothing is checked when the service is
 /// open).
 pub async fn require(
-    State((state, access)): State<(AppState, Access)>,
+    State((tokens, access)): State<(std::sync::Arc<Tokens>, Access)>,
     mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let tokens = state.tokens();
     if tokens.is_open() {
         return Ok(next.run(req).await);
     }

@@ -209,6 +209,14 @@ pub async fn post_eligibility(
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], json).into_response())
 }
 
+/// `/v1/eligibility` (GET one point, POST a batch): field tokens and above.
+pub(super) fn routes(guard: &super::auth::Guard) -> axum::Router<super::AppState> {
+    use super::auth::{Access, Role};
+    let routes =
+        axum::Router::new().route("/v1/eligibility", axum::routing::get(get_eligibility).post(post_eligibility));
+    guard.allow(Access::AtLeast(Role::Field), routes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::scanner::BatchPoints;

@@ -3,6 +3,7 @@
 //! GeoJSON or CSV, paged by a cursor).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -13,8 +14,9 @@ use utoipa::IntoParams;
 
 use super::auth::Caller;
 use super::error::{ApiError, AppBytes, ItemError};
+use super::metrics::Metrics;
 use super::query::{Query, date, route_query};
-use super::state::AppState;
+use super::state::{Events, Program};
 use crate::coord::LonLat;
 use crate::events::checks::EventChecks;
 use crate::events::filter::FilterText;
@@ -159,13 +161,15 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     security(("bearer" = []))
 )]
 pub async fn post_events(
-    State(state): State<AppState>,
+    State(program): State<Program>,
+    State(stored): State<Events>,
+    State(metrics): State<Arc<Metrics>>,
     caller: Option<axum::Extension<Caller>>,
     headers: HeaderMap,
     AppBytes(body): AppBytes,
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers, caller.map(|c| c.0.0).unwrap_or_default(), &body)?;
-    let max = state.limits().max_batch_points;
+    let max = program.limits().max_batch_points;
     // Counted before anything is parsed: a body of a million tiny items costs no memory to refuse.
     let n = super::error::count_items(&body);
     if n > max {
@@ -188,7 +192,7 @@ pub async fn post_events(
         return Err(too_many_events(items.len(), max));
     }
     let groups = Groups::default();
-    let checks = state.limits().event_checks(&state.loaded().zones, state.now());
+    let checks = program.limits().event_checks(&program.loaded().zones, program.now());
     let mut events = Vec::with_capacity(items.len());
     let mut errors = Vec::new();
     let mut seen: HashMap<(String, String), usize> = HashMap::new();
@@ -213,12 +217,12 @@ pub async fn post_events(
             .with_items(errors));
     }
     let count = events.len();
-    let writer = state.writer().ok_or_else(no_store)?;
+    let writer = stored.writer().ok_or_else(no_store)?;
     let placed: Vec<Placed> = {
-        let loaded = state.loaded();
+        let loaded = program.loaded();
         events.into_iter().map(|e| place(e, &loaded.zones)).collect()
     };
-    // The writer tells the in-memory columns what it stored before it answers (see AppState::with_store).
+    // The writer tells the in-memory columns what it stored before it answers (see `Events::open`).
     let (outcome, replayed) = match writer.submit(Submission { events: placed, key }).await.map_err(internal)? {
         Receipt::Stored(outcome) => (outcome, false),
         Receipt::Replayed(outcome) => (outcome, true),
@@ -229,7 +233,7 @@ pub async fn post_events(
         }
     };
     if !replayed {
-        state.metrics().record_ingest(outcome.inserted, outcome.updated, outcome.unchanged);
+        metrics.record_ingest(outcome.inserted, outcome.updated, outcome.unchanged);
     }
     let answer =
         IngestAnswer { count, inserted: outcome.inserted, updated: outcome.updated, unchanged: outcome.unchanged };
@@ -320,7 +324,7 @@ route_query!(DeleteParams);
     security(("bearer" = []))
 )]
 pub async fn get_events(
-    State(state): State<AppState>,
+    State(stored): State<Events>,
     Query(q): Query<ListParams>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -361,9 +365,8 @@ pub async fn get_events(
         },
         ..EventQuery::listing(filter, bbox, limit)
     };
-    let state2 = state.clone();
     let q2 = query.clone();
-    let rows = tokio::task::spawn_blocking(move || state2.with_events(|s| s.query(&q2)))
+    let rows = tokio::task::spawn_blocking(move || stored.with_store(|s| s.query(&q2)))
         .await
         .map_err(internal)?
         .ok_or_else(no_store)?
@@ -419,7 +422,7 @@ pub struct DeletionAnswer {
     security(("bearer" = []))
 )]
 pub async fn delete_events(
-    State(state): State<AppState>,
+    State(stored): State<Events>,
     caller: Option<axum::Extension<super::auth::Caller>>,
     Query(q): Query<DeleteParams>,
 ) -> Result<Response, ApiError> {
@@ -447,14 +450,26 @@ pub async fn delete_events(
     let selector_text = selector.to_string();
     let removed = tokio::task::spawn_blocking(move || -> Result<u64, ApiError> {
         let removed =
-            state.with_events(|s| s.delete_events(&selector, &who)).ok_or_else(no_store)?.map_err(internal)?;
+            stored.with_store(|s| s.delete_events(&selector, &who)).ok_or_else(no_store)?.map_err(internal)?;
         // The figures reflect it before the answer: the store is read again (beside ingest).
         if removed > 0 {
-            state.reread_events_now().map_err(internal)?;
+            stored.reread_now().map_err(internal)?;
         }
         Ok(removed)
     })
     .await
     .map_err(internal)??;
     Ok(axum::Json(DeletionAnswer { selector: selector_text, removed }).into_response())
+}
+
+/// `/v1/events`: sending events takes an ingest or admin token; reading them (event-level data, even
+/// without personal fields) an analyst's; removing them an admin's.
+pub(super) fn routes(guard: &super::auth::Guard) -> axum::Router<super::AppState> {
+    use super::auth::{Access, Role};
+    use axum::routing::{delete, get, post};
+    let route = |method| axum::Router::new().route("/v1/events", method);
+    guard
+        .allow(Access::Ingest, route(post(post_events)))
+        .merge(guard.allow(Access::AtLeast(Role::Analyst), route(get(get_events))))
+        .merge(guard.allow(Access::AtLeast(Role::Admin), route(delete(delete_events))))
 }

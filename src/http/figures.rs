@@ -16,7 +16,7 @@ use super::auth::{CallerRole, Role};
 use super::cached::{Rendered, strong_etag};
 use super::error::ApiError;
 use super::query::{DateParams, Query, date, event_filter, kind, route_query, window_dates};
-use super::state::AppState;
+use super::state::Figures;
 use crate::cells::CellRes;
 use crate::cells::columns::{EventColumns, EventFilter};
 use crate::events::filter::FilterText;
@@ -227,7 +227,7 @@ pub(super) fn planner_disclosure(role: Role, planner_k: u64) -> Result<Disclosur
 /// Answers a figure request: from the cache when the same role asked the same of the same columns and
 /// zones, else computed on a blocking thread; `304` when `If-None-Match` names the answer.
 async fn answer(
-    state: AppState,
+    state: Figures,
     role: Option<axum::Extension<CallerRole>>,
     headers: HeaderMap,
     route: &'static str,
@@ -236,12 +236,12 @@ async fn answer(
 ) -> Result<Response, ApiError> {
     let role = role.map_or(Role::Admin, |r| r.0.0);
     let p = params(&q, &headers, role)?;
-    let disclosure = planner_disclosure(role, state.limits().planner_k)?;
-    let served = Arc::clone(&*state.loaded());
+    let disclosure = planner_disclosure(role, state.program.limits().planner_k)?;
+    let served = Arc::clone(&*state.program.loaded());
     // `at`: one set for every event (and the cells' relation); else each event's own date's set, and
     // cells related to the set in force on the window's last day (or today).
     let (index, fixed) = if let Some(id) = &p.proposal {
-        let record = super::proposals::find(&state, role, id).await?;
+        let record = super::proposals::find(&state.events, role, id).await?;
         (Arc::new(super::proposals::index_of(&record)?), true)
     } else if let Some(at) = p.at {
         let index = served.zones.in_force(at).map_err(|e| {
@@ -249,14 +249,14 @@ async fn answer(
         })?;
         (Arc::clone(index), true)
     } else {
-        let day = p.filter.to.unwrap_or_else(|| served.zones.day_at(state.now()));
+        let day = p.filter.to.unwrap_or_else(|| served.zones.day_at(state.program.now()));
         let index =
             served.zones.in_force_or_nearest(day).cloned().ok_or_else(|| ApiError::internal("no zone sets loaded"))?;
         (index, false)
     };
     let (columns, generation) = {
-        let state = state.clone();
-        tokio::task::spawn_blocking(move || state.columns()).await.map_err(|e| ApiError::internal(e.to_string()))??
+        let events = state.events.clone();
+        tokio::task::spawn_blocking(move || events.columns()).await.map_err(|e| ApiError::internal(e.to_string()))??
     };
     // The parsed parameters, not the query text: `reference=black%26to%3D2019-12-31` is one value, not
     // `reference=black&to=2019-12-31`, and spellings of one question share an answer.
@@ -267,15 +267,14 @@ async fn answer(
         index.set().version(),
         disclosure.label()
     );
-    let rendered = if let Some(r) = state.cache().get(&key) {
+    let rendered = if let Some(r) = state.cache.get(&key) {
         r
     } else {
         let etag = strong_etag(key.as_bytes());
         {
             // Waiting here is cancelled with the request (its timeout drops this future); once started,
             // the work runs to its end on a blocking thread, but never more at once than permits.
-            let permit = state
-                .figure_permits()
+            let permit = Arc::clone(&state.permits)
                 .acquire_owned()
                 .await
                 .map_err(|_| ApiError::internal("the service is stopping"))?;
@@ -288,7 +287,7 @@ async fn answer(
             .await
             .map_err(|e| ApiError::internal(e.to_string()))??;
             let r = Arc::new(Rendered::new(Bytes::from(body), content_type, etag, GZIP_FROM));
-            state.cache().put(key, Arc::clone(&r));
+            state.cache.put(key, Arc::clone(&r));
             r
         }
     };
@@ -437,7 +436,7 @@ fn render_cells(
     security(("bearer" = []))
 )]
 pub async fn get_cells(
-    State(state): State<AppState>,
+    State(state): State<Figures>,
     role: Option<axum::Extension<CallerRole>>,
     headers: HeaderMap,
     Query(q): Query<CellParams>,
@@ -474,7 +473,7 @@ pub async fn get_cells(
     security(("bearer" = []))
 )]
 pub async fn get_hotspots(
-    State(state): State<AppState>,
+    State(state): State<Figures>,
     role: Option<axum::Extension<CallerRole>>,
     headers: HeaderMap,
     Query(q): Query<HotspotParams>,
@@ -511,7 +510,7 @@ pub async fn get_hotspots(
     security(("bearer" = []))
 )]
 pub async fn get_candidates(
-    State(state): State<AppState>,
+    State(state): State<Figures>,
     role: Option<axum::Extension<CallerRole>>,
     headers: HeaderMap,
     Query(q): Query<CandidateParams>,
@@ -543,7 +542,7 @@ pub async fn get_candidates(
     security(("bearer" = []))
 )]
 pub async fn get_coverage(
-    State(state): State<AppState>,
+    State(state): State<Figures>,
     role: Option<axum::Extension<CallerRole>>,
     headers: HeaderMap,
     Query(q): Query<CoverageParams>,
@@ -574,7 +573,7 @@ pub async fn get_coverage(
     security(("bearer" = []))
 )]
 pub async fn get_equity(
-    State(state): State<AppState>,
+    State(state): State<Figures>,
     role: Option<axum::Extension<CallerRole>>,
     headers: HeaderMap,
     Query(q): Query<EquityParams>,
@@ -600,12 +599,12 @@ pub async fn get_equity(
     security(("bearer" = []))
 )]
 pub async fn get_me(
-    State(state): State<AppState>,
+    State(program): State<super::state::Program>,
     role: Option<axum::Extension<CallerRole>>,
 ) -> axum::Json<serde_json::Value> {
     let role = role.map_or(Role::Admin, |r| r.0.0);
     let planner = role < Role::Analyst;
-    let perturbed = planner_disclosure(role, state.limits().planner_k).ok().and_then(Disclosure::perturbation);
+    let perturbed = planner_disclosure(role, program.limits().planner_k).ok().and_then(Disclosure::perturbation);
     let filters: Vec<&str> =
         PLANNER_FILTERS.iter().chain(if planner { &[][..] } else { &ANALYST_FILTERS }).copied().collect();
     axum::Json(serde_json::json!({
@@ -615,6 +614,20 @@ pub async fn get_me(
         "max_res": if planner { PLANNER_MAX_RES } else { crate::cells::MAX_RES },
         "filters": filters,
     }))
+}
+
+/// The figure routes (aggregates): planners (small counts withheld) and above.
+pub(super) fn routes(guard: &super::auth::Guard) -> axum::Router<super::AppState> {
+    use super::auth::Access;
+    use axum::routing::get;
+    let routes = axum::Router::new()
+        .route("/v1/cells", get(get_cells))
+        .route("/v1/hotspots", get(get_hotspots))
+        .route("/v1/hotspots/candidates", get(get_candidates))
+        .route("/v1/coverage", get(get_coverage))
+        .route("/v1/equity", get(get_equity))
+        .route("/v1/me", get(get_me));
+    guard.allow(Access::AtLeast(Role::Planner), routes)
 }
 
 #[cfg(test)]

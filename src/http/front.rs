@@ -35,7 +35,7 @@ use tokio::time::Sleep;
 
 use super::auth::Caller;
 use super::error::{ApiError, INTERNAL_DETAIL, InternalCause};
-use super::state::AppState;
+use super::metrics::Metrics;
 
 /// The longest request target (path and query) answered, bytes; a longer one is a `414` problem.
 pub const MAX_URI_BYTES: usize = 8 << 10;
@@ -55,8 +55,8 @@ pub struct FrontConfig {
     pub max_concurrency: usize,
     /// Longest a request may take.
     pub request_timeout: Duration,
-    /// The state whose metrics count the answers.
-    pub state: AppState,
+    /// The metrics that count the answers.
+    pub metrics: Arc<Metrics>,
 }
 
 #[derive(Debug)]
@@ -76,7 +76,7 @@ impl Front {
     /// The layer over `config`.
     #[must_use]
     pub fn new(config: FrontConfig) -> Self {
-        let in_flight = config.state.metrics().in_flight();
+        let in_flight = config.metrics.in_flight();
         Self { shared: Arc::new(Shared { config, in_flight }) }
     }
 }
@@ -294,7 +294,7 @@ impl LogFields {
         let latency = self.start.elapsed();
         let route = self.route.as_ref().map_or("other", MatchedPath::as_str);
         let status = res.status().as_u16();
-        self.shared.config.state.metrics().record(route, self.method.as_str(), status, latency);
+        self.shared.config.metrics.record(route, self.method.as_str(), status, latency);
         let id = self.id.to_string();
         if let Some(InternalCause(cause)) = res.extensions_mut().remove::<InternalCause>() {
             tracing::error!(request_id = id, method = %self.method, route, cause, "request failed");
@@ -411,21 +411,17 @@ mod tests {
     use tower::{Layer, Service, ServiceExt};
 
     use super::*;
-    use crate::http::{Limits, Loaded, Tokens};
 
-    fn front(open: bool, max_concurrency: usize, timeout_ms: u64) -> (Front, AppState) {
-        let zones =
-            crate::zones::ZoneCatalog::new(crate::builtin::zone_sets().unwrap(), crate::zones::IndexOptions::default());
-        let rules = crate::rules::RuleCatalog::new(crate::builtin::rule_sets().unwrap()).unwrap();
-        let state = AppState::new(Loaded { zones, rules }, Tokens::default(), Limits::default());
+    fn front(open: bool, max_concurrency: usize, timeout_ms: u64) -> (Front, Arc<Metrics>) {
+        let metrics = Arc::new(Metrics::new());
         let config = FrontConfig {
             open,
             max_body_bytes: 1000,
             max_concurrency,
             request_timeout: Duration::from_millis(timeout_ms),
-            state: state.clone(),
+            metrics: Arc::clone(&metrics),
         };
-        (Front::new(config), state)
+        (Front::new(config), metrics)
     }
 
     fn get(uri: &str, headers: &[(&str, &str)]) -> Request {
@@ -446,7 +442,7 @@ mod tests {
 
     #[tokio::test]
     async fn refusals_come_before_the_route_runs() {
-        let (layer, state) = front(true, 8, 10_000);
+        let (layer, metrics) = front(true, 8, 10_000);
         let ran = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&ran);
         let svc = layer.layer(tower::service_fn(move |_req: Request| {
@@ -475,7 +471,7 @@ mod tests {
         }
         assert_eq!(svc.clone().oneshot(get("/x", &[("content-length", "1000")])).await.unwrap().status(), 200);
         // Every answer, refused or not, is counted.
-        let metrics = state.metrics().render();
+        let metrics = metrics.render();
         for (status, n) in [(421, 2), (414, 1), (431, 2), (413, 1), (200, 5)] {
             let line = format!(r#"leadmap_http_requests_total{{route="other",method="GET",status="{status}"}} {n}"#);
             assert!(metrics.contains(&line), "{line}: {metrics}");
@@ -522,7 +518,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_over_its_time_is_a_503_and_a_panic_a_500() {
-        let (layer, state) = front(false, 1, 50);
+        let (layer, metrics) = front(false, 1, 50);
         let slow = layer.layer(tower::service_fn(|_req: Request| async {
             std::future::pending::<()>().await;
             Ok::<_, Infallible>(ok())
@@ -549,11 +545,6 @@ mod tests {
             assert_eq!(in_poll.clone().oneshot(get("/x", &[])).await.unwrap().status(), 500);
         }
         assert_eq!(in_call.oneshot(get("/fine", &[])).await.unwrap().status(), 200);
-        assert!(
-            state
-                .metrics()
-                .render()
-                .contains(r#"leadmap_http_requests_total{route="other",method="GET",status="500"} 4"#)
-        );
+        assert!(metrics.render().contains(r#"leadmap_http_requests_total{route="other",method="GET",status="500"} 4"#));
     }
 }

@@ -1,7 +1,8 @@
 //! The HTTP service: the only module that imports axum and tower. [`router`] composes the routes over an
 //! [`AppState`] (tests call it in-process); [`serve`] owns the lifecycle: bind, refuse an open service
-//! off loopback, graceful shutdown on SIGTERM/Ctrl-C, reload on SIGHUP. One file per resource; errors
-//! become problem+json in `error.rs` only.
+//! off loopback, graceful shutdown on SIGTERM/Ctrl-C, reload on SIGHUP. One file per resource, each with
+//! its own `routes()` saying which role each route needs (guarded by `auth::Guard`); errors become
+//! problem+json in `error.rs` only.
 
 mod auth;
 mod basemap;
@@ -31,78 +32,31 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::StatusCode;
-use axum::middleware;
-use axum::routing::get;
 
 pub use auth::{Access, Role, TokenEntry, TokenError, Tokens};
 pub use conn::{ConnLimits, DEFAULT_HEADER_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, fit_to_fd_limit};
 pub use error::{ApiError, Problem};
 pub use front::{MAX_HEADER_BYTES, MAX_HEADERS, MAX_URI_BYTES};
 pub use openapi::document_json;
-pub use state::{AppState, Limits, Loaded, Program, Served};
+pub use state::{AppState, Events, Figures, Limits, Loaded, Program, Served};
 pub use tls::{TlsError, TlsFiles};
 pub use web::{MapPage, MapPageError};
 
-/// Builds the routes, auth, limits and metrics over `state`.
+/// Builds the routes, auth, limits and metrics over `state`: each resource module's `routes()`, guarded
+/// as that module says.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/v1/eligibility", get(eligibility::get_eligibility).post(eligibility::post_eligibility))
-        .route("/v1/screenings", axum::routing::post(screenings::post_screening))
-        .route("/v1/zones", get(zones::get_zones))
-        .route("/v1/zones/{id}", get(zones::get_zone))
-        .route("/v1/rules", get(rules::get_rules));
-    let metrics = Router::new().route("/metrics", get(ops::get_metrics));
-    // Removing events: admins only.
-    let remove_events = Router::new().route("/v1/events", axum::routing::delete(events::delete_events));
-    let ingest = Router::new().route("/v1/events", axum::routing::post(events::post_events));
-    let read_events = Router::new().route("/v1/events", get(events::get_events));
-    let figures = Router::new()
-        .route("/v1/cells", get(figures::get_cells))
-        .route("/v1/hotspots", get(figures::get_hotspots))
-        .route("/v1/hotspots/candidates", get(figures::get_candidates))
-        .route("/v1/coverage", get(figures::get_coverage))
-        .route("/v1/equity", get(figures::get_equity))
-        .route("/v1/me", get(figures::get_me))
-        .route("/v1/proposals", get(proposals::get_proposals).post(proposals::post_proposal))
-        .route("/v1/proposals/compare", get(proposals::get_compare))
-        .route("/v1/proposals/{id}", get(proposals::get_proposal).delete(proposals::delete_proposal))
-        .route("/v1/proposals/{id}/impact", get(proposals::get_impact));
-    // Tokens are fixed for the life of the server: an open server (loopback only) has no auth layer.
-    let (api, metrics, ingest, read_events, figures, remove_events) = if state.tokens().is_open() {
-        (api, metrics, ingest, read_events, figures, remove_events)
-    } else {
-        let layer = |access| middleware::from_fn_with_state((state.clone(), access), auth::require);
-        (
-            api.route_layer(layer(Access::AtLeast(Role::Field))),
-            // Metrics reveal traffic patterns: with tokens configured they need the admin role.
-            metrics.route_layer(layer(Access::AtLeast(Role::Admin))),
-            ingest.route_layer(layer(Access::Ingest)),
-            // Event-level data, even without personal fields, is for analysts only.
-            read_events.route_layer(layer(Access::AtLeast(Role::Analyst))),
-            // Aggregates: planners (small counts withheld) and above.
-            figures.route_layer(layer(Access::AtLeast(Role::Planner))),
-            remove_events.route_layer(layer(Access::AtLeast(Role::Admin))),
-        )
-    };
-    let api = api.merge(ingest.merge(read_events).merge(remove_events)).merge(figures);
-    let ops = Router::new()
-        .route("/healthz", get(ops::get_healthz))
-        .route("/readyz", get(ops::get_readyz))
-        .route("/openapi.json", get(ops::get_openapi))
-        .merge(metrics);
-    // The map page is public (no data in it); what it shows comes from the figure routes, with a token.
-    let page = Router::new()
-        .route("/", get(web::get_page))
-        .route("/map/config.json", get(web::get_config))
-        .route("/map/basemap.pmtiles", get(basemap::get_archive))
-        .route("/map/glyphs/{fontstack}/{range}", get(glyphs::get_glyphs))
-        .route("/map/{*path}", get(web::get_file))
-        .route_layer(middleware::from_fn_with_state(
-            <std::sync::Arc<MapPage> as axum::extract::FromRef<AppState>>::from_ref(&state),
-            web::security_headers,
-        ));
-    let ops = ops.merge(page);
-    with_layers(api.merge(ops), state)
+    let guard = auth::Guard::new(axum::extract::FromRef::from_ref(&state));
+    let routes = Router::new()
+        .merge(eligibility::routes(&guard))
+        .merge(screenings::routes(&guard))
+        .merge(zones::routes(&guard))
+        .merge(rules::routes(&guard))
+        .merge(events::routes(&guard))
+        .merge(figures::routes(&guard))
+        .merge(proposals::routes(&guard))
+        .merge(ops::routes(&guard))
+        .merge(web::routes(axum::extract::FromRef::from_ref(&state)));
+    with_layers(routes, state)
 }
 
 /// Limits, panic catching, fallbacks, logging and metrics around `routes` (one [`front::Front`] layer).
@@ -113,7 +67,7 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
         max_body_bytes: limits.max_body_bytes,
         max_concurrency: limits.max_concurrency,
         request_timeout: Duration::from_millis(limits.request_timeout_ms),
-        state: state.clone(),
+        metrics: axum::extract::FromRef::from_ref(&state),
     });
     routes
         .fallback(not_found)
@@ -207,7 +161,7 @@ pub async fn serve(
     if let (Some(files), Some(shared)) = (config.tls.clone(), tls.clone()) {
         spawn_tls_reloader(files, shared);
     }
-    spawn_store_follower(state.clone());
+    spawn_store_follower(state.events().clone());
     on_ready(addr);
     log_program_today(&state.loaded(), state.now());
     // No Nagle (set per connection there): a large answer's last partial segment would otherwise wait
@@ -255,8 +209,8 @@ const FOLLOW_EVERY: Duration = Duration::from_secs(2);
 
 /// Every [`FOLLOW_EVERY`], reads the stored events again if another process (`leadmap import`) wrote to
 /// the store, so the figures follow it.
-fn spawn_store_follower(state: AppState) {
-    if !state.has_store() {
+fn spawn_store_follower(events: Events) {
+    if !events.has_store() {
         return;
     }
     tokio::spawn(async move {
@@ -264,8 +218,8 @@ fn spawn_store_follower(state: AppState) {
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
-            let state = state.clone();
-            let _ = tokio::task::spawn_blocking(move || state.follow_store()).await;
+            let events = events.clone();
+            let _ = tokio::task::spawn_blocking(move || events.follow_store()).await;
         }
     });
 }
@@ -286,7 +240,7 @@ fn spawn_reloader(state: AppState, reload: impl Fn() -> Result<Loaded, ReloadErr
                     let summary = loaded.zones.describe();
                     state.replace(loaded);
                     // And the stored events, beside ingest (the previous copy answers meanwhile).
-                    state.reread_events();
+                    state.events().reread();
                     state.metrics().record_reload(true);
                     tracing::info!(zone_sets = summary, "reloaded zones and rules");
                     log_program_today(&state.loaded(), state.now());

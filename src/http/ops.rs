@@ -6,7 +6,11 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::state::AppState;
+use std::sync::Arc;
+
+use super::figures::FigureCache;
+use super::metrics::Metrics;
+use super::state::{Events, Program};
 
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Alive", body = Value)))]
@@ -17,9 +21,9 @@ pub async fn get_healthz() -> axum::Json<Value> {
 /// Readiness: zones and rules are loaded; says which, which are in force today, and whether a LEAD
 /// program is (a service whose program has ended is still ready: it answers, and says so).
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "Ready, with the loaded zone and rule sets (each with `in_force_today`), `program_in_force_today`, `store` (`open` or `none`) and `events` (the stored events in memory: `ready`, `loading` with `read` of `total`, or `failed`; figures answer 503 until `ready`)", body = Value)))]
-pub async fn get_readyz(State(state): State<AppState>) -> axum::Json<Value> {
-    let loaded = state.loaded();
-    let today = loaded.zones.day_at(state.now());
+pub async fn get_readyz(State(program): State<Program>, State(events): State<Events>) -> axum::Json<Value> {
+    let loaded = program.loaded();
+    let today = loaded.zones.day_at(program.now());
     let zones: Vec<Value> = loaded
         .zones
         .indexes()
@@ -40,15 +44,15 @@ pub async fn get_readyz(State(state): State<AppState>) -> axum::Json<Value> {
     let note = program.and_then(|p| p.not_in_force);
     // Eligibility needs only the zones and rules (ready from the start); figures need every stored
     // event in memory, read in the background at start.
-    let events = match state.columns_state() {
+    let in_memory = match events.columns_state() {
         crate::events::live::ColumnsState::Loading { read, total } => {
             json!({"state": "loading", "read": read, "total": total})
         }
         other => json!({"state": other.name()}),
     };
-    let store = if state.has_store() { "open" } else { "none" };
+    let store = if events.has_store() { "open" } else { "none" };
     axum::Json(
-        json!({"status": "ready", "today": today, "program_in_force_today": in_force, "program_note": note, "zone_sets": zones, "rule_sets": rules, "store": store, "events": events}),
+        json!({"status": "ready", "today": today, "program_in_force_today": in_force, "program_note": note, "zone_sets": zones, "rule_sets": rules, "store": store, "events": in_memory}),
     )
 }
 
@@ -61,12 +65,17 @@ pub async fn get_readyz(State(state): State<AppState>) -> axum::Json<Value> {
     ),
     security(("bearer" = []))
 )]
-pub async fn get_metrics(State(state): State<AppState>) -> Response {
-    let mut text = state.metrics().render();
-    let (answers, bytes) = state.cache().held();
-    let (events, read) = state.events_in_memory();
+pub async fn get_metrics(
+    State(metrics): State<Arc<Metrics>>,
+    State(cache): State<Arc<FigureCache>>,
+    State(program): State<Program>,
+    State(stored): State<Events>,
+) -> Response {
+    let mut text = metrics.render();
+    let (answers, bytes) = cache.held();
+    let (events, read) = stored.in_memory();
     let read = read.name();
-    let loaded = state.loaded();
+    let loaded = program.loaded();
     // Label values escaped as the text format says (a zone file's name is anyone's text).
     let sets = |v: Vec<String>| v.join(",").replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
     let zone_sets =
@@ -102,4 +111,16 @@ pub async fn get_openapi() -> Response {
     let mut res = super::openapi::document_json().into_response();
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     res
+}
+
+/// `/healthz`, `/readyz` and `/openapi.json`, open to all (probes and clients read them before they
+/// have a token); `/metrics` (traffic patterns): admins.
+pub(super) fn routes(guard: &super::auth::Guard) -> axum::Router<super::AppState> {
+    use super::auth::{Access, Role};
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/healthz", get(get_healthz))
+        .route("/readyz", get(get_readyz))
+        .route("/openapi.json", get(get_openapi))
+        .merge(guard.allow(Access::AtLeast(Role::Admin), axum::Router::new().route("/metrics", get(get_metrics))))
 }

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::auth::{Caller, CallerRole, Role};
 use super::error::{ApiError, AppJson};
 use super::query::{DateParams, Query, date, route_query};
-use super::state::AppState;
+use super::state::{Events, Program};
 use crate::cells::CellRes;
 use crate::cells::columns::EventFilter;
 use crate::events::filter::FilterText;
@@ -49,11 +49,11 @@ fn store_failed(e: impl std::fmt::Display) -> ApiError {
 
 /// Runs `f` on the store on a blocking thread.
 async fn on_store<T: Send + 'static>(
-    state: &AppState,
+    events: &Events,
     f: impl FnOnce(&mut dyn crate::store::EventStore) -> Result<T, crate::store::StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let state = state.clone();
-    tokio::task::spawn_blocking(move || state.with_events(f))
+    let events = events.clone();
+    tokio::task::spawn_blocking(move || events.with_store(f))
         .await
         .map_err(store_failed)?
         .ok_or_else(no_store)?
@@ -66,12 +66,12 @@ fn caller(role: Option<&CallerRole>, name: Option<&Caller>) -> (Role, String) {
 }
 
 /// Writes an audit row and the log line; a failed audit write fails the request (no unaudited answer).
-async fn audit(state: &AppState, row: AuditRecord) -> Result<(), ApiError> {
+async fn audit(events: &Events, row: AuditRecord) -> Result<(), ApiError> {
     tracing::info!(
         who = %row.who, role = %row.role, action = %row.action, proposals = %row.proposals.join(","),
         from = ?row.from, to = ?row.to, "proposal {}", row.action
     );
-    on_store(state, move |s| s.audit(&row)).await
+    on_store(events, move |s| s.audit(&row)).await
 }
 
 /// The summary of a record a listing shows.
@@ -105,20 +105,21 @@ fn visible(role: Role, r: &ProposalRecord) -> bool {
     security(("bearer" = []))
 )]
 pub async fn post_proposal(
-    State(state): State<AppState>,
+    State(program): State<Program>,
+    State(events): State<Events>,
     role: Option<axum::Extension<CallerRole>>,
     name: Option<axum::Extension<Caller>>,
     AppJson(body): AppJson<Value>,
 ) -> Result<Response, ApiError> {
     let (role, who) = caller(role.as_deref(), name.as_deref());
     let planner = role < Role::Analyst;
-    let served = Arc::clone(&*state.loaded());
+    let served = Arc::clone(&*program.loaded());
     let max_res = if planner { PLANNER_MAX_RES } else { crate::cells::MAX_RES };
     let submitted = read_submission(&body, &served.zones, planner, max_res).map_err(|e| match e {
         ProposalError::Shape(m) if planner && m.contains("planner role") => ApiError::new(StatusCode::FORBIDDEN, m),
         other => ApiError::unprocessable(other.to_string()),
     })?;
-    let created_at = state.now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let created_at = program.now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let version = submitted.set.version().to_string();
     let cells: Option<Vec<String>> = submitted.cells.as_ref().map(|c| c.iter().map(ToString::to_string).collect());
     let id = {
@@ -138,7 +139,7 @@ pub async fn post_proposal(
         zones_geojson: zone_set_to_geojson(&submitted.set).to_string(),
     };
     let stored = record.clone();
-    let full = on_store(&state, move |s| {
+    let full = on_store(&events, move |s| {
         if s.proposals()?.len() >= MAX_PROPOSALS {
             return Ok(true);
         }
@@ -154,7 +155,7 @@ pub async fn post_proposal(
         ));
     }
     audit(
-        &state,
+        &events,
         AuditRecord {
             who,
             role: role.to_string(),
@@ -181,18 +182,18 @@ pub async fn post_proposal(
     security(("bearer" = []))
 )]
 pub async fn get_proposals(
-    State(state): State<AppState>,
+    State(events): State<Events>,
     role: Option<axum::Extension<CallerRole>>,
 ) -> Result<axum::Json<Value>, ApiError> {
     let (role, _) = caller(role.as_deref(), None);
-    let all = on_store(&state, |s| s.proposals()).await?;
+    let all = on_store(&events, |s| s.proposals()).await?;
     let list: Vec<Value> = all.iter().filter(|r| visible(role, r)).map(summary).collect();
     Ok(axum::Json(json!({ "proposals": list })))
 }
 
-pub(super) async fn find(state: &AppState, role: Role, id: &str) -> Result<ProposalRecord, ApiError> {
+pub(super) async fn find(events: &Events, role: Role, id: &str) -> Result<ProposalRecord, ApiError> {
     let key = id.to_owned();
-    let found = on_store(state, move |s| s.proposal(&key)).await?;
+    let found = on_store(events, move |s| s.proposal(&key)).await?;
     found
         .filter(|r| visible(role, r))
         .ok_or_else(|| ApiError::not_found(format!("no proposal {id:?}; GET /v1/proposals lists them")))
@@ -211,12 +212,12 @@ pub(super) async fn find(state: &AppState, role: Role, id: &str) -> Result<Propo
     security(("bearer" = []))
 )]
 pub async fn get_proposal(
-    State(state): State<AppState>,
+    State(events): State<Events>,
     role: Option<axum::Extension<CallerRole>>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
     let (role, _) = caller(role.as_deref(), None);
-    let r = find(&state, role, &id).await?;
+    let r = find(&events, role, &id).await?;
     let mut doc = summary(&r);
     doc["zones"] = serde_json::from_str(&r.zones_geojson).map_err(store_failed)?;
     if let Some(cells) = &r.cells {
@@ -239,13 +240,13 @@ pub async fn get_proposal(
     security(("bearer" = []))
 )]
 pub async fn delete_proposal(
-    State(state): State<AppState>,
+    State(events): State<Events>,
     role: Option<axum::Extension<CallerRole>>,
     name: Option<axum::Extension<Caller>>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let (role, who) = caller(role.as_deref(), name.as_deref());
-    let r = find(&state, role, &id).await?;
+    let r = find(&events, role, &id).await?;
     if role < Role::Analyst && r.author != who {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -253,9 +254,9 @@ pub async fn delete_proposal(
         ));
     }
     let key = id.clone();
-    on_store(&state, move |s| s.delete_proposal(&key)).await?;
+    on_store(&events, move |s| s.delete_proposal(&key)).await?;
     audit(
-        &state,
+        &events,
         AuditRecord { who, role: role.to_string(), action: "delete".into(), proposals: vec![id], from: None, to: None },
     )
     .await?;
@@ -404,7 +405,8 @@ pub(super) fn index_of(r: &ProposalRecord) -> Result<ZoneIndex, ApiError> {
     security(("bearer" = []))
 )]
 pub async fn get_impact(
-    State(state): State<AppState>,
+    State(program): State<Program>,
+    State(events): State<Events>,
     role: Option<axum::Extension<CallerRole>>,
     name: Option<axum::Extension<Caller>>,
     Path(id): Path<String>,
@@ -413,11 +415,11 @@ pub async fn get_impact(
     let (role, who) = caller(role.as_deref(), name.as_deref());
     let planner = role < Role::Analyst;
     let w = window(&q, planner)?;
-    let r = find(&state, role, &id).await?;
+    let r = find(&events, role, &id).await?;
     let proposal = index_of(&r)?;
-    let disclosure = super::figures::planner_disclosure(role, state.limits().planner_k)?;
-    let (current, q) = audited(&state, w, who, role, "impact", vec![id]).await?;
-    from_columns(&state, move |cols| {
+    let disclosure = super::figures::planner_disclosure(role, program.limits().planner_k)?;
+    let (current, q) = audited(&program, &events, w, who, role, "impact", vec![id]).await?;
+    from_columns(&events, move |cols| {
         if planner && disclosure != crate::figures::Disclosure::Exact {
             let cells: Vec<h3o::CellIndex> = r.cells.iter().flatten().filter_map(|c| c.parse().ok()).collect();
             let i = published_impact(cols, &current, &proposal, &cells, &q.filter, disclosure)
@@ -437,15 +439,16 @@ pub async fn get_impact(
 /// Checks the set to compare with, writes the audit row of an impact or comparison (`action`) of
 /// `proposals`, and gives that set and the query over the stored events.
 async fn audited(
-    state: &AppState,
+    program: &Program,
+    events: &Events,
     w: Window,
     who: String,
     role: Role,
     action: &str,
     proposals: Vec<String>,
 ) -> Result<(Arc<ZoneIndex>, ImpactQuery), ApiError> {
-    let served = Arc::clone(&*state.loaded());
-    let today = served.zones.day_at(state.now());
+    let served = Arc::clone(&*program.loaded());
+    let today = served.zones.day_at(program.now());
     let current = current_set(&served, &w, today)?;
     let row = AuditRecord {
         who,
@@ -455,19 +458,19 @@ async fn audited(
         from: w.filter.from,
         to: w.filter.to,
     };
-    audit(state, row).await?;
+    audit(events, row).await?;
     Ok((current, w.query(&served, today)))
 }
 
 /// A JSON answer computed from the live columns on a blocking thread, private to the caller (never
 /// cached).
 async fn from_columns(
-    state: &AppState,
+    events: &Events,
     answer: impl FnOnce(&crate::cells::columns::EventColumns) -> Result<Vec<u8>, ApiError> + Send + 'static,
 ) -> Result<Response, ApiError> {
-    let state = state.clone();
+    let events = events.clone();
     let body = tokio::task::spawn_blocking(move || {
-        let (cols, _) = state.columns()?;
+        let (cols, _) = events.columns()?;
         answer(&cols)
     })
     .await
@@ -497,7 +500,8 @@ fn impact_json(i: &crate::proposals::Impact) -> Result<Value, ApiError> {
     security(("bearer" = []))
 )]
 pub async fn get_compare(
-    State(state): State<AppState>,
+    State(program): State<Program>,
+    State(events): State<Events>,
     role: Option<axum::Extension<CallerRole>>,
     name: Option<axum::Extension<Caller>>,
     Query(q): Query<CompareParams>,
@@ -520,15 +524,27 @@ pub async fn get_compare(
     }
     let mut records = Vec::new();
     for id in &ids {
-        records.push(find(&state, role, id).await?);
+        records.push(find(&events, role, id).await?);
     }
     let proposals = records.iter().map(index_of).collect::<Result<Vec<_>, _>>()?;
-    let (current, q) = audited(&state, w, who, role, "compare", ids).await?;
-    from_columns(&state, move |cols| {
+    let (current, q) = audited(&program, &events, w, who, role, "compare", ids).await?;
+    from_columns(&events, move |cols| {
         let refs: Vec<&ZoneIndex> = proposals.iter().collect();
         let all = impacts(cols, &current, &refs, &q);
         let docs = all.iter().map(impact_json).collect::<Result<Vec<_>, _>>()?;
         serde_json::to_vec(&json!({ "comparison": compare(&all), "impacts": docs })).map_err(store_failed)
     })
     .await
+}
+
+/// The proposal routes: planners and above (each handler narrows what a planner may submit and see).
+pub(super) fn routes(guard: &super::auth::Guard) -> axum::Router<super::AppState> {
+    use super::auth::Access;
+    use axum::routing::get;
+    let routes = axum::Router::new()
+        .route("/v1/proposals", get(get_proposals).post(post_proposal))
+        .route("/v1/proposals/compare", get(get_compare))
+        .route("/v1/proposals/{id}", get(get_proposal).delete(delete_proposal))
+        .route("/v1/proposals/{id}/impact", get(get_impact));
+    guard.allow(Access::AtLeast(Role::Planner), routes)
 }

@@ -39,3 +39,9 @@ pub async fn get_rules(
     let body = serde_json::to_value(rules.as_ref()).map_err(|e| ApiError::internal(format!("rules: {e}")))?;
     Ok(conditional(&headers, rules.version().as_str(), "application/json", super::zones::CACHE_CONTROL, || body))
 }
+
+/// `/v1/rules`: field tokens and above.
+pub(super) fn routes(guard: &super::auth::Guard) -> axum::Router<super::AppState> {
+    use super::auth::{Access, Role};
+    guard.allow(Access::AtLeast(Role::Field), axum::Router::new().route("/v1/rules", axum::routing::get(get_rules)))
+}

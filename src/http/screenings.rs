@@ -118,3 +118,10 @@ pub async fn post_screening(
     };
     Ok(axum::Json(ScreeningAnswer { screening, point: location }))
 }
+
+/// `POST /v1/screenings`: field tokens and above.
+pub(super) fn routes(guard: &super::auth::Guard) -> axum::Router<super::AppState> {
+    use super::auth::{Access, Role};
+    let routes = axum::Router::new().route("/v1/screenings", axum::routing::post(post_screening));
+    guard.allow(Access::AtLeast(Role::Field), routes)
+}

@@ -1,6 +1,8 @@
 //! The service's shared state, [`AppState`]: the loaded zone and rule catalogs behind an `ArcSwap` (read
 //! without a lock, replaced whole on reload), the store and live event columns, the tokens, the metrics
-//! and the limits; and the narrow states handlers take from it ([`Program`]).
+//! and the limits; and the narrow states handlers take from it by `FromRef`: [`Program`] (catalogs,
+//! clock, limits), [`Events`] (the store and the in-memory columns), [`Figures`] (both, the figure
+//! cache and the permits), the metrics and the map page's settings.
 
 use std::sync::Arc;
 
@@ -93,6 +95,8 @@ fn figure_permits() -> Arc<tokio::sync::Semaphore> {
 #[derive(Clone, Debug)]
 pub struct AppState {
     inner: Arc<Inner>,
+    /// The store and the in-memory columns.
+    events: Events,
     /// The served catalogs, "now" for every answer not given a date (this machine's clock unless
     /// [`AppState::with_clock`]) and the limits.
     program: Program,
@@ -185,23 +189,203 @@ impl axum::extract::FromRef<AppState> for Program {
     }
 }
 
+/// The event side of the service: the store (when there is one), its group-commit writer, the reader
+/// that keeps the in-memory columns fresh, and those columns. What the events and proposals routes
+/// need besides the [`Program`]; handlers take it from [`AppState`] by `FromRef`.
+#[derive(Clone, Debug)]
+pub struct Events {
+    inner: Arc<EventSide>,
+}
+
 #[derive(Debug)]
-struct Inner {
+struct EventSide {
     /// The event store, when the service was started with one; writes and reads take turns.
     store: Option<Arc<std::sync::Mutex<Box<dyn EventStore>>>>,
     /// The group-commit writer in front of the store (ingest goes through it).
     writer: Option<GroupWriter>,
     /// Reads the store into `live` (at start, after changes in place, after other processes' writes).
     reader: Option<Arc<LiveReader>>,
-    tokens: Tokens,
-    metrics: Arc<Metrics>,
     /// The in-memory columns every figure is computed from (loaded at start, appended on ingest); their
     /// generation is part of every cached figure's key and `ETag`.
     live: Arc<LiveEvents>,
+}
+
+impl Events {
+    /// No store: empty columns, ready at once.
+    fn none() -> Self {
+        Self {
+            inner: Arc::new(EventSide {
+                store: None,
+                writer: None,
+                reader: None,
+                live: Arc::new(LiveEvents::new(EventColumns::default(), 0)),
+            }),
+        }
+    }
+
+    /// The events in `store` (read into memory on a thread of its own), its writer recording each
+    /// read's outcome in `metrics`.
+    fn open(store: Option<Box<dyn EventStore>>, metrics: &Arc<Metrics>) -> std::io::Result<Self> {
+        let store = store.map(|s| Arc::new(std::sync::Mutex::new(s)));
+        let live = Arc::new(match &store {
+            Some(_) => LiveEvents::starting(),
+            None => LiveEvents::new(EventColumns::default(), 1),
+        });
+        let writer = match &store {
+            Some(s) => {
+                let counts = Arc::clone(metrics);
+                let on_read: OnRead = Box::new(move |ok| counts.record_store_read(ok));
+                let reader = LiveReader::new(Arc::clone(&live), Arc::clone(s), on_read);
+                let writer = GroupWriter::start(Arc::clone(s), Box::new(reader.on_stored()))?;
+                reader.ask();
+                Some((writer, reader))
+            }
+            None => None,
+        };
+        let (writer, reader) = writer.unzip();
+        Ok(Self { inner: Arc::new(EventSide { store, writer, reader, live }) })
+    }
+
+    /// The in-memory event columns now, with every event ingested so far, and their generation (call
+    /// from a blocking task: events queued by ingest are added here, by the reader, not on the ingest
+    /// path); `503` while they are first read from the store.
+    pub(super) fn columns(&self) -> Result<(Arc<EventColumns>, u64), super::ApiError> {
+        match self.inner.live.state() {
+            ColumnsState::Ready => Ok(self.inner.live.snapshot()),
+            ColumnsState::Loading { read, total } => Err(super::ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                format!("loading events ({read} of {total}): figures are answered once every stored event is read"),
+            )
+            .with_retry_after(2)),
+            ColumnsState::Failed(_) => Err(super::ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "the stored events could not be read; the operator has the reason in the log",
+            )),
+        }
+    }
+
+    /// Reads the stored events again, beside ingest (SIGHUP); the previous copy answers until then.
+    pub fn reread(&self) {
+        if let Some(r) = &self.inner.reader {
+            r.ask();
+        }
+    }
+
+    /// Reads the stored events again now, on this thread (call from a blocking task), beside ingest.
+    pub(super) fn reread_now(&self) -> Result<u64, String> {
+        self.inner.reader.as_ref().map_or(Ok(0), |r| r.read_now())
+    }
+
+    /// Events in memory now (without adding those queued), and where their read is.
+    #[must_use]
+    pub fn in_memory(&self) -> (usize, ColumnsState) {
+        (self.inner.live.len(), self.inner.live.state())
+    }
+
+    /// Reads the stored events again if another process (`leadmap import`) wrote to the store since
+    /// the last call (call from a blocking task, every few seconds); whether it had.
+    #[must_use]
+    pub fn follow_store(&self) -> bool {
+        self.inner.reader.as_ref().is_some_and(LiveReader::follow)
+    }
+
+    /// Whether the service has an event store.
+    #[must_use]
+    pub fn has_store(&self) -> bool {
+        self.inner.store.is_some()
+    }
+
+    /// Where the in-memory event columns are (for `/readyz`).
+    #[must_use]
+    pub fn columns_state(&self) -> ColumnsState {
+        self.inner.live.state()
+    }
+
+    /// Blocks until the stored events are read (or their read failed) and says which (for tests and
+    /// tools that need figures at once).
+    #[must_use]
+    pub fn wait_until_read(&self) -> ColumnsState {
+        loop {
+            match self.inner.live.state() {
+                ColumnsState::Loading { .. } => std::thread::sleep(std::time::Duration::from_millis(5)),
+                done => return done,
+            }
+        }
+    }
+
+    /// The group-commit writer, when there is a store.
+    pub(super) fn writer(&self) -> Option<&GroupWriter> {
+        self.inner.writer.as_ref()
+    }
+
+    /// Runs `f` on the event store (call from a blocking task), or says there is none.
+    pub(super) fn with_store<T>(&self, f: impl FnOnce(&mut dyn EventStore) -> T) -> Option<T> {
+        let store = self.inner.store.as_ref()?;
+        // A panic while holding the lock cannot leave a half-written batch (each batch is one
+        // transaction), so a poisoned lock is safe to keep using.
+        let mut guard = store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Some(f(guard.as_mut()))
+    }
+}
+
+/// What the figure routes need: the [`Program`] (zones to relate cells to, the day, the privacy
+/// limit), the [`Events`] (columns, and proposals for `proposal=`), the cache of rendered answers and
+/// the permits computations take.
+#[derive(Clone, Debug)]
+pub struct Figures {
+    /// The catalogs, clock and limits.
+    pub program: Program,
+    /// The stored events and their columns.
+    pub events: Events,
     /// Rendered figures, by request.
-    cache: super::figures::FigureCache,
+    pub(super) cache: Arc<super::figures::FigureCache>,
     /// Figure computations running at once: one per core, so a burst of heavy requests queues (and
     /// those that time out while queued never start) instead of running all at once.
+    pub(super) permits: Arc<tokio::sync::Semaphore>,
+}
+
+impl axum::extract::FromRef<AppState> for Events {
+    fn from_ref(state: &AppState) -> Self {
+        state.events.clone()
+    }
+}
+
+impl axum::extract::FromRef<AppState> for Figures {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            program: state.program(),
+            events: state.events.clone(),
+            cache: Arc::clone(&state.inner.cache),
+            permits: Arc::clone(&state.inner.figure_permits),
+        }
+    }
+}
+
+impl axum::extract::FromRef<AppState> for Arc<Metrics> {
+    fn from_ref(state: &AppState) -> Self {
+        Arc::clone(&state.inner.metrics)
+    }
+}
+
+impl axum::extract::FromRef<AppState> for Arc<Tokens> {
+    fn from_ref(state: &AppState) -> Self {
+        Arc::clone(&state.inner.tokens)
+    }
+}
+
+impl axum::extract::FromRef<AppState> for Arc<super::figures::FigureCache> {
+    fn from_ref(state: &AppState) -> Self {
+        Arc::clone(&state.inner.cache)
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    tokens: Arc<Tokens>,
+    metrics: Arc<Metrics>,
+    /// Rendered figures, by request.
+    cache: Arc<super::figures::FigureCache>,
+    /// Figure computations running at once (see [`Figures`]).
     figure_permits: Arc<tokio::sync::Semaphore>,
     /// The map page's base map and landmarks.
     map_page: Arc<super::web::MapPage>,
@@ -211,20 +395,7 @@ impl AppState {
     /// State serving `loaded`.
     #[must_use]
     pub fn new(loaded: Loaded, tokens: Tokens, limits: Limits) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                store: None,
-                writer: None,
-                reader: None,
-                tokens,
-                metrics: Arc::new(Metrics::new()),
-                live: Arc::new(LiveEvents::new(EventColumns::default(), 0)),
-                cache: super::figures::FigureCache::default(),
-                figure_permits: figure_permits(),
-                map_page: Arc::default(),
-            }),
-            program: Program::new(loaded, limits),
-        }
+        Self::with_events(loaded, tokens, limits, Arc::new(Metrics::new()), Events::none())
     }
 
     /// State serving `loaded` and the events in `store`, read into memory on a thread of its own: until
@@ -238,38 +409,23 @@ impl AppState {
         limits: Limits,
         store: Option<Box<dyn EventStore>>,
     ) -> std::io::Result<Self> {
-        let store = store.map(|s| Arc::new(std::sync::Mutex::new(s)));
         let metrics = Arc::new(Metrics::new());
-        let live = Arc::new(match &store {
-            Some(_) => LiveEvents::starting(),
-            None => LiveEvents::new(EventColumns::default(), 1),
-        });
-        let writer = match &store {
-            Some(s) => {
-                let counts = Arc::clone(&metrics);
-                let on_read: OnRead = Box::new(move |ok| counts.record_store_read(ok));
-                let reader = LiveReader::new(Arc::clone(&live), Arc::clone(s), on_read);
-                let writer = GroupWriter::start(Arc::clone(s), Box::new(reader.on_stored()))?;
-                reader.ask();
-                Some((writer, reader))
-            }
-            None => None,
-        };
-        let (writer, reader) = writer.unzip();
-        Ok(Self {
+        let events = Events::open(store, &metrics)?;
+        Ok(Self::with_events(loaded, tokens, limits, metrics, events))
+    }
+
+    fn with_events(loaded: Loaded, tokens: Tokens, limits: Limits, metrics: Arc<Metrics>, events: Events) -> Self {
+        Self {
             inner: Arc::new(Inner {
-                store,
-                writer,
-                reader,
-                tokens,
+                tokens: Arc::new(tokens),
                 metrics,
-                live,
-                cache: super::figures::FigureCache::default(),
+                cache: Arc::default(),
                 figure_permits: figure_permits(),
                 map_page: Arc::default(),
             }),
+            events,
             program: Program::new(loaded, limits),
-        })
+        }
     }
 
     /// This state answering "now" with `clock` (a test's fixed day).
@@ -296,81 +452,10 @@ impl AppState {
         self.program.today()
     }
 
-    /// The cache of rendered figures.
-    pub(super) fn cache(&self) -> &super::figures::FigureCache {
-        &self.inner.cache
-    }
-
-    /// The in-memory event columns now, with every event ingested so far, and their generation (call
-    /// from a blocking task: events queued by ingest are added here, by the reader, not on the ingest
-    /// path); `503` while they are first read from the store.
-    pub(super) fn columns(&self) -> Result<(Arc<EventColumns>, u64), super::ApiError> {
-        match self.inner.live.state() {
-            ColumnsState::Ready => Ok(self.inner.live.snapshot()),
-            ColumnsState::Loading { read, total } => Err(super::ApiError::new(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                format!("loading events ({read} of {total}): figures are answered once every stored event is read"),
-            )
-            .with_retry_after(2)),
-            ColumnsState::Failed(_) => Err(super::ApiError::new(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "the stored events could not be read; the operator has the reason in the log",
-            )),
-        }
-    }
-
-    /// Reads the stored events again, beside ingest (SIGHUP); the previous copy answers until then.
-    pub fn reread_events(&self) {
-        if let Some(r) = &self.inner.reader {
-            r.ask();
-        }
-    }
-
-    /// Reads the stored events again now, on this thread (call from a blocking task), beside ingest.
-    pub(super) fn reread_events_now(&self) -> Result<u64, String> {
-        self.inner.reader.as_ref().map_or(Ok(0), |r| r.read_now())
-    }
-
-    /// Events in memory now (without adding those queued), and where their read is.
+    /// The store and the in-memory event columns.
     #[must_use]
-    pub fn events_in_memory(&self) -> (usize, ColumnsState) {
-        (self.inner.live.len(), self.inner.live.state())
-    }
-
-    /// Reads the stored events again if another process (`leadmap import`) wrote to the store since
-    /// the last call (call from a blocking task, every few seconds); whether it had.
-    #[must_use]
-    pub fn follow_store(&self) -> bool {
-        self.inner.reader.as_ref().is_some_and(LiveReader::follow)
-    }
-
-    /// Whether the service has an event store.
-    #[must_use]
-    pub fn has_store(&self) -> bool {
-        self.inner.store.is_some()
-    }
-
-    /// Where the in-memory event columns are (for `/readyz`).
-    #[must_use]
-    pub fn columns_state(&self) -> ColumnsState {
-        self.inner.live.state()
-    }
-
-    /// Blocks until the stored events are read (or their read failed) and says which (for tests and
-    /// tools that need figures at once).
-    #[must_use]
-    pub fn wait_for_events(&self) -> ColumnsState {
-        loop {
-            match self.inner.live.state() {
-                ColumnsState::Loading { .. } => std::thread::sleep(std::time::Duration::from_millis(5)),
-                done => return done,
-            }
-        }
-    }
-
-    /// The group-commit writer, when there is a store.
-    pub(super) fn writer(&self) -> Option<&GroupWriter> {
-        self.inner.writer.as_ref()
+    pub fn events(&self) -> &Events {
+        &self.events
     }
 
     /// The catalogs in force now (a lock-free snapshot; hold it for one request).
@@ -382,21 +467,6 @@ impl AppState {
     /// Replaces the catalogs; requests in flight finish with the snapshot they took.
     pub fn replace(&self, loaded: Loaded) {
         self.program.served.store(Arc::new(Served::new(loaded)));
-    }
-
-    /// Runs `f` on the event store (call from a blocking task), or says there is none.
-    pub(super) fn with_events<T>(&self, f: impl FnOnce(&mut dyn EventStore) -> T) -> Option<T> {
-        let store = self.inner.store.as_ref()?;
-        // A panic while holding the lock cannot leave a half-written batch (each batch is one
-        // transaction), so a poisoned lock is safe to keep using.
-        let mut guard = store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        Some(f(guard.as_mut()))
-    }
-
-    /// The permits figure computations take (one per core).
-    #[must_use]
-    pub fn figure_permits(&self) -> Arc<tokio::sync::Semaphore> {
-        Arc::clone(&self.inner.figure_permits)
     }
 
     /// The tokens.
@@ -462,5 +532,24 @@ mod tests {
         assert_eq!(program.today(), state.today());
         let page = <Arc<super::super::web::MapPage>>::from_ref(&state);
         assert!(std::ptr::eq(Arc::as_ptr(&page), state.map_page()), "the page's settings are shared, not copied");
+    }
+
+    #[test]
+    fn the_event_and_figure_states_share_the_services_columns_cache_and_permits() {
+        let state = AppState::new(builtin(), Tokens::default(), Limits { planner_k: 3, ..Limits::default() });
+        let events = Events::from_ref(&state);
+        let figures = Figures::from_ref(&state);
+        assert!(Arc::ptr_eq(&events.inner, &state.events().inner), "one event side, not a copy");
+        assert!(Arc::ptr_eq(&figures.events.inner, &events.inner));
+        assert!(Arc::ptr_eq(&figures.cache, &<Arc<super::super::figures::FigureCache>>::from_ref(&state)));
+        assert!(Arc::ptr_eq(&figures.permits, &Figures::from_ref(&state).permits), "one set of permits");
+        assert!(Arc::ptr_eq(&<Arc<Metrics>>::from_ref(&state), &<Arc<Metrics>>::from_ref(&state)));
+        assert_eq!(figures.program.limits().planner_k, 3);
+        // No store: nothing to read, the columns are ready and empty at once.
+        assert!(!events.has_store());
+        assert_eq!(events.wait_until_read(), ColumnsState::Ready);
+        assert_eq!(events.in_memory().0, 0);
+        assert!(events.with_store(|_| ()).is_none());
+        assert!(events.writer().is_none());
     }
 }

@@ -14,7 +14,6 @@ use serde_json::json;
 
 use super::ApiError;
 use super::cached::{Rendered, strong_etag};
-use super::state::AppState;
 
 /// What `leadmap serve` adds to the page: a street map behind it and the landmarks it labels.
 #[derive(Clone, Debug, Default)]
@@ -323,15 +322,19 @@ pub async fn security_headers(
 /// `GET /map/config.json`: whether the API needs a token, the base map, and `zones_at`: a date on which
 /// the zone set the figures are classified by (the one in force today, else the newest) is in force, so
 /// the page shows those zones even after the program has ended.
-pub async fn get_config(State(state): State<AppState>) -> Response {
-    let page = state.map_page();
-    let today = state.today();
-    let zones_at = state.loaded().zones.in_force_or_newest(today).map(|index| {
+pub async fn get_config(
+    State(program): State<crate::http::Program>,
+    State(page): State<Arc<MapPage>>,
+    State(tokens): State<Arc<super::auth::Tokens>>,
+) -> Response {
+    let today = program.today();
+    let loaded = program.loaded();
+    let zones_at = loaded.zones.in_force_or_newest(today).map(|index| {
         let m = index.set().meta();
         if m.in_force_on(today) { today } else { m.effective_from.or(m.effective_to).unwrap_or(today) }
     });
     let body = json!({
-        "auth": !state.tokens().is_open(),
+        "auth": !tokens.is_open(),
         "basemap": page.basemap,
         // A PMTiles archive at /map/basemap.pmtiles: how to draw it (bounds and centre lon/lat).
         "basemap_archive": page.archive().map(|a| {
@@ -353,7 +356,7 @@ pub async fn get_config(State(state): State<AppState>) -> Response {
         // serve --context: the page names areas itself (a base map's neighbourhood names are left out).
         "context": page.context.is_some(),
         // Each zone set's start, marked on the page's monthly chart.
-        "zone_sets": state.loaded().zones.indexes().iter().map(|i| {
+        "zone_sets": loaded.zones.indexes().iter().map(|i| {
             let m = i.set().meta();
             json!({"name": m.name, "title": m.title, "effective_from": m.effective_from, "effective_to": m.effective_to})
         }).collect::<Vec<_>>(),
@@ -363,6 +366,19 @@ pub async fn get_config(State(state): State<AppState>) -> Response {
     let mut r = axum::Json(body).into_response();
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     r
+}
+
+/// The map page, its files, config, base map and glyphs: public (no data in them; what the page shows
+/// comes from the figure routes, with a token), each answer with the page's security headers.
+pub(super) fn routes(page: Arc<MapPage>) -> axum::Router<super::AppState> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/", get(get_page))
+        .route("/map/config.json", get(get_config))
+        .route("/map/basemap.pmtiles", get(super::basemap::get_archive))
+        .route("/map/glyphs/{fontstack}/{range}", get(super::glyphs::get_glyphs))
+        .route("/map/{*path}", get(get_file))
+        .route_layer(axum::middleware::from_fn_with_state(page, security_headers))
 }
 
 #[cfg(test)]

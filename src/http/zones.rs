@@ -74,3 +74,12 @@ pub async fn get_zone(
     let etag = format!("{}-{}", set.version(), zone.id);
     Ok(conditional(&headers, &etag, "application/geo+json", CACHE_CONTROL, || zone_feature(set, zone)))
 }
+
+/// `/v1/zones` and `/v1/zones/{id}`: field tokens and above.
+pub(super) fn routes(guard: &super::auth::Guard) -> axum::Router<super::AppState> {
+    use super::auth::{Access, Role};
+    let routes = axum::Router::new()
+        .route("/v1/zones", axum::routing::get(get_zones))
+        .route("/v1/zones/{id}", axum::routing::get(get_zone));
+    guard.allow(Access::AtLeast(Role::Field), routes)
+}

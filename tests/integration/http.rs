@@ -260,6 +260,97 @@ async fn tokens_and_roles_guard_the_routes() {
     }
 }
 
+/// Every operation the OpenAPI document lists answers a token only as its route's role allows: `401`
+/// without a token (unless it is open), `403` for a role below it, and past the guard for every role it
+/// allows. The table must name every operation, so a new route cannot arrive unguarded.
+#[tokio::test]
+async fn every_operation_answers_only_the_roles_its_route_allows() {
+    const INGEST: &str = "ingest-token-0123456789a";
+    const ANALYST: &str = "analyst-token-0123456789";
+    let tokens = Tokens::parse_env(&format!(
+        "feed:ingest:{INGEST},app:field:{FIELD},plan:planner:{PLANNER},study:analyst:{ANALYST},ops:admin:{ADMIN}"
+    ))
+    .unwrap();
+    let app = router(state(tokens, Limits::default()));
+    let roles = [("ingest", INGEST), ("field", FIELD), ("planner", PLANNER), ("analyst", ANALYST), ("admin", ADMIN)];
+    let from = |i: usize| roles[i..].iter().map(|r| r.0).collect::<Vec<_>>();
+    let (field, planner, analyst) = (from(1), from(2), from(3));
+    let open: Vec<&str> = roles.iter().map(|r| r.0).collect();
+    // (method, path): the roles allowed; `open` also answers without a token.
+    let table: Vec<((&str, &str), Vec<&str>)> = vec![
+        (("GET", "/v1/eligibility"), field.clone()),
+        (("POST", "/v1/eligibility"), field.clone()),
+        (("POST", "/v1/screenings"), field.clone()),
+        (("GET", "/v1/zones"), field.clone()),
+        (("GET", "/v1/zones/{id}"), field.clone()),
+        (("GET", "/v1/rules"), field),
+        (("POST", "/v1/events"), vec!["ingest", "admin"]),
+        (("GET", "/v1/events"), analyst.clone()),
+        (("DELETE", "/v1/events"), vec!["admin"]),
+        (("GET", "/v1/cells"), planner.clone()),
+        (("GET", "/v1/hotspots"), planner.clone()),
+        (("GET", "/v1/hotspots/candidates"), planner.clone()),
+        (("GET", "/v1/coverage"), planner.clone()),
+        (("GET", "/v1/equity"), planner.clone()),
+        (("GET", "/v1/me"), planner.clone()),
+        (("GET", "/v1/proposals"), planner.clone()),
+        (("POST", "/v1/proposals"), planner.clone()),
+        (("GET", "/v1/proposals/{id}"), planner.clone()),
+        (("DELETE", "/v1/proposals/{id}"), planner.clone()),
+        (("GET", "/v1/proposals/{id}/impact"), planner),
+        // The guard lets planners in; the handler refuses them (comparing is for analysts).
+        (("GET", "/v1/proposals/compare"), analyst),
+        (("GET", "/metrics"), vec!["admin"]),
+        (("GET", "/healthz"), open.clone()),
+        (("GET", "/readyz"), open.clone()),
+        (("GET", "/openapi.json"), open.clone()),
+    ];
+    let doc = get(&app, "/openapi.json").await.json();
+    let mut documented: Vec<(String, String)> = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in
+            item.as_object().unwrap().keys().filter(|k| ["get", "post", "delete", "put", "patch"].contains(&k.as_str()))
+        {
+            documented.push((method.to_uppercase(), path.clone()));
+        }
+    }
+    documented.sort();
+    let mut listed: Vec<(String, String)> =
+        table.iter().map(|((m, p), _)| ((*m).to_owned(), (*p).to_owned())).collect();
+    listed.sort();
+    assert_eq!(listed, documented, "the table names every documented operation, and only those");
+
+    for ((method, path), allowed) in &table {
+        let uri = path.replace("{id}", "x");
+        let request = |token: Option<&str>| {
+            let mut b = Request::builder().method(*method).uri(&uri);
+            if let Some(t) = token {
+                b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+            }
+            b.body(Body::empty()).unwrap()
+        };
+        let anonymous = call(&app, request(None)).await;
+        if allowed.len() == roles.len() {
+            assert!(anonymous.status.is_success(), "{method} {path} is open: {}", anonymous.status);
+        } else {
+            anonymous.problem(401, "needs an API token");
+        }
+        for (role, token) in roles {
+            let r = call(&app, request(Some(token))).await;
+            if allowed.contains(&role) {
+                assert!(
+                    r.status != StatusCode::UNAUTHORIZED && r.status != StatusCode::FORBIDDEN,
+                    "{method} {path} lets the {role} role in: {} {}",
+                    r.status,
+                    String::from_utf8_lossy(&r.body)
+                );
+            } else {
+                assert_eq!(r.status, StatusCode::FORBIDDEN, "{method} {path} refuses the {role} role");
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn screenings_apply_the_rules_over_http() {
     let app = open_app();
@@ -1410,7 +1501,7 @@ async fn eligibility_and_ingest_answer_while_the_stored_events_are_read_and_figu
     open_gate.send(()).unwrap();
     let state2 = state.clone();
     assert_eq!(
-        tokio::task::spawn_blocking(move || state2.wait_for_events()).await.unwrap(),
+        tokio::task::spawn_blocking(move || state2.events().wait_until_read()).await.unwrap(),
         leadmap::events::live::ColumnsState::Ready
     );
     let r = with_token(&app, "GET", "/readyz", ADMIN, None).await;

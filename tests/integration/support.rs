@@ -357,7 +357,7 @@ pub async fn call(app: &axum::Router, req: Request<Body>) -> Reply {
 
 /// `state` once its stored events are read into memory (figures answer 503 until then).
 pub fn ready(state: leadmap::http::AppState) -> leadmap::http::AppState {
-    assert_eq!(state.wait_for_events(), leadmap::events::live::ColumnsState::Ready);
+    assert_eq!(state.events().wait_until_read(), leadmap::events::live::ColumnsState::Ready);
     state
 }
 
