@@ -441,40 +441,65 @@ fn write_table(
     Ok(())
 }
 
-pub(super) fn coverage(args: &TableArgs) -> Result<ExitCode, Error> {
+/// Writes a coverage or equity table where `args` says, as JSON (`value`) or CSV (`header`, `rows`),
+/// once the output is checked: nothing is computed for an output that would overwrite an input.
+fn write_figure_table<T: serde::Serialize>(
+    args: &TableArgs,
+    compute: impl FnOnce(&EventColumns, &Geo) -> Result<T, Error>,
+    header: &[&str],
+    rows: impl FnOnce(&T) -> Vec<Vec<String>>,
+) -> Result<T, Error> {
     let protected = protected(&args.data, None, &args.zones);
     check_output(args.output.as_ref(), &protected, TABLE_EXTENSIONS)?;
     let geo = Geo::new(&args.zones, args.at)?;
-    let cols = columns(&args.data)?;
-    let cov =
-        crate::figures::coverage::coverage(&cols, &geo.geography(), &args.filter.filter()?, args.filter.disclosure());
+    let table = compute(&columns(&args.data)?, &geo)?;
     let (name, mut out) = output_to(args.output.as_ref(), &protected)?;
     let io = |source: std::io::Error| Error::Io { path: name.clone(), source };
     match table_format(args) {
-        TableFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&cov).unwrap_or_default()).map_err(io)?,
-        TableFormat::Csv => write_table(
-            &mut out,
-            &[
-                "area",
-                "month",
-                "arrest",
-                "diversion_referral",
-                "social_contact_referral",
-                "offense_report",
-                "contacts",
-                "diversion_rate",
-                "suppressed",
-            ],
-            cov.months.iter().chain(&cov.totals).map(|r| {
-                let mut row = vec![r.area.clone(), r.month.clone()];
-                row.extend(kind_fields(&r.counts));
-                row.extend([opt(r.diversion_rate), r.suppressed.to_string()]);
-                row
-            }),
-        )
-        .map_err(|e| io(e.into()))?,
+        TableFormat::Json => {
+            writeln!(out, "{}", serde_json::to_string_pretty(&table).unwrap_or_default()).map_err(io)?;
+        }
+        TableFormat::Csv => write_table(&mut out, header, rows(&table).into_iter()).map_err(|e| io(e.into()))?,
     }
     out.finish().map_err(io)?;
+    Ok(table)
+}
+
+pub(super) fn coverage(args: &TableArgs) -> Result<ExitCode, Error> {
+    let cov = write_figure_table(
+        args,
+        |cols, geo| {
+            Ok(crate::figures::coverage::coverage(
+                cols,
+                &geo.geography(),
+                &args.filter.filter()?,
+                args.filter.disclosure(),
+            ))
+        },
+        &[
+            "area",
+            "month",
+            "arrest",
+            "diversion_referral",
+            "social_contact_referral",
+            "offense_report",
+            "contacts",
+            "diversion_rate",
+            "suppressed",
+        ],
+        |cov| {
+            cov.months
+                .iter()
+                .chain(&cov.totals)
+                .map(|r| {
+                    let mut row = vec![r.area.clone(), r.month.clone()];
+                    row.extend(kind_fields(&r.counts));
+                    row.extend([opt(r.diversion_rate), r.suppressed.to_string()]);
+                    row
+                })
+                .collect()
+        },
+    )?;
     eprintln!(
         "share of contacts inside the zones: {}; diversion rate inside: {} ({})",
         opt(cov.share_inside),
@@ -485,53 +510,49 @@ pub(super) fn coverage(args: &TableArgs) -> Result<ExitCode, Error> {
 }
 
 pub(super) fn equity(args: &TableArgs) -> Result<ExitCode, Error> {
-    let protected = protected(&args.data, None, &args.zones);
-    check_output(args.output.as_ref(), &protected, TABLE_EXTENSIONS)?;
-    let geo = Geo::new(&args.zones, args.at)?;
-    let cols = columns(&args.data)?;
     let reference = crate::events::group_key(&args.reference);
-    let eq = crate::figures::coverage::equity(
-        &cols,
-        &geo.geography(),
-        &args.filter.filter()?,
-        &reference,
-        args.filter.disclosure(),
-    );
-    let (name, mut out) = output_to(args.output.as_ref(), &protected)?;
-    let io = |source: std::io::Error| Error::Io { path: name.clone(), source };
-    match table_format(args) {
-        TableFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&eq).unwrap_or_default()).map_err(io)?,
-        TableFormat::Csv => write_table(
-            &mut out,
-            &[
-                "area",
-                "group",
-                "arrest",
-                "diversion_referral",
-                "social_contact_referral",
-                "offense_report",
-                "contacts",
-                "referral_rate",
-                "diversion_rate",
-                "rri_referral",
-                "rri_diversion",
-                "suppressed",
-            ],
-            eq.rows.iter().map(|r| {
-                let mut row = vec![r.area.clone(), r.group.clone()];
-                row.extend(kind_fields(&r.counts));
-                row.extend([
-                    opt(r.referral_rate),
-                    opt(r.diversion_rate),
-                    opt(r.rri_referral),
-                    opt(r.rri_diversion),
-                    r.suppressed.to_string(),
-                ]);
-                row
-            }),
-        )
-        .map_err(|e| io(e.into()))?,
-    }
-    out.finish().map_err(io)?;
+    write_figure_table(
+        args,
+        |cols, geo| {
+            Ok(crate::figures::coverage::equity(
+                cols,
+                &geo.geography(),
+                &args.filter.filter()?,
+                &reference,
+                args.filter.disclosure(),
+            ))
+        },
+        &[
+            "area",
+            "group",
+            "arrest",
+            "diversion_referral",
+            "social_contact_referral",
+            "offense_report",
+            "contacts",
+            "referral_rate",
+            "diversion_rate",
+            "rri_referral",
+            "rri_diversion",
+            "suppressed",
+        ],
+        |eq| {
+            eq.rows
+                .iter()
+                .map(|r| {
+                    let mut row = vec![r.area.clone(), r.group.clone()];
+                    row.extend(kind_fields(&r.counts));
+                    row.extend([
+                        opt(r.referral_rate),
+                        opt(r.diversion_rate),
+                        opt(r.rri_referral),
+                        opt(r.rri_diversion),
+                        r.suppressed.to_string(),
+                    ]);
+                    row
+                })
+                .collect()
+        },
+    )?;
     Ok(ExitCode::SUCCESS)
 }
