@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::support::{Server, http_get};
+use crate::support::{Killed, Server, http_get};
 
 /// Reads what the server sends on `s` until it closes (or 3 s pass): the text, and whether it closed.
 fn read_until_closed(s: &mut TcpStream) -> (String, bool) {
@@ -31,7 +31,7 @@ fn read_until_closed(s: &mut TcpStream) -> (String, bool) {
 fn idle_slow_and_kept_alive_connections_are_closed_and_over_the_cap_is_a_503() {
     let server = Server::start(&["--header-timeout-ms", "700", "--max-connections", "6"]);
     let connect = || TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    // The start's own readiness request (support::start_server) has let go of its connection.
+    // The start's own readiness request (`support::Server::start`) has let go of its connection.
     std::thread::sleep(Duration::from_millis(300));
     // Six idle sockets fill the cap; a seventh is answered 503 problem+json at once and closed.
     let mut idle: Vec<TcpStream> = (0..6).map(|_| connect()).collect();
@@ -59,16 +59,6 @@ fn idle_slow_and_kept_alive_connections_are_closed_and_over_the_cap_is_a_503() {
     write!(kept, "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
     let (text, closed) = read_until_closed(&mut kept);
     assert!(text.starts_with("HTTP/1.1 200") && closed, "{text}");
-}
-
-/// A child process killed when dropped (also when the test panics).
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]

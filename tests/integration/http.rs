@@ -11,7 +11,9 @@ use leadmap::rules::RuleCatalog;
 use leadmap::zones::{IndexOptions, ZoneCatalog};
 use serde_json::{Value, json};
 
-use crate::support::{Reply, builtin_with_store, call, http_get, http_post, http_request, leadmap, repo, spawn_server};
+use crate::support::{
+    Killed, Reply, Server, builtin_with_store, call, http_get, http_post, http_request, leadmap, repo, signal,
+};
 
 const FIELD: &str = "field-token-0123456789";
 const PLANNER: &str = "planner-token-0123456789";
@@ -416,11 +418,6 @@ async fn openapi_document_covers_every_route() {
 
 /// A tiny HTTP/1.1 client: one request per connection, returns (status, body).
 /// Sends a signal with the shell's built-in `kill` (no external tool needed).
-fn signal(child: &std::process::Child, sig: &str) {
-    let ok = Command::new("sh").args(["-c", &format!("kill {sig} {}", child.id())]).status().unwrap();
-    assert!(ok.success());
-}
-
 /// A self-signed certificate for `localhost` and its key, as PEM.
 fn self_signed() -> (String, String, Vec<u8>) {
     let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
@@ -474,6 +471,7 @@ fn serves_https_with_its_certificate_and_takes_a_renewed_one_on_sighup() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut child = Killed(child);
     let port: u16 = loop {
         let line = lines.next().expect("server exited before serving").unwrap();
         assert!(!line.contains("http://127.0.0.1:"), "it says it serves plain HTTP: {line}");
@@ -508,7 +506,7 @@ fn serves_https_with_its_certificate_and_takes_a_renewed_one_on_sighup() {
     let (cert_pem, key_pem, second) = self_signed();
     std::fs::write(&cert, cert_pem).unwrap();
     std::fs::write(&key, key_pem).unwrap();
-    signal(&child, "-HUP");
+    signal(&child.0, "-HUP");
     let mut renewed = false;
     for _ in 0..300 {
         if tls_get(port, "/healthz", &second).is_some_and(|(a, p)| a.starts_with("HTTP/1.1 200") && p == second) {
@@ -520,7 +518,7 @@ fn serves_https_with_its_certificate_and_takes_a_renewed_one_on_sighup() {
     assert!(renewed, "the renewed certificate is served after SIGHUP");
     // A broken file on the next reload: the service keeps the certificate it has, and says why.
     std::fs::write(&cert, "not a certificate").unwrap();
-    signal(&child, "-HUP");
+    signal(&child.0, "-HUP");
     let mut said = false;
     for _ in 0..300 {
         if log.lock().unwrap().iter().any(|l| l.contains("TLS reload failed") && l.contains("cert.pem")) {
@@ -532,8 +530,8 @@ fn serves_https_with_its_certificate_and_takes_a_renewed_one_on_sighup() {
     assert!(said, "{:?}", log.lock().unwrap());
     let (answer, presented) = tls_get(port, "/healthz", &second).unwrap();
     assert!(answer.starts_with("HTTP/1.1 200") && presented == second, "{answer}");
-    signal(&child, "-TERM");
-    assert!(child.wait().unwrap().success());
+    signal(&child.0, "-TERM");
+    assert!(child.0.wait().unwrap().success());
 
     // Files that cannot be used stop the start, naming the file; half a pair is a usage error.
     std::fs::write(&cert, self_signed().0).unwrap();
@@ -587,7 +585,8 @@ fn real_server_reloads_on_sighup_under_load_and_stops_on_sigterm() {
     let zones = dir.path().join("zones.geojson");
     std::fs::copy(repo().join("geodata/portland-2017.geojson"), &zones).unwrap();
     let zones_arg = zones.to_str().unwrap().to_owned();
-    let (mut child, port) = spawn_server(&["--zones", &zones_arg]);
+    let mut server = Server::start(&["--zones", &zones_arg]);
+    let port = server.port;
     let version =
         |body: &str| serde_json::from_str::<Value>(body).unwrap()["zone_set"]["version"].as_str().unwrap().to_owned();
     let (status, body) = http_get(port, "/v1/eligibility?lon=-122.6793&lat=45.5189&at=2017-06-01");
@@ -613,7 +612,7 @@ fn real_server_reloads_on_sighup_under_load_and_stops_on_sigterm() {
         })
         .collect();
     std::thread::sleep(std::time::Duration::from_millis(100));
-    signal(&child, "-HUP");
+    server.signal("-HUP");
     let mut after = before.clone();
     // Up to 30 s: a debug build reloads in a few seconds, longer on a busy machine.
     for _ in 0..600 {
@@ -628,8 +627,8 @@ fn real_server_reloads_on_sighup_under_load_and_stops_on_sigterm() {
     assert!(served > 4, "requests ran during the reload ({served})");
     assert_ne!(after, before, "SIGHUP swapped in the edited zones");
 
-    signal(&child, "-TERM");
-    let status = child.wait().unwrap();
+    server.signal("-TERM");
+    let status = server.wait();
     assert!(status.success(), "graceful shutdown exits 0: {status:?}");
 }
 
@@ -858,7 +857,8 @@ async fn futures_join_all<F: std::future::Future<Output = Reply> + Send + 'stati
 fn kill_9_under_ingest_load_loses_no_acknowledged_event_and_leaves_no_partial_batch() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("events.gpkg");
-    let (mut child, port) = spawn_server(&["--data", path.to_str().unwrap()]);
+    let mut server = Server::start(&["--data", path.to_str().unwrap()]);
+    let port = server.port;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     // Two clients post 100-event batches back to back and remember which batches got 201.
     let clients: Vec<_> = (0..2)
@@ -887,8 +887,8 @@ fn kill_9_under_ingest_load_loses_no_acknowledged_event_and_leaves_no_partial_ba
         })
         .collect();
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    signal(&child, "-9");
-    child.wait().unwrap();
+    server.signal("-9");
+    server.wait();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let acked: Vec<(i32, Vec<String>)> = clients.into_iter().map(|h| h.join().unwrap()).collect();
     let conn = rusqlite::Connection::open(&path).unwrap();
@@ -916,7 +916,8 @@ fn kill_9_under_ingest_load_loses_no_acknowledged_event_and_leaves_no_partial_ba
 
 #[test]
 fn demo_mode_serves_the_labelled_synthetic_events() {
-    let (mut child, port) = spawn_server(&["--demo"]);
+    let mut server = Server::start(&["--demo"]);
+    let port = server.port;
     let (status, body) = http_get(port, "/v1/events?limit=10000&zone=old-town");
     assert_eq!(status, 200, "{body}");
     let fc: Value = serde_json::from_str(&body).unwrap();
@@ -926,8 +927,8 @@ fn demo_mode_serves_the_labelled_synthetic_events() {
     let kinds: std::collections::BTreeSet<&str> =
         features.iter().map(|f| f["properties"]["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds.len(), 3, "every kind appears: {kinds:?}");
-    signal(&child, "-TERM");
-    child.wait().unwrap();
+    server.signal("-TERM");
+    assert!(server.wait().success(), "graceful shutdown exits 0");
 }
 
 /// Every module the map page imports, from `map.js` down, is served from the binary as JavaScript and
@@ -999,7 +1000,7 @@ fn the_page_is_read_from_a_checkout_on_every_request_with_leadmap_web_dir() {
     copy_dir(&repo().join("src/http/web"), &web);
     copy_dir(&repo().join("geodata/landmarks"), &checkout.path().join("geodata/landmarks"));
     // Stopped when dropped, also when an assertion fails.
-    let server = crate::support::Server::start_with(&["--demo"], &[("LEADMAP_WEB_DIR", web.to_str().unwrap())]);
+    let server = Server::start_with(&["--demo"], &[("LEADMAP_WEB_DIR", web.to_str().unwrap())]);
     let port = server.port;
     let (status, html) = http_get(port, "/");
     assert_eq!(status, 200);
@@ -1568,10 +1569,8 @@ fn every_request_is_logged_with_its_id_and_who_asked_and_a_failure_tells_the_cli
     let archive = dir.path().join("base.pmtiles");
     std::fs::write(&archive, &bytes).unwrap();
     let tokens = format!("county-gis:field:{FIELD},planning:planner:{PLANNER}");
-    let server = crate::support::Server::start_with(
-        &["--demo", "--basemap", archive.to_str().unwrap()],
-        &[("LEADMAP_TOKENS", tokens.as_str())],
-    );
+    let server =
+        Server::start_with(&["--demo", "--basemap", archive.to_str().unwrap()], &[("LEADMAP_TOKENS", tokens.as_str())]);
     let get = |path: &str, token: &str| get_bytes(server.port, path, &format!("Authorization: Bearer {token}\r\n"));
     // An eligibility question: logged with its id and the token's name, never its location or the token.
     let (status, head, _) = get("/v1/eligibility?lon=-122.6793&lat=45.5189", FIELD);
@@ -1756,7 +1755,7 @@ fn events_are_removed_by_load_source_or_id_transactionally_audited_and_at_once_i
 
     // Over HTTP: admins only; the figures reflect it when it answers; the token's name is audited.
     let tokens = format!("planning:planner:{PLANNER},ops:admin:{ADMIN}");
-    let server = crate::support::Server::start_with(&["--data", s], &[("LEADMAP_TOKENS", tokens.as_str())]);
+    let server = Server::start_with(&["--data", s], &[("LEADMAP_TOKENS", tokens.as_str())]);
     let total = || -> u64 {
         let (status, body) = server.get_as(ADMIN, "/v1/cells?res=9&f=csv");
         assert_eq!(status, 200, "{body}");
@@ -1818,10 +1817,7 @@ fn a_config_file_sets_serve_options_and_the_command_line_and_environment_win() {
     assert!(body.contains("limit of 2"), "{body}");
     assert_eq!(server.get("/readyz").1["store"], "open", "demo = true from the file");
     // The environment wins over the file; LEADMAP_CONFIG names the file.
-    let server = crate::support::Server::start_with(
-        &[],
-        &[("LEADMAP_CONFIG", config.to_str().unwrap()), ("LEADMAP_MAX_BATCH", "5")],
-    );
+    let server = Server::start_with(&[], &[("LEADMAP_CONFIG", config.to_str().unwrap()), ("LEADMAP_MAX_BATCH", "5")]);
     let (status, body) = http_request(server.port, "POST", "/v1/eligibility", Some(batch)).unwrap();
     assert_eq!(status, 200, "{body}");
     // A key that is no option, and a file that is not TOML: refused before listening, naming the file.

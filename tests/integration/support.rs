@@ -125,14 +125,11 @@ pub fn http_post(port: u16, path: &str, body: &str) -> Option<u16> {
     http_request(port, "POST", path, Some(body)).map(|(status, _)| status)
 }
 
-/// Starts `leadmap serve` on an ephemeral port (log level info); returns the child, its port (read from
-/// the log) and the log lines written so far, which keep arriving.
-pub fn start_server(args: &[&str]) -> (Child, u16, Arc<Mutex<Vec<String>>>) {
-    start_server_with(args, &[])
-}
-
-/// [`start_server`] with these environment variables set (e.g. `LEADMAP_TOKENS`).
-pub fn start_server_with(args: &[&str], env: &[(&str, &str)]) -> (Child, u16, Arc<Mutex<Vec<String>>>) {
+/// Starts `leadmap serve` on an ephemeral port (log level info) with these extra arguments and
+/// environment variables (e.g. `LEADMAP_TOKENS`); returns the child, its port (read from the log) and the
+/// log lines written so far, which keep arriving. Tests use it through [`Server`], which stops the
+/// process when dropped.
+fn start_server(args: &[&str], env: &[(&str, &str)]) -> (Child, u16, Arc<Mutex<Vec<String>>>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_leadmap"))
         .args(["serve", "--addr", "127.0.0.1:0"])
         .args(args)
@@ -173,12 +170,6 @@ pub fn start_server_with(args: &[&str], env: &[(&str, &str)]) -> (Child, u16, Ar
     (child, port, log)
 }
 
-/// [`start_server`] without the log.
-pub fn spawn_server(args: &[&str]) -> (Child, u16) {
-    let (child, port, _) = start_server(args);
-    (child, port)
-}
-
 /// A `leadmap serve` process stopped when dropped, with JSON helpers.
 pub struct Server {
     child: Child,
@@ -195,7 +186,7 @@ impl Server {
 
     /// Starts one with these extra arguments and environment variables.
     pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Self {
-        let (child, port, log) = start_server_with(args, env);
+        let (child, port, log) = start_server(args, env);
         Self { child, port, log }
     }
 
@@ -257,10 +248,39 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Sends the process `sig` (`-HUP`, `-TERM`, `-9`).
+    pub fn signal(&self, sig: &str) {
+        signal(&self.child, sig);
+    }
+
+    /// Waits for the process to exit (after [`Server::signal`]).
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        self.child.wait().unwrap()
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Sends `child` the signal `sig` (`-HUP`, `-TERM`, `-9`).
+pub fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("sh").args(["-c", &format!("kill {sig} {}", child.id())]).status().unwrap();
+    assert!(ok.success());
+}
+
+/// A child process killed when dropped, also when the test panics first (a server left running would
+/// keep `cargo test` waiting: it holds the test's output).
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
