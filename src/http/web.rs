@@ -144,57 +144,71 @@ pub fn prepare() {
     let _ = assets();
 }
 
+/// One of the page's files: ready to send, and where its bytes are in a checkout (for
+/// `LEADMAP_WEB_DIR`), relative to the page's folder `src/http/web`; `None` for a file made here.
+struct Asset {
+    rendered: Rendered,
+    checkout: Option<&'static str>,
+}
+
+/// A file of the page's folder: its name under `/map/`, its bytes, its path in a checkout and its type.
+macro_rules! page_file {
+    ($path:literal, $content_type:expr) => {
+        ($path, include_bytes!(concat!("web/", $path)) as &'static [u8], Some($path), $content_type)
+    };
+}
+
 /// The page's files by path under `/map/` (`index.html` is also `/`), ready to send.
-fn assets() -> &'static HashMap<&'static str, Rendered> {
-    static PREPARED: OnceLock<HashMap<&'static str, Rendered>> = OnceLock::new();
+fn assets() -> &'static HashMap<&'static str, Asset> {
+    static PREPARED: OnceLock<HashMap<&'static str, Asset>> = OnceLock::new();
     PREPARED.get_or_init(|| {
         const JS: &str = "text/javascript; charset=utf-8";
         const CSS: &str = "text/css; charset=utf-8";
         const TEXT: &str = "text/plain; charset=utf-8";
-        let files: [(&str, &'static [u8], &'static str); 27] = [
-            ("index.html", include_bytes!("web/index.html"), "text/html; charset=utf-8"),
-            ("map.js", include_bytes!("web/map.js"), JS),
-            ("hexagons.js", include_bytes!("web/hexagons.js"), JS),
-            ("api.js", include_bytes!("web/api.js"), JS),
-            ("format.js", include_bytes!("web/format.js"), JS),
-            ("geometry.js", include_bytes!("web/geometry.js"), JS),
-            ("legend.js", include_bytes!("web/legend.js"), JS),
-            ("panels.js", include_bytes!("web/panels.js"), JS),
-            ("proposals.js", include_bytes!("web/proposals.js"), JS),
-            ("time.js", include_bytes!("web/time.js"), JS),
-            ("url.js", include_bytes!("web/url.js"), JS),
-            ("map.css", include_bytes!("web/map.css"), CSS),
-            ("landmarks.geojson", include_bytes!("../../geodata/landmarks/portland.geojson"), "application/geo+json"),
-            // Without --context: no named areas.
-            ("context.geojson", br#"{"type":"FeatureCollection","features":[]}"#, "application/geo+json"),
-            ("vendor/maplibre-gl/maplibre-gl.mjs", include_bytes!("web/vendor/maplibre-gl/maplibre-gl.mjs"), JS),
+        const GEOJSON: &str = "application/geo+json";
+        let files: [(&str, &'static [u8], Option<&'static str>, &'static str); 27] = [
+            page_file!("index.html", "text/html; charset=utf-8"),
+            page_file!("map.js", JS),
+            page_file!("hexagons.js", JS),
+            page_file!("api.js", JS),
+            page_file!("format.js", JS),
+            page_file!("geometry.js", JS),
+            page_file!("legend.js", JS),
+            page_file!("panels.js", JS),
+            page_file!("proposals.js", JS),
+            page_file!("time.js", JS),
+            page_file!("url.js", JS),
+            page_file!("map.css", CSS),
+            // The built-in landmarks live with the other geodata.
             (
-                "vendor/maplibre-gl/maplibre-gl-worker.mjs",
-                include_bytes!("web/vendor/maplibre-gl/maplibre-gl-worker.mjs"),
-                JS,
+                "landmarks.geojson",
+                include_bytes!("../../geodata/landmarks/portland.geojson"),
+                Some("../../../geodata/landmarks/portland.geojson"),
+                GEOJSON,
             ),
-            ("vendor/maplibre-gl/maplibre-gl.css", include_bytes!("web/vendor/maplibre-gl/maplibre-gl.css"), CSS),
-            ("vendor/maplibre-gl/LICENSE.txt", include_bytes!("web/vendor/maplibre-gl/LICENSE.txt"), TEXT),
-            ("vendor/maplibre-gl/VERSION", include_bytes!("web/vendor/maplibre-gl/VERSION"), TEXT),
+            // Without --context: no named areas (made here, in no file).
+            ("context.geojson", br#"{"type":"FeatureCollection","features":[]}"#, None, GEOJSON),
+            page_file!("vendor/maplibre-gl/maplibre-gl.mjs", JS),
+            page_file!("vendor/maplibre-gl/maplibre-gl-worker.mjs", JS),
+            page_file!("vendor/maplibre-gl/maplibre-gl.css", CSS),
+            page_file!("vendor/maplibre-gl/LICENSE.txt", TEXT),
+            page_file!("vendor/maplibre-gl/VERSION", TEXT),
             // For a PMTiles base map (tools/assets/update_pmtiles.sh): the archive reader and the Protomaps style.
-            ("vendor/pmtiles/pmtiles.js", include_bytes!("web/vendor/pmtiles/pmtiles.js"), JS),
-            ("vendor/pmtiles/LICENSE.txt", include_bytes!("web/vendor/pmtiles/LICENSE.txt"), TEXT),
-            ("vendor/pmtiles/LICENSE-fflate.txt", include_bytes!("web/vendor/pmtiles/LICENSE-fflate.txt"), TEXT),
-            ("vendor/pmtiles/VERSION", include_bytes!("web/vendor/pmtiles/VERSION"), TEXT),
-            ("vendor/protomaps-basemaps/basemaps.js", include_bytes!("web/vendor/protomaps-basemaps/basemaps.js"), JS),
-            (
-                "vendor/protomaps-basemaps/LICENSE.txt",
-                include_bytes!("web/vendor/protomaps-basemaps/LICENSE.txt"),
-                TEXT,
-            ),
-            ("vendor/protomaps-basemaps/VERSION", include_bytes!("web/vendor/protomaps-basemaps/VERSION"), TEXT),
+            page_file!("vendor/pmtiles/pmtiles.js", JS),
+            page_file!("vendor/pmtiles/LICENSE.txt", TEXT),
+            page_file!("vendor/pmtiles/LICENSE-fflate.txt", TEXT),
+            page_file!("vendor/pmtiles/VERSION", TEXT),
+            page_file!("vendor/protomaps-basemaps/basemaps.js", JS),
+            page_file!("vendor/protomaps-basemaps/LICENSE.txt", TEXT),
+            page_file!("vendor/protomaps-basemaps/VERSION", TEXT),
             // The label glyphs' font licence (the glyphs themselves: glyphs.rs).
-            ("glyphs/LICENSE.txt", include_bytes!("web/glyphs/LICENSE.txt"), TEXT),
+            page_file!("glyphs/LICENSE.txt", TEXT),
         ];
         files
             .into_iter()
-            .map(|(path, body, content_type)| {
-                (path, Rendered::new(Bytes::from_static(body), content_type, strong_etag(body), GZIP_FROM))
+            .map(|(path, body, checkout, content_type)| {
+                let rendered = Rendered::new(Bytes::from_static(body), content_type, strong_etag(body), GZIP_FROM);
+                (path, Asset { rendered, checkout })
             })
             .collect()
     })
@@ -235,10 +249,9 @@ pub async fn get_file(Path(path): Path<String>, headers: HeaderMap, State(page):
 
 fn file(path: &str, headers: &HeaderMap) -> Response {
     match assets().get(path) {
-        Some(p) => match dev_dir() {
-            // The empty context is made here, not a file of the checkout.
-            Some(dir) if path != "context.geojson" => from_dir(dir, path, p.content_type()),
-            _ => send(p, headers),
+        Some(a) => match (dev_dir(), a.checkout) {
+            (Some(dir), Some(checkout)) => from_dir(&dir.join(checkout), a.rendered.content_type()),
+            _ => send(&a.rendered, headers),
         },
         None => ApiError::not_found(format!("no file /map/{path}")).into_response(),
     }
@@ -251,13 +264,8 @@ fn dev_dir() -> Option<&'static std::path::Path> {
     DIR.get_or_init(|| std::env::var_os("LEADMAP_WEB_DIR").map(std::path::PathBuf::from)).as_deref()
 }
 
-fn from_dir(dir: &std::path::Path, path: &str, content_type: &'static str) -> Response {
-    let file = if path == "landmarks.geojson" {
-        dir.join("../../../geodata/landmarks/portland.geojson")
-    } else {
-        dir.join(path)
-    };
-    match std::fs::read(&file) {
+fn from_dir(file: &std::path::Path, content_type: &'static str) -> Response {
+    match std::fs::read(file) {
         Ok(body) => {
             let mut r = body.into_response();
             r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -412,7 +420,8 @@ mod tests {
 
     #[tokio::test]
     async fn every_page_file_is_served_with_an_etag_and_gzip() {
-        for (path, p) in assets() {
+        for (path, a) in assets() {
+            let p = &a.rendered;
             let plain = send(p, &HeaderMap::new());
             assert_eq!(plain.status(), StatusCode::OK, "{path}");
             let etag = plain.headers()[header::ETAG].clone();
@@ -428,6 +437,25 @@ mod tests {
             }
             h.insert(header::IF_NONE_MATCH, etag);
             assert_eq!(send(p, &h).status(), StatusCode::NOT_MODIFIED, "{path}");
+        }
+    }
+
+    /// With `LEADMAP_WEB_DIR` a file is read from where the list says it is in a checkout: each such
+    /// path holds exactly the bytes the binary serves; only the file made here has none.
+    #[tokio::test]
+    async fn every_page_file_says_where_its_bytes_are_in_a_checkout() {
+        let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http/web");
+        for (path, a) in assets() {
+            let served =
+                axum::body::to_bytes(send(&a.rendered, &HeaderMap::new()).into_body(), usize::MAX).await.unwrap();
+            match a.checkout {
+                Some(checkout) => {
+                    let on_disk =
+                        std::fs::read(web.join(checkout)).unwrap_or_else(|e| panic!("{path}: {checkout}: {e}"));
+                    assert!(on_disk == served, "{path}: {checkout} holds other bytes");
+                }
+                None => assert_eq!(*path, "context.geojson", "only the empty context is made here"),
+            }
         }
     }
 }
