@@ -66,10 +66,7 @@ done
 LEADMAP_BIN=$(abs "$LEADMAP_BIN") OUT=$(abs "$OUT")
 cd "$ROOT"
 OUT=${OUT:-$ROOT/target/bench/cells_input.json}
-declare -A OPT=([NPOINTS]=--points [RES]=--res [SEED]=--seed [ROUNDS]=--rounds [WAIT_QUIET]=--wait-quiet)
-for v in NPOINTS RES SEED ROUNDS WAIT_QUIET; do
-  [[ ${!v} =~ ^[0-9]+$ ]] || die "${OPT[$v]} must be a whole number (got ${!v})"
-done
+whole NPOINTS=--points RES=--res SEED=--seed ROUNDS=--rounds WAIT_QUIET=--wait-quiet
 ((NPOINTS >= 1 && ROUNDS >= 1)) || die "--points and --rounds must be at least 1"
 ((RES >= 5 && RES <= 12)) || die "--res must be 5-12 (leadmap cells' range)"
 
@@ -133,7 +130,7 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- summary --------------------------------------------------------------------------------------------
 python3 - "$RUN" "$OUT" "$CSV" "$NPOINTS" "$RES" "$SEED" "$ROUNDS" "$LEADMAP_BIN" "$BUSY_BEFORE" "$LOAD_BEFORE" \
-  "$LOAD_AFTER" "$(getconf CLK_TCK)" "$GEN_S" <<'PY'
+  "$LOAD_AFTER" "$TCK" "$GEN_S" <<'PY'
 import csv
 import json
 import os

@@ -16,6 +16,47 @@ fail() {
   exit 1
 }
 
+# Around a load run by a child of this shell (wrk), in the script's own shell (not in $(...): a subshell
+# has no children of its own): `cpu_start SERVER_PID`, the run, then `cpu_report SERVER_PID FILE` appends
+# to FILE "CPUJSON {...}": elapsed seconds, CPUs, and the CPU seconds of the server, of the load
+# generator and of everything else on the machine meanwhile (other load makes the figures unreliable).
+# Both need RUN, the run's directory.
+TCK=$(getconf CLK_TCK) # clock ticks a second (/proc's CPU times)
+CPU_AT=()
+cpu_start() {
+  times >"$RUN/.times"
+  CPU_AT=("$(busy_ticks)" "$(proc_ticks "$1")" "$(child_cpu_s)" "$EPOCHREALTIME")
+}
+cpu_report() {
+  local b1 s1 w1 t1
+  times >"$RUN/.times"
+  b1=$(busy_ticks) s1=$(proc_ticks "$1") w1=$(child_cpu_s) t1=$EPOCHREALTIME
+  awk -v b="$((b1 - CPU_AT[0]))" -v s="$((s1 - CPU_AT[1]))" -v w0="${CPU_AT[2]}" -v w1="$w1" -v t0="${CPU_AT[3]}" \
+    -v t1="$t1" -v tck="$TCK" -v n="$(nproc)" 'BEGIN {
+      wrk = w1 - w0; srv = s / tck; busy = b / tck; other = busy - srv - wrk; if (other < 0) other = 0
+      printf "CPUJSON {\"elapsed_s\":%.3f,\"cpus\":%d,\"server_cpu_s\":%.2f,\"wrk_cpu_s\":%.2f,\"other_cpu_s\":%.2f}\n",
+        t1 - t0, n, srv, wrk, other
+    }' >>"$2"
+}
+# child_cpu_s: user+system seconds of this shell's finished children, from `times` >"$RUN/.times".
+child_cpu_s() {
+  awk 'NR == 2 {
+    s = 0
+    for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); s += a[1] * 60 + a[2] }
+    print s
+  }' "$RUN/.times"
+}
+
+# whole NAME=--option...: each variable NAME holds a whole number, else a usage error naming the option
+# it came from (`whole ROWS=--rows SEED=--seed`).
+whole() {
+  local pair name
+  for pair in "$@"; do
+    name=${pair%%=*}
+    [[ ${!name} =~ ^[0-9]+$ ]] || die "${pair#*=} must be a whole number (got ${!name})"
+  done
+}
+
 # abs PATH: PATH made absolute (against the directory the script was started in); empty stays empty.
 abs() { [[ -z $1 || $1 == /* ]] && printf '%s' "$1" || printf '%s/%s' "$PWD" "$1"; }
 

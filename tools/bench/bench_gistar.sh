@@ -66,10 +66,7 @@ done
 OUT=$(abs "$OUT")
 cd "$ROOT"
 OUT=${OUT:-$ROOT/target/bench/gistar.json}
-declare -A OPT=([NCELLS]=--cells [K]=--k [RUNS]=--runs [SEED]=--seed [WAIT_QUIET]=--wait-quiet)
-for v in NCELLS K RUNS SEED WAIT_QUIET; do
-  [[ ${!v} =~ ^[0-9]+$ ]] || die "${OPT[$v]} must be a whole number (got ${!v})"
-done
+whole NCELLS=--cells K=--k RUNS=--runs SEED=--seed WAIT_QUIET=--wait-quiet
 ((NCELLS >= 2 && K >= 1 && RUNS >= 1)) || die "--cells must be at least 2, --k and --runs at least 1"
 
 command -v python3 >/dev/null || die "python3 is not installed"
@@ -112,7 +109,7 @@ side leadmap "$BIN" "$CSV" --k "$K" --runs "$RUNS"
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- summary --------------------------------------------------------------------------------------------
-python3 - "$RUN" "$OUT" "$BUSY_BEFORE" "$LOAD_BEFORE" "$LOAD_AFTER" "$(getconf CLK_TCK)" "$BIN" "$SEED" <<'PY'
+python3 - "$RUN" "$OUT" "$BUSY_BEFORE" "$LOAD_BEFORE" "$LOAD_AFTER" "$TCK" "$BIN" "$SEED" <<'PY'
 import json
 import os
 import subprocess

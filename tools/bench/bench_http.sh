@@ -104,12 +104,9 @@ done
 # Paths given on the command line are relative to where the script was started; then work from the repo.
 LEADMAP_BIN=$(abs "$LEADMAP_BIN") CEILING_BIN=$(abs "$CEILING_BIN") OUT=$(abs "$OUT")
 cd "$ROOT"
-declare -A OPT=([DURATION]=--duration [WARMUP]=--warmup [CONNS]=--connections [THREADS]=--threads
-  [ROUNDS]=--rounds [NPOINTS]=--points [SEED]=--seed [BATCH_POSTS]=--batch-posts [COLD_RUNS]=--cold-runs
-  [PORT_BASE]=--port-base [WAIT_QUIET]=--wait-quiet)
-for v in DURATION WARMUP CONNS THREADS ROUNDS NPOINTS SEED BATCH_POSTS COLD_RUNS PORT_BASE WAIT_QUIET; do
-  [[ ${!v} =~ ^[0-9]+$ ]] || die "${OPT[$v]} must be a whole number (got ${!v})"
-done
+whole DURATION=--duration WARMUP=--warmup CONNS=--connections THREADS=--threads ROUNDS=--rounds \
+  NPOINTS=--points SEED=--seed BATCH_POSTS=--batch-posts COLD_RUNS=--cold-runs PORT_BASE=--port-base \
+  WAIT_QUIET=--wait-quiet
 ((ROUNDS >= 1 && DURATION >= 1 && BATCH_POSTS >= 1 && COLD_RUNS >= 1)) || die "rounds, duration, batch posts and cold runs must be at least 1"
 IFS=, read -r -a MIXES <<<"$MIXES_ARG"
 ((${#MIXES[@]})) || die "--mixes needs at least one of outside, inside"
@@ -227,32 +224,15 @@ done
 if [[ -n ${SEEN_MIX[outside]:-} ]]; then CHECK=$(<"$RUN/check-outside.json"); else CHECK=$(<"$RUN/check-${MIXES[0]}.json"); fi
 
 # ---- GET load -------------------------------------------------------------------------------------
-TCK=$(getconf CLK_TCK)
-child_cpu_s() { # user+system seconds of this shell's finished children, from `times` >"$RUN/.times"
-  awk 'NR == 2 {
-    s = 0
-    for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); s += a[1] * 60 + a[2] }
-    print s
-  }' "$RUN/.times"
-}
 # One wrk run; appends a line "CPUJSON {...}": CPU seconds of the server, of wrk, and of everything
 # else on the machine during the run (other load makes the figures unreliable).
 wrk_run() { # NAME SECONDS OUTFILE POINTS_FILE
-  local b0 s0 w0 t0 b1 s1 w1 t1
-  times >"$RUN/.times" # not in $(...): a subshell has no children of its own yet
-  b0=$(busy_ticks) s0=$(proc_ticks "${SPID[$1]}") w0=$(child_cpu_s) t0=$EPOCHREALTIME
+  cpu_start "${SPID[$1]}"
   run timeout $(($2 + 60)) wrk -t"$THREADS" -c"$CONNS" -d"${2}s" --timeout 2s --latency \
     -s tools/bench/bench_http.lua "${URL[$1]}" -- "$4" "${ROUTE[$1]}" "&at=$AT" >"$3" ||
     die "wrk failed against $1 (${URL[$1]}${ROUTE[$1]}); output in $3, server log in $RUN/$1.log"
   kill -0 "${SPID[$1]}" 2>/dev/null || die "$1 died under load; log: $RUN/$1.log"
-  times >"$RUN/.times"
-  b1=$(busy_ticks) s1=$(proc_ticks "${SPID[$1]}") w1=$(child_cpu_s) t1=$EPOCHREALTIME
-  awk -v b="$((b1 - b0))" -v s="$((s1 - s0))" -v w0="$w0" -v w1="$w1" -v t0="$t0" -v t1="$t1" -v tck="$TCK" \
-    -v n="$(nproc)" 'BEGIN {
-      wrk = w1 - w0; srv = s / tck; busy = b / tck; other = busy - srv - wrk; if (other < 0) other = 0
-      printf "CPUJSON {\"elapsed_s\":%.3f,\"cpus\":%d,\"server_cpu_s\":%.2f,\"wrk_cpu_s\":%.2f,\"other_cpu_s\":%.2f}\n",
-        t1 - t0, n, srv, wrk, other
-    }' >>"$3"
+  cpu_report "${SPID[$1]}" "$3"
 }
 # Per round, for each mix: leadmap, ceiling (with the first mix only), node, leadmap_info.
 for r in $(seq "$ROUNDS"); do

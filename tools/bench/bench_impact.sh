@@ -90,7 +90,7 @@ TARGET_DIR=${TARGET_DIR:-$ROOT/target}
 OUT=${OUT:-$ROOT/target/bench/impact.json}
 [[ $EVENTS =~ ^[0-9]+$ && $EVENTS -ge 1000 ]] || die "--events must be a whole number, at least 1000 (got $EVENTS)"
 [[ $RUNS =~ ^[0-9]+$ && $RUNS -ge 1 ]] || die "--runs must be a whole number, at least 1 (got $RUNS)"
-[[ $WAIT_QUIET =~ ^[0-9]+$ ]] || die "--wait-quiet must be a whole number (got $WAIT_QUIET)"
+whole WAIT_QUIET=--wait-quiet
 
 # ---- prerequisites (PostgreSQL and PostGIS are not installed here) --------------------------------
 command -v python3 >/dev/null || die "python3 is not installed"

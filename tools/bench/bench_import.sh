@@ -91,10 +91,7 @@ LEADMAP_BIN=$(abs "$LEADMAP_BIN") OUT=$(abs "$OUT") PG_BIN=$(abs "$PG_BIN") TMP_
 cd "$ROOT"
 LEADMAP_BIN=${LEADMAP_BIN:-$ROOT/target/release/leadmap}
 OUT=${OUT:-$ROOT/target/bench/import.json}
-declare -A OPT=([ROWS]=--rows [SEED]=--seed [ROUNDS]=--rounds [WAIT_QUIET]=--wait-quiet)
-for v in ROWS SEED ROUNDS WAIT_QUIET; do
-  [[ ${!v} =~ ^[0-9]+$ ]] || die "${OPT[$v]} must be a whole number (got ${!v})"
-done
+whole ROWS=--rows SEED=--seed ROUNDS=--rounds WAIT_QUIET=--wait-quiet
 ((ROWS >= 1 && ROUNDS >= 1)) || die "--rows and --rounds must be at least 1"
 
 # ---- prerequisites (nothing is installed or built here) -------------------------------------------
@@ -197,7 +194,6 @@ pg_ticks() {
     done
   } | awk '{s += $12 + $13 + $14 + $15} END {print s}'
 }
-TCK=$(getconf CLK_TCK)
 NCPU=$(nproc)
 # "Time: 1234.567 ms" lines of psql \timing, summed, in seconds
 timing_s() { awk '/^Time: / {s += $2} END {printf "%.3f", s / 1000}' "$1"; }

@@ -86,11 +86,8 @@ done
 # Paths given on the command line are relative to where the script was started; then work from the repo.
 LEADMAP_BIN=$(abs "$LEADMAP_BIN") OUT=$(abs "$OUT") BASE_DIR=$(abs "$BASE_DIR")
 cd "$ROOT"
-declare -A OPT=([DURATION]=--duration [WARMUP]=--warmup [CONNS]=--connections [THREADS]=--threads
-  [BATCH]=--batch [PORT]=--port [WAIT_QUIET]=--wait-quiet)
-for v in DURATION WARMUP CONNS THREADS BATCH PORT WAIT_QUIET; do
-  [[ ${!v} =~ ^[0-9]+$ ]] || die "${OPT[$v]} must be a whole number (got ${!v})"
-done
+whole DURATION=--duration WARMUP=--warmup CONNS=--connections THREADS=--threads BATCH=--batch PORT=--port \
+  WAIT_QUIET=--wait-quiet
 ((DURATION >= 1)) || die "--duration must be at least 1"
 ((THREADS >= 1 && CONNS >= THREADS)) || die "--connections must be at least --threads (at least 1)"
 ((BATCH >= 1 && BATCH <= 10000)) || die "--batch must be 1..10000 (the server's default --max-batch)"
@@ -159,14 +156,6 @@ for i in $(seq 200); do
 done
 
 # ---- load -----------------------------------------------------------------------------------------
-TCK=$(getconf CLK_TCK)
-child_cpu_s() { # user+system seconds of this shell's finished children, from `times` >"$RUN/.times"
-  awk 'NR == 2 {
-    s = 0
-    for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); s += a[1] * 60 + a[2] }
-    print s
-  }' "$RUN/.times"
-}
 kv() { # KEY FILE: a value from the WRKKV line
   awk -v k="$1" '$1 == "WRKKV" { for (i = 2; i <= NF; i++) { split($i, a, "="); if (a[1] == k) print a[2] } }' "$2"
 }
@@ -179,21 +168,12 @@ esac
 # One wrk run; appends "CPUJSON {...}": CPU seconds of the server, of wrk and of everything else.
 # The timeout lets the server's own 10 s request timeout answer (503) before wrk gives up on a request.
 wrk_run() { # SECONDS NONCE OUTFILE
-  local b0 s0 w0 t0 b1 s1 w1 t1
-  times >"$RUN/.times" # not in $(...): a subshell has no children of its own yet
-  b0=$(busy_ticks) s0=$(proc_ticks "$SPID") w0=$(child_cpu_s) t0=$EPOCHREALTIME
+  cpu_start "$SPID"
   run timeout $(($1 + 60)) wrk -t"$THREADS" -c"$CONNS" -d"${1}s" --timeout 12s --latency \
     -s tools/bench/bench_ingest.lua "$URL" -- "$2" "$BATCH" "$TOKEN" /v1/events "$DATES" >"$3" ||
     die "wrk failed; output in $3, server log in $RUN/leadmap.log"
   kill -0 "$SPID" 2>/dev/null || die "leadmap died under load; log: $RUN/leadmap.log"
-  times >"$RUN/.times"
-  b1=$(busy_ticks) s1=$(proc_ticks "$SPID") w1=$(child_cpu_s) t1=$EPOCHREALTIME
-  awk -v b="$((b1 - b0))" -v s="$((s1 - s0))" -v w0="$w0" -v w1="$w1" -v t0="$t0" -v t1="$t1" -v tck="$TCK" \
-    -v n="$(nproc)" 'BEGIN {
-      wrk = w1 - w0; srv = s / tck; busy = b / tck; other = busy - srv - wrk; if (other < 0) other = 0
-      printf "CPUJSON {\"elapsed_s\":%.3f,\"cpus\":%d,\"server_cpu_s\":%.2f,\"wrk_cpu_s\":%.2f,\"other_cpu_s\":%.2f}\n",
-        t1 - t0, n, srv, wrk, other
-    }' >>"$3"
+  cpu_report "$SPID" "$3"
   grep -q '^WRKKV ' "$3" || die "wrk printed no results; output in $3"
 }
 WARM_OK=0 WARM_OTHER=0 WARM_INSERTED=0
