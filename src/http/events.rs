@@ -307,6 +307,10 @@ pub(super) struct DeleteParams {
     before: Option<String>,
     /// One event: `SOURCE:EXTERNAL_ID`
     id: Option<String>,
+    /// `true`: remove nothing, answer how many events match (`would_remove`), as the command does
+    /// without `--yes`
+    #[param(value_type = Option<bool>)]
+    dry_run: Option<String>,
 }
 route_query!(DeleteParams);
 
@@ -405,8 +409,11 @@ fn render_csv(rows: &[(i64, Placed)]) -> Result<Response, ApiError> {
 pub struct DeletionAnswer {
     /// What was asked for, as audited (`load 3`, `source ppb before 2016-01-01`, `id ppb:15-000042`).
     pub selector: String,
-    /// How many events were removed.
+    /// How many events were removed (0 on a dry run).
     pub removed: u64,
+    /// On a dry run (`dry_run=true`) only: how many events match, none removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub would_remove: Option<u64>,
 }
 
 /// Removes stored events (a wrong import, a retention schedule, sealed or expunged records): admins
@@ -414,7 +421,7 @@ pub struct DeletionAnswer {
 #[utoipa::path(delete, path = "/v1/events", tag = "events",
     params(DeleteParams),
     responses(
-        (status = 200, description = "Removed (and audited); the figures already reflect it", body = DeletionAnswer),
+        (status = 200, description = "Removed (and audited); the figures already reflect it. With dry_run=true: removed 0 and would_remove, how many match (nothing removed or audited)", body = DeletionAnswer),
         (status = 400, description = "Not exactly one of load, source, id; or a bad value", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs the admin role", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 503, description = "No store (the service runs without --data), timed out, or over the concurrency limit", body = super::error::Problem, content_type = "application/problem+json"),
@@ -446,8 +453,24 @@ pub async fn delete_events(
     } else {
         return Err(ApiError::bad_request("source must not be empty; id is SOURCE:ID, e.g. id=ppb:15-000042"));
     };
-    let who = caller.map_or_else(|| "open".to_owned(), |c| c.0.0.clone());
+    let dry_run = match q.dry_run.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => return Err(ApiError::bad_request(format!("dry_run {other:?}: use true or false"))),
+    };
     let selector_text = selector.to_string();
+    if dry_run {
+        // Counted, not removed: no audit row, nothing read again.
+        let n = tokio::task::spawn_blocking(move || stored.with_store(|s| s.count_removal(&selector)))
+            .await
+            .map_err(internal)?
+            .ok_or_else(no_store)?
+            .map_err(internal)?;
+        return Ok(
+            axum::Json(DeletionAnswer { selector: selector_text, removed: 0, would_remove: Some(n) }).into_response()
+        );
+    }
+    let who = caller.map_or_else(|| "open".to_owned(), |c| c.0.0.clone());
     let removed = tokio::task::spawn_blocking(move || -> Result<u64, ApiError> {
         let removed =
             stored.with_store(|s| s.delete_events(&selector, &who)).ok_or_else(no_store)?.map_err(internal)?;
@@ -459,7 +482,7 @@ pub async fn delete_events(
     })
     .await
     .map_err(internal)??;
-    Ok(axum::Json(DeletionAnswer { selector: selector_text, removed }).into_response())
+    Ok(axum::Json(DeletionAnswer { selector: selector_text, removed, would_remove: None }).into_response())
 }
 
 /// `/v1/events`: sending events takes an ingest or admin token; reading them (event-level data, even

@@ -1770,10 +1770,20 @@ fn events_are_removed_by_load_source_or_id_transactionally_audited_and_at_once_i
         "/v1/events?load=x",
         "/v1/events?id=nocolon",
         "/v1/events?before=2019-01-01",
+        "/v1/events?source=wrong&dry_run=yes",
     ] {
         assert_eq!(server.request_as(ADMIN, "DELETE", bad, None).0, 400, "{bad}");
     }
-    let (status, body) = server.request_as(ADMIN, "DELETE", "/v1/events?source=wrong", None);
+    // A dry run counts and removes nothing (no audit row: the audited rows below are the three removals).
+    assert_eq!(server.request_as(PLANNER, "DELETE", "/v1/events?source=wrong&dry_run=true", None).0, 403);
+    let (status, body) = server.request_as(ADMIN, "DELETE", "/v1/events?source=wrong&dry_run=true", None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"selector": "source wrong", "removed": 0, "would_remove": 100})
+    );
+    assert_eq!(total(), 12_100, "nothing removed");
+    let (status, body) = server.request_as(ADMIN, "DELETE", "/v1/events?source=wrong&dry_run=false", None);
     assert_eq!(status, 200, "{body}");
     assert_eq!(serde_json::from_str::<Value>(&body).unwrap(), json!({"selector": "source wrong", "removed": 100}));
     assert_eq!(total(), 12_000, "at once");
@@ -1784,22 +1794,15 @@ fn events_are_removed_by_load_source_or_id_transactionally_audited_and_at_once_i
     let one = serde_json::from_str::<Value>(&body).unwrap()["removed"].as_u64().unwrap();
     assert_eq!(total(), 12_000 - before - one);
     let conn = rusqlite::Connection::open(&store).unwrap();
-    let whos: Vec<String> = conn
-        .prepare("SELECT who FROM leadmap_deletions ORDER BY id")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let audited = |column: &str| -> Vec<String> {
+        let sql = format!("SELECT {column} FROM leadmap_deletions ORDER BY id");
+        conn.prepare(&sql).unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+    };
+    let whos = audited("who");
+    assert_eq!(whos.len(), 4, "the command line's removal and three over HTTP; no row for the dry run");
     assert_eq!(whos[1..], ["ops", "ops", "ops"]);
     // One record's id is kept only as a digest (a sealed record leaves its id nowhere), nor logged.
-    let selectors: Vec<String> = conn
-        .prepare("SELECT selector FROM leadmap_deletions ORDER BY id")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let selectors = audited("selector");
     assert!(selectors[3].starts_with("id demo:sha256 ") && !selectors[3].contains("011999"), "{selectors:?}");
     assert!(!server.log_with("011999").contains("011999"), "the id is not in the log");
 }
