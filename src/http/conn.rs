@@ -72,11 +72,15 @@ fn over_cap_answer() -> Vec<u8> {
 }
 
 /// A whole HTTP/1.1 problem+json answer that closes the connection, for answers written on the
-/// connection itself (no handler runs); `extra` holds further header lines, each ending in CRLF.
+/// connection itself (no handler runs); `extra` holds further header lines, each ending in CRLF. Like
+/// every answer it has a request id (`X-Request-Id`), logged with its status at debug level (a flood of
+/// them must not flood the log; the over-cap warning is written once a streak).
 fn raw_problem(status: u16, title: &str, detail: &str, extra: &str) -> Vec<u8> {
+    let id = super::front::RequestId::next();
+    tracing::debug!(request_id = %id, status, detail, "answered on the connection");
     let body = format!(r#"{{"type":"about:blank","title":"{title}","status":{status},"detail":"{detail}"}}"#);
     format!(
-        "HTTP/1.1 {status} {title}\r\ncontent-type: application/problem+json\r\n{extra}connection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        "HTTP/1.1 {status} {title}\r\ncontent-type: application/problem+json\r\n{extra}x-request-id: {id}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     )
     .into_bytes()
@@ -304,6 +308,8 @@ mod tests {
         let problem: serde_json::Value = serde_json::from_str(body).unwrap();
         assert_eq!(problem["status"], 400);
         assert!(answer.contains(&format!("content-length: {}\r\n", body.len())));
+        let id = answer.split("x-request-id: ").nth(1).and_then(|r| r.split("\r\n").next()).unwrap();
+        assert!(id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{answer}");
         for (status, ok) in
             [("414 URI Too Long", true), ("431 Request Header Fields Too Large", true), ("404 Not Found", false)]
         {

@@ -258,10 +258,11 @@ fn logs_query(route: &str) -> bool {
 /// A request's id: 16 hex digits, the process's start time and a counter, so ids differ across
 /// restarts too.
 #[derive(Clone, Copy, Debug)]
-struct RequestId(u64);
+pub(super) struct RequestId(u64);
 
 impl RequestId {
-    fn next() -> Self {
+    /// A new id (also for answers written on the connection itself, before any request is read).
+    pub(super) fn next() -> Self {
         static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         static EPOCH: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
         let epoch = *EPOCH.get_or_init(|| {

@@ -39,6 +39,7 @@ fn idle_slow_and_kept_alive_connections_are_closed_and_over_the_cap_is_a_503() {
     let (text, closed) = read_until_closed(&mut connect());
     assert!(closed && text.starts_with("HTTP/1.1 503"), "{text}");
     assert!(text.contains("application/problem+json") && text.contains("too many connections"), "{text}");
+    assert!(text.to_ascii_lowercase().contains("\r\nx-request-id: "), "every answer has a request id: {text}");
     // The server closes the idle ones itself (header-read timeout), and then answers again.
     for s in &mut idle {
         assert!(read_until_closed(s).1, "an idle connection is closed");
@@ -320,6 +321,7 @@ fn requests_hyper_cannot_parse_get_problems_too() {
     let port = server.port;
     let problem = |status: u16, head: &str, body: &str| {
         assert!(head.contains("content-type: application/problem+json"), "{status}: {head}");
+        assert!(head.to_ascii_lowercase().contains("x-request-id: "), "{status}: {head}");
         let p: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
         assert_eq!(p["status"], status, "{body}");
     };
