@@ -23,7 +23,8 @@
 //!   ([`events::live`]).
 //! - [`projection`]: State Plane and UTM coordinates to WGS84, as PROJ does it.
 //! - [`cells`]: H3 cells at resolutions 5–12: the in-memory event columns, each event in its point's own
-//!   cell, the zones' cover (inside/boundary/outside) and the study area.
+//!   cell; the same counts from a store's own grouping by ancestor and fix code; the zones' cover
+//!   (inside/boundary/outside) and the study area.
 //! - [`hotspots`]: Getis–Ord Gi* over H3 k-rings, Benjamini–Hochberg FDR, `Gi_Bin` classes, clusters.
 //! - [`privacy`]: small-count suppression with secondary suppression over additive relations.
 //! - [`figures`]: what planners and analysts are shown: cells, hotspots, candidates, coverage, equity,

@@ -6,6 +6,7 @@
 
 pub mod area;
 pub mod columns;
+pub mod grouped;
 pub mod points;
 
 use h3o::{CellIndex, LatLng, Resolution};

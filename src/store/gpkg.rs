@@ -336,6 +336,10 @@ impl EventStore for GpkgStore {
         scan_events(&self.conn, &self.path, i64::MIN, i64::MAX, f)
     }
 
+    fn cell_groups(&self, res: u8) -> Result<crate::cells::grouped::Grouped, StoreError> {
+        read::cell_groups(&self.conn, res).map_err(|e| self.sqlite(e))
+    }
+
     fn delete_events(&mut self, selector: &super::Removal, who: &str) -> Result<u64, StoreError> {
         let tx = self.conn.transaction().map_err(|e| StoreError::Sqlite { path: self.path.clone(), source: e })?;
         let (filter, args) = removal_filter(selector);

@@ -332,6 +332,16 @@ pub trait EventStore: std::fmt::Debug + Send {
     /// in no particular order; returns how many.
     fn scan(&self, f: &mut dyn FnMut(&crate::cells::columns::ColumnRow<'_>)) -> Result<u64, StoreError>;
 
+    /// The stored events at resolution `res` (5..=12) grouped by ancestor, fix and kind, and those no
+    /// group can place as points ([`crate::cells::grouped`]): the counts a store with SQL computes
+    /// itself with integer operations (a `GROUP BY`) instead of handing over every event. This default
+    /// groups a [`EventStore::scan`].
+    fn cell_groups(&self, res: u8) -> Result<crate::cells::grouped::Grouped, StoreError> {
+        let mut grouped = crate::cells::grouped::Grouped::default();
+        self.scan(&mut |r| grouped.add(res, r.cell, r.fix, r.lon, r.lat, r.kind))?;
+        Ok(grouped)
+    }
+
     /// A read snapshot of every stored event on a connection of its own, to read the whole store
     /// beside the writer; `None` when the store has no second connection (one in memory).
     fn read_snapshot(&self) -> Result<Option<Box<dyn StoreSnapshot>>, StoreError> {

@@ -823,9 +823,10 @@ fn an_import_killed_midway_leaves_whole_batches_and_a_rerun_completes_it() {
     assert_eq!(s["stored"].as_u64(), Some(u64::from(rows)));
 }
 
-#[test]
-fn cells_count_stored_events_as_h3_py_does() {
-    // The h3-py reference points (tools/reference/make_h3_reference.py), stored as events of rotating kinds.
+/// The h3-py reference points (`tools/reference/make_h3_reference.py`) written to `dir/pts.csv` and
+/// imported into a new store in `dir` as events of rotating kinds, and the count h3-py gives each of
+/// their cells at 7, 9 and 12.
+fn h3_reference_store(dir: &Path) -> (std::path::PathBuf, BTreeMap<(u8, String), [u64; 3]>) {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata/fixtures/reference/h3_cells.csv");
     let mut rdr = csv::Reader::from_path(fixture).unwrap();
     let kinds = ["arrest", "diversion_referral", "social_contact_referral"];
@@ -840,14 +841,21 @@ fn cells_count_stored_events_as_h3_py_does() {
             expected.entry((res, rec[11 + usize::from(res - 5)].to_owned())).or_default()[i % 3] += 1;
         }
     }
-    let dir = tempfile::tempdir().unwrap();
-    let (input, store) = (dir.path().join("pts.csv"), dir.path().join("s.gpkg"));
+    let (input, store) = (dir.join("pts.csv"), dir.join("s.gpkg"));
     std::fs::write(&input, text).unwrap();
     // Points all over the globe: the plausible area is widened to all of it.
     let (input_arg, store_arg) = (input.to_str().unwrap(), store.to_str().unwrap());
     let out =
         leadmap(&["import", input_arg, "--source", "h", "--data", store_arg, "--json", "--plausible-km", "40000"]);
     assert_eq!(summary(&out)["rejected"], 0);
+    (store, expected)
+}
+
+#[test]
+fn cells_count_stored_events_as_h3_py_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, expected) = h3_reference_store(dir.path());
+    let input = dir.path().join("pts.csv");
     for res in [7u8, 9, 12] {
         let csv_out = dir.path().join(format!("cells-{res}.csv"));
         let out = leadmap(&[
@@ -926,6 +934,31 @@ fn cells_count_stored_events_as_h3_py_does() {
         }
     }
     assert_eq!(got, totals(12), "FlatGeobuf");
+}
+
+/// The second path: the store's own `GROUP BY` on the stored res-15 cell and fix code (integer
+/// operations only) counts every cell at every resolution 5 to 12 as the in-memory columns do (which
+/// count as h3-py does: the test above), on points all over the globe.
+#[test]
+fn the_stores_group_by_counts_every_cell_as_the_in_memory_columns_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = h3_reference_store(dir.path());
+    let opened = leadmap::store::gpkg::GpkgStore::open(&store).unwrap();
+    let columns = leadmap::store::load_columns(&opened).unwrap();
+    for res in 5u8..=12 {
+        let grouped = leadmap::store::EventStore::cell_groups(&opened, res).unwrap();
+        let by_sql = grouped.cell_counts(res);
+        let counts =
+            columns.count_cells(&leadmap::events::filter::EventFilter::default(), res.to_string().parse().unwrap());
+        let in_memory: BTreeMap<u64, [u64; 4]> = counts
+            .iter()
+            .map(|(c, k)| {
+                (u64::from(*c), [k.arrest, k.diversion_referral, k.social_contact_referral, k.offense_report])
+            })
+            .collect();
+        assert_eq!(by_sql, in_memory, "resolution {res}");
+        assert!(grouped.groups.len() < 4005, "grouped in the store, not one row an event ({res})");
+    }
 }
 
 #[test]

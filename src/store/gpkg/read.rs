@@ -160,3 +160,49 @@ pub(super) fn scan_events(
     }
     Ok(n)
 }
+
+/// [`super::super::EventStore::cell_groups`] in SQL: the ancestor at `res` and the fix at `res` are
+/// bit operations on the stored `h3_res15` and `h3_fix` (as [`crate::cells::columns::ancestor_bits`] and
+/// [`crate::cells::grouped::fix_at`]), grouped with the kind; events with fix 7 or none stored come
+/// back as points. Integer operations only: a `PostgreSQL` backend can group the same way (its literals
+/// cast to `bigint`).
+pub(super) fn cell_groups(conn: &Connection, res: u8) -> rusqlite::Result<crate::cells::grouped::Grouped> {
+    use crate::cells::grouped::{CellGroup, Grouped};
+    let res = res.clamp(crate::cells::MIN_RES, crate::cells::MAX_RES);
+    let (r, shift) = (i64::from(res), 3 * i64::from(res - crate::cells::MIN_RES));
+    let kind = |text: String| {
+        text.parse().map_err(|e: String| {
+            rusqlite::Error::FromSqlConversionFailure(
+                2,
+                rusqlite::types::Type::Text,
+                Box::new(std::io::Error::other(e)),
+            )
+        })
+    };
+    let mut grouped = Grouped::default();
+    let mut groups = conn.prepare_cached(
+        "SELECT (h3_res15 & ~(15 << 52)) | (?1 << 52) | ((1 << (3 * (15 - ?1))) - 1) AS ancestor,
+                (h3_fix >> ?2) & 7 AS fix, kind, count(*)
+         FROM events WHERE h3_fix IS NOT NULL AND (h3_fix >> ?2) & 7 < 7
+         GROUP BY ancestor, fix, kind",
+    )?;
+    for row in groups.query_map(params![r, shift], |row| {
+        Ok(CellGroup {
+            ancestor: row.get::<_, i64>(0)?.cast_unsigned(),
+            fix: u8::try_from(row.get::<_, i64>(1)?).unwrap_or(7),
+            kind: kind(row.get(2)?)?,
+            count: row.get::<_, i64>(3)?.cast_unsigned(),
+        })
+    })? {
+        grouped.groups.push(row?);
+    }
+    let mut points =
+        conn.prepare_cached("SELECT geom, kind FROM events WHERE h3_fix IS NULL OR (h3_fix >> ?1) & 7 = 7")?;
+    for row in points.query_map(params![shift], |row| Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, String>(1)?)))? {
+        let (geom, text) = row?;
+        if let Some((lon, lat)) = blob_point(&geom) {
+            grouped.points.push((lon, lat, kind(text)?));
+        }
+    }
+    Ok(grouped)
+}
