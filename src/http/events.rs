@@ -453,13 +453,8 @@ pub async fn delete_events(
     } else {
         return Err(ApiError::bad_request("source must not be empty; id is SOURCE:ID, e.g. id=ppb:15-000042"));
     };
-    let dry_run = match q.dry_run.as_deref() {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(other) => return Err(ApiError::bad_request(format!("dry_run {other:?}: use true or false"))),
-    };
     let selector_text = selector.to_string();
-    if dry_run {
+    if super::query::flag("dry_run", q.dry_run.as_deref())? {
         // Counted, not removed: no audit row, nothing read again.
         let n = tokio::task::spawn_blocking(move || stored.with_store(|s| s.count_removal(&selector)))
             .await

@@ -173,11 +173,7 @@ fn params(q: &Asked<'_>, headers: &HeaderMap, role: Role) -> Result<Params, ApiE
             ApiError::bad_request(format!("k {v:?} must be a whole number from 1 to {MAX_K_RING} (the k-ring)"))
         })?,
     };
-    let zeros = match q.zeros {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(v) => return Err(ApiError::bad_request(format!("zeros {v:?}: use true or false"))),
-    };
+    let zeros = super::query::flag("zeros", q.zeros)?;
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let format = match q.f {
         Some("geojson") => CellFormat::Geojson,

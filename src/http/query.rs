@@ -160,6 +160,15 @@ pub(super) fn window_dates(d: &DateParams, planner: bool) -> Result<(Option<Naiv
     Ok((from, to))
 }
 
+/// The yes/no parameter `name` (`true` or `false`; absent is `false`).
+pub(super) fn flag(name: &str, raw: Option<&str>) -> Result<bool, ApiError> {
+    match raw {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(v) => Err(ApiError::bad_request(format!("{name} {v:?}: use true or false"))),
+    }
+}
+
 /// The event kind parameter, if given.
 pub(super) fn kind(raw: Option<&str>) -> Result<Option<EventKind>, ApiError> {
     raw.map(str::parse).transpose().map_err(ApiError::bad_request)

@@ -337,7 +337,7 @@ impl EventStore for GpkgStore {
     }
 
     fn cell_groups(&self, res: u8) -> Result<crate::cells::grouped::Grouped, StoreError> {
-        read::cell_groups(&self.conn, res).map_err(|e| self.sqlite(e))
+        read::cell_groups(&self.conn, &self.path, res)
     }
 
     fn delete_events(&mut self, selector: &super::Removal, who: &str) -> Result<u64, StoreError> {

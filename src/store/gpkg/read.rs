@@ -129,13 +129,7 @@ pub(super) fn scan_events(
         };
         let geom = r.get_ref(1).and_then(|v| Ok(v.as_blob()?)).map_err(sqlite)?;
         let (lon, lat) = blob_point(geom).ok_or_else(|| bad("the geometry is not a point".to_owned()))?;
-        // Stored kinds are spelled as `EventKind::as_str` writes them: compared before the lenient parser
-        // (which allocates).
-        let kind = text(2)?.unwrap_or_default();
-        let kind = match crate::events::EventKind::ALL.into_iter().find(|k| k.as_str() == kind) {
-            Some(k) => k,
-            None => kind.parse().map_err(bad)?,
-        };
+        let kind = stored_kind(text(2)?.unwrap_or_default()).map_err(bad)?;
         let day = text(3)?.unwrap_or_default();
         let day = iso_day(day).ok_or_else(|| bad(format!("bad date {day:?}")))?;
         let cell: i64 = r.get(8).map_err(sqlite)?;
@@ -161,48 +155,59 @@ pub(super) fn scan_events(
     Ok(n)
 }
 
+/// A stored kind: spelled as `EventKind::as_str` writes it, compared before the lenient parser (which
+/// allocates).
+fn stored_kind(text: &str) -> Result<crate::events::EventKind, String> {
+    match crate::events::EventKind::ALL.into_iter().find(|k| k.as_str() == text) {
+        Some(k) => Ok(k),
+        None => text.parse(),
+    }
+}
+
 /// [`super::super::EventStore::cell_groups`] in SQL: the ancestor at `res` and the fix at `res` are
 /// bit operations on the stored `h3_res15` and `h3_fix` (as [`crate::cells::columns::ancestor_bits`] and
 /// [`crate::cells::grouped::fix_at`]), grouped with the kind; events with fix 7 or none stored come
 /// back as points. Integer operations only: a `PostgreSQL` backend can group the same way (its literals
-/// cast to `bigint`).
-pub(super) fn cell_groups(conn: &Connection, res: u8) -> rusqlite::Result<crate::cells::grouped::Grouped> {
+/// cast to `bigint`). A stored kind or point that cannot be read is an error, as in [`scan_events`].
+pub(super) fn cell_groups(
+    conn: &Connection,
+    path: &str,
+    res: u8,
+) -> Result<crate::cells::grouped::Grouped, StoreError> {
     use crate::cells::grouped::{CellGroup, Grouped};
+    let sqlite = |source| StoreError::Sqlite { path: path.to_owned(), source };
+    let bad = |reason: String| StoreError::Incompatible { path: path.to_owned(), reason };
     let res = res.clamp(crate::cells::MIN_RES, crate::cells::MAX_RES);
     let (r, shift) = (i64::from(res), 3 * i64::from(res - crate::cells::MIN_RES));
-    let kind = |text: String| {
-        text.parse().map_err(|e: String| {
-            rusqlite::Error::FromSqlConversionFailure(
-                2,
-                rusqlite::types::Type::Text,
-                Box::new(std::io::Error::other(e)),
-            )
-        })
-    };
     let mut grouped = Grouped::default();
-    let mut groups = conn.prepare_cached(
-        "SELECT (h3_res15 & ~(15 << 52)) | (?1 << 52) | ((1 << (3 * (15 - ?1))) - 1) AS ancestor,
+    let mut groups = conn
+        .prepare_cached(
+            "SELECT (h3_res15 & ~(15 << 52)) | (?1 << 52) | ((1 << (3 * (15 - ?1))) - 1) AS ancestor,
                 (h3_fix >> ?2) & 7 AS fix, kind, count(*)
          FROM events WHERE h3_fix IS NOT NULL AND (h3_fix >> ?2) & 7 < 7
          GROUP BY ancestor, fix, kind",
-    )?;
-    for row in groups.query_map(params![r, shift], |row| {
-        Ok(CellGroup {
-            ancestor: row.get::<_, i64>(0)?.cast_unsigned(),
-            fix: u8::try_from(row.get::<_, i64>(1)?).unwrap_or(7),
-            kind: kind(row.get(2)?)?,
-            count: row.get::<_, i64>(3)?.cast_unsigned(),
-        })
-    })? {
-        grouped.groups.push(row?);
+        )
+        .map_err(sqlite)?;
+    let mut rows = groups.query(params![r, shift]).map_err(sqlite)?;
+    while let Some(row) = rows.next().map_err(sqlite)? {
+        let kind: String = row.get(2).map_err(sqlite)?;
+        grouped.groups.push(CellGroup {
+            ancestor: row.get::<_, i64>(0).map_err(sqlite)?.cast_unsigned(),
+            fix: u8::try_from(row.get::<_, i64>(1).map_err(sqlite)?).unwrap_or(7),
+            kind: stored_kind(&kind).map_err(bad)?,
+            count: row.get::<_, i64>(3).map_err(sqlite)?.cast_unsigned(),
+        });
     }
-    let mut points =
-        conn.prepare_cached("SELECT geom, kind FROM events WHERE h3_fix IS NULL OR (h3_fix >> ?1) & 7 = 7")?;
-    for row in points.query_map(params![shift], |row| Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, String>(1)?)))? {
-        let (geom, text) = row?;
-        if let Some((lon, lat)) = blob_point(&geom) {
-            grouped.points.push((lon, lat, kind(text)?));
-        }
+    let mut points = conn
+        .prepare_cached("SELECT fid, geom, kind FROM events WHERE h3_fix IS NULL OR (h3_fix >> ?1) & 7 = 7")
+        .map_err(sqlite)?;
+    let mut rows = points.query(params![shift]).map_err(sqlite)?;
+    while let Some(row) = rows.next().map_err(sqlite)? {
+        let fid: i64 = row.get(0).map_err(sqlite)?;
+        let geom: Vec<u8> = row.get(1).map_err(sqlite)?;
+        let (lon, lat) = blob_point(&geom).ok_or_else(|| bad(format!("event {fid}: the geometry is not a point")))?;
+        let kind: String = row.get(2).map_err(sqlite)?;
+        grouped.points.push((lon, lat, stored_kind(&kind).map_err(|e| bad(format!("event {fid}: {e}")))?));
     }
     Ok(grouped)
 }
